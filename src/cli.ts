@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+/**
+ * The `outpost` command: `outpost run` (the daemon) and `outpost replay` (capture files).
+ */
+import { parseArgs } from 'node:util';
+import { replay } from './replay.js';
+import { EVENT_KINDS, type EventKind } from './sensor.js';
+import { loadConfig } from './config/index.js';
+import { flowSettingsFromConfig } from './flows/settings.js';
+
+const USAGE = `usage:
+  outpost run [--config FILE]
+      the gateway daemon: live capture on the configured interfaces
+  outpost replay FILE... [--emit network|none] [--stats] [--config FILE]
+      reads pcap/pcapng files, packet timestamps as the clock; one OCSF JSON event per line
+      on stdout; --stats prints a JSON summary of every counter to stderr
+`;
+
+class UsageError extends Error {
+  readonly code = 'CLI_USAGE';
+}
+
+export function parseEmit(value: string | undefined): Set<EventKind> {
+  if (value === undefined) return new Set<EventKind>(['network']);
+  if (value === 'none') return new Set();
+  const kinds = new Set<EventKind>();
+  for (const k of value.split(',')) {
+    const kind = k.trim();
+    if (!(EVENT_KINDS as readonly string[]).includes(kind)) {
+      throw new UsageError(`--emit: unknown event kind "${kind}" (known: ${EVENT_KINDS.join(', ')}, or none)`);
+    }
+    kinds.add(kind as EventKind);
+  }
+  return kinds;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(USAGE);
+    return command === undefined ? 2 : 0;
+  }
+  if (command === 'replay') {
+    const { values, positionals } = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      options: { emit: { type: 'string' }, stats: { type: 'boolean' }, config: { type: 'string' } },
+    });
+    if (positionals.length === 0) throw new UsageError('replay: at least one capture file is required');
+    const cfg = loadConfig(values.config);
+    const result = replay({ files: positionals, emit: parseEmit(values.emit), flows: flowSettingsFromConfig(cfg) });
+    if (values.stats) {
+      process.stderr.write(JSON.stringify({
+        files: positionals,
+        elapsedMs: Math.round(result.elapsedMs),
+        packetsPerSecond: result.packetsPerSecond,
+        counters: result.counters,
+      }, null, 2) + '\n');
+    }
+    return 0;
+  }
+  if (command === 'run') {
+    const { values } = parseArgs({ args: rest, options: { config: { type: 'string' } } });
+    const { runDaemon } = await import('./daemon.js');
+    return runDaemon(loadConfig(values.config), values.config);
+  }
+  throw new UsageError(`unknown command "${command}"`);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (err: unknown) => {
+    const e = err as { code?: string; message?: string };
+    if (e.code === 'CLI_USAGE' || (e as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
+      || (e as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+      process.stderr.write(`outpost: ${e.message}\n${USAGE}`);
+      process.exitCode = 2;
+      return;
+    }
+    process.stderr.write(`outpost: ${e.code ? `${e.code}: ` : ''}${e.message ?? String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

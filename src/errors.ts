@@ -1,0 +1,134 @@
+/**
+ * The single catalogue of Outpost error codes.
+ *
+ * Naming convention: `<AREA>_<WHAT>` in SCREAMING_SNAKE_CASE, e.g. `CAPTURE_FILE_NOT_FOUND`.
+ * AREA is the subsystem (CAPTURE, CONFIG, CLI, STORE, API, LIFECYCLE, INTERNAL); WHAT says what
+ * went wrong. There is no `OUTPOST_ERR_` prefix: the capture reader's `CaptureFileError` already
+ * ships `CAPTURE_FILE_*` codes, and one spelling across the code base beats a namespaced one.
+ *
+ * Codes are a public, stable contract (API clients, scripts and docs key on them): never rename or
+ * reuse a code; add a new one and document it in docs/ERRORS.md (a test enforces both directions).
+ * Messages may be reworded freely; nothing should parse them.
+ */
+
+export interface ErrorDefinition {
+  /** Message template; `{name}` placeholders are filled from the params given at construction. */
+  readonly message: string;
+  /** Status the HTTP API answers with when this error reaches it. */
+  readonly httpStatus: number;
+}
+
+// `satisfies` instead of a type annotation keeps the literal keys, so `ErrorCode` is a union.
+export const ERRORS = {
+  // --- capture -------------------------------------------------------------------------------
+  CAPTURE_FILE_NOT_FOUND: { message: 'capture file not found: {path}', httpStatus: 404 },
+  CAPTURE_FILE_UNREADABLE: { message: 'capture file cannot be read: {path}: {reason}', httpStatus: 500 },
+  CAPTURE_FILE_NOT_A_CAPTURE: {
+    message: 'not a pcap or pcapng file: {path}',
+    httpStatus: 422,
+  },
+  CAPTURE_INTERFACE_OPEN_FAILED: {
+    message: 'cannot open capture interface {interface}: {reason}',
+    httpStatus: 500,
+  },
+  CAPTURE_FILTER_INVALID: { message: 'invalid BPF filter "{filter}": {reason}', httpStatus: 400 },
+
+  // --- configuration -------------------------------------------------------------------------
+  CONFIG_FILE_NOT_FOUND: { message: 'configuration file not found: {path}', httpStatus: 500 },
+  CONFIG_FILE_UNREADABLE: { message: 'configuration file cannot be read: {path}: {reason}', httpStatus: 500 },
+  CONFIG_PARSE_FAILED: { message: '{source}: YAML parse error: {reason}', httpStatus: 500 },
+  CONFIG_INVALID: { message: '{source}: invalid configuration:\n{problems}', httpStatus: 500 },
+
+  // --- command line --------------------------------------------------------------------------
+  CLI_USAGE: { message: '{reason}', httpStatus: 400 },
+
+  // --- storage -------------------------------------------------------------------------------
+  STORE_OPEN_FAILED: { message: 'cannot open store at {path}: {reason}', httpStatus: 503 },
+
+  // --- HTTP API ------------------------------------------------------------------------------
+  API_LISTEN_FAILED: { message: 'cannot listen on {host}:{port}: {reason}', httpStatus: 500 },
+  API_BAD_REQUEST: { message: 'bad request: {reason}', httpStatus: 400 },
+  API_NOT_FOUND: { message: 'not found: {resource}', httpStatus: 404 },
+
+  // --- service lifecycle ---------------------------------------------------------------------
+  LIFECYCLE_INVALID_STATE: { message: 'cannot {action} service group in state {state}', httpStatus: 500 },
+  LIFECYCLE_START_ABORTED: { message: 'startup aborted by a stop request; {count} service(s) not started', httpStatus: 503 },
+  LIFECYCLE_STOP_TIMEOUT: { message: 'service {service} did not stop within {timeoutMs} ms', httpStatus: 500 },
+  LIFECYCLE_STOP_FAILED: { message: '{count} service(s) failed to stop cleanly: {services}', httpStatus: 500 },
+
+  // --- catch-all -----------------------------------------------------------------------------
+  INTERNAL: { message: 'internal error: {reason}', httpStatus: 500 },
+} as const satisfies Record<string, ErrorDefinition>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export type ErrorParams = Record<string, string | number | boolean | bigint | null | undefined>;
+
+export interface OutpostErrorOptions {
+  /** Machine-readable context (paths, failing fields, ...). Returned by the API, so no secrets. */
+  details?: Record<string, unknown>;
+  /** The underlying error, kept for logs (pino's err serializer prints the chain). */
+  cause?: unknown;
+  /** Replaces the catalogue template outright; for subclasses that already have a good message. */
+  message?: string;
+}
+
+/**
+ * Fill `{name}` placeholders. An unknown placeholder is left visible as `{name}` rather than
+ * silently removed, so a forgotten param shows up in a log instead of producing a vague message.
+ */
+export function formatMessage(template: string, params: ErrorParams = {}): string {
+  return template.replace(/\{(\w+)\}/g, (whole, name: string) => {
+    const v = params[name];
+    return v === undefined || v === null ? whole : String(v);
+  });
+}
+
+export class OutpostError extends Error {
+  readonly code: ErrorCode;
+  readonly httpStatus: number;
+  // `declare`: no class-field initialiser, so the property is absent (not undefined) when unset and
+  // logs/JSON stay free of empty keys.
+  declare readonly details?: Record<string, unknown>;
+
+  constructor(code: ErrorCode, params: ErrorParams = {}, options: OutpostErrorOptions = {}) {
+    const def: ErrorDefinition = ERRORS[code];
+    super(options.message ?? formatMessage(def.message, params), options.cause === undefined ? undefined : { cause: options.cause });
+    // new.target keeps subclass names (e.g. CaptureFileError) in stack traces and logs.
+    this.name = new.target.name;
+    this.code = code;
+    this.httpStatus = def.httpStatus;
+    if (options.details !== undefined) this.details = options.details;
+  }
+
+  /** Body for HTTP error responses (same shape as fastify's: statusCode, code, error, message). */
+  toJSON(): { statusCode: number; code: ErrorCode; error: string; message: string; details?: Record<string, unknown> } {
+    return {
+      statusCode: this.httpStatus,
+      code: this.code,
+      error: this.name,
+      message: this.message,
+      ...(this.details === undefined ? {} : { details: this.details }),
+    };
+  }
+}
+
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.prototype.hasOwnProperty.call(ERRORS, code);
+}
+
+/**
+ * True for an OutpostError, and also for any error whose `code` is in the catalogue: errors that
+ * cross module copies (or that a teammate's own class like CaptureFileError throws) still match.
+ */
+export function isOutpostError(err: unknown, code?: ErrorCode): err is Error & { code: ErrorCode } {
+  if (!(err instanceof Error)) return false;
+  const c = (err as { code?: unknown }).code;
+  if (!isErrorCode(c)) return false;
+  return code === undefined || c === code;
+}
+
+/** HTTP status for any thrown value: catalogue status for known codes, 500 otherwise. */
+export function httpStatusOf(err: unknown): number {
+  return isOutpostError(err) ? ERRORS[err.code].httpStatus : 500;
+}

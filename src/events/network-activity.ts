@@ -1,0 +1,136 @@
+/**
+ * OCSF 1.8.0 Network Activity (class_uid 4001) events from flow-table slots.
+ *
+ * The client (SYN sender, else the endpoint judged to have started the conversation) is
+ * `src_endpoint`; `traffic.*_out` is client → server. Each event carries the counts since the
+ * flow's previous event, so the events of one flow sum to its totals; `connection_info.uid` is
+ * the flow's id and ties its events together.
+ */
+import { randomUUID } from 'node:crypto';
+import type { FlowTable } from '../flows/flow-table.js';
+import { FlowActivity } from '../flows/flow-table.js';
+import { protocolName } from '../decode/constants.js';
+import { ipv4ToString, ipv6ToString, macToString } from './format.js';
+import { directionOf, isInternal } from './direction.js';
+
+export const OCSF_VERSION = '1.8.0';
+export const PRODUCT = { name: 'Outpost', vendor_name: 'Outpost', version: '0.1.0' };
+
+const ACTIVITY_NAMES: Record<number, string> = {
+  [FlowActivity.OPEN]: 'Open',
+  [FlowActivity.CLOSE]: 'Close',
+  [FlowActivity.RESET]: 'Reset',
+  [FlowActivity.TRAFFIC]: 'Traffic',
+};
+
+const DIRECTION_NAMES = ['Unknown', 'Inbound', 'Outbound', 'Lateral'];
+
+export interface NetworkEndpoint {
+  ip: string;
+  port?: number;
+  mac?: string;
+  vlan_uid?: string;
+  hostname?: string;
+}
+
+export interface NetworkActivityEvent {
+  activity_id: number;
+  activity_name: string;
+  category_uid: 4;
+  category_name: 'Network Activity';
+  class_uid: 4001;
+  class_name: 'Network Activity';
+  type_uid: number;
+  type_name: string;
+  severity_id: 1;
+  severity: 'Informational';
+  time: number;
+  start_time: number;
+  end_time: number;
+  duration: number;
+  metadata: { version: string; product: typeof PRODUCT; uid: string; log_name: string };
+  src_endpoint: NetworkEndpoint;
+  dst_endpoint: NetworkEndpoint;
+  connection_info: {
+    uid: string;
+    protocol_num: number;
+    protocol_name: string;
+    protocol_ver_id: number;
+    direction_id: number;
+    direction: string;
+    tcp_flags?: number;
+  };
+  /** True when a SYN or SYN-ACK told which side opened the connection. */
+  is_src_dst_assignment_known: boolean;
+  traffic: { packets_out: number; packets_in: number; bytes_out: number; bytes_in: number; packets: number; bytes: number };
+}
+
+/** Protocols whose ports are meaningful in the flow key. */
+function hasPorts(proto: number): boolean {
+  return proto === 6 || proto === 17 || proto === 132 || proto === 136;
+}
+
+function address(words: Uint32Array, k: number, version: number): string {
+  return version === 4 ? ipv4ToString(words[k + 3]!) : ipv6ToString(words[k]!, words[k + 1]!, words[k + 2]!, words[k + 3]!);
+}
+
+export function buildNetworkActivity(t: FlowTable, slot: number, activity: FlowActivity, tsUs: number): NetworkActivityEvent {
+  const k = slot << 2;
+  const ver = t.ipVersion[slot]!;
+  const proto = t.protocol[slot]!;
+  const clientIsA = t.clientIsA(slot);
+  const ipA = address(t.addrA, k, ver);
+  const ipB = address(t.addrB, k, ver);
+  const a: NetworkEndpoint = { ip: ipA };
+  const b: NetworkEndpoint = { ip: ipB };
+  if (hasPorts(proto)) { a.port = t.portA[slot]!; b.port = t.portB[slot]!; }
+  const macA = t.macA[slot]!, macB = t.macB[slot]!;
+  if (macA >= 0) a.mac = macToString(macA);
+  if (macB >= 0) b.mac = macToString(macB);
+  const vlan = t.vlan[slot]!;
+  if (vlan !== 0) { a.vlan_uid = String(vlan); b.vlan_uid = String(vlan); }
+
+  const pAB = t.packetsAB[slot]! - t.reportedPacketsAB[slot]!;
+  const pBA = t.packetsBA[slot]! - t.reportedPacketsBA[slot]!;
+  const bAB = t.bytesAB[slot]! - t.reportedBytesAB[slot]!;
+  const bBA = t.bytesBA[slot]! - t.reportedBytesBA[slot]!;
+  const start = Math.floor(t.firstSeenUs[slot]! / 1000);
+  const end = Math.floor(t.lastSeenUs[slot]! / 1000);
+  const name = ACTIVITY_NAMES[activity] ?? 'Other';
+  const internalA = isInternal(ver, t.addrA[k]!, t.addrA[k + 1]!, t.addrA[k + 2]!, t.addrA[k + 3]!);
+  const internalB = isInternal(ver, t.addrB[k]!, t.addrB[k + 1]!, t.addrB[k + 2]!, t.addrB[k + 3]!);
+  const direction = clientIsA ? directionOf(internalA, internalB) : directionOf(internalB, internalA);
+  const ev: NetworkActivityEvent = {
+    activity_id: activity,
+    activity_name: name,
+    category_uid: 4,
+    category_name: 'Network Activity',
+    class_uid: 4001,
+    class_name: 'Network Activity',
+    type_uid: 400100 + activity,
+    type_name: `Network Activity: ${name}`,
+    severity_id: 1,
+    severity: 'Informational',
+    time: Math.floor(tsUs / 1000),
+    start_time: start,
+    end_time: end,
+    duration: end - start,
+    metadata: { version: OCSF_VERSION, product: PRODUCT, uid: randomUUID(), log_name: 'flow' },
+    src_endpoint: clientIsA ? a : b,
+    dst_endpoint: clientIsA ? b : a,
+    connection_info: {
+      uid: t.uid[slot]!.toString(36),
+      protocol_num: proto,
+      protocol_name: protocolName(proto).toLowerCase(),
+      protocol_ver_id: ver,
+      direction_id: direction,
+      direction: DIRECTION_NAMES[direction] ?? 'Unknown',
+    },
+    is_src_dst_assignment_known: t.clientKnown(slot),
+    traffic: clientIsA
+      ? { packets_out: pAB, packets_in: pBA, bytes_out: bAB, bytes_in: bBA, packets: pAB + pBA, bytes: bAB + bBA }
+      : { packets_out: pBA, packets_in: pAB, bytes_out: bBA, bytes_in: bAB, packets: pAB + pBA, bytes: bAB + bBA },
+  };
+  if (proto === 6) ev.connection_info.tcp_flags = t.tcpFlagsA[slot]! | t.tcpFlagsB[slot]!;
+  return ev;
+}

@@ -1,0 +1,590 @@
+/**
+ * Bidirectional flow table, stored as parallel typed arrays (one slot per flow) so that a
+ * tracked flow costs a fixed, small number of bytes and the garbage collector sees a handful of
+ * large arrays instead of millions of objects.
+ *
+ * - Key: (IP version, protocol, VLAN, endpoint A, endpoint B) where A is the lower of the two
+ *   (address, port) pairs, so both directions of a conversation hash to the same slot.
+ * - Lookup: chained hashing over a power-of-two bucket array; chains use the slot numbers.
+ * - Expiry: one LRU list per timeout class (TCP, UDP, ICMP, other, closed TCP). Every list has a
+ *   single timeout, so its head is always the next to expire and expiry costs O(expired).
+ * - Bounds: `maxFlows`; when full, the least recently seen flow is evicted and counted.
+ * - Storage grows by doubling up to maxFlows so an idle sensor does not reserve its maximum.
+ */
+import { DecodedPacket, Fragment } from '../decode/decoder.js';
+import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_UDPLITE } from '../decode/constants.js';
+
+export interface FlowSettings {
+  maxFlows: number;
+  flowIdleTimeoutMs: { tcp: number; udp: number; icmp: number; other: number };
+  tcpClosedTimeoutMs: number;
+  flowActiveTimeoutMs: number;
+  emitOpenEvents: boolean;
+}
+
+export const DEFAULT_FLOW_SETTINGS: FlowSettings = {
+  maxFlows: 1 << 20,
+  flowIdleTimeoutMs: { tcp: 300_000, udp: 120_000, icmp: 60_000, other: 120_000 },
+  tcpClosedTimeoutMs: 10_000,
+  flowActiveTimeoutMs: 300_000,
+  emitOpenEvents: false,
+};
+
+/** OCSF Network Activity activity_id values used for flow events. */
+export const enum FlowActivity {
+  OPEN = 1,
+  CLOSE = 2,
+  RESET = 3,
+  TRAFFIC = 6,
+}
+
+/** Why a flow left the table (counted per reason). */
+export const enum EvictReason {
+  IDLE = 0,
+  TCP_CLOSED = 1,
+  TABLE_FULL = 2,
+  FLUSH = 3,
+}
+
+export class FlowCounters {
+  created = 0;
+  evictedIdle = 0;
+  evictedTcpClosed = 0;
+  evictedTableFull = 0;
+  flushed = 0;
+  activeTimeoutEvents = 0;
+  /** Later IP fragments whose flow was not found (their first fragment was never seen). */
+  orphanFragments = 0;
+  tableGrowths = 0;
+
+  snapshot(active: number): Record<string, number> {
+    return {
+      'flows.created': this.created,
+      'flows.active': active,
+      'flows.evicted_idle': this.evictedIdle,
+      'flows.evicted_tcp_closed': this.evictedTcpClosed,
+      'flows.evicted_table_full': this.evictedTableFull,
+      'flows.flushed': this.flushed,
+      'flows.active_timeout_events': this.activeTimeoutEvents,
+      'flows.orphan_fragments': this.orphanFragments,
+      'flows.table_growths': this.tableGrowths,
+    };
+  }
+}
+
+/** Receives flow events; reads what it needs from the table during the call. */
+export type FlowEventCallback = (table: FlowTable, slot: number, activity: FlowActivity, tsUs: number) => void;
+
+// LRU list ids, one per timeout class.
+const LIST_TCP = 0;
+const LIST_UDP = 1;
+const LIST_ICMP = 2;
+const LIST_OTHER = 3;
+const LIST_CLOSED = 4;
+const LIST_COUNT = 5;
+const NONE = -1;
+
+// Per-flow state bits.
+const ST_CLIENT_IS_A = 0x01;
+const ST_FIN_A = 0x02;
+const ST_FIN_B = 0x04;
+const ST_RST = 0x08;
+const ST_CLOSED = 0x10;
+/** The client was decided from a SYN/SYN-ACK rather than guessed. */
+const ST_CLIENT_BY_SYN = 0x20;
+
+const TCP_FIN = 0x01;
+const TCP_SYN = 0x02;
+const TCP_RST = 0x04;
+const TCP_ACK = 0x10;
+
+const INITIAL_CAPACITY = 1 << 14;
+/** Fragmented datagrams in flight that can be attributed at once (direct-mapped, 4096). */
+const FRAGMENT_CACHE_ENTRIES = 1 << 12;
+
+function foldSrc(p: DecodedPacket): number {
+  return (p.src0 ^ p.src1 ^ p.src2 ^ p.src3) >>> 0;
+}
+function foldDst(p: DecodedPacket): number {
+  return (p.dst0 ^ p.dst1 ^ p.dst2 ^ p.dst3) >>> 0;
+}
+function fragmentIndex(p: DecodedPacket): number {
+  let h = Math.imul(foldSrc(p) ^ 0x9e3779b9, 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13) ^ foldDst(p), 0xc2b2ae35);
+  h = Math.imul(h ^ (h >>> 16) ^ p.fragmentId ^ (p.protocol << 24), 0x85ebca6b);
+  return (h ^ (h >>> 15)) & (FRAGMENT_CACHE_ENTRIES - 1);
+}
+
+function nextPow2(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+export class FlowTable {
+  readonly counters: FlowCounters;
+  private readonly settings: FlowSettings;
+  private readonly onEvent: FlowEventCallback | null;
+  private readonly idleTimeoutUs: Float64Array;
+  private readonly activeTimeoutUs: number;
+
+  capacity = 0;
+  size = 0;
+  private nextUid = 1;
+
+  // Key.
+  ipVersion!: Uint8Array;
+  protocol!: Uint8Array;
+  vlan!: Uint16Array;
+  addrA!: Uint32Array; // 4 words per slot
+  addrB!: Uint32Array;
+  portA!: Uint16Array;
+  portB!: Uint16Array;
+  private hash!: Uint32Array;
+  private chain!: Int32Array;
+  private buckets!: Int32Array;
+  private bucketMask = 0;
+
+  // State and counters. Direction "A→B" is from endpoint A to endpoint B.
+  state!: Uint8Array;
+  tcpFlagsA!: Uint8Array; // OR of flags sent by A
+  tcpFlagsB!: Uint8Array;
+  packetsAB!: Float64Array;
+  packetsBA!: Float64Array;
+  bytesAB!: Float64Array;
+  bytesBA!: Float64Array;
+  /** Counters at the flow's previous event, so events carry only what is new. */
+  reportedPacketsAB!: Float64Array;
+  reportedPacketsBA!: Float64Array;
+  reportedBytesAB!: Float64Array;
+  reportedBytesBA!: Float64Array;
+  firstSeenUs!: Float64Array;
+  lastSeenUs!: Float64Array;
+  lastEventUs!: Float64Array;
+  /** Source MAC of A's and B's packets as a 48-bit integer, -1 unknown. */
+  macA!: Float64Array;
+  macB!: Float64Array;
+  /** Sequential flow id, unique within this table's lifetime. */
+  uid!: Float64Array;
+  private list!: Uint8Array;
+  private prev!: Int32Array;
+  private next!: Int32Array;
+  // Fragment cache: first fragment (addresses, protocol, id) → flow slot and that flow's uid.
+  private readonly fragSlot = new Int32Array(FRAGMENT_CACHE_ENTRIES).fill(NONE);
+  private readonly fragUid = new Float64Array(FRAGMENT_CACHE_ENTRIES);
+  private readonly fragId = new Uint32Array(FRAGMENT_CACHE_ENTRIES);
+  private readonly fragSrc = new Uint32Array(FRAGMENT_CACHE_ENTRIES);
+  private readonly fragDst = new Uint32Array(FRAGMENT_CACHE_ENTRIES);
+  private readonly fragProto = new Uint8Array(FRAGMENT_CACHE_ENTRIES);
+  private readonly listHead = new Int32Array(LIST_COUNT).fill(NONE);
+  private readonly listTail = new Int32Array(LIST_COUNT).fill(NONE);
+  private freeHead = NONE;
+
+  constructor(settings: FlowSettings, counters: FlowCounters, onEvent: FlowEventCallback | null) {
+    this.settings = settings;
+    this.counters = counters;
+    this.onEvent = onEvent;
+    const t = settings.flowIdleTimeoutMs;
+    this.idleTimeoutUs = new Float64Array([t.tcp * 1000, t.udp * 1000, t.icmp * 1000, t.other * 1000, settings.tcpClosedTimeoutMs * 1000]);
+    this.activeTimeoutUs = settings.flowActiveTimeoutMs * 1000;
+    this.allocate(Math.min(INITIAL_CAPACITY, nextPow2(settings.maxFlows)));
+  }
+
+  /** Typed arrays per slot, and the bytes each slot costs (used by the memory benchmark). */
+  static readonly BYTES_PER_SLOT = 1 + 1 + 2 + 16 + 16 + 2 + 2 + 4 + 4 + 4 /* bucket */ + 1 + 1 + 1 + 8 * 13 + 1 + 4 + 4;
+
+  private allocate(capacity: number): void {
+    const old = this.capacity > 0 ? this.snapshotArrays() : null;
+    const oldCap = this.capacity;
+    this.capacity = capacity;
+    this.ipVersion = grow(old?.ipVersion, new Uint8Array(capacity));
+    this.protocol = grow(old?.protocol, new Uint8Array(capacity));
+    this.vlan = grow(old?.vlan, new Uint16Array(capacity));
+    this.addrA = grow(old?.addrA, new Uint32Array(capacity * 4));
+    this.addrB = grow(old?.addrB, new Uint32Array(capacity * 4));
+    this.portA = grow(old?.portA, new Uint16Array(capacity));
+    this.portB = grow(old?.portB, new Uint16Array(capacity));
+    this.hash = grow(old?.hash, new Uint32Array(capacity));
+    this.chain = grow(old?.chain, new Int32Array(capacity));
+    this.state = grow(old?.state, new Uint8Array(capacity));
+    this.tcpFlagsA = grow(old?.tcpFlagsA, new Uint8Array(capacity));
+    this.tcpFlagsB = grow(old?.tcpFlagsB, new Uint8Array(capacity));
+    this.packetsAB = grow(old?.packetsAB, new Float64Array(capacity));
+    this.packetsBA = grow(old?.packetsBA, new Float64Array(capacity));
+    this.bytesAB = grow(old?.bytesAB, new Float64Array(capacity));
+    this.bytesBA = grow(old?.bytesBA, new Float64Array(capacity));
+    this.reportedPacketsAB = grow(old?.reportedPacketsAB, new Float64Array(capacity));
+    this.reportedPacketsBA = grow(old?.reportedPacketsBA, new Float64Array(capacity));
+    this.reportedBytesAB = grow(old?.reportedBytesAB, new Float64Array(capacity));
+    this.reportedBytesBA = grow(old?.reportedBytesBA, new Float64Array(capacity));
+    this.firstSeenUs = grow(old?.firstSeenUs, new Float64Array(capacity));
+    this.lastSeenUs = grow(old?.lastSeenUs, new Float64Array(capacity));
+    this.lastEventUs = grow(old?.lastEventUs, new Float64Array(capacity));
+    this.macA = grow(old?.macA, new Float64Array(capacity));
+    this.macB = grow(old?.macB, new Float64Array(capacity));
+    this.uid = grow(old?.uid, new Float64Array(capacity));
+    this.list = grow(old?.list, new Uint8Array(capacity));
+    this.prev = grow(old?.prev, new Int32Array(capacity));
+    this.next = grow(old?.next, new Int32Array(capacity));
+    // New slots join the free list (lowest first); old ones keep their links.
+    for (let s = capacity - 1; s >= oldCap; s--) {
+      this.chain[s] = this.freeHead;
+      this.freeHead = s;
+    }
+    // Rehash into buckets sized to the capacity (load factor <= 1).
+    const nb = nextPow2(capacity);
+    this.buckets = new Int32Array(nb).fill(NONE);
+    this.bucketMask = nb - 1;
+    if (old) {
+      for (let l = 0; l < LIST_COUNT; l++) {
+        for (let s = this.listHead[l]!; s !== NONE; s = this.next[s]!) {
+          const b = this.hash[s]! & this.bucketMask;
+          this.chain[s] = this.buckets[b]!;
+          this.buckets[b] = s;
+        }
+      }
+    }
+  }
+
+  private snapshotArrays() {
+    return {
+      ipVersion: this.ipVersion, protocol: this.protocol, vlan: this.vlan, addrA: this.addrA, addrB: this.addrB,
+      portA: this.portA, portB: this.portB, hash: this.hash, chain: this.chain, state: this.state,
+      tcpFlagsA: this.tcpFlagsA, tcpFlagsB: this.tcpFlagsB, packetsAB: this.packetsAB, packetsBA: this.packetsBA,
+      bytesAB: this.bytesAB, bytesBA: this.bytesBA, reportedPacketsAB: this.reportedPacketsAB,
+      reportedPacketsBA: this.reportedPacketsBA, reportedBytesAB: this.reportedBytesAB,
+      reportedBytesBA: this.reportedBytesBA, firstSeenUs: this.firstSeenUs, lastSeenUs: this.lastSeenUs,
+      lastEventUs: this.lastEventUs, macA: this.macA, macB: this.macB, uid: this.uid, list: this.list,
+      prev: this.prev, next: this.next,
+    };
+  }
+
+  /**
+   * Accounts one decoded packet (status OK) to its flow, creating the flow when needed.
+   * Returns the flow's slot, or -1 for a later fragment whose flow is unknown.
+   */
+  update(p: DecodedPacket, buf: Buffer, wireLen: number, tsUs: number): number {
+    if (p.fragment === Fragment.LATER) return this.laterFragment(p, wireLen, tsUs);
+    // Canonical order: A is the lower (address words, port) pair.
+    let aIsSrc: boolean;
+    if (p.src0 !== p.dst0) aIsSrc = p.src0 < p.dst0;
+    else if (p.src1 !== p.dst1) aIsSrc = p.src1 < p.dst1;
+    else if (p.src2 !== p.dst2) aIsSrc = p.src2 < p.dst2;
+    else if (p.src3 !== p.dst3) aIsSrc = p.src3 < p.dst3;
+    else aIsSrc = p.srcPort <= p.dstPort;
+
+    let a0, a1, a2, a3, b0, b1, b2, b3, pa, pb;
+    if (aIsSrc) {
+      a0 = p.src0; a1 = p.src1; a2 = p.src2; a3 = p.src3; b0 = p.dst0; b1 = p.dst1; b2 = p.dst2; b3 = p.dst3;
+      pa = p.srcPort; pb = p.dstPort;
+    } else {
+      a0 = p.dst0; a1 = p.dst1; a2 = p.dst2; a3 = p.dst3; b0 = p.src0; b1 = p.src1; b2 = p.src2; b3 = p.src3;
+      pa = p.dstPort; pb = p.srcPort;
+    }
+    const proto = p.protocol;
+    const vlan = p.vlanId;
+    const ver = p.ipVersion;
+
+    let slot: number;
+    let h = Math.imul(a3 ^ 0x9e3779b9, 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 13) ^ b3, 0xc2b2ae35);
+    h = Math.imul(h ^ (h >>> 16) ^ ((pa << 16) | pb), 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 13) ^ ((proto << 16) | vlan | (ver << 28)), 0xc2b2ae35);
+    if (ver === 6) {
+      h = Math.imul(h ^ a0 ^ (b0 << 1), 0x85ebca6b);
+      h = Math.imul(h ^ a1 ^ (b1 << 1), 0xc2b2ae35);
+      h = Math.imul(h ^ a2 ^ (b2 << 1), 0x85ebca6b);
+    }
+    h = (h ^ (h >>> 16)) >>> 0;
+
+    slot = this.buckets[h & this.bucketMask]!;
+    const addrA = this.addrA, addrB = this.addrB;
+    while (slot !== NONE) {
+      if (this.hash[slot] === h && this.portA[slot] === pa && this.portB[slot] === pb
+        && this.protocol[slot] === proto && this.vlan[slot] === vlan && this.ipVersion[slot] === ver) {
+        const k = slot << 2;
+        if (addrA[k + 3] === a3 && addrB[k + 3] === b3 && addrA[k] === a0 && addrB[k] === b0
+          && addrA[k + 1] === a1 && addrB[k + 1] === b1 && addrA[k + 2] === a2 && addrB[k + 2] === b2) break;
+      }
+      slot = this.chain[slot]!;
+    }
+
+    const fromA = aIsSrc;
+    if (slot === NONE) {
+      slot = this.create(h, ver, proto, vlan, a0, a1, a2, a3, b0, b1, b2, b3, pa, pb, tsUs);
+      this.state[slot] = this.initialClient(p, aIsSrc);
+      if (this.settings.emitOpenEvents && this.onEvent !== null) {
+        this.onEvent(this, slot, FlowActivity.OPEN, tsUs);
+      }
+    } else {
+      this.touch(slot);
+    }
+
+    if (fromA) {
+      this.packetsAB[slot] = this.packetsAB[slot]! + 1;
+      this.bytesAB[slot] = this.bytesAB[slot]! + wireLen;
+      if (this.macA[slot] === -1 && p.srcMacOffset >= 0) this.macA[slot] = readMac(buf, p.srcMacOffset);
+    } else {
+      this.packetsBA[slot] = this.packetsBA[slot]! + 1;
+      this.bytesBA[slot] = this.bytesBA[slot]! + wireLen;
+      if (this.macB[slot] === -1 && p.srcMacOffset >= 0) this.macB[slot] = readMac(buf, p.srcMacOffset);
+    }
+    if (tsUs > this.lastSeenUs[slot]!) this.lastSeenUs[slot] = tsUs;
+
+    if (proto === IPPROTO_TCP) this.tcp(slot, p.tcpFlags, fromA);
+    if (p.fragment === Fragment.FIRST) this.rememberFragment(p, slot);
+
+    if (tsUs - this.lastEventUs[slot]! >= this.activeTimeoutUs && this.onEvent !== null) {
+      // Long-lived flow: report what it has done so far (OCSF "Traffic"), then keep counting.
+      this.counters.activeTimeoutEvents++;
+      this.onEvent(this, slot, FlowActivity.TRAFFIC, tsUs);
+      this.markReported(slot, tsUs);
+    }
+    return slot;
+  }
+
+  /**
+   * Later fragments carry no transport header. They belong to the flow of the first fragment
+   * with the same addresses, protocol and identification (RFC 791 §3.2, RFC 8200 §4.5), which
+   * a small direct-mapped cache remembers; a fragment whose first part was not seen (or was
+   * overwritten in the cache) is counted as an orphan and not attributed.
+   */
+  private laterFragment(p: DecodedPacket, wireLen: number, tsUs: number): number {
+    const i = fragmentIndex(p);
+    const slot = this.fragSlot[i]!;
+    if (slot === NONE || this.fragId[i] !== p.fragmentId || this.fragSrc[i] !== foldSrc(p) || this.fragDst[i] !== foldDst(p)
+      || this.fragProto[i] !== p.protocol || this.uid[slot] !== this.fragUid[i] || this.protocol[slot] !== p.protocol) {
+      this.counters.orphanFragments++;
+      return NONE;
+    }
+    const k = slot << 2;
+    const fromA = this.addrA[k + 3] === p.src3 && this.addrA[k + 2] === p.src2 && this.addrA[k + 1] === p.src1 && this.addrA[k] === p.src0;
+    if (fromA) {
+      this.packetsAB[slot] = this.packetsAB[slot]! + 1;
+      this.bytesAB[slot] = this.bytesAB[slot]! + wireLen;
+    } else {
+      this.packetsBA[slot] = this.packetsBA[slot]! + 1;
+      this.bytesBA[slot] = this.bytesBA[slot]! + wireLen;
+    }
+    if (tsUs > this.lastSeenUs[slot]!) this.lastSeenUs[slot] = tsUs;
+    this.touch(slot);
+    return slot;
+  }
+
+  private rememberFragment(p: DecodedPacket, slot: number): void {
+    const i = fragmentIndex(p);
+    this.fragSlot[i] = slot;
+    this.fragUid[i] = this.uid[slot]!;
+    this.fragId[i] = p.fragmentId;
+    this.fragSrc[i] = foldSrc(p);
+    this.fragDst[i] = foldDst(p);
+    this.fragProto[i] = p.protocol;
+  }
+
+  /**
+   * Who is the client: the sender of a SYN, the receiver of a SYN-ACK, otherwise the first
+   * sender seen (as ndpiReader does; a port-based guess would make a capture that starts
+   * mid-conversation disagree with it without being more often right).
+   */
+  private initialClient(p: DecodedPacket, aIsSrc: boolean): number {
+    let srcIsClient = true;
+    let bySyn = false;
+    if (p.protocol === IPPROTO_TCP && (p.tcpFlags & TCP_SYN) !== 0) {
+      srcIsClient = (p.tcpFlags & TCP_ACK) === 0;
+      bySyn = true;
+    }
+    return (srcIsClient === aIsSrc ? ST_CLIENT_IS_A : 0) | (bySyn ? ST_CLIENT_BY_SYN : 0);
+  }
+
+  private tcp(slot: number, flags: number, fromA: boolean): void {
+    let st = this.state[slot]!;
+    if (fromA) this.tcpFlagsA[slot]! |= flags;
+    else this.tcpFlagsB[slot]! |= flags;
+    if ((st & ST_CLIENT_BY_SYN) === 0 && (flags & TCP_SYN) !== 0 && this.packetsAB[slot]! + this.packetsBA[slot]! <= 2) {
+      // The SYN arrived right after a first packet seen out of order: it decides.
+      const senderIsClient = (flags & TCP_ACK) === 0;
+      st = (st & ~ST_CLIENT_IS_A) | ((senderIsClient === fromA) ? ST_CLIENT_IS_A : 0) | ST_CLIENT_BY_SYN;
+    }
+    if (flags & TCP_RST) st |= ST_RST | ST_CLOSED;
+    if (flags & TCP_FIN) st |= fromA ? ST_FIN_A : ST_FIN_B;
+    if ((st & (ST_FIN_A | ST_FIN_B)) === (ST_FIN_A | ST_FIN_B)) st |= ST_CLOSED;
+    if ((st & ST_CLOSED) !== 0 && this.list[slot] !== LIST_CLOSED) {
+      this.unlink(slot);
+      this.append(slot, LIST_CLOSED);
+    }
+    this.state[slot] = st;
+  }
+
+  private create(h: number, ver: number, proto: number, vlan: number,
+    a0: number, a1: number, a2: number, a3: number, b0: number, b1: number, b2: number, b3: number,
+    pa: number, pb: number, tsUs: number): number {
+    if (this.size >= this.settings.maxFlows) this.evictOldest(tsUs);
+    if (this.freeHead === NONE) {
+      this.counters.tableGrowths++;
+      this.allocate(Math.min(this.capacity * 2, this.settings.maxFlows));
+    }
+    const slot = this.freeHead;
+    this.freeHead = this.chain[slot]!;
+    this.size++;
+    this.counters.created++;
+    this.ipVersion[slot] = ver;
+    this.protocol[slot] = proto;
+    this.vlan[slot] = vlan;
+    const k = slot << 2;
+    this.addrA[k] = a0; this.addrA[k + 1] = a1; this.addrA[k + 2] = a2; this.addrA[k + 3] = a3;
+    this.addrB[k] = b0; this.addrB[k + 1] = b1; this.addrB[k + 2] = b2; this.addrB[k + 3] = b3;
+    this.portA[slot] = pa;
+    this.portB[slot] = pb;
+    this.hash[slot] = h;
+    const b = h & this.bucketMask;
+    this.chain[slot] = this.buckets[b]!;
+    this.buckets[b] = slot;
+    this.tcpFlagsA[slot] = 0;
+    this.tcpFlagsB[slot] = 0;
+    this.packetsAB[slot] = 0; this.packetsBA[slot] = 0; this.bytesAB[slot] = 0; this.bytesBA[slot] = 0;
+    this.reportedPacketsAB[slot] = 0; this.reportedPacketsBA[slot] = 0;
+    this.reportedBytesAB[slot] = 0; this.reportedBytesBA[slot] = 0;
+    this.firstSeenUs[slot] = tsUs;
+    this.lastSeenUs[slot] = tsUs;
+    this.lastEventUs[slot] = tsUs;
+    this.macA[slot] = -1;
+    this.macB[slot] = -1;
+    this.uid[slot] = this.nextUid++;
+    this.append(slot, listFor(proto));
+    return slot;
+  }
+
+  private touch(slot: number): void {
+    const l = this.list[slot]!;
+    if (this.listTail[l] === slot) return;
+    this.unlink(slot);
+    this.append(slot, l);
+  }
+
+  private append(slot: number, l: number): void {
+    const tail = this.listTail[l]!;
+    this.list[slot] = l;
+    this.prev[slot] = tail;
+    this.next[slot] = NONE;
+    if (tail === NONE) this.listHead[l] = slot;
+    else this.next[tail] = slot;
+    this.listTail[l] = slot;
+  }
+
+  private unlink(slot: number): void {
+    const l = this.list[slot]!;
+    const pv = this.prev[slot]!, nx = this.next[slot]!;
+    if (pv === NONE) this.listHead[l] = nx; else this.next[pv] = nx;
+    if (nx === NONE) this.listTail[l] = pv; else this.prev[nx] = pv;
+  }
+
+  private removeFromBucket(slot: number): void {
+    const b = this.hash[slot]! & this.bucketMask;
+    let s = this.buckets[b]!;
+    if (s === slot) { this.buckets[b] = this.chain[slot]!; return; }
+    while (s !== NONE) {
+      const n = this.chain[s]!;
+      if (n === slot) { this.chain[s] = this.chain[slot]!; return; }
+      s = n;
+    }
+  }
+
+  private evict(slot: number, reason: EvictReason, tsUs: number): void {
+    if (this.onEvent !== null) {
+      const st = this.state[slot]!;
+      const activity = reason === EvictReason.FLUSH && (st & ST_CLOSED) === 0 ? FlowActivity.TRAFFIC
+        : (st & ST_RST) !== 0 ? FlowActivity.RESET : FlowActivity.CLOSE;
+      this.onEvent(this, slot, activity, tsUs);
+    }
+    switch (reason) {
+      case EvictReason.IDLE: this.counters.evictedIdle++; break;
+      case EvictReason.TCP_CLOSED: this.counters.evictedTcpClosed++; break;
+      case EvictReason.TABLE_FULL: this.counters.evictedTableFull++; break;
+      case EvictReason.FLUSH: this.counters.flushed++; break;
+    }
+    this.unlink(slot);
+    this.removeFromBucket(slot);
+    this.chain[slot] = this.freeHead;
+    this.freeHead = slot;
+    this.size--;
+  }
+
+  private evictOldest(tsUs: number): void {
+    let oldest = NONE;
+    for (let l = 0; l < LIST_COUNT; l++) {
+      const h = this.listHead[l]!;
+      if (h !== NONE && (oldest === NONE || this.lastSeenUs[h]! < this.lastSeenUs[oldest]!)) oldest = h;
+    }
+    if (oldest !== NONE) this.evict(oldest, EvictReason.TABLE_FULL, tsUs);
+  }
+
+  /** Evicts every flow idle for longer than its class's timeout at time `nowUs`. */
+  expire(nowUs: number): void {
+    for (let l = 0; l < LIST_COUNT; l++) {
+      const timeout = this.idleTimeoutUs[l]!;
+      const reason = l === LIST_CLOSED ? EvictReason.TCP_CLOSED : EvictReason.IDLE;
+      for (let s = this.listHead[l]!; s !== NONE; s = this.listHead[l]!) {
+        if (nowUs - this.lastSeenUs[s]! <= timeout) break;
+        this.evict(s, reason, this.lastSeenUs[s]!);
+      }
+    }
+  }
+
+  /** Ends every flow (end of a capture file, shutdown), oldest first. */
+  flush(nowUs: number): void {
+    for (;;) {
+      let oldest = NONE;
+      for (let l = 0; l < LIST_COUNT; l++) {
+        const h = this.listHead[l]!;
+        if (h !== NONE && (oldest === NONE || this.lastSeenUs[h]! < this.lastSeenUs[oldest]!)) oldest = h;
+      }
+      if (oldest === NONE) return;
+      this.evict(oldest, EvictReason.FLUSH, nowUs);
+    }
+  }
+
+  /** Records that an event carried the flow's counters up to now. */
+  markReported(slot: number, tsUs: number): void {
+    this.reportedPacketsAB[slot] = this.packetsAB[slot]!;
+    this.reportedPacketsBA[slot] = this.packetsBA[slot]!;
+    this.reportedBytesAB[slot] = this.bytesAB[slot]!;
+    this.reportedBytesBA[slot] = this.bytesBA[slot]!;
+    this.lastEventUs[slot] = tsUs;
+  }
+
+  clientIsA(slot: number): boolean {
+    return (this.state[slot]! & ST_CLIENT_IS_A) !== 0;
+  }
+
+  /** The client was decided by a SYN or SYN-ACK, not by who was seen first. */
+  clientKnown(slot: number): boolean {
+    return (this.state[slot]! & ST_CLIENT_BY_SYN) !== 0;
+  }
+
+  isClosed(slot: number): boolean {
+    return (this.state[slot]! & ST_CLOSED) !== 0;
+  }
+
+  /** Visits every live flow (API listings, tests); not for the packet path. */
+  forEach(fn: (slot: number) => void): void {
+    for (let l = 0; l < LIST_COUNT; l++) {
+      for (let s = this.listHead[l]!; s !== NONE; s = this.next[s]!) fn(s);
+    }
+  }
+}
+
+function grow<T extends Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array>(old: T | undefined, fresh: T): T {
+  if (old !== undefined) fresh.set(old as never);
+  return fresh;
+}
+
+function listFor(proto: number): number {
+  if (proto === IPPROTO_TCP) return LIST_TCP;
+  if (proto === IPPROTO_UDP || proto === IPPROTO_UDPLITE) return LIST_UDP;
+  if (proto === IPPROTO_ICMP || proto === IPPROTO_ICMPV6) return LIST_ICMP;
+  return LIST_OTHER;
+}
+
+function readMac(buf: Buffer, o: number): number {
+  return ((buf[o]! << 8) | buf[o + 1]!) * 4294967296 + (((buf[o + 2]! << 24) | (buf[o + 3]! << 16) | (buf[o + 4]! << 8) | buf[o + 5]!) >>> 0);
+}

@@ -1,0 +1,81 @@
+/**
+ * The packet pipeline: capture callback → decoder → flow table → event builders → event sink.
+ *
+ * Everything per packet happens in `onPacket`, which allocates nothing: the decoder fills one
+ * reused DecodedPacket and the flow table updates typed arrays. Strings and objects are built
+ * only when a flow event is emitted, and not at all when no event kind is enabled.
+ */
+import type { PacketCallback } from './capture/types.js';
+import { Decoder, DecodedPacket, DecodeStatus } from './decode/decoder.js';
+import { DecodeCounters } from './decode/counters.js';
+import { FlowTable, FlowCounters, type FlowSettings, type FlowActivity, DEFAULT_FLOW_SETTINGS } from './flows/flow-table.js';
+import { buildNetworkActivity } from './events/network-activity.js';
+
+export type EventKind = 'network';
+export const EVENT_KINDS: readonly EventKind[] = ['network'];
+
+/** Where events go: stdout lines in replay, the outbox in the daemon, an array in tests. */
+export type EventSink = (event: object) => void;
+
+export interface SensorOptions {
+  flows: FlowSettings;
+  emit: ReadonlySet<EventKind>;
+  sink: EventSink;
+  decapsulateTunnels?: boolean;
+}
+
+/** How often (in packet time) idle flows are looked for. */
+const EXPIRY_CHECK_INTERVAL_US = 1_000_000;
+
+export class Sensor {
+  readonly decodeCounters = new DecodeCounters();
+  readonly flowCounters = new FlowCounters();
+  readonly decoder: Decoder;
+  readonly flows: FlowTable;
+  private readonly packet = new DecodedPacket();
+  private readonly sink: EventSink;
+  private readonly emitNetwork: boolean;
+  private nextExpiryUs = -Infinity;
+  /** Latest packet time seen: the clock for timeouts in replay. */
+  lastPacketUs = 0;
+  eventsEmitted = 0;
+
+  constructor(options: SensorOptions) {
+    this.sink = options.sink;
+    this.emitNetwork = options.emit.has('network');
+    this.decoder = new Decoder(this.decodeCounters, { decapsulateUdpTunnels: options.decapsulateTunnels ?? true });
+    this.flows = new FlowTable(options.flows ?? DEFAULT_FLOW_SETTINGS, this.flowCounters, this.onFlowEvent);
+  }
+
+  readonly onPacket: PacketCallback = (buf, offset, capLen, wireLen, tsUs, linkType) => {
+    const c = this.decodeCounters;
+    c.packets++;
+    c.bytes += wireLen;
+    // Packet time is the clock. Time that jumps backwards (merged or concatenated captures)
+    // must not stall expiry, so the next check is re-armed from the new time.
+    if (tsUs >= this.nextExpiryUs || tsUs < this.nextExpiryUs - 2 * EXPIRY_CHECK_INTERVAL_US) {
+      this.flows.expire(tsUs);
+      this.nextExpiryUs = tsUs + EXPIRY_CHECK_INTERVAL_US;
+    }
+    this.lastPacketUs = tsUs;
+    if (this.decoder.decode(buf, offset, capLen, wireLen, linkType, this.packet) !== DecodeStatus.OK) return;
+    this.flows.update(this.packet, buf, wireLen, tsUs);
+  };
+
+  private readonly onFlowEvent = (table: FlowTable, slot: number, activity: FlowActivity, tsUs: number): void => {
+    if (this.emitNetwork) {
+      this.sink(buildNetworkActivity(table, slot, activity, tsUs));
+      this.eventsEmitted++;
+    }
+    table.markReported(slot, tsUs);
+  };
+
+  /** Ends all flows, emitting their final events (end of replay, shutdown). */
+  flush(): void {
+    this.flows.flush(this.lastPacketUs);
+  }
+
+  counters(): Record<string, number> {
+    return { ...this.decodeCounters.snapshot(), ...this.flowCounters.snapshot(this.flows.size), 'events.emitted': this.eventsEmitted };
+  }
+}
