@@ -250,6 +250,14 @@ export class LiveCapture {
   }
 
   /**
+   * True once libpcap has really closed every interface (pcap_close ran). After stop() this
+   * becomes true when the next packet arrives on each interface; see the note at the top.
+   */
+  get isClosed(): boolean {
+    return !this.running && this.taps.every((t) => t.finalized);
+  }
+
+  /**
    * Opens every interface and starts delivering packets. Throws LiveCaptureError
    * (CAPTURE_INTERFACE_OPEN_FAILED naming the interface and libpcap's reason) if any interface
    * cannot be opened; interfaces opened before it are stopped again. Aborting `signal` stops.

@@ -55,6 +55,8 @@ export class DecodedPacket {
   dstPort = 0;
   /** TCP flags byte (FIN 0x01, SYN 0x02, RST 0x04, PSH 0x08, ACK 0x10, ...). */
   tcpFlags = 0;
+  /** TCP sequence number (unsigned 32-bit), for stream reassembly of the first bytes. */
+  tcpSeq = 0;
   fragment: Fragment = Fragment.NONE;
   /** IPv4 identification or IPv6 fragment-header identification, when fragment !== NONE. */
   fragmentId = 0;
@@ -367,6 +369,7 @@ export class Decoder {
         out.srcPort = u16(buf, o);
         out.dstPort = u16(buf, o + 2);
         out.tcpFlags = buf[o + 13]!;
+        out.tcpSeq = u32(buf, o + 4);
         if (dataOffset < TCP_HEADER_MIN) {
           // The fixed header is there and names the connection, so the packet still counts in
           // its flow; only its payload boundary is unknown.
