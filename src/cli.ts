@@ -62,7 +62,11 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'run') {
     const { values } = parseArgs({ args: rest, options: { config: { type: 'string' } } });
     const { runDaemon } = await import('./daemon.js');
-    return runDaemon(loadConfig(values.config), values.config);
+    const code = await runDaemon(loadConfig(values.config), values.config);
+    // libpcap handles are only released on their next packet (the binding's close() breaks the
+    // loop but cannot wake it), so an idle interface would keep the process alive after a clean
+    // stop: everything is flushed by now, so exit explicitly.
+    process.exit(code);
   }
   throw new UsageError(`unknown command "${command}"`);
 }

@@ -172,6 +172,12 @@ function linkTypeNumber(name: string): number {
 
 const HOST_LE = endianness() === 'LE';
 
+/** The binding checks IsInt32() on numeric arguments. */
+function clampInt32(v: number): number {
+  if (!Number.isFinite(v)) return 0;
+  return Math.max(-0x80000000, Math.min(0x7fffffff, Math.floor(v)));
+}
+
 /** One opened interface. */
 class Tap {
   readonly session: NativeSession;
@@ -284,12 +290,12 @@ export class LiveCapture {
           linkName = tap.session.open_live(
             name,
             o.bpfFilter,
-            Math.floor(o.bufferSizeBytes) | 0,
+            clampInt32(o.bufferSizeBytes),
             snaplen,
             '',
             this.makePacketHandler(tap),
             false,
-            Math.floor(o.bufferTimeoutMs) | 0,
+            clampInt32(o.bufferTimeoutMs),
             () => {
               // pcap_lookupnet failing (interface without IPv4) only affects filters that use
               // the netmask ("ip broadcast"); counted, not fatal.
@@ -298,8 +304,7 @@ export class LiveCapture {
             o.promiscuous,
           );
         } catch (err) {
-          // The binding does not pcap_close a handle whose open failed; nothing we can do here.
-          tap.finalized = true;
+          this.releaseFailedOpen(tap);
           throw new LiveCaptureError(
             'CAPTURE_INTERFACE_OPEN_FAILED',
             `cannot open interface ${JSON.stringify(name)} for capture: ${(err as Error).message}`,
@@ -308,11 +313,7 @@ export class LiveCapture {
           );
         }
         tap.linkType = linkTypeNumber(linkName);
-        tap.session.read_callback = () => {
-          if (tap.finalized) return; // the handle is gone: dispatch would use a freed pcap_t
-          const r = tap.session.dispatch(tap.packetBuf, tap.header);
-          if (r === -2) tap.finalized = true;
-        };
+        this.installReadCallback(tap);
         tap.session.start_polling();
       });
     } catch (err) {
@@ -322,6 +323,32 @@ export class LiveCapture {
     this.signal = signal;
     this.abortListener = () => this.stop();
     signal.addEventListener('abort', this.abortListener, { once: true });
+  }
+
+  private installReadCallback(tap: Tap): void {
+    // Called by the binding's libuv poll when the pcap fd is readable.
+    tap.session.read_callback = () => {
+      if (tap.finalized) return; // the handle is gone: dispatch would use a freed pcap_t
+      const r = tap.session.dispatch(tap.packetBuf, tap.header);
+      if (r === -2) tap.finalized = true;
+    };
+  }
+
+  /**
+   * The binding does not pcap_close a handle whose open failed. When the failure came after
+   * pcap_activate (a bad BPF filter, say) that is a live packet socket with its ring; route it
+   * through the normal close path (poll + breakloop) so libpcap releases it on the next packet.
+   * When activation itself failed there is no fd to poll and only a small pcap_t leaks.
+   */
+  private releaseFailedOpen(tap: Tap): void {
+    tap.closing = true;
+    try {
+      this.installReadCallback(tap);
+      tap.session.start_polling();
+      tap.session.close();
+    } catch {
+      tap.finalized = true;
+    }
   }
 
   private makePacketHandler(tap: Tap): () => void {

@@ -61,9 +61,21 @@ export function defaultCorpusDir(): string {
   return process.env.OUTPOST_NDPI_CORPUS ?? resolve(process.cwd(), '../shared/corpus/ndpi');
 }
 
-/** Flow settings for comparison with ndpiReader, which keeps every flow until the capture ends. */
+/**
+ * Flow settings for comparison with ndpiReader. Reading a file, ndpiReader never expires a flow
+ * (its idle scan runs only on live captures) and never splits one on FIN/RST, so every 5-tuple
+ * is one flow for the whole capture. The same is obtained here with timeouts longer than any
+ * capture. `--default-settings` compares with the shipped timeouts instead (flows then split
+ * where the sensor would split them, and the figures are lower by design).
+ */
 export function ndpiComparableSettings(): FlowSettings {
-  return { ...DEFAULT_FLOW_SETTINGS };
+  const never = 100 * 365 * 24 * 3600 * 1000;
+  return {
+    ...DEFAULT_FLOW_SETTINGS,
+    flowIdleTimeoutMs: { tcp: never, udp: never, icmp: never, other: never },
+    tcpClosedTimeoutMs: never,
+    flowActiveTimeoutMs: never,
+  };
 }
 
 function endpointKey(proto: number, ipA: string, portA: number, ipB: string, portB: number): string {
@@ -178,9 +190,10 @@ async function main(): Promise<void> {
     console.error(`compare:ndpi skipped: nDPI corpus not found at ${dir} (set OUTPOST_NDPI_CORPUS)`);
     process.exit(0);
   }
-  const filter = process.argv[2];
+  const filter = process.argv.slice(2).find((a) => !a.startsWith('--'));
   const t0 = Date.now();
-  const s = compareCorpus(dir, ndpiComparableSettings(), filter ? (n) => n.includes(filter) : undefined);
+  const settings = process.argv.includes('--default-settings') ? { ...DEFAULT_FLOW_SETTINGS } : ndpiComparableSettings();
+  const s = compareCorpus(dir, settings, filter ? (n) => n.includes(filter) : undefined);
   mkdirSync('test-output', { recursive: true });
   writeFileSync('test-output/compare-ndpi.json', JSON.stringify(s, null, 1));
   if (process.argv.includes('--verbose') || filter) {
