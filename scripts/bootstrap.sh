@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# One-command set-up on a fresh Debian 12 + Node 20 machine (run as root, or with sudo):
+#   scripts/bootstrap.sh run    install what is missing, build, run the gateway on its embedded defaults
+#   scripts/bootstrap.sh test   install what is missing, build, run the whole test suite
+# System packages are installed only when one is missing, so a prepared machine starts at once.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-run}; shift || true
+
+# What the gateway and its tests need from Debian: libpcap headers to build the `pcap` binding,
+# tcpreplay/tcpdump/iproute2 for the live-capture tests (network namespaces + veth), openssl for
+# TLS fixtures, `time` for peak-RSS figures in benchmarks.
+packages=(libpcap-dev tcpreplay tcpdump iproute2 openssl time python3 make g++)
+missing=()
+for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then echo "missing Debian packages: ${missing[*]} (run as root or install them)" >&2; exit 1; fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then npm ci --no-audit --no-fund; fi
+npm run build --silent
+
+case "$mode" in
+  run) exec node dist/cli.js run "$@" ;;
+  test) exec npm test ;;
+  *) echo "usage: scripts/bootstrap.sh run|test" >&2; exit 2 ;;
+esac
