@@ -73,15 +73,11 @@ export function ipv4Bytes(s: string): Buffer {
 /** '2001:db8::1' (also '::ffff:10.0.0.1') → 16 bytes. */
 export function ipv6Bytes(s: string): Buffer {
   let text = s;
-  const tail: number[] = [];
   const lastColon = text.lastIndexOf(':');
   if (text.slice(lastColon + 1).includes('.')) {
+    // Embedded IPv4 tail (RFC 4291 §2.2 form 3): rewrite as two hex groups.
     const v4 = ipv4Bytes(text.slice(lastColon + 1));
-    tail.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
-    text = text.slice(0, lastColon + 1) + (text.endsWith('::' + text.slice(lastColon + 1)) ? '' : '0');
-    // "::ffff:1.2.3.4" → "::ffff:0" with the dotted part re-added below as two groups.
-    text = text.replace(/:0$/, '').replace(/:$/, ':') || '::';
-    if (text.endsWith(':') && !text.endsWith('::')) text = text.slice(0, -1);
+    text = `${text.slice(0, lastColon + 1)}${((v4[0]! << 8) | v4[1]!).toString(16)}:${((v4[2]! << 8) | v4[3]!).toString(16)}`;
   }
   const halves = text.split('::');
   if (halves.length > 2) throw new Error(`bad IPv6 address ${s}`);
@@ -90,14 +86,14 @@ export function ipv6Bytes(s: string): Buffer {
     return parseInt(g, 16);
   }));
   const head = parse(halves[0]);
-  const rest = [...parse(halves[1]), ...tail];
+  const rest = parse(halves[1]);
   let groups: number[];
   if (halves.length === 2) {
     const fill = 8 - head.length - rest.length;
     if (fill < 0) throw new Error(`bad IPv6 address ${s}`);
     groups = [...head, ...new Array<number>(fill).fill(0), ...rest];
   } else {
-    groups = [...head, ...tail];
+    groups = head;
   }
   if (groups.length !== 8) throw new Error(`bad IPv6 address ${s}`);
   const b = Buffer.alloc(16);

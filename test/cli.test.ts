@@ -1,0 +1,74 @@
+/** `outpost replay` as a command: output, --stats, --emit, exit codes and error messages. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ethernet, ipv4, udp, pcapFile, ETH_IPV4, PROTO_UDP } from './support/packets.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'outpost-cli-'));
+function outpost(...args: string[]) {
+  return spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { encoding: 'utf8' });
+}
+
+function capture(): string {
+  const frames = [
+    ethernet('02:00:00:00:00:02', '02:00:00:00:00:01', ETH_IPV4, ipv4({ src: '10.0.0.1', dst: '10.0.0.2', proto: PROTO_UDP }, udp({ sport: 1234, dport: 53 }, Buffer.alloc(20)))),
+    ethernet('02:00:00:00:00:01', '02:00:00:00:00:02', ETH_IPV4, ipv4({ src: '10.0.0.2', dst: '10.0.0.1', proto: PROTO_UDP }, udp({ sport: 53, dport: 1234 }, Buffer.alloc(60)))),
+    // A frame whose IPv4 total length lies (longer than the frame): counted, not fatal.
+    ethernet('02:00:00:00:00:02', '02:00:00:00:00:01', ETH_IPV4, ipv4({ src: '10.0.0.1', dst: '10.0.0.3', proto: PROTO_UDP, totalLength: 1400 }, udp({ sport: 1, dport: 2 }))),
+  ];
+  const path = join(dir, 'small.pcap');
+  writeFileSync(path, pcapFile(frames.map((data, i) => ({ data, tsUs: 1_700_000_000_000_000 + i })), 1));
+  return path;
+}
+
+test('replay writes one OCSF event per line and --stats a JSON summary', () => {
+  const r = outpost('replay', capture(), '--stats');
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  assert.equal(lines.length, 1);
+  const e = JSON.parse(lines[0]!);
+  assert.equal(e.class_uid, 4001);
+  assert.deepEqual([e.src_endpoint.ip, e.src_endpoint.port, e.dst_endpoint.ip, e.dst_endpoint.port], ['10.0.0.1', 1234, '10.0.0.2', 53]);
+  assert.deepEqual([e.traffic.packets_out, e.traffic.packets_in], [1, 1]);
+  const stats = JSON.parse(r.stderr);
+  assert.equal(stats.counters['decode.packets'], 3);
+  assert.equal(stats.counters['decode.ipv4_bad_total_length'], 1);
+  assert.equal(stats.counters['flows.created'], 1);
+  assert.equal(typeof stats.packetsPerSecond, 'number');
+  assert.equal(typeof stats.elapsedMs, 'number');
+});
+
+test('--emit none writes no events but still analyses', () => {
+  const r = outpost('replay', capture(), '--emit', 'none', '--stats');
+  assert.equal(r.status, 0);
+  assert.equal(r.stdout, '');
+  assert.equal(JSON.parse(r.stderr).counters['flows.created'], 1);
+});
+
+test('missing, unreadable and non-capture files fail with a coded message', () => {
+  const missing = outpost('replay', join(dir, 'nope.pcap'));
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /CAPTURE_FILE_NOT_FOUND/);
+  const text = join(dir, 'text.pcap');
+  writeFileSync(text, 'this is not a capture file\n');
+  const notCapture = outpost('replay', text);
+  assert.equal(notCapture.status, 1);
+  assert.match(notCapture.stderr, /CAPTURE_FILE_NOT_A_CAPTURE/);
+  const isDir = outpost('replay', dir);
+  assert.equal(isDir.status, 1);
+  assert.match(isDir.stderr, /CAPTURE_FILE_/);
+});
+
+test('usage errors exit 2 and say what is wrong', () => {
+  const none = outpost('replay');
+  assert.equal(none.status, 2);
+  assert.match(none.stderr, /at least one capture file/);
+  const badEmit = outpost('replay', capture(), '--emit', 'bogus');
+  assert.equal(badEmit.status, 2);
+  assert.match(badEmit.stderr, /unknown event kind "bogus"/);
+  const unknown = outpost('frobnicate');
+  assert.equal(unknown.status, 2);
+});
