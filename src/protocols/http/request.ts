@@ -1,0 +1,379 @@
+/**
+ * HTTP/1.x request head parser (RFC 9112). Pure: `(buf, off, end, out) → ParseStatus`, no
+ * logging, clock or storage; never throws; never reads at or past `end`. It scans bytes and
+ * builds strings only for what we keep (method, target, host, path, user-agent).
+ *
+ *   request-line = method SP request-target SP HTTP-version CRLF      (§3)
+ *   field-line   = field-name ":" OWS field-value OWS CRLF            (§5)
+ *   header section ends with an empty line                            (§2.1)
+ *
+ * Results:
+ * - OK: `out` filled; `out.headerBytes` is the length consumed through the empty line. The body
+ *   (if any) follows: `out.chunked`, else `out.contentLength` bytes, else none (§6.3 item 7:
+ *   a request without Content-Length or Transfer-Encoding has no body).
+ * - NEED_MORE: the head is incomplete and still under `httpMaxHeaderBytes`; call again from the
+ *   same `off` with more bytes.
+ * - NOT_MINE: the first bytes are not `token SP` with a token of ≤ 16 tchars (§3.1), or a token
+ *   that is not a known method is not followed by a plausible HTTP/1.x request line.
+ * - MALFORMED: a known method with a broken request line, an invalid target, a bad field line,
+ *   invalid Content-Length/Transfer-Encoding, or a head longer than `httpMaxHeaderBytes`.
+ *   The matching counter is bumped.
+ */
+
+import { ParseStatus } from '../parse-status.js';
+import { DEFAULT_HTTP_LIMITS, type HttpCounters } from './counters.js';
+import {
+  CR,
+  eqLower,
+  FieldResult,
+  finalCodingIsChunked,
+  isDigit,
+  isTchar,
+  latin1,
+  latin1Lower,
+  LF,
+  newFieldSpan,
+  nextField,
+  parseAuthority,
+  parseContentLength,
+  SP,
+} from './fields.js';
+
+/** The four request-target forms of RFC 9112 §3.2. */
+export type RequestTargetForm = 'origin' | 'absolute' | 'authority' | 'asterisk';
+
+export interface HttpRequestInfo {
+  /** Method token, case preserved (methods are case-sensitive, RFC 9110 §9.1). */
+  method: string;
+  /** request-target as sent (latin1). */
+  target: string;
+  targetForm: RequestTargetForm;
+  /** Scheme of an absolute-form target, lowercased; undefined otherwise. */
+  scheme: string | undefined;
+  /**
+   * Lowercased host without port or IP-literal brackets. From the Host header, except: CONNECT →
+   * its authority-form target (§3.2.3); absolute-form → the URI's authority (§3.2.2).
+   */
+  host: string | undefined;
+  /** Port from the same source as `host`, when one was given. */
+  port: number | undefined;
+  /** Path without query; "/" for an absolute-form URI with an empty path; "*" for asterisk-form; undefined for CONNECT. */
+  path: string | undefined;
+  /** User-Agent field value (first line seen), OWS trimmed. */
+  userAgent: string | undefined;
+  /** Minor version of HTTP/1.x (0 or 1; other digits are kept as received). */
+  versionMinor: number;
+  /** Bytes from `off` through the empty line ending the header section. */
+  headerBytes: number;
+  /** Content-Length when present and the body is not chunked. */
+  contentLength: number | undefined;
+  /** Transfer-Encoding's final coding is chunked (§6.3 item 4): the body is chunked, Content-Length ignored. */
+  chunked: boolean;
+}
+
+export function newHttpRequestInfo(): HttpRequestInfo {
+  return {
+    method: '',
+    target: '',
+    targetForm: 'origin',
+    scheme: undefined,
+    host: undefined,
+    port: undefined,
+    path: undefined,
+    userAgent: undefined,
+    versionMinor: 0,
+    headerBytes: 0,
+    contentLength: undefined,
+    chunked: false,
+  };
+}
+
+function resetInfo(o: HttpRequestInfo): void {
+  o.method = '';
+  o.target = '';
+  o.targetForm = 'origin';
+  o.scheme = undefined;
+  o.host = undefined;
+  o.port = undefined;
+  o.path = undefined;
+  o.userAgent = undefined;
+  o.versionMinor = 0;
+  o.headerBytes = 0;
+  o.contentLength = undefined;
+  o.chunked = false;
+}
+
+/** Longest method token considered (generic token rule, bounded). */
+export const MAX_METHOD_LENGTH = 16;
+
+/** Registered methods we recognise byte-wise; their strings are constants (no allocation). */
+const KNOWN_METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'HEAD', 'OPTIONS', 'PATCH', 'CONNECT', 'TRACE'] as const;
+const KNOWN_BYTES = KNOWN_METHODS.map((m) => Uint8Array.from(m, (c) => c.charCodeAt(0)));
+
+function knownMethod(buf: Uint8Array, s: number, e: number): string | undefined {
+  for (let k = 0; k < KNOWN_BYTES.length; k++) {
+    const m = KNOWN_BYTES[k]!;
+    if (m.length !== e - s) continue;
+    let i = 0;
+    while (i < m.length && buf[s + i] === m[i]) i++;
+    if (i === m.length) return KNOWN_METHODS[k];
+  }
+  return undefined;
+}
+
+const HTTP_SLASH = [0x48, 0x54, 0x54, 0x50, 0x2f]; // "HTTP/"
+
+const field = newFieldSpan();
+
+export interface HttpParseOptions {
+  httpMaxHeaderBytes?: number;
+}
+
+/**
+ * Parses one request head at buf[off, end). See the module comment for the results.
+ * `counters` (optional) is bumped for malformed input; `opts.httpMaxHeaderBytes` bounds the head.
+ */
+export function parseHttpRequest(
+  buf: Uint8Array,
+  off: number,
+  end: number,
+  out: HttpRequestInfo,
+  counters?: HttpCounters,
+  opts?: HttpParseOptions,
+): ParseStatus {
+  resetInfo(out);
+  if (!Number.isInteger(off) || !Number.isInteger(end) || off < 0) return ParseStatus.MALFORMED;
+  if (end > buf.length) end = buf.length;
+  if (off >= end) return ParseStatus.NEED_MORE;
+  const max = opts?.httpMaxHeaderBytes ?? DEFAULT_HTTP_LIMITS.httpMaxHeaderBytes;
+  const lim = Math.min(end, off + max);
+  /** Ran out of bytes at `lim`: NEED_MORE while under the bound, then header_too_long. */
+  const outOfBytes = (): ParseStatus => {
+    if (end - off < max) return ParseStatus.NEED_MORE;
+    if (counters) counters.headerTooLong++;
+    return ParseStatus.MALFORMED;
+  };
+
+  // §3.1 method = token; quick NOT_MINE unless the stream opens with ≤ 16 tchars and SP.
+  let p = off;
+  while (p < lim && p - off <= MAX_METHOD_LENGTH && isTchar(buf[p]!)) p++;
+  if (p - off > MAX_METHOD_LENGTH || p === off) return notMine(counters);
+  if (p >= lim) return outOfBytes();
+  if (buf[p] !== SP) return notMine(counters);
+  const mEnd = p;
+  const known = knownMethod(buf, off, mEnd);
+  /** Request-line failure: MALFORMED for a known method, NOT_MINE for a generic token. */
+  const badLine = (): ParseStatus => {
+    if (known === undefined) return notMine(counters);
+    if (counters) counters.requestLineMalformed++;
+    return ParseStatus.MALFORMED;
+  };
+
+  // §3.2 request-target: no whitespace or CTLs up to the next SP.
+  const tStart = ++p;
+  while (p < lim) {
+    const b = buf[p]!;
+    if (b <= SP || b === 0x7f) break;
+    p++;
+  }
+  if (p >= lim) return outOfBytes();
+  if (buf[p] !== SP || p === tStart) return badLine();
+  const tEnd = p;
+  p++;
+
+  // §2.3 HTTP-version = "HTTP/" DIGIT "." DIGIT, then CRLF (bare LF accepted, §2.2).
+  for (let k = 0; k < HTTP_SLASH.length; k++, p++) {
+    if (p >= lim) return outOfBytes();
+    if (buf[p] !== HTTP_SLASH[k]) return badLine();
+  }
+  if (p + 3 > lim) return outOfBytes();
+  const major = buf[p]!, dot = buf[p + 1]!, minor = buf[p + 2]!;
+  if (!isDigit(major) || dot !== 0x2e || !isDigit(minor)) return badLine();
+  p += 3;
+  if (p >= lim) return outOfBytes();
+  if (buf[p] === CR) {
+    if (p + 1 >= lim) return outOfBytes();
+    if (buf[p + 1] !== LF) return badLine();
+    p += 2;
+  } else if (buf[p] === LF) {
+    p++;
+  } else {
+    return badLine();
+  }
+  if (major !== 0x31) {
+    // RFC 9113 §3.4: "PRI * HTTP/2.0" is the HTTP/2 prior-knowledge preface, not HTTP/1.x.
+    if (major === 0x32 && known === undefined && mEnd - off === 3 && buf[off] === 0x50 && buf[off + 1] === 0x52 && buf[off + 2] === 0x49) {
+      if (counters) counters.h2Preface++;
+      return ParseStatus.NOT_MINE;
+    }
+    if (known === undefined) return notMine(counters);
+    if (counters) counters.versionUnsupported++;
+    return ParseStatus.MALFORMED;
+  }
+
+  // §5 field lines up to the empty line; only Host, User-Agent, Content-Length, Transfer-Encoding matter.
+  let hostS = -1, hostE = -1, hostCount = 0;
+  let uaS = -1, uaE = -1;
+  let cl = -1, clSeen = false, clBad = false;
+  let te = -2; // -2: no Transfer-Encoding; else finalCodingIsChunked of the last line
+  for (;;) {
+    const r = nextField(buf, p, lim, field);
+    if (r === FieldResult.NEED_MORE) return outOfBytes();
+    if (r === FieldResult.MALFORMED) {
+      if (counters) counters.headerMalformed++;
+      return ParseStatus.MALFORMED;
+    }
+    p = field.next;
+    if (r === FieldResult.END) break;
+    if (r === FieldResult.FOLD) {
+      if (counters) counters.headerObsFold++;
+      continue;
+    }
+    const ns = field.nameStart, ne = field.nameEnd, vs = field.valueStart, ve = field.valueEnd;
+    switch (ne - ns) {
+      case 4:
+        if (eqLower(buf, ns, ne, 'host')) {
+          if (hostCount++ === 0) { hostS = vs; hostE = ve; }
+        }
+        break;
+      case 10:
+        if (uaS < 0 && eqLower(buf, ns, ne, 'user-agent')) { uaS = vs; uaE = ve; }
+        break;
+      case 14:
+        if (eqLower(buf, ns, ne, 'content-length')) {
+          clSeen = true;
+          if (!clBad) {
+            const v = parseContentLength(buf, vs, ve, cl);
+            if (v < 0) clBad = true;
+            else cl = v;
+          }
+        }
+        break;
+      case 17:
+        if (eqLower(buf, ns, ne, 'transfer-encoding')) {
+          // Only the final coding of the combined list matters (§6.1), i.e. that of the last line.
+          const c = finalCodingIsChunked(buf, vs, ve);
+          if (c >= 0 || te === -2) te = c;
+        }
+        break;
+    }
+  }
+  out.headerBytes = p - off;
+  out.versionMinor = minor - 0x30;
+
+  // §6.3 message body length for requests.
+  if (te !== -2) {
+    if (te !== 1) {
+      // §6.3 item 4: chunked is not the final coding → 400 and close.
+      if (counters) counters.transferEncodingInvalid++;
+      return ParseStatus.MALFORMED;
+    }
+    out.chunked = true;
+    // §6.3 item 3: Transfer-Encoding overrides Content-Length (and may be smuggling).
+    if (clSeen && counters) counters.teAndCl++;
+  } else if (clSeen) {
+    if (clBad) {
+      // §6.3 item 5: invalid Content-Length → unrecoverable framing error.
+      if (counters) counters.contentLengthInvalid++;
+      return ParseStatus.MALFORMED;
+    }
+    out.contentLength = cl;
+  }
+
+  // §3.2 request-target forms.
+  const isConnect = known === 'CONNECT';
+  const t0 = buf[tStart]!;
+  if (isConnect) {
+    // §3.2.3 authority-form = uri-host ":" port, only for CONNECT.
+    if (!parseAuthority(buf, tStart, tEnd, out) || out.port === undefined) {
+      out.host = undefined;
+      out.port = undefined;
+      if (counters) counters.requestTargetMalformed++;
+      return ParseStatus.MALFORMED;
+    }
+    out.targetForm = 'authority';
+  } else if (t0 === 0x2f /* '/' */) {
+    // §3.2.1 origin-form = absolute-path [ "?" query ]
+    out.targetForm = 'origin';
+    out.path = latin1(buf, tStart, pathEnd(buf, tStart, tEnd));
+  } else if (t0 === 0x2a /* '*' */ && tEnd - tStart === 1) {
+    // §3.2.4 asterisk-form (OPTIONS).
+    out.targetForm = 'asterisk';
+    out.path = '*';
+  } else if (!parseAbsoluteForm(buf, tStart, tEnd, out, counters)) {
+    if (counters) counters.requestTargetMalformed++;
+    return ParseStatus.MALFORMED;
+  }
+
+  // Host (RFC 9110 §7.2; RFC 9112 §3.2): used unless the target already named the authority.
+  if (hostCount > 1 && counters) counters.hostDuplicate++;
+  if (hostCount === 0) {
+    if (minor !== 0x30 && counters) counters.hostMissing++;
+  } else if (out.targetForm === 'origin' || out.targetForm === 'asterisk') {
+    // An empty Host is legal when the target URI has no authority (§3.2).
+    if (hostE > hostS && !parseAuthority(buf, hostS, hostE, out) && counters) counters.hostMalformed++;
+  }
+
+  out.method = known ?? latin1(buf, off, mEnd);
+  out.target = latin1(buf, tStart, tEnd);
+  if (uaS >= 0) out.userAgent = latin1(buf, uaS, uaE);
+  if (counters) counters.requests++;
+  return ParseStatus.OK;
+}
+
+function notMine(counters: HttpCounters | undefined): ParseStatus {
+  if (counters) counters.notHttp++;
+  return ParseStatus.NOT_MINE;
+}
+
+/** End of the path component: first '?' or '#' (RFC 3986 §3.3). */
+function pathEnd(buf: Uint8Array, s: number, e: number): number {
+  for (let i = s; i < e; i++) {
+    const b = buf[i]!;
+    if (b === 0x3f || b === 0x23) return i;
+  }
+  return e;
+}
+
+/**
+ * §3.2.2 absolute-form = absolute-URI: scheme ":" "//" authority path-abempty [ "?" query ].
+ * The authority (userinfo dropped) overrides any Host header; an empty path becomes "/".
+ */
+function parseAbsoluteForm(
+  buf: Uint8Array,
+  s: number,
+  e: number,
+  out: HttpRequestInfo,
+  counters: HttpCounters | undefined,
+): boolean {
+  // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )  (RFC 3986 §3.1)
+  let i = s;
+  const first = buf[i]! | 0x20;
+  if (first < 0x61 || first > 0x7a) return false;
+  i++;
+  while (i < e) {
+    const b = buf[i]!;
+    const l = b | 0x20;
+    if ((l >= 0x61 && l <= 0x7a) || isDigit(b) || b === 0x2b || b === 0x2d || b === 0x2e) i++;
+    else break;
+  }
+  const schemeEnd = i;
+  if (i + 3 > e || buf[i] !== 0x3a || buf[i + 1] !== 0x2f || buf[i + 2] !== 0x2f) return false;
+  const aStart = i + 3;
+  let aEnd = aStart;
+  while (aEnd < e && buf[aEnd] !== 0x2f && buf[aEnd] !== 0x3f && buf[aEnd] !== 0x23) aEnd++;
+  // userinfo "@" is not part of the host (and deprecated for http, RFC 9110 §4.2.4).
+  let hs = aStart;
+  for (let k = aEnd - 1; k >= aStart; k--) {
+    if (buf[k] === 0x40) { hs = k + 1; break; }
+  }
+  if (!parseAuthority(buf, hs, aEnd, out)) {
+    if (counters) counters.hostMalformed++;
+    return false;
+  }
+  out.targetForm = 'absolute';
+  out.scheme = eqLower(buf, s, schemeEnd, 'http') ? 'http' : eqLower(buf, s, schemeEnd, 'https') ? 'https' : latin1Lower(buf, s, schemeEnd);
+  const pe = pathEnd(buf, aEnd, e);
+  out.path = pe > aEnd && buf[aEnd] === 0x2f ? latin1(buf, aEnd, pe) : '/';
+  return true;
+}
