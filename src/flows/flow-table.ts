@@ -190,8 +190,12 @@ export class FlowTable {
     this.allocate(Math.min(INITIAL_CAPACITY, nextPow2(settings.maxFlows)));
   }
 
-  /** Typed arrays per slot, and the bytes each slot costs (used by the memory benchmark). */
-  static readonly BYTES_PER_SLOT = 1 + 1 + 2 + 16 + 16 + 2 + 2 + 4 + 4 + 4 /* bucket */ + 1 + 1 + 1 + 8 * 13 + 1 + 4 + 4;
+  /**
+   * Bytes each slot costs in the per-slot typed arrays plus its bucket (used by the memory
+   * benchmark): 1+1+2 (version, protocol, VLAN), 16+16 (addresses), 2+2 (ports), 4+4 (hash,
+   * chain), 4 (bucket), 1+1+1 (state, TCP flags), 8×14 (counters, times, MACs, uid), 1+4+4 (LRU).
+   */
+  static readonly BYTES_PER_SLOT = 1 + 1 + 2 + 16 + 16 + 2 + 2 + 4 + 4 + 4 + 1 + 1 + 1 + 8 * 14 + 1 + 4 + 4;
 
   private allocate(capacity: number): void {
     const old = this.capacity > 0 ? this.snapshotArrays() : null;

@@ -6,13 +6,15 @@
  * does not inherit the other's heap. Per child:
  *   1. gc, then process.memoryUsage() (rss, arrayBuffers) as the baseline;
  *   2. insert N flows with distinct 5-tuples (half TCP, half UDP; timeouts far longer than the
- *      run so nothing expires; maxFlows = N) → flows inserted per second;
+ *      run so nothing expires; maxFlows = max(N, the default 2^20), so the table ends at the
+ *      capacity a default configuration reaches) → flows inserted per second;
  *   3. gc, memoryUsage() again → bytes per flow (rss and arrayBuffers deltas / N), and the
  *      table's own typed-array bytes (FlowTable.BYTES_PER_SLOT × capacity / N, and the exact
  *      sum of every typed array the table holds, buckets and fragment cache included);
  *   4. --passes (default 3) passes over all flows with one packet each, alternating direction
  *      → packets per second on existing flows.
- * Options: --flows N (default 1000000), --passes N, --family 4|6|both (default both).
+ * Options: --flows N (default 1000000), --max-flows N (default max(flows, 2^20)), --passes N,
+ *   --family 4|6|both (default both).
  * Output: a table on stdout and test-output/bench-flow-memory.json.
  */
 import { spawnSync } from 'node:child_process';
@@ -21,7 +23,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DecodedPacket } from '../decode/decoder.js';
-import { FlowTable, FlowCounters, type FlowSettings } from '../flows/flow-table.js';
+import { FlowTable, FlowCounters, DEFAULT_FLOW_SETTINGS, type FlowSettings } from '../flows/flow-table.js';
 import { IPPROTO_TCP, IPPROTO_UDP } from '../decode/constants.js';
 import { PROJECT_ROOT, fmt, formatTable, machineInfo } from './bench-common.js';
 
@@ -96,9 +98,9 @@ function typedArrayBytes(table: FlowTable): number {
   return total;
 }
 
-function runFamily(family: 4 | 6, flows: number, passes: number): FamilyResult {
+function runFamily(family: 4 | 6, flows: number, passes: number, maxFlows: number): FamilyResult {
   const settings: FlowSettings = {
-    maxFlows: flows,
+    maxFlows,
     flowIdleTimeoutMs: { tcp: DAY_MS, udp: DAY_MS, icmp: DAY_MS, other: DAY_MS },
     tcpClosedTimeoutMs: DAY_MS,
     flowActiveTimeoutMs: DAY_MS,
@@ -176,15 +178,17 @@ function main(): number {
       flows: { type: 'string' },
       passes: { type: 'string' },
       family: { type: 'string' },
+      'max-flows': { type: 'string' },
       child: { type: 'string' },
     },
   });
   const flows = Math.max(1, Number(values.flows ?? 1_000_000) | 0);
   const passes = Math.max(1, Number(values.passes ?? 3) | 0);
+  const maxFlows = Math.max(flows, Number(values['max-flows'] ?? DEFAULT_FLOW_SETTINGS.maxFlows) | 0);
 
   if (values.child !== undefined) {
     const family = values.child === '6' ? 6 : 4;
-    process.stdout.write(JSON.stringify(runFamily(family, flows, passes)) + '\n');
+    process.stdout.write(JSON.stringify(runFamily(family, flows, passes, maxFlows)) + '\n');
     return 0;
   }
   if ((globalThis as { gc?: unknown }).gc === undefined) {
@@ -194,11 +198,11 @@ function main(): number {
 
   const families: (4 | 6)[] = values.family === '4' ? [4] : values.family === '6' ? [6] : [4, 6];
   const machine = machineInfo();
-  process.stdout.write(`bench:flows: ${flows} concurrent flows, ${passes} update pass(es); ${machine.nproc} x ${machine.cpuModel}, node ${machine.node}\n`);
+  process.stdout.write(`bench:flows: ${flows} concurrent flows, maxFlows ${maxFlows}, ${passes} update pass(es); ${machine.nproc} x ${machine.cpuModel}, node ${machine.node}\n`);
   const results: FamilyResult[] = [];
   for (const family of families) {
     const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url),
-      '--child', String(family), '--flows', String(flows), '--passes', String(passes)], { encoding: 'utf8', cwd: PROJECT_ROOT });
+      '--child', String(family), '--flows', String(flows), '--max-flows', String(maxFlows), '--passes', String(passes)], { encoding: 'utf8', cwd: PROJECT_ROOT });
     if (r.status !== 0) {
       process.stderr.write(r.stderr);
       throw new Error(`IPv${family} child exited with ${r.status ?? r.signal}`);
@@ -226,7 +230,7 @@ function main(): number {
   writeFileSync(join(outDir, 'bench-flow-memory.json'), JSON.stringify({
     date: new Date().toISOString(),
     machine,
-    command: `node --expose-gc dist/tools/bench-flow-memory.js --flows ${flows} --passes ${passes}`,
+    command: `node --expose-gc dist/tools/bench-flow-memory.js --flows ${flows} --max-flows ${maxFlows} --passes ${passes}`,
     targetBytesPerFlow: TARGET_BYTES_PER_FLOW,
     results: results.map((r) => ({ ...r, targetMet: r.rssBytesPerFlow <= TARGET_BYTES_PER_FLOW })),
   }, null, 2) + '\n');

@@ -1,0 +1,281 @@
+/**
+ * Per-flow HTTP/1.x analyzer. Feed it each direction's TCP payload in order; it records every
+ * request head (pipelined or not), steps over bodies without buffering them (RFC 9112 §6.3:
+ * Content-Length, chunked §7.1), and attaches status codes from the responses in order
+ * (§9.3.2: responses to pipelined requests come back in request order).
+ *
+ * Memory: a head split across segments is copied into a buffer of at most httpMaxHeaderBytes
+ * per direction, allocated only while a partial head is pending. A complete head inside one
+ * segment is parsed in place. To keep the work linear when a head arrives in many small
+ * segments, a pending head is re-parsed only when the method/status window (first 18 bytes)
+ * grows, when its first line completes, when an empty line (end of head) shows up, or when the
+ * buffer is full.
+ *
+ * The flow is `done` when the client side has stopped — not HTTP, malformed, a tunnel (CONNECT,
+ * 101 Switching Protocols), or httpMaxRequestsPerFlow reached — and no response is still
+ * expected (or the server side has stopped too). After `done`, further data is ignored.
+ */
+
+import { ParseStatus } from '../parse-status.js';
+import { ChunkedSkipper } from './chunked.js';
+import { HttpCounters, httpLimits, type HttpLimits } from './counters.js';
+import { CR, LF } from './fields.js';
+import { newHttpRequestInfo, parseHttpRequest, type HttpRequestInfo, type HttpParseOptions } from './request.js';
+import { newHttpResponseInfo, parseHttpResponse, type HttpResponseInfo } from './response.js';
+
+export interface HttpRequestRecord extends HttpRequestInfo {
+  /** Final status code of the matching response (1xx other than 101 are skipped); undefined until seen. */
+  statusCode: number | undefined;
+}
+
+const enum Mode {
+  HEAD,
+  BODY_LENGTH,
+  BODY_CHUNKED,
+  STOPPED,
+}
+
+/** Bytes re-parsed at each growth while the method token / "HTTP/x.y NNN" is undecided. */
+const DECISION_WINDOW = 18;
+/** Stray CR/LF bytes tolerated before a message (RFC 9112 §2.2: ignore at least one empty line). */
+const MAX_LEADING_EOL = 4;
+
+/** One direction of the flow. */
+class Direction {
+  mode = Mode.HEAD;
+  /** Partial head copied from earlier segments (only while len > 0). */
+  pending: Uint8Array | undefined = undefined;
+  len = 0;
+  /** pending[0, scanFrom) has been searched for LF / the empty line. */
+  scanFrom = 0;
+  lfSeen = false;
+  endSeen = false;
+  remaining = 0;
+  chunk: ChunkedSkipper | undefined = undefined;
+  leadingEol = 0;
+
+  clearPending(): void {
+    this.pending = undefined;
+    this.len = 0;
+    this.scanFrom = 0;
+    this.lfSeen = false;
+    this.endSeen = false;
+  }
+
+  /** Looks for the first LF and for an empty line (LF LF or LF CR LF) in the unscanned part. */
+  scan(): void {
+    const b = this.pending;
+    if (!b) return;
+    const n = this.len;
+    for (let i = this.scanFrom; i < n && !this.endSeen; i++) {
+      if (b[i] !== LF) continue;
+      this.lfSeen = true;
+      if ((i + 1 < n && b[i + 1] === LF) || (i + 2 < n && b[i + 1] === CR && b[i + 2] === LF)) this.endSeen = true;
+    }
+    this.scanFrom = Math.max(this.scanFrom, n - 2);
+  }
+}
+
+export class HttpFlowState {
+  /** Request heads in order, with status codes attached as responses arrive. */
+  readonly requests: HttpRequestRecord[] = [];
+  /** At least one request head parsed. */
+  isHttp = false;
+  readonly counters: HttpCounters;
+  readonly limits: HttpLimits;
+
+  private readonly client = new Direction();
+  private readonly server = new Direction();
+  /** Index in `requests` of the next request awaiting a response. */
+  private nextResponse = 0;
+  private readonly req = newHttpRequestInfo();
+  private readonly res = newHttpResponseInfo();
+  private readonly opts: HttpParseOptions;
+
+  constructor(counters?: HttpCounters, limits?: Partial<HttpLimits>) {
+    this.counters = counters ?? new HttpCounters();
+    this.limits = httpLimits(limits);
+    this.opts = { httpMaxHeaderBytes: this.limits.httpMaxHeaderBytes };
+  }
+
+  /** Nothing more to learn from this flow. */
+  get done(): boolean {
+    return this.client.mode === Mode.STOPPED && (this.server.mode === Mode.STOPPED || this.nextResponse >= this.requests.length);
+  }
+
+  /** Client → server payload bytes buf[off, off + len), in stream order. */
+  onClientData(buf: Uint8Array, off: number, len: number): void {
+    this.feed(this.client, true, buf, off, len);
+  }
+
+  /** Server → client payload bytes buf[off, off + len), in stream order. */
+  onServerData(buf: Uint8Array, off: number, len: number): void {
+    this.feed(this.server, false, buf, off, len);
+  }
+
+  private feed(d: Direction, isClient: boolean, buf: Uint8Array, off: number, len: number): void {
+    if (this.done || d.mode === Mode.STOPPED) return;
+    if (!Number.isInteger(off) || !Number.isInteger(len) || off < 0 || len <= 0) return;
+    const end = Math.min(buf.length, off + len);
+    let p = off;
+    while (p < end && (d.mode as Mode) !== Mode.STOPPED) {
+      if (d.mode === Mode.BODY_LENGTH) {
+        const n = Math.min(d.remaining, end - p);
+        p += n;
+        d.remaining -= n;
+        if (d.remaining === 0) d.mode = Mode.HEAD;
+        continue;
+      }
+      if (d.mode === Mode.BODY_CHUNKED) {
+        const c = d.chunk!;
+        p = c.feed(buf, p, end);
+        if (c.failed) {
+          this.counters.chunkMalformed++;
+          this.stop(d, isClient);
+        } else if (c.finished) {
+          d.mode = Mode.HEAD;
+        }
+        continue;
+      }
+      // Mode.HEAD
+      if (d.len === 0) {
+        while (p < end && d.leadingEol < MAX_LEADING_EOL && (buf[p] === CR || buf[p] === LF)) { p++; d.leadingEol++; }
+        if (p >= end) break;
+        const st = this.parse(isClient, buf, p, end);
+        if (st === ParseStatus.OK) {
+          p += isClient ? this.req.headerBytes : this.res.headerBytes;
+          this.onHead(d, isClient);
+        } else if (st === ParseStatus.NEED_MORE) {
+          const cap = this.limits.httpMaxHeaderBytes;
+          const n = Math.min(end - p, cap);
+          d.pending = new Uint8Array(cap);
+          d.pending.set(buf.subarray(p, p + n));
+          d.len = n;
+          d.scan();
+          p += n;
+        } else {
+          this.onFailure(d, isClient, st);
+        }
+        continue;
+      }
+      // A partial head is pending: append, then re-parse only when something can have changed.
+      const pend = d.pending!;
+      const before = d.len;
+      const n = Math.min(end - p, pend.length - before);
+      pend.set(buf.subarray(p, p + n), before);
+      d.len += n;
+      const hadLf = d.lfSeen;
+      d.scan();
+      const reparse = before < DECISION_WINDOW || (d.lfSeen && !hadLf) || d.endSeen || d.len === pend.length;
+      if (!reparse) {
+        p += n;
+        continue;
+      }
+      const st = this.parse(isClient, pend, 0, d.len);
+      if (st === ParseStatus.OK) {
+        const used = (isClient ? this.req.headerBytes : this.res.headerBytes) - before;
+        d.clearPending();
+        p += used;
+        this.onHead(d, isClient);
+      } else if (st === ParseStatus.NEED_MORE) {
+        p += n;
+      } else {
+        d.clearPending();
+        this.onFailure(d, isClient, st);
+      }
+    }
+  }
+
+  private parse(isClient: boolean, buf: Uint8Array, off: number, end: number): ParseStatus {
+    return isClient
+      ? parseHttpRequest(buf, off, end, this.req, this.counters, this.opts)
+      : parseHttpResponse(buf, off, end, this.res, this.counters, this.opts);
+  }
+
+  private onFailure(d: Direction, isClient: boolean, st: ParseStatus): void {
+    if (st === ParseStatus.NOT_MINE && !isClient) this.counters.statusLineMalformed++;
+    this.stop(d, isClient);
+  }
+
+  private stop(d: Direction, _isClient: boolean): void {
+    d.mode = Mode.STOPPED;
+    d.clearPending();
+    d.chunk = undefined;
+  }
+
+  private startBody(d: Direction, chunked: boolean, length: number | undefined): void {
+    d.leadingEol = 0;
+    if (chunked) {
+      d.chunk ??= new ChunkedSkipper(this.limits.httpMaxHeaderBytes);
+      d.chunk.reset();
+      d.mode = Mode.BODY_CHUNKED;
+    } else if (length !== undefined && length > 0) {
+      d.remaining = length;
+      d.mode = Mode.BODY_LENGTH;
+    } else {
+      d.mode = Mode.HEAD;
+    }
+  }
+
+  private onHead(d: Direction, isClient: boolean): void {
+    if (isClient) this.onRequest(d);
+    else this.onResponse(d);
+  }
+
+  private onRequest(d: Direction): void {
+    const r = this.req;
+    this.isHttp = true;
+    this.requests.push({ ...r, statusCode: undefined });
+    this.startBody(d, r.chunked, r.contentLength);
+    if (r.method === 'CONNECT') {
+      // §9.3.6 (RFC 9110): after CONNECT the client side carries the tunnel, not HTTP.
+      this.stop(d, true);
+    } else if (this.requests.length >= this.limits.httpMaxRequestsPerFlow) {
+      this.counters.maxRequestsReached++;
+      this.stop(d, true);
+    }
+  }
+
+  private onResponse(d: Direction): void {
+    const r: HttpResponseInfo = this.res;
+    const code = r.statusCode;
+    const req = this.requests[this.nextResponse];
+    if (code === 101) {
+      // Switching Protocols (RFC 9110 §15.2.2): whatever follows is not HTTP/1.x.
+      if (req) { req.statusCode = code; this.nextResponse++; }
+      this.tunnel();
+      return;
+    }
+    if (code < 200) {
+      // Interim 1xx (RFC 9110 §15.2): no body, the final response follows.
+      d.leadingEol = 0;
+      d.mode = Mode.HEAD;
+      return;
+    }
+    if (!req) {
+      this.counters.responseUnmatched++;
+    } else {
+      req.statusCode = code;
+      this.nextResponse++;
+      if (req.method === 'CONNECT' && code < 300) {
+        this.tunnel();
+        return;
+      }
+    }
+    // RFC 9112 §6.3 items 1-2: HEAD responses, 204 and 304 have no body.
+    if (req?.method === 'HEAD' || code === 204 || code === 304) {
+      this.startBody(d, false, 0);
+    } else if (r.chunked || r.contentLength !== undefined) {
+      this.startBody(d, r.chunked, r.contentLength);
+    } else {
+      // §6.3 items 4 and 8: body runs until the connection closes; no further responses.
+      this.stop(d, false);
+    }
+  }
+
+  private tunnel(): void {
+    this.counters.tunnels++;
+    this.stop(this.client, true);
+    this.stop(this.server, false);
+  }
+}
