@@ -30,6 +30,11 @@ class Tlv {
   end = 0;
 }
 
+/** The tag as a plain number (defeats narrowing across readTlv calls that change it). */
+function tagOf(t: Tlv): number {
+  return t.tag;
+}
+
 /** Reads the TLV at `b[p, e)`; false when it is malformed or runs past `e`. */
 function readTlv(b: Buffer, p: number, e: number, t: Tlv): boolean {
   if (e - p < 2) return false;
@@ -120,7 +125,7 @@ export function parseCertificateNames(buf: Buffer, off: number, end: number, out
   for (let i = 0; i < 3 && p < e; i++) { // [1] issuerUniqueID, [2] subjectUniqueID, [3] extensions
     if (!readTlv(buf, p, e, tEl)) return ParseStatus.MALFORMED;
     p = tEl.end;
-    if (tEl.tag === TAG_EXPLICIT_3) {
+    if (tagOf(tEl) === TAG_EXPLICIT_3) {
       if (!readTlv(buf, tEl.start, tEl.end, tA) || tA.tag !== TAG_SEQUENCE) return ParseStatus.MALFORMED;
       if (!readExtensions(buf, tA.start, tA.end, out)) return ParseStatus.MALFORMED;
     }
@@ -158,8 +163,8 @@ function readExtensions(b: Buffer, p: number, e: number, out: CertificateNames):
     if (!readTlv(b, tB.start, tB.end, tC) || tC.tag !== TAG_OID) return false;
     const san = isSanOid(b, tC);
     if (!readTlv(b, tC.end, tB.end, tC)) return false;
-    if (tC.tag === TAG_BOOLEAN && !readTlv(b, tC.end, tB.end, tC)) return false;
-    if (tC.tag !== TAG_OCTET_STRING) return false;
+    if (tagOf(tC) === TAG_BOOLEAN && !readTlv(b, tC.end, tB.end, tC)) return false;
+    if (tagOf(tC) !== TAG_OCTET_STRING) return false;
     if (san && !readSan(b, tC.start, tC.end, out)) return false;
   }
   return true;

@@ -1,0 +1,268 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ParseStatus } from '../parse-status.js';
+import { HttpCounters } from './counters.js';
+import { newHttpRequestInfo, parseHttpRequest, type HttpRequestInfo } from './request.js';
+import { newHttpResponseInfo, parseHttpResponse } from './response.js';
+
+const b = (s: string): Buffer => Buffer.from(s, 'latin1');
+
+function parse(s: string | Uint8Array, counters = new HttpCounters(), max?: number): { st: ParseStatus; out: HttpRequestInfo; c: HttpCounters } {
+  const buf = typeof s === 'string' ? b(s) : s;
+  const out = newHttpRequestInfo();
+  const st = parseHttpRequest(buf, 0, buf.length, out, counters, max === undefined ? undefined : { httpMaxHeaderBytes: max });
+  return { st, out, c: counters };
+}
+
+const GET = 'GET /index.html?q=1 HTTP/1.1\r\nHost: Example.COM\r\nUser-Agent: curl/8.5.0\r\nAccept: */*\r\n\r\n';
+
+test('GET: method, target, host lowercased, path without query, user-agent, headerBytes', () => {
+  const { st, out, c } = parse(GET + 'NEXT');
+  assert.equal(st, ParseStatus.OK);
+  assert.equal(out.method, 'GET');
+  assert.equal(out.target, '/index.html?q=1');
+  assert.equal(out.targetForm, 'origin');
+  assert.equal(out.host, 'example.com');
+  assert.equal(out.port, undefined);
+  assert.equal(out.path, '/index.html');
+  assert.equal(out.userAgent, 'curl/8.5.0');
+  assert.equal(out.versionMinor, 1);
+  assert.equal(out.headerBytes, GET.length);
+  assert.equal(out.contentLength, undefined);
+  assert.equal(out.chunked, false);
+  assert.equal(c.requests, 1);
+});
+
+test('respects off/end: parses inside a larger buffer and never reads past end', () => {
+  const buf = b('xxxx' + GET + 'yyyy');
+  const out = newHttpRequestInfo();
+  assert.equal(parseHttpRequest(buf, 4, 4 + GET.length, out), ParseStatus.OK);
+  assert.equal(out.headerBytes, GET.length);
+  // end one short of the final LF: still incomplete even though the LF is in the buffer.
+  assert.equal(parseHttpRequest(buf, 4, 4 + GET.length - 1, out), ParseStatus.NEED_MORE);
+  assert.equal(parseHttpRequest(buf, 4, 4, out), ParseStatus.NEED_MORE);
+  assert.equal(parseHttpRequest(buf, 4, 1e9, out), ParseStatus.OK, 'end clamped to buf.length');
+  assert.equal(parseHttpRequest(buf, -1, 10, out), ParseStatus.MALFORMED);
+  assert.equal(parseHttpRequest(buf, 1.5, 10, out), ParseStatus.MALFORMED);
+});
+
+const SAMPLES = [
+  GET,
+  'POST /api HTTP/1.1\r\nHost: api.example.com:8443\r\nContent-Length: 11\r\n\r\n',
+  'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n',
+  'GET http://Proxy.Example/x HTTP/1.1\r\nHost: ignored\r\n\r\n',
+  'GET / HTTP/1.1\nHost: [2001:db8::1]:8080\n\n',
+  'GET / HTTP/1.0\r\n\r\n',
+  'PROPFIND /dav HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n',
+];
+
+test('split at every byte boundary: every strict prefix is NEED_MORE, the whole is OK', () => {
+  for (const s of SAMPLES) {
+    const full = b(s);
+    const whole = parse(full);
+    assert.equal(whole.st, ParseStatus.OK, s);
+    for (let k = 0; k < full.length; k++) {
+      const c = new HttpCounters();
+      const out = newHttpRequestInfo();
+      assert.equal(parseHttpRequest(full, 0, k, out, c), ParseStatus.NEED_MORE, `${JSON.stringify(s)} @${k}`);
+      // Second segment arrives: the concatenation parses to the same result.
+      const joined = Buffer.concat([full.subarray(0, k), full.subarray(k)]);
+      assert.equal(parseHttpRequest(joined, 0, joined.length, out, c), ParseStatus.OK);
+      assert.deepEqual(out, whole.out);
+    }
+  }
+});
+
+test('CONNECT host:443 uses the authority-form target (RFC 9112 §3.2.3)', () => {
+  const { st, out } = parse('CONNECT Tunnel.Example.com:443 HTTP/1.1\r\nHost: other.example:443\r\nUser-Agent: x\r\n\r\n');
+  assert.equal(st, ParseStatus.OK);
+  assert.equal(out.method, 'CONNECT');
+  assert.equal(out.targetForm, 'authority');
+  assert.equal(out.host, 'tunnel.example.com');
+  assert.equal(out.port, 443);
+  assert.equal(out.path, undefined);
+  const v6 = parse('CONNECT [2001:db8::5]:443 HTTP/1.1\r\n\r\n');
+  assert.equal(v6.out.host, '2001:db8::5');
+  assert.equal(v6.out.port, 443);
+  const noPort = parse('CONNECT example.com HTTP/1.1\r\nHost: example.com\r\n\r\n');
+  assert.equal(noPort.st, ParseStatus.MALFORMED);
+  assert.equal(noPort.c.requestTargetMalformed, 1);
+});
+
+test('absolute-form: the URI authority overrides Host (RFC 9112 §3.2.2)', () => {
+  const { st, out } = parse('GET HTTP://user:pw@WWW.Example.org:8080/a/b?x=1 HTTP/1.1\r\nHost: wrong.example\r\n\r\n');
+  assert.equal(st, ParseStatus.OK);
+  assert.equal(out.targetForm, 'absolute');
+  assert.equal(out.scheme, 'http');
+  assert.equal(out.host, 'www.example.org');
+  assert.equal(out.port, 8080);
+  assert.equal(out.path, '/a/b');
+  const noPath = parse('GET https://example.net HTTP/1.1\r\nHost: example.net\r\n\r\n');
+  assert.equal(noPath.out.scheme, 'https');
+  assert.equal(noPath.out.path, '/');
+  assert.equal(noPath.out.port, undefined);
+  const query = parse('GET http://example.net?x HTTP/1.1\r\n\r\n');
+  assert.equal(query.out.path, '/');
+  const bad = parse('GET urn:isbn:123 HTTP/1.1\r\nHost: h\r\n\r\n');
+  assert.equal(bad.st, ParseStatus.MALFORMED);
+  assert.equal(bad.c.requestTargetMalformed, 1);
+});
+
+test('asterisk-form for OPTIONS (RFC 9112 §3.2.4)', () => {
+  const { st, out } = parse('OPTIONS * HTTP/1.1\r\nHost: example.com\r\n\r\n');
+  assert.equal(st, ParseStatus.OK);
+  assert.equal(out.targetForm, 'asterisk');
+  assert.equal(out.path, '*');
+  assert.equal(out.host, 'example.com');
+});
+
+test('Host with port, IPv6 literal with and without port, empty port', () => {
+  const a = parse('GET / HTTP/1.1\r\nHost: Example.com:8080\r\n\r\n');
+  assert.deepEqual([a.out.host, a.out.port], ['example.com', 8080]);
+  const v6 = parse('GET / HTTP/1.1\r\nHost: [2001:DB8::1]:8080\r\n\r\n');
+  assert.deepEqual([v6.out.host, v6.out.port], ['2001:db8::1', 8080]);
+  const v6np = parse('GET / HTTP/1.1\r\nHost: [2001:db8::1]\r\n\r\n');
+  assert.deepEqual([v6np.out.host, v6np.out.port], ['2001:db8::1', undefined]);
+  const v4 = parse('GET / HTTP/1.1\r\nHost:10.0.0.1:81 \r\n\r\n');
+  assert.deepEqual([v4.out.host, v4.out.port], ['10.0.0.1', 81]);
+  const emptyPort = parse('GET / HTTP/1.1\r\nHost: example.com:\r\n\r\n');
+  assert.deepEqual([emptyPort.out.host, emptyPort.out.port], ['example.com', undefined]);
+  for (const h of ['example.com:99999', 'exa mple.com', '[2001:db8::1', '[]:80', 'a:b:c', 'ex/ample', 'x'.repeat(256)]) {
+    const r = parse(`GET / HTTP/1.1\r\nHost: ${h}\r\n\r\n`);
+    assert.equal(r.st, ParseStatus.OK, h);
+    assert.equal(r.out.host, undefined, h);
+    assert.equal(r.c.hostMalformed, 1, h);
+  }
+  const dup = parse('GET / HTTP/1.1\r\nHost: first\r\nhost: second\r\n\r\n');
+  assert.equal(dup.out.host, 'first');
+  assert.equal(dup.c.hostDuplicate, 1);
+  const empty = parse('GET / HTTP/1.1\r\nHost:\r\n\r\n');
+  assert.equal(empty.st, ParseStatus.OK);
+  assert.equal(empty.out.host, undefined);
+  assert.equal(empty.c.hostMalformed, 0);
+});
+
+test('missing Host: fine for HTTP/1.0, counted for HTTP/1.1 (RFC 9112 §3.2)', () => {
+  const h10 = parse('GET /old HTTP/1.0\r\nUser-Agent: Lynx\r\n\r\n');
+  assert.equal(h10.st, ParseStatus.OK);
+  assert.equal(h10.out.host, undefined);
+  assert.equal(h10.out.versionMinor, 0);
+  assert.equal(h10.c.hostMissing, 0);
+  const h11 = parse('GET / HTTP/1.1\r\n\r\n');
+  assert.equal(h11.st, ParseStatus.OK);
+  assert.equal(h11.c.hostMissing, 1);
+});
+
+test('body framing: Content-Length, identical list, conflicts, chunked, TE+CL (RFC 9112 §6.3)', () => {
+  const cl = parse('POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 42\r\n\r\n');
+  assert.equal(cl.out.contentLength, 42);
+  const list = parse('POST / HTTP/1.1\r\nContent-Length: 7, 7\r\n\r\n');
+  assert.equal(list.out.contentLength, 7);
+  for (const v of ['5, 6', 'abc', '-1', '', '1234567890123456', '0x10']) {
+    const r = parse(`POST / HTTP/1.1\r\nContent-Length: ${v}\r\n\r\n`);
+    assert.equal(r.st, ParseStatus.MALFORMED, v);
+    assert.equal(r.c.contentLengthInvalid, 1, v);
+  }
+  const two = parse('POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n');
+  assert.equal(two.st, ParseStatus.MALFORMED);
+  const ch = parse('POST / HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\n');
+  assert.equal(ch.out.chunked, true);
+  const both = parse('POST / HTTP/1.1\r\nContent-Length: 10\r\nTransfer-Encoding: chunked\r\n\r\n');
+  assert.equal(both.st, ParseStatus.OK);
+  assert.equal(both.out.chunked, true);
+  assert.equal(both.out.contentLength, undefined);
+  assert.equal(both.c.teAndCl, 1);
+  const gz = parse('POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n');
+  assert.equal(gz.st, ParseStatus.MALFORMED);
+  assert.equal(gz.c.transferEncodingInvalid, 1);
+  const multi = parse('POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n');
+  assert.equal(multi.out.chunked, true);
+});
+
+test('header section over httpMaxHeaderBytes → MALFORMED http.header_too_long', () => {
+  const big = 'GET / HTTP/1.1\r\nHost: h\r\nX-Pad: ' + 'a'.repeat(9000) + '\r\n\r\n';
+  const r = parse(big);
+  assert.equal(r.st, ParseStatus.MALFORMED);
+  assert.equal(r.c.headerTooLong, 1);
+  assert.equal(r.c.snapshot()['http.header_too_long'], 1);
+  // Under the bound but incomplete: NEED_MORE; at the bound without the empty line: too long.
+  const small = 'GET / HTTP/1.1\r\nHost: h\r\n\r\n';
+  assert.equal(parse(small, undefined, small.length).st, ParseStatus.OK);
+  assert.equal(parse(small, undefined, small.length - 1).st, ParseStatus.MALFORMED);
+  assert.equal(parse(small.slice(0, 10), undefined, 11).st, ParseStatus.NEED_MORE);
+  // Exactly 8192 bytes is accepted, 8193 is not.
+  const head = 'GET / HTTP/1.1\r\nX: ';
+  const pad = (n: number): string => head + 'a'.repeat(n - head.length - 4) + '\r\n\r\n';
+  assert.equal(parse(pad(8192)).st, ParseStatus.OK);
+  assert.equal(parse(pad(8193)).st, ParseStatus.MALFORMED);
+});
+
+test('garbage → NOT_MINE or MALFORMED with counters', () => {
+  const cases: Array<[string | Uint8Array, ParseStatus, keyof HttpCounters | undefined]> = [
+    [Uint8Array.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc]), ParseStatus.NOT_MINE, 'notHttp'],
+    ['SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13\r\n', ParseStatus.NOT_MINE, 'notHttp'],
+    ['EHLO mail.example.com\r\n', ParseStatus.NOT_MINE, 'notHttp'],
+    ['\r\nGET / HTTP/1.1\r\n\r\n', ParseStatus.NOT_MINE, 'notHttp'],
+    [' GET / HTTP/1.1\r\n\r\n', ParseStatus.NOT_MINE, 'notHttp'],
+    ['ABCDEFGHIJKLMNOPQ / HTTP/1.1\r\n\r\n', ParseStatus.NOT_MINE, 'notHttp'],
+    ['PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', ParseStatus.NOT_MINE, 'h2Preface'],
+    ['GET /\r\n', ParseStatus.MALFORMED, 'requestLineMalformed'],
+    ['GET  / HTTP/1.1\r\n\r\n', ParseStatus.MALFORMED, 'requestLineMalformed'],
+    ['GET / HTTP/1.1 \r\n\r\n', ParseStatus.MALFORMED, 'requestLineMalformed'],
+    ['GET / HTTP/1.1\rX\n\r\n', ParseStatus.MALFORMED, 'requestLineMalformed'],
+    ['GET / HTTQ/1.1\r\n\r\n', ParseStatus.MALFORMED, 'requestLineMalformed'],
+    ['GET / HTTP/2.0\r\n\r\n', ParseStatus.MALFORMED, 'versionUnsupported'],
+    ['GET foo HTTP/1.1\r\n\r\n', ParseStatus.MALFORMED, 'requestTargetMalformed'],
+    ['GET / HTTP/1.1\r\nHost : h\r\n\r\n', ParseStatus.MALFORMED, 'headerMalformed'],
+    ['GET / HTTP/1.1\r\n: v\r\n\r\n', ParseStatus.MALFORMED, 'headerMalformed'],
+    ['GET / HTTP/1.1\r\nX: a\0b\r\n\r\n', ParseStatus.MALFORMED, 'headerMalformed'],
+    ['GET / HTTP/1.1\r\nX: a\rb\r\n\r\n', ParseStatus.MALFORMED, 'headerMalformed'],
+    ['GET / HTTP/1.1\r\n\rX', ParseStatus.MALFORMED, 'headerMalformed'],
+  ];
+  for (const [input, want, counter] of cases) {
+    const r = parse(input);
+    assert.equal(r.st, want, JSON.stringify(typeof input === 'string' ? input : [...input]));
+    if (counter) assert.equal(r.c[counter], 1, `${String(counter)} for ${JSON.stringify(input)}`);
+  }
+  // NOT_MINE is decided from the first bytes, before a line is complete.
+  assert.equal(parse(Uint8Array.from([0x16, 0x03])).st, ParseStatus.NOT_MINE);
+  assert.equal(parse('GE').st, ParseStatus.NEED_MORE);
+});
+
+test('generic method tokens, obs-fold, bare LF, obs-text in values', () => {
+  const m = parse('M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\n\r\n');
+  assert.equal(m.st, ParseStatus.OK);
+  assert.equal(m.out.method, 'M-SEARCH');
+  assert.deepEqual([m.out.host, m.out.port], ['239.255.255.250', 1900]);
+  const fold = parse('GET / HTTP/1.1\r\nUser-Agent: a\r\n  b\r\nHost: h\r\n\r\n');
+  assert.equal(fold.st, ParseStatus.OK);
+  assert.equal(fold.out.userAgent, 'a');
+  assert.equal(fold.c.headerObsFold, 1);
+  const lf = parse('GET /x HTTP/1.1\nHost: h\n\n');
+  assert.equal(lf.st, ParseStatus.OK);
+  assert.equal(lf.out.headerBytes, 'GET /x HTTP/1.1\nHost: h\n\n'.length);
+  const ua = parse(b('GET / HTTP/1.1\r\nUser-Agent: \xe9t\xe9 \t\r\n\r\n'));
+  assert.equal(ua.out.userAgent, '\xe9t\xe9');
+});
+
+test('response status line (RFC 9112 §4) and framing', () => {
+  const out = newHttpResponseInfo();
+  const c = new HttpCounters();
+  const r = (s: string): ParseStatus => parseHttpResponse(b(s), 0, s.length, out, c);
+  assert.equal(r('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello'), ParseStatus.OK);
+  assert.equal(out.statusCode, 200);
+  assert.equal(out.contentLength, 5);
+  assert.equal(out.headerBytes, 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n'.length);
+  assert.equal(r('HTTP/1.0 404\r\n\r\n'), ParseStatus.OK);
+  assert.equal(out.statusCode, 404);
+  assert.equal(r('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n'), ParseStatus.OK);
+  assert.equal(out.chunked, true);
+  assert.equal(r('HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n'), ParseStatus.OK);
+  assert.equal(out.untilClose, true);
+  assert.equal(r('HTTP/1.1 200 OK\r\nContent-Le'), ParseStatus.NEED_MORE);
+  assert.equal(r('HTT'), ParseStatus.NEED_MORE);
+  assert.equal(r('SSH-2.0-x\r\n'), ParseStatus.NOT_MINE);
+  assert.equal(r('HTTP/1.1 2000 OK\r\n\r\n'), ParseStatus.MALFORMED);
+  assert.equal(r('HTTP/1.1 abc OK\r\n\r\n'), ParseStatus.MALFORMED);
+  assert.equal(c.statusLineMalformed, 2);
+});
