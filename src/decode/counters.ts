@@ -33,7 +33,6 @@ export class DecodeCounters {
   udpTruncated = 0;
   udpBadLength = 0;
   sctpTruncated = 0;
-  icmpTruncated = 0;
   greTruncated = 0;
   greUnsupported = 0;
   vxlanTruncated = 0;
@@ -74,7 +73,6 @@ export class DecodeCounters {
       'decode.udp_truncated': this.udpTruncated,
       'decode.udp_bad_length': this.udpBadLength,
       'decode.sctp_truncated': this.sctpTruncated,
-      'decode.icmp_truncated': this.icmpTruncated,
       'decode.gre_truncated': this.greTruncated,
       'decode.gre_unsupported': this.greUnsupported,
       'decode.vxlan_truncated': this.vxlanTruncated,

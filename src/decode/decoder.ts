@@ -485,6 +485,8 @@ export class Decoder {
       // PPP in GRE: optional FF 03 address/control, then the protocol field.
       let q = p;
       if (end - q >= 2 && buf[q] === 0xff && buf[q + 1] === 0x03) q += 2;
+      // PPTP acknowledgments carry no payload at all: a valid outer GRE packet.
+      if (q === end && !this.cutBySnaplen) return this.noTransportAt(o, end, out);
       if (end - q < 2) { c.greTruncated++; return this.noTransportAt(o, end, out); }
       const ppp = u16(buf, q);
       // A PPTP acknowledgment without payload, or PPP control traffic, stays the outer GRE flow.

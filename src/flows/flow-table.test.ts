@@ -178,8 +178,8 @@ describe('flow keys', () => {
     assert.deepEqual([h.table.vlan[a], h.table.vlan[b], h.table.vlan[u]], [10, 20, 0]);
     assert.equal(h.table.packetsAB[b]! + h.table.packetsBA[b]!, 2);
     h.table.flush(T0 + 4);
-    const vlans = h.events.map((e) => [e.src_endpoint.vlan_uid, e.dst_endpoint.vlan_uid]).sort();
-    assert.deepEqual(vlans, [['10', '10'], ['20', '20'], [undefined, undefined]]);
+    const vlans = h.events.map((e) => `${e.src_endpoint.vlan_uid ?? 'none'}/${e.dst_endpoint.vlan_uid ?? 'none'}`).sort();
+    assert.deepEqual(vlans, ['10/10', '20/20', 'none/none']);
   });
 
   it('IPv6 keys use all 128 bits: addresses differing only in the upper 64 bits are two flows', () => {
@@ -361,8 +361,7 @@ describe('IP fragments', () => {
     assert.equal(h.counters.orphanFragments, 1);
   });
 
-  it('a later fragment whose flow was evicted (slot still free) is an orphan',
-    { todo: 'bug: laterFragment() attributes it to the freed slot (uid not cleared on evict) and relinks the slot into an LRU list; the list can then self-loop and expire()/flush() never end' }, () => {
+  it('a later fragment whose flow was evicted (slot still free) is an orphan', () => {
       const h = new Harness();
       const fr = udpFragments(CLIENT, SERVER, 5000, 6000, 0x99);
       h.send(fr[0]!, T0);
@@ -649,8 +648,7 @@ describe('events', () => {
     assert.equal(h.events.reduce((a, e) => a + e.traffic.packets, 0), 6);
   });
 
-  it('expire() evicts a flow idle past its timeout even after an out-of-order (older) packet moved it behind newer flows',
-    { todo: 'bug (minor): expire() stops at the first list head that has not timed out; a flow touched by a packet with an older timestamp sits behind newer flows and outlives its idle timeout' }, () => {
+  it('expire() evicts a flow idle past its timeout even after an out-of-order (older) packet moved it behind newer flows', () => {
       const h = new Harness(settings({ idle: { udp: 10_000 } }));
       const x = h.send(udpPkt(CLIENT, 1, SERVER, 53), T0 + 100 * S);
       h.send(udpPkt(CLIENT, 2, SERVER, 53), T0 + 200 * S);

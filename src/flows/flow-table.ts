@@ -320,7 +320,9 @@ export class FlowTable {
       if (this.settings.emitOpenEvents && this.onEvent !== null) {
         this.onEvent(this, slot, FlowActivity.OPEN, tsUs);
       }
-    } else {
+    } else if (tsUs >= this.lastSeenUs[slot]!) {
+      // Lists stay ordered by last-seen time only if a packet older than the flow's latest
+      // (time going backwards in merged captures) does not move it to the tail.
       this.touch(slot);
     }
 
@@ -356,7 +358,7 @@ export class FlowTable {
   private laterFragment(p: DecodedPacket, wireLen: number, tsUs: number): number {
     const i = fragmentIndex(p);
     const slot = this.fragSlot[i]!;
-    if (slot === NONE || this.fragId[i] !== p.fragmentId || this.fragSrc[i] !== foldSrc(p) || this.fragDst[i] !== foldDst(p)
+    if (slot === NONE || this.uid[slot] === 0 || this.fragId[i] !== p.fragmentId || this.fragSrc[i] !== foldSrc(p) || this.fragDst[i] !== foldDst(p)
       || this.fragProto[i] !== p.protocol || this.uid[slot] !== this.fragUid[i] || this.protocol[slot] !== p.protocol) {
       this.counters.orphanFragments++;
       return NONE;
@@ -370,8 +372,10 @@ export class FlowTable {
       this.packetsBA[slot] = this.packetsBA[slot]! + 1;
       this.bytesBA[slot] = this.bytesBA[slot]! + wireLen;
     }
-    if (tsUs > this.lastSeenUs[slot]!) this.lastSeenUs[slot] = tsUs;
-    this.touch(slot);
+    if (tsUs >= this.lastSeenUs[slot]!) {
+      this.lastSeenUs[slot] = tsUs;
+      this.touch(slot);
+    }
     return slot;
   }
 
@@ -508,6 +512,8 @@ export class FlowTable {
     }
     this.unlink(slot);
     this.removeFromBucket(slot);
+    // uid 0 marks a free slot, so stale references (the fragment cache) cannot reach it.
+    this.uid[slot] = 0;
     this.chain[slot] = this.freeHead;
     this.freeHead = slot;
     this.size--;

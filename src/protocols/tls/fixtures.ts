@@ -147,3 +147,33 @@ export function chromeLikeClientHelloBody(extensionOrder: number[] = JA4_SPEC_EX
     extensions: [ext(0x1a1a, []), ...extensionOrder.map((t) => extFor(t, host)), ext(0xfafa, [0])],
   });
 }
+
+/** DER TLV with a definite length (X.690 §8.1.3). */
+export function der(tag: number, content: Buffer): Buffer {
+  const n = content.length;
+  const len = n < 0x80 ? Buffer.from([n]) : n < 0x100 ? Buffer.from([0x81, n]) : n < 0x10000
+    ? Buffer.from([0x82, n >> 8, n & 0xff]) : Buffer.from([0x83, n >> 16, (n >> 8) & 0xff, n & 0xff]);
+  return Buffer.concat([Buffer.from([tag]), len, content]);
+}
+
+/**
+ * A structurally valid (unsigned, key-less) X.509 certificate with a subject CN and
+ * subjectAltName dNSNames, enough for the name reader (RFC 5280 §4.1).
+ */
+export function fakeCertificateDer(cn: string, dnsNames: string[]): Buffer {
+  const algId = der(0x30, Buffer.concat([der(0x06, Buffer.from([0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b])), der(0x05, Buffer.alloc(0))]));
+  const name = (s: string): Buffer => der(0x30, der(0x31, der(0x30, Buffer.concat([
+    der(0x06, Buffer.from([0x55, 0x04, 0x03])), der(0x0c, Buffer.from(s, 'utf8'))]))));
+  const validity = der(0x30, Buffer.concat([der(0x17, Buffer.from('250101000000Z')), der(0x17, Buffer.from('350101000000Z'))]));
+  const spki = der(0x30, Buffer.concat([algId, der(0x03, Buffer.from([0, 1, 2, 3]))]));
+  const san = der(0x30, Buffer.concat(dnsNames.map((d) => der(0x82, Buffer.from(d, 'latin1')))));
+  const exts = der(0xa3, der(0x30, Buffer.concat([
+    der(0x30, Buffer.concat([der(0x06, Buffer.from([0x55, 0x1d, 0x13])), der(0x01, Buffer.from([0xff])), der(0x04, der(0x30, Buffer.alloc(0)))])),
+    der(0x30, Buffer.concat([der(0x06, Buffer.from([0x55, 0x1d, 0x11])), der(0x04, san)])),
+  ])));
+  const tbs = der(0x30, Buffer.concat([
+    der(0xa0, der(0x02, Buffer.from([2]))), der(0x02, Buffer.from([0x01, 0x23])), algId, name('Test CA'), validity,
+    name(cn), spki, exts,
+  ]));
+  return der(0x30, Buffer.concat([tbs, algId, der(0x03, Buffer.from([0, 0xaa, 0xbb]))]));
+}
