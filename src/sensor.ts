@@ -10,6 +10,7 @@ import { Decoder, DecodedPacket, DecodeStatus } from './decode/decoder.js';
 import { DecodeCounters } from './decode/counters.js';
 import { FlowTable, FlowCounters, type FlowSettings, type FlowActivity, DEFAULT_FLOW_SETTINGS } from './flows/flow-table.js';
 import { buildNetworkActivity } from './events/network-activity.js';
+import { FlowInspector, DEFAULT_INSPECTOR_SETTINGS, type InspectorSettings } from './protocols/inspector.js';
 
 export type EventKind = 'network';
 export const EVENT_KINDS: readonly EventKind[] = ['network'];
@@ -22,6 +23,9 @@ export interface SensorOptions {
   emit: ReadonlySet<EventKind>;
   sink: EventSink;
   decapsulateTunnels?: boolean;
+  /** Protocol analysis (names, TLS details); on unless set to false. */
+  inspect?: boolean;
+  inspector?: InspectorSettings;
 }
 
 /** How often (in packet time) idle flows are looked for. */
@@ -32,6 +36,7 @@ export class Sensor {
   readonly flowCounters = new FlowCounters();
   readonly decoder: Decoder;
   readonly flows: FlowTable;
+  readonly inspector: FlowInspector | null;
   private readonly packet = new DecodedPacket();
   private readonly sink: EventSink;
   private readonly emitNetwork: boolean;
@@ -45,6 +50,7 @@ export class Sensor {
     this.emitNetwork = options.emit.has('network');
     this.decoder = new Decoder(this.decodeCounters, { decapsulateUdpTunnels: options.decapsulateTunnels ?? true });
     this.flows = new FlowTable(options.flows ?? DEFAULT_FLOW_SETTINGS, this.flowCounters, this.onFlowEvent);
+    this.inspector = options.inspect === false ? null : new FlowInspector(options.inspector ?? DEFAULT_INSPECTOR_SETTINGS);
   }
 
   readonly onPacket: PacketCallback = (buf, offset, capLen, wireLen, tsUs, linkType) => {
@@ -59,15 +65,18 @@ export class Sensor {
     }
     this.lastPacketUs = tsUs;
     if (this.decoder.decode(buf, offset, capLen, wireLen, linkType, this.packet) !== DecodeStatus.OK) return;
-    this.flows.update(this.packet, buf, wireLen, tsUs);
+    const slot = this.flows.update(this.packet, buf, wireLen, tsUs);
+    if (slot >= 0 && this.inspector !== null) this.inspector.onPacket(this.flows, slot, this.packet, buf);
   };
 
-  private readonly onFlowEvent = (table: FlowTable, slot: number, activity: FlowActivity, tsUs: number): void => {
+  private readonly onFlowEvent = (table: FlowTable, slot: number, activity: FlowActivity, tsUs: number, final: boolean): void => {
     if (this.emitNetwork) {
-      this.sink(buildNetworkActivity(table, slot, activity, tsUs));
+      const findings = this.inspector?.findingsOf(table, slot);
+      this.sink(buildNetworkActivity(table, slot, activity, tsUs, findings));
       this.eventsEmitted++;
     }
     table.markReported(slot, tsUs);
+    if (final) this.inspector?.release(slot);
   };
 
   /** Ends all flows, emitting their final events (end of replay, shutdown). */
@@ -76,6 +85,11 @@ export class Sensor {
   }
 
   counters(): Record<string, number> {
-    return { ...this.decodeCounters.snapshot(), ...this.flowCounters.snapshot(this.flows.size), 'events.emitted': this.eventsEmitted };
+    return {
+      ...this.decodeCounters.snapshot(),
+      ...this.flowCounters.snapshot(this.flows.size),
+      ...(this.inspector?.counters() ?? {}),
+      'events.emitted': this.eventsEmitted,
+    };
   }
 }

@@ -18,6 +18,9 @@ test('flows and per-direction counts agree with nDPI on the corpus', { skip: pre
   assert.ok(s.captures >= 300, `expected the whole corpus, got ${s.captures} captures`);
   assert.ok(s.foundPct >= 99.5, `found ${s.foundPct.toFixed(3)} % of nDPI flows (target 99.5 %)`);
   assert.ok(s.identicalPct >= 99, `identical counts for ${s.identicalPct.toFixed(3)} % (target 99 %)`);
+  // Names: flows nDPI labels TLS, QUIC or HTTP with a Hostname/SNI carry the same name.
+  assert.ok(s.named >= 600, `named flows scored: ${s.named}`);
+  assert.ok(s.sameNamePct >= 99, `same name for ${s.sameNamePct.toFixed(3)} % of ${s.named} named flows (target 99 %)`);
   // Every capture, including the fuzzed and garbage ones, ran to its end.
   for (const f of s.files) {
     assert.equal(f.counters['capture.file_packets'], f.counters['decode.packets'], `${f.capture}: every read packet was decoded`);

@@ -35,4 +35,9 @@ test('every Network Activity event of the corpus validates against OCSF 1.8.0', 
   }
   assert.equal(invalid, 0, `invalid events:\n${examples.join('\n')}`);
   for (const a of [1, 2, 3, 6]) assert.ok(activities.has(a), `activity ${a} occurred`);
+  // Names, TLS details and JA4 fingerprints are among what was validated.
+  const named = events.filter((e) => (e as { dst_endpoint: { hostname?: string } }).dst_endpoint.hostname !== undefined);
+  assert.ok(named.length > 500, `events with dst_endpoint.hostname: ${named.length}`);
+  assert.ok(events.some((e) => (e as { tls?: unknown }).tls !== undefined), 'some events carry a tls object');
+  assert.ok(events.some((e) => (e as { ja4_fingerprint_list?: unknown }).ja4_fingerprint_list !== undefined), 'some events carry JA4');
 });

@@ -12,6 +12,7 @@ import { FlowActivity } from '../flows/flow-table.js';
 import { protocolName } from '../decode/constants.js';
 import { ipv4ToString, ipv6ToString, macToString } from './format.js';
 import { directionOf, isInternal } from './direction.js';
+import { tlsVersionName, type FlowFindings } from '../protocols/inspector.js';
 
 export const OCSF_VERSION = '1.8.0';
 export const PRODUCT = { name: 'Outpost', vendor_name: 'Outpost', version: '0.1.0' };
@@ -62,6 +63,10 @@ export interface NetworkActivityEvent {
   };
   /** True when a SYN or SYN-ACK told which side opened the connection. */
   is_src_dst_assignment_known: boolean;
+  tls?: { sni?: string; version: string; sans?: Array<{ name: string; type: string }> };
+  ja4_fingerprint_list?: Array<{ type_id: number; type: string; value: string }>;
+  app_protocol_name?: string;
+  unmapped?: Record<string, unknown>;
   traffic: { packets_out: number; packets_in: number; bytes_out: number; bytes_in: number; packets: number; bytes: number };
 }
 
@@ -74,7 +79,7 @@ function address(words: Uint32Array, k: number, version: number): string {
   return version === 4 ? ipv4ToString(words[k + 3]!) : ipv6ToString(words[k]!, words[k + 1]!, words[k + 2]!, words[k + 3]!);
 }
 
-export function buildNetworkActivity(t: FlowTable, slot: number, activity: FlowActivity, tsUs: number): NetworkActivityEvent {
+export function buildNetworkActivity(t: FlowTable, slot: number, activity: FlowActivity, tsUs: number, findings?: FlowFindings): NetworkActivityEvent {
   const k = slot << 2;
   const ver = t.ipVersion[slot]!;
   const proto = t.protocol[slot]!;
@@ -132,5 +137,39 @@ export function buildNetworkActivity(t: FlowTable, slot: number, activity: FlowA
       : { packets_out: pBA, packets_in: pAB, bytes_out: bBA, bytes_in: bAB, packets: pAB + pBA, bytes: bAB + bBA },
   };
   if (proto === 6) ev.connection_info.tcp_flags = t.tcpFlagsA[slot]! | t.tcpFlagsB[slot]!;
+  if (findings !== undefined) addFindings(ev, findings);
   return ev;
+}
+
+/**
+ * Names and TLS details (see docs/OCSF.md for the mapping): the destination name goes in
+ * `dst_endpoint.hostname` with its source in `unmapped.hostname_source`; TLS/QUIC details in
+ * the `tls` object, the JA4 client fingerprint in `ja4_fingerprint_list`, the negotiated or first
+ * offered ALPN in `app_protocol_name`, the offered ALPN list in `unmapped.tls_alpn_offered`.
+ */
+function addFindings(ev: NetworkActivityEvent, f: FlowFindings): void {
+  if (f.hostname !== undefined) {
+    ev.dst_endpoint.hostname = f.hostname;
+    ev.unmapped = { ...ev.unmapped, hostname_source: f.hostnameSource ?? 'unknown' };
+  }
+  const tls = f.tls;
+  if (tls !== undefined) {
+    const o: Omit<NonNullable<NetworkActivityEvent['tls']>, 'version'> = {};
+    if (tls.sni !== undefined) o.sni = tls.sni;
+    // The version the server chose; else QUIC's (always TLS 1.3, RFC 9001 §4.2); else the
+    // highest the client offered (the server's reply was not seen).
+    const offered = tls.versions !== undefined && tls.versions.length > 0 ? Math.max(...tls.versions) : undefined;
+    const version = tls.serverVersion ?? (f.quicVersion !== undefined ? 0x0304 : offered);
+    if (tls.certificateNames !== undefined && tls.certificateNames.length > 0) {
+      o.sans = tls.certificateNames.map((name) => ({ name, type: 'DNS' }));
+    }
+    // OCSF requires tls.version: without any version seen there is no tls object.
+    if (version !== undefined) ev.tls = { ...o, version: tlsVersionName(version) };
+    if (tls.ja4 !== undefined) ev.ja4_fingerprint_list = [{ type_id: 1, type: 'JA4', value: tls.ja4 }];
+    const alpn = tls.serverAlpn ?? tls.alpn?.[0];
+    if (alpn !== undefined) ev.app_protocol_name = alpn;
+    if (tls.alpn !== undefined && tls.alpn.length > 0) ev.unmapped = { ...ev.unmapped, tls_alpn_offered: tls.alpn };
+    if (tls.ech) ev.unmapped = { ...ev.unmapped, tls_ech: true };
+  }
+  if (f.quicVersion !== undefined) ev.unmapped = { ...ev.unmapped, quic_version: f.quicVersion };
 }

@@ -73,7 +73,7 @@ export class FlowCounters {
 }
 
 /** Receives flow events; reads what it needs from the table during the call. */
-export type FlowEventCallback = (table: FlowTable, slot: number, activity: FlowActivity, tsUs: number) => void;
+export type FlowEventCallback = (table: FlowTable, slot: number, activity: FlowActivity, tsUs: number, final: boolean) => void;
 
 // LRU list ids, one per timeout class.
 const LIST_TCP = 0;
@@ -130,6 +130,8 @@ export class FlowTable {
 
   capacity = 0;
   size = 0;
+  /** Whether the packet last passed to update() was sent by its flow's client. */
+  lastPacketFromClient = false;
   private nextUid = 1;
 
   // Key.
@@ -318,7 +320,7 @@ export class FlowTable {
       slot = this.create(h, ver, proto, vlan, a0, a1, a2, a3, b0, b1, b2, b3, pa, pb, tsUs);
       this.state[slot] = this.initialClient(p, aIsSrc);
       if (this.settings.emitOpenEvents && this.onEvent !== null) {
-        this.onEvent(this, slot, FlowActivity.OPEN, tsUs);
+        this.onEvent(this, slot, FlowActivity.OPEN, tsUs, false);
       }
     } else if (tsUs >= this.lastSeenUs[slot]!) {
       // Lists stay ordered by last-seen time only if a packet older than the flow's latest
@@ -338,12 +340,13 @@ export class FlowTable {
     if (tsUs > this.lastSeenUs[slot]!) this.lastSeenUs[slot] = tsUs;
 
     if (proto === IPPROTO_TCP) this.tcp(slot, p.tcpFlags, fromA);
+    this.lastPacketFromClient = fromA === ((this.state[slot]! & ST_CLIENT_IS_A) !== 0);
     if (p.fragment === Fragment.FIRST) this.rememberFragment(p, slot);
 
     if (tsUs - this.lastEventUs[slot]! >= this.activeTimeoutUs && this.onEvent !== null) {
       // Long-lived flow: report what it has done so far (OCSF "Traffic"), then keep counting.
       this.counters.activeTimeoutEvents++;
-      this.onEvent(this, slot, FlowActivity.TRAFFIC, tsUs);
+      this.onEvent(this, slot, FlowActivity.TRAFFIC, tsUs, false);
       this.markReported(slot, tsUs);
     }
     return slot;
@@ -502,7 +505,7 @@ export class FlowTable {
       const st = this.state[slot]!;
       const activity = reason === EvictReason.FLUSH && (st & ST_CLOSED) === 0 ? FlowActivity.TRAFFIC
         : (st & ST_RST) !== 0 ? FlowActivity.RESET : FlowActivity.CLOSE;
-      this.onEvent(this, slot, activity, tsUs);
+      this.onEvent(this, slot, activity, tsUs, true);
     }
     switch (reason) {
       case EvictReason.IDLE: this.counters.evictedIdle++; break;

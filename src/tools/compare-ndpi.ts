@@ -40,6 +40,11 @@ export interface FileResult {
   identical: number;
   /** Same counts with client and server swapped. */
   reversed: number;
+  /** nDPI flows labelled TLS, QUIC or HTTP that carry a Hostname/SNI, matched to one of ours. */
+  named: number;
+  /** ...of which our flow carries the same name. */
+  sameName: number;
+  nameMismatches: Array<{ ndpi: NdpiFlow; ours: string | null }>;
   mismatches: Mismatch[];
   counters: Record<string, number>;
 }
@@ -54,6 +59,9 @@ export interface CompareSummary {
   extra: number;
   foundPct: number;
   identicalPct: number;
+  named: number;
+  sameName: number;
+  sameNamePct: number;
   files: FileResult[];
 }
 
@@ -115,6 +123,13 @@ export function ourFlowsFromEvents(events: NetworkActivityEvent[]): OurFlow[] {
   return [...byUid.values()];
 }
 
+/** The flows whose names are scored: nDPI saw TLS, QUIC or HTTP and attached a name. */
+export function isNamedByNdpi(n: NdpiFlow): boolean {
+  if (n.hostname === null || n.hostname === '') return false;
+  const labels = n.application.split('.');
+  return labels.includes('TLS') || labels.includes('QUIC') || labels.includes('HTTP');
+}
+
 export function compareFile(pcapPath: string, outPath: string, settings: FlowSettings): FileResult {
   const ndpi = parseNdpiOut(readFileSync(outPath, 'utf8'));
   const events: NetworkActivityEvent[] = [];
@@ -128,7 +143,7 @@ export function compareFile(pcapPath: string, outPath: string, settings: FlowSet
   }
   const result: FileResult = {
     capture: basename(pcapPath), ndpiFlows: ndpi.length, ourFlows: ours.length, found: 0, identical: 0, reversed: 0,
-    mismatches: [], counters,
+    named: 0, sameName: 0, nameMismatches: [], mismatches: [], counters,
   };
   const used = new Set<OurFlow>();
   for (const n of ndpi) {
@@ -141,12 +156,17 @@ export function compareFile(pcapPath: string, outPath: string, settings: FlowSet
     const swapped = (f: OurFlow) => f.serverIp === n.clientIp && f.serverPort === n.clientPort
       && f.s2cPackets === n.c2sPackets && f.s2cBytes === n.c2sBytes && f.c2sPackets === n.s2cPackets && f.c2sBytes === n.s2cBytes;
     const exact = candidates.find(same);
-    if (exact) { used.add(exact); result.identical++; continue; }
-    const rev = candidates.find(swapped);
-    if (rev) { used.add(rev); result.reversed++; result.mismatches.push({ kind: 'direction', ndpi: n, ours: rev }); continue; }
-    const first = candidates[0]!;
-    used.add(first);
-    result.mismatches.push({ kind: 'counts', ndpi: n, ours: first });
+    const rev = exact ? undefined : candidates.find(swapped);
+    const match = exact ?? rev ?? candidates[0]!;
+    used.add(match);
+    if (exact) result.identical++;
+    else if (rev) { result.reversed++; result.mismatches.push({ kind: 'direction', ndpi: n, ours: rev }); }
+    else result.mismatches.push({ kind: 'counts', ndpi: n, ours: match });
+    if (isNamedByNdpi(n)) {
+      result.named++;
+      if (match.hostname !== null && match.hostname === n.hostname!.toLowerCase()) result.sameName++;
+      else result.nameMismatches.push({ ndpi: n, ours: match.hostname });
+    }
   }
   for (const f of ours) if (!used.has(f)) result.mismatches.push({ kind: 'extra', ours: f });
   return result;
@@ -176,6 +196,9 @@ export function compareCorpus(dir: string, settings: FlowSettings, only?: (name:
     extra: sum((r) => r.mismatches.filter((m) => m.kind === 'extra').length),
     foundPct: ndpiFlows ? (100 * found) / ndpiFlows : 0,
     identicalPct: ndpiFlows ? (100 * identical) / ndpiFlows : 0,
+    named: sum((r) => r.named),
+    sameName: sum((r) => r.sameName),
+    sameNamePct: sum((r) => r.named) ? (100 * sum((r) => r.sameName)) / sum((r) => r.named) : 0,
     files,
   };
 }
@@ -198,6 +221,7 @@ async function main(): Promise<void> {
   writeFileSync('test-output/compare-ndpi.json', JSON.stringify(s, null, 1));
   if (process.argv.includes('--verbose') || filter) {
     for (const f of s.files) {
+      for (const m of f.nameMismatches) console.log(`${f.capture}: name     ndpi ${m.ndpi.application} "${m.ndpi.hostname}" | ours "${m.ours ?? ''}" (line ${m.ndpi.line})`);
       for (const m of f.mismatches) {
         if (m.kind === 'missing') console.log(`${f.capture}: missing  ndpi ${fmt(m.ndpi)} (line ${m.ndpi.line})`);
         else if (m.kind === 'extra') console.log(`${f.capture}: extra    ours ${fmt(m.ours)}`);
@@ -209,6 +233,7 @@ async function main(): Promise<void> {
     captures: s.captures, ndpiFlows: s.ndpiFlows, ourFlows: s.ourFlows, found: s.found, identical: s.identical,
     reversedDirection: s.reversed, extraFlows: s.extra,
     foundPct: Number(s.foundPct.toFixed(3)), identicalPct: Number(s.identicalPct.toFixed(3)),
+    namedByNdpi: s.named, sameName: s.sameName, sameNamePct: Number(s.sameNamePct.toFixed(3)),
     elapsedMs: Date.now() - t0, details: 'test-output/compare-ndpi.json',
   }, null, 2));
 }

@@ -15,6 +15,8 @@ export interface NdpiFlow {
   s2cPackets: number;
   s2cBytes: number;
   hostname: string | null;
+  /** nDPI's application label, e.g. "TLS.Google" or "HTTP" (without numeric ids). */
+  application: string;
 }
 
 const PROTOCOL_NUMBERS: Record<string, number> = {
@@ -25,6 +27,7 @@ const PROTOCOL_NUMBERS: Record<string, number> = {
 const FLOW_LINE = /^\s*(\d+)\s+(\S+) (\[[0-9a-fA-F:.]+\]|[0-9.]+):(\d+) <?-> (\[[0-9a-fA-F:.]+\]|[0-9.]+):(\d+) \[/;
 const COUNTS = /\[(\d+) pkts\/(\d+) bytes <?-> (\d+) pkts\/(\d+) bytes\]/;
 const HOSTNAME = /\[Hostname\/SNI: ([^\]]*)\]/;
+const APPLICATION = /\[proto: (?:[A-Za-z]+:)?[0-9.]+\/([^\]]*)\]/;
 
 function unbracket(s: string): string {
   return s.startsWith('[') ? s.slice(1, -1) : s;
@@ -58,6 +61,7 @@ export function parseNdpiOut(text: string): NdpiFlow[] {
       s2cPackets: Number(c[3]),
       s2cBytes: Number(c[4]),
       hostname: h ? h[1]! : null,
+      application: APPLICATION.exec(line)?.[1] ?? '',
     });
   }
   return flows;

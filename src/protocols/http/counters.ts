@@ -45,6 +45,8 @@ export class HttpCounters {
   headerTooLong = 0;
   /** Bad field line (RFC 9112 §5; whitespace before colon, bare CR, NUL, non-token name). */
   headerMalformed = 0;
+  /** Field values with NUL or other control bytes, tolerated as SP (RFC 9110 §5.5). */
+  headerControlInValue = 0;
   /** obs-fold continuation lines (RFC 9112 §5.2); ignored. */
   headerObsFold = 0;
   /** Host (or target authority) not a valid uri-host [":" port]. */
@@ -81,6 +83,7 @@ export class HttpCounters {
       'http.version_unsupported': this.versionUnsupported,
       'http.header_too_long': this.headerTooLong,
       'http.header_malformed': this.headerMalformed,
+      'http.header_control_in_value': this.headerControlInValue,
       'http.header_obs_fold': this.headerObsFold,
       'http.host_malformed': this.hostMalformed,
       'http.host_missing': this.hostMissing,

@@ -74,6 +74,8 @@ export const enum FieldResult {
 }
 
 export interface FieldSpan {
+  /** The value held NUL or other control bytes (tolerated as SP, RFC 9110 §5.5). */
+  controlInValue: boolean;
   nameStart: number;
   nameEnd: number;
   valueStart: number;
@@ -82,7 +84,7 @@ export interface FieldSpan {
 }
 
 export function newFieldSpan(): FieldSpan {
-  return { nameStart: 0, nameEnd: 0, valueStart: 0, valueEnd: 0, next: 0 };
+  return { controlInValue: false, nameStart: 0, nameEnd: 0, valueStart: 0, valueEnd: 0, next: 0 };
 }
 
 /**
@@ -118,6 +120,7 @@ export function nextField(buf: Uint8Array, p: number, lim: number, f: FieldSpan)
   i++;
   while (i < lim && (buf[i] === SP || buf[i] === HTAB)) i++;
   const vs = i;
+  f.controlInValue = false;
   for (; i < lim; i++) {
     const b = buf[i]!;
     if (b >= SP && b !== 0x7f) continue;
@@ -126,8 +129,13 @@ export function nextField(buf: Uint8Array, p: number, lim: number, f: FieldSpan)
     if (b === CR) {
       if (i + 1 >= lim) return FieldResult.NEED_MORE;
       if (buf[i + 1] === LF) break;
+      // A bare CR is where request smuggling lives: never tolerated.
+      return FieldResult.MALFORMED;
     }
-    return FieldResult.MALFORMED;
+    // NUL and other controls are invalid in a value, but RFC 9110 §5.5 lets a recipient treat
+    // them as SP; the field is kept and the caller counts it, so one bad byte in an unrelated
+    // header does not hide the request's Host.
+    f.controlInValue = true;
   }
   if (i >= lim) return FieldResult.NEED_MORE;
   f.next = buf[i] === CR ? i + 2 : i + 1;

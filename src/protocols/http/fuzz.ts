@@ -92,6 +92,29 @@ function feedSegments(f: HttpFlowState, buf: Uint8Array, cuts: number[], client:
   }
 }
 
+/** Applies (position, byte) edits: overwrite, insert a delimiter, delete, truncate. */
+function mutate(src: Uint8Array, edits: Array<[number, number]>): Uint8Array {
+  const arr = Array.from(src);
+  for (const [pos, byte] of edits) {
+    const at = pos % (arr.length + 1);
+    switch (byte & 3) {
+      case 0: arr[at] = byte; break;
+      case 1: arr.splice(at, 0, [0x0d, 0x0a, 0x20, 0x3a, 0x00, byte][byte % 6]!); break;
+      case 2: arr.splice(at, 1 + (byte % 4)); break;
+      default: arr.length = Math.min(arr.length, at + 1);
+    }
+  }
+  return Uint8Array.from(arr);
+}
+
+/** Server streams mutated in property 2. */
+const RESPONSES = [
+  'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabcHTTP/1.1 404 NF\r\nContent-Length: 0\r\n\r\n',
+  'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;e\r\nabc\r\n0\r\nT: x\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n',
+  'HTTP/1.0 301 Moved\nLocation: /x\n\nbody until close',
+  'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x00',
+];
+
 // ---------------------------------------------------------------- model of a valid request
 
 interface Model {
@@ -243,25 +266,22 @@ async function main(): Promise<void> {
     fc.property(
       fc.record({
         m: model,
+        resp: fc.constantFrom(...RESPONSES),
         edits: fc.array(fc.tuple(fc.integer({ min: 0, max: 1 << 16 }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }),
         cuts: fc.array(fc.integer({ min: 0, max: 1 << 16 }), { maxLength: 6 }),
       }),
-      ({ m, edits, cuts }) => {
-        const arr = Array.from(enc(m.wire));
-        for (const [pos, byte] of edits) {
-          const at = pos % (arr.length + 1);
-          switch (byte & 3) {
-            case 0: arr[at] = byte; break;
-            case 1: arr.splice(at, 0, [0x0d, 0x0a, 0x20, 0x3a, 0x00, byte][byte % 6]!); break;
-            case 2: arr.splice(at, 1 + (byte % 4)); break;
-            default: arr.length = Math.min(arr.length, at + 1);
-          }
-        }
-        const buf = Uint8Array.from(arr);
+      ({ m, resp, edits, cuts }) => {
+        const buf = mutate(enc(m.wire), edits);
+        const rbuf = mutate(enc(resp), edits);
         checkAnyBytes(buf, 0, buf.length, 8192, counters);
+        checkAnyBytes(rbuf, 0, rbuf.length, 8192, counters);
         const f = new HttpFlowState(counters, { httpMaxRequestsPerFlow: 8 });
-        feedSegments(f, buf, cuts, true);
-        feedSegments(f, buf, cuts, false);
+        feedSegments(f, enc(m.wire), cuts, true);
+        feedSegments(f, rbuf, cuts, false);
+        const g = new HttpFlowState(counters, { httpMaxRequestsPerFlow: 8 });
+        feedSegments(g, buf, cuts, true);
+        feedSegments(g, buf, cuts, false);
+        if (g.requests.length > 8) fail('too many requests');
         if (f.requests.length > 8) fail('too many requests');
       },
     ),
@@ -300,6 +320,19 @@ async function main(): Promise<void> {
         const got = JSON.stringify(f.requests.map((r) => [r.method, r.host, r.port, r.path]));
         const want = JSON.stringify(list.map((m) => [m.method, m.host, m.port, m.path]));
         if (got !== want) fail(`analyzer ${got} want ${want}`);
+        // Responses in order: Content-Length or chunked bodies, none for HEAD, tunnel after CONNECT.
+        const resp = list.map((m, i) => {
+          const code = 200 + i;
+          if (m.method === 'CONNECT') return `HTTP/1.1 ${code} Established\r\n\r\n`;
+          const noBody = m.method === 'HEAD';
+          return i % 2
+            ? `HTTP/1.1 ${code} OK\r\nTransfer-Encoding: chunked\r\n\r\n${noBody ? '' : '2\r\nok\r\n0\r\n\r\n'}`
+            : `HTTP/1.1 ${code} OK\r\nContent-Length: 2\r\n\r\n${noBody ? '' : 'ok'}`;
+        }).join('');
+        feedSegments(f, enc(resp), cuts, false);
+        const codes = JSON.stringify(f.requests.map((r) => r.statusCode));
+        const wantCodes = JSON.stringify(list.map((_, i) => 200 + i));
+        if (codes !== wantCodes) fail(`status codes ${codes} want ${wantCodes}`);
       },
     ),
     { numRuns: runs(0.3), seed },

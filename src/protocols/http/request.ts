@@ -69,6 +69,8 @@ export interface HttpRequestInfo {
   contentLength: number | undefined;
   /** Transfer-Encoding's final coding is chunked (§6.3 item 4): the body is chunked, Content-Length ignored. */
   chunked: boolean;
+  /** On MALFORMED: the dotted counter name of the reason (see README); undefined otherwise. */
+  error: string | undefined;
 }
 
 export function newHttpRequestInfo(): HttpRequestInfo {
@@ -85,6 +87,7 @@ export function newHttpRequestInfo(): HttpRequestInfo {
     headerBytes: 0,
     contentLength: undefined,
     chunked: false,
+    error: undefined,
   };
 }
 
@@ -101,6 +104,7 @@ function resetInfo(o: HttpRequestInfo): void {
   o.headerBytes = 0;
   o.contentLength = undefined;
   o.chunked = false;
+  o.error = undefined;
 }
 
 /** Longest method token considered (generic token rule, bounded). */
@@ -150,6 +154,7 @@ export function parseHttpRequest(
   /** Ran out of bytes at `lim`: NEED_MORE while under the bound, then header_too_long. */
   const outOfBytes = (): ParseStatus => {
     if (end - off < max) return ParseStatus.NEED_MORE;
+    out.error = 'http.header_too_long';
     if (counters) counters.headerTooLong++;
     return ParseStatus.MALFORMED;
   };
@@ -165,6 +170,7 @@ export function parseHttpRequest(
   /** Request-line failure: MALFORMED for a known method, NOT_MINE for a generic token. */
   const badLine = (): ParseStatus => {
     if (known === undefined) return notMine(counters);
+    out.error = 'http.request_line_malformed';
     if (counters) counters.requestLineMalformed++;
     return ParseStatus.MALFORMED;
   };
@@ -207,6 +213,7 @@ export function parseHttpRequest(
       return ParseStatus.NOT_MINE;
     }
     if (known === undefined) return notMine(counters);
+    out.error = 'http.version_unsupported';
     if (counters) counters.versionUnsupported++;
     return ParseStatus.MALFORMED;
   }
@@ -220,11 +227,13 @@ export function parseHttpRequest(
     const r = nextField(buf, p, lim, field);
     if (r === FieldResult.NEED_MORE) return outOfBytes();
     if (r === FieldResult.MALFORMED) {
+      out.error = 'http.header_malformed';
       if (counters) counters.headerMalformed++;
       return ParseStatus.MALFORMED;
     }
     p = field.next;
     if (r === FieldResult.END) break;
+    if (field.controlInValue && counters) counters.headerControlInValue++;
     if (r === FieldResult.FOLD) {
       if (counters) counters.headerObsFold++;
       continue;
@@ -265,6 +274,7 @@ export function parseHttpRequest(
   if (te !== -2) {
     if (te !== 1) {
       // §6.3 item 4: chunked is not the final coding → 400 and close.
+      out.error = 'http.transfer_encoding_invalid';
       if (counters) counters.transferEncodingInvalid++;
       return ParseStatus.MALFORMED;
     }
@@ -274,6 +284,7 @@ export function parseHttpRequest(
   } else if (clSeen) {
     if (clBad) {
       // §6.3 item 5: invalid Content-Length → unrecoverable framing error.
+      out.error = 'http.content_length_invalid';
       if (counters) counters.contentLengthInvalid++;
       return ParseStatus.MALFORMED;
     }
@@ -288,6 +299,7 @@ export function parseHttpRequest(
     if (!parseAuthority(buf, tStart, tEnd, out) || out.port === undefined) {
       out.host = undefined;
       out.port = undefined;
+      out.error = 'http.request_target_malformed';
       if (counters) counters.requestTargetMalformed++;
       return ParseStatus.MALFORMED;
     }
@@ -301,6 +313,7 @@ export function parseHttpRequest(
     out.targetForm = 'asterisk';
     out.path = '*';
   } else if (!parseAbsoluteForm(buf, tStart, tEnd, out, counters)) {
+    out.error = 'http.request_target_malformed';
     if (counters) counters.requestTargetMalformed++;
     return ParseStatus.MALFORMED;
   }

@@ -41,10 +41,12 @@ export interface HttpResponseInfo {
    * connection closes (§6.3 item 4).
    */
   untilClose: boolean;
+  /** On MALFORMED: the dotted counter name of the reason (see README); undefined otherwise. */
+  error: string | undefined;
 }
 
 export function newHttpResponseInfo(): HttpResponseInfo {
-  return { statusCode: 0, versionMinor: 0, headerBytes: 0, contentLength: undefined, chunked: false, untilClose: false };
+  return { statusCode: 0, versionMinor: 0, headerBytes: 0, contentLength: undefined, chunked: false, untilClose: false, error: undefined };
 }
 
 const HTTP_SLASH = [0x48, 0x54, 0x54, 0x50, 0x2f]; // "HTTP/"
@@ -64,6 +66,7 @@ export function parseHttpResponse(
   out.contentLength = undefined;
   out.chunked = false;
   out.untilClose = false;
+  out.error = undefined;
   if (!Number.isInteger(off) || !Number.isInteger(end) || off < 0) return ParseStatus.MALFORMED;
   if (end > buf.length) end = buf.length;
   if (off >= end) return ParseStatus.NEED_MORE;
@@ -71,10 +74,12 @@ export function parseHttpResponse(
   const lim = Math.min(end, off + max);
   const outOfBytes = (): ParseStatus => {
     if (end - off < max) return ParseStatus.NEED_MORE;
+    out.error = 'http.header_too_long';
     if (counters) counters.headerTooLong++;
     return ParseStatus.MALFORMED;
   };
   const bad = (): ParseStatus => {
+    out.error = 'http.status_line_malformed';
     if (counters) counters.statusLineMalformed++;
     return ParseStatus.MALFORMED;
   };
@@ -121,6 +126,7 @@ export function parseHttpResponse(
     const r = nextField(buf, p, lim, field);
     if (r === FieldResult.NEED_MORE) return outOfBytes();
     if (r === FieldResult.MALFORMED) {
+      out.error = 'http.header_malformed';
       if (counters) counters.headerMalformed++;
       return ParseStatus.MALFORMED;
     }
@@ -152,6 +158,7 @@ export function parseHttpResponse(
     if (clSeen && counters) counters.teAndCl++;
   } else if (clSeen) {
     if (clBad) {
+      out.error = 'http.content_length_invalid';
       if (counters) counters.contentLengthInvalid++;
       return ParseStatus.MALFORMED;
     }
