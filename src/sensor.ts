@@ -10,10 +10,13 @@ import { Decoder, DecodedPacket, DecodeStatus } from './decode/decoder.js';
 import { DecodeCounters } from './decode/counters.js';
 import { FlowTable, FlowCounters, type FlowSettings, type FlowActivity, DEFAULT_FLOW_SETTINGS } from './flows/flow-table.js';
 import { buildNetworkActivity } from './events/network-activity.js';
-import { FlowInspector, DEFAULT_INSPECTOR_SETTINGS, type InspectorSettings } from './protocols/inspector.js';
+import { FlowInspector, DEFAULT_INSPECTOR_SETTINGS, type InspectorSettings, type DnsMessageEvent } from './protocols/inspector.js';
+import { DnsNameCache } from './protocols/dns/name-cache.js';
+import { buildDnsActivityEvent } from './protocols/dns/events.js';
+import { buildHttpActivity } from './protocols/http/events.js';
 
-export type EventKind = 'network';
-export const EVENT_KINDS: readonly EventKind[] = ['network'];
+export type EventKind = 'network' | 'dns' | 'http';
+export const EVENT_KINDS: readonly EventKind[] = ['network', 'dns', 'http'];
 
 /** Where events go: stdout lines in replay, the outbox in the daemon, an array in tests. */
 export type EventSink = (event: object) => void;
@@ -26,6 +29,11 @@ export interface SensorOptions {
   /** Protocol analysis (names, TLS details); on unless set to false. */
   inspect?: boolean;
   inspector?: InspectorSettings;
+  /**
+   * Which names each client resolved to which addresses, for flows that carry no name of their
+   * own. The daemon passes one persisted in LMDB; by default an in-memory one is used.
+   */
+  nameCache?: DnsNameCache;
 }
 
 /** How often (in packet time) idle flows are looked for. */
@@ -40,6 +48,9 @@ export class Sensor {
   private readonly packet = new DecodedPacket();
   private readonly sink: EventSink;
   private readonly emitNetwork: boolean;
+  private readonly emitDns: boolean;
+  private readonly emitHttp: boolean;
+  readonly nameCache: DnsNameCache;
   private nextExpiryUs = -Infinity;
   /** Latest packet time seen: the clock for timeouts in replay. */
   lastPacketUs = 0;
@@ -48,10 +59,27 @@ export class Sensor {
   constructor(options: SensorOptions) {
     this.sink = options.sink;
     this.emitNetwork = options.emit.has('network');
+    this.emitDns = options.emit.has('dns');
+    this.emitHttp = options.emit.has('http');
+    this.nameCache = options.nameCache ?? new DnsNameCache();
     this.decoder = new Decoder(this.decodeCounters, { decapsulateUdpTunnels: options.decapsulateTunnels ?? true });
     this.flows = new FlowTable(options.flows ?? DEFAULT_FLOW_SETTINGS, this.flowCounters, this.onFlowEvent);
     this.inspector = options.inspect === false ? null : new FlowInspector(options.inspector ?? DEFAULT_INSPECTOR_SETTINGS);
+    if (this.inspector !== null) this.inspector.onDnsMessage = this.onDnsMessage;
   }
+
+  private readonly onDnsMessage = (m: DnsMessageEvent): void => {
+    const timeMs = Math.floor(m.tsUs / 1000);
+    if (m.info.qr) this.nameCache.recordResponse(m.client.ip, m.info, timeMs);
+    if (this.emitDns) {
+      this.sink(buildDnsActivityEvent(m.info, { src: m.client, dst: m.server, timeMs }));
+      this.eventsEmitted++;
+    }
+  };
+
+  /** The name a client looked up for a server address just before `atMs`, from DNS answers. */
+  private readonly resolveName = (clientIp: string, serverIp: string, atMs: number): string | undefined =>
+    this.nameCache.lookup(clientIp, serverIp, atMs)?.name;
 
   readonly onPacket: PacketCallback = (buf, offset, capLen, wireLen, tsUs, linkType) => {
     const c = this.decodeCounters;
@@ -66,14 +94,24 @@ export class Sensor {
     this.lastPacketUs = tsUs;
     if (this.decoder.decode(buf, offset, capLen, wireLen, linkType, this.packet) !== DecodeStatus.OK) return;
     const slot = this.flows.update(this.packet, buf, wireLen, tsUs);
-    if (slot >= 0 && this.inspector !== null) this.inspector.onPacket(this.flows, slot, this.packet, buf);
+    if (slot >= 0 && this.inspector !== null) this.inspector.onPacket(this.flows, slot, this.packet, buf, tsUs);
   };
 
   private readonly onFlowEvent = (table: FlowTable, slot: number, activity: FlowActivity, tsUs: number, final: boolean): void => {
-    if (this.emitNetwork) {
+    if (this.emitNetwork || (final && this.emitHttp)) {
       const findings = this.inspector?.findingsOf(table, slot);
-      this.sink(buildNetworkActivity(table, slot, activity, tsUs, findings));
-      this.eventsEmitted++;
+      const ev = buildNetworkActivity(table, slot, activity, tsUs, findings, this.resolveName);
+      if (this.emitNetwork) {
+        this.sink(ev);
+        this.eventsEmitted++;
+      }
+      if (final && this.emitHttp && findings?.http !== undefined) {
+        // One HTTP Activity event per request the flow carried, at the flow's end.
+        for (const req of findings.http) {
+          this.sink(buildHttpActivity(req, ev.src_endpoint, ev.dst_endpoint, ev.end_time));
+          this.eventsEmitted++;
+        }
+      }
     }
     table.markReported(slot, tsUs);
     if (final) this.inspector?.release(slot);
@@ -89,6 +127,7 @@ export class Sensor {
       ...this.decodeCounters.snapshot(),
       ...this.flowCounters.snapshot(this.flows.size),
       ...(this.inspector?.counters() ?? {}),
+      ...this.nameCache.snapshot(),
       'events.emitted': this.eventsEmitted,
     };
   }

@@ -79,7 +79,11 @@ function address(words: Uint32Array, k: number, version: number): string {
   return version === 4 ? ipv4ToString(words[k + 3]!) : ipv6ToString(words[k]!, words[k + 1]!, words[k + 2]!, words[k + 3]!);
 }
 
-export function buildNetworkActivity(t: FlowTable, slot: number, activity: FlowActivity, tsUs: number, findings?: FlowFindings): NetworkActivityEvent {
+/** Name a client looked up for a server address (DNS answers), if any. */
+export type NameResolver = (clientIp: string, serverIp: string, atMs: number) => string | undefined;
+
+export function buildNetworkActivity(t: FlowTable, slot: number, activity: FlowActivity, tsUs: number,
+  findings?: FlowFindings, resolveName?: NameResolver): NetworkActivityEvent {
   const k = slot << 2;
   const ver = t.ipVersion[slot]!;
   const proto = t.protocol[slot]!;
@@ -138,6 +142,15 @@ export function buildNetworkActivity(t: FlowTable, slot: number, activity: FlowA
   };
   if (proto === 6) ev.connection_info.tcp_flags = t.tcpFlagsA[slot]! | t.tcpFlagsB[slot]!;
   if (findings !== undefined) addFindings(ev, findings);
+  if (ev.dst_endpoint.hostname === undefined && resolveName !== undefined) {
+    // No name on the wire (no SNI, encrypted ClientHello, plain TCP): the name the client
+    // resolved to this address just before the flow started.
+    const name = resolveName(ev.src_endpoint.ip, ev.dst_endpoint.ip, start);
+    if (name !== undefined) {
+      ev.dst_endpoint.hostname = name;
+      ev.unmapped = { ...ev.unmapped, hostname_source: 'dns' };
+    }
+  }
   return ev;
 }
 

@@ -22,6 +22,22 @@ import { QuicCounters } from './quic/counters.js';
 import { ChloInfo, findChlo, parseChlo } from './quic/gquic-chlo.js';
 import { HttpFlowState, type HttpRequestRecord } from './http/analyzer.js';
 import { HttpCounters } from './http/counters.js';
+import { DnsMessageInfo, DnsTcpFramer, dnsProtocolForPorts, parseDnsOverTcp } from './dns/message.js';
+import { parseDnsFast } from './dns/fast.js';
+import { DnsCounters } from './dns/counters.js';
+import { ipv4ToString, ipv6ToString } from '../events/format.js';
+
+/**
+ * A parsed DNS message with its endpoints: `client` asked, `server` answered. Built only for
+ * DNS traffic (strings are needed for the name cache and events anyway).
+ */
+export interface DnsMessageEvent {
+  info: DnsMessageInfo;
+  client: { ip: string; port: number };
+  server: { ip: string; port: number };
+  tsUs: number;
+}
+export type DnsMessageCallback = (m: DnsMessageEvent) => void;
 
 export type HostnameSource = 'sni' | 'quic' | 'http_host' | 'certificate' | 'dns';
 
@@ -52,6 +68,8 @@ const enum Kind {
   HTTP = 2,
   QUIC = 3,
   NONE = 4,
+  /** DNS, mDNS or LLMNR: every message is parsed for as long as the flow lives. */
+  DNS = 5,
 }
 
 /** Per-flow working state while a flow is inspected. */
@@ -61,6 +79,8 @@ class Inspection {
   tls: TlsFlowState | null = null;
   quic: QuicFlowState | null = null;
   http: HttpFlowState | null = null;
+  dnsClientFramer: DnsTcpFramer | null = null;
+  dnsServerFramer: DnsTcpFramer | null = null;
   /** Next expected sequence number per direction for in-order HTTP feeding. */
   clientNext = -1;
   serverNext = -1;
@@ -82,6 +102,10 @@ export class FlowInspector {
   readonly streamCounters = new StreamPrefixCounters();
   readonly quicCounters = new QuicCounters();
   readonly httpCounters = new HttpCounters();
+  readonly dnsCounters = new DnsCounters();
+  private readonly dnsInfo = new DnsMessageInfo();
+  /** Receives every DNS message (name cache, DNS Activity events); null = DNS not inspected. */
+  onDnsMessage: DnsMessageCallback | null = null;
   private readonly settings: InspectorSettings;
   private inspections: (Inspection | undefined)[] = [];
   private findings: (FlowFindings | undefined)[] = [];
@@ -108,8 +132,12 @@ export class FlowInspector {
     this.finished = finished;
   }
 
+  /** Packet time of the packet being inspected. */
+  private nowUs = 0;
+
   /** Called for every decoded packet after the flow table has accounted it. */
-  onPacket(t: FlowTable, slot: number, p: DecodedPacket, buf: Buffer): void {
+  onPacket(t: FlowTable, slot: number, p: DecodedPacket, buf: Buffer, tsUs: number): void {
+    this.nowUs = tsUs;
     if (this.owner.length < t.capacity) this.ensure(t.capacity);
     const uid = t.uid[slot]!;
     if (this.owner[slot] !== uid) {
@@ -132,6 +160,13 @@ export class FlowInspector {
     }
     const fromClient = t.lastPacketFromClient;
     this.clientDecidedBySyn = t.clientKnown(slot);
+    if (ins.kind === Kind.UNDECIDED && this.onDnsMessage !== null && dnsProtocolForPorts(p.srcPort, p.dstPort) !== undefined) {
+      ins.kind = Kind.DNS;
+    }
+    if (ins.kind === Kind.DNS) {
+      if (len > 0) this.dns(ins, p, buf, proto === IPPROTO_TCP, fromClient);
+      return;
+    }
     if (proto === IPPROTO_TCP) this.tcp(ins, p, buf, fromClient, syn);
     else this.udp(ins, p, buf, fromClient);
     if (len > 0 && ++ins.packets >= this.settings.maxInspectedPackets) ins.kind = Kind.NONE;
@@ -227,6 +262,42 @@ export class FlowInspector {
         ins.kind = Kind.NONE;
       }
     }
+  }
+
+  /**
+   * DNS over UDP (one message a datagram) or TCP (RFC 7766 §8 two-byte length framing, fed in
+   * order). The querier is the sender of a query / the receiver of a response, whatever the
+   * flow thinks its client is.
+   */
+  private dns(ins: Inspection, p: DecodedPacket, buf: Buffer, overTcp: boolean, fromClient: boolean): void {
+    const off = p.payloadOffset, end = off + p.payloadLength;
+    const opts = { counters: this.dnsCounters, protocol: dnsProtocolForPorts(p.srcPort, p.dstPort) ?? 'dns' } as const;
+    const deliver = (info: DnsMessageInfo): void => {
+      const src = { ip: packetAddress(p, true), port: p.srcPort };
+      const dst = { ip: packetAddress(p, false), port: p.dstPort };
+      const queryFromSrc = !info.qr;
+      this.onDnsMessage!({ info, client: queryFromSrc ? src : dst, server: queryFromSrc ? dst : src, tsUs: this.nowUs });
+    };
+    if (!overTcp) {
+      if (parseDnsFast(buf, off, end, this.dnsInfo, { ...opts, transport: 'udp' }) === ParseStatus.OK) deliver(this.dnsInfo);
+      return;
+    }
+    // In-order feeding, as for HTTP; a gap desynchronises that direction's framer for good.
+    const seq = p.tcpSeq;
+    let next = fromClient ? ins.clientNext : ins.serverNext;
+    if (next < 0) next = seq;
+    const skip = (next - seq) | 0;
+    const len = end - off;
+    if (skip >= len) return;
+    let framer = fromClient ? ins.dnsClientFramer : ins.dnsServerFramer;
+    if (framer === null) {
+      framer = new DnsTcpFramer(undefined, this.dnsCounters);
+      if (fromClient) ins.dnsClientFramer = framer; else ins.dnsServerFramer = framer;
+    }
+    if (skip < 0) framer.gap();
+    else parseDnsOverTcp(framer, buf, off + skip, end, this.dnsInfo, (info, st) => { if (st === ParseStatus.OK) deliver(info); }, opts);
+    const advanced = (seq + len) >>> 0;
+    if (fromClient) ins.clientNext = advanced; else ins.serverNext = advanced;
   }
 
   /** Google QUIC CHLO in clear (Q043, Q046): its SNI tag names the flow. */
@@ -332,8 +403,14 @@ export class FlowInspector {
       ...this.streamCounters.snapshot(),
       ...this.quicCounters.snapshot(),
       ...this.httpCounters.snapshot(),
+      ...this.dnsCounters.snapshot(),
     };
   }
+}
+
+function packetAddress(p: DecodedPacket, source: boolean): string {
+  if (p.ipVersion === 4) return ipv4ToString(source ? p.src3 : p.dst3);
+  return source ? ipv6ToString(p.src0, p.src1, p.src2, p.src3) : ipv6ToString(p.dst0, p.dst1, p.dst2, p.dst3);
 }
 
 /** "Q0xx" version tag of a gQUIC packet (public header flag 0x01, or a long header), if any. */
