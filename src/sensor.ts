@@ -21,6 +21,24 @@ export const EVENT_KINDS: readonly EventKind[] = ['network', 'dns', 'http'];
 /** Where events go: stdout lines in replay, the outbox in the daemon, an array in tests. */
 export type EventSink = (event: object) => void;
 
+/**
+ * Sees packets the flow pipeline does not interpret itself (device identity: DHCP, ARP, NDP,
+ * mDNS). Called synchronously per packet: implementations must be cheap when the packet is not
+ * theirs (check ports / ethertype first) and must not keep `buf` beyond the call.
+ */
+export interface PacketObserver {
+  /** Decoded IP packets (after flow accounting); `p` is reused for the next packet. */
+  onIpPacket?(p: DecodedPacket, buf: Buffer, tsUs: number): void;
+  /** Frames the decoder reports as not IP (ARP, LLDP, ...), with their link type. */
+  onNonIpFrame?(buf: Buffer, offset: number, capLen: number, linkType: number, tsUs: number): void;
+}
+
+/**
+ * Adds context to every event before it reaches the sink (device and user, cloud app, ...).
+ * Runs only when an event is emitted, never per packet.
+ */
+export type EventEnricher = (event: Record<string, unknown>) => void;
+
 export interface SensorOptions {
   flows: FlowSettings;
   emit: ReadonlySet<EventKind>;
@@ -34,6 +52,8 @@ export interface SensorOptions {
    * own. The daemon passes one persisted in LMDB; by default an in-memory one is used.
    */
   nameCache?: DnsNameCache;
+  packetObservers?: PacketObserver[];
+  enrichers?: EventEnricher[];
 }
 
 /** How often (in packet time) idle flows are looked for. */
@@ -47,6 +67,9 @@ export class Sensor {
   readonly inspector: FlowInspector | null;
   private readonly packet = new DecodedPacket();
   private readonly sink: EventSink;
+  private readonly ipObservers: PacketObserver[];
+  private readonly nonIpObservers: PacketObserver[];
+  private readonly enrichers: EventEnricher[];
   private readonly emitNetwork: boolean;
   private readonly emitDns: boolean;
   private readonly emitHttp: boolean;
@@ -57,7 +80,15 @@ export class Sensor {
   eventsEmitted = 0;
 
   constructor(options: SensorOptions) {
-    this.sink = options.sink;
+    const enrichers = options.enrichers ?? [];
+    this.enrichers = enrichers;
+    // Enrichment happens once per event, on its way to the real sink.
+    this.sink = enrichers.length === 0 ? options.sink : (event: object) => {
+      for (const enrich of enrichers) enrich(event as Record<string, unknown>);
+      options.sink(event);
+    };
+    this.ipObservers = (options.packetObservers ?? []).filter((o) => o.onIpPacket !== undefined);
+    this.nonIpObservers = (options.packetObservers ?? []).filter((o) => o.onNonIpFrame !== undefined);
     this.emitNetwork = options.emit.has('network');
     this.emitDns = options.emit.has('dns');
     this.emitHttp = options.emit.has('http');
@@ -92,9 +123,16 @@ export class Sensor {
       this.nextExpiryUs = tsUs + EXPIRY_CHECK_INTERVAL_US;
     }
     this.lastPacketUs = tsUs;
-    if (this.decoder.decode(buf, offset, capLen, wireLen, linkType, this.packet) !== DecodeStatus.OK) return;
+    const status = this.decoder.decode(buf, offset, capLen, wireLen, linkType, this.packet);
+    if (status !== DecodeStatus.OK) {
+      if (status === DecodeStatus.NOT_IP) {
+        for (let i = 0; i < this.nonIpObservers.length; i++) this.nonIpObservers[i]!.onNonIpFrame!(buf, offset, capLen, linkType, tsUs);
+      }
+      return;
+    }
     const slot = this.flows.update(this.packet, buf, wireLen, tsUs);
     if (slot >= 0 && this.inspector !== null) this.inspector.onPacket(this.flows, slot, this.packet, buf, tsUs);
+    for (let i = 0; i < this.ipObservers.length; i++) this.ipObservers[i]!.onIpPacket!(this.packet, buf, tsUs);
   };
 
   private readonly onFlowEvent = (table: FlowTable, slot: number, activity: FlowActivity, tsUs: number, final: boolean): void => {
