@@ -1,0 +1,166 @@
+/**
+ * `npm run compare:zeek`: replays the traces of ../shared/corpus/zeek (manifest.json) and compares
+ * what Zeek logged with our events, connection by connection:
+ * - ssl.log and quic.log `server_name` ↔ the SNI on our Network Activity event of that connection;
+ * - http.log `host` ↔ `http_request.url.hostname` of our HTTP Activity events, in request order;
+ * - dns.log `query` ↔ `query.hostname` of our DNS Activity events with the same transaction id.
+ * A row agrees when both sides have the same name, or both have none. Baselines Zeek produced with
+ * non-default settings are reported separately (they may differ by design).
+ */
+import { readFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve, basename } from 'node:path';
+import { replay } from '../replay.js';
+import { DEFAULT_FLOW_SETTINGS } from '../flows/flow-table.js';
+
+export interface ZeekManifestEntry { test: string; trace: string; logs: string[]; non_default_settings: boolean }
+export type ZeekRow = Record<string, string>;
+
+/** Reads a Zeek TSV log (`#fields` header, `-` unset, `(empty)` empty). */
+export function readZeekLog(path: string): ZeekRow[] {
+  const rows: ZeekRow[] = [];
+  let fields: string[] = [];
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    if (line.startsWith('#fields\t')) { fields = line.split('\t').slice(1); continue; }
+    if (line === '' || line.startsWith('#')) continue;
+    const values = line.split('\t');
+    const row: ZeekRow = {};
+    fields.forEach((f, i) => { row[f] = values[i] ?? '-'; });
+    rows.push(row);
+  }
+  return rows;
+}
+
+export interface LogScore { rows: number; agree: number; differences: Array<{ test: string; key: string; zeek: string; ours: string }> }
+export interface ZeekSummary {
+  traces: number;
+  logs: Record<string, LogScore>;
+  nonDefault: Record<string, LogScore>;
+  totalRows: number;
+  totalAgree: number;
+  agreementPct: number;
+}
+
+type Ev = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+function connKey(a: string, ap: string | number, b: string, bp: string | number): string {
+  const x = `${a}|${ap}`, y = `${b}|${bp}`;
+  return x < y ? `${x}|${y}` : `${y}|${x}`;
+}
+
+function unset(v: string | undefined): boolean {
+  return v === undefined || v === '-' || v === '(empty)' || v === '';
+}
+
+/** Host header value as a name: lowercase, without port or IPv6 brackets. */
+function hostName(v: string): string {
+  let h = v.toLowerCase();
+  if (h.startsWith('[')) return h.slice(1, h.indexOf(']'));
+  const colon = h.lastIndexOf(':');
+  if (colon > 0 && h.indexOf(':') === colon) h = h.slice(0, colon);
+  return h.replace(/\.$/, '');
+}
+
+function score(into: LogScore, test: string, key: string, zeek: string, ours: string | undefined): void {
+  into.rows++;
+  const z = unset(zeek) ? '' : zeek;
+  const o = ours ?? '';
+  if (z === o) into.agree++;
+  else into.differences.push({ test, key, zeek: z, ours: o });
+}
+
+export function compareZeek(dir: string): ZeekSummary {
+  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as ZeekManifestEntry[];
+  const logs: Record<string, LogScore> = {};
+  const nonDefault: Record<string, LogScore> = {};
+  const bucket = (e: ZeekManifestEntry, log: string): LogScore => {
+    const target = e.non_default_settings ? nonDefault : logs;
+    return (target[log] ??= { rows: 0, agree: 0, differences: [] });
+  };
+  let traces = 0;
+  const cache = new Map<string, Ev[]>();
+  for (const entry of manifest) {
+    const wanted = entry.logs.filter((l) => l === 'ssl.log' || l === 'quic.log' || l === 'http.log' || l === 'dns.log');
+    if (wanted.length === 0) continue;
+    const trace = join(dir, 'traces', entry.trace);
+    let events = cache.get(trace);
+    if (!events) {
+      const collected: Ev[] = [];
+      replay({ files: [trace], emit: new Set(['network', 'dns', 'http']), flows: DEFAULT_FLOW_SETTINGS, sink: (e) => collected.push(e as Ev) });
+      events = collected;
+      cache.set(trace, events);
+      traces++;
+    }
+    // Index our events by connection.
+    const sni = new Map<string, string>();
+    const http = new Map<string, string[]>();
+    const dns = new Map<string, string[]>();
+    for (const e of events) {
+      const k = connKey(e.src_endpoint?.ip, e.src_endpoint?.port ?? 0, e.dst_endpoint?.ip, e.dst_endpoint?.port ?? 0);
+      if (e.class_uid === 4001) {
+        const name = e.tls?.sni ?? (e.unmapped?.hostname_source === 'quic' ? e.dst_endpoint?.hostname : undefined);
+        if (name !== undefined) sni.set(k, name);
+      } else if (e.class_uid === 4002) {
+        const list = http.get(k) ?? [];
+        list.push(e.http_request?.url?.hostname ?? '');
+        http.set(k, list);
+      } else if (e.class_uid === 4003) {
+        const dk = `${k}|${e.query?.packet_uid}`;
+        const list = dns.get(dk) ?? [];
+        list.push(e.query?.hostname ?? '');
+        dns.set(dk, list);
+      }
+    }
+    const baseline = join(dir, 'baseline', entry.test);
+    for (const log of wanted) {
+      const path = join(baseline, log);
+      if (!existsSync(path)) continue;
+      const rows = readZeekLog(path);
+      const httpSeen = new Map<string, number>();
+      for (const r of rows) {
+        const k = connKey(r['id.orig_h']!, r['id.orig_p']!, r['id.resp_h']!, r['id.resp_p']!);
+        if (log === 'ssl.log' || log === 'quic.log') {
+          score(bucket(entry, log), entry.test, k, r.server_name ?? '-', sni.get(k));
+        } else if (log === 'http.log') {
+          const i = httpSeen.get(k) ?? 0;
+          httpSeen.set(k, i + 1);
+          const zeekHost = unset(r.host) ? '-' : hostName(r.host!);
+          score(bucket(entry, log), entry.test, `${k}#${i}`, zeekHost, http.get(k)?.[i]);
+        } else {
+          const ours = dns.get(`${k}|${r.trans_id}`);
+          const zq = unset(r.query) ? '' : r.query!.toLowerCase().replace(/\.$/, '');
+          score(bucket(entry, log), entry.test, `${k}|${r.trans_id}`, zq, ours?.includes(zq) ? zq : ours?.[0]);
+        }
+      }
+    }
+  }
+  let totalRows = 0, totalAgree = 0;
+  for (const s of Object.values(logs)) { totalRows += s.rows; totalAgree += s.agree; }
+  return { traces, logs, nonDefault, totalRows, totalAgree, agreementPct: totalRows ? (100 * totalAgree) / totalRows : 0 };
+}
+
+export function defaultZeekDir(): string {
+  return process.env.OUTPOST_ZEEK_CORPUS ?? resolve(process.cwd(), '../shared/corpus/zeek');
+}
+
+function main(): void {
+  const dir = defaultZeekDir();
+  if (!existsSync(join(dir, 'manifest.json'))) {
+    console.error(`compare:zeek skipped: Zeek corpus not found at ${dir} (set OUTPOST_ZEEK_CORPUS)`);
+    return;
+  }
+  const s = compareZeek(dir);
+  mkdirSync('test-output', { recursive: true });
+  writeFileSync('test-output/compare-zeek.json', JSON.stringify(s, null, 1));
+  const fmt = (m: Record<string, LogScore>) => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, `${v.agree}/${v.rows} (${v.rows ? ((100 * v.agree) / v.rows).toFixed(2) : '0'} %)`]));
+  if (process.argv.includes('--verbose')) {
+    for (const [log, v] of [...Object.entries(s.logs), ...Object.entries(s.nonDefault)]) {
+      for (const d of v.differences) console.log(`${log} ${d.test} ${d.key}: zeek "${d.zeek}" ours "${d.ours}"`);
+    }
+  }
+  console.log(JSON.stringify({
+    traces: s.traces, byLog: fmt(s.logs), nonDefaultSettings: fmt(s.nonDefault),
+    rows: s.totalRows, agree: s.totalAgree, agreementPct: Number(s.agreementPct.toFixed(3)), details: 'test-output/compare-zeek.json',
+  }, null, 2));
+}
+
+if (process.argv[1] && import.meta.url.endsWith(basename(process.argv[1]))) main();
