@@ -208,3 +208,22 @@ test('garbage and truncated datagrams never throw', () => {
   }
   assert.ok(c.headerTruncated > 0);
 });
+
+test('a later Initial with a new DCID is opened with the first Initial keys (RFC 9001 §5.2)', () => {
+  const split = 120;
+  const first = buildClientInitial({ info: V1, dcid: DCID, packetNumber: 0, payload: cryptoFrame(0, CH.subarray(0, split)) });
+  // The client switched to the server's connection ID, but Initial protection still derives
+  // from the Destination Connection ID of its first Initial.
+  const second = buildClientInitial({
+    info: V1, dcid: hex('0102030405060708'), keysDcid: DCID, packetNumber: 1, payload: cryptoFrame(split, CH.subarray(split)),
+  });
+  const c = new QuicCounters();
+  const f = new QuicFlowState(c);
+  const d1 = Buffer.concat([first, Buffer.alloc(1200 - first.length)]);
+  const d2 = Buffer.concat([second, Buffer.alloc(1200 - second.length)]);
+  f.onClientDatagram(d1, 0, d1.length);
+  f.onClientDatagram(d2, 0, d2.length);
+  assert.equal(f.clientHelloComplete, true);
+  assert.deepEqual(f.result.cryptoStream, CH);
+  assert.equal(c.initialDecryptFailed, 0);
+});

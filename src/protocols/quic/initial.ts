@@ -188,6 +188,7 @@ export class OpenedPacket {
  */
 export function openInitial(
   buf: Buffer, hdr: LongHeader, keys: InitialKeys, largestPn: number, out: OpenedPacket, c: QuicCounters,
+  countFailure = true,
 ): ParseStatus {
   const pnOff = hdr.pnOff;
   // §5.4.2: the sample starts 4 bytes after the PN offset, whatever the PN length; and the
@@ -229,7 +230,7 @@ export function openInitial(
     out.pnLength = pnLen;
     out.plaintext = tail.length === 0 ? head : Buffer.concat([head, tail]);
   } catch {
-    c.initialDecryptFailed++;
+    if (countFailure) c.initialDecryptFailed++;
     return ParseStatus.MALFORMED;
   }
   return ParseStatus.OK;
@@ -487,7 +488,12 @@ export function parseDatagram(
     c.initialPackets++;
     out.initialPackets++;
     const k = keys.get(info, buf, hdr.dcidOff, hdr.dcidLen);
-    if (openInitial(buf, hdr, k, out.largestPn, opened, c) !== ParseStatus.OK) {
+    const original = keys.original;
+    const fallback = original !== undefined && original !== k;
+    let opening = openInitial(buf, hdr, k, out.largestPn, opened, c, !fallback);
+    // A later Initial with a new DCID is still protected with the first Initial's keys.
+    if (opening !== ParseStatus.OK && fallback) opening = openInitial(buf, hdr, original, out.largestPn, opened, c);
+    if (opening !== ParseStatus.OK) {
       status = ParseStatus.MALFORMED;
       p = hdr.end;
       continue;

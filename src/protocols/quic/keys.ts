@@ -77,6 +77,12 @@ export class InitialKeyCache {
   private version = -1;
   private dcid: Buffer = Buffer.alloc(0);
   private keys: InitialKeys | undefined;
+  /**
+   * Keys of the client's first Initial. RFC 9001 §5.2: Initial protection uses the Destination
+   * Connection ID of the client's first Initial for the whole handshake (until a Retry), even
+   * when later Initials carry another DCID, so these are tried when a packet's own fail.
+   */
+  original: InitialKeys | undefined;
   /** Derivations performed (for tests / benchmarks). */
   derivations = 0;
 
@@ -93,6 +99,7 @@ export class InitialKeyCache {
     this.version = info.version;
     this.dcid = dcid;
     this.keys = keys;
+    this.original ??= keys;
     this.derivations++;
     return keys;
   }

@@ -39,6 +39,8 @@ export interface InitialSpec {
   payload: Buffer;
   /** Pad the payload with zero bytes (PADDING frames) up to this many bytes. */
   padTo?: number;
+  /** DCID the protection keys come from, when not the packet's own (RFC 9001 §5.2). */
+  keysDcid?: Buffer;
 }
 
 /** Builds and protects one client Initial packet. */
@@ -53,7 +55,7 @@ export function buildClientInitial(spec: InitialSpec): Buffer {
   const minPayload = HP_SAMPLE_OFFSET + HP_SAMPLE_LENGTH - pnLen - AEAD_TAG_LENGTH;
   const target = Math.max(spec.padTo ?? 0, minPayload);
   if (payload.length < target) payload = Buffer.concat([payload, Buffer.alloc(target - payload.length)]);
-  const keys = deriveClientInitialKeys(info, dcid);
+  const keys = deriveClientInitialKeys(info, spec.keysDcid ?? dcid);
   const first = 0xc0 | (info.wireTypes[LongType.INITIAL] << 4) | (pnLen - 1);
   const version = Buffer.alloc(4);
   version.writeUInt32BE(info.version >>> 0, 0);
