@@ -11,9 +11,9 @@ import { flowSettingsFromConfig } from './flows/settings.js';
 const USAGE = `usage:
   outpost run [--config FILE]
       the gateway daemon: live capture on the configured interfaces
-  outpost replay FILE... [--emit network|none] [--stats] [--config FILE]
+  outpost replay FILE... [--emit network,dns,http|none] [--stats] [--config FILE]
       reads pcap/pcapng files, packet timestamps as the clock; one OCSF JSON event per line
-      on stdout; --stats prints a JSON summary of every counter to stderr
+      on stdout (default: network); --stats prints a JSON summary of every counter to stderr
 `;
 
 class UsageError extends Error {
