@@ -20,7 +20,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then npm ci --no-audit --no-fund; fi
+# `npm install` rather than `npm ci`: the registry this runs against lacks some optional
+# platform packages named in lock files (msgpackr-extract's darwin builds), which `npm ci`
+# treats as an out-of-sync lock; `npm install` follows the lock and skips what it cannot use.
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then npm install --no-audit --no-fund; fi
 npm run build --silent
 
 case "$mode" in
