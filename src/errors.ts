@@ -49,6 +49,20 @@ export const ERRORS = {
   API_LISTEN_FAILED: { message: 'cannot listen on {host}:{port}: {reason}', httpStatus: 500 },
   API_BAD_REQUEST: { message: 'bad request: {reason}', httpStatus: 400 },
   API_NOT_FOUND: { message: 'not found: {resource}', httpStatus: 404 },
+  API_VALIDATION_FAILED: { message: 'request does not match the route schema: {reason}', httpStatus: 400 },
+  API_UNAUTHORIZED: { message: 'authentication required: {reason}', httpStatus: 401 },
+  API_FORBIDDEN: { message: 'forbidden: {reason}', httpStatus: 403 },
+  API_PAYLOAD_TOO_LARGE: { message: 'request body larger than {limit} bytes', httpStatus: 413 },
+  API_UNSUPPORTED_MEDIA_TYPE: { message: 'unsupported content type {contentType}: send application/json', httpStatus: 415 },
+  API_RATE_LIMITED: { message: 'too many requests: at most {max} per minute, retry in {retryAfterS} s', httpStatus: 429 },
+  API_INSECURE_BIND: { message: 'refusing to listen on non-loopback address {host} without {missing}', httpStatus: 500 },
+  API_TLS_UNREADABLE: { message: 'cannot read TLS {what} file {path}: {reason}', httpStatus: 500 },
+  CONFIG_REJECTED: { message: 'configuration change rejected:\n{problems}', httpStatus: 422 },
+  CONFIG_CONFLICT: { message: 'configuration changed since revision {expected} (now {actual})', httpStatus: 409 },
+  CONFIG_NO_FILE: { message: 'running on embedded defaults without a configuration file: start with --config FILE to change settings', httpStatus: 409 },
+  CONFIG_WRITE_FAILED: { message: 'cannot write configuration file {path}: {reason}', httpStatus: 500 },
+  JOB_UNKNOWN: { message: 'no job named {name}', httpStatus: 404 },
+  JOB_ALREADY_RUNNING: { message: 'job {name} is already running', httpStatus: 409 },
 
   // --- service lifecycle ---------------------------------------------------------------------
   LIFECYCLE_INVALID_STATE: { message: 'cannot {action} service group in state {state}', httpStatus: 500 },
@@ -58,6 +72,12 @@ export const ERRORS = {
 
   // --- catch-all -----------------------------------------------------------------------------
   INTERNAL: { message: 'internal error: {reason}', httpStatus: 500 },
+  // --- forwarding ----------------------------------------------------------------------------
+  FORWARD_OUTBOX_OPEN_FAILED: { message: 'cannot open the forwarding outbox at {path}: {reason}', httpStatus: 500 },
+  FORWARD_OUTBOX_WRITE_FAILED: { message: 'cannot write the forwarding outbox at {path}: {reason}', httpStatus: 507 },
+  FORWARD_SINK_CONFIG_INVALID: { message: 'forwarding sink {sink}: {reason}', httpStatus: 500 },
+  FORWARD_SINK_SEND_FAILED: { message: 'forwarding sink {sink}: send failed: {reason}', httpStatus: 502 },
+  FORWARD_SINK_REJECTED: { message: 'forwarding sink {sink}: receiver rejected a batch ({reason}); batch moved to dead letters', httpStatus: 502 },
 } as const satisfies Record<string, ErrorDefinition>;
 
 export type ErrorCode = keyof typeof ERRORS;

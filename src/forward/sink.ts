@@ -1,0 +1,199 @@
+/**
+ * What a sink is, and the loop that feeds it from the outbox.
+ *
+ * A sink's send() resolves only once the receiver acknowledged the whole batch (HTTP 2xx, socket
+ * write completed for syslog TCP/TLS, datagrams sent for UDP, every JetStream publish ack); then
+ * the cursor advances. A RetryableSinkError (or any other error) keeps the batch and retries after
+ * exponential backoff with jitter, or after `retryAfterMs` when the receiver said so. A
+ * PermanentSinkError moves the batch to the dead-letter store and advances.
+ */
+import { OutpostError } from '../errors.js';
+import type { Outbox, OutboxRecord } from './outbox.js';
+import type { SinkCommon } from './config.js';
+
+export interface Sink {
+  readonly name: string;
+  readonly type: 'https' | 'syslog' | 'nats';
+  /** Resolve when the receiver acknowledged every record of the batch. */
+  send(batch: OutboxRecord[], signal: AbortSignal): Promise<void>;
+  close(): Promise<void>;
+  /** Sink-specific counters (e.g. udp_unacknowledged). */
+  extraStats?(): Record<string, number>;
+}
+
+export class RetryableSinkError extends Error {
+  readonly retryAfterMs: number | undefined;
+  constructor(message: string, retryAfterMs?: number, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RetryableSinkError';
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+export class PermanentSinkError extends Error {
+  readonly status: number | undefined;
+  constructor(message: string, status?: number) {
+    super(message);
+    this.name = 'PermanentSinkError';
+    this.status = status;
+  }
+}
+
+/** Exponential backoff with "equal jitter": a random delay in [d/2, d], d = min(max, initial·2^attempt). */
+export function backoffMs(attempt: number, initialMs: number, maxMs: number, random = Math.random): number {
+  const d = Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 30));
+  return Math.round(d / 2 + random() * (d / 2));
+}
+
+/** Retry-After: delta-seconds or an HTTP date (RFC 9110 §10.2.3). Undefined if absent/invalid. */
+export function parseRetryAfter(value: string | string[] | undefined, nowMs = Date.now()): number | undefined {
+  const v = Array.isArray(value) ? value[0] : value;
+  if (v === undefined || v.trim() === '') return undefined;
+  if (/^\s*\d+\s*$/.test(v)) return Number(v) * 1000;
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? undefined : Math.max(0, t - nowMs);
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+export interface SinkLogger {
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+}
+
+/** Counters of one sink. Rate: events acknowledged per second over the last RATE_WINDOW_MS. */
+export class SinkRunner {
+  readonly sink: Sink;
+  readonly settings: SinkCommon;
+  readonly #outbox: Outbox;
+  readonly #log: SinkLogger | undefined;
+  #loop: Promise<void> | undefined;
+  #controller: AbortController | undefined;
+  #attempt = 0;
+  readonly counters = { sentEvents: 0, sentBatches: 0, errors: 0, retries: 0, deadLettered: 0, deadLetteredBatches: 0 };
+  lastError: { code: string; message: string; atMs: number } | undefined;
+  lastAckMs: number | undefined;
+  #window: Array<[number, number]> = []; // [ms, events]
+
+  constructor(sink: Sink, settings: SinkCommon, outbox: Outbox, logger?: SinkLogger) {
+    this.sink = sink;
+    this.settings = settings;
+    this.#outbox = outbox;
+    this.#log = logger;
+    outbox.cursor(sink.name);
+  }
+
+  start(parent: AbortSignal): void {
+    const c = new AbortController();
+    this.#controller = c;
+    const abort = () => c.abort();
+    if (parent.aborted) c.abort();
+    else parent.addEventListener('abort', abort, { once: true });
+    this.#loop = this.#run(c.signal).finally(() => parent.removeEventListener('abort', abort));
+  }
+
+  async stop(): Promise<void> {
+    this.#controller?.abort();
+    await this.#loop;
+    await this.sink.close();
+  }
+
+  async #run(signal: AbortSignal): Promise<void> {
+    const ob = this.#outbox;
+    const cur = ob.cursor(this.sink.name);
+    while (!signal.aborted && !ob.closed) {
+      const batch = ob.read(cur.acked, this.settings.batchMaxEvents, this.settings.batchMaxBytes);
+      const last = batch[batch.length - 1];
+      if (!last) {
+        await ob.waitForData(cur.acked, signal);
+        continue;
+      }
+      ob.markInFlight(this.sink.name, last.seq);
+      try {
+        await this.sink.send(batch, signal);
+        this.#acked(batch.length);
+        ob.ack(this.sink.name, last.seq);
+        this.#attempt = 0;
+      } catch (err) {
+        if (signal.aborted) break;
+        if (err instanceof PermanentSinkError) {
+          this.#deadLetter(batch, err);
+          ob.ack(this.sink.name, last.seq);
+          this.#attempt = 0;
+          continue;
+        }
+        this.counters.errors++;
+        const reason = err instanceof Error ? err.message : String(err);
+        const e = new OutpostError('FORWARD_SINK_SEND_FAILED', { sink: this.sink.name, reason });
+        this.lastError = { code: e.code, message: e.message, atMs: Date.now() };
+        const retryAfter = err instanceof RetryableSinkError ? err.retryAfterMs : undefined;
+        const delay = retryAfter !== undefined ? Math.min(retryAfter, this.settings.retryMaxMs) : backoffMs(this.#attempt, this.settings.retryInitialMs, this.settings.retryMaxMs);
+        this.#attempt++;
+        this.counters.retries++;
+        this.#log?.warn({ code: e.code, sink: this.sink.name, attempt: this.#attempt, delayMs: delay, reason }, e.message);
+        await sleep(delay, signal);
+      }
+    }
+  }
+
+  #acked(n: number): void {
+    const now = Date.now();
+    this.counters.sentEvents += n;
+    this.counters.sentBatches++;
+    this.lastAckMs = now;
+    this.#window.push([now, n]);
+    while (this.#window.length > 0 && this.#window[0]![0] < now - RATE_WINDOW_MS) this.#window.shift();
+  }
+
+  #deadLetter(batch: OutboxRecord[], err: PermanentSinkError): void {
+    const e = new OutpostError('FORWARD_SINK_REJECTED', { sink: this.sink.name, reason: err.message });
+    const atMs = Date.now();
+    for (const r of batch) void this.#outbox.dead.put([this.sink.name, r.seq], { uid: r.uid, json: r.json, status: err.status ?? null, reason: err.message, atMs });
+    this.counters.deadLettered += batch.length;
+    this.counters.deadLetteredBatches++;
+    this.lastError = { code: e.code, message: e.message, atMs };
+    this.#log?.error({ code: e.code, sink: this.sink.name, events: batch.length, status: err.status }, e.message);
+  }
+
+  status(): Record<string, unknown> {
+    const ob = this.#outbox;
+    const cur = ob.cursor(this.sink.name);
+    const now = Date.now();
+    const oldest = ob.oldestAfter(cur.acked);
+    let windowEvents = 0;
+    for (const [t, n] of this.#window) if (t >= now - RATE_WINDOW_MS) windowEvents += n;
+    return {
+      name: this.sink.name,
+      type: this.sink.type,
+      enabled: this.settings.enabled,
+      cursor_seq: cur.acked,
+      lag_events: Math.max(0, ob.committedSeq - cur.acked),
+      oldest_unsent_age_ms: oldest === undefined ? 0 : Math.max(0, now - oldest),
+      rate_events_per_s: Math.round((windowEvents * 1000) / RATE_WINDOW_MS),
+      sent_events: this.counters.sentEvents,
+      sent_batches: this.counters.sentBatches,
+      errors: this.counters.errors,
+      retries: this.counters.retries,
+      dead_lettered: this.counters.deadLettered,
+      dropped: cur.dropped,
+      expired: cur.expired,
+      last_ack_ms: this.lastAckMs ?? null,
+      last_error: this.lastError ?? null,
+      ...(this.sink.extraStats?.() ?? {}),
+    };
+  }
+}
+
+export const RATE_WINDOW_MS = 10_000;

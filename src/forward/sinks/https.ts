@@ -1,0 +1,127 @@
+/**
+ * HTTPS sink: each batch is one POST of OCSF JSON (NDJSON or a JSON array), gzip-compressed, with
+ * a bearer token or a client certificate; the server certificate is verified (against tlsCaFile
+ * when given). 2xx acknowledges the batch. 408/429/5xx and network errors are retried (429/503
+ * honour Retry-After); any other 4xx is permanent: the batch goes to the dead-letter store.
+ */
+import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { gzip as gzipCb, constants as zc } from 'node:zlib';
+import { Agent, request } from 'undici';
+import { OutpostError } from '../../errors.js';
+import type { HttpsSinkConfig } from '../config.js';
+import type { OutboxRecord } from '../outbox.js';
+import { PermanentSinkError, RetryableSinkError, parseRetryAfter, type Sink } from '../sink.js';
+
+const gzip = promisify(gzipCb);
+
+function readOpt(sink: string, what: string, path: string): string | undefined {
+  if (path === '') return undefined;
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new OutpostError('FORWARD_SINK_CONFIG_INVALID', { sink, reason: `cannot read ${what} ${path}: ${(err as Error).message}` });
+  }
+}
+
+export function buildBody(batch: OutboxRecord[], format: 'ndjson' | 'array'): string {
+  if (format === 'array') return '[' + batch.map((r) => r.json).join(',') + ']';
+  let s = '';
+  for (const r of batch) s += r.json + '\n';
+  return s;
+}
+
+export class HttpsSink implements Sink {
+  readonly type = 'https' as const;
+  readonly name: string;
+  readonly #cfg: HttpsSinkConfig;
+  readonly #agent: Agent;
+  readonly #url: URL;
+  readonly #headers: Record<string, string>;
+  readonly counters = { status4xx: 0, status5xx: 0, status429: 0, networkErrors: 0, bytesSent: 0 };
+
+  constructor(cfg: HttpsSinkConfig) {
+    this.name = cfg.name;
+    this.#cfg = cfg;
+    try {
+      this.#url = new URL(cfg.url);
+    } catch {
+      throw new OutpostError('FORWARD_SINK_CONFIG_INVALID', { sink: cfg.name, reason: `invalid url ${cfg.url}` });
+    }
+    const ca = readOpt(cfg.name, 'tlsCaFile', cfg.tlsCaFile);
+    const cert = readOpt(cfg.name, 'tlsCertFile', cfg.tlsCertFile);
+    const key = readOpt(cfg.name, 'tlsKeyFile', cfg.tlsKeyFile);
+    const token = cfg.bearerToken !== '' ? cfg.bearerToken : readOpt(cfg.name, 'bearerTokenFile', cfg.bearerTokenFile)?.trim();
+    this.#agent = new Agent({
+      connections: 4,
+      pipelining: 1,
+      headersTimeout: cfg.requestTimeoutMs,
+      bodyTimeout: cfg.requestTimeoutMs,
+      connect: {
+        rejectUnauthorized: true,
+        timeout: cfg.requestTimeoutMs,
+        ...(ca === undefined ? {} : { ca }),
+        ...(cert === undefined ? {} : { cert }),
+        ...(key === undefined ? {} : { key }),
+        ...(cfg.tlsServerName === '' ? {} : { servername: cfg.tlsServerName }),
+      },
+    });
+    this.#headers = {
+      'content-type': cfg.format === 'ndjson' ? 'application/x-ndjson' : 'application/json',
+      ...(cfg.gzip ? { 'content-encoding': 'gzip' } : {}),
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    };
+  }
+
+  async send(batch: OutboxRecord[], signal: AbortSignal): Promise<void> {
+    const text = buildBody(batch, this.#cfg.format);
+    const body = this.#cfg.gzip ? await gzip(text, { level: zc.Z_BEST_SPEED }) : Buffer.from(text);
+    let res;
+    try {
+      res = await request(this.#url, {
+        method: 'POST',
+        dispatcher: this.#agent,
+        headers: { ...this.#headers, 'x-outpost-batch-first-seq': String(batch[0]?.seq ?? 0), 'x-outpost-batch-events': String(batch.length) },
+        body,
+        signal,
+      });
+    } catch (err) {
+      this.counters.networkErrors++;
+      throw new RetryableSinkError((err as Error).message, undefined, { cause: err });
+    }
+    // Drain the body so the connection is reused.
+    const text2 = await res.body.text().catch(() => '');
+    const st = res.statusCode;
+    if (st >= 200 && st < 300) {
+      this.counters.bytesSent += body.length;
+      return;
+    }
+    const detail = `HTTP ${st}${text2 ? ': ' + text2.slice(0, 200) : ''}`;
+    if (st === 429 || st === 503) {
+      if (st === 429) this.counters.status429++;
+      else this.counters.status5xx++;
+      throw new RetryableSinkError(detail, parseRetryAfter(res.headers['retry-after']));
+    }
+    if (st >= 500 || st === 408) {
+      if (st >= 500) this.counters.status5xx++;
+      else this.counters.status4xx++;
+      throw new RetryableSinkError(detail);
+    }
+    this.counters.status4xx++;
+    throw new PermanentSinkError(detail, st);
+  }
+
+  async close(): Promise<void> {
+    await this.#agent.close();
+  }
+
+  extraStats(): Record<string, number> {
+    return {
+      http_4xx: this.counters.status4xx,
+      http_5xx: this.counters.status5xx,
+      http_429: this.counters.status429,
+      network_errors: this.counters.networkErrors,
+      bytes_sent: this.counters.bytesSent,
+    };
+  }
+}

@@ -1,0 +1,189 @@
+/**
+ * Syslog sink: CEF in RFC 5424 messages over TCP with RFC 6587 octet counting, over TLS
+ * (RFC 5425, same framing), or over UDP (RFC 5426, one message per datagram).
+ *
+ * Acknowledgement: syslog has no application-level ack. Over TCP/TLS a batch counts as delivered
+ * when the socket write completed (the kernel accepted every byte); the kernel still delivers it
+ * if this process is killed, but not if the receiver crashes or the connection is reset with data
+ * in flight — that residual risk is documented in docs/FORWARDING.md. Over UDP a datagram that was
+ * sent may still be lost without any sign: every sent message is counted in `udp_unacknowledged`.
+ * A failed connection or write destroys the socket; the runner retries with backoff and the next
+ * send reconnects.
+ */
+import { readFileSync } from 'node:fs';
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { OutpostError } from '../../errors.js';
+import type { SyslogSinkConfig } from '../config.js';
+import type { OutboxRecord } from '../outbox.js';
+import { RetryableSinkError, type Sink } from '../sink.js';
+import { octetFrame, toCef, toRfc5424 } from '../cef.js';
+
+function readOpt(sink: string, what: string, path: string): string | undefined {
+  if (path === '') return undefined;
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new OutpostError('FORWARD_SINK_CONFIG_INVALID', { sink, reason: `cannot read ${what} ${path}: ${(err as Error).message}` });
+  }
+}
+
+export class SyslogSink implements Sink {
+  readonly type = 'syslog' as const;
+  readonly name: string;
+  readonly #cfg: SyslogSinkConfig;
+  readonly #tls: { ca?: string; cert?: string; key?: string };
+  #socket: Socket | undefined;
+  #udp: UdpSocket | undefined;
+  readonly counters = { connects: 0, connectFailures: 0, disconnects: 0, udpUnacknowledged: 0, udpTruncated: 0, bytesSent: 0, unparsable: 0 };
+
+  constructor(cfg: SyslogSinkConfig) {
+    this.name = cfg.name;
+    this.#cfg = cfg;
+    const ca = readOpt(cfg.name, 'tlsCaFile', cfg.tlsCaFile);
+    const cert = readOpt(cfg.name, 'tlsCertFile', cfg.tlsCertFile);
+    const key = readOpt(cfg.name, 'tlsKeyFile', cfg.tlsKeyFile);
+    this.#tls = { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
+  }
+
+  /** The RFC 5424 message (without framing) for one record. */
+  format(r: OutboxRecord): string {
+    let ev: Record<string, unknown>;
+    try {
+      ev = JSON.parse(r.json) as Record<string, unknown>;
+    } catch {
+      this.counters.unparsable++;
+      ev = { metadata: { uid: r.uid } };
+    }
+    const c = this.#cfg;
+    const cef = toCef(ev, { vendor: c.cefDeviceVendor, product: c.cefDeviceProduct, version: c.cefDeviceVersion });
+    return toRfc5424(ev, cef, { facility: c.facility, hostname: c.hostname, appName: c.appName });
+  }
+
+  async send(batch: OutboxRecord[], signal: AbortSignal): Promise<void> {
+    if (this.#cfg.transport === 'udp') return this.#sendUdp(batch);
+    let s = '';
+    for (const r of batch) s += octetFrame(this.format(r));
+    const buf = Buffer.from(s);
+    const sock = await this.#connect(signal);
+    await new Promise<void>((resolve, reject) => {
+      const onErr = (err: Error) => {
+        cleanup();
+        reject(err);
+      };
+      const onClose = () => {
+        cleanup();
+        reject(new Error('connection closed during write'));
+      };
+      const cleanup = () => {
+        sock.off('error', onErr);
+        sock.off('close', onClose);
+      };
+      sock.once('error', onErr);
+      sock.once('close', onClose);
+      sock.write(buf, (err) => {
+        cleanup();
+        if (err) reject(err);
+        else resolve();
+      });
+    }).catch((err: unknown) => {
+      this.#drop();
+      throw new RetryableSinkError((err as Error).message, undefined, { cause: err });
+    });
+    this.counters.bytesSent += buf.length;
+  }
+
+  async #sendUdp(batch: OutboxRecord[]): Promise<void> {
+    if (!this.#udp) {
+      this.#udp = createSocket(this.#cfg.host.includes(':') ? 'udp6' : 'udp4');
+      this.#udp.on('error', () => this.#drop());
+    }
+    const u = this.#udp;
+    const max = this.#cfg.udpMaxMessageBytes;
+    const sends: Promise<void>[] = [];
+    for (const r of batch) {
+      let b = Buffer.from(this.format(r));
+      if (b.length > max) {
+        b = b.subarray(0, max);
+        this.counters.udpTruncated++;
+      }
+      this.counters.bytesSent += b.length;
+      sends.push(new Promise((resolve, reject) => u.send(b, this.#cfg.port, this.#cfg.host, (err) => (err ? reject(err) : resolve()))));
+    }
+    try {
+      await Promise.all(sends);
+    } catch (err) {
+      this.#drop();
+      throw new RetryableSinkError((err as Error).message, undefined, { cause: err });
+    }
+    this.counters.udpUnacknowledged += batch.length;
+  }
+
+  #connect(signal: AbortSignal): Promise<Socket> {
+    if (this.#socket && !this.#socket.destroyed) return Promise.resolve(this.#socket);
+    const c = this.#cfg;
+    return new Promise<Socket>((resolve, reject) => {
+      const sock =
+        c.transport === 'tls'
+          ? tlsConnect({ host: c.host, port: c.port, servername: c.tlsServerName || c.host, rejectUnauthorized: true, ...this.#tls })
+          : netConnect({ host: c.host, port: c.port });
+      const timer = setTimeout(() => fail(new Error(`connect timeout after ${c.connectTimeoutMs} ms`)), c.connectTimeoutMs);
+      const onAbort = () => fail(new Error('aborted'));
+      signal.addEventListener('abort', onAbort, { once: true });
+      const fail = (err: Error) => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        sock.destroy();
+        this.counters.connectFailures++;
+        reject(new RetryableSinkError(`${c.transport}://${c.host}:${c.port}: ${err.message}`, undefined, { cause: err }));
+      };
+      sock.once('error', fail);
+      sock.once(c.transport === 'tls' ? 'secureConnect' : 'connect', () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        sock.off('error', fail);
+        sock.setNoDelay(true);
+        sock.setKeepAlive(true, 30_000);
+        // Syslog receivers never send; anything read is ignored. Errors later surface in send().
+        sock.on('data', () => undefined);
+        sock.on('error', () => undefined);
+        sock.on('close', () => {
+          if (this.#socket === sock) {
+            this.#socket = undefined;
+            this.counters.disconnects++;
+          }
+        });
+        this.#socket = sock;
+        this.counters.connects++;
+        resolve(sock);
+      });
+    });
+  }
+
+  #drop(): void {
+    this.#socket?.destroy();
+    this.#socket = undefined;
+    this.#udp?.close();
+    this.#udp = undefined;
+  }
+
+  async close(): Promise<void> {
+    const s = this.#socket;
+    this.#socket = undefined;
+    if (s && !s.destroyed) await new Promise<void>((resolve) => s.end(resolve));
+    this.#udp?.close();
+    this.#udp = undefined;
+  }
+
+  extraStats(): Record<string, number> {
+    return {
+      connects: this.counters.connects,
+      connect_failures: this.counters.connectFailures,
+      disconnects: this.counters.disconnects,
+      udp_unacknowledged: this.counters.udpUnacknowledged,
+      udp_truncated: this.counters.udpTruncated,
+      bytes_sent: this.counters.bytesSent,
+    };
+  }
+}
