@@ -1,0 +1,535 @@
+/**
+ * Cloud-app discovery: names the app of each Network Activity event (enricher), rolls traffic up
+ * per (app, device, user, hour/day) (observer), keeps the administrator's overrides, sanction
+ * states and the pseudonym map, and answers reports. See docs/DISCOVERY.md.
+ *
+ * Wiring (the sensor runs enrichers in order, then the sink):
+ *   const discovery = new Discovery({ dataDir, config: cfg.discovery, logger });
+ *   await discovery.open();
+ *   new Sensor({ ..., enrichers: [deviceEnricher, discovery.enricher], sink: discovery.observingSink(outbox) });
+ * observe() reads the device/user context at sink time, so it does not matter whether the
+ * device/user enricher runs before or after discovery.enricher; observe() also works without the
+ * enricher (it matches the event itself).
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { AppMatcher, type AppMatch } from './matcher.js';
+import {
+  CatalogError, DEFAULT_CATALOG_PATH, readCatalogFile, resolveCatalog, validateOverride,
+  type AppOverride, type CatalogFile, type ResolvedApp, type ResolvedCatalog,
+} from './catalog.js';
+import { DiscoveryStore, DAY_MS, HOUR_MS, type Granularity, type Rollup } from './store.js';
+import { DEFAULT_DISCOVERY_CONFIG, SANCTION_STATES, type DiscoveryConfig, type SanctionState } from './config.js';
+import { UNCLASSIFIED_CATEGORY } from './taxonomy.js';
+
+export interface DiscoveryLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface DiscoveryOptions {
+  /** LMDB goes to <dataDir>/discovery. */
+  dataDir: string;
+  config?: Partial<DiscoveryConfig>;
+  logger?: DiscoveryLogger;
+  /** Wall clock (retention, default report range); tests replace it. */
+  now?: () => number;
+}
+
+/** Errors with a code for the error catalogue (see the final list in docs/DISCOVERY.md). */
+export class DiscoveryError extends Error {
+  constructor(readonly code: string, readonly statusCode: number, message: string, readonly details?: Record<string, unknown>) {
+    super(message);
+  }
+}
+
+/** What the enricher puts in `unmapped.cloud_app` (app_name goes to the OCSF attribute). */
+export interface CloudAppAnnotation {
+  id: string;
+  name: string;
+  vendor?: string;
+  category: string;
+  risk_score?: number;
+  risk_attributes_known?: number;
+  sanction: SanctionState;
+  unsanctioned?: true;
+  unclassified?: true;
+  signal: 'hostname' | 'address';
+  hostname_source?: string;
+  rule: string;
+  catalog_version: string;
+}
+
+export type ReportSort = 'bytes' | 'bytesUp' | 'bytesDown' | 'flows' | 'users' | 'devices' | 'ips' | 'riskScore' | 'name' | 'lastSeen' | 'firstSeen';
+export const REPORT_SORTS: readonly ReportSort[] = ['bytes', 'bytesUp', 'bytesDown', 'flows', 'users', 'devices', 'ips', 'riskScore', 'name', 'lastSeen', 'firstSeen'];
+
+export interface ReportQuery {
+  fromMs?: number;
+  toMs?: number;
+  sort?: ReportSort;
+  order?: 'asc' | 'desc';
+  limit?: number;
+  offset?: number;
+  minRisk?: number;
+  maxRisk?: number;
+  sanction?: SanctionState;
+  category?: string;
+  /** Substring of id, name or vendor (case-insensitive). */
+  q?: string;
+  includeUnclassified?: boolean;
+}
+
+export interface AppRow {
+  id: string;
+  name: string;
+  vendor: string | null;
+  category: string;
+  riskScore: number | null;
+  sanction: SanctionState;
+  unclassified: boolean;
+  bytesUp: number;
+  bytesDown: number;
+  bytes: number;
+  flows: number;
+  users: number;
+  devices: number;
+  ips: number;
+  firstSeen: number;
+  lastSeen: number;
+}
+
+export interface ReportRange { granularity: 'hour' | 'day'; fromMs: number; toMs: number }
+
+export interface DrillRow {
+  key: string;
+  name: string;
+  bytesUp: number;
+  bytesDown: number;
+  flows: number;
+  /** Users of this device, or devices of this user. */
+  related: number;
+  ips: string[];
+  firstSeen: number;
+  lastSeen: number;
+}
+
+interface Acc {
+  up: number; down: number; flows: number; first: number; last: number;
+  users: Set<string>; devices: Set<string>; ips: Set<string>;
+}
+
+function newAcc(): Acc {
+  return { up: 0, down: 0, flows: 0, first: Infinity, last: -Infinity, users: new Set(), devices: new Set(), ips: new Set() };
+}
+
+function addTo(a: Acc, v: Rollup, device: string, user: string): void {
+  a.up += v.up; a.down += v.down; a.flows += v.flows;
+  a.first = Math.min(a.first, v.first); a.last = Math.max(a.last, v.last);
+  a.devices.add(device);
+  if (user !== '') a.users.add(user);
+  for (const ip of v.ips) a.ips.add(ip);
+}
+
+function obj(v: unknown): Record<string, unknown> | undefined {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? v as Record<string, unknown> : undefined;
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
+}
+
+export class DiscoveryCounters {
+  eventsSeen = 0;
+  eventsNamed = 0;
+  eventsUnclassified = 0;
+  eventsUnnamed = 0;
+  eventsInboundSkipped = 0;
+  eventsUnsanctioned = 0;
+  catalogReloads = 0;
+  catalogReloadErrors = 0;
+  snapshot(): Record<string, number> {
+    return {
+      'discovery.events_seen': this.eventsSeen,
+      'discovery.events_named': this.eventsNamed,
+      'discovery.events_unclassified': this.eventsUnclassified,
+      'discovery.events_unnamed': this.eventsUnnamed,
+      'discovery.events_inbound_skipped': this.eventsInboundSkipped,
+      'discovery.events_unsanctioned': this.eventsUnsanctioned,
+      'discovery.catalog_reloads': this.catalogReloads,
+      'discovery.catalog_reload_errors': this.catalogReloadErrors,
+    };
+  }
+}
+
+export class Discovery {
+  readonly settings: DiscoveryConfig;
+  readonly counters = new DiscoveryCounters();
+  readonly store: DiscoveryStore;
+  private file: CatalogFile | undefined;
+  private catalog: ResolvedCatalog | undefined;
+  private matcher: AppMatcher | undefined;
+  private sanctions = new Map<string, SanctionState>();
+  private key: Buffer | undefined;
+  private readonly now: () => number;
+  private readonly logger: DiscoveryLogger | undefined;
+  private readonly path: string;
+
+  constructor(private readonly options: DiscoveryOptions) {
+    this.settings = { ...DEFAULT_DISCOVERY_CONFIG, ...options.config } as DiscoveryConfig;
+    this.now = options.now ?? Date.now;
+    this.logger = options.logger;
+    this.path = join(options.dataDir, 'discovery');
+    this.store = new DiscoveryStore({
+      flushIntervalMs: this.settings.flushIntervalMs,
+      flushMaxRecords: this.settings.flushMaxRecords,
+      maxIpsPerRollup: this.settings.maxIpsPerRollup,
+    });
+  }
+
+  async open(): Promise<void> {
+    mkdirSync(this.path, { recursive: true });
+    this.store.open(this.path);
+    if (this.settings.pseudonymizeUsers) this.key = this.loadKey();
+    for (const [id, s] of this.store.sanctions()) if ((SANCTION_STATES as readonly string[]).includes(s)) this.sanctions.set(id, s as SanctionState);
+    this.reloadCatalog();
+  }
+
+  async close(): Promise<void> {
+    await this.store.close();
+  }
+
+  /** As a lifecycle Service (src/lifecycle.ts). */
+  service(): { name: string; start(signal: AbortSignal): Promise<void>; stop(): Promise<void> } {
+    return { name: 'discovery', start: async () => { await this.open(); }, stop: async () => { await this.close(); } };
+  }
+
+  private loadKey(): Buffer {
+    const file = this.settings.pseudonymKeyFile || join(this.path, 'pseudonym.key');
+    if (!existsSync(file)) {
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, randomBytes(32), { mode: 0o600, flag: 'wx' });
+    }
+    const key = readFileSync(file);
+    if (key.length < 16) throw new DiscoveryError('DISCOVERY_PSEUDONYM_KEY_INVALID', 500, `pseudonym key ${file} is shorter than 16 bytes`);
+    return key;
+  }
+
+  /** Catalog file + overrides → new matcher, swapped in at once. Throws CatalogError (the old catalog stays). */
+  reloadCatalog(): { version: string; apps: number; domains: number; ranges: number; conflicts: string[] } {
+    try {
+      this.file = readCatalogFile(this.settings.catalogFile || DEFAULT_CATALOG_PATH);
+    } catch (e) {
+      this.counters.catalogReloadErrors++;
+      throw e;
+    }
+    this.rebuild();
+    this.counters.catalogReloads++;
+    const m = this.matcher!;
+    const info = { version: m.catalog.version, apps: m.catalog.apps.size, domains: m.domainCount, ranges: m.rangeCount, conflicts: m.catalog.conflicts };
+    this.logger?.info(info, 'discovery catalog loaded');
+    return info;
+  }
+
+  private rebuild(): void {
+    const overrides = new Map<string, AppOverride>();
+    for (const [id, o] of this.store.overrides()) overrides.set(id, o as AppOverride);
+    this.catalog = resolveCatalog(this.file!, overrides, { discoveryHighRiskCountries: this.settings.highRiskCountries });
+    this.matcher = new AppMatcher(this.catalog);
+  }
+
+  get catalogVersion(): string { return this.catalog?.version ?? 'none'; }
+  get currentMatcher(): AppMatcher {
+    if (this.matcher === undefined) throw new Error('discovery is not open');
+    return this.matcher;
+  }
+  app(id: string): ResolvedApp | undefined { return this.catalog?.apps.get(id); }
+  apps(): ResolvedApp[] { return [...(this.catalog?.apps.values() ?? [])]; }
+
+  sanctionOf(appId: string): SanctionState {
+    return this.sanctions.get(appId) ?? this.settings.defaultSanction;
+  }
+
+  // ---------------------------------------------------------------- events
+
+  /** The match of a Network Activity event, or undefined (not 4001, inbound, nothing to name). */
+  private matchEvent(ev: Record<string, unknown>): AppMatch | undefined {
+    if (ev.class_uid !== 4001 || this.matcher === undefined) return undefined;
+    const conn = obj(ev.connection_info);
+    if (conn?.direction_id === 1) { this.counters.eventsInboundSkipped++; return undefined; }
+    const dst = obj(ev.dst_endpoint);
+    return this.matcher.match(str(dst?.hostname), str(dst?.ip));
+  }
+
+  /** EventEnricher: app_name and unmapped.cloud_app on Network Activity events. */
+  readonly enricher = (ev: Record<string, unknown>): void => {
+    if (ev.class_uid !== 4001) return;
+    this.counters.eventsSeen++;
+    const m = this.matchEvent(ev);
+    if (m === undefined) { this.counters.eventsUnnamed++; return; }
+    const a = this.annotation(m, str(obj(ev.unmapped)?.hostname_source));
+    if (m.unclassified) this.counters.eventsUnclassified++; else this.counters.eventsNamed++;
+    if (a.unsanctioned) this.counters.eventsUnsanctioned++;
+    ev.app_name = a.name;
+    ev.unmapped = { ...obj(ev.unmapped), cloud_app: a };
+  };
+
+  private annotation(m: AppMatch, hostnameSource: string | undefined): CloudAppAnnotation {
+    const sanction = this.sanctionOf(m.appId);
+    const a: CloudAppAnnotation = m.app !== null
+      ? { id: m.appId, name: m.app.name, vendor: m.app.vendor, category: m.app.category, risk_score: m.app.riskScore, risk_attributes_known: m.app.riskKnown, sanction, signal: m.signal, rule: m.rule, catalog_version: this.catalogVersion }
+      : { id: m.appId, name: m.registrableDomain ?? m.appId, category: UNCLASSIFIED_CATEGORY, unclassified: true, sanction, signal: m.signal, rule: m.rule, catalog_version: this.catalogVersion };
+    if (m.signal === 'hostname' && hostnameSource !== undefined) a.hostname_source = hostnameSource;
+    if (sanction === 'unsanctioned') a.unsanctioned = true;
+    return a;
+  }
+
+  /** The user key of an event: actor.user name (or uid), pseudonymised when configured; '' without one. */
+  userKeyOf(ev: Record<string, unknown>): string {
+    const user = obj(obj(ev.actor)?.user);
+    const name = str(user?.name) ?? str(user?.uid);
+    if (name === undefined) return '';
+    return this.key !== undefined ? this.pseudonym(name) : name;
+  }
+
+  /**
+   * Aggregation observer: call with every event at sink time (after all enrichers). Uses the
+   * enricher's unmapped.cloud_app when present, otherwise matches the event itself.
+   */
+  readonly observe = (event: object): void => {
+    const ev = event as Record<string, unknown>;
+    if (ev.class_uid !== 4001) return;
+    let appId = str(obj(obj(ev.unmapped)?.cloud_app)?.id);
+    if (appId === undefined) appId = this.matchEvent(ev)?.appId;
+    if (appId === undefined) return;
+    const traffic = obj(ev.traffic);
+    const src = obj(ev.src_endpoint);
+    const device = obj(ev.device);
+    const srcMac = str(src?.mac), srcIp = str(src?.ip);
+    const devUid = str(device?.uid);
+    const deviceKey = devUid !== undefined ? `uid:${devUid}` : srcMac !== undefined ? `mac:${srcMac}` : `ip:${srcIp ?? 'unknown'}`;
+    const deviceName = str(device?.hostname) ?? str(device?.mac) ?? srcMac ?? srcIp;
+    const time = typeof ev.time === 'number' ? ev.time : this.now();
+    this.store.add({
+      timeMs: time,
+      appId,
+      deviceKey,
+      userKey: this.userKeyOf(ev),
+      up: typeof traffic?.bytes_out === 'number' ? traffic.bytes_out : 0,
+      down: typeof traffic?.bytes_in === 'number' ? traffic.bytes_in : 0,
+      flowEnded: ev.activity_id === 2 || ev.activity_id === 3,
+      clientIp: srcIp,
+      deviceName,
+    });
+  };
+
+  /** A sink that rolls the event up, then passes it on. */
+  observingSink(next: (event: object) => void): (event: object) => void {
+    return (event) => { this.observe(event); next(event); };
+  }
+
+  // ---------------------------------------------------------------- privacy
+
+  /** Keyed HMAC-SHA-256 of a user name: "u-" + 24 hex digits. Remembered so that reveal() can reverse it. */
+  pseudonym(name: string): string {
+    if (this.key === undefined) throw new DiscoveryError('DISCOVERY_PSEUDONYMS_DISABLED', 409, 'user pseudonymisation is off (discovery.pseudonymizeUsers)');
+    const p = `u-${createHmac('sha256', this.key).update(name, 'utf8').digest('hex').slice(0, 24)}`;
+    this.store.rememberPseudonym(p, name);
+    return p;
+  }
+
+  /**
+   * For forwarded events: actor.user.name (and uid) replaced by the pseudonym. Returns a copy when
+   * something changed; the original event (seen by local consumers) is untouched.
+   */
+  pseudonymizeEvent<T extends object>(event: T): T {
+    if (this.key === undefined) return event;
+    const ev = event as Record<string, unknown>;
+    const actor = obj(ev.actor);
+    const user = obj(actor?.user);
+    if (user === undefined) return event;
+    const u: Record<string, unknown> = { ...user };
+    if (str(user.name) !== undefined) u.name = this.pseudonym(user.name as string);
+    if (str(user.uid) !== undefined) u.uid = this.pseudonym(user.uid as string);
+    return { ...ev, actor: { ...actor, user: u }, unmapped: { ...obj(ev.unmapped), user_pseudonymized: true } } as T;
+  }
+
+  /** The name behind a pseudonym; always audited (store and log), found or not. */
+  async reveal(pseudonym: string, actor: string, reason: string, from?: string): Promise<string | undefined> {
+    const name = this.store.pseudonymTarget(pseudonym);
+    const record = { action: 'user.reveal', actor, reason, from: from ?? null, pseudonym, found: name !== undefined };
+    await this.store.audit(record);
+    this.logger?.warn(record, 'discovery: pseudonymised user revealed');
+    return name;
+  }
+
+  // ---------------------------------------------------------------- administration
+
+  async setSanction(appId: string, state: SanctionState | null, actor: string): Promise<void> {
+    if (state !== null && !(SANCTION_STATES as readonly string[]).includes(state)) throw new DiscoveryError('DISCOVERY_BAD_SANCTION', 400, `sanction must be one of ${SANCTION_STATES.join(', ')}`);
+    await this.store.putSanction(appId, state);
+    if (state === null) this.sanctions.delete(appId); else this.sanctions.set(appId, state);
+    await this.store.audit({ action: 'app.sanction', actor, appId, state });
+  }
+
+  /** Adds or replaces an administrator override and rebuilds the matcher (no restart). */
+  async setOverride(id: string, override: unknown, actor: string): Promise<ResolvedApp> {
+    const isNew = !this.file!.apps.some((a) => a.id === id);
+    const errors = validateOverride(id, override, isNew);
+    if (errors.length > 0) throw new DiscoveryError('DISCOVERY_OVERRIDE_INVALID', 400, `override for ${id} is invalid: ${errors.join('; ')}`, { errors });
+    await this.store.putOverride(id, override);
+    this.rebuild();
+    await this.store.audit({ action: 'app.override', actor, appId: id, override });
+    return this.catalog!.apps.get(id)!;
+  }
+
+  async deleteOverride(id: string, actor: string): Promise<boolean> {
+    if (!this.store.overrides().has(id)) return false;
+    await this.store.putOverride(id, null);
+    this.rebuild();
+    await this.store.audit({ action: 'app.override.delete', actor, appId: id });
+    return true;
+  }
+
+  overrides(): Record<string, unknown> { return Object.fromEntries(this.store.overrides()); }
+
+  // ---------------------------------------------------------------- reports
+
+  /** Granularity and aligned bounds for [fromMs, toMs): hourly rows while they are kept, else daily. */
+  range(fromMs?: number, toMs?: number): ReportRange {
+    const to = toMs ?? this.now() + 1;
+    const from = fromMs ?? to - DAY_MS;
+    if (from >= to) throw new DiscoveryError('DISCOVERY_BAD_RANGE', 400, '`from` must be before `to`');
+    const hourlyKeptFrom = Number(this.store.meta('hourlyKeptFromMs') ?? 0);
+    const hourly = from >= hourlyKeptFrom && to - from <= this.settings.hourlyRetentionDays * DAY_MS;
+    const unit = hourly ? HOUR_MS : DAY_MS;
+    return { granularity: hourly ? 'hour' : 'day', fromMs: Math.floor(from / unit) * unit, toMs: Math.ceil(to / unit) * unit };
+  }
+
+  private async scan(r: ReportRange, appId?: string): Promise<Array<{ appId: string; deviceKey: string; userKey: string; value: Rollup }>> {
+    await this.store.flush();
+    const g: Granularity = r.granularity === 'hour' ? 'h' : 'd';
+    const out = [];
+    for (const row of this.store.rows(g, r.fromMs, r.toMs)) if (appId === undefined || row.appId === appId) out.push(row);
+    return out;
+  }
+
+  private describe(appId: string): Pick<AppRow, 'name' | 'vendor' | 'category' | 'riskScore' | 'unclassified'> {
+    const app = this.catalog?.apps.get(appId);
+    if (app !== undefined) return { name: app.name, vendor: app.vendor, category: app.category, riskScore: app.riskScore, unclassified: false };
+    const unclassified = appId.startsWith('unclassified:');
+    return { name: unclassified ? appId.slice('unclassified:'.length) : appId, vendor: null, category: unclassified ? UNCLASSIFIED_CATEGORY : 'removed', riskScore: null, unclassified };
+  }
+
+  async report(q: ReportQuery = {}): Promise<{ range: ReportRange; total: number; offset: number; limit: number; catalogVersion: string; totals: { bytesUp: number; bytesDown: number; flows: number }; rows: AppRow[] }> {
+    const r = this.range(q.fromMs, q.toMs);
+    const accs = new Map<string, Acc>();
+    for (const row of await this.scan(r)) {
+      let a = accs.get(row.appId);
+      if (a === undefined) accs.set(row.appId, (a = newAcc()));
+      addTo(a, row.value, row.deviceKey, row.userKey);
+    }
+    let rows: AppRow[] = [...accs].map(([id, a]) => ({
+      id, ...this.describe(id), sanction: this.sanctionOf(id),
+      bytesUp: a.up, bytesDown: a.down, bytes: a.up + a.down, flows: a.flows,
+      users: a.users.size, devices: a.devices.size, ips: a.ips.size, firstSeen: a.first, lastSeen: a.last,
+    }));
+    const totals = { bytesUp: 0, bytesDown: 0, flows: 0 };
+    rows = rows.filter((row) => {
+      if (q.includeUnclassified === false && row.unclassified) return false;
+      if (q.minRisk !== undefined && (row.riskScore === null || row.riskScore < q.minRisk)) return false;
+      if (q.maxRisk !== undefined && (row.riskScore === null || row.riskScore > q.maxRisk)) return false;
+      if (q.sanction !== undefined && row.sanction !== q.sanction) return false;
+      if (q.category !== undefined && row.category !== q.category) return false;
+      if (q.q !== undefined && q.q !== '') {
+        const needle = q.q.toLowerCase();
+        if (!`${row.id} ${row.name} ${row.vendor ?? ''}`.toLowerCase().includes(needle)) return false;
+      }
+      return true;
+    });
+    for (const row of rows) { totals.bytesUp += row.bytesUp; totals.bytesDown += row.bytesDown; totals.flows += row.flows; }
+    const sort = q.sort ?? 'bytes';
+    const dir = (q.order ?? (sort === 'name' ? 'asc' : 'desc')) === 'asc' ? 1 : -1;
+    rows.sort((a, b) => {
+      const x = a[sort], y = b[sort];
+      const c = typeof x === 'string' || typeof y === 'string' ? String(x).localeCompare(String(y)) : (x ?? -1) - (y ?? -1);
+      return c !== 0 ? dir * c : a.id.localeCompare(b.id);
+    });
+    const limit = Math.min(q.limit ?? 50, this.settings.reportMaxPageSize);
+    const offset = q.offset ?? 0;
+    return { range: r, total: rows.length, offset, limit, catalogVersion: this.catalogVersion, totals, rows: rows.slice(offset, offset + limit) };
+  }
+
+  /** Devices (or users) of one app over a range, by bytes. */
+  async drillDown(appId: string, by: 'devices' | 'users', fromMs?: number, toMs?: number): Promise<{ range: ReportRange; app: AppRow | null; rows: DrillRow[] }> {
+    const r = this.range(fromMs, toMs);
+    const groups = new Map<string, Acc & { name: string }>();
+    for (const row of await this.scan(r, appId)) {
+      const key = by === 'devices' ? row.deviceKey : row.userKey;
+      if (key === '' && by === 'users') continue;
+      let a = groups.get(key);
+      if (a === undefined) groups.set(key, (a = { ...newAcc(), name: by === 'devices' ? (row.value.deviceName ?? key) : key }));
+      if (by === 'devices' && row.value.deviceName !== undefined) a.name = row.value.deviceName;
+      addTo(a, row.value, row.deviceKey, row.userKey);
+    }
+    const rows: DrillRow[] = [...groups].map(([key, a]) => ({
+      key, name: a.name, bytesUp: a.up, bytesDown: a.down, flows: a.flows,
+      related: by === 'devices' ? a.users.size : a.devices.size, ips: [...a.ips].sort(), firstSeen: a.first, lastSeen: a.last,
+    })).sort((x, y) => (y.bytesUp + y.bytesDown) - (x.bytesUp + x.bytesDown) || x.key.localeCompare(y.key));
+    const summary = (await this.report({ fromMs: r.fromMs, toMs: r.toMs, q: undefined, limit: this.settings.reportMaxPageSize, offset: 0 })).rows.find((x) => x.id === appId) ?? null;
+    return { range: r, app: summary, rows };
+  }
+
+  /** Retention (the `retention` job). */
+  async applyRetention(): Promise<{ hourly: number; daily: number }> {
+    const now = this.now();
+    const hourCut = Math.floor((now - this.settings.hourlyRetentionDays * DAY_MS) / HOUR_MS) * HOUR_MS;
+    const dayCut = Math.floor((now - this.settings.dailyRetentionDays * DAY_MS) / DAY_MS) * DAY_MS;
+    const removed = await this.store.compact(hourCut, dayCut);
+    this.logger?.info(removed, 'discovery retention applied');
+    return removed;
+  }
+
+  /** Periodic summary (the `reports` job): the top apps of the last day as one object for the sinks. */
+  async summary(top = 20): Promise<Record<string, unknown>> {
+    const now = this.now();
+    const rep = await this.report({ fromMs: now - DAY_MS, toMs: now, limit: top, sort: 'bytesUp' });
+    const unsanctioned = (await this.report({ fromMs: now - DAY_MS, toMs: now, sanction: 'unsanctioned', limit: top })).rows;
+    return {
+      kind: 'discovery_summary', time: now, range: rep.range, catalog_version: rep.catalogVersion, apps: rep.total, totals: rep.totals,
+      top_upload: rep.rows.map((r) => ({ id: r.id, name: r.name, bytes_up: r.bytesUp, bytes_down: r.bytesDown, users: r.users, devices: r.devices, sanction: r.sanction })),
+      unsanctioned: unsanctioned.map((r) => ({ id: r.id, name: r.name, bytes_up: r.bytesUp, users: r.users, devices: r.devices })),
+    };
+  }
+
+  /**
+   * Hooks on the scheduler's well-known jobs (src/jobs/scheduler.ts): retention, catalog.reload,
+   * and reports (the summary goes to `summarySink`, e.g. the forwarder's outbox).
+   */
+  registerJobs(scheduler: { addHook(job: string, hook: string, fn: () => unknown): unknown }, summarySink?: (summary: object) => void): void {
+    scheduler.addHook('retention', 'discovery', () => this.applyRetention());
+    scheduler.addHook('catalog.reload', 'discovery', () => this.reloadCatalog());
+    if (summarySink !== undefined) scheduler.addHook('reports', 'discovery', async () => { summarySink(await this.summary()); });
+  }
+
+  counterSnapshot(): Record<string, number> {
+    return { ...this.counters.snapshot(), 'discovery.store_flushes': this.store.flushes, 'discovery.store_flush_errors': this.store.flushErrors };
+  }
+}
+
+export { CatalogError };
+
+const CSV_COLUMNS: Array<keyof AppRow> = ['id', 'name', 'vendor', 'category', 'riskScore', 'sanction', 'unclassified', 'bytesUp', 'bytesDown', 'bytes', 'flows', 'users', 'devices', 'ips', 'firstSeen', 'lastSeen'];
+
+function csvCell(v: unknown): string {
+  const s = v === null || v === undefined ? '' : String(v);
+  // RFC 4180 quoting; a leading =,+,-,@ is prefixed with ' so spreadsheets do not run it as a formula.
+  const safe = /^[=+\-@\t\r]/.test(s) && !/^-?\d+(\.\d+)?$/.test(s) ? `'${s}` : s;
+  return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+}
+
+export function appsToCsv(rows: AppRow[]): string {
+  const lines = [CSV_COLUMNS.join(',')];
+  for (const r of rows) lines.push(CSV_COLUMNS.map((c) => csvCell(c === 'firstSeen' || c === 'lastSeen' ? new Date(r[c]).toISOString() : r[c])).join(','));
+  return lines.join('\r\n') + '\r\n';
+}

@@ -1,0 +1,201 @@
+/**
+ * Hostname / address → app, over structures built once per catalog version:
+ *
+ * - domains: a trie keyed by reversed labels ("com" → "slack" → ...). A name is walked from its
+ *   last label; the deepest node carrying an app is the longest matching suffix, so
+ *   "files.slack.com" and "slack.com" match the entry "slack.com", "notslack.com" does not, and
+ *   "gist.github.com" beats "github.com". Cost: one Map lookup per label, no scan of the catalog.
+ * - address ranges (fallback when no name matched): per prefix length, a Map from the masked
+ *   network to the app, probed from the longest prefix length present to the shortest.
+ * - names no entry matches are grouped by registrable domain (Public Suffix List, ICANN section,
+ *   via tldts) as "unclassified" apps, id "unclassified:<registrable domain>".
+ */
+import { isIP } from 'node:net';
+import { parse as parseDomain } from 'tldts';
+import { normalizeHostname } from './hostname.js';
+import { parseCidr, type ResolvedApp, type ResolvedCatalog } from './catalog.js';
+
+interface TrieNode {
+  children: Map<string, TrieNode> | null;
+  appId: string | null;
+  /** The catalog domain this node stands for (the rule reported with a match). */
+  domain: string | null;
+}
+
+export type MatchSignal = 'hostname' | 'address';
+
+export interface AppMatch {
+  app: ResolvedApp | null;
+  /** App id ("unclassified:<domain>" for grouped unknown names). */
+  appId: string;
+  /** The signal that named the flow: its hostname, or its server address. */
+  signal: MatchSignal;
+  /** The catalog rule that matched: "domain:<suffix>", "cidr:<range>", "registrable-domain:<domain>". */
+  rule: string;
+  unclassified: boolean;
+  /** For unclassified apps, the registrable domain (also their display name). */
+  registrableDomain?: string;
+}
+
+function newNode(): TrieNode {
+  return { children: null, appId: null, domain: null };
+}
+
+function ipv4ToInt(ip: string): number {
+  let n = 0, part = 0, i = 0;
+  for (; i < ip.length; i++) {
+    const c = ip.charCodeAt(i);
+    if (c === 46) { n = (n * 256) + part; part = 0; } else part = part * 10 + (c - 48);
+  }
+  return (n * 256 + part) >>> 0;
+}
+
+function ipv6ToBigInt(ip: string): bigint {
+  let s = ip;
+  const pct = s.indexOf('%');
+  if (pct >= 0) s = s.slice(0, pct);
+  const lastColon = s.lastIndexOf(':');
+  if (s.indexOf('.', lastColon) >= 0) {
+    // Embedded IPv4 tail ("::ffff:192.0.2.1"): as two hex groups.
+    const v4 = ipv4ToInt(s.slice(lastColon + 1));
+    s = `${s.slice(0, lastColon + 1)}${(v4 >>> 16).toString(16)}:${(v4 & 0xffff).toString(16)}`;
+  }
+  const dbl = s.indexOf('::');
+  let groups: string[];
+  if (dbl >= 0) {
+    const head = s.slice(0, dbl), rest = s.slice(dbl + 2);
+    const h = head === '' ? [] : head.split(':');
+    const r = rest === '' ? [] : rest.split(':');
+    groups = [...h, ...new Array<string>(Math.max(0, 8 - h.length - r.length)).fill('0'), ...r];
+  } else groups = s.split(':');
+  let v = 0n;
+  for (let i = 0; i < 8; i++) v = (v << 16n) | BigInt(parseInt(groups[i] ?? '0', 16) || 0);
+  return v;
+}
+
+export class AppMatcher {
+  private readonly root = newNode();
+  private readonly v4 = new Map<number, Map<number, { appId: string; cidr: string }>>();
+  private readonly v6 = new Map<number, Map<bigint, { appId: string; cidr: string }>>();
+  private v4Prefixes: number[] = [];
+  private v6Prefixes: number[] = [];
+  readonly domainCount: number;
+  readonly rangeCount: number;
+
+  constructor(readonly catalog: ResolvedCatalog) {
+    let domains = 0, ranges = 0;
+    // Insertion in id order: on a domain claimed twice (possible only through overrides), the
+    // first app in id order keeps it and the conflict is reported.
+    const ids = [...catalog.apps.keys()].sort();
+    for (const id of ids) {
+      const app = catalog.apps.get(id)!;
+      for (const d of app.domains) {
+        const n = normalizeHostname(d);
+        if (n === undefined) continue;
+        const node = this.insert(n);
+        if (node.appId !== null && node.appId !== id) { catalog.conflicts.push(`${n}: ${node.appId} kept, ${id} skipped`); continue; }
+        node.appId = id;
+        node.domain = n;
+        domains++;
+      }
+      for (const cidr of app.addressRanges?.cidrs ?? []) {
+        const p = parseCidr(cidr);
+        if (p === undefined) continue;
+        ranges++;
+        if (p.version === 4) {
+          const mask = p.prefix === 0 ? 0 : (~0 << (32 - p.prefix)) >>> 0;
+          const net = (ipv4ToInt(p.address) & mask) >>> 0;
+          let m = this.v4.get(p.prefix);
+          if (m === undefined) this.v4.set(p.prefix, (m = new Map()));
+          if (!m.has(net)) m.set(net, { appId: id, cidr });
+        } else {
+          const shift = BigInt(128 - p.prefix);
+          const net = (ipv6ToBigInt(p.address) >> shift) << shift;
+          let m = this.v6.get(p.prefix);
+          if (m === undefined) this.v6.set(p.prefix, (m = new Map()));
+          if (!m.has(net)) m.set(net, { appId: id, cidr });
+        }
+      }
+    }
+    this.v4Prefixes = [...this.v4.keys()].sort((a, b) => b - a);
+    this.v6Prefixes = [...this.v6.keys()].sort((a, b) => b - a);
+    this.domainCount = domains;
+    this.rangeCount = ranges;
+  }
+
+  private insert(name: string): TrieNode {
+    let node = this.root;
+    let end = name.length;
+    while (end > 0) {
+      const dot = name.lastIndexOf('.', end - 1);
+      const label = name.slice(dot + 1, end);
+      if (node.children === null) node.children = new Map();
+      let next = node.children.get(label);
+      if (next === undefined) node.children.set(label, (next = newNode()));
+      node = next;
+      end = dot < 0 ? 0 : dot;
+    }
+    return node;
+  }
+
+  /** Longest catalog domain that is a suffix (on label boundaries) of a normalised name. */
+  matchDomain(name: string): { appId: string; domain: string } | undefined {
+    let node: TrieNode | undefined = this.root;
+    let best: TrieNode | null = null;
+    let end = name.length;
+    while (end > 0 && node.children !== null) {
+      const dot = name.lastIndexOf('.', end - 1);
+      node = node.children.get(name.slice(dot + 1, end));
+      if (node === undefined) break;
+      if (node.appId !== null) best = node;
+      end = dot < 0 ? 0 : dot;
+    }
+    return best === null ? undefined : { appId: best.appId!, domain: best.domain! };
+  }
+
+  matchAddress(ip: string): { appId: string; cidr: string } | undefined {
+    const v = isIP(ip);
+    if (v === 4) {
+      if (this.v4Prefixes.length === 0) return undefined;
+      const n = ipv4ToInt(ip);
+      for (const p of this.v4Prefixes) {
+        const mask = p === 0 ? 0 : (~0 << (32 - p)) >>> 0;
+        const hit = this.v4.get(p)!.get((n & mask) >>> 0);
+        if (hit !== undefined) return hit;
+      }
+    } else if (v === 6) {
+      if (this.v6Prefixes.length === 0) return undefined;
+      const n = ipv6ToBigInt(ip);
+      for (const p of this.v6Prefixes) {
+        const shift = BigInt(128 - p);
+        const hit = this.v6.get(p)!.get((n >> shift) << shift);
+        if (hit !== undefined) return hit;
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * The app of a flow: its hostname first (longest suffix), then its server address, then the
+   * hostname's registrable domain as an unclassified app. Undefined when there is nothing to name
+   * (no hostname, no range, or a name outside the ICANN public suffixes such as "printer.local").
+   */
+  match(hostname: string | undefined, serverIp: string | undefined): AppMatch | undefined {
+    const name = hostname === undefined ? undefined : normalizeHostname(hostname);
+    if (name !== undefined) {
+      const d = this.matchDomain(name);
+      if (d !== undefined) return { app: this.catalog.apps.get(d.appId) ?? null, appId: d.appId, signal: 'hostname', rule: `domain:${d.domain}`, unclassified: false };
+    }
+    if (serverIp !== undefined) {
+      const r = this.matchAddress(serverIp);
+      if (r !== undefined) return { app: this.catalog.apps.get(r.appId) ?? null, appId: r.appId, signal: 'address', rule: `cidr:${r.cidr}`, unclassified: false };
+    }
+    if (name !== undefined) {
+      const p = parseDomain(name, { allowPrivateDomains: false, extractHostname: false, validateHostname: false });
+      if (p.domain !== null && p.isIcann === true) {
+        return { app: null, appId: `unclassified:${p.domain}`, signal: 'hostname', rule: `registrable-domain:${p.domain}`, unclassified: true, registrableDomain: p.domain };
+      }
+    }
+    return undefined;
+  }
+}
