@@ -1,0 +1,116 @@
+#!/usr/bin/env node
+// Outpost endpoint agent for Linux: reports this host's names, addresses, MACs, logged-on users
+// (from utmp via `who`) and OS to the gateway in HMAC-signed heartbeats
+// (see src/devices/agent-routes.ts for the protocol). No dependencies beyond Node 20.
+//
+//   outpost-agent enroll    --admin http://gw:8470 --agent-id ID --secret-file FILE
+//   outpost-agent heartbeat --gateway https://gw:8471 --agent-id ID --secret-file FILE [--ca FILE] [--utmp FILE] [--once] [--interval-ms N]
+import { createHmac, randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { hostname, networkInterfaces } from 'node:os';
+import http from 'node:http';
+import https from 'node:https';
+
+function args(argv) {
+  const o = { _: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a.startsWith('--')) {
+      const k = a.slice(2);
+      if (k === 'once') o.once = true; else o[k] = argv[++i];
+    } else o._.push(a);
+  }
+  return o;
+}
+
+/** Logged-on users from utmp (`who` reads /var/run/utmp, or the file given). */
+export function loggedOnUsers(utmp) {
+  let out = '';
+  try { out = execFileSync('who', utmp ? [utmp] : [], { encoding: 'utf8', timeout: 5000 }); } catch { return []; }
+  const seen = new Set();
+  const users = [];
+  for (const line of out.split('\n')) {
+    const name = line.trim().split(/\s+/)[0];
+    if (!name || seen.has(name)) continue;
+    seen.add(name);
+    const u = { name };
+    try { u.uid = execFileSync('id', ['-u', name], { encoding: 'utf8', timeout: 2000 }).trim(); } catch { /* not a local account */ }
+    users.push(u);
+  }
+  return users;
+}
+
+function osName() {
+  try {
+    const m = /^PRETTY_NAME="?([^"\n]*)"?/m.exec(readFileSync('/etc/os-release', 'utf8'));
+    if (m) return m[1];
+  } catch { /* no os-release */ }
+  return `Linux`;
+}
+
+export function collect(opts = {}) {
+  const macs = new Set(), addresses = [];
+  for (const [, list] of Object.entries(networkInterfaces())) {
+    for (const a of list ?? []) {
+      if (a.internal) continue;
+      if (a.mac && a.mac !== '00:00:00:00:00:00') macs.add(a.mac);
+      addresses.push(a.address);
+    }
+  }
+  return { hostname: hostname(), macs: [...macs], addresses, users: loggedOnUsers(opts.utmp), os: osName() };
+}
+
+function post(url, body, headers, ca) {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    const mod = u.protocol === 'https:' ? https : http;
+    const req = mod.request(u, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers }, ...(ca ? { ca } : {}), timeout: 10_000 }, (res) => {
+      let data = '';
+      res.on('data', (c) => { data += c; });
+      res.on('end', () => resolve({ status: res.statusCode, body: data }));
+    });
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.end(body);
+  });
+}
+
+export async function sendHeartbeat(o) {
+  const body = JSON.stringify({ agentId: o.agentId, ...collect(o), time: Date.now() });
+  const ts = String(Date.now());
+  const nonce = randomBytes(16).toString('base64url');
+  const sig = createHmac('sha256', o.secret).update(`${ts}\n${nonce}\n${body}`).digest('hex');
+  return post(new URL('/v1/agents/heartbeat', o.gateway).href, body, {
+    'x-outpost-agent': o.agentId, 'x-outpost-timestamp': ts, 'x-outpost-nonce': nonce, 'x-outpost-signature': sig,
+  }, o.ca);
+}
+
+async function main() {
+  const a = args(process.argv.slice(2));
+  const cmd = a._[0];
+  if (cmd === 'enroll') {
+    const r = await post(new URL('/v1/agents/enroll', a.admin).href, JSON.stringify({ agentId: a['agent-id'] }), {}, a.ca ? readFileSync(a.ca) : undefined);
+    if (r.status !== 201) { console.error(`enrollment refused: ${r.status} ${r.body}`); process.exit(1); }
+    writeFileSync(a['secret-file'], JSON.parse(r.body).secret, { mode: 0o600 });
+    return;
+  }
+  if (cmd !== 'heartbeat') { console.error('usage: outpost-agent enroll|heartbeat ...'); process.exit(2); }
+  const o = {
+    gateway: a.gateway, agentId: a['agent-id'], secret: readFileSync(a['secret-file'], 'utf8').trim(),
+    ca: a.ca ? readFileSync(a.ca) : undefined, utmp: a.utmp,
+  };
+  for (;;) {
+    try {
+      const r = await sendHeartbeat(o);
+      if (r.status !== 204) console.error(`heartbeat refused: ${r.status} ${r.body}`);
+      if (a.once) process.exit(r.status === 204 ? 0 : 1);
+    } catch (e) {
+      console.error(`heartbeat failed: ${e.message}`);
+      if (a.once) process.exit(1);
+    }
+    await new Promise((r) => setTimeout(r, Number(a['interval-ms'] ?? 60_000)));
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();

@@ -1,0 +1,169 @@
+/**
+ * Endpoint-agent enrollment and heartbeats, as a fastify plugin the lead registers on the
+ * gateway's HTTPS listener (heartbeats) and admin API (enrollment).
+ *
+ *   POST /v1/agents/enroll     {agentId}            → 201 {agentId, secret}     (admin API)
+ *   POST /v1/agents/heartbeat  heartbeat JSON body  → 204                        (agents)
+ *
+ * Heartbeat authentication: headers `x-outpost-agent` (agent id), `x-outpost-timestamp`
+ * (ms since the epoch), `x-outpost-nonce` (16–128 chars [A-Za-z0-9_-]) and
+ * `x-outpost-signature` = hex HMAC-SHA256(secret, `${timestamp}\n${nonce}\n${raw body}`)
+ * (RFC 2104). Refused and counted: unknown agent or bad signature 401, timestamp further than
+ * agentMaxClockSkewMs from the gateway clock 401, a nonce already seen within that window 409,
+ * malformed 400. Signatures are compared in constant time.
+ */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import type { DeviceIdentity, AgentReport } from './identity.js';
+import { DeviceError } from './errors.js';
+
+export interface EnrolledAgent { agentId: string; secret: string; enrolledMs: number; lastHeartbeatMs?: number }
+
+export class AgentCounters {
+  enrolled = 0; accepted = 0; refusedUnknown = 0; refusedForged = 0; refusedStale = 0; refusedReplayed = 0; refusedMalformed = 0; noncesEvicted = 0; refusedLimit = 0;
+  snapshot(): Record<string, number> {
+    return {
+      'agents.enrolled': this.enrolled, 'agents.heartbeats_accepted': this.accepted,
+      'agents.refused_unknown': this.refusedUnknown, 'agents.refused_forged': this.refusedForged,
+      'agents.refused_stale': this.refusedStale, 'agents.refused_replayed': this.refusedReplayed,
+      'agents.refused_malformed': this.refusedMalformed, 'agents.refused_limit': this.refusedLimit,
+      'agents.nonces_evicted': this.noncesEvicted,
+    };
+  }
+}
+
+/** Enrolled agents and their secrets, plus the nonces seen (bounded). */
+export class AgentRegistry {
+  readonly counters = new AgentCounters();
+  private readonly agents = new Map<string, EnrolledAgent>();
+  private readonly nonces = new Map<string, number>();
+  constructor(readonly maxAgents: number, readonly maxNonces: number, readonly maxClockSkewMs: number) {}
+
+  enroll(agentId: string, nowMs: number): EnrolledAgent {
+    if (!this.agents.has(agentId) && this.agents.size >= this.maxAgents) { this.counters.refusedLimit++; throw new DeviceError('AGENT_LIMIT_REACHED'); }
+    const a: EnrolledAgent = { agentId, secret: randomBytes(32).toString('base64url'), enrolledMs: nowMs };
+    this.agents.set(agentId, a);
+    this.counters.enrolled++;
+    return a;
+  }
+
+  get(agentId: string): EnrolledAgent | undefined { return this.agents.get(agentId); }
+  list(): EnrolledAgent[] { return [...this.agents.values()]; }
+  /** Loads agents saved elsewhere (e.g. LMDB by the daemon). */
+  load(agents: EnrolledAgent[]): void { for (const a of agents) this.agents.set(a.agentId, a); }
+
+  /** Checks a heartbeat's authentication; throws DeviceError (counted) when refused. */
+  verify(agentId: string, timestamp: string, nonce: string, signature: string, rawBody: string, nowMs: number): EnrolledAgent {
+    const c = this.counters;
+    const a = this.agents.get(agentId);
+    if (a === undefined) { c.refusedUnknown++; throw new DeviceError('AGENT_NOT_ENROLLED', { agentId }); }
+    const expected = createHmac('sha256', a.secret).update(`${timestamp}\n${nonce}\n${rawBody}`).digest();
+    const given = /^[0-9a-f]{64}$/i.test(signature) ? Buffer.from(signature, 'hex') : Buffer.alloc(0);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) { c.refusedForged++; throw new DeviceError('AGENT_SIGNATURE_INVALID'); }
+    const ts = Number(timestamp);
+    if (!Number.isFinite(ts) || Math.abs(nowMs - ts) > this.maxClockSkewMs) { c.refusedStale++; throw new DeviceError('AGENT_HEARTBEAT_STALE'); }
+    // Nonces older than the skew window cannot be replayed (the timestamp check refuses them).
+    for (const [n, exp] of this.nonces) { if (exp >= nowMs) break; this.nonces.delete(n); }
+    const key = `${agentId}\u0000${nonce}`;
+    if (this.nonces.has(key)) { c.refusedReplayed++; throw new DeviceError('AGENT_HEARTBEAT_REPLAYED'); }
+    this.nonces.set(key, nowMs + 2 * this.maxClockSkewMs);
+    if (this.nonces.size > this.maxNonces) { this.nonces.delete(this.nonces.keys().next().value as string); c.noncesEvicted++; }
+    a.lastHeartbeatMs = nowMs;
+    c.accepted++;
+    return a;
+  }
+}
+
+/** Signs a heartbeat body the way verify() expects (used by the agent and tests). */
+export function signHeartbeat(secret: string, timestamp: string, nonce: string, rawBody: string): string {
+  return createHmac('sha256', secret).update(`${timestamp}\n${nonce}\n${rawBody}`).digest('hex');
+}
+
+export interface AgentRoutesOptions {
+  identity: DeviceIdentity;
+  registry: AgentRegistry;
+  /** Register the enrollment route (admin API) — default true. */
+  enrollment?: boolean;
+  /** Register the heartbeat route — default true. */
+  heartbeats?: boolean;
+  /** Gateway clock (tests). */
+  now?: () => number;
+}
+
+const HEARTBEAT_SCHEMA = {
+  type: 'object',
+  required: ['agentId'],
+  additionalProperties: false,
+  properties: {
+    agentId: { type: 'string', minLength: 1, maxLength: 128 },
+    hostname: { type: 'string', maxLength: 255 },
+    macs: { type: 'array', maxItems: 64, items: { type: 'string', maxLength: 17 } },
+    addresses: { type: 'array', maxItems: 256, items: { type: 'string', maxLength: 45 } },
+    users: {
+      type: 'array', maxItems: 64,
+      items: {
+        type: 'object', required: ['name'], additionalProperties: false,
+        properties: { name: { type: 'string', minLength: 1, maxLength: 256 }, domain: { type: 'string', maxLength: 256 }, uid: { type: 'string', maxLength: 256 }, upn: { type: 'string', maxLength: 256 } },
+      },
+    },
+    os: { type: 'string', maxLength: 256 },
+    time: { type: 'integer' },
+  },
+} as const;
+
+export const agentRoutes: FastifyPluginAsync<AgentRoutesOptions> = async (app: FastifyInstance, opts) => {
+  const now = opts.now ?? Date.now;
+  const { registry, identity } = opts;
+  const reply4xx = (err: unknown): { status: number; body: object } => {
+    const e = err as DeviceError;
+    return { status: e.statusCode ?? 400, body: { statusCode: e.statusCode ?? 400, code: e.code ?? 'AGENT_HEARTBEAT_MALFORMED', error: 'Agent heartbeat refused', message: e.message } };
+  };
+  // The signature covers the raw body: keep it (this plugin's scope only).
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: 65_536 }, (req, body, done) => {
+    (req as unknown as { rawBody: string }).rawBody = body as string;
+    try { done(null, JSON.parse(body as string)); } catch (e) { registry.counters.refusedMalformed++; (e as { statusCode?: number }).statusCode = 400; done(e as Error, undefined); }
+  });
+
+  if (opts.enrollment !== false) {
+    app.post<{ Body: { agentId: string } }>('/v1/agents/enroll', {
+      schema: { body: { type: 'object', required: ['agentId'], additionalProperties: false, properties: { agentId: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:-]+$' } } } },
+    }, async (req, reply) => {
+      try {
+        const a = registry.enroll(req.body.agentId, now());
+        return reply.code(201).send({ agentId: a.agentId, secret: a.secret });
+      } catch (err) {
+        const r = reply4xx(err);
+        return reply.code(r.status).send(r.body);
+      }
+    });
+  }
+
+  if (opts.heartbeats !== false) {
+    app.post<{ Body: AgentReport & { time?: number } }>('/v1/agents/heartbeat', {
+      schema: { body: HEARTBEAT_SCHEMA },
+      attachValidation: true,
+    }, async (req, reply) => {
+      if (req.validationError !== undefined && req.validationError !== null) {
+        registry.counters.refusedMalformed++;
+        return reply.code(400).send({ statusCode: 400, code: 'AGENT_HEARTBEAT_MALFORMED', error: 'Bad Request', message: req.validationError.message });
+      }
+      const h = req.headers;
+      const agentId = h['x-outpost-agent'], ts = h['x-outpost-timestamp'], nonce = h['x-outpost-nonce'], sig = h['x-outpost-signature'];
+      if (typeof agentId !== 'string' || typeof ts !== 'string' || typeof nonce !== 'string' || typeof sig !== 'string'
+        || !/^[A-Za-z0-9_-]{16,128}$/.test(nonce) || agentId !== req.body.agentId) {
+        registry.counters.refusedMalformed++;
+        return reply.code(400).send({ statusCode: 400, code: 'AGENT_HEARTBEAT_MALFORMED', error: 'Bad Request', message: 'missing or inconsistent authentication headers' });
+      }
+      const nowMs = now();
+      try {
+        registry.verify(agentId, ts, nonce, sig, (req as unknown as { rawBody: string }).rawBody ?? '', nowMs);
+      } catch (err) {
+        const r = reply4xx(err);
+        return reply.code(r.status).send(r.body);
+      }
+      identity.applyAgentReport(req.body, nowMs);
+      return reply.code(204).send();
+    });
+  }
+};

@@ -1,0 +1,88 @@
+/**
+ * Device-identity settings: a JSON-schema fragment for `devices` in the configuration, its type
+ * and defaults. The lead merges `DEVICES_CONFIG_SCHEMA` under `properties.devices` of
+ * src/config/schema.ts. Units are in the names.
+ */
+
+export interface DevicesConfig {
+  /** Snoop DHCP/ARP/NDP/mDNS, enrich events with device and user. */
+  enabled: boolean;
+  /** Devices kept; the least recently seen is evicted past this (devices.evicted). */
+  maxDevices: number;
+  /** Address bindings, user intervals and evidence older than this are removed by compact(). */
+  deviceHistoryRetentionMs: number;
+  /** How long an agent-reported user stays attributed after its last heartbeat. */
+  agentHeartbeatTtlMs: number;
+  /** Heartbeats whose timestamp is further than this from the gateway clock are refused. */
+  agentMaxClockSkewMs: number;
+  /** Nonces remembered for replay detection (per window of agentMaxClockSkewMs). */
+  agentMaxNonces: number;
+  /** Enrolled agents kept. */
+  maxAgents: number;
+  /** Binding of an address to a device without a DHCP lease (ARP/NDP/mDNS) stays valid this long after last seen. */
+  addressBindingTtlMs: number;
+  /** A binding from a higher-trust source blocks lower-trust rebinding for this long (when no lease says otherwise). */
+  trustHoldMs: number;
+  /** Address intervals kept per address; the oldest is dropped (devices.bindings_dropped). */
+  maxBindingsPerAddress: number;
+  /** Evidence records kept per device (oldest dropped). */
+  maxEvidencePerDevice: number;
+  /** Open DHCP transactions remembered to pair requests (host name, client id) with ACKs. */
+  dhcpMaxPendingTransactions: number;
+  /** Longest time a change waits before it is written to LMDB. */
+  deviceFlushIntervalMs: number;
+  /** How often the daemon should call compact(). */
+  deviceCompactIntervalMs: number;
+}
+
+export const DEFAULT_DEVICES_CONFIG: Readonly<DevicesConfig> = Object.freeze({
+  enabled: true,
+  maxDevices: 50_000,
+  deviceHistoryRetentionMs: 30 * 86_400_000,
+  agentHeartbeatTtlMs: 300_000,
+  agentMaxClockSkewMs: 300_000,
+  agentMaxNonces: 100_000,
+  maxAgents: 10_000,
+  addressBindingTtlMs: 4 * 3_600_000,
+  trustHoldMs: 600_000,
+  maxBindingsPerAddress: 64,
+  maxEvidencePerDevice: 32,
+  dhcpMaxPendingTransactions: 4096,
+  deviceFlushIntervalMs: 1_000,
+  deviceCompactIntervalMs: 3_600_000,
+});
+
+const int = (min: number, description: string): Record<string, unknown> => ({ type: 'integer', minimum: min, description });
+
+/** JSON schema for the `devices` object (ajv, useDefaults). */
+export const DEVICES_CONFIG_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    enabled: { type: 'boolean', default: DEFAULT_DEVICES_CONFIG.enabled, description: 'Device and user identity from DHCP, ARP/NDP, mDNS and agents.' },
+    maxDevices: { ...int(1, 'Devices kept (LRU by last seen).'), default: DEFAULT_DEVICES_CONFIG.maxDevices },
+    deviceHistoryRetentionMs: { ...int(60_000, 'History older than this is compacted away.'), default: DEFAULT_DEVICES_CONFIG.deviceHistoryRetentionMs },
+    agentHeartbeatTtlMs: { ...int(1_000, 'A reported user stays attributed this long after the last heartbeat.'), default: DEFAULT_DEVICES_CONFIG.agentHeartbeatTtlMs },
+    agentMaxClockSkewMs: { ...int(1_000, 'Heartbeat timestamps further from the gateway clock are refused (401).'), default: DEFAULT_DEVICES_CONFIG.agentMaxClockSkewMs },
+    agentMaxNonces: { ...int(100, 'Nonces remembered for replay detection.'), default: DEFAULT_DEVICES_CONFIG.agentMaxNonces },
+    maxAgents: { ...int(1, 'Enrolled agents kept.'), default: DEFAULT_DEVICES_CONFIG.maxAgents },
+    addressBindingTtlMs: { ...int(1_000, 'Validity of an ARP/NDP/mDNS binding after it was last seen.'), default: DEFAULT_DEVICES_CONFIG.addressBindingTtlMs },
+    trustHoldMs: { ...int(0, 'How long a higher-trust binding blocks lower-trust evidence.'), default: DEFAULT_DEVICES_CONFIG.trustHoldMs },
+    maxBindingsPerAddress: { ...int(1, 'Address intervals kept per address.'), default: DEFAULT_DEVICES_CONFIG.maxBindingsPerAddress },
+    maxEvidencePerDevice: { ...int(1, 'Evidence records kept per device.'), default: DEFAULT_DEVICES_CONFIG.maxEvidencePerDevice },
+    dhcpMaxPendingTransactions: { ...int(1, 'Open DHCP transactions remembered.'), default: DEFAULT_DEVICES_CONFIG.dhcpMaxPendingTransactions },
+    deviceFlushIntervalMs: { ...int(10, 'Longest wait before changes are written to LMDB.'), default: DEFAULT_DEVICES_CONFIG.deviceFlushIntervalMs },
+    deviceCompactIntervalMs: { ...int(1_000, 'Period of the compaction job.'), default: DEFAULT_DEVICES_CONFIG.deviceCompactIntervalMs },
+  },
+} as const;
+
+export function devicesConfig(partial?: Partial<DevicesConfig>): DevicesConfig {
+  const out: DevicesConfig = { ...DEFAULT_DEVICES_CONFIG };
+  if (partial === undefined) return out;
+  for (const k of Object.keys(DEFAULT_DEVICES_CONFIG) as (keyof DevicesConfig)[]) {
+    const v = partial[k];
+    if (k === 'enabled') { if (typeof v === 'boolean') out.enabled = v; continue; }
+    if (typeof v === 'number' && Number.isFinite(v) && v >= 0) (out as unknown as Record<string, number>)[k] = Math.floor(v);
+  }
+  return out;
+}

@@ -1,0 +1,167 @@
+/**
+ * OCSF 1.8.0 events of device identity: DHCP Activity (class 4004) per DHCP message and Device
+ * Inventory Info (class 5001) when a device appears or its identity changes; and the `device` /
+ * `actor.user` objects added to Network Activity events (which needs the `host` profile).
+ */
+import { randomUUID } from 'node:crypto';
+import { OCSF_VERSION, PRODUCT } from '../events/network-activity.js';
+import type { Dhcp4Info, Dhcp6Info } from '../protocols/dhcp/fields.js';
+import type { Device, UserSpan } from './store.js';
+import { TRUST_NAMES } from './store.js';
+
+const DHCP4_ACTIVITY: Record<number, string> = { 1: 'Discover', 2: 'Offer', 3: 'Request', 4: 'Decline', 5: 'Ack', 6: 'Nak', 7: 'Release', 8: 'Inform' };
+/** DHCPv6 message types mapped onto the DHCP Activity activity ids (RFC 8415 §7.3 roles). */
+const DHCP6_ACTIVITY: Record<number, number> = { 1: 1, 2: 2, 3: 3, 5: 3, 6: 3, 7: 5, 8: 7, 9: 4, 11: 8 };
+
+export interface DhcpEventContext {
+  timeMs: number;
+  /** Packet addresses and ports. */
+  srcIp: string; srcPort: number; srcMac?: string;
+  dstIp: string; dstPort: number; dstMac?: string;
+}
+
+export function buildDhcpActivity(info: Dhcp4Info | Dhcp6Info, ctx: DhcpEventContext): Record<string, unknown> {
+  const isV4 = info.version === 4;
+  const activityId = isV4 ? (DHCP4_ACTIVITY[info.msgType] !== undefined ? info.msgType : 99) : (DHCP6_ACTIVITY[info.msgType] ?? 99);
+  const activityName = activityId === 99 ? 'Other' : DHCP4_ACTIVITY[activityId]!;
+  // The client is the BOOTREQUEST sender, or the receiver of a BOOTREPLY (RFC 2131 §4.1).
+  const fromClient = isV4 ? info.op === 1 : [1, 3, 4, 5, 6, 8, 9, 11].includes(info.msgType);
+  const client: Record<string, unknown> = {};
+  const server: Record<string, unknown> = {};
+  const c = fromClient ? { ip: ctx.srcIp, port: ctx.srcPort, mac: ctx.srcMac } : { ip: ctx.dstIp, port: ctx.dstPort, mac: ctx.dstMac };
+  const s = fromClient ? { ip: ctx.dstIp, port: ctx.dstPort, mac: ctx.dstMac } : { ip: ctx.srcIp, port: ctx.srcPort, mac: ctx.srcMac };
+  let assigned: string | undefined, hostName: string | undefined, lease: number | undefined;
+  const unmapped: Record<string, unknown> = {
+    dhcp_msg_type: info.msgTypeName,
+    // The packet's own endpoints (the endpoints above are the client's identity and the server).
+    pkt_src: `${ctx.srcIp}:${ctx.srcPort}`, pkt_dst: `${ctx.dstIp}:${ctx.dstPort}`,
+  };
+  if (info.version === 4) {
+    assigned = info.yiaddr ?? info.ciaddr;
+    hostName = info.hostName ?? info.clientFqdn;
+    lease = info.leaseTimeS;
+    client.mac = info.mac ?? c.mac;
+    if (info.clientId !== undefined) unmapped.dhcp_client_id = info.clientId;
+    if (info.vendorClass !== undefined) unmapped.dhcp_vendor_class = info.vendorClass;
+    if (info.paramRequestList !== undefined) unmapped.dhcp_param_request_list = info.paramRequestList.join(',');
+    if (info.requestedAddr !== undefined) unmapped.dhcp_requested_addr = info.requestedAddr;
+    if (info.yiaddr !== undefined) unmapped.dhcp_yiaddr = info.yiaddr;
+    if (info.ciaddr !== undefined) unmapped.dhcp_ciaddr = info.ciaddr;
+    if (info.clientFqdn !== undefined) unmapped.dhcp_client_fqdn = info.clientFqdn;
+    if (info.message !== undefined) unmapped.dhcp_message = info.message;
+    if (info.serverId !== undefined) s.ip = info.serverId;
+  } else {
+    assigned = info.iaAddress;
+    hostName = info.clientFqdn;
+    lease = info.validLifetimeS;
+    client.mac = info.duidMac ?? c.mac;
+    if (info.duid !== undefined) unmapped.dhcp6_duid = info.duid;
+    if (info.vendorClass !== undefined) unmapped.dhcp_vendor_class = info.vendorClass;
+    if (info.optionRequestList !== undefined) unmapped.dhcp6_option_request_list = info.optionRequestList.join(',');
+  }
+  if (client.mac === undefined) delete client.mac;
+  // The client's address: the one assigned to it when known, else the packet's.
+  const clientIp = assigned ?? c.ip;
+  // OCSF requires an address-like field on each endpoint: before a lease the packet's own
+  // (0.0.0.0, the broadcast address) is what there is.
+  client.ip = clientIp;
+  client.port = c.port;
+  if (hostName !== undefined) client.hostname = hostName;
+  server.ip = s.ip;
+  server.port = s.port;
+  if (s.mac !== undefined && s.mac !== 'ff:ff:ff:ff:ff:ff') server.mac = s.mac;
+  const ev: Record<string, unknown> = {
+    activity_id: activityId,
+    activity_name: activityName,
+    category_uid: 4,
+    category_name: 'Network Activity',
+    class_uid: 4004,
+    class_name: 'DHCP Activity',
+    type_uid: 400400 + activityId,
+    type_name: `DHCP Activity: ${activityName}`,
+    severity_id: 1,
+    severity: 'Informational',
+    time: ctx.timeMs,
+    metadata: { version: OCSF_VERSION, product: PRODUCT, uid: randomUUID(), log_name: 'dhcp' },
+    src_endpoint: client,
+    dst_endpoint: server,
+    transaction_uid: info.xid.toString(16).padStart(isV4 ? 8 : 6, '0'),
+    unmapped,
+  };
+  if (lease !== undefined) ev.lease_dur = lease;
+  if (info.version === 4 && info.giaddr !== undefined) ev.relay = { ip: info.giaddr };
+  if (info.version === 4 && (info.msgType === 3 && info.ciaddr !== undefined)) ev.is_renewal = true;
+  return ev;
+}
+
+/** The OCSF `device` object for a device and the address it used. */
+export function deviceObject(d: Device, ip?: string, mac?: string): Record<string, unknown> {
+  const o: Record<string, unknown> = { uid: d.uid, type_id: d.typeId ?? 0 };
+  o.type = DEVICE_TYPES[d.typeId ?? 0] ?? 'Unknown';
+  if (d.hostname !== undefined) o.hostname = d.hostname;
+  const m = mac !== undefined && d.macs.includes(mac) ? mac : d.macs[0];
+  if (m !== undefined) o.mac = m;
+  if (ip !== undefined) o.ip = ip;
+  if (d.vendor !== undefined) o.vendor_name = d.vendor;
+  if (d.os !== undefined) o.os = { name: d.os.name, type_id: d.os.typeId, type: OS_TYPES[d.os.typeId] ?? 'Other' };
+  o.first_seen_time = d.firstSeenMs;
+  o.last_seen_time = d.lastSeenMs;
+  return o;
+}
+
+const DEVICE_TYPES: Record<number, string> = { 0: 'Unknown', 1: 'Server', 2: 'Desktop', 3: 'Laptop', 4: 'Tablet', 5: 'Mobile', 6: 'Virtual', 7: 'IOT', 99: 'Other' };
+const OS_TYPES: Record<number, string> = { 0: 'Unknown', 100: 'Windows', 200: 'Linux', 201: 'Android', 300: 'macOS', 301: 'iOS', 302: 'iPadOS', 99: 'Other' };
+
+export function userObject(u: UserSpan): Record<string, unknown> {
+  const o: Record<string, unknown> = { name: u.name };
+  if (u.domain !== undefined) o.domain = u.domain;
+  if (u.uid !== undefined) o.uid = u.uid;
+  if (u.upn !== undefined) o.uid_alt = u.upn;
+  return o;
+}
+
+/** Device Inventory Info (5001, activity 1 Log) for a device that appeared or changed. */
+export function buildDeviceInventory(d: Device, change: string, timeMs: number): Record<string, unknown> {
+  const device = deviceObject(d);
+  const ifaces = d.macs.map((mac) => {
+    const n: Record<string, unknown> = { mac, type_id: 0 };
+    if (d.hostname !== undefined) n.hostname = d.hostname;
+    return n;
+  });
+  // Addresses go with the interface that was seen using them; unknown pairing → first MAC.
+  if (ifaces.length > 0) {
+    const first = ifaces[0]!;
+    if (d.addresses.length > 0) first.ip = d.addresses[0];
+    for (let i = 1; i < d.addresses.length; i++) ifaces.push({ ...first, ip: d.addresses[i] });
+  }
+  if (ifaces.length > 0) device.network_interfaces = ifaces;
+  const ev: Record<string, unknown> = {
+    activity_id: 1,
+    activity_name: 'Log',
+    category_uid: 5,
+    category_name: 'Discovery',
+    class_uid: 5001,
+    class_name: 'Device Inventory Info',
+    type_uid: 500101,
+    type_name: 'Device Inventory Info: Log',
+    severity_id: 1,
+    severity: 'Informational',
+    time: timeMs,
+    metadata: { version: OCSF_VERSION, product: PRODUCT, uid: randomUUID(), log_name: 'inventory' },
+    device,
+    unmapped: {
+      change,
+      hostname_source: d.hostnameSource !== undefined ? d.hostnameSource : undefined,
+      hostname_trust: TRUST_NAMES[d.hostnameTrust],
+      randomized_mac: d.randomizedMac,
+      agent_id: d.agentId,
+      links: d.links,
+      evidence: d.evidence,
+    },
+  };
+  const um = ev.unmapped as Record<string, unknown>;
+  for (const k of Object.keys(um)) if (um[k] === undefined) delete um[k];
+  const u = d.users.length > 0 ? d.users[d.users.length - 1] : undefined;
+  if (u !== undefined && u.toMs >= timeMs) ev.actor = { user: userObject(u) };
+  return ev;
+}

@@ -1,0 +1,163 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Sensor } from '../sensor.js';
+import { DEFAULT_FLOW_SETTINGS } from '../flows/flow-table.js';
+import { loadOcsfSchema } from '../events/ocsf-schema.js';
+import { DeviceIdentity } from './identity.js';
+import { DeviceStore } from './store.js';
+import { dhcp4, ip4, u32be, str } from '../protocols/dhcp/fixtures.js';
+import { ethernet, ipv4, ipv6, udp, tcp, mac, ipv4Bytes, ipv6Bytes, ETH_IPV4, ETH_IPV6, ETH_ARP, PROTO_UDP, PROTO_ICMPV6, TCP_SYN, TCP_ACK, TCP_FIN } from '../../test/support/packets.js';
+
+const schemaDir = resolve(process.cwd(), '../shared/reference/ocsf-1.8.0');
+const noSchema = existsSync(schemaDir) ? false : `OCSF schema absent at ${schemaDir}`;
+
+const SRV_MAC = '00:00:5e:00:53:01', A = '00:11:22:33:44:55', B = '3c:22:fb:00:00:02', C = '00:16:3e:00:00:03';
+const BCAST = 'ff:ff:ff:ff:ff:ff';
+
+type Ev = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+function dhcpFrame(fromClient: boolean, clientMac: string, payload: Buffer): Buffer {
+  const ip = fromClient ? ipv4({ src: '0.0.0.0', dst: '255.255.255.255', proto: PROTO_UDP }, udp({ sport: 68, dport: 67 }, payload))
+    : ipv4({ src: '10.0.0.1', dst: '255.255.255.255', proto: PROTO_UDP }, udp({ sport: 67, dport: 68 }, payload));
+  return fromClient ? ethernet(BCAST, clientMac, ETH_IPV4, ip) : ethernet(BCAST, SRV_MAC, ETH_IPV4, ip);
+}
+
+function lease(xid: number, clientMac: string, name: string, addr: string, opts: { vendorClass?: string; prl?: number[] } = {}): Buffer[] {
+  const extra: Array<[number, Buffer]> = [[12, str(name)]];
+  if (opts.vendorClass) extra.push([60, str(opts.vendorClass)]);
+  if (opts.prl) extra.push([55, Buffer.from(opts.prl)]);
+  const server: Array<[number, Buffer]> = [[54, ip4('10.0.0.1')], [51, u32be(3600)]];
+  return [
+    dhcpFrame(true, clientMac, dhcp4({ xid, mac: clientMac, msgType: 1, options: extra })),
+    dhcpFrame(false, clientMac, dhcp4({ xid, mac: clientMac, msgType: 2, yiaddr: addr, options: server })),
+    dhcpFrame(true, clientMac, dhcp4({ xid, mac: clientMac, msgType: 3, options: [...extra, [50, ip4(addr)], [54, ip4('10.0.0.1')]] })),
+    dhcpFrame(false, clientMac, dhcp4({ xid, mac: clientMac, msgType: 5, yiaddr: addr, options: server })),
+  ];
+}
+
+function flow(clientMac: string, src: string, sport: number): Buffer[] {
+  const out = (flags: number) => ethernet(SRV_MAC, clientMac, ETH_IPV4, ipv4({ src, dst: '93.184.216.34' }, tcp({ sport, dport: 443, flags })));
+  const back = (flags: number) => ethernet(clientMac, SRV_MAC, ETH_IPV4, ipv4({ src: '93.184.216.34', dst: src }, tcp({ sport: 443, dport: sport, flags })));
+  return [out(TCP_SYN), back(TCP_SYN | TCP_ACK), out(TCP_ACK), out(TCP_FIN | TCP_ACK), back(TCP_FIN | TCP_ACK), out(TCP_ACK)];
+}
+
+function arpReply(sha: string, spa: string): Buffer {
+  return ethernet(BCAST, sha, ETH_ARP, Buffer.concat([Buffer.from([0, 1, 8, 0, 6, 4, 0, 2]), mac(sha), ipv4Bytes(spa), mac(BCAST), ipv4Bytes(spa)]), 60);
+}
+
+function run(frames: Array<[number, Buffer]>, identity: DeviceIdentity, events: Ev[]): Sensor {
+  const sensor = new Sensor({ flows: DEFAULT_FLOW_SETTINGS, emit: new Set(['network']), sink: (e) => events.push(e as Ev), packetObservers: [identity.observer], enrichers: [identity.enrich] });
+  for (const [tsMs, f] of frames) sensor.onPacket(f, 0, f.length, f.length, tsMs * 1000, 1, 0);
+  sensor.flush();
+  return sensor;
+}
+
+function scenario(): { identity: DeviceIdentity; events: Ev[]; sensor: Sensor } {
+  const events: Ev[] = [];
+  const identity = new DeviceIdentity({ store: new DeviceStore(), emitDhcp: true, emitInventory: true, sink: (e) => events.push(e as Ev) });
+  const T = 1_700_000_000_000;
+  const frames: Array<[number, Buffer]> = [];
+  const at = (ms: number, fs: Buffer[]) => fs.forEach((f, i) => frames.push([T + ms + i, f]));
+  at(1000, lease(0x1111, A, 'alpha', '10.0.0.5', { vendorClass: 'MSFT 5.0', prl: [1, 3, 6, 15, 31, 33, 43, 44, 46, 47, 119, 121, 249, 252] }));
+  at(2000, flow(A, '10.0.0.5', 40000));
+  at(3000, [arpReply(C, '10.0.0.7')]);
+  at(10_000, [dhcpFrame(true, A, dhcp4({ xid: 0x2222, mac: A, msgType: 7, ciaddr: '10.0.0.5', options: [[54, ip4('10.0.0.1')]] }))]);
+  at(20_000, lease(0x3333, B, 'bravo', '10.0.0.5'));
+  at(21_000, flow(B, '10.0.0.5', 40001));
+  at(22_000, flow(C, '10.0.0.7', 40002));
+  // NDP: neighbor advertisement for C's IPv6 address.
+  const na = Buffer.concat([Buffer.from([136, 0, 0, 0, 0x20, 0, 0, 0]), ipv6Bytes('2001:db8::7'), Buffer.from([2, 1]), mac(C)]);
+  at(23_000, [ethernet('33:33:00:00:00:01', C, ETH_IPV6, ipv6({ src: '2001:db8::7', dst: 'ff02::1', nextHeader: PROTO_ICMPV6, hopLimit: 255 }, na))]);
+  // The agent on C reports its user before C's flow.
+  identity.applyAgentReport({ agentId: 'agent-c', hostname: 'charlie', macs: [C], addresses: ['10.0.0.7'], users: [{ name: 'alice', domain: 'CORP', uid: 'S-1-5-21-1' }], os: 'Debian GNU/Linux 12' }, T + 5000);
+  frames.sort((x, y) => x[0] - y[0]);
+  const sensor = run(frames, identity, events);
+  return { identity, events, sensor };
+}
+
+test('flows map to the device that held the client address at the time, with its user; DHCP and inventory events', () => {
+  const { identity, events } = scenario();
+  const flows = events.filter((e) => e.class_uid === 4001 && e.connection_info.protocol_num === 6);
+  const bySport = (p: number) => flows.find((e) => e.src_endpoint.port === p)!;
+  assert.equal(bySport(40000).device.hostname, 'alpha');
+  assert.equal(bySport(40000).device.mac, A);
+  assert.equal(bySport(40000).device.os.name, 'Windows');
+  assert.equal(bySport(40001).device.hostname, 'bravo', 'the same address, later, is B');
+  assert.equal(bySport(40001).device.mac, B);
+  assert.equal(bySport(40002).device.hostname, 'charlie');
+  assert.deepEqual(bySport(40002).actor.user, { name: 'alice', domain: 'CORP', uid: 'S-1-5-21-1' });
+  assert.equal(bySport(40000).actor, undefined);
+  assert.ok(bySport(40000).metadata.profiles.includes('host'));
+  const dhcp = events.filter((e) => e.class_uid === 4004);
+  assert.equal(dhcp.length, 9);
+  const ack = dhcp.find((e) => e.activity_id === 5 && e.transaction_uid === '00001111')!;
+  assert.equal(ack.src_endpoint.ip, '10.0.0.5');
+  assert.equal(ack.src_endpoint.mac, A);
+  assert.equal(ack.dst_endpoint.ip, '10.0.0.1');
+  assert.equal(ack.lease_dur, 3600);
+  assert.equal(dhcp.find((e) => e.activity_id === 3 && e.transaction_uid === '00001111')!.src_endpoint.hostname, 'alpha');
+  const inv = events.filter((e) => e.class_uid === 5001);
+  assert.ok(inv.some((e) => e.device.hostname === 'charlie' && e.unmapped.agent_id === 'agent-c'));
+  assert.ok(inv.some((e) => e.unmapped.change === 'new' && e.device.mac === B));
+  const c = identity.counters();
+  assert.equal(c['dhcp.v4.messages'], 9);
+  assert.equal(c['arp.messages'], 1);
+  assert.equal(c['ndp.messages'], 1);
+  assert.equal(c['devices.address_bound'], 4);
+  assert.equal(identity.store.lookup('2001:db8::7', 1_700_000_023_500)?.hostname, 'charlie');
+});
+
+test('every event built here validates against OCSF 1.8.0', { skip: noSchema }, () => {
+  const schema = loadOcsfSchema(schemaDir);
+  const { events } = scenario();
+  const classes = new Set<number>();
+  for (const e of events) {
+    classes.add(e.class_uid);
+    assert.deepEqual(schema.validate(e), [], `${e.class_uid} ${JSON.stringify(e).slice(0, 400)}`);
+  }
+  assert.deepEqual([...classes].sort(), [4001, 4004, 5001]);
+});
+
+test('identity lookups per second (informational)', () => {
+  const s = new DeviceStore();
+  for (let i = 0; i < 1000; i++) {
+    const d = s.identify({ mac: `00:00:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`, trust: 3, source: 'dhcp', atMs: 0 })!;
+    s.bind(`10.0.${i >> 8}.${i & 255}`, d, undefined, 3, 0, 1e12);
+  }
+  const n = 200_000;
+  const t0 = process.hrtime.bigint();
+  let hits = 0;
+  for (let i = 0; i < n; i++) if (s.lookup(`10.0.${(i % 1000) >> 8}.${i % 1000 & 255}`, 1000) !== undefined) hits++;
+  const s1 = Number(process.hrtime.bigint() - t0) / 1e9;
+  assert.equal(hits, n);
+  console.log(`# identity lookups: ${Math.round(n / s1)} per second`);
+});
+
+test('restart: identities learned before a restart (LMDB) attribute flows after it', async () => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'outpost-identity-'));
+  try {
+    const T = 1_700_000_000_000;
+    const s1 = new DeviceStore();
+    s1.open(join(dir, 'devices'));
+    const id1 = new DeviceIdentity({ store: s1 });
+    run(lease(0x77, A, 'alpha', '10.0.0.5').map((f, i) => [T + i, f] as [number, Buffer]), id1, []);
+    id1.applyAgentReport({ agentId: 'ag', macs: [A], users: [{ name: 'alice' }] }, T + 10);
+    await s1.close();
+    const s2 = new DeviceStore();
+    s2.open(join(dir, 'devices'));
+    const events: Ev[] = [];
+    run(flow(A, '10.0.0.5', 41000).map((f, i) => [T + 60_000 + i, f] as [number, Buffer]), new DeviceIdentity({ store: s2 }), events);
+    const f = events.find((e) => e.class_uid === 4001)!;
+    assert.equal(f.device.hostname, 'alpha');
+    assert.equal(f.device.mac, A);
+    assert.equal(f.actor.user.name, 'alice');
+    await s2.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

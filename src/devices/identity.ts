@@ -1,0 +1,312 @@
+/**
+ * Device identity wired into the sensor: a PacketObserver that snoops DHCPv4/DHCPv6, ARP and NDP
+ * into the DeviceStore (and emits DHCP Activity events), an EventEnricher that adds `device` and
+ * `actor.user` to Network Activity events (and learns OS hints from HTTP Activity User-Agents),
+ * and Device Inventory Info events on identity changes.
+ *
+ *   const identity = new DeviceIdentity({ store, emitDhcp: true, emitInventory: true });
+ *   identity.sink = sensorSinkOrOutbox;
+ *   new Sensor({ ..., packetObservers: [identity.observer], enrichers: [identity.enrich] });
+ *
+ * Per packet it costs a port / protocol comparison unless the packet is DHCP (UDP 67/68,
+ * 546/547), ICMPv6 ND or ARP.
+ */
+import type { DecodedPacket } from '../decode/decoder.js';
+import type { PacketObserver, EventEnricher, EventSink } from '../sensor.js';
+import { ParseStatus } from '../protocols/parse-status.js';
+import { Dhcp4Message, parseDhcp4, Dhcp4Type } from '../protocols/dhcp/dhcp4.js';
+import { Dhcp6Message, parseDhcp6, DHCP6_TYPE_NAMES, Dhcp6Type } from '../protocols/dhcp/dhcp6.js';
+import { dhcp4Info, dhcp6Info, macAt, type Dhcp4Info } from '../protocols/dhcp/fields.js';
+import { DhcpCounters } from '../protocols/dhcp/counters.js';
+import { ArpMessage, parseArp, arpPayloadOffset } from '../protocols/arp/arp.js';
+import { NdpMessage, parseNdp, ICMPV6_NA, ICMPV6_NS } from '../protocols/arp/ndp.js';
+import { ArpNdpCounters } from '../protocols/arp/counters.js';
+import { ipv4ToString, ipv6ToString } from '../events/format.js';
+import { DeviceStore, Trust, type Device } from './store.js';
+import { buildDhcpActivity, buildDeviceInventory, deviceObject, userObject } from './events.js';
+import { hintFromParamRequestList, hintFromUserAgent, hintFromVendorClass, hintFromAgentOs } from './os-hints.js';
+
+export interface DeviceIdentityOptions {
+  store: DeviceStore;
+  /** DHCP Activity events (`--emit dhcp`). */
+  emitDhcp?: boolean;
+  /** Device Inventory Info events (`--emit inventory`). */
+  emitInventory?: boolean;
+  sink?: EventSink;
+}
+
+/** A heartbeat as the agent routes hand it over (already authenticated). */
+export interface AgentReport {
+  agentId: string;
+  hostname?: string;
+  macs?: string[];
+  addresses?: string[];
+  users?: Array<{ name: string; domain?: string; uid?: string; upn?: string }>;
+  os?: string;
+}
+
+interface PendingTx { hostName?: string; clientId?: string; fqdn?: string }
+
+export class DeviceIdentity {
+  readonly store: DeviceStore;
+  readonly dhcpCounters = new DhcpCounters();
+  readonly arpCounters = new ArpNdpCounters();
+  sink: EventSink | null;
+  private readonly emitDhcp: boolean;
+  private readonly emitInventory: boolean;
+  private readonly d4 = new Dhcp4Message();
+  private readonly d6 = new Dhcp6Message();
+  private readonly arp = new ArpMessage();
+  private readonly ndp = new NdpMessage();
+  /** xid → what the client said in DISCOVER/REQUEST, for the ACK (bounded, oldest dropped). */
+  private readonly pending = new Map<number, PendingTx>();
+  pendingDropped = 0;
+  eventsEmitted = 0;
+
+  constructor(o: DeviceIdentityOptions) {
+    this.store = o.store;
+    this.emitDhcp = o.emitDhcp ?? false;
+    this.emitInventory = o.emitInventory ?? false;
+    this.sink = o.sink ?? null;
+    if (this.emitInventory) {
+      this.store.onChange = (d, change, atMs) => this.emit(buildDeviceInventory(d, change, atMs));
+    }
+  }
+
+  private emit(ev: Record<string, unknown>): void {
+    if (this.sink === null) return;
+    this.sink(ev);
+    this.eventsEmitted++;
+  }
+
+  readonly observer: PacketObserver = {
+    onIpPacket: (p, buf, tsUs) => {
+      if (p.protocol === 17) {
+        const sp = p.srcPort, dp = p.dstPort;
+        if ((sp === 67 || sp === 68) && (dp === 67 || dp === 68)) this.onDhcp4(p, buf, tsUs);
+        else if ((sp === 546 || sp === 547) && (dp === 546 || dp === 547)) this.onDhcp6(p, buf, tsUs);
+      } else if (p.protocol === 58 && p.ipVersion === 6) {
+        this.onNdp(p, buf, tsUs);
+      }
+    },
+    onNonIpFrame: (buf, offset, capLen, linkType, tsUs) => {
+      const o = arpPayloadOffset(buf, offset, offset + capLen, linkType);
+      if (o >= 0) this.onArp(buf, o, offset + capLen, tsUs);
+    },
+  };
+
+  private onDhcp4(p: DecodedPacket, buf: Buffer, tsUs: number): void {
+    const c = this.dhcpCounters;
+    const st = parseDhcp4(buf, p.payloadOffset, p.payloadOffset + p.payloadLength, this.d4);
+    if (st === ParseStatus.NOT_MINE) { c.v4NotDhcp++; return; }
+    if (st !== ParseStatus.OK) { c.countV4(this.d4.error); return; }
+    c.countV4(this.d4.error); // OK with a dropped fixed-size option
+    c.v4Messages++;
+    if (this.d4.repeatedOptions > 0) c.v4OptionRepeated += this.d4.repeatedOptions;
+    const info = dhcp4Info(buf, this.d4);
+    const atMs = Math.floor(tsUs / 1000);
+    this.learnDhcp4(info, atMs);
+    if (this.emitDhcp) {
+      this.emit(buildDhcpActivity(info, {
+        timeMs: atMs,
+        srcIp: ipv4ToString(p.src3), srcPort: p.srcPort, dstIp: ipv4ToString(p.dst3), dstPort: p.dstPort,
+        ...(p.srcMacOffset >= 0 ? { srcMac: macAt(buf, p.srcMacOffset) } : {}),
+        ...(p.dstMacOffset >= 0 ? { dstMac: macAt(buf, p.dstMacOffset) } : {}),
+      }));
+    }
+  }
+
+  /** The DHCPv4 state machine as far as identity needs it (RFC 2131 §3.1, §3.2, §4.4.6). */
+  learnDhcp4(info: Dhcp4Info, atMs: number): void {
+    if (info.mac === undefined) { this.dhcpCounters.v4NotEthernet++; return; }
+    if (info.op === 1) {
+      const tx: PendingTx = this.pending.get(info.xid) ?? {};
+      if (info.hostName !== undefined) tx.hostName = info.hostName;
+      if (info.clientId !== undefined) tx.clientId = info.clientId;
+      if (info.clientFqdn !== undefined) tx.fqdn = info.clientFqdn;
+      this.pending.delete(info.xid);
+      this.pending.set(info.xid, tx);
+      if (this.pending.size > this.store.settings.dhcpMaxPendingTransactions) {
+        this.pending.delete(this.pending.keys().next().value as number);
+        this.pendingDropped++;
+      }
+    }
+    const tx = this.pending.get(info.xid);
+    const hostname = info.hostName ?? tx?.hostName ?? info.clientFqdn ?? tx?.fqdn;
+    const clientId = info.clientId ?? tx?.clientId;
+    const d = this.store.identify({
+      mac: info.mac, ...(clientId !== undefined ? { clientId } : {}), ...(hostname !== undefined ? { hostname } : {}),
+      trust: Trust.DHCP, source: `dhcp_${info.msgTypeName.toLowerCase()}`, atMs,
+    });
+    if (d === undefined) return;
+    if (info.op === 1) {
+      if (info.vendorClass !== undefined) {
+        this.store.addEvidence(d, { kind: 'dhcp_vendor_class', value: info.vendorClass, source: 'dhcp', atMs });
+        const h = hintFromVendorClass(info.vendorClass);
+        if (h !== undefined) this.store.addOsHint(d, h, atMs);
+      }
+      if (info.paramRequestList !== undefined) {
+        this.store.addEvidence(d, { kind: 'dhcp_prl', value: info.paramRequestList.join(','), source: 'dhcp', atMs });
+        const h = hintFromParamRequestList(info.paramRequestList);
+        if (h !== undefined) this.store.addOsHint(d, h, atMs);
+      }
+    }
+    switch (info.msgType) {
+      case Dhcp4Type.ACK:
+        // An ACK to an INFORM carries no lease (RFC 2131 §3.4): the client's own ciaddr holds.
+        if (info.yiaddr !== undefined) {
+          const exp = info.leaseTimeS !== undefined ? atMs + info.leaseTimeS * 1000 : undefined;
+          this.store.bind(info.yiaddr, d, info.mac, Trust.DHCP, atMs, exp);
+        } else if (info.ciaddr !== undefined) {
+          this.store.bind(info.ciaddr, d, info.mac, Trust.NEIGHBOR, atMs);
+        }
+        this.pending.delete(info.xid);
+        break;
+      case Dhcp4Type.NAK:
+        this.pending.delete(info.xid);
+        break;
+      case Dhcp4Type.RELEASE:
+      case Dhcp4Type.DECLINE:
+        if (info.ciaddr !== undefined) this.store.release(info.ciaddr, atMs, d.uid);
+        break;
+      case Dhcp4Type.INFORM:
+        if (info.ciaddr !== undefined) this.store.bind(info.ciaddr, d, info.mac, Trust.NEIGHBOR, atMs);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private onDhcp6(p: DecodedPacket, buf: Buffer, tsUs: number): void {
+    const c = this.dhcpCounters;
+    const st = parseDhcp6(buf, p.payloadOffset, p.payloadOffset + p.payloadLength, this.d6);
+    if (st === ParseStatus.NOT_MINE) { c.v6NotDhcp++; return; }
+    if (st !== ParseStatus.OK) { c.countV6(this.d6.error); return; }
+    c.v6Messages++;
+    const info = dhcp6Info(buf, this.d6, DHCP6_TYPE_NAMES);
+    const atMs = Math.floor(tsUs / 1000);
+    const clientMac = info.msgType === Dhcp6Type.REPLY || info.msgType === Dhcp6Type.ADVERTISE
+      ? (p.dstMacOffset >= 0 ? macAt(buf, p.dstMacOffset) : undefined)
+      : (p.srcMacOffset >= 0 ? macAt(buf, p.srcMacOffset) : undefined);
+    const mac = info.duidMac ?? clientMac;
+    if (mac !== undefined) {
+      const d = this.store.identify({
+        mac, ...(info.duid !== undefined ? { clientId: `duid:${info.duid}` } : {}),
+        ...(info.clientFqdn !== undefined ? { hostname: info.clientFqdn } : {}),
+        trust: Trust.DHCP, source: `dhcp6_${info.msgTypeName.toLowerCase()}`, atMs,
+      });
+      if (d !== undefined && info.msgType === Dhcp6Type.REPLY && info.iaAddress !== undefined) {
+        const exp = info.validLifetimeS !== undefined && info.validLifetimeS !== 0xffffffff ? atMs + info.validLifetimeS * 1000 : undefined;
+        this.store.bind(info.iaAddress, d, mac, Trust.DHCP, atMs, exp);
+      }
+    }
+    if (this.emitDhcp) {
+      const w = (k: 'src' | 'dst'): string => k === 'src' ? ipv6ToString(p.src0, p.src1, p.src2, p.src3) : ipv6ToString(p.dst0, p.dst1, p.dst2, p.dst3);
+      this.emit(buildDhcpActivity(info, {
+        timeMs: atMs, srcIp: w('src'), srcPort: p.srcPort, dstIp: w('dst'), dstPort: p.dstPort,
+        ...(p.srcMacOffset >= 0 ? { srcMac: macAt(buf, p.srcMacOffset) } : {}),
+        ...(p.dstMacOffset >= 0 ? { dstMac: macAt(buf, p.dstMacOffset) } : {}),
+      }));
+    }
+  }
+
+  private onArp(buf: Buffer, o: number, end: number, tsUs: number): void {
+    const c = this.arpCounters;
+    const st = parseArp(buf, o, end, this.arp);
+    if (st === ParseStatus.NOT_MINE) { c.arpNotEthernetIpv4++; return; }
+    if (st !== ParseStatus.OK) { c.countArp(this.arp.error); return; }
+    c.arpMessages++;
+    if (this.arp.gratuitous) c.arpGratuitous++;
+    if (this.arp.probe) { c.arpProbes++; return; }
+    this.neighbor(ipv4ToString(this.arp.senderIp), macAt(buf, this.arp.senderMacOffset), Math.floor(tsUs / 1000), 'arp');
+  }
+
+  private onNdp(p: DecodedPacket, buf: Buffer, tsUs: number): void {
+    const c = this.arpCounters;
+    const st = parseNdp(buf, p.payloadOffset, p.payloadOffset + p.payloadLength, this.ndp);
+    if (st === ParseStatus.NOT_MINE) return;
+    if (st !== ParseStatus.OK) { c.countNdp(this.ndp.error); return; }
+    c.ndpMessages++;
+    const m = this.ndp, atMs = Math.floor(tsUs / 1000);
+    if (m.type === ICMPV6_NA && m.targetOffset >= 0 && m.targetLinkAddrOffset >= 0) {
+      const t = m.targetOffset;
+      const w = (i: number): number => ((buf[t + i]! << 24) | (buf[t + i + 1]! << 16) | (buf[t + i + 2]! << 8) | buf[t + i + 3]!) >>> 0;
+      this.neighbor(ipv6ToString(w(0), w(4), w(8), w(12)), macAt(buf, m.targetLinkAddrOffset), atMs, 'ndp');
+      return;
+    }
+    const unspecified = p.src0 === 0 && p.src1 === 0 && p.src2 === 0 && p.src3 === 0;
+    if (unspecified) { if (m.type === ICMPV6_NS) c.ndpDad++; return; }
+    if (m.sourceLinkAddrOffset >= 0) {
+      this.neighbor(ipv6ToString(p.src0, p.src1, p.src2, p.src3), macAt(buf, m.sourceLinkAddrOffset), atMs, 'ndp');
+    }
+  }
+
+  /** An ARP/NDP claim "address is at mac" (RFC 826, RFC 4861 §7.2.5). */
+  private neighbor(address: string, mac: string, atMs: number, source: string): void {
+    if (mac === '00:00:00:00:00:00' || mac === 'ff:ff:ff:ff:ff:ff') return;
+    const cur = this.store.bindingAt(address, atMs);
+    const d = this.store.identify({ mac, trust: Trust.NEIGHBOR, source, atMs });
+    if (d === undefined) return;
+    if (cur !== undefined && cur.uid !== d.uid && cur.mac !== undefined && cur.mac !== mac) this.arpCounters.conflicts++;
+    this.store.bind(address, d, mac, Trust.NEIGHBOR, atMs);
+  }
+
+  /** Applies an authenticated agent heartbeat at atMs (trust: agent). */
+  applyAgentReport(r: AgentReport, atMs: number): Device | undefined {
+    const macs = (r.macs ?? []).map((m) => m.toLowerCase()).filter((m) => /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(m) && m !== '00:00:00:00:00:00');
+    let d = this.store.byAgentId(r.agentId);
+    if (d === undefined) {
+      for (const m of macs) { d = this.store.byMacAddress(m); if (d !== undefined) break; }
+    }
+    if (d === undefined) d = this.store.identify({ agentId: r.agentId, ...(macs[0] !== undefined ? { mac: macs[0] } : {}), trust: Trust.AGENT, source: 'agent', atMs });
+    else this.store.identify({ agentId: r.agentId, mac: d.macs.find((m) => macs.includes(m)) ?? macs[0] ?? d.macs[0]!, trust: Trust.AGENT, source: 'agent', atMs });
+    if (d === undefined) return undefined;
+    for (const m of macs) {
+      const other = this.store.byMacAddress(m);
+      if (other === undefined || other !== d) this.store.linkMac(m, d.uid, atMs);
+    }
+    if (r.hostname !== undefined && r.hostname.length > 0) this.store.setHostname(d, r.hostname, Trust.AGENT, 'agent', atMs);
+    if (r.os !== undefined && r.os.length > 0) this.store.addOsHint(d, hintFromAgentOs(r.os), atMs);
+    for (const a of r.addresses ?? []) {
+      if (a.startsWith('127.') || a === '::1' || a.startsWith('fe80:')) continue;
+      this.store.bind(a, d, undefined, Trust.AGENT, atMs, atMs + this.store.settings.agentHeartbeatTtlMs);
+    }
+    if (r.users !== undefined && r.users.length > 0) this.store.reportUsers(d, r.users, atMs);
+    return d;
+  }
+
+  /** Adds `device` and `actor.user` to Network Activity (4001) events; learns from HTTP User-Agents. */
+  readonly enrich: EventEnricher = (ev) => {
+    const cls = ev.class_uid;
+    if (cls === 4001) {
+      const src = ev.src_endpoint as { ip?: string; mac?: string } | undefined;
+      if (src?.ip === undefined) return;
+      const t = typeof ev.start_time === 'number' ? ev.start_time : (ev.time as number);
+      const d = this.store.lookup(src.ip, t);
+      if (d === undefined) return;
+      ev.device = deviceObject(d, src.ip, src.mac);
+      const md = ev.metadata as { profiles?: string[] } | undefined;
+      if (md !== undefined) md.profiles = md.profiles === undefined ? ['host'] : md.profiles.includes('host') ? md.profiles : [...md.profiles, 'host'];
+      const u = this.store.userAt(d, t);
+      if (u !== undefined) ev.actor = { ...(ev.actor as object | undefined), user: userObject(u) };
+    } else if (cls === 4002) {
+      const ua = (ev.http_request as { user_agent?: string } | undefined)?.user_agent;
+      const src = ev.src_endpoint as { ip?: string } | undefined;
+      if (ua === undefined || src?.ip === undefined) return;
+      const t = ev.time as number;
+      const d = this.store.lookup(src.ip, t);
+      const h = d !== undefined ? hintFromUserAgent(ua) : undefined;
+      if (d !== undefined && h !== undefined) this.store.addOsHint(d, h, t);
+    }
+  };
+
+  counters(): Record<string, number> {
+    return {
+      ...this.dhcpCounters.snapshot(),
+      ...this.arpCounters.snapshot(),
+      ...this.store.snapshot(),
+      'dhcp.pending_dropped': this.pendingDropped,
+      'devices.events_emitted': this.eventsEmitted,
+    };
+  }
+}

@@ -1,0 +1,126 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DeviceStore, Trust } from './store.js';
+import { isRandomizedMac, macVendor } from './oui.js';
+import { hintFromParamRequestList, hintFromUserAgent, hintFromVendorClass } from './os-hints.js';
+
+const A = '00:11:22:33:44:55', B = '00:11:22:33:44:66';
+
+test('an address moving from device A to B: flows before and after map to the right device', () => {
+  const s = new DeviceStore();
+  const a = s.identify({ mac: A, hostname: 'alpha', trust: Trust.DHCP, source: 'dhcp_ack', atMs: 1000 })!;
+  s.bind('10.0.0.5', a, A, Trust.DHCP, 1000, 1000 + 60_000);
+  s.release('10.0.0.5', 20_000, a.uid);
+  const b = s.identify({ mac: B, hostname: 'bravo', trust: Trust.DHCP, source: 'dhcp_ack', atMs: 30_000 })!;
+  s.bind('10.0.0.5', b, B, Trust.DHCP, 30_000, 30_000 + 60_000);
+  assert.equal(s.lookup('10.0.0.5', 5_000)?.hostname, 'alpha');
+  assert.equal(s.lookup('10.0.0.5', 25_000), undefined, 'released, not yet re-leased');
+  assert.equal(s.lookup('10.0.0.5', 40_000)?.hostname, 'bravo');
+  assert.equal(s.lookup('10.0.0.5', 500), undefined, 'before any binding');
+  assert.equal(s.lookup('10.0.0.5', 100_000), undefined, 'after the lease expired');
+  assert.deepEqual(a.addresses, []);
+  assert.deepEqual(b.addresses, ['10.0.0.5']);
+});
+
+test('order of trust: ARP cannot take an address from a live DHCP lease; agent overrides DHCP', () => {
+  const s = new DeviceStore({ trustHoldMs: 10_000 });
+  const a = s.identify({ mac: A, trust: Trust.DHCP, source: 'dhcp', atMs: 0 })!;
+  const b = s.identify({ mac: B, trust: Trust.NEIGHBOR, source: 'arp', atMs: 0 })!;
+  s.bind('10.0.0.5', a, A, Trust.DHCP, 0, 3_600_000);
+  assert.equal(s.bind('10.0.0.5', b, B, Trust.NEIGHBOR, 1000), false);
+  assert.equal(s.counters.refusedLowerTrust, 1);
+  assert.equal(s.lookup('10.0.0.5', 2000)?.uid, a.uid);
+  const c = s.identify({ agentId: 'ag1', trust: Trust.AGENT, source: 'agent', atMs: 3000 })!;
+  assert.equal(s.bind('10.0.0.5', c, undefined, Trust.AGENT, 3000), true);
+  assert.equal(s.lookup('10.0.0.5', 4000)?.uid, 'agent:ag1');
+  assert.equal(s.lookup('10.0.0.5', 2000)?.uid, a.uid, 'history kept');
+  // Host names: DHCP does not overwrite the agent's; mDNS does not overwrite DHCP's.
+  s.setHostname(c, 'laptop-agent', Trust.AGENT, 'agent', 3000);
+  s.setHostname(c, 'dhcp-name', Trust.DHCP, 'dhcp', 3001);
+  assert.equal(c.hostname, 'laptop-agent');
+});
+
+test('randomized MACs are linked by DHCP client id and host name, with confidence; unlink splits them back', () => {
+  const s = new DeviceStore();
+  const r1 = '02:aa:bb:cc:dd:01', r2 = '0a:aa:bb:cc:dd:02', r3 = '06:00:00:00:00:03';
+  assert.ok(isRandomizedMac(r1) && isRandomizedMac(r2) && !isRandomizedMac(A));
+  const d = s.identify({ mac: r1, clientId: 'ff00aa', hostname: 'Pixel-7', trust: Trust.DHCP, source: 'dhcp', atMs: 0 })!;
+  assert.equal(d.randomizedMac, true);
+  s.bind('10.0.0.8', d, r1, Trust.DHCP, 0, 100_000);
+  const d2 = s.identify({ mac: r2, clientId: 'ff00aa', trust: Trust.DHCP, source: 'dhcp', atMs: 10 })!;
+  assert.equal(d2, d);
+  const d3 = s.identify({ mac: r3, hostname: 'pixel-7', trust: Trust.DHCP, source: 'dhcp', atMs: 20 })!;
+  assert.equal(d3, d);
+  assert.deepEqual(d.links.map((l) => [l.mac, l.reason, l.confidence]), [[r1, 'first', 1], [r2, 'dhcp_client_id', 0.9], [r3, 'hostname', 0.6]]);
+  // A globally unique MAC with the same host name is NOT merged.
+  const g = s.identify({ mac: A, hostname: 'pixel-7', trust: Trust.DHCP, source: 'dhcp', atMs: 30 })!;
+  assert.notEqual(g, d);
+  s.bind('10.0.0.9', d, r3, Trust.DHCP, 40, 100_000);
+  const split = s.unlinkMac(r3, 50)!;
+  assert.notEqual(split.uid, d.uid);
+  assert.equal(s.lookup('10.0.0.9', 60)?.uid, split.uid, 'the address used by the split MAC follows it');
+  assert.equal(s.lookup('10.0.0.8', 60)?.uid, d.uid);
+  assert.equal(d.links.find((l) => l.mac === r3)?.splitTo, split.uid);
+  s.linkMac(r3, d.uid, 70);
+  assert.equal(s.byMacAddress(r3), d);
+  assert.equal(s.counters.macUnlinked, 1);
+});
+
+test('bounds: maxDevices evicts the least recently seen; compaction drops old history', () => {
+  const s = new DeviceStore({ maxDevices: 2, deviceHistoryRetentionMs: 60_000, maxBindingsPerAddress: 2 });
+  const d1 = s.identify({ mac: '00:00:00:00:00:01', trust: 2, source: 'arp', atMs: 0 })!;
+  s.identify({ mac: '00:00:00:00:00:02', trust: 2, source: 'arp', atMs: 1 });
+  s.identify({ mac: '00:00:00:00:00:01', trust: 2, source: 'arp', atMs: 2 }); // touch d1
+  s.identify({ mac: '00:00:00:00:00:03', trust: 2, source: 'arp', atMs: 3 });
+  assert.equal(s.size, 2);
+  assert.equal(s.counters.evicted, 1);
+  assert.equal(s.byMacAddress('00:00:00:00:00:02'), undefined);
+  assert.equal(s.byMacAddress('00:00:00:00:00:01'), d1);
+  const d3 = s.byMacAddress('00:00:00:00:00:03')!;
+  s.bind('10.1.1.1', d1, undefined, Trust.DHCP, 0, 10);
+  s.bind('10.1.1.1', d3, undefined, Trust.DHCP, 20, 30);
+  s.bind('10.1.1.1', d1, undefined, Trust.DHCP, 40, 50);
+  assert.equal(s.history('10.1.1.1').length, 2);
+  assert.equal(s.counters.bindingsDropped, 1);
+  s.identify({ mac: '00:00:00:00:00:03', trust: 2, source: 'arp', atMs: 100_000 });
+  const r = s.compact(100_000);
+  assert.equal(r.devices, 1, 'd1 not seen for longer than the retention');
+  assert.equal(r.bindings, 2);
+  assert.equal(s.history('10.1.1.1').length, 0);
+});
+
+test('LMDB: identities and address history survive a restart', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'outpost-devices-'));
+  try {
+    const s = new DeviceStore();
+    s.open(join(dir, 'devices.lmdb'));
+    const d = s.identify({ mac: A, hostname: 'alpha', clientId: '01aa', trust: Trust.DHCP, source: 'dhcp', atMs: 0 })!;
+    s.bind('10.0.0.5', d, A, Trust.DHCP, 0, 3_600_000);
+    s.reportUsers(d, [{ name: 'alice', domain: 'CORP' }], 0);
+    await s.close();
+    const t = new DeviceStore();
+    t.open(join(dir, 'devices.lmdb'));
+    assert.equal(t.counters.loaded, 1);
+    const back = t.lookup('10.0.0.5', 1000)!;
+    assert.equal(back.hostname, 'alpha');
+    assert.equal(t.userAt(back, 1000)?.name, 'alice');
+    // The indexes are rebuilt: the client id still links a new randomized MAC.
+    assert.equal(t.identify({ mac: '02:00:00:00:00:09', clientId: '01aa', trust: Trust.DHCP, source: 'dhcp', atMs: 5 })?.uid, d.uid);
+    await t.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('vendor from the IEEE OUI data; OS hints from vendor class, option 55 and User-Agent', () => {
+  assert.match(macVendor('00:00:0c:12:34:56') ?? '', /cisco/i);
+  assert.equal(macVendor('02:00:0c:12:34:56'), undefined);
+  assert.equal(hintFromVendorClass('MSFT 5.0')?.osName, 'Windows');
+  assert.equal(hintFromVendorClass('android-dhcp-13')?.osName, 'Android');
+  assert.equal(hintFromParamRequestList([1, 3, 6, 15, 31, 33, 43, 44, 46, 47, 119, 121, 249, 252])?.osName, 'Windows');
+  assert.equal(hintFromUserAgent('Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)')?.osName, 'iOS');
+  assert.equal(hintFromUserAgent('Mozilla/5.0 (Windows NT 10.0; Win64; x64)')?.osTypeId, 100);
+});

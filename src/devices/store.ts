@@ -1,0 +1,550 @@
+/**
+ * The device store: who is who on the local network, over time.
+ *
+ * - Identity: a device is keyed by a stable identity — its first MAC (`mac:aa:bb:..`) or, when an
+ *   agent reported it first, its agent id (`agent:<id>`). Further MACs are linked to it (MAC
+ *   randomization, several interfaces) with the reason, a confidence and the time kept in
+ *   `links`; `unlinkMac` splits a MAC back out, so merges are visible and reversible.
+ * - Linking rules (see docs/DEVICES.md): the agent's own MAC list (confidence 1), the same DHCP
+ *   client identifier (RFC 2132 §9.14, confidence 0.9), or — only for locally administered MACs —
+ *   the same DHCP host name (confidence 0.6).
+ * - Address bindings are time intervals per address: [fromMs, toMs) held by one device, with the
+ *   source's trust. A flow at time t maps to the device whose interval holds t (`lookup`), even
+ *   after the address has moved on.
+ * - Order of trust: agent (4) > DHCP ACK (3) > ARP/NDP (2) > DNS/mDNS (1). Lower-trust evidence
+ *   that contradicts a binding is refused while the binding is held: a DHCP lease until it
+ *   expires, anything else for trustHoldMs after it was last confirmed (counted).
+ * - Users: agent heartbeats open or extend a [fromMs, lastHeartbeat + agentHeartbeatTtlMs] span.
+ * - Bounds: maxDevices (least recently seen evicted), maxBindingsPerAddress, 8 × maxDevices
+ *   addresses, maxEvidencePerDevice; compact(nowMs) drops history older than
+ *   deviceHistoryRetentionMs. Every drop is counted.
+ * - Persistence: LMDB (`open(path)`), keys ['d', uid] → device, ['b', address] → intervals,
+ *   written in batches by flush(); loaded on open.
+ */
+import { open as lmdbOpen, type RootDatabase } from 'lmdb';
+import { devicesConfig, type DevicesConfig } from './config.js';
+import { isRandomizedMac, macVendor } from './oui.js';
+import { DeviceError } from './errors.js';
+import type { OsHint } from './os-hints.js';
+
+export const Trust = { DNS: 1, NEIGHBOR: 2, DHCP: 3, AGENT: 4 } as const;
+export const TRUST_NAMES: Record<number, string> = { 1: 'dns', 2: 'arp_ndp', 3: 'dhcp', 4: 'agent' };
+/** End of an interval still open. */
+export const OPEN_MS = Number.MAX_SAFE_INTEGER;
+
+export interface Evidence {
+  kind: string;
+  value: string;
+  source: string;
+  atMs: number;
+  confidence?: number;
+}
+
+export interface MacLink {
+  mac: string;
+  reason: 'first' | 'agent' | 'dhcp_client_id' | 'hostname' | 'manual';
+  confidence: number;
+  atMs: number;
+  /** The value that matched (client id, host name, agent id). */
+  value?: string;
+  /** Set when the link was undone (unlinkMac): the MAC now belongs to `splitTo`. */
+  unlinkedMs?: number;
+  splitTo?: string;
+}
+
+export interface UserSpan {
+  name: string;
+  domain?: string;
+  /** SID or numeric uid as reported by the agent. */
+  uid?: string;
+  upn?: string;
+  fromMs: number;
+  toMs: number;
+}
+
+export interface Device {
+  uid: string;
+  macs: string[];
+  links: MacLink[];
+  agentId?: string;
+  hostname?: string;
+  hostnameTrust: number;
+  hostnameSource?: string;
+  clientIds: string[];
+  vendor?: string;
+  randomizedMac: boolean;
+  os?: { name: string; typeId: number; confidence: number; evidence: string };
+  typeId?: number;
+  /** Addresses the device holds now (open intervals). */
+  addresses: string[];
+  users: UserSpan[];
+  evidence: Evidence[];
+  firstSeenMs: number;
+  lastSeenMs: number;
+}
+
+export interface Binding {
+  uid: string;
+  mac?: string;
+  fromMs: number;
+  /** Exclusive end; OPEN_MS while held. */
+  toMs: number;
+  lastMs: number;
+  /** Validity of an open interval: lease end, or lastMs + addressBindingTtlMs. */
+  expiresMs: number;
+  trust: number;
+}
+
+export type DeviceChange = 'new' | 'hostname' | 'mac_linked' | 'mac_unlinked' | 'agent' | 'os' | 'address';
+
+export class DeviceCounters {
+  created = 0; evicted = 0; macLinked = 0; macUnlinked = 0;
+  addressBound = 0; addressMoved = 0; refusedLowerTrust = 0; bindingsDropped = 0; addressesEvicted = 0;
+  compactedBindings = 0; compactedDevices = 0; compactedEvidence = 0;
+  lookups = 0; lookupHits = 0; loaded = 0; flushes = 0; flushErrors = 0;
+  devices = 0;
+  snapshot(): Record<string, number> {
+    return {
+      'devices.created': this.created, 'devices.evicted': this.evicted,
+      'devices.mac_linked': this.macLinked, 'devices.mac_unlinked': this.macUnlinked,
+      'devices.address_bound': this.addressBound, 'devices.address_moved': this.addressMoved,
+      'devices.binding_refused_lower_trust': this.refusedLowerTrust, 'devices.bindings_dropped': this.bindingsDropped,
+      'devices.addresses_evicted': this.addressesEvicted,
+      'devices.compacted_bindings': this.compactedBindings, 'devices.compacted_devices': this.compactedDevices,
+      'devices.compacted_evidence': this.compactedEvidence,
+      'devices.lookups': this.lookups, 'devices.lookup_hits': this.lookupHits,
+      'devices.loaded': this.loaded, 'devices.flushes': this.flushes, 'devices.flush_errors': this.flushErrors,
+      'devices.count': this.devices,
+    };
+  }
+}
+
+/** What one observation says about a device. */
+export interface Sighting {
+  mac?: string;
+  agentId?: string;
+  clientId?: string;
+  hostname?: string;
+  /** Trust of this source for the host name (Trust.*). */
+  trust: number;
+  source: string;
+  atMs: number;
+}
+
+export class DeviceStore {
+  readonly settings: DevicesConfig;
+  readonly counters = new DeviceCounters();
+  /** Insertion order = recency (touch re-inserts): the first entry is the eviction candidate. */
+  private readonly devices = new Map<string, Device>();
+  private readonly byMac = new Map<string, string>();
+  private readonly byAgent = new Map<string, string>();
+  private readonly byClientId = new Map<string, string>();
+  private readonly byHostname = new Map<string, string>();
+  private readonly bindings = new Map<string, Binding[]>();
+  private db: RootDatabase | null = null;
+  private readonly dirtyDevices = new Set<string>();
+  private readonly dirtyBindings = new Set<string>();
+  private timer: NodeJS.Timeout | null = null;
+  onChange: ((d: Device, change: DeviceChange, atMs: number) => void) | null = null;
+
+  constructor(settings?: Partial<DevicesConfig>) {
+    this.settings = devicesConfig(settings);
+  }
+
+  // ---- persistence -------------------------------------------------------------------------
+
+  /** Opens (creating) the LMDB store at `path` and loads it. */
+  open(path: string): void {
+    try {
+      this.db = lmdbOpen({ path, compression: false });
+    } catch (err) {
+      throw new DeviceError('DEVICE_STORE_OPEN_FAILED', { path, reason: (err as Error).message });
+    }
+    for (const { key, value } of this.db.getRange({ start: ['d'], end: ['d', '\uffff'] })) {
+      const d = value as Device;
+      if (Array.isArray(key) && typeof d?.uid === 'string') { this.insertDevice(d); this.counters.loaded++; }
+    }
+    for (const { key, value } of this.db.getRange({ start: ['b'], end: ['b', '\uffff'] })) {
+      if (Array.isArray(key) && typeof key[1] === 'string' && Array.isArray(value)) this.bindings.set(key[1], value as Binding[]);
+    }
+    this.counters.devices = this.devices.size;
+    this.timer = setInterval(() => this.flush(), this.settings.deviceFlushIntervalMs);
+    this.timer.unref();
+  }
+
+  /** Writes pending changes; failures are counted and retried on the next flush. */
+  flush(): void {
+    const db = this.db;
+    if (db === null || (this.dirtyDevices.size === 0 && this.dirtyBindings.size === 0)) return;
+    const devs = [...this.dirtyDevices], addrs = [...this.dirtyBindings];
+    try {
+      db.transactionSync(() => {
+        for (const uid of devs) {
+          const d = this.devices.get(uid);
+          if (d === undefined) void db.remove(['d', uid]); else void db.put(['d', uid], d);
+        }
+        for (const a of addrs) {
+          const b = this.bindings.get(a);
+          if (b === undefined) void db.remove(['b', a]); else void db.put(['b', a], b);
+        }
+      });
+      this.dirtyDevices.clear();
+      this.dirtyBindings.clear();
+      this.counters.flushes++;
+    } catch {
+      this.counters.flushErrors++;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    this.flush();
+    if (this.db !== null) await this.db.close();
+    this.db = null;
+  }
+
+  // ---- identity ----------------------------------------------------------------------------
+
+  get size(): number { return this.devices.size; }
+  get(uid: string): Device | undefined { return this.devices.get(uid); }
+  byMacAddress(mac: string): Device | undefined { const u = this.byMac.get(mac); return u === undefined ? undefined : this.devices.get(u); }
+  byAgentId(id: string): Device | undefined { const u = this.byAgent.get(id); return u === undefined ? undefined : this.devices.get(u); }
+  all(): IterableIterator<Device> { return this.devices.values(); }
+
+  private insertDevice(d: Device): void {
+    this.devices.set(d.uid, d);
+    for (const m of d.macs) this.byMac.set(m, d.uid);
+    if (d.agentId !== undefined) this.byAgent.set(d.agentId, d.uid);
+    for (const c of d.clientIds) this.byClientId.set(c, d.uid);
+    if (d.hostname !== undefined) this.byHostname.set(d.hostname.toLowerCase(), d.uid);
+  }
+
+  private touch(d: Device, atMs: number): void {
+    if (atMs > d.lastSeenMs) d.lastSeenMs = atMs;
+    this.devices.delete(d.uid);
+    this.devices.set(d.uid, d);
+    this.dirtyDevices.add(d.uid);
+  }
+
+  private changed(d: Device, c: DeviceChange, atMs: number): void {
+    this.dirtyDevices.add(d.uid);
+    this.onChange?.(d, c, atMs);
+  }
+
+  private newDevice(uid: string, atMs: number): Device {
+    const d: Device = {
+      uid, macs: [], links: [], hostnameTrust: 0, clientIds: [], randomizedMac: false,
+      addresses: [], users: [], evidence: [], firstSeenMs: atMs, lastSeenMs: atMs,
+    };
+    this.devices.set(uid, d);
+    this.counters.created++;
+    while (this.devices.size > this.settings.maxDevices) {
+      const oldest = this.devices.keys().next().value as string;
+      this.removeDevice(oldest);
+      this.counters.evicted++;
+    }
+    this.counters.devices = this.devices.size;
+    this.dirtyDevices.add(uid);
+    return d;
+  }
+
+  private removeDevice(uid: string): void {
+    const d = this.devices.get(uid);
+    if (d === undefined) return;
+    this.devices.delete(uid);
+    for (const m of d.macs) if (this.byMac.get(m) === uid) this.byMac.delete(m);
+    if (d.agentId !== undefined && this.byAgent.get(d.agentId) === uid) this.byAgent.delete(d.agentId);
+    for (const c of d.clientIds) if (this.byClientId.get(c) === uid) this.byClientId.delete(c);
+    if (d.hostname !== undefined && this.byHostname.get(d.hostname.toLowerCase()) === uid) this.byHostname.delete(d.hostname.toLowerCase());
+    this.dirtyDevices.add(uid);
+    this.counters.devices = this.devices.size;
+  }
+
+  addEvidence(d: Device, e: Evidence): void {
+    // Same kind and value: refresh the time instead of growing the list.
+    const same = d.evidence.find((x) => x.kind === e.kind && x.value === e.value && x.source === e.source);
+    if (same !== undefined) { same.atMs = Math.max(same.atMs, e.atMs); return; }
+    d.evidence.push(e);
+    while (d.evidence.length > this.settings.maxEvidencePerDevice) { d.evidence.shift(); this.counters.compactedEvidence++; }
+    this.dirtyDevices.add(d.uid);
+  }
+
+  private attachMac(d: Device, mac: string, link: MacLink): void {
+    if (!d.macs.includes(mac)) d.macs.push(mac);
+    d.links.push(link);
+    if (d.links.length > this.settings.maxEvidencePerDevice) d.links.splice(0, d.links.length - this.settings.maxEvidencePerDevice);
+    this.byMac.set(mac, d.uid);
+    if (isRandomizedMac(mac)) d.randomizedMac = true;
+    else if (d.vendor === undefined) { const v = macVendor(mac); if (v !== undefined) d.vendor = v; }
+  }
+
+  /**
+   * Finds or creates the device a sighting is about, linking a new MAC to an existing identity
+   * when the agent id, the DHCP client id or (randomized MACs only) the host name matches.
+   */
+  identify(s: Sighting): Device | undefined {
+    let d: Device | undefined;
+    if (s.agentId !== undefined) d = this.byAgentId(s.agentId);
+    if (d === undefined && s.mac !== undefined) d = this.byMacAddress(s.mac);
+    if (d === undefined && s.mac !== undefined) {
+      let reason: MacLink['reason'] | undefined, confidence = 0, value: string | undefined;
+      if (s.clientId !== undefined) {
+        const u = this.byClientId.get(s.clientId);
+        if (u !== undefined) { d = this.devices.get(u); reason = 'dhcp_client_id'; confidence = 0.9; value = s.clientId; }
+      }
+      if (d === undefined && s.hostname !== undefined && isRandomizedMac(s.mac)) {
+        const u = this.byHostname.get(s.hostname.toLowerCase());
+        if (u !== undefined) { d = this.devices.get(u); reason = 'hostname'; confidence = 0.6; value = s.hostname; }
+      }
+      if (d !== undefined && reason !== undefined) {
+        this.attachMac(d, s.mac, { mac: s.mac, reason, confidence, atMs: s.atMs, ...(value !== undefined ? { value } : {}) });
+        this.counters.macLinked++;
+        this.addEvidence(d, { kind: 'mac_link', value: `${s.mac} by ${reason}`, source: s.source, atMs: s.atMs, confidence });
+        this.changed(d, 'mac_linked', s.atMs);
+      }
+    }
+    if (d === undefined) {
+      if (s.agentId !== undefined && s.mac === undefined) {
+        d = this.newDevice(`agent:${s.agentId}`, s.atMs);
+      } else if (s.mac !== undefined) {
+        d = this.newDevice(this.devices.has(`mac:${s.mac}`) ? `mac:${s.mac}:${s.atMs}` : `mac:${s.mac}`, s.atMs);
+        this.attachMac(d, s.mac, { mac: s.mac, reason: 'first', confidence: 1, atMs: s.atMs });
+      } else {
+        return undefined;
+      }
+      if (s.agentId !== undefined) { d.agentId = s.agentId; this.byAgent.set(s.agentId, d.uid); }
+      this.changed(d, 'new', s.atMs);
+    }
+    if (s.agentId !== undefined && d.agentId === undefined) {
+      d.agentId = s.agentId;
+      this.byAgent.set(s.agentId, d.uid);
+      this.changed(d, 'agent', s.atMs);
+    }
+    if (s.clientId !== undefined && !d.clientIds.includes(s.clientId)) {
+      d.clientIds.push(s.clientId);
+      if (d.clientIds.length > 8) d.clientIds.shift();
+      this.byClientId.set(s.clientId, d.uid);
+    }
+    if (s.hostname !== undefined && s.hostname.length > 0) this.setHostname(d, s.hostname, s.trust, s.source, s.atMs);
+    this.touch(d, s.atMs);
+    return d;
+  }
+
+  /** Links a MAC to a device by hand (or re-links one split out), reason 'manual'. */
+  linkMac(mac: string, uid: string, atMs: number): Device | undefined {
+    const d = this.devices.get(uid);
+    if (d === undefined) return undefined;
+    const prev = this.byMacAddress(mac);
+    if (prev === d) return d;
+    if (prev !== undefined) {
+      prev.macs = prev.macs.filter((m) => m !== mac);
+      for (const [a, list] of this.bindings) for (const b of list) if (b.mac === mac && b.uid === prev.uid) { b.uid = d.uid; this.dirtyBindings.add(a); }
+      this.dirtyDevices.add(prev.uid);
+    }
+    this.attachMac(d, mac, { mac, reason: 'manual', confidence: 1, atMs });
+    this.counters.macLinked++;
+    this.changed(d, 'mac_linked', atMs);
+    return d;
+  }
+
+  /**
+   * Undoes a link: the MAC becomes a device of its own, and the address intervals it held under
+   * the merged identity are given to the new device. The link stays in `links` marked unlinked.
+   */
+  unlinkMac(mac: string, atMs: number): Device | undefined {
+    const d = this.byMacAddress(mac);
+    if (d === undefined || d.macs.length < 2) return undefined;
+    d.macs = d.macs.filter((m) => m !== mac);
+    this.byMac.delete(mac);
+    const nd = this.newDevice(this.devices.has(`mac:${mac}`) ? `mac:${mac}:${atMs}` : `mac:${mac}`, atMs);
+    this.attachMac(nd, mac, { mac, reason: 'first', confidence: 1, atMs });
+    for (const l of d.links) if (l.mac === mac && l.unlinkedMs === undefined) { l.unlinkedMs = atMs; l.splitTo = nd.uid; }
+    for (const [a, list] of this.bindings) {
+      for (const b of list) if (b.mac === mac && b.uid === d.uid) { b.uid = nd.uid; this.dirtyBindings.add(a); }
+      const last = list[list.length - 1];
+      if (last !== undefined && last.uid === nd.uid && last.toMs === OPEN_MS) {
+        d.addresses = d.addresses.filter((x) => x !== a);
+        if (!nd.addresses.includes(a)) nd.addresses.push(a);
+      }
+    }
+    this.counters.macUnlinked++;
+    this.changed(d, 'mac_unlinked', atMs);
+    this.changed(nd, 'new', atMs);
+    return nd;
+  }
+
+  setHostname(d: Device, name: string, trust: number, source: string, atMs: number): void {
+    if (d.hostname === name) { if (trust > d.hostnameTrust) d.hostnameTrust = trust; return; }
+    if (d.hostname !== undefined && trust < d.hostnameTrust) {
+      this.addEvidence(d, { kind: 'hostname_refused', value: name, source, atMs });
+      return;
+    }
+    if (d.hostname !== undefined && this.byHostname.get(d.hostname.toLowerCase()) === d.uid) this.byHostname.delete(d.hostname.toLowerCase());
+    d.hostname = name;
+    d.hostnameTrust = trust;
+    d.hostnameSource = source;
+    this.byHostname.set(name.toLowerCase(), d.uid);
+    this.addEvidence(d, { kind: 'hostname', value: name, source, atMs });
+    this.changed(d, 'hostname', atMs);
+  }
+
+  /** Keeps the most confident OS hint (ties: the newer one). */
+  addOsHint(d: Device, h: OsHint, atMs: number): void {
+    this.addEvidence(d, { kind: 'os_hint', value: `${h.osName} (${h.evidence})`, source: h.evidence.split(':')[0] ?? 'hint', atMs, confidence: h.confidence });
+    if (d.os !== undefined && d.os.confidence > h.confidence) return;
+    const changed = d.os?.name !== h.osName;
+    d.os = { name: h.osName, typeId: h.osTypeId, confidence: h.confidence, evidence: h.evidence };
+    if (h.deviceTypeId !== undefined) d.typeId = h.deviceTypeId;
+    if (changed) this.changed(d, 'os', atMs);
+  }
+
+  // ---- addresses ---------------------------------------------------------------------------
+
+  /**
+   * Records that `d` holds `address` at atMs, seen by a source of `trust`. `expiresMs` is the
+   * lease end for DHCP; other sources get lastMs + addressBindingTtlMs. Returns false when the
+   * evidence was refused by the order of trust.
+   */
+  bind(address: string, d: Device, mac: string | undefined, trust: number, atMs: number, expiresMs?: number): boolean {
+    const exp = expiresMs ?? atMs + this.settings.addressBindingTtlMs;
+    let list = this.bindings.get(address);
+    if (list === undefined) {
+      list = [];
+      this.bindings.set(address, list);
+      if (this.bindings.size > this.settings.maxDevices * 8) {
+        const first = this.bindings.keys().next().value as string;
+        this.bindings.delete(first);
+        this.dirtyBindings.add(first);
+        this.counters.addressesEvicted++;
+      }
+    }
+    const last = list[list.length - 1];
+    if (last !== undefined && last.toMs === OPEN_MS && last.uid === d.uid) {
+      if (atMs > last.lastMs) last.lastMs = atMs;
+      if (exp > last.expiresMs || trust >= last.trust) last.expiresMs = Math.max(exp, trust > last.trust ? exp : last.expiresMs);
+      if (trust > last.trust) last.trust = trust;
+      if (mac !== undefined) last.mac = mac;
+      this.dirtyBindings.add(address);
+      return true;
+    }
+    if (last !== undefined && last.toMs === OPEN_MS && atMs < last.expiresMs) {
+      // Held by another device: refuse lower-trust evidence while the binding is held.
+      const held = last.trust === Trust.DHCP ? last.expiresMs : last.lastMs + this.settings.trustHoldMs;
+      if (trust < last.trust && atMs < held) { this.counters.refusedLowerTrust++; return false; }
+    }
+    if (last !== undefined && last.toMs === OPEN_MS) {
+      last.toMs = Math.max(atMs, last.fromMs);
+      const prev = this.devices.get(last.uid);
+      if (prev !== undefined) { prev.addresses = prev.addresses.filter((a) => a !== address); this.dirtyDevices.add(prev.uid); }
+      this.counters.addressMoved++;
+    }
+    list.push({ uid: d.uid, ...(mac !== undefined ? { mac } : {}), fromMs: atMs, toMs: OPEN_MS, lastMs: atMs, expiresMs: exp, trust });
+    if (list.length > this.settings.maxBindingsPerAddress) { list.shift(); this.counters.bindingsDropped++; }
+    if (!d.addresses.includes(address)) d.addresses.push(address);
+    if (d.addresses.length > 16) d.addresses.shift();
+    this.counters.addressBound++;
+    this.dirtyBindings.add(address);
+    this.changed(d, 'address', atMs);
+    return true;
+  }
+
+  /** Ends the device's interval on `address` at atMs (DHCP RELEASE, RFC 2131 §4.4.6). */
+  release(address: string, atMs: number, uid?: string): void {
+    const list = this.bindings.get(address);
+    const last = list?.[list.length - 1];
+    if (last === undefined || last.toMs !== OPEN_MS || (uid !== undefined && last.uid !== uid)) return;
+    last.toMs = Math.max(atMs, last.fromMs);
+    const d = this.devices.get(last.uid);
+    if (d !== undefined) { d.addresses = d.addresses.filter((a) => a !== address); this.dirtyDevices.add(d.uid); }
+    this.dirtyBindings.add(address);
+  }
+
+  /** The binding holding `address` at atMs, if any. */
+  bindingAt(address: string, atMs: number): Binding | undefined {
+    const list = this.bindings.get(address);
+    if (list === undefined) return undefined;
+    // Intervals are in time order; the newest first is the common case (flows are recent).
+    for (let i = list.length - 1; i >= 0; i--) {
+      const b = list[i]!;
+      if (b.fromMs > atMs) continue;
+      if (atMs >= b.toMs) return undefined;
+      if (b.toMs === OPEN_MS && atMs > b.expiresMs) return undefined;
+      return b;
+    }
+    return undefined;
+  }
+
+  /** The device that held `address` at atMs. */
+  lookup(address: string, atMs: number): Device | undefined {
+    this.counters.lookups++;
+    const b = this.bindingAt(address, atMs);
+    if (b === undefined) return undefined;
+    const d = this.devices.get(b.uid);
+    if (d !== undefined) this.counters.lookupHits++;
+    return d;
+  }
+
+  history(address: string): readonly Binding[] { return this.bindings.get(address) ?? []; }
+
+  // ---- users -------------------------------------------------------------------------------
+
+  /** Opens or extends the user spans an agent reported at atMs. */
+  reportUsers(d: Device, users: ReadonlyArray<Omit<UserSpan, 'fromMs' | 'toMs'>>, atMs: number): void {
+    const ttl = this.settings.agentHeartbeatTtlMs;
+    for (const u of users) {
+      let span: UserSpan | undefined;
+      for (let i = d.users.length - 1; i >= 0; i--) {
+        const s = d.users[i]!;
+        if (s.name === u.name && s.domain === u.domain && s.toMs >= atMs) { span = s; break; }
+      }
+      if (span !== undefined) span.toMs = Math.max(span.toMs, atMs + ttl);
+      else d.users.push({ ...u, fromMs: atMs, toMs: atMs + ttl });
+    }
+    while (d.users.length > this.settings.maxEvidencePerDevice) { d.users.shift(); this.counters.compactedEvidence++; }
+    this.dirtyDevices.add(d.uid);
+  }
+
+  /** The user reported on the device at atMs (the most recently started span holding atMs). */
+  userAt(d: Device, atMs: number): UserSpan | undefined {
+    let best: UserSpan | undefined;
+    for (const s of d.users) if (s.fromMs <= atMs && atMs <= s.toMs && (best === undefined || s.fromMs > best.fromMs)) best = s;
+    return best;
+  }
+
+  // ---- compaction --------------------------------------------------------------------------
+
+  /**
+   * Drops history older than deviceHistoryRetentionMs before nowMs: closed address intervals
+   * that ended before it, user spans and evidence older than it, and devices not seen since.
+   * Called by the scheduled job (deviceCompactIntervalMs); returns what it removed.
+   */
+  compact(nowMs: number): { bindings: number; devices: number } {
+    const cutoff = nowMs - this.settings.deviceHistoryRetentionMs;
+    let nb = 0, nd = 0;
+    for (const [a, list] of this.bindings) {
+      const kept = list.filter((b) => (b.toMs === OPEN_MS ? b.expiresMs >= cutoff : b.toMs >= cutoff));
+      if (kept.length !== list.length) {
+        nb += list.length - kept.length;
+        this.dirtyBindings.add(a);
+        if (kept.length === 0) this.bindings.delete(a); else this.bindings.set(a, kept);
+      }
+    }
+    for (const d of [...this.devices.values()]) {
+      if (d.lastSeenMs < cutoff) { this.removeDevice(d.uid); nd++; continue; }
+      const u = d.users.length, e = d.evidence.length;
+      d.users = d.users.filter((s) => s.toMs >= cutoff);
+      d.evidence = d.evidence.filter((x) => x.atMs >= cutoff);
+      if (d.users.length !== u || d.evidence.length !== e) { this.counters.compactedEvidence += u - d.users.length + e - d.evidence.length; this.dirtyDevices.add(d.uid); }
+    }
+    this.counters.compactedBindings += nb;
+    this.counters.compactedDevices += nd;
+    this.flush();
+    return { bindings: nb, devices: nd };
+  }
+
+  snapshot(): Record<string, number> {
+    this.counters.devices = this.devices.size;
+    return this.counters.snapshot();
+  }
+}
