@@ -11,6 +11,7 @@ import { readFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve, basename } from 'node:path';
 import { replay } from '../replay.js';
 import { DEFAULT_FLOW_SETTINGS } from '../flows/flow-table.js';
+import { compareZeekDhcp, type ZeekDhcpSummary } from '../devices/zeek-dhcp.js';
 
 export interface ZeekManifestEntry { test: string; trace: string; logs: string[]; non_default_settings: boolean }
 export type ZeekRow = Record<string, string>;
@@ -149,8 +150,10 @@ function main(): void {
     return;
   }
   const s = compareZeek(dir);
+  // dhcp.log: MAC, assigned address, host name and lease time per row (src/devices/zeek-dhcp.ts).
+  const dhcp: ZeekDhcpSummary = compareZeekDhcp(dir);
   mkdirSync('test-output', { recursive: true });
-  writeFileSync('test-output/compare-zeek.json', JSON.stringify(s, null, 1));
+  writeFileSync('test-output/compare-zeek.json', JSON.stringify({ ...s, dhcp }, null, 1));
   const fmt = (m: Record<string, LogScore>) => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, `${v.agree}/${v.rows} (${v.rows ? ((100 * v.agree) / v.rows).toFixed(2) : '0'} %)`]));
   if (process.argv.includes('--verbose')) {
     for (const [log, v] of [...Object.entries(s.logs), ...Object.entries(s.nonDefault)]) {
@@ -159,7 +162,11 @@ function main(): void {
   }
   console.log(JSON.stringify({
     traces: s.traces, byLog: fmt(s.logs), nonDefaultSettings: fmt(s.nonDefault),
-    rows: s.totalRows, agree: s.totalAgree, agreementPct: Number(s.agreementPct.toFixed(3)), details: 'test-output/compare-zeek.json',
+    dhcpLog: `${dhcp.fieldsAgree}/${dhcp.fieldsCompared} fields, ${dhcp.rowsFullyAgree}/${dhcp.zeekRows} rows (${dhcp.agreementPct.toFixed(2)} %)`,
+    nameRows: s.totalRows, nameRowsAgree: s.totalAgree, nameAgreementPct: Number(s.agreementPct.toFixed(3)),
+    allRows: s.totalRows + dhcp.zeekRows, allRowsAgree: s.totalAgree + dhcp.rowsFullyAgree,
+    allAgreementPct: Number(((100 * (s.totalAgree + dhcp.rowsFullyAgree)) / (s.totalRows + dhcp.zeekRows)).toFixed(3)),
+    details: 'test-output/compare-zeek.json',
   }, null, 2));
 }
 
