@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs Outpost from a checkout as a systemd service on Debian 12 (used by the Vagrantfile).
+# Installs Outpost as a systemd service on Debian 12 by building and installing its Debian
+# package (appliance/build-deb.sh). Used by the Vagrantfile and by CI on the CI machine.
 #   appliance/provision.sh [SOURCE_DIR=.] [INTERFACE]
 set -euo pipefail
 src=$(cd "${1:-.}" && pwd)
@@ -9,20 +10,21 @@ if ! command -v node >/dev/null || [ "$(node -p 'process.versions.node.split("."
   apt-get update -qq
   apt-get install -y -qq nodejs npm
 fi
-apt-get install -y -qq --no-install-recommends libpcap-dev tcpreplay iproute2 python3 make g++
-id outpost >/dev/null 2>&1 || useradd --system --home /var/lib/outpost --shell /usr/sbin/nologin outpost
-install -d -o outpost -g outpost -m 0750 /var/lib/outpost
-install -d -m 0755 /etc/outpost /opt/outpost
-cp -a "$src"/package.json "$src"/package-lock.json "$src"/tsconfig.json "$src"/tsconfig.build.json "$src"/src "$src"/config "$src"/README.md /opt/outpost/
-(cd /opt/outpost && npm ci --no-audit --no-fund && npm run build --silent)
-if [ ! -f /etc/outpost/outpost.yaml ]; then
-  {
-    echo "dataDir: /var/lib/outpost"
-    if [ -n "$iface" ]; then printf 'capture:\n  interfaces: [%s]\n' "$iface"; fi
-  } > /etc/outpost/outpost.yaml
+apt-get install -y -qq --no-install-recommends libpcap-dev libpcap0.8 tcpreplay iproute2 python3 make g++ dpkg-dev adduser
+# Build in a copy so the (possibly shared, e.g. /vagrant) source tree is not written to.
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+tar -C "$src" --exclude=./node_modules --exclude=./dist --exclude=./data -cf - . | tar -C "$work" -xf -
+(cd "$work" && npm ci --no-audit --no-fund)
+deb=$("$work/appliance/build-deb.sh" "$work/out" | tail -1)
+apt-get install -y -qq "$deb"
+if [ -n "$iface" ]; then
+  cat > /etc/outpost/outpost.yaml <<YAML
+dataDir: /var/lib/outpost
+capture:
+  interfaces: [$iface]
+YAML
+  chown outpost:outpost /etc/outpost/outpost.yaml; chmod 0640 /etc/outpost/outpost.yaml
+  if [ -d /run/systemd/system ]; then systemctl restart outpost.service; fi
 fi
-chown root:outpost /etc/outpost/outpost.yaml; chmod 0640 /etc/outpost/outpost.yaml
-install -m 0644 "$src"/appliance/outpost.service /etc/systemd/system/outpost.service
-systemctl daemon-reload
-systemctl enable --now outpost.service
-systemctl --no-pager status outpost.service | head -5
+if [ -d /run/systemd/system ]; then systemctl --no-pager status outpost.service | head -5; fi

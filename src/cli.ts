@@ -14,6 +14,8 @@ const USAGE = `usage:
   outpost replay FILE... [--emit network,dns,http|none] [--stats] [--config FILE]
       reads pcap/pcapng files, packet timestamps as the clock; one OCSF JSON event per line
       on stdout (default: network); --stats prints a JSON summary of every counter to stderr
+  outpost token create --role admin|read [--name NAME] [--json]
+      prints a new admin API token and the api.tokens entry (its SHA-256) for the config
 `;
 
 class UsageError extends Error {
@@ -58,6 +60,10 @@ async function main(argv: string[]): Promise<number> {
       }, null, 2) + '\n');
     }
     return 0;
+  }
+  if (command === 'token') {
+    const { tokenCommand } = await import('./api/token-cli.js');
+    return tokenCommand(rest, (s) => process.stdout.write(s));
   }
   if (command === 'run') {
     const { values } = parseArgs({ args: rest, options: { config: { type: 'string' } } });

@@ -1,33 +1,91 @@
 /**
- * `outpost run`: live capture → sensor → events, with a local admin API for health and counters.
+ * `outpost run`: live capture → sensor → events, with the local admin API, metrics and jobs.
  *
- * Services start in order (API, capture, timers) with one AbortSignal and stop in reverse; on
- * SIGTERM/SIGINT the capture stops first, then every open flow is flushed as a final event, so
- * nothing counted is lost on a clean shutdown.
+ * Services start in order (API, flows, capture, jobs) with one AbortSignal and stop in reverse:
+ * on SIGTERM/SIGINT the jobs stop, then the capture, then every open flow is flushed as a final
+ * event, then the API closes, so nothing counted is lost on a clean shutdown. SIGHUP reads the
+ * configuration file again: settings that can change live are applied, the others are reported as
+ * restart-required (GET /v1/config, GET /v1/health); an invalid file changes nothing.
+ *
+ * Other areas plug in through DaemonOptions: API plugins (own prefix and role), metric sources,
+ * job hooks and health checks (or later, through the returned handle).
  */
 import pino from 'pino';
-import Fastify, { type FastifyInstance } from 'fastify';
-import { mkdirSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { OutpostConfig } from './config/index.js';
+import { ConfigManager, type AuditRecord } from './config/manager.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
+import { Metrics } from './telemetry/metrics.js';
+import { JobScheduler, type JobHook } from './jobs/scheduler.js';
 import { ServiceGroup, type Service } from './lifecycle.js';
 import { LiveCapture } from './capture/live.js';
 import { Sensor } from './sensor.js';
 import { NdjsonWriter } from './replay.js';
 import { flowSettingsFromConfig } from './flows/settings.js';
+import { OutpostError } from './errors.js';
+import { createApi } from './api/server.js';
+import { HealthRegistry, type ApiContext, type ApiPlugin, type HealthCheck } from './api/types.js';
+import { PRODUCT } from './events/network-activity.js';
+
+export interface DaemonOptions {
+  /** The file the configuration came from; without it the API cannot change the configuration. */
+  configPath?: string;
+  /** Other areas' API plugins, each under its own prefix with its own required role. */
+  apiPlugins?: readonly ApiPlugin[];
+  /** Hooks for the scheduled jobs (`expiry`, `retention`, `compaction`, `catalog.reload`, `reports`). */
+  jobHooks?: ReadonlyArray<{ job: string; name: string; run: JobHook }>;
+  /** Dotted-counter snapshots exported as Prometheus metrics (outbox, identity store, sinks). */
+  metricSources?: Readonly<Record<string, () => Record<string, number>>>;
+  healthChecks?: Readonly<Record<string, HealthCheck>>;
+}
 
 export interface DaemonHandle {
   sensor: Sensor;
   capture: LiveCapture | null;
   api: FastifyInstance;
   group: ServiceGroup;
+  config: ConfigManager;
+  metrics: Metrics;
+  jobs: JobScheduler;
+  health: HealthRegistry;
   /** Counters of the sensor and the capture, with per-interface kernel statistics. */
   stats(): object;
 }
 
-export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: NdjsonWriter): Promise<DaemonHandle> {
-  mkdirSync(cfg.dataDir, { recursive: true });
+/** An OCSF API Activity (6003) event for a configuration change, for the event stream. */
+export function auditEvent(r: AuditRecord): object {
+  const time = Date.parse(r.time);
+  return {
+    activity_id: 3,
+    activity_name: 'Update',
+    category_uid: 6,
+    category_name: 'Application Activity',
+    class_uid: 6003,
+    class_name: 'API Activity',
+    type_uid: 600303,
+    type_name: 'API Activity: Update',
+    severity_id: 1,
+    severity: 'Informational',
+    status_id: 1,
+    status: 'Success',
+    time,
+    metadata: { version: '1.8.0', product: PRODUCT, log_name: 'audit' },
+    actor: { user: { name: r.actor.name, type: r.actor.kind, ...(r.actor.role ? { groups: [{ name: r.actor.role }] } : {}) } },
+    api: { operation: r.action === 'reload' ? 'config.reload' : `config.${r.action}` },
+    ...(r.actor.address ? { src_endpoint: { ip: r.actor.address } } : {}),
+    resources: [{ type: 'configuration', uid: r.revision }],
+    unmapped: { previous_revision: r.previousRevision, changes: r.changes, applied: r.applied, restart_required: r.restartRequired },
+  };
+}
+
+export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: NdjsonWriter, options: DaemonOptions = {}): Promise<DaemonHandle> {
+  // Data (LMDB stores, audit log) is for the outpost user only.
+  mkdirSync(cfg.dataDir, { recursive: true, mode: 0o750 });
+  const config = new ConfigManager(cfg, options.configPath);
   const sensor = new Sensor({ flows: flowSettingsFromConfig(cfg), emit: new Set(['network']), sink: writer.write });
+  let captureFailed: string | undefined;
   const capture = cfg.capture.interfaces.length > 0
     ? new LiveCapture({
       interfaces: cfg.capture.interfaces,
@@ -45,59 +103,140 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
     counters: { ...(capture ? capture.counters.snapshot() : {}), ...sensor.counters() },
   });
 
-  const api = Fastify({ logger: false });
-  api.get('/v1/health', async () => ({ status: 'ok', capture: capture ? 'running' : 'idle', uptimeMs: Date.now() - startedAt }));
-  api.get('/v1/stats', async () => stats());
+  const metrics = new Metrics();
+  metrics.addSource('sensor', () => sensor.counters());
+  if (capture) {
+    metrics.addSource('capture', () => capture.counters.snapshot());
+    metrics.addInterfaceStats(() => capture.stats());
+  }
+  for (const [name, snap] of Object.entries(options.metricSources ?? {})) metrics.addSource(name, snap);
 
-  let expiryTimer: NodeJS.Timeout | undefined;
+  const jobLog = logger.child({ component: 'jobs' });
+  const jobs = new JobScheduler({
+    onRun: (job, run) => {
+      metrics.jobRuns.inc({ job, outcome: run.outcome });
+      if (run.outcome === 'error') jobLog.error({ job, run }, 'job failed');
+      else if (job !== 'flows.expire') jobLog.info({ job, durationMs: run.durationMs }, 'job finished');
+    },
+  });
+  // Live traffic can stop; idle flows must still end on the wall clock.
+  jobs.addHook('flows.expire', 'flows', () => { sensor.flows.expire(Date.now() * 1000); writer.flush(); });
+  for (const h of options.jobHooks ?? []) jobs.addHook(h.job, h.name, h.run);
+
+  let apiListening = false;
+  let groupRef: ServiceGroup | undefined;
+  const health = new HealthRegistry();
+  health.register('api', () => ({ state: apiListening ? 'running' : 'starting', ready: apiListening }));
+  health.register('capture', () => {
+    if (captureFailed !== undefined) return { state: 'failed', ready: false, detail: captureFailed };
+    if (!capture) return { state: 'idle', ready: true, detail: 'no capture.interfaces configured' };
+    const running = groupRef?.state === 'running';
+    return { state: running ? 'running' : (groupRef?.state ?? 'starting'), ready: running, detail: cfg.capture.interfaces.join(',') };
+  });
+  health.register('flows', () => ({ state: 'running', ready: true, detail: `${sensor.flows.size} active` }));
+  health.register('jobs', () => {
+    const failing = jobs.list().filter((j) => j.lastRun?.outcome === 'error').map((j) => j.name);
+    return { state: failing.length ? 'degraded' : 'running', ready: true, ...(failing.length ? { detail: `last run failed: ${failing.join(', ')}` } : {}) };
+  });
+  health.register('config', () => {
+    const pending = config.restartRequired();
+    return { state: pending.length ? 'restart-required' : 'current', ready: true, ...(pending.length ? { detail: pending.join(', ') } : {}) };
+  });
+  for (const [name, check] of Object.entries(options.healthChecks ?? {})) health.register(name, check);
+
   let statsTimer: NodeJS.Timeout | undefined;
+  const armStatsTimer = (ms: number) => {
+    clearInterval(statsTimer);
+    statsTimer = setInterval(() => logger.info(stats(), 'stats'), ms);
+  };
+  config.onChange((next, prev) => {
+    if (next.logLevel !== prev.logLevel) logger.level = next.logLevel;
+    if (next.capture.statsIntervalMs !== prev.capture.statsIntervalMs && statsTimer !== undefined) armStatsTimer(next.capture.statsIntervalMs);
+  });
+  const auditPath = join(cfg.dataDir, 'audit.ndjson');
+  config.onAudit((record) => {
+    logger.info({ audit: record }, 'configuration changed');
+    try {
+      appendFileSync(auditPath, `${JSON.stringify(record)}\n`, { mode: 0o600 });
+    } catch (err) {
+      logger.error({ err, path: auditPath }, 'cannot append to the audit log');
+    }
+    writer.write(auditEvent(record));
+    writer.flush();
+  });
+
+  const ctx: ApiContext = { logger, config, metrics, jobs, health, sensor, capture, startedAt, stats };
+  const api = await createApi(ctx, { plugins: options.apiPlugins ?? [] });
+
   const services: Service[] = [
     {
       name: 'api',
       start: async () => {
-        const address = await api.listen({ host: cfg.api.host, port: cfg.api.port });
-        logger.info({ address }, 'admin API listening');
+        try {
+          const address = await api.listen({ host: cfg.api.host, port: cfg.api.port });
+          apiListening = true;
+          logger.info({ address }, 'admin API listening');
+        } catch (err) {
+          const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+          throw new OutpostError('API_LISTEN_FAILED', { host: cfg.api.host, port: cfg.api.port, reason }, { details: { host: cfg.api.host, port: cfg.api.port, reason }, cause: err });
+        }
       },
-      stop: async () => { await api.close(); },
-    },
-    {
-      name: 'capture',
-      start: async (signal) => {
-        if (!capture) { logger.warn('no capture interfaces configured (capture.interfaces): running without capture'); return; }
-        capture.start(signal);
-        logger.info({ interfaces: cfg.capture.interfaces }, 'capture started');
-      },
-      stop: async () => { capture?.stop(); },
+      stop: async () => { apiListening = false; await api.close(); },
     },
     {
       name: 'flows',
-      start: async () => {
-        // Live traffic can stop; idle flows must still end on the wall clock.
-        expiryTimer = setInterval(() => { sensor.flows.expire(Date.now() * 1000); writer.flush(); }, 1000);
-        statsTimer = setInterval(() => logger.info(stats(), 'stats'), cfg.capture.statsIntervalMs);
-      },
+      start: async () => { armStatsTimer(cfg.capture.statsIntervalMs); },
       stop: async () => {
-        clearInterval(expiryTimer);
         clearInterval(statsTimer);
         sensor.lastPacketUs = Math.max(sensor.lastPacketUs, Date.now() * 1000);
         sensor.flush();
         writer.flush();
       },
     },
+    {
+      name: 'capture',
+      start: async (signal) => {
+        if (!capture) { logger.warn('no capture interfaces configured (capture.interfaces): running without capture'); return; }
+        try {
+          capture.start(signal);
+        } catch (err) {
+          captureFailed = err instanceof Error ? err.message : String(err);
+          throw err;
+        }
+        logger.info({ interfaces: cfg.capture.interfaces }, 'capture started');
+      },
+      stop: async () => { capture?.stop(); },
+    },
+    {
+      name: 'jobs',
+      start: async () => { jobs.start(); },
+      stop: async () => { await jobs.stop(); },
+    },
   ];
   const group = new ServiceGroup(services, { logger });
+  groupRef = group;
   await group.start();
-  return { sensor, capture, api, group, stats };
+  return { sensor, capture, api, group, config, metrics, jobs, health, stats };
 }
 
-export async function runDaemon(cfg: OutpostConfig, configPath?: string): Promise<number> {
+export async function runDaemon(cfg: OutpostConfig, configPath?: string, options: Omit<DaemonOptions, 'configPath'> = {}): Promise<number> {
   const logger = createLogger(cfg.logLevel, pino.destination(2));
   const writer = new NdjsonWriter(1);
-  const daemon = await startDaemon(cfg, logger, writer);
+  const daemon = await startDaemon(cfg, logger, writer, { ...options, ...(configPath !== undefined ? { configPath } : {}) });
   logger.info({ configPath: configPath ?? '(embedded defaults)', api: `${cfg.api.host}:${cfg.api.port}` }, 'outpost running');
+  const onHup = () => {
+    try {
+      const record = daemon.config.reload({ kind: 'signal', name: 'SIGHUP' });
+      logger.info({ changes: record.changes.length, applied: record.applied, restartRequired: daemon.config.restartRequired() }, 'configuration reloaded (SIGHUP)');
+    } catch (err) {
+      logger.error({ err }, 'configuration reload (SIGHUP) rejected; running configuration unchanged');
+    }
+  };
+  process.on('SIGHUP', onHup);
   return new Promise<number>((resolve) => {
     const shutdown = (signal: string) => {
       logger.info({ signal }, 'stopping');
+      process.off('SIGHUP', onHup);
       daemon.group.stop().then(
         () => { logger.info(daemon.stats(), 'final stats'); resolve(0); },
         (err: unknown) => { logger.error({ err }, 'stop failed'); resolve(1); },

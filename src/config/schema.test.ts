@@ -55,7 +55,7 @@ test('defaults match the documented values', () => {
       flowActiveTimeoutMs: 300000,
       emitOpenEvents: false,
     },
-    api: { host: '127.0.0.1', port: 8470 },
+    api: { host: '127.0.0.1', port: 8470, tokens: [], tls: { certFile: '', keyFile: '' }, rateLimitPerMinute: 3000 },
   };
   assert.deepEqual(defaultConfig(), expected);
   assert.deepEqual(loadConfig(), expected);

@@ -1,0 +1,226 @@
+/**
+ * The admin API server: fastify with, in this order, rate limiting, token auth, one error format
+ * (catalogue codes), request metrics, an OpenAPI document built from the route schemas, the core
+ * route plugins and any plugins other areas pass in.
+ *
+ * It refuses (API_INSECURE_BIND) to be built for a non-loopback address unless TLS is configured
+ * and at least one token exists.
+ */
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteOptions } from 'fastify';
+import rateLimit from '@fastify/rate-limit';
+import { OutpostError, isOutpostError, type ErrorCode } from '../errors.js';
+import type { OutpostConfig } from '../config/index.js';
+import { TokenStore, bearerToken, roleAllows, type RouteRole } from './auth.js';
+import type { ApiContext, ApiPlugin } from './types.js';
+import { buildOpenApi, type RouteRecord } from './openapi.js';
+import { healthRoutes } from './routes/health.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { captureRoutes } from './routes/capture.js';
+import { flowRoutes } from './routes/flows.js';
+import { configRoutes } from './routes/config.js';
+import { jobRoutes } from './routes/jobs.js';
+
+export const BODY_LIMIT_BYTES = 256 * 1024;
+
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  const h = host.replace(/^\[|\]$/g, '');
+  if (isIP(h) === 4) return h.startsWith('127.');
+  if (isIP(h) === 6) return h === '::1' || /^::ffff:127\./i.test(h);
+  return false;
+}
+
+/** Throws API_INSECURE_BIND when a non-loopback address lacks TLS or tokens. */
+export function checkBindSecurity(api: OutpostConfig['api']): void {
+  if (isLoopback(api.host)) return;
+  const missing: string[] = [];
+  if (!api.tls.certFile || !api.tls.keyFile) missing.push('TLS (api.tls.certFile and api.tls.keyFile)');
+  if (api.tokens.length === 0) missing.push('authentication (api.tokens)');
+  if (missing.length > 0) {
+    throw new OutpostError('API_INSECURE_BIND', { host: api.host, missing: missing.join(' and ') }, { details: { host: api.host, missing } });
+  }
+}
+
+function readTls(api: OutpostConfig['api']): { cert: Buffer; key: Buffer } | null {
+  if (!api.tls.certFile && !api.tls.keyFile) return null;
+  const read = (what: string, path: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      throw new OutpostError('API_TLS_UNREADABLE', { what, path, reason }, { details: { what, path, reason }, cause: err });
+    }
+  };
+  return { cert: read('certificate', api.tls.certFile), key: read('key', api.tls.keyFile) };
+}
+
+function defaultRole(method: string): RouteRole {
+  return method === 'GET' || method === 'HEAD' ? 'read' : 'admin';
+}
+
+/** Any thrown thing → a catalogue error (4xx that says what is wrong, 500 INTERNAL otherwise). */
+export function toOutpostError(err: FastifyError | Error): OutpostError {
+  if (err instanceof OutpostError) return err;
+  if (isOutpostError(err)) {
+    const e = err as Error & { code: ErrorCode; details?: Record<string, unknown> };
+    return new OutpostError(e.code, {}, { message: e.message, cause: err, ...(e.details ? { details: e.details } : {}) });
+  }
+  const fe = err as FastifyError;
+  if (fe.validation) {
+    const where = fe.validationContext ?? 'request';
+    const problems = fe.validation.map((v) => {
+      const params = v.params as Record<string, unknown>;
+      const extra = typeof params.additionalProperty === 'string' ? `/${params.additionalProperty}` : '';
+      const missing = typeof params.missingProperty === 'string' ? `/${params.missingProperty}` : '';
+      let message = v.message ?? v.keyword;
+      if (v.keyword === 'additionalProperties') message = 'unknown parameter';
+      if (v.keyword === 'required') message = 'is required';
+      return { path: `/${where}${v.instancePath}${extra}${missing}`, rule: v.keyword, message };
+    });
+    return new OutpostError('API_VALIDATION_FAILED', { reason: problems.map((p) => `${p.path}: ${p.message}`).join('; ') }, { details: { problems }, cause: err });
+  }
+  if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    return new OutpostError('API_PAYLOAD_TOO_LARGE', { limit: BODY_LIMIT_BYTES }, { details: { limit: BODY_LIMIT_BYTES }, cause: err });
+  }
+  if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    return new OutpostError('API_UNSUPPORTED_MEDIA_TYPE', { contentType: 'of the body' }, { cause: err });
+  }
+  const status = fe.statusCode ?? 500;
+  if (status >= 400 && status < 500) {
+    return new OutpostError('API_BAD_REQUEST', { reason: fe.message }, { details: { reason: fe.message, ...(fe.code ? { cause: fe.code } : {}) }, cause: err });
+  }
+  return new OutpostError('INTERNAL', { reason: 'unexpected error (see the daemon log)' }, { cause: err });
+}
+
+export interface CreateApiOptions {
+  plugins?: readonly ApiPlugin[];
+  /** Fastify logger off by default: the daemon logs what matters itself. */
+  requestLogging?: boolean;
+}
+
+export async function createApi(ctx: ApiContext, options: CreateApiOptions = {}): Promise<FastifyInstance> {
+  const cfg = ctx.config.current;
+  checkBindSecurity(cfg.api);
+  const tls = readTls(cfg.api);
+  const tokens = new TokenStore(cfg.api.tokens);
+  ctx.config.onChange((next) => tokens.update(next.api.tokens));
+
+  const fastifyOptions = {
+    logger: false,
+    bodyLimit: BODY_LIMIT_BYTES,
+    // A client that stops sending mid-request (slowloris) is cut off.
+    requestTimeout: 30_000,
+    connectionTimeout: 60_000,
+    // Unknown properties are errors (removeAdditional would silently drop them), all at once.
+    ajv: { customOptions: { removeAdditional: false as const, allErrors: true, coerceTypes: true } },
+    frameworkErrors: (err: FastifyError, _req: unknown, reply: unknown) => {
+      const e = new OutpostError('API_BAD_REQUEST', { reason: err.message }, { details: { reason: err.message } });
+      void (reply as FastifyReply).code(e.httpStatus).type('application/json; charset=utf-8').send(JSON.stringify(e.toJSON()));
+    },
+  };
+  const app = (tls ? Fastify({ ...fastifyOptions, https: tls }) : Fastify(fastifyOptions)) as unknown as FastifyInstance;
+  app.decorateRequest('principal', null as never);
+
+  // Every route must carry a schema with a response, so every route is validated and documented.
+  const routes: RouteRecord[] = [];
+  app.addHook('onRoute', (route: RouteOptions) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (methods.every((m) => m === 'HEAD')) return;
+    if (!route.schema || !route.schema.response) {
+      throw new Error(`API route ${methods.join(',')} ${route.url} has no JSON schema with a response; every route needs one`);
+    }
+    for (const m of methods) if (m !== 'HEAD') routes.push({ method: m, url: route.url, options: route });
+  });
+
+  await app.register(rateLimit, {
+    global: true,
+    max: () => ctx.config.current.api.rateLimitPerMinute,
+    timeWindow: 60_000,
+    // Per valid token, else per address: unknown tokens cannot buy fresh buckets.
+    keyGenerator: (req) => {
+      const t = bearerToken(req.headers.authorization);
+      const found = t === undefined ? undefined : tokens.lookup(t);
+      return found ? `token:${found.name}` : `ip:${req.ip}`;
+    },
+    errorResponseBuilder: (_req, context) => new OutpostError('API_RATE_LIMITED', { max: context.max, retryAfterS: Math.ceil(context.ttl / 1000) }, { details: { max: context.max, retryAfterMs: context.ttl } }),
+  });
+
+  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+    req.principal = { name: 'anonymous', role: 'anonymous' };
+    if (req.is404) return;
+    const need: RouteRole = req.routeOptions.config.role ?? defaultRole(req.method);
+    const header = req.headers.authorization;
+    if (need === 'public') return;
+    if (header !== undefined) {
+      const token = bearerToken(header);
+      if (token === undefined) {
+        void reply.header('www-authenticate', 'Bearer');
+        throw new OutpostError('API_UNAUTHORIZED', { reason: 'the Authorization header must be "Bearer <token>"' });
+      }
+      const found = tokens.lookup(token);
+      if (!found) {
+        void reply.header('www-authenticate', 'Bearer error="invalid_token"');
+        throw new OutpostError('API_UNAUTHORIZED', { reason: 'unknown token' });
+      }
+      req.principal = { name: found.name, role: found.role };
+    } else if (tokens.size > 0) {
+      void reply.header('www-authenticate', 'Bearer');
+      throw new OutpostError('API_UNAUTHORIZED', { reason: 'send Authorization: Bearer <token> (outpost token create)' });
+    } else if (need === 'admin') {
+      throw new OutpostError('API_FORBIDDEN', { reason: 'no admin token is configured (api.tokens); create one with `outpost token create --role admin`' });
+    } else {
+      return; // no tokens at all: read routes are open (loopback only, checked at start)
+    }
+    if (!roleAllows(req.principal.role, need)) {
+      throw new OutpostError('API_FORBIDDEN', { reason: `token "${req.principal.name}" has role ${req.principal.role}; ${req.method} ${req.routeOptions.url} needs ${need}` });
+    }
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.is404 ? 'unmatched' : (req.routeOptions.url ?? 'unmatched');
+    ctx.metrics.apiRequests.inc({ method: req.method, route, status: String(reply.statusCode) });
+    ctx.metrics.apiDuration.observe({ method: req.method, route }, reply.elapsedTime / 1000);
+  });
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const e = toOutpostError(err);
+    if (e.httpStatus >= 500) ctx.logger.error({ err, method: req.method, url: req.url }, 'API request failed');
+    void reply.code(e.httpStatus).type('application/json; charset=utf-8').send(JSON.stringify(e.toJSON()));
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const e = new OutpostError('API_NOT_FOUND', { resource: `${req.method} ${req.url.split('?')[0]}` });
+    void reply.code(404).type('application/json; charset=utf-8').send(JSON.stringify(e.toJSON()));
+  });
+
+  app.get('/openapi.json', {
+    config: { role: 'public', tag: 'meta' },
+    schema: { summary: 'This API as an OpenAPI 3.0 document', response: { 200: { type: 'object', additionalProperties: true } } },
+  }, async () => buildOpenApi(routes));
+
+  const core: ApiPlugin[] = [
+    { name: 'health', prefix: '', plugin: healthRoutes },
+    { name: 'metrics', prefix: '', plugin: metricsRoutes },
+    { name: 'capture', prefix: '/v1', plugin: captureRoutes },
+    { name: 'flows', prefix: '/v1/flows', plugin: flowRoutes },
+    { name: 'config', prefix: '/v1/config', plugin: configRoutes },
+    { name: 'jobs', prefix: '/v1/jobs', plugin: jobRoutes },
+  ];
+  for (const p of [...core, ...(options.plugins ?? [])]) await registerApiPlugin(app, ctx, p);
+  await app.ready();
+  return app;
+}
+
+/** Registers one area's plugin with its prefix, default role and OpenAPI tag. */
+async function registerApiPlugin(app: FastifyInstance, ctx: ApiContext, p: ApiPlugin): Promise<void> {
+  await app.register(async (scope) => {
+    scope.addHook('onRoute', (route) => {
+      route.config = { ...(route.config ?? {}) };
+      const config = route.config as { role?: RouteRole; tag?: string };
+      if (p.role !== undefined && config.role === undefined) config.role = p.role;
+      config.tag ??= p.tag ?? p.name;
+    });
+    await scope.register(p.plugin, { prefix: p.prefix, ctx });
+  }, { prefix: '' });
+}
