@@ -28,6 +28,14 @@ import { OutpostError } from './errors.js';
 import { createApi } from './api/server.js';
 import { HealthRegistry, type ApiContext, type ApiPlugin, type HealthCheck } from './api/types.js';
 import { PRODUCT } from './events/network-activity.js';
+import { DnsNameCache } from './protocols/dns/name-cache.js';
+import { createForwarding, type Forwarding } from './forward/index.js';
+import { DeviceStore } from './devices/store.js';
+import { DeviceIdentity } from './devices/identity.js';
+import { AgentRegistry, agentRoutes } from './devices/agent-routes.js';
+import { Discovery } from './discovery/discovery.js';
+import { discoveryApiPlugin } from './discovery/routes.js';
+import type { EventKind } from './sensor.js';
 
 export interface DaemonOptions {
   /** The file the configuration came from; without it the API cannot change the configuration. */
@@ -84,7 +92,34 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
   // Data (LMDB stores, audit log) is for the outpost user only.
   mkdirSync(cfg.dataDir, { recursive: true, mode: 0o750 });
   const config = new ConfigManager(cfg, options.configPath);
-  const sensor = new Sensor({ flows: flowSettingsFromConfig(cfg), emit: new Set(['network']), sink: writer.write });
+  const emit = new Set(cfg.events.emit);
+
+  // Stores and the event path. Every event goes through discovery's rollups, then (with user
+  // names pseudonymized when configured) to the durable outbox and, optionally, stdout.
+  const forwarding: Forwarding = createForwarding(cfg.forward, logger.child({ component: 'forward' }), cfg.dataDir);
+  const discovery = cfg.discovery.enabled ? new Discovery({ dataDir: cfg.dataDir, config: cfg.discovery, logger: logger.child({ component: 'discovery' }) }) : null;
+  if (discovery) await discovery.open();
+  const nameCache = new DnsNameCache();
+  await nameCache.open(join(cfg.dataDir, 'dns-names'));
+  const deviceStore = cfg.devices.enabled ? new DeviceStore(cfg.devices) : null;
+  deviceStore?.open(join(cfg.dataDir, 'devices'));
+  const emitEvent = (event: object): void => {
+    discovery?.observe(event);
+    const out = discovery ? discovery.pseudonymizeEvent(event as Record<string, unknown>) : event;
+    forwarding.sink(out);
+    if (cfg.events.stdout) writer.write(out);
+  };
+  const identity = deviceStore ? new DeviceIdentity({ store: deviceStore, emitDhcp: emit.has('dhcp'), emitInventory: emit.has('inventory'), sink: emitEvent }) : null;
+  const agents = new AgentRegistry(cfg.devices.maxAgents, cfg.devices.agentMaxNonces, cfg.devices.agentMaxClockSkewMs);
+  const sensorKinds = new Set<EventKind>([...emit].filter((k): k is EventKind => k === 'network' || k === 'dns' || k === 'http'));
+  const sensor = new Sensor({
+    flows: flowSettingsFromConfig(cfg),
+    emit: sensorKinds,
+    sink: emitEvent,
+    nameCache,
+    packetObservers: identity ? [identity.observer] : [],
+    enrichers: [...(identity ? [identity.enrich] : []), ...(discovery ? [discovery.enricher] : [])],
+  });
   let captureFailed: string | undefined;
   const capture = cfg.capture.interfaces.length > 0
     ? new LiveCapture({
@@ -101,6 +136,8 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
     uptimeMs: Date.now() - startedAt,
     interfaces: capture ? capture.stats() : [],
     counters: { ...(capture ? capture.counters.snapshot() : {}), ...sensor.counters() },
+    // After a stop the outbox is closed; its last state is not readable any more.
+    ...(forwarding.outbox.closed ? {} : { forward: forwarding.status() }),
   });
 
   const metrics = new Metrics();
@@ -109,6 +146,9 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
     metrics.addSource('capture', () => capture.counters.snapshot());
     metrics.addInterfaceStats(() => capture.stats());
   }
+  metrics.addSource('outbox', () => (forwarding.outbox.closed ? {} : numeric(forwarding.status().outbox)));
+  if (identity) metrics.addSource('devices', () => ({ ...identity.counters(), ...agents.counters.snapshot() }));
+  if (discovery) metrics.addSource('discovery', () => discovery.counterSnapshot());
   for (const [name, snap] of Object.entries(options.metricSources ?? {})) metrics.addSource(name, snap);
 
   const jobLog = logger.child({ component: 'jobs' });
@@ -121,6 +161,9 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
   });
   // Live traffic can stop; idle flows must still end on the wall clock.
   jobs.addHook('flows.expire', 'flows', () => { sensor.flows.expire(Date.now() * 1000); writer.flush(); });
+  jobs.addHook('compaction', 'dns-names', () => nameCache.compact(Date.now()));
+  if (deviceStore) jobs.addHook('compaction', 'devices', () => { deviceStore.compact(Date.now()); });
+  if (discovery) discovery.registerJobs(jobs, emitEvent);
   for (const h of options.jobHooks ?? []) jobs.addHook(h.job, h.name, h.run);
 
   let apiListening = false;
@@ -166,9 +209,28 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
   });
 
   const ctx: ApiContext = { logger, config, metrics, jobs, health, sensor, capture, startedAt, stats };
-  const api = await createApi(ctx, { plugins: options.apiPlugins ?? [] });
+  const areaPlugins: ApiPlugin[] = [
+    ...(discovery ? [discoveryApiPlugin(discovery) as ApiPlugin] : []),
+    ...(identity ? [{
+      name: 'agents',
+      prefix: '',
+      plugin: async (app: FastifyInstance) => { await app.register(agentRoutes, { identity, registry: agents }); },
+    } as unknown as ApiPlugin] : []),
+  ];
+  const api = await createApi(ctx, { plugins: [...areaPlugins, ...(options.apiPlugins ?? [])] });
 
   const services: Service[] = [
+    // Started first, stopped last: the final flow flush still reaches the outbox and the stores.
+    ...forwarding.services,
+    {
+      name: 'stores',
+      start: async () => {},
+      stop: async () => {
+        await nameCache.close();
+        await deviceStore?.close();
+        await discovery?.close();
+      },
+    },
     {
       name: 'api',
       start: async () => {
@@ -217,6 +279,13 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
   groupRef = group;
   await group.start();
   return { sensor, capture, api, group, config, metrics, jobs, health, stats };
+}
+
+/** Numeric entries of a status object, for metrics. */
+function numeric(o: Record<string, unknown>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(o)) if (typeof v === 'number') out[`outbox.${k}`] = v;
+  return out;
 }
 
 export async function runDaemon(cfg: OutpostConfig, configPath?: string, options: Omit<DaemonOptions, 'configPath'> = {}): Promise<number> {

@@ -138,11 +138,12 @@ test('outpost run accounts for every packet and flow sent over a veth', { skip, 
   daemon.kill('SIGTERM');
   assert.equal(await exited, 0, `daemon exited cleanly (stderr: ${stderr})`);
 
-  const events = stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as {
+  const events = stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((e) => e.class_uid === 4001).map((e) => e as {
     src_endpoint: { ip: string; port?: number; mac?: string }; dst_endpoint: { ip: string; port?: number };
     connection_info: { uid: string; protocol_num: number };
     traffic: { packets_out: number; packets_in: number; bytes_out: number; bytes_in: number };
   });
+  // Network Activity only: the daemon also emits device inventory and DNS/HTTP events.
   const totals = new Map<string, Expected>();
   for (const e of events) {
     const key = e.connection_info.uid;

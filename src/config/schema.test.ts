@@ -6,6 +6,9 @@ import { configSchema, type OutpostConfig } from './schema.js';
 import { defaultConfig } from './defaults.js';
 import { configDocPath, exampleYamlPath, listSettings, renderConfigMarkdown, renderExampleYaml } from './docs.js';
 import { loadConfig, resolveConfig } from './load.js';
+import { DEFAULT_FORWARD_CONFIG } from '../forward/config.js';
+import { DEFAULT_DEVICES_CONFIG } from '../devices/config.js';
+import { DEFAULT_DISCOVERY_CONFIG } from '../discovery/config.js';
 
 const REGEN = 'run `node --import tsx src/config/docs.ts` to regenerate';
 
@@ -56,6 +59,11 @@ test('defaults match the documented values', () => {
       emitOpenEvents: false,
     },
     api: { host: '127.0.0.1', port: 8470, tokens: [], tls: { certFile: '', keyFile: '' }, rateLimitPerMinute: 3000 },
+    events: { emit: ['network', 'dns', 'http', 'dhcp', 'inventory'], stdout: true },
+    // The component sections carry their own documented defaults (and tests) in their modules.
+    forward: structuredClone(DEFAULT_FORWARD_CONFIG) as OutpostConfig['forward'],
+    devices: structuredClone(DEFAULT_DEVICES_CONFIG) as OutpostConfig['devices'],
+    discovery: structuredClone(DEFAULT_DISCOVERY_CONFIG) as OutpostConfig['discovery'],
   };
   assert.deepEqual(defaultConfig(), expected);
   assert.deepEqual(loadConfig(), expected);

@@ -10,6 +10,18 @@
  * Those `{}` are cast to the section type: they are only complete once ajv has filled them.
  */
 import type { JSONSchemaType } from 'ajv';
+import { forwardConfigSchema, type ForwardConfig } from '../forward/config.js';
+import { DEVICES_CONFIG_SCHEMA, type DevicesConfig } from '../devices/config.js';
+import { discoveryConfigSchema, type DiscoveryConfig } from '../discovery/config.js';
+
+/** Event classes the daemon emits (Network Activity always). */
+export const EVENT_KIND_NAMES = ['network', 'dns', 'http', 'dhcp', 'inventory'] as const;
+export type EventKindName = (typeof EVENT_KIND_NAMES)[number];
+
+export interface EventsConfig {
+  emit: EventKindName[];
+  stdout: boolean;
+}
 
 /** pino's levels, plus 'silent'. Kept here (not in telemetry) because the config owns the setting. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -26,6 +38,10 @@ export interface OutpostConfig {
   capture: CaptureConfig;
   flows: FlowsConfig;
   api: ApiConfig;
+  events: EventsConfig;
+  forward: ForwardConfig;
+  devices: DevicesConfig;
+  discovery: DiscoveryConfig;
 }
 
 export interface CaptureConfig {
@@ -95,7 +111,7 @@ export const configSchema: JSONSchemaType<OutpostConfig> = {
   type: 'object',
   additionalProperties: false,
   // No `default` on the root: ajv (strict) rejects it there, and the document always exists.
-  required: ['dataDir', 'logLevel', 'capture', 'flows', 'api'],
+  required: ['dataDir', 'logLevel', 'capture', 'flows', 'api', 'events', 'forward', 'devices', 'discovery'],
   properties: {
     dataDir: {
       type: 'string',
@@ -277,5 +293,33 @@ export const configSchema: JSONSchemaType<OutpostConfig> = {
         },
       },
     },
+    events: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'Which OCSF events the daemon emits and where besides the forwarding outbox.',
+      required: ['emit', 'stdout'],
+      properties: {
+        emit: {
+          type: 'array',
+          items: { type: 'string', enum: [...EVENT_KIND_NAMES] },
+          uniqueItems: true,
+          default: ['network', 'dns', 'http', 'dhcp', 'inventory'],
+          description: 'Event kinds: network (Network Activity 4001), dns (DNS Activity 4003), http (HTTP Activity 4002), dhcp (DHCP Activity 4004), inventory (Device Inventory Info 5001).',
+        },
+        stdout: {
+          type: 'boolean',
+          default: true,
+          description: 'Also write every event as one JSON line on standard output (the systemd unit appends it to a file).',
+        },
+      },
+    } as unknown as JSONSchemaType<EventsConfig>,
+    forward: (() => {
+      const { $schema: _unused, ...fragment } = forwardConfigSchema;
+      void _unused;
+      return fragment;
+    })() as unknown as JSONSchemaType<ForwardConfig>,
+    devices: { ...DEVICES_CONFIG_SCHEMA, default: {}, description: 'Device and user identity: DHCP, ARP/NDP, endpoint agents (docs/DEVICES.md).' } as unknown as JSONSchemaType<DevicesConfig>,
+    discovery: discoveryConfigSchema as unknown as JSONSchemaType<DiscoveryConfig>,
   },
 };

@@ -111,6 +111,11 @@ const HEARTBEAT_SCHEMA = {
   },
 } as const;
 
+const AGENT_ERROR_SCHEMA = {
+  type: 'object',
+  properties: { statusCode: { type: 'integer' }, code: { type: 'string' }, error: { type: 'string' }, message: { type: 'string' } },
+} as const;
+
 export const agentRoutes: FastifyPluginAsync<AgentRoutesOptions> = async (app: FastifyInstance, opts) => {
   const now = opts.now ?? Date.now;
   const { registry, identity } = opts;
@@ -127,7 +132,15 @@ export const agentRoutes: FastifyPluginAsync<AgentRoutesOptions> = async (app: F
 
   if (opts.enrollment !== false) {
     app.post<{ Body: { agentId: string } }>('/v1/agents/enroll', {
-      schema: { body: { type: 'object', required: ['agentId'], additionalProperties: false, properties: { agentId: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:-]+$' } } } },
+      // Enrolling hands out a signing secret: administrators only.
+      config: { role: 'admin' } as never,
+      schema: {
+        body: { type: 'object', required: ['agentId'], additionalProperties: false, properties: { agentId: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:-]+$' } } },
+        response: {
+          201: { type: 'object', required: ['agentId', 'secret'], properties: { agentId: { type: 'string' }, secret: { type: 'string' } } },
+          '4xx': AGENT_ERROR_SCHEMA,
+        },
+      },
     }, async (req, reply) => {
       try {
         const a = registry.enroll(req.body.agentId, now());
@@ -141,7 +154,9 @@ export const agentRoutes: FastifyPluginAsync<AgentRoutesOptions> = async (app: F
 
   if (opts.heartbeats !== false) {
     app.post<{ Body: AgentReport & { time?: number } }>('/v1/agents/heartbeat', {
-      schema: { body: HEARTBEAT_SCHEMA },
+      // Agents authenticate each heartbeat with their HMAC signature, not an API token.
+      config: { role: 'public' } as never,
+      schema: { body: HEARTBEAT_SCHEMA, response: { 204: { type: 'null' }, '4xx': AGENT_ERROR_SCHEMA } },
       attachValidation: true,
     }, async (req, reply) => {
       if (req.validationError !== undefined && req.validationError !== null) {
