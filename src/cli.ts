@@ -3,7 +3,11 @@
  * The `outpost` command: `outpost run` (the daemon) and `outpost replay` (capture files).
  */
 import { parseArgs } from 'node:util';
-import { replay } from './replay.js';
+import { replay, type ReplayOptions } from './replay.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { OutpostConfig } from './config/index.js';
 import { EVENT_KINDS, type EventKind } from './sensor.js';
 import { loadConfig } from './config/index.js';
 import { flowSettingsFromConfig } from './flows/settings.js';
@@ -11,7 +15,7 @@ import { flowSettingsFromConfig } from './flows/settings.js';
 const USAGE = `usage:
   outpost run [--config FILE]
       the gateway daemon: live capture on the configured interfaces
-  outpost replay FILE... [--emit network,dns,http|none] [--stats] [--config FILE]
+  outpost replay FILE... [--emit network,dns,http|none] [--with devices,discovery] [--stats] [--config FILE]
       reads pcap/pcapng files, packet timestamps as the clock; one OCSF JSON event per line
       on stdout (default: network); --stats prints a JSON summary of every counter to stderr
   outpost token create --role admin|read [--name NAME] [--json]
@@ -20,6 +24,42 @@ const USAGE = `usage:
 
 class UsageError extends Error {
   readonly code = 'CLI_USAGE';
+}
+
+/**
+ * `--with devices,discovery`: run the daemon's device identity and cloud-app discovery on the
+ * replayed traffic too (their stores in a temporary folder), so a replay measures or shows the
+ * whole pipeline.
+ */
+async function replayComponents(value: string | undefined, cfg: OutpostConfig) {
+  const wanted = new Set((value ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+  for (const w of wanted) if (w !== 'devices' && w !== 'discovery') throw new UsageError(`--with: unknown component "${w}" (known: devices, discovery)`);
+  const options: Pick<ReplayOptions, 'enrichers' | 'packetObservers' | 'observe'> = {};
+  const closers: Array<() => Promise<void>> = [];
+  if (wanted.size === 0) return { active: false, options, close: async () => {} };
+  const dir = mkdtempSync(join(tmpdir(), 'outpost-replay-'));
+  closers.push(async () => rmSync(dir, { recursive: true, force: true }));
+  const enrichers: NonNullable<ReplayOptions['enrichers']> = [];
+  if (wanted.has('devices')) {
+    const { DeviceStore } = await import('./devices/store.js');
+    const { DeviceIdentity } = await import('./devices/identity.js');
+    const store = new DeviceStore(cfg.devices);
+    store.open(join(dir, 'devices'));
+    const identity = new DeviceIdentity({ store });
+    options.packetObservers = [identity.observer];
+    enrichers.push(identity.enrich);
+    closers.unshift(() => store.close());
+  }
+  if (wanted.has('discovery')) {
+    const { Discovery } = await import('./discovery/discovery.js');
+    const discovery = new Discovery({ dataDir: dir, config: cfg.discovery });
+    await discovery.open();
+    enrichers.push(discovery.enricher);
+    options.observe = discovery.observe;
+    closers.unshift(() => discovery.close());
+  }
+  options.enrichers = enrichers;
+  return { active: true, options, close: async () => { for (const c of closers) await c(); } };
 }
 
 export function parseEmit(value: string | undefined): Set<EventKind> {
@@ -46,11 +86,21 @@ async function main(argv: string[]): Promise<number> {
     const { values, positionals } = parseArgs({
       args: rest,
       allowPositionals: true,
-      options: { emit: { type: 'string' }, stats: { type: 'boolean' }, config: { type: 'string' } },
+      options: { emit: { type: 'string' }, stats: { type: 'boolean' }, config: { type: 'string' }, with: { type: 'string' } },
     });
     if (positionals.length === 0) throw new UsageError('replay: at least one capture file is required');
     const cfg = loadConfig(values.config);
-    const result = replay({ files: positionals, emit: parseEmit(values.emit), flows: flowSettingsFromConfig(cfg) });
+    const emit = parseEmit(values.emit);
+    const extras = await replayComponents(values.with, cfg);
+    const result = replay({
+      files: positionals,
+      // Components that work on events need them built even when none are written.
+      emit: extras.active && emit.size === 0 ? new Set<EventKind>(['network']) : emit,
+      discardEvents: extras.active && emit.size === 0,
+      flows: flowSettingsFromConfig(cfg),
+      ...extras.options,
+    });
+    await extras.close();
     if (values.stats) {
       process.stderr.write(JSON.stringify({
         files: positionals,

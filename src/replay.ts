@@ -3,7 +3,7 @@
  */
 import { writeSync } from 'node:fs';
 import { readCaptureFile, CaptureFileCounters } from './capture/capture-file.js';
-import { Sensor, type EventKind, type EventSink } from './sensor.js';
+import { Sensor, type EventKind, type EventSink, type EventEnricher, type PacketObserver } from './sensor.js';
 import type { FlowSettings } from './flows/flow-table.js';
 
 export interface ReplayOptions {
@@ -12,6 +12,13 @@ export interface ReplayOptions {
   flows: FlowSettings;
   /** Receives each event; defaults to NDJSON on stdout. */
   sink?: EventSink;
+  /** Context added to every event (devices, cloud apps), as in the daemon. */
+  enrichers?: EventEnricher[];
+  packetObservers?: PacketObserver[];
+  /** Sees every event before the sink (rollups), whether or not events are written. */
+  observe?: (event: object) => void;
+  /** Write no events (like `--emit none`) while still building them for `observe`. */
+  discardEvents?: boolean;
 }
 
 export interface ReplayResult {
@@ -59,7 +66,14 @@ export class NdjsonWriter {
 
 export function replay(options: ReplayOptions): ReplayResult {
   const writer = options.sink ? null : new NdjsonWriter(1);
-  const sensor = new Sensor({ flows: options.flows, emit: options.emit, sink: options.sink ?? writer!.write });
+  const out = options.discardEvents ? () => {} : (options.sink ?? writer!.write);
+  const observe = options.observe;
+  const sink: EventSink = observe ? (e) => { observe(e); out(e); } : out;
+  const sensor = new Sensor({
+    flows: options.flows, emit: options.emit, sink,
+    ...(options.enrichers ? { enrichers: options.enrichers } : {}),
+    ...(options.packetObservers ? { packetObservers: options.packetObservers } : {}),
+  });
   const captureCounters = new CaptureFileCounters();
   const t0 = process.hrtime.bigint();
   for (const file of options.files) readCaptureFile(file, sensor.onPacket, captureCounters);

@@ -24,10 +24,11 @@ export function ipv6ToString(w0: number, w1: number, w2: number, w3: number): st
   return `${head}::${tail}`;
 }
 
-/** 48-bit MAC held as an integer → "aa:bb:cc:dd:ee:ff". */
+const HEX2: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** 48-bit MAC held as an integer → "aa:bb:cc:dd:ee:ff" (once per event endpoint: table lookups, no arrays). */
 export function macToString(mac: number): string {
   const hi = Math.floor(mac / 4294967296);
   const lo = mac >>> 0;
-  const b = [hi >>> 8, hi & 0xff, lo >>> 24, (lo >>> 16) & 0xff, (lo >>> 8) & 0xff, lo & 0xff];
-  return b.map((x) => x.toString(16).padStart(2, '0')).join(':');
+  return `${HEX2[hi >>> 8]}:${HEX2[hi & 0xff]}:${HEX2[lo >>> 24]}:${HEX2[(lo >>> 16) & 0xff]}:${HEX2[(lo >>> 8) & 0xff]}:${HEX2[lo & 0xff]}`;
 }

@@ -14,6 +14,9 @@
  * - Data at or beyond `maxBytes` is ignored.
  */
 
+/** First allocation for a direction's prefix; doubled as data arrives, up to maxBytes. */
+const INITIAL_BYTES = 2048;
+
 export class StreamPrefixCounters {
   /** Streams that carried data beyond maxBytes (counted once per stream). */
   overflow = 0;
@@ -69,6 +72,15 @@ export class StreamPrefix {
   }
 
   /** The contiguous prefix received so far (a view, valid until the next push). */
+  private grow(need: number, max: number): void {
+    let size = this.buf === null ? INITIAL_BYTES : this.buf.length;
+    while (size < need) size *= 2;
+    if (size > max) size = max;
+    const next = Buffer.allocUnsafe(size);
+    if (this.buf !== null) this.buf.copy(next, 0, 0, this.buf.length);
+    this.buf = next;
+  }
+
   bytes(): Buffer {
     return this.buf === null ? Buffer.alloc(0) : this.buf.subarray(0, this.contiguousLength);
   }
@@ -104,8 +116,11 @@ export class StreamPrefix {
     // Pieces [i, j) touch or overlap [a, b).
     if (a > contig && i === j && n >= this.maxPieces) { this.counters.gapGiveUp++; return; }
 
-    if (this.buf === null) this.buf = Buffer.allocUnsafe(max);
-    const dst = this.buf;
+    // Grow to what the data needs (most handshakes fit in a couple of KiB), never past max:
+    // a full-size buffer per direction of every TLS flow costs more in garbage collection than
+    // the occasional copy.
+    if (this.buf === null || this.buf.length < b) this.grow(b, max);
+    const dst = this.buf!;
     const srcAt = off - rel; // src index of stream byte x is srcAt + x
     // Copy the parts of [a, b) not already filled: skip [0, contig) and pieces [i, j).
     let cur = a < contig ? contig : a;

@@ -12,7 +12,7 @@
  * Packets/s = packets in the file / median wall time of the whole process (start-up included,
  * for every variant alike). Outpost's own in-process figure (elapsedMs) is reported beside it.
  *
- * Options: --runs N, --emit-network, --file PATH (any capture instead of the built one),
+ * Options: --runs N, --emit-network, --full (adds `--with devices,discovery`), --file PATH (any capture instead of the built one),
  * env OUTPOST_BENCH_COPIES (copies of the corpus in the built capture; default 50),
  * env OUTPOST_BENCH_RSS=poll (measure RSS by polling /proc even when GNU time is installed).
  * Output: a table on stdout and test-output/bench-replay.json.
@@ -150,6 +150,7 @@ async function main(): Promise<number> {
     options: {
       runs: { type: 'string' },
       'emit-network': { type: 'boolean' },
+      full: { type: 'boolean' },
       file: { type: 'string' },
       child: { type: 'string' },
     },
@@ -182,6 +183,10 @@ async function main(): Promise<number> {
     { name: 'pcap-npm', cmd: 'node', args: [selfRel, '--child', 'pcap', fileRel], stdout: 'pipe', parse: parseChild },
     { name: 'js-reader', cmd: 'node', args: [selfRel, '--child', 'reader', fileRel], stdout: 'pipe', parse: parseChild },
   );
+  if (values.full) {
+    // The whole pipeline of the daemon: naming, device identity, cloud-app discovery and rollups.
+    variants.push({ name: 'outpost-full', cmd: 'node', args: [relative(PROJECT_ROOT, cli), 'replay', fileRel, '--emit', 'none', '--with', 'devices,discovery', '--stats'], stdout: 'pipe', parse: parseOutpost });
+  }
   if (values['emit-network']) {
     variants.push({ name: 'outpost-emit', cmd: 'node', args: [relative(PROJECT_ROOT, cli), 'replay', fileRel, '--emit', 'network', '--stats'], stdout: 'ignore', parse: parseOutpost });
   }
@@ -258,6 +263,11 @@ async function main(): Promise<number> {
   }
   if (rssRatio !== null) {
     process.stdout.write(`outpost / ndpiReader peak RSS: ${rssRatio.toFixed(3)} (target <= ${TARGET_RSS_RATIO}: ${rssRatio <= TARGET_RSS_RATIO ? 'met' : 'NOT met'})\n`);
+  }
+  const full = byName.get('outpost-full');
+  if (full && ndpi) {
+    const r = full.packetsPerSecond / ndpi.packetsPerSecond;
+    process.stdout.write(`outpost-full (devices + discovery) / ndpiReader packets/s: ${r.toFixed(2)} (target >= 1.5: ${r >= 1.5 ? 'met' : 'NOT met'})\n`);
   }
   for (const s of summaries) process.stdout.write(`  ${s.name}: ${s.command}\n`);
 
