@@ -30,7 +30,9 @@ import {
   PROJECT_ROOT, fmt, formatTable, haveCommand, machineInfo, measureCommand, median, rssMethod, type MeasuredRun,
 } from './bench-common.js';
 
-const TARGET_PPS_RATIO = 2.0;
+// `replay --emit none` runs every analysis, naming included: the target with naming on is 1.5 ×
+// ndpiReader (the foundation alone, before naming, was held to 2.0 ×; BENCHMARKS.md has both).
+const TARGET_PPS_RATIO = 1.5;
 const TARGET_RSS_RATIO = 0.25;
 
 // ---------------------------------------------------------------------------------------------
