@@ -7,13 +7,16 @@
  * configuration file again: settings that can change live are applied, the others are reported as
  * restart-required (GET /v1/config, GET /v1/health); an invalid file changes nothing.
  *
+ * Started as root with `runAsUser` set, the daemon drops to that user once every service is up
+ * (the capture handles are open by then): see src/privileges.ts.
+ *
  * Other areas plug in through DaemonOptions: API plugins (own prefix and role), metric sources,
  * job hooks and health checks (or later, through the returned handle).
  */
 import pino from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { appendFileSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import type { OutpostConfig } from './config/index.js';
 import { ConfigManager, type AuditRecord } from './config/manager.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
@@ -35,6 +38,9 @@ import { DeviceIdentity } from './devices/identity.js';
 import { AgentRegistry, agentRoutes } from './devices/agent-routes.js';
 import { Discovery } from './discovery/discovery.js';
 import { discoveryApiPlugin } from './discovery/routes.js';
+import { deviceApiPlugins } from './api/routes/devices.js';
+import { sinkApiPlugin } from './api/routes/sinks.js';
+import { dropPrivileges } from './privileges.js';
 import type { EventKind } from './sensor.js';
 
 export interface DaemonOptions {
@@ -216,6 +222,8 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
       prefix: '',
       plugin: async (app: FastifyInstance) => { await app.register(agentRoutes, { identity, registry: agents }); },
     } as unknown as ApiPlugin] : []),
+    ...deviceApiPlugins(deviceStore, agents),
+    sinkApiPlugin(forwarding),
   ];
   const api = await createApi(ctx, { plugins: [...areaPlugins, ...(options.apiPlugins ?? [])] });
 
@@ -278,6 +286,19 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
   const group = new ServiceGroup(services, { logger });
   groupRef = group;
   await group.start();
+  // The capture sockets are open: now give up root, if asked to (runAsUser).
+  if (cfg.runAsUser !== '' && process.getuid?.() === 0) {
+    try {
+      const outboxDir = isAbsolute(cfg.forward.outboxDir) ? cfg.forward.outboxDir : join(cfg.dataDir, cfg.forward.outboxDir);
+      const dropped = dropPrivileges(cfg.runAsUser, [cfg.dataDir, outboxDir], options.configPath);
+      logger.info({ ...dropped, dataDir: cfg.dataDir }, 'privileges dropped: capture opened as root, now running unprivileged');
+    } catch (err) {
+      await group.stop().catch(() => {});
+      throw err;
+    }
+  } else if (cfg.runAsUser !== '') {
+    logger.warn({ runAsUser: cfg.runAsUser, uid: process.getuid?.() }, 'runAsUser is set but the daemon was not started as root: running as is');
+  }
   return { sensor, capture, api, group, config, metrics, jobs, health, stats };
 }
 

@@ -69,6 +69,7 @@ export const ERRORS = {
   LIFECYCLE_START_ABORTED: { message: 'startup aborted by a stop request; {count} service(s) not started', httpStatus: 503 },
   LIFECYCLE_STOP_TIMEOUT: { message: 'service {service} did not stop within {timeoutMs} ms', httpStatus: 500 },
   LIFECYCLE_STOP_FAILED: { message: '{count} service(s) failed to stop cleanly: {services}', httpStatus: 500 },
+  LIFECYCLE_PRIVILEGE_DROP_FAILED: { message: 'cannot switch to user {user} (runAsUser) at step {step}: {reason}', httpStatus: 500 },
 
   // --- catch-all -----------------------------------------------------------------------------
   INTERNAL: { message: 'internal error: {reason}', httpStatus: 500 },
@@ -78,6 +79,24 @@ export const ERRORS = {
   FORWARD_SINK_CONFIG_INVALID: { message: 'forwarding sink {sink}: {reason}', httpStatus: 500 },
   FORWARD_SINK_SEND_FAILED: { message: 'forwarding sink {sink}: send failed: {reason}', httpStatus: 502 },
   FORWARD_SINK_REJECTED: { message: 'forwarding sink {sink}: receiver rejected a batch ({reason}); batch moved to dead letters', httpStatus: 502 },
+  // Devices and agents (src/devices), cloud discovery (src/discovery).
+  DEVICE_STORE_OPEN_FAILED: { message: 'device store at {path} cannot be opened: {reason}', httpStatus: 500 },
+  AGENT_NOT_ENROLLED: { message: 'agent {agentId} is not enrolled (or was revoked)', httpStatus: 401 },
+  AGENT_SIGNATURE_INVALID: { message: 'heartbeat signature of agent {agentId} does not verify', httpStatus: 401 },
+  AGENT_HEARTBEAT_STALE: { message: 'heartbeat timestamp of agent {agentId} is outside the allowed clock skew', httpStatus: 401 },
+  AGENT_HEARTBEAT_REPLAYED: { message: 'heartbeat nonce of agent {agentId} was already used', httpStatus: 409 },
+  AGENT_LIMIT_REACHED: { message: 'no more agents can be enrolled (devices.maxAgents = {max})', httpStatus: 429 },
+  AGENT_HEARTBEAT_MALFORMED: { message: 'heartbeat is malformed: {reason}', httpStatus: 400 },
+  AGENT_STORE_WRITE_FAILED: { message: 'enrolled agents cannot be saved: {reason}', httpStatus: 503 },
+  DISCOVERY_CATALOG_INVALID: { message: 'app catalog {path} is invalid: {reason}', httpStatus: 422 },
+  DISCOVERY_CATALOG_UNREADABLE: { message: 'app catalog {path} cannot be read: {reason}', httpStatus: 422 },
+  DISCOVERY_OVERRIDE_INVALID: { message: 'app override is invalid: {reason}', httpStatus: 400 },
+  DISCOVERY_BAD_SANCTION: { message: 'unknown sanction state {state}', httpStatus: 400 },
+  DISCOVERY_BAD_RANGE: { message: 'bad time range: {reason}', httpStatus: 400 },
+  DISCOVERY_APP_NOT_FOUND: { message: 'no app {appId}', httpStatus: 404 },
+  DISCOVERY_PSEUDONYM_UNKNOWN: { message: 'pseudonym {pseudonym} is unknown', httpStatus: 404 },
+  DISCOVERY_PSEUDONYMS_DISABLED: { message: 'user pseudonymization is off', httpStatus: 409 },
+  DISCOVERY_PSEUDONYM_KEY_INVALID: { message: 'pseudonym key {path} is unusable: {reason}', httpStatus: 500 },
 } as const satisfies Record<string, ErrorDefinition>;
 
 export type ErrorCode = keyof typeof ERRORS;

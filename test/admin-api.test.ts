@@ -28,9 +28,11 @@ let t: TestDaemon;
 let hookRuns = 0;
 before(async () => {
   t = await testDaemon({}, {
+    // The daemon's own /v1/devices (read) and /v1/agents (admin) plugins are checked below; these
+    // stand-ins show that another area's plugin gets its prefix, role and tag the same way.
     apiPlugins: [
-      { name: 'devices', prefix: '/v1/devices', plugin: devices },
-      { name: 'agents', prefix: '/v1/agents', role: 'admin', plugin: secrets },
+      { name: 'inventory', prefix: '/v1/test-inventory', plugin: devices },
+      { name: 'secrets', prefix: '/v1/test-secrets', role: 'admin', plugin: secrets },
     ],
     jobHooks: [
       { job: 'retention', name: 'devices', run: () => { hookRuns++; } },
@@ -77,6 +79,9 @@ describe('auth', () => {
       assert.equal(r.json.code, 'API_FORBIDDEN');
     }
     assert.equal((await call('GET', '/v1/agents', { token: t.admin })).status, 200);
+    assert.equal((await call('GET', '/v1/test-inventory', { token: t.read })).status, 200);
+    assert.equal((await call('GET', '/v1/test-secrets', { token: t.read })).status, 403);
+    assert.equal((await call('GET', '/v1/test-secrets', { token: t.admin })).status, 200);
   });
 
   test('without any token configured: reads open, writes refused', async () => {
@@ -129,12 +134,14 @@ describe('schemas and errors', () => {
   test('OpenAPI lists every route with its schema, security and plugin tags', async () => {
     const doc = (await call('GET', '/openapi.json')).json;
     assert.equal(doc.openapi, '3.0.3');
-    for (const p of ['/v1/health', '/metrics', '/openapi.json', '/v1/stats', '/v1/interfaces', '/v1/capture', '/v1/flows', '/v1/config', '/v1/config/audit', '/v1/config/reload', '/v1/jobs', '/v1/jobs/{name}', '/v1/jobs/{name}/run', '/v1/devices', '/v1/agents']) {
+    for (const p of ['/v1/health', '/metrics', '/openapi.json', '/v1/stats', '/v1/interfaces', '/v1/capture', '/v1/flows', '/v1/config', '/v1/config/audit', '/v1/config/reload', '/v1/jobs', '/v1/jobs/{name}', '/v1/jobs/{name}/run', '/v1/devices', '/v1/devices/{id}', '/v1/users', '/v1/agents', '/v1/agents/{id}', '/v1/sinks', '/v1/sinks/{name}/dead-letters', '/v1/test-inventory']) {
       assert.ok(doc.paths[p], `${p} missing from openapi.json (${Object.keys(doc.paths).join(' ')})`);
     }
     assert.deepEqual(doc.paths['/v1/health'].get.security, []);
     assert.match(doc.paths['/v1/agents'].get.description, /Required role: admin/);
     assert.deepEqual(doc.paths['/v1/devices'].get.tags, ['devices']);
+    assert.deepEqual(doc.paths['/v1/test-inventory'].get.tags, ['inventory']);
+    assert.match(doc.paths['/v1/test-secrets'].get.description, /Required role: admin/);
     assert.ok(doc.paths['/v1/flows'].get.parameters.some((p: Json) => p.name === 'ip' && p.in === 'query'));
   });
 

@@ -89,6 +89,7 @@ test('discovered-apps page shows the lab apps with their upload figures', { skip
   const discovery = new Discovery({ dataDir: dir, config: { flushIntervalMs: 60_000 } });
   const app = Fastify({ logger: false });
   let browser: Awaited<ReturnType<typeof chromium.launchPersistentContext>> | undefined;
+  let profile: string | undefined;
   try {
     await discovery.open();
     // Sanction states shown on the page.
@@ -105,7 +106,7 @@ test('discovered-apps page shows the lab apps with their upload figures', { skip
     await app.register(discoveryRoutes, { discovery, prefix: '/v1' });
     const address = await app.listen({ host: '127.0.0.1', port: 0 });
 
-    const profile = mkdtempSync(join(tmpdir(), 'outpost-chromium-'));
+    profile = mkdtempSync(join(tmpdir(), 'outpost-chromium-'));
     // A fresh profile directory (playwright passes it as --user-data-dir).
     browser = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
@@ -163,9 +164,10 @@ test('discovered-apps page shows the lab apps with their upload figures', { skip
     mkdirSync(out, { recursive: true });
     await page.screenshot({ path: join(out, 'discovery-page.png'), fullPage: true });
     assert.deepEqual(errors, []);
-    rmSync(profile, { recursive: true, force: true });
   } finally {
     await browser?.close();
+    // Removed only once the browser is closed; its child processes may still be flushing.
+    if (profile !== undefined) rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
     await app.close();
     await discovery.close();
     rmSync(dir, { recursive: true, force: true });

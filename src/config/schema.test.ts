@@ -42,6 +42,7 @@ test('defaults match the documented values', () => {
   const expected: OutpostConfig = {
     dataDir: './data',
     logLevel: 'info',
+    runAsUser: '',
     capture: {
       interfaces: [],
       bpfFilter: '',

@@ -35,6 +35,7 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export interface OutpostConfig {
   dataDir: string;
   logLevel: LogLevel;
+  runAsUser: string;
   capture: CaptureConfig;
   flows: FlowsConfig;
   api: ApiConfig;
@@ -111,7 +112,7 @@ export const configSchema: JSONSchemaType<OutpostConfig> = {
   type: 'object',
   additionalProperties: false,
   // No `default` on the root: ajv (strict) rejects it there, and the document always exists.
-  required: ['dataDir', 'logLevel', 'capture', 'flows', 'api', 'events', 'forward', 'devices', 'discovery'],
+  required: ['dataDir', 'logLevel', 'runAsUser', 'capture', 'flows', 'api', 'events', 'forward', 'devices', 'discovery'],
   properties: {
     dataDir: {
       type: 'string',
@@ -124,6 +125,12 @@ export const configSchema: JSONSchemaType<OutpostConfig> = {
       enum: [...LOG_LEVELS],
       default: 'info',
       description: 'Minimum level written to the log: fatal, error, warn, info, debug, trace, or silent.',
+    },
+    runAsUser: {
+      type: 'string',
+      maxLength: 64,
+      default: '',
+      description: 'When started as root: after the capture is opened, hand dataDir to this user and switch to it (setgid/setuid to its primary group and uid), so the open capture keeps working while the daemon runs unprivileged. Empty: keep the user the daemon was started as. Ignored when not started as root. Restart required.',
     },
     capture: {
       type: 'object',

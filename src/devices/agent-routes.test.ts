@@ -55,3 +55,48 @@ test('enrollment returns a per-agent secret; a signed heartbeat is applied; stal
   );
   await app.close();
 });
+
+test('restart: enrolled agents (with their secrets) persist in the device store LMDB, owner-only files', async () => {
+  const { mkdtempSync, rmSync, statSync, readdirSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'outpost-agents-'));
+  const path = join(dir, 'devices');
+  const now = 1_700_000_000_000;
+  try {
+    // First run: enroll two agents over the admin route, revoke one, one heartbeat.
+    const store1 = new DeviceStore();
+    store1.open(path);
+    const registry1 = new AgentRegistry(10, 1000, 300_000);
+    const app1 = Fastify();
+    await app1.register(agentRoutes, { identity: new DeviceIdentity({ store: store1 }), registry: registry1, now: () => now });
+    await app1.ready();
+    const secret = (await app1.inject({ method: 'POST', url: '/v1/agents/enroll', payload: { agentId: 'lap-1' } })).json().secret as string;
+    assert.equal((await app1.inject({ method: 'POST', url: '/v1/agents/enroll', payload: { agentId: 'lap-2' } })).statusCode, 201);
+    assert.equal(registry1.revoke('lap-2'), true);
+    assert.equal((await app1.inject(heartbeat('lap-1', secret, { agentId: 'lap-1', addresses: ['10.0.0.9'] }, now, 'nonce-restart-00001'))).statusCode, 204);
+    await app1.close();
+    await store1.close();
+    assert.equal(statSync(path).mode & 0o777, 0o700);
+    for (const f of readdirSync(path)) assert.equal(statSync(join(path, f)).mode & 0o777, 0o600, f);
+
+    // Second run: a new registry and store over the same LMDB keep lap-1 (not the revoked lap-2).
+    const store2 = new DeviceStore();
+    store2.open(path);
+    const registry2 = new AgentRegistry(10, 1000, 300_000, store2);
+    assert.deepEqual(registry2.list().map((a) => a.agentId), ['lap-1']);
+    assert.equal(registry2.get('lap-1')?.secret, secret);
+    assert.equal(registry2.get('lap-1')?.lastHeartbeatMs, now);
+    const app2 = Fastify();
+    await app2.register(agentRoutes, { identity: new DeviceIdentity({ store: store2 }), registry: registry2, now: () => now + 60_000 });
+    await app2.ready();
+    const body = { agentId: 'lap-1', hostname: 'lap1', addresses: ['10.0.0.9'], users: [{ name: 'bob' }] };
+    assert.equal((await app2.inject(heartbeat('lap-1', secret, body, now + 60_000, 'nonce-restart-00002'))).statusCode, 204, 'heartbeat after restart accepted');
+    assert.equal((await app2.inject(heartbeat('lap-2', secret, { agentId: 'lap-2' }, now + 60_000))).statusCode, 401, 'revoked stays revoked');
+    assert.equal(store2.lookup('10.0.0.9', now + 61_000)?.hostname, 'lap1');
+    await app2.close();
+    await store2.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

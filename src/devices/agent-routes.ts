@@ -15,42 +15,80 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { DeviceIdentity, AgentReport } from './identity.js';
+import type { DeviceStore } from './store.js';
 import { DeviceError } from './errors.js';
 
 export interface EnrolledAgent { agentId: string; secret: string; enrolledMs: number; lastHeartbeatMs?: number }
 
 export class AgentCounters {
-  enrolled = 0; accepted = 0; refusedUnknown = 0; refusedForged = 0; refusedStale = 0; refusedReplayed = 0; refusedMalformed = 0; noncesEvicted = 0; refusedLimit = 0;
+  enrolled = 0; accepted = 0; refusedUnknown = 0; refusedForged = 0; refusedStale = 0; refusedReplayed = 0; refusedMalformed = 0; noncesEvicted = 0; refusedLimit = 0; revoked = 0;
   snapshot(): Record<string, number> {
     return {
       'agents.enrolled': this.enrolled, 'agents.heartbeats_accepted': this.accepted,
       'agents.refused_unknown': this.refusedUnknown, 'agents.refused_forged': this.refusedForged,
       'agents.refused_stale': this.refusedStale, 'agents.refused_replayed': this.refusedReplayed,
       'agents.refused_malformed': this.refusedMalformed, 'agents.refused_limit': this.refusedLimit,
-      'agents.nonces_evicted': this.noncesEvicted,
+      'agents.nonces_evicted': this.noncesEvicted, 'agents.revoked': this.revoked,
     };
   }
 }
 
-/** Enrolled agents and their secrets, plus the nonces seen (bounded). */
+/**
+ * Enrolled agents and their secrets, plus the nonces seen (bounded). With a DeviceStore attached
+ * (constructor or attachStore(); agentRoutes attaches its identity's store) enrollments live in
+ * the store's LMDB under ['a', agentId] and survive restarts: enroll and revoke are written
+ * synchronously, heartbeat times asynchronously. Nonces are kept in memory only (a restart
+ * cannot reopen a replay window: the timestamp check still refuses anything older than
+ * agentMaxClockSkewMs).
+ */
 export class AgentRegistry {
   readonly counters = new AgentCounters();
   private readonly agents = new Map<string, EnrolledAgent>();
   private readonly nonces = new Map<string, number>();
-  constructor(readonly maxAgents: number, readonly maxNonces: number, readonly maxClockSkewMs: number) {}
+  private store: DeviceStore | null = null;
+  constructor(readonly maxAgents: number, readonly maxNonces: number, readonly maxClockSkewMs: number, store?: DeviceStore) {
+    if (store !== undefined) this.attachStore(store);
+  }
+
+  /**
+   * Persists enrollments in `store`'s LMDB (when it is open) and loads those saved there;
+   * agents enrolled in memory before are written to it. Idempotent; returns the number loaded.
+   */
+  attachStore(store: DeviceStore): number {
+    if (this.store === store || !store.persistent) return 0;
+    this.store = store;
+    const saved = store.loadAgents<EnrolledAgent>();
+    const before = [...this.agents.values()];
+    for (const a of saved) if (typeof a.secret === 'string' && !this.agents.has(a.agentId)) this.agents.set(a.agentId, a);
+    for (const a of before) store.saveAgent(a.agentId, a, true);
+    return saved.length;
+  }
 
   enroll(agentId: string, nowMs: number): EnrolledAgent {
     if (!this.agents.has(agentId) && this.agents.size >= this.maxAgents) { this.counters.refusedLimit++; throw new DeviceError('AGENT_LIMIT_REACHED'); }
     const a: EnrolledAgent = { agentId, secret: randomBytes(32).toString('base64url'), enrolledMs: nowMs };
+    // Durable before the secret is handed out: an agent never holds a secret a restart forgets.
+    if (this.store !== null && !this.store.saveAgent(agentId, a, true)) throw new DeviceError('AGENT_STORE_WRITE_FAILED', { agentId });
     this.agents.set(agentId, a);
     this.counters.enrolled++;
     return a;
   }
 
   get(agentId: string): EnrolledAgent | undefined { return this.agents.get(agentId); }
+  /** Revokes an agent: its secret is forgotten, so its heartbeats are refused (401 AGENT_NOT_ENROLLED). */
+  revoke(agentId: string): boolean {
+    if (!this.agents.delete(agentId)) return false;
+    this.store?.saveAgent(agentId, undefined, true);
+    const prefix = `${agentId}\u0000`;
+    for (const k of this.nonces.keys()) if (k.startsWith(prefix)) this.nonces.delete(k);
+    this.counters.revoked++;
+    return true;
+  }
   list(): EnrolledAgent[] { return [...this.agents.values()]; }
   /** Loads agents saved elsewhere (e.g. LMDB by the daemon). */
-  load(agents: EnrolledAgent[]): void { for (const a of agents) this.agents.set(a.agentId, a); }
+  load(agents: EnrolledAgent[]): void {
+    for (const a of agents) { this.agents.set(a.agentId, a); this.store?.saveAgent(a.agentId, a, true); }
+  }
 
   /** Checks a heartbeat's authentication; throws DeviceError (counted) when refused. */
   verify(agentId: string, timestamp: string, nonce: string, signature: string, rawBody: string, nowMs: number): EnrolledAgent {
@@ -69,6 +107,7 @@ export class AgentRegistry {
     this.nonces.set(key, nowMs + 2 * this.maxClockSkewMs);
     if (this.nonces.size > this.maxNonces) { this.nonces.delete(this.nonces.keys().next().value as string); c.noncesEvicted++; }
     a.lastHeartbeatMs = nowMs;
+    this.store?.saveAgent(agentId, a, false);
     c.accepted++;
     return a;
   }
@@ -119,6 +158,8 @@ const AGENT_ERROR_SCHEMA = {
 export const agentRoutes: FastifyPluginAsync<AgentRoutesOptions> = async (app: FastifyInstance, opts) => {
   const now = opts.now ?? Date.now;
   const { registry, identity } = opts;
+  // Enrollments persist in the device store's LMDB (when it is open), so a restart keeps them.
+  registry.attachStore(identity.store);
   const reply4xx = (err: unknown): { status: number; body: object } => {
     const e = err as DeviceError;
     return { status: e.statusCode ?? 400, body: { statusCode: e.statusCode ?? 400, code: e.code ?? 'AGENT_HEARTBEAT_MALFORMED', error: 'Agent heartbeat refused', message: e.message } };

@@ -9,6 +9,7 @@ export const DEVICE_ERRORS = {
   AGENT_HEARTBEAT_STALE: { status: 401, message: 'heartbeat timestamp is outside the allowed clock skew' },
   AGENT_HEARTBEAT_REPLAYED: { status: 409, message: 'heartbeat nonce was already used' },
   AGENT_LIMIT_REACHED: { status: 429, message: 'no more agents can be enrolled (maxAgents)' },
+  AGENT_STORE_WRITE_FAILED: { status: 503, message: 'enrollment of agent {agentId} could not be saved to the device store' },
 } as const;
 
 export type DeviceErrorCode = keyof typeof DEVICE_ERRORS;

@@ -9,7 +9,14 @@
  *   new Sensor({ ..., packetObservers: [identity.observer], enrichers: [identity.enrich] });
  *
  * Per packet it costs a port / protocol comparison unless the packet is DHCP (UDP 67/68,
- * 546/547), ICMPv6 ND or ARP.
+ * 546/547), mDNS / LLMNR / NetBIOS name service (UDP 5353 / 5355 / 137), ICMPv6 ND or ARP.
+ *
+ * Name announcements (lowest trust, Trust.DNS): an mDNS response (RFC 6762 §6, §8.3) or LLMNR
+ * response (RFC 4795 §2.1.1) whose answer section holds an A/AAAA record `<name>.local` (mDNS) or
+ * `<name>` (LLMNR) with the packet's own source address, and a NetBIOS name registration /
+ * refresh or positive query response (RFC 1002 §4.2.2, §4.2.13) for a unique workstation name
+ * whose NB_ADDRESS is the source address, name the sender (its source MAC) and bind the address
+ * to it. Answers for other addresses (proxies, sleep proxies, WINS servers) are not used.
  */
 import type { DecodedPacket } from '../decode/decoder.js';
 import type { PacketObserver, EventEnricher, EventSink } from '../sensor.js';
@@ -22,6 +29,10 @@ import { ArpMessage, parseArp, arpPayloadOffset } from '../protocols/arp/arp.js'
 import { NdpMessage, parseNdp, ICMPV6_NA, ICMPV6_NS } from '../protocols/arp/ndp.js';
 import { ArpNdpCounters } from '../protocols/arp/counters.js';
 import { ipv4ToString, ipv6ToString } from '../events/format.js';
+import { parseDnsFast } from '../protocols/dns/fast.js';
+import { DnsMessageInfo, MDNS_PORT, LLMNR_PORT } from '../protocols/dns/message.js';
+import { DnsCounters } from '../protocols/dns/counters.js';
+import { NbnsMessage, NbnsCounters, parseNbns, NBNS_PORT } from '../protocols/nbns/nbns.js';
 import { DeviceStore, Trust, type Device } from './store.js';
 import { buildDhcpActivity, buildDeviceInventory, deviceObject, userObject } from './events.js';
 import { hintFromParamRequestList, hintFromUserAgent, hintFromVendorClass, hintFromAgentOs } from './os-hints.js';
@@ -47,10 +58,38 @@ export interface AgentReport {
 
 interface PendingTx { hostName?: string; clientId?: string; fqdn?: string }
 
+/** Counters of host names learned from mDNS / LLMNR / NetBIOS name service. */
+export class NameAnnounceCounters {
+  mdnsResponses = 0; llmnrResponses = 0; malformed = 0;
+  /** A/AAAA (or NB) answers naming the sender with its own source address: used. */
+  used = 0;
+  /** Answers whose address is not the packet's source address: not used. */
+  addressMismatch = 0;
+  /** Answers not usable as a host name (service names, TTL 0 goodbyes, group or non-workstation NetBIOS names). */
+  ignored = 0;
+  /** Packets without a source MAC (not Ethernet): not used. */
+  noMac = 0;
+  snapshot(): Record<string, number> {
+    return {
+      'names.mdns_responses': this.mdnsResponses, 'names.llmnr_responses': this.llmnrResponses,
+      'names.malformed': this.malformed, 'names.used': this.used, 'names.address_mismatch': this.addressMismatch,
+      'names.ignored': this.ignored, 'names.no_mac': this.noMac,
+    };
+  }
+}
+
+/** A single DNS label usable as a host name (no service labels like `_http._tcp`). */
+const HOST_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
 export class DeviceIdentity {
   readonly store: DeviceStore;
   readonly dhcpCounters = new DhcpCounters();
   readonly arpCounters = new ArpNdpCounters();
+  readonly nameCounters = new NameAnnounceCounters();
+  readonly nbnsCounters = new NbnsCounters();
+  private readonly dnsInfo = new DnsMessageInfo();
+  private readonly dnsScratchCounters = new DnsCounters();
+  private readonly nbns = new NbnsMessage();
   sink: EventSink | null;
   private readonly emitDhcp: boolean;
   private readonly emitInventory: boolean;
@@ -85,6 +124,8 @@ export class DeviceIdentity {
         const sp = p.srcPort, dp = p.dstPort;
         if ((sp === 67 || sp === 68) && (dp === 67 || dp === 68)) this.onDhcp4(p, buf, tsUs);
         else if ((sp === 546 || sp === 547) && (dp === 546 || dp === 547)) this.onDhcp6(p, buf, tsUs);
+        else if (sp === MDNS_PORT || sp === LLMNR_PORT) this.onNameResponse(p, buf, tsUs, sp === MDNS_PORT ? 'mdns' : 'llmnr');
+        else if (sp === NBNS_PORT) this.onNbns(p, buf, tsUs);
       } else if (p.protocol === 58 && p.ipVersion === 6) {
         this.onNdp(p, buf, tsUs);
       }
@@ -241,6 +282,61 @@ export class DeviceIdentity {
     }
   }
 
+  /**
+   * mDNS / LLMNR responses: `<name>.local` (mDNS) or a single-label `<name>` (LLMNR) A/AAAA
+   * answers carrying the sender's own source address name the sender (trust: DNS).
+   */
+  private onNameResponse(p: DecodedPacket, buf: Buffer, tsUs: number, protocol: 'mdns' | 'llmnr'): void {
+    const c = this.nameCounters, m = this.dnsInfo;
+    const st = parseDnsFast(buf, p.payloadOffset, p.payloadOffset + p.payloadLength, m, { protocol, counters: this.dnsScratchCounters });
+    if (st !== ParseStatus.OK) { c.malformed++; return; }
+    if (!m.qr || m.rcode !== 0 || m.opcode !== 0) return;
+    if (protocol === 'mdns') c.mdnsResponses++; else c.llmnrResponses++;
+    if (m.answers.length === 0) return;
+    if (p.srcMacOffset < 0) { c.noMac++; return; }
+    const src = p.ipVersion === 4 ? ipv4ToString(p.src3) : ipv6ToString(p.src0, p.src1, p.src2, p.src3);
+    const atMs = Math.floor(tsUs / 1000);
+    for (const a of m.answers) {
+      if ((a.type !== 1 && a.type !== 28) || a.data === undefined) continue;
+      let label = a.name;
+      if (label.endsWith('.local')) label = label.slice(0, -6);
+      else if (protocol === 'mdns') { c.ignored++; continue; }
+      if (a.ttl === 0 || !HOST_LABEL.test(label)) { c.ignored++; continue; }
+      if (a.data !== src) { c.addressMismatch++; continue; }
+      c.used++;
+      this.nameClaim(src, macAt(buf, p.srcMacOffset), label, protocol, `${a.name} ${a.typeName} ${a.data}`, atMs);
+    }
+  }
+
+  /** NetBIOS name registrations / refreshes and positive query responses (RFC 1002 §4.2). */
+  private onNbns(p: DecodedPacket, buf: Buffer, tsUs: number): void {
+    if (p.ipVersion !== 4) return;
+    const m = this.nbns, c = this.nameCounters;
+    const st = parseNbns(buf, p.payloadOffset, p.payloadOffset + p.payloadLength, m);
+    this.nbnsCounters.count(st, m);
+    if (st !== ParseStatus.OK || !(m.isRegistration || m.isPositiveQueryResponse)) return;
+    if (p.srcMacOffset < 0) { c.noMac++; return; }
+    const src = ipv4ToString(p.src3), atMs = Math.floor(tsUs / 1000);
+    for (const r of m.records) {
+      // Workstation (0x00) unique names are the machine's name; groups are domains/workgroups.
+      if (r.group || r.suffix !== 0x00 || r.name.length === 0 || r.name.startsWith('*')) { c.ignored++; continue; }
+      if (!r.addresses.includes(src)) { c.addressMismatch++; continue; }
+      c.used++;
+      this.nameClaim(src, macAt(buf, p.srcMacOffset), r.name, 'netbios', `${r.name}<00> NB ${src}`, atMs);
+    }
+  }
+
+  /** A name announcement "name is at address, sent by mac" (trust: DNS). */
+  private nameClaim(address: string, mac: string, name: string, source: string, evidence: string, atMs: number): void {
+    if (mac === '00:00:00:00:00:00' || mac === 'ff:ff:ff:ff:ff:ff' || (parseInt(mac.slice(0, 2), 16) & 1) !== 0) return;
+    // The host name is not passed to identify(): a low-trust name never links MACs.
+    const d = this.store.identify({ mac, trust: Trust.DNS, source, atMs });
+    if (d === undefined) return;
+    this.store.addEvidence(d, { kind: `${source}_name`, value: evidence, source, atMs });
+    this.store.setHostname(d, name, Trust.DNS, source, atMs);
+    this.store.bind(address, d, mac, Trust.DNS, atMs);
+  }
+
   /** An ARP/NDP claim "address is at mac" (RFC 826, RFC 4861 §7.2.5). */
   private neighbor(address: string, mac: string, atMs: number, source: string): void {
     if (mac === '00:00:00:00:00:00' || mac === 'ff:ff:ff:ff:ff:ff') return;
@@ -304,6 +400,8 @@ export class DeviceIdentity {
     return {
       ...this.dhcpCounters.snapshot(),
       ...this.arpCounters.snapshot(),
+      ...this.nameCounters.snapshot(),
+      ...this.nbnsCounters.snapshot(),
       ...this.store.snapshot(),
       'dhcp.pending_dropped': this.pendingDropped,
       'devices.events_emitted': this.eventsEmitted,

@@ -19,8 +19,12 @@
  *   addresses, maxEvidencePerDevice; compact(nowMs) drops history older than
  *   deviceHistoryRetentionMs. Every drop is counted.
  * - Persistence: LMDB (`open(path)`), keys ['d', uid] → device, ['b', address] → intervals,
- *   written in batches by flush(); loaded on open.
+ *   written in batches by flush(); loaded on open. ['a', agentId] → an enrolled agent with its
+ *   signing secret (AgentRegistry, written at once). The directory is made 0700 and its files
+ *   0600 on open: only the daemon's user can read the secrets.
  */
+import { chmodSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { open as lmdbOpen, type RootDatabase } from 'lmdb';
 import { devicesConfig, type DevicesConfig } from './config.js';
 import { isRandomizedMac, macVendor } from './oui.js';
@@ -160,6 +164,7 @@ export class DeviceStore {
     } catch (err) {
       throw new DeviceError('DEVICE_STORE_OPEN_FAILED', { path, reason: (err as Error).message });
     }
+    restrictPermissions(path);
     for (const { key, value } of this.db.getRange({ start: ['d'], end: ['d', '\uffff'] })) {
       const d = value as Device;
       if (Array.isArray(key) && typeof d?.uid === 'string') { this.insertDevice(d); this.counters.loaded++; }
@@ -193,6 +198,44 @@ export class DeviceStore {
       this.counters.flushes++;
     } catch {
       this.counters.flushErrors++;
+    }
+  }
+
+  // ---- enrolled agents (AgentRegistry) -------------------------------------------------------
+
+  /** True while an LMDB store is open (agents can be persisted). */
+  get persistent(): boolean { return this.db !== null; }
+
+  /** Enrolled agents saved by saveAgent(). */
+  loadAgents<T extends { agentId: string }>(): T[] {
+    const db = this.db;
+    if (db === null) return [];
+    const out: T[] = [];
+    for (const { key, value } of db.getRange({ start: ['a'], end: ['a', '\uffff'] })) {
+      if (Array.isArray(key) && typeof key[1] === 'string' && typeof (value as T | undefined)?.agentId === 'string') out.push(value as T);
+    }
+    return out;
+  }
+
+  /**
+   * Saves (or with value undefined removes) an enrolled agent. `durable`: written synchronously
+   * (enrollment, revocation); otherwise queued to LMDB's next asynchronous commit (heartbeat
+   * times). Returns false when no store is open or the write failed (counted).
+   */
+  saveAgent(agentId: string, value: object | undefined, durable: boolean): boolean {
+    const db = this.db;
+    if (db === null) return false;
+    try {
+      if (durable) {
+        if (value === undefined) db.removeSync(['a', agentId]); else db.putSync(['a', agentId], value);
+      } else {
+        const p = value === undefined ? db.remove(['a', agentId]) : db.put(['a', agentId], value);
+        p.catch(() => { this.counters.flushErrors++; });
+      }
+      return true;
+    } catch {
+      this.counters.flushErrors++;
+      return false;
     }
   }
 
@@ -487,6 +530,18 @@ export class DeviceStore {
 
   history(address: string): readonly Binding[] { return this.bindings.get(address) ?? []; }
 
+  /** Every address interval (held now or before, still retained) of one device, oldest first. */
+  bindingsOf(uid: string): Array<Binding & { address: string }> {
+    const out: Array<Binding & { address: string }> = [];
+    for (const [address, list] of this.bindings) for (const b of list) if (b.uid === uid) out.push({ address, ...b });
+    return out.sort((a, b) => a.fromMs - b.fromMs || a.address.localeCompare(b.address));
+  }
+
+  /** Devices that held `address` at any retained time (read-only; the API's ip filter). */
+  devicesHolding(address: string): Set<string> {
+    return new Set((this.bindings.get(address) ?? []).map((b) => b.uid));
+  }
+
   // ---- users -------------------------------------------------------------------------------
 
   /** Opens or extends the user spans an agent reported at atMs. */
@@ -546,5 +601,15 @@ export class DeviceStore {
   snapshot(): Record<string, number> {
     this.counters.devices = this.devices.size;
     return this.counters.snapshot();
+  }
+}
+
+/** Owner-only access to the LMDB directory and its files (they hold agent secrets). Best effort. */
+function restrictPermissions(path: string): void {
+  try {
+    chmodSync(path, 0o700);
+    for (const f of readdirSync(path)) chmodSync(join(path, f), 0o600);
+  } catch {
+    // A file path (noSubdir) or a filesystem without modes: left as the umask made them.
   }
 }

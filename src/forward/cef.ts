@@ -17,12 +17,22 @@ export interface CefHeader {
   version: string;
 }
 
+const HEADER_SPECIAL = /[\\|\r\n]/;
+const EXTENSION_SPECIAL = /[\\=\r\n]/;
+
+const HEADER_ESCAPES: Record<string, string> = { '\\': '\\\\', '|': '\\|', '\r\n': ' ', '\r': ' ', '\n': ' ' };
+const EXTENSION_ESCAPES: Record<string, string> = { '\\': '\\\\', '=': '\\=', '\r\n': '\\n', '\r': '\\r', '\n': '\\n' };
+const headerEscape = (c: string) => HEADER_ESCAPES[c] ?? c;
+const extensionEscape = (c: string) => EXTENSION_ESCAPES[c] ?? c;
+
 export function escapeHeader(s: string): string {
-  return s.replace(/[\\|]/g, (c) => '\\' + c).replace(/\r\n|[\r\n]/g, ' ');
+  if (!HEADER_SPECIAL.test(s)) return s; // the common case: no copy
+  return s.replace(/[\\|]|\r\n|[\r\n]/g, headerEscape);
 }
 
 export function escapeExtension(s: string): string {
-  return s.replace(/[\\=]/g, (c) => '\\' + c).replace(/\r\n|\r|\n/g, (c) => (c === '\r' ? '\\r' : '\\n'));
+  if (!EXTENSION_SPECIAL.test(s)) return s;
+  return s.replace(/[\\=]|\r\n|[\r\n]/g, extensionEscape);
 }
 
 type Obj = Record<string, unknown>;
@@ -30,19 +40,34 @@ const obj = (v: unknown): Obj | undefined => (v !== null && typeof v === 'object
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'bigint' ? String(v) : undefined);
 
 /** OCSF severity_id → CEF severity 0-10 ('Unknown' for 0/other). */
+const CEF_SEVERITY: Record<number, string> = { 1: '1', 2: '3', 3: '5', 4: '7', 5: '9', 6: '10' };
 export function cefSeverity(id: unknown): string {
-  const m: Record<number, string> = { 1: '1', 2: '3', 3: '5', 4: '7', 5: '9', 6: '10' };
-  return typeof id === 'number' ? m[id] ?? 'Unknown' : 'Unknown';
+  return typeof id === 'number' ? CEF_SEVERITY[id] ?? 'Unknown' : 'Unknown';
 }
 
 /** OCSF severity_id → syslog severity (RFC 5424 §6.2.1). */
+const SYSLOG_SEVERITY: Record<number, number> = { 0: 6, 1: 6, 2: 5, 3: 4, 4: 3, 5: 2, 6: 1 };
 export function syslogSeverity(id: unknown): number {
-  const m: Record<number, number> = { 0: 6, 1: 6, 2: 5, 3: 4, 4: 3, 5: 2, 6: 1 };
-  return typeof id === 'number' ? m[id] ?? 6 : 6;
+  return typeof id === 'number' ? SYSLOG_SEVERITY[id] ?? 6 : 6;
 }
 
-/** The CEF line for one OCSF event. */
-export function toCef(ev: Obj, h: CefHeader): string {
+/** `CEF:0|vendor|product|version|` with the configured fields escaped (computed once per sink). */
+export function cefPrefix(h: CefHeader): string {
+  return `CEF:0|${escapeHeader(h.vendor)}|${escapeHeader(h.product)}|${escapeHeader(h.version)}|`;
+}
+
+/** Append ` key=value` (escaped) when the value is present and not empty. */
+function ext(out: string, key: string, v: string | undefined): string {
+  if (v === undefined || v === '') return out;
+  return (out === '' ? '' : out + ' ') + key + '=' + escapeExtension(v);
+}
+
+/**
+ * The CEF line for one OCSF event. Pass the result of cefPrefix() instead of the header fields
+ * to skip escaping them for every event. Built by appending (no intermediate arrays): it runs
+ * once per event in the syslog sink.
+ */
+export function toCef(ev: Obj, h: CefHeader | string): string {
   const md = obj(ev['metadata']);
   const src = obj(ev['src_endpoint']);
   const dst = obj(ev['dst_endpoint']);
@@ -52,49 +77,39 @@ export function toCef(ev: Obj, h: CefHeader): string {
   const url = obj(http?.['url']);
   const className = str(ev['class_name']) ?? 'OCSF event';
   const activity = str(ev['activity_name']);
-  const ext: Array<[string, string | undefined]> = [
-    ['rt', str(ev['time'])],
-    ['start', str(ev['start_time'])],
-    ['end', str(ev['end_time'])],
-    ['act', activity],
-    ['cat', str(ev['category_name'])],
-    ['externalId', str(md?.['uid'])],
-    ['src', str(src?.['ip'])],
-    ['spt', str(src?.['port'])],
-    ['smac', str(src?.['mac'])],
-    ['shost', str(src?.['hostname'])],
-    ['dst', str(dst?.['ip'])],
-    ['dpt', str(dst?.['port'])],
-    ['dmac', str(dst?.['mac'])],
-    ['dhost', str(dst?.['hostname'])],
-    ['proto', str(conn?.['protocol_name'])?.toUpperCase()],
-    ['deviceDirection', conn?.['direction_id'] === 1 ? '0' : conn?.['direction_id'] === 2 ? '1' : undefined],
-    ['out', str(traffic?.['bytes_out'])],
-    ['in', str(traffic?.['bytes_in'])],
-    ['cn1', str(traffic?.['packets_out'])],
-    ['cn1Label', traffic?.['packets_out'] === undefined ? undefined : 'packetsOut'],
-    ['cn2', str(traffic?.['packets_in'])],
-    ['cn2Label', traffic?.['packets_in'] === undefined ? undefined : 'packetsIn'],
-    ['cs1', str(conn?.['uid'])],
-    ['cs1Label', conn?.['uid'] === undefined ? undefined : 'connectionUid'],
-    ['requestMethod', str(http?.['http_method'])],
-    ['request', str(url?.['url_string'])],
-    ['msg', str(ev['message'])],
-  ];
-  const extension = ext
-    .filter((e): e is [string, string] => e[1] !== undefined && e[1] !== '')
-    .map(([k, v]) => `${k}=${escapeExtension(v)}`)
-    .join(' ');
-  const header = [
-    'CEF:0',
-    escapeHeader(h.vendor),
-    escapeHeader(h.product),
-    escapeHeader(h.version),
-    escapeHeader(str(ev['type_uid']) ?? str(ev['class_uid']) ?? '0'),
-    escapeHeader(activity ? `${className}: ${activity}` : className),
-    cefSeverity(ev['severity_id']),
-  ].join('|');
-  return `${header}|${extension}`;
+  const dir = conn?.['direction_id'];
+  let e = '';
+  e = ext(e, 'rt', str(ev['time']));
+  e = ext(e, 'start', str(ev['start_time']));
+  e = ext(e, 'end', str(ev['end_time']));
+  e = ext(e, 'act', activity);
+  e = ext(e, 'cat', str(ev['category_name']));
+  e = ext(e, 'externalId', str(md?.['uid']));
+  e = ext(e, 'src', str(src?.['ip']));
+  e = ext(e, 'spt', str(src?.['port']));
+  e = ext(e, 'smac', str(src?.['mac']));
+  e = ext(e, 'shost', str(src?.['hostname']));
+  e = ext(e, 'dst', str(dst?.['ip']));
+  e = ext(e, 'dpt', str(dst?.['port']));
+  e = ext(e, 'dmac', str(dst?.['mac']));
+  e = ext(e, 'dhost', str(dst?.['hostname']));
+  e = ext(e, 'proto', str(conn?.['protocol_name'])?.toUpperCase());
+  e = ext(e, 'deviceDirection', dir === 1 ? '0' : dir === 2 ? '1' : undefined);
+  e = ext(e, 'out', str(traffic?.['bytes_out']));
+  e = ext(e, 'in', str(traffic?.['bytes_in']));
+  e = ext(e, 'cn1', str(traffic?.['packets_out']));
+  e = ext(e, 'cn1Label', traffic?.['packets_out'] === undefined ? undefined : 'packetsOut');
+  e = ext(e, 'cn2', str(traffic?.['packets_in']));
+  e = ext(e, 'cn2Label', traffic?.['packets_in'] === undefined ? undefined : 'packetsIn');
+  e = ext(e, 'cs1', str(conn?.['uid']));
+  e = ext(e, 'cs1Label', conn?.['uid'] === undefined ? undefined : 'connectionUid');
+  e = ext(e, 'requestMethod', str(http?.['http_method']));
+  e = ext(e, 'request', str(url?.['url_string']));
+  e = ext(e, 'msg', str(ev['message']));
+  const prefix = typeof h === 'string' ? h : cefPrefix(h);
+  const eventClass = escapeHeader(str(ev['type_uid']) ?? str(ev['class_uid']) ?? '0');
+  const name = escapeHeader(activity ? `${className}: ${activity}` : className);
+  return `${prefix}${eventClass}|${name}|${cefSeverity(ev['severity_id'])}|${e}`;
 }
 
 export interface Rfc5424Options {
@@ -109,13 +124,22 @@ const nilOr = (s: string, max: number) => {
   return v === '' ? '-' : v;
 };
 
-/** RFC 5424 message: <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID - MSG */
-export function toRfc5424(ev: Obj, cef: string, o: Rfc5424Options): string {
+let cachedHostname: string | undefined;
+
+/** ` HOSTNAME APP-NAME PROCID ` of RFC 5424: fixed per sink, so computed once (os.hostname() is a syscall). */
+export function rfc5424Middle(o: Rfc5424Options): string {
+  const host = o.hostname || (cachedHostname ??= osHostname());
+  return ` ${nilOr(host, 255)} ${nilOr(o.appName, 48)} ${nilOr(o.procId ?? String(process.pid), 128)} `;
+}
+
+/** RFC 5424 message: <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID - MSG. `o` may be rfc5424Middle(o). */
+export function toRfc5424(ev: Obj, cef: string, o: Rfc5424Options, middle = rfc5424Middle(o)): string {
   const t = typeof ev['time'] === 'number' ? (ev['time'] as number) : Date.now();
   const pri = o.facility * 8 + syslogSeverity(ev['severity_id']);
   const ts = Number.isFinite(t) ? new Date(t).toISOString() : '-';
-  const msgid = `ocsf${str(ev['class_uid']) ?? ''}`;
-  return `<${pri}>1 ${ts} ${nilOr(o.hostname || osHostname(), 255)} ${nilOr(o.appName, 48)} ${nilOr(o.procId ?? String(process.pid), 128)} ${nilOr(msgid, 32)} - ${cef}`;
+  const cls = str(ev['class_uid']);
+  const msgid = cls !== undefined && /^[\x21-\x7e]{1,28}$/.test(cls) ? 'ocsf' + cls : nilOr(`ocsf${cls ?? ''}`, 32);
+  return `<${pri}>1 ${ts}${middle}${msgid} - ${cef}`;
 }
 
 /** RFC 6587 §3.4.1 octet counting: "MSG-LEN SP SYSLOG-MSG". */

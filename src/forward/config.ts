@@ -27,6 +27,7 @@ export interface SinkCommon extends RetrySettings {
   enabled: boolean;
   batchMaxEvents: number;
   batchMaxBytes: number;
+  maxInFlightBatches: number;
 }
 
 export interface HttpsSinkConfig extends SinkCommon {
@@ -87,12 +88,13 @@ const retryProps = {
   retryMaxMs: { type: 'integer', minimum: 1, default: 60_000, description: 'Upper bound of the retry delay, in ms (also caps a Retry-After header).' },
 } as const;
 
-function commonProps(batchMaxEvents: number, batchMaxBytes: number) {
+function commonProps(batchMaxEvents: number, batchMaxBytes: number, maxInFlightBatches: number) {
   return {
     name: { type: 'string', minLength: 1, pattern: '^[A-Za-z0-9_.-]+$', default: 'default', description: 'Sink name: unique across all sinks; names its cursor in the outbox and its counters. Renaming a sink restarts it at the outbox tail.' },
     enabled: { type: 'boolean', default: true, description: 'A disabled sink keeps its cursor (the outbox keeps its backlog, bounded by outboxMaxBytes/outboxMaxAgeMs).' },
     batchMaxEvents: { type: 'integer', minimum: 1, maximum: 100_000, default: batchMaxEvents, description: 'Most events sent in one batch (one HTTP request, one socket write, one set of JetStream publishes).' },
     batchMaxBytes: { type: 'integer', minimum: 1024, default: batchMaxBytes, description: 'Most bytes of serialized events in one batch, before compression.' },
+    maxInFlightBatches: { type: 'integer', minimum: 1, maximum: 64, default: maxInFlightBatches, description: 'Batches read and prepared (formatted, compressed) ahead while earlier ones await their acknowledgement. The receiver still sees batches in order and the cursor advances in order; after a failure every later batch is re-sent. NATS: keep 1 (publishes of later batches would not wait for an earlier failure).' },
     ...retryProps,
   } as const;
 }
@@ -104,7 +106,7 @@ const httpsSinkSchema = {
   additionalProperties: false,
   required: [],
   properties: {
-    ...commonProps(2000, 4 * 1024 * 1024),
+    ...commonProps(5000, 4 * 1024 * 1024, 2),
     url: { type: 'string', default: 'https://localhost:8443/ingest', description: 'Receiver URL (https://; http:// only for tests). Each batch is POSTed here.' },
     format: { type: 'string', enum: ['ndjson', 'array'], default: 'ndjson', description: "Body: one OCSF JSON event per line ('ndjson', application/x-ndjson) or a JSON array ('array')." },
     gzip: { type: 'boolean', default: true, description: 'Compress each body with gzip (Content-Encoding: gzip).' },
@@ -123,7 +125,7 @@ const syslogSinkSchema = {
   additionalProperties: false,
   required: [],
   properties: {
-    ...commonProps(2000, 4 * 1024 * 1024),
+    ...commonProps(5000, 4 * 1024 * 1024, 4),
     transport: { type: 'string', enum: ['tcp', 'tls', 'udp'], default: 'tcp', description: "'tcp' (RFC 6587 octet counting), 'tls' (RFC 5425) or 'udp' (RFC 5426; loss cannot be detected and is counted as unknowable)." },
     host: { type: 'string', default: '127.0.0.1', description: 'Syslog receiver host.' },
     port: { type: 'integer', minimum: 1, maximum: 65535, default: 514, description: 'Syslog receiver port (usual: 514 tcp/udp, 6514 tls).' },
@@ -147,7 +149,7 @@ const natsSinkSchema = {
   additionalProperties: false,
   required: [],
   properties: {
-    ...commonProps(1000, 4 * 1024 * 1024),
+    ...commonProps(1000, 4 * 1024 * 1024, 1),
     servers: { type: 'array', items: { type: 'string' }, default: ['nats://127.0.0.1:4222'], description: 'NATS server URLs (several for a cluster).' },
     subject: { type: 'string', default: 'outpost.events', description: 'Subject published to; a JetStream stream must capture it (its duplicate_window bounds de-duplication by event uid).' },
     token: { type: 'string', default: '', description: 'Authentication token; empty for none.' },

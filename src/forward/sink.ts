@@ -30,6 +30,37 @@ export class RetryableSinkError extends Error {
   }
 }
 
+/**
+ * Keeps a sink's deliveries in order while batches are prepared concurrently: run(prepare,
+ * deliver) prepares at once (formatting, gzip), then delivers only after every delivery that was
+ * pending when run() was called succeeded (or was rejected permanently). If one of those failed
+ * otherwise, this batch is not delivered: it rejects with a RetryableSinkError, so the receiver
+ * never sees a batch before an earlier one that is to be re-sent.
+ */
+export class OrderedSends {
+  #tail: { done: Promise<boolean>; settled: boolean } | undefined;
+
+  async run<P>(prepare: () => P | Promise<P>, deliver: (prepared: P) => Promise<void>): Promise<void> {
+    const prev = this.#tail !== undefined && !this.#tail.settled ? this.#tail : undefined;
+    let settle!: (ok: boolean) => void;
+    const link = { done: new Promise<boolean>((r) => (settle = r)), settled: false };
+    this.#tail = link;
+    let ok = false;
+    try {
+      const prepared = await prepare();
+      if (prev && !(await prev.done)) throw new RetryableSinkError('not sent: an earlier batch failed');
+      await deliver(prepared);
+      ok = true;
+    } catch (err) {
+      if (err instanceof PermanentSinkError) ok = true; // later batches may go on
+      throw err;
+    } finally {
+      link.settled = true;
+      settle(ok);
+    }
+  }
+}
+
 export class PermanentSinkError extends Error {
   readonly status: number | undefined;
   constructor(message: string, status?: number) {
@@ -110,41 +141,69 @@ export class SinkRunner {
     await this.sink.close();
   }
 
+  /**
+   * Up to `maxInFlightBatches` batches are read and handed to the sink ahead; they are awaited
+   * (and acknowledged in the cursor) strictly in order. Sinks keep the receiver's order with
+   * OrderedSends: a batch reaches the receiver only after the one before it was acknowledged, and
+   * not at all if that one failed. On a retryable failure the later batches are discarded (their
+   * sends settle first) and everything after the cursor is re-read after the backoff.
+   */
   async #run(signal: AbortSignal): Promise<void> {
     const ob = this.#outbox;
     const cur = ob.cursor(this.sink.name);
-    while (!signal.aborted && !ob.closed) {
-      const batch = ob.read(cur.acked, this.settings.batchMaxEvents, this.settings.batchMaxBytes);
-      const last = batch[batch.length - 1];
-      if (!last) {
-        await ob.waitForData(cur.acked, signal);
-        continue;
-      }
-      ob.markInFlight(this.sink.name, last.seq);
-      try {
-        await this.sink.send(batch, signal);
-        this.#acked(batch.length);
-        ob.ack(this.sink.name, last.seq);
-        this.#attempt = 0;
-      } catch (err) {
-        if (signal.aborted) break;
-        if (err instanceof PermanentSinkError) {
-          this.#deadLetter(batch, err);
-          ob.ack(this.sink.name, last.seq);
-          this.#attempt = 0;
+    const window = Math.max(1, this.settings.maxInFlightBatches ?? 1);
+    const inflight: Array<{ batch: OutboxRecord[]; last: number; done: Promise<void> }> = [];
+    let readSeq = cur.acked;
+    try {
+      while (!signal.aborted && !ob.closed) {
+        if (readSeq < cur.acked) readSeq = cur.acked; // records dropped/expired under the cursor
+        while (inflight.length < window) {
+          const batch = ob.read(readSeq, this.settings.batchMaxEvents, this.settings.batchMaxBytes);
+          const last = batch[batch.length - 1];
+          if (!last) break;
+          ob.markInFlight(this.sink.name, last.seq);
+          readSeq = last.seq;
+          const done = this.sink.send(batch, signal);
+          done.catch(() => undefined); // observed below, in order
+          inflight.push({ batch, last: last.seq, done });
+        }
+        const head = inflight.shift();
+        if (!head) {
+          await ob.waitForData(readSeq, signal);
           continue;
         }
-        this.counters.errors++;
-        const reason = err instanceof Error ? err.message : String(err);
-        const e = new OutpostError('FORWARD_SINK_SEND_FAILED', { sink: this.sink.name, reason });
-        this.lastError = { code: e.code, message: e.message, atMs: Date.now() };
-        const retryAfter = err instanceof RetryableSinkError ? err.retryAfterMs : undefined;
-        const delay = retryAfter !== undefined ? Math.min(retryAfter, this.settings.retryMaxMs) : backoffMs(this.#attempt, this.settings.retryInitialMs, this.settings.retryMaxMs);
-        this.#attempt++;
-        this.counters.retries++;
-        this.#log?.warn({ code: e.code, sink: this.sink.name, attempt: this.#attempt, delayMs: delay, reason }, e.message);
-        await sleep(delay, signal);
+        try {
+          await head.done;
+          this.#acked(head.batch.length);
+          ob.ack(this.sink.name, head.last);
+          this.#attempt = 0;
+        } catch (err) {
+          if (signal.aborted) break;
+          if (err instanceof PermanentSinkError) {
+            this.#deadLetter(head.batch, err);
+            ob.ack(this.sink.name, head.last);
+            this.#attempt = 0;
+            continue;
+          }
+          // Later batches were not delivered after this one (OrderedSends); let them settle and
+          // read them again after the backoff.
+          await Promise.allSettled(inflight.map((f) => f.done));
+          inflight.length = 0;
+          readSeq = cur.acked;
+          this.counters.errors++;
+          const reason = err instanceof Error ? err.message : String(err);
+          const e = new OutpostError('FORWARD_SINK_SEND_FAILED', { sink: this.sink.name, reason });
+          this.lastError = { code: e.code, message: e.message, atMs: Date.now() };
+          const retryAfter = err instanceof RetryableSinkError ? err.retryAfterMs : undefined;
+          const delay = retryAfter !== undefined ? Math.min(retryAfter, this.settings.retryMaxMs) : backoffMs(this.#attempt, this.settings.retryInitialMs, this.settings.retryMaxMs);
+          this.#attempt++;
+          this.counters.retries++;
+          this.#log?.warn({ code: e.code, sink: this.sink.name, attempt: this.#attempt, delayMs: delay, reason }, e.message);
+          await sleep(delay, signal);
+        }
       }
+    } finally {
+      await Promise.allSettled(inflight.map((f) => f.done));
     }
   }
 

@@ -11,7 +11,7 @@ import { Agent, request } from 'undici';
 import { OutpostError } from '../../errors.js';
 import type { HttpsSinkConfig } from '../config.js';
 import type { OutboxRecord } from '../outbox.js';
-import { PermanentSinkError, RetryableSinkError, parseRetryAfter, type Sink } from '../sink.js';
+import { OrderedSends, PermanentSinkError, RetryableSinkError, parseRetryAfter, type Sink } from '../sink.js';
 
 const gzip = promisify(gzipCb);
 
@@ -38,6 +38,7 @@ export class HttpsSink implements Sink {
   readonly #agent: Agent;
   readonly #url: URL;
   readonly #headers: Record<string, string>;
+  readonly #order = new OrderedSends();
   readonly counters = { status4xx: 0, status5xx: 0, status429: 0, networkErrors: 0, bytesSent: 0 };
 
   constructor(cfg: HttpsSinkConfig) {
@@ -73,9 +74,18 @@ export class HttpsSink implements Sink {
     };
   }
 
-  async send(batch: OutboxRecord[], signal: AbortSignal): Promise<void> {
-    const text = buildBody(batch, this.#cfg.format);
-    const body = this.#cfg.gzip ? await gzip(text, { level: zc.Z_BEST_SPEED }) : Buffer.from(text);
+  /** Body built and compressed at once (ahead, while earlier batches are in flight); POSTed in order. */
+  send(batch: OutboxRecord[], signal: AbortSignal): Promise<void> {
+    return this.#order.run(
+      async () => {
+        const text = buildBody(batch, this.#cfg.format);
+        return this.#cfg.gzip ? await gzip(text, { level: zc.Z_BEST_SPEED }) : Buffer.from(text);
+      },
+      (body) => this.#post(batch, body, signal),
+    );
+  }
+
+  async #post(batch: OutboxRecord[], body: Buffer, signal: AbortSignal): Promise<void> {
     let res;
     try {
       res = await request(this.#url, {

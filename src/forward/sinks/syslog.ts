@@ -17,8 +17,8 @@ import { connect as tlsConnect } from 'node:tls';
 import { OutpostError } from '../../errors.js';
 import type { SyslogSinkConfig } from '../config.js';
 import type { OutboxRecord } from '../outbox.js';
-import { RetryableSinkError, type Sink } from '../sink.js';
-import { octetFrame, toCef, toRfc5424 } from '../cef.js';
+import { OrderedSends, RetryableSinkError, type Sink } from '../sink.js';
+import { cefPrefix, rfc5424Middle, toCef, toRfc5424, type Rfc5424Options } from '../cef.js';
 
 function readOpt(sink: string, what: string, path: string): string | undefined {
   if (path === '') return undefined;
@@ -29,6 +29,29 @@ function readOpt(sink: string, what: string, path: string): string | undefined {
   }
 }
 
+/**
+ * RFC 6587 octet-counted frames of a batch, encoded straight into one buffer (no joined string
+ * to flatten and copy again); same bytes as concatenating octetFrame(msg).
+ */
+export function frameBatch(batch: OutboxRecord[], format: (r: OutboxRecord) => string): Buffer {
+  let buf = Buffer.allocUnsafe(Math.max(4096, batch.length * 1024));
+  let off = 0;
+  for (const r of batch) {
+    const msg = format(r);
+    const n = Buffer.byteLength(msg);
+    const need = off + n + 12;
+    if (need > buf.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(need, buf.length * 2));
+      buf.copy(bigger, 0, 0, off);
+      buf = bigger;
+    }
+    off += buf.write(String(n), off, 'latin1');
+    buf[off++] = 0x20;
+    off += buf.write(msg, off);
+  }
+  return buf.subarray(0, off);
+}
+
 export class SyslogSink implements Sink {
   readonly type = 'syslog' as const;
   readonly name: string;
@@ -36,6 +59,11 @@ export class SyslogSink implements Sink {
   readonly #tls: { ca?: string; cert?: string; key?: string };
   #socket: Socket | undefined;
   #udp: UdpSocket | undefined;
+  readonly #order = new OrderedSends();
+  /** Per-sink constant parts of every message, computed once. */
+  readonly #cefPrefix: string;
+  readonly #rfc: Rfc5424Options;
+  readonly #rfcMiddle: string;
   readonly counters = { connects: 0, connectFailures: 0, disconnects: 0, udpUnacknowledged: 0, udpTruncated: 0, bytesSent: 0, unparsable: 0 };
 
   constructor(cfg: SyslogSinkConfig) {
@@ -45,6 +73,9 @@ export class SyslogSink implements Sink {
     const cert = readOpt(cfg.name, 'tlsCertFile', cfg.tlsCertFile);
     const key = readOpt(cfg.name, 'tlsKeyFile', cfg.tlsKeyFile);
     this.#tls = { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
+    this.#cefPrefix = cefPrefix({ vendor: cfg.cefDeviceVendor, product: cfg.cefDeviceProduct, version: cfg.cefDeviceVersion });
+    this.#rfc = { facility: cfg.facility, hostname: cfg.hostname, appName: cfg.appName };
+    this.#rfcMiddle = rfc5424Middle(this.#rfc);
   }
 
   /** The RFC 5424 message (without framing) for one record. */
@@ -56,16 +87,19 @@ export class SyslogSink implements Sink {
       this.counters.unparsable++;
       ev = { metadata: { uid: r.uid } };
     }
-    const c = this.#cfg;
-    const cef = toCef(ev, { vendor: c.cefDeviceVendor, product: c.cefDeviceProduct, version: c.cefDeviceVersion });
-    return toRfc5424(ev, cef, { facility: c.facility, hostname: c.hostname, appName: c.appName });
+    return toRfc5424(ev, toCef(ev, this.#cefPrefix), this.#rfc, this.#rfcMiddle);
   }
 
-  async send(batch: OutboxRecord[], signal: AbortSignal): Promise<void> {
-    if (this.#cfg.transport === 'udp') return this.#sendUdp(batch);
-    let s = '';
-    for (const r of batch) s += octetFrame(this.format(r));
-    const buf = Buffer.from(s);
+  /** Formatted at once (ahead, while earlier batches are in flight); written in order. */
+  send(batch: OutboxRecord[], signal: AbortSignal): Promise<void> {
+    if (this.#cfg.transport === 'udp') return this.#order.run(() => undefined, () => this.#sendUdp(batch));
+    return this.#order.run(
+      () => frameBatch(batch, (r) => this.format(r)),
+      (buf) => this.#write(buf, signal),
+    );
+  }
+
+  async #write(buf: Buffer, signal: AbortSignal): Promise<void> {
     const sock = await this.#connect(signal);
     await new Promise<void>((resolve, reject) => {
       const onErr = (err: Error) => {

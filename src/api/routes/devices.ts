@@ -1,0 +1,344 @@
+/**
+ * Devices, users and agents, read from the device store and the agent registry:
+ *
+ *   GET    /v1/devices            devices, filtered by mac / ip / hostname, paged by uid cursor
+ *   GET    /v1/devices/:id        one device with its MAC links, address-binding history, users, evidence
+ *   GET    /v1/users              users agents reported, with their devices and time spans
+ *   GET    /v1/agents             enrolled agents (never their secrets)            (admin)
+ *   DELETE /v1/agents/:id         revoke an agent: its heartbeats get 401 after   (admin)
+ */
+import { isIP } from 'node:net';
+import type { FastifyPluginAsync } from 'fastify';
+import { OutpostError } from '../../errors.js';
+import { OPEN_MS, TRUST_NAMES, type Binding, type Device, type DeviceStore } from '../../devices/store.js';
+import type { AgentRegistry } from '../../devices/agent-routes.js';
+import type { ApiPlugin, ApiPluginOptions } from '../types.js';
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+/** Open ends (OPEN_MS) are null. */
+const isoOrNull = (ms: number): string | null => (ms >= OPEN_MS ? null : iso(ms));
+
+const summarySchema = {
+  type: 'object',
+  required: ['uid', 'macs', 'addresses', 'randomizedMac', 'firstSeen', 'lastSeen'],
+  properties: {
+    uid: { type: 'string', description: 'Stable identity: `mac:<first MAC>` or `agent:<agent id>`.' },
+    macs: { type: 'array', items: { type: 'string' } },
+    addresses: { type: 'array', items: { type: 'string' }, description: 'Addresses held now.' },
+    hostname: { type: 'string' },
+    hostnameSource: { type: 'string' },
+    agentId: { type: 'string' },
+    vendor: { type: 'string' },
+    randomizedMac: { type: 'boolean' },
+    os: { type: 'object', additionalProperties: true },
+    typeId: { type: 'integer' },
+    firstSeen: { type: 'string', format: 'date-time' },
+    lastSeen: { type: 'string', format: 'date-time' },
+  },
+} as const;
+
+const spanSchema = {
+  type: 'object',
+  required: ['name', 'from', 'to'],
+  properties: { name: { type: 'string' }, domain: { type: 'string' }, uid: { type: 'string' }, upn: { type: 'string' }, from: { type: 'string', format: 'date-time' }, to: { type: 'string', format: 'date-time' } },
+} as const;
+
+const detailSchema = {
+  type: 'object',
+  required: [...summarySchema.required, 'links', 'clientIds', 'bindings', 'users', 'evidence'],
+  properties: {
+    ...summarySchema.properties,
+    clientIds: { type: 'array', items: { type: 'string' } },
+    links: {
+      type: 'array',
+      description: 'How each MAC was linked to the device (first, agent, dhcp_client_id, hostname, manual), with confidence; unlinked ones name where they went.',
+      items: {
+        type: 'object',
+        required: ['mac', 'reason', 'confidence', 'at'],
+        properties: { mac: { type: 'string' }, reason: { type: 'string' }, confidence: { type: 'number' }, at: { type: 'string', format: 'date-time' }, value: { type: 'string' }, unlinkedAt: { type: 'string', format: 'date-time' }, splitTo: { type: 'string' } },
+      },
+    },
+    bindings: {
+      type: 'array',
+      description: 'Address-binding history, oldest first: [from, to) per address; `to` null while held.',
+      items: {
+        type: 'object',
+        required: ['address', 'from', 'to', 'lastSeen', 'expires', 'trust'],
+        properties: {
+          address: { type: 'string' }, mac: { type: 'string' },
+          from: { type: 'string', format: 'date-time' }, to: { type: ['string', 'null'] },
+          lastSeen: { type: 'string', format: 'date-time' }, expires: { type: ['string', 'null'], description: 'Validity of a held binding (lease end or last seen + TTL).' },
+          trust: { type: 'string', description: 'agent > dhcp > arp_ndp > dns' },
+        },
+      },
+    },
+    users: { type: 'array', items: spanSchema },
+    evidence: {
+      type: 'array',
+      items: { type: 'object', required: ['kind', 'value', 'source', 'at'], properties: { kind: { type: 'string' }, value: { type: 'string' }, source: { type: 'string' }, at: { type: 'string', format: 'date-time' }, confidence: { type: 'number' } } },
+    },
+  },
+} as const;
+
+function summary(d: Device): Record<string, unknown> {
+  return {
+    uid: d.uid, macs: d.macs, addresses: d.addresses, randomizedMac: d.randomizedMac,
+    ...(d.hostname !== undefined ? { hostname: d.hostname } : {}),
+    ...(d.hostnameSource !== undefined ? { hostnameSource: d.hostnameSource } : {}),
+    ...(d.agentId !== undefined ? { agentId: d.agentId } : {}),
+    ...(d.vendor !== undefined ? { vendor: d.vendor } : {}),
+    ...(d.os !== undefined ? { os: d.os } : {}),
+    ...(d.typeId !== undefined ? { typeId: d.typeId } : {}),
+    firstSeen: iso(d.firstSeenMs), lastSeen: iso(d.lastSeenMs),
+  };
+}
+
+function binding(b: Binding & { address: string }): Record<string, unknown> {
+  return {
+    address: b.address, ...(b.mac !== undefined ? { mac: b.mac } : {}),
+    from: iso(b.fromMs), to: isoOrNull(b.toMs), lastSeen: iso(b.lastMs),
+    expires: b.toMs >= OPEN_MS ? isoOrNull(b.expiresMs) : null,
+    trust: TRUST_NAMES[b.trust] ?? String(b.trust),
+  };
+}
+
+function notFound(resource: string): OutpostError {
+  return new OutpostError('API_NOT_FOUND', { resource }, { details: { resource } });
+}
+
+function badQuery(field: string, message: string): OutpostError {
+  return new OutpostError('API_VALIDATION_FAILED', { reason: `/querystring/${field}: ${message}` }, { details: { problems: [{ path: `/querystring/${field}`, rule: 'format', message }] } });
+}
+
+interface DeviceQuery { mac?: string; ip?: string; hostname?: string; after?: string; limit: number }
+
+export function deviceRoutes(store: DeviceStore): FastifyPluginAsync<ApiPluginOptions> {
+  return async (app) => {
+    app.get<{ Querystring: DeviceQuery }>('/', {
+      schema: {
+        summary: 'Devices, filterable by MAC, address and host name, paged',
+        description: 'Devices in ascending uid order. `ip` matches devices that hold or held the address (retained history). For the next page pass `after` = the previous page\'s `nextAfter`.',
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            mac: { type: 'string', pattern: '^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$', description: 'One of the device\'s MACs.' },
+            ip: { type: 'string', minLength: 2, maxLength: 45, description: 'IPv4 or IPv6 address the device holds or held.' },
+            hostname: { type: 'string', minLength: 1, maxLength: 255, description: 'Case-insensitive substring of the host name.' },
+            after: { type: 'string', minLength: 1, maxLength: 200, description: 'Cursor: only devices with a uid after this one.' },
+            limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            required: ['total', 'matched', 'items', 'nextAfter'],
+            properties: {
+              total: { type: 'integer', description: 'Devices in the store.' },
+              matched: { type: 'integer', description: 'Devices matching the filters from the cursor on.' },
+              items: { type: 'array', items: summarySchema },
+              nextAfter: { type: ['string', 'null'] },
+            },
+          },
+        },
+      },
+    }, async (req) => {
+      const q = req.query;
+      const mac = q.mac?.toLowerCase().replace(/-/g, ':');
+      let holders: Set<string> | undefined;
+      let ip: string | undefined;
+      if (q.ip !== undefined) {
+        const v = isIP(q.ip);
+        if (v === 0) throw badQuery('ip', `not an IPv4 or IPv6 address (got ${JSON.stringify(q.ip)})`);
+        ip = v === 4 ? q.ip : new URL(`http://[${q.ip}]/`).hostname.replace(/^\[|\]$/g, '');
+        holders = store.devicesHolding(ip);
+      }
+      const host = q.hostname?.toLowerCase();
+      const matches: Device[] = [];
+      for (const d of store.all()) {
+        if (q.after !== undefined && d.uid <= q.after) continue;
+        if (mac !== undefined && !d.macs.includes(mac)) continue;
+        if (ip !== undefined && !holders!.has(d.uid) && !d.addresses.includes(ip)) continue;
+        if (host !== undefined && !(d.hostname ?? '').toLowerCase().includes(host)) continue;
+        matches.push(d);
+      }
+      matches.sort((a, b) => (a.uid < b.uid ? -1 : a.uid > b.uid ? 1 : 0));
+      const page = matches.slice(0, q.limit);
+      return { total: store.size, matched: matches.length, items: page.map(summary), nextAfter: matches.length > page.length ? (page.at(-1)?.uid ?? null) : null };
+    });
+
+    app.get<{ Params: { id: string } }>('/:id', {
+      schema: {
+        summary: 'One device: MAC links, address-binding history, users and evidence',
+        params: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 200, description: 'Device uid (URL-encoded), e.g. mac%3A02%3A00%3A00%3A00%3A00%3A01.' } } },
+        response: { 200: detailSchema },
+      },
+    }, async (req) => {
+      const d = store.get(req.params.id);
+      if (d === undefined) throw notFound(`device ${req.params.id}`);
+      return {
+        ...summary(d),
+        clientIds: d.clientIds,
+        links: d.links.map((l) => ({
+          mac: l.mac, reason: l.reason, confidence: l.confidence, at: iso(l.atMs),
+          ...(l.value !== undefined ? { value: l.value } : {}),
+          ...(l.unlinkedMs !== undefined ? { unlinkedAt: iso(l.unlinkedMs) } : {}),
+          ...(l.splitTo !== undefined ? { splitTo: l.splitTo } : {}),
+        })),
+        bindings: store.bindingsOf(d.uid).map(binding),
+        users: d.users.map((u) => ({ name: u.name, ...(u.domain !== undefined ? { domain: u.domain } : {}), ...(u.uid !== undefined ? { uid: u.uid } : {}), ...(u.upn !== undefined ? { upn: u.upn } : {}), from: iso(u.fromMs), to: iso(u.toMs) })),
+        evidence: d.evidence.map((e) => ({ kind: e.kind, value: e.value, source: e.source, at: iso(e.atMs), ...(e.confidence !== undefined ? { confidence: e.confidence } : {}) })),
+      };
+    });
+  };
+}
+
+interface UserEntry {
+  name: string; domain?: string; uid?: string; upn?: string;
+  firstMs: number; lastMs: number;
+  devices: Map<string, { uid: string; hostname?: string; spans: Array<{ from: string; to: string }> }>;
+}
+
+export function userRoutes(store: DeviceStore): FastifyPluginAsync<ApiPluginOptions> {
+  return async (app) => {
+    app.get<{ Querystring: { name?: string; limit: number } }>('/', {
+      schema: {
+        summary: 'Users reported by endpoint agents, with their devices and time spans',
+        description: 'One entry per user (name and domain), sorted by most recently seen. Each span is [from, to] of consecutive heartbeats naming the user on that device; `active` when a span holds now.',
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            name: { type: 'string', minLength: 1, maxLength: 256, description: 'Case-insensitive substring of the user name.' },
+            limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            required: ['total', 'items'],
+            properties: {
+              total: { type: 'integer', description: 'Users matching (all of them, not only this page).' },
+              items: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  required: ['name', 'firstSeen', 'lastSeen', 'active', 'devices'],
+                  properties: {
+                    name: { type: 'string' }, domain: { type: 'string' }, uid: { type: 'string' }, upn: { type: 'string' },
+                    firstSeen: { type: 'string', format: 'date-time' }, lastSeen: { type: 'string', format: 'date-time' },
+                    active: { type: 'boolean' },
+                    devices: {
+                      type: 'array',
+                      items: {
+                        type: 'object',
+                        required: ['uid', 'spans'],
+                        properties: {
+                          uid: { type: 'string' }, hostname: { type: 'string' },
+                          spans: { type: 'array', items: { type: 'object', required: ['from', 'to'], properties: { from: { type: 'string', format: 'date-time' }, to: { type: 'string', format: 'date-time' } } } },
+                        },
+                      },
+                    },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    }, async (req) => {
+      const filter = req.query.name?.toLowerCase();
+      const users = new Map<string, UserEntry>();
+      for (const d of store.all()) {
+        for (const s of d.users) {
+          if (filter !== undefined && !s.name.toLowerCase().includes(filter)) continue;
+          const key = `${s.domain ?? ''}\\${s.name}`;
+          let u = users.get(key);
+          if (u === undefined) {
+            u = { name: s.name, firstMs: s.fromMs, lastMs: s.toMs, devices: new Map(), ...(s.domain !== undefined ? { domain: s.domain } : {}) };
+            users.set(key, u);
+          }
+          if (s.uid !== undefined) u.uid = s.uid;
+          if (s.upn !== undefined) u.upn = s.upn;
+          u.firstMs = Math.min(u.firstMs, s.fromMs);
+          u.lastMs = Math.max(u.lastMs, s.toMs);
+          let dev = u.devices.get(d.uid);
+          if (dev === undefined) { dev = { uid: d.uid, spans: [], ...(d.hostname !== undefined ? { hostname: d.hostname } : {}) }; u.devices.set(d.uid, dev); }
+          dev.spans.push({ from: iso(s.fromMs), to: iso(s.toMs) });
+        }
+      }
+      const now = Date.now();
+      const all = [...users.values()].sort((a, b) => b.lastMs - a.lastMs || a.name.localeCompare(b.name));
+      return {
+        total: all.length,
+        items: all.slice(0, req.query.limit).map((u) => ({
+          name: u.name,
+          ...(u.domain !== undefined ? { domain: u.domain } : {}), ...(u.uid !== undefined ? { uid: u.uid } : {}), ...(u.upn !== undefined ? { upn: u.upn } : {}),
+          firstSeen: iso(u.firstMs), lastSeen: iso(u.lastMs), active: u.lastMs >= now,
+          devices: [...u.devices.values()].map((d) => ({ ...d, spans: d.spans.sort((a, b) => a.from.localeCompare(b.from)) })),
+        })),
+      };
+    });
+  };
+}
+
+export function agentAdminRoutes(registry: AgentRegistry, store: DeviceStore | null): FastifyPluginAsync<ApiPluginOptions> {
+  return async (app, { ctx }) => {
+    app.get('/', {
+      schema: {
+        summary: 'Enrolled endpoint agents (their secrets are never shown)',
+        response: {
+          200: {
+            type: 'object',
+            required: ['total', 'maxAgents', 'items'],
+            properties: {
+              total: { type: 'integer' },
+              maxAgents: { type: 'integer' },
+              items: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  required: ['agentId', 'enrolledAt', 'lastHeartbeat'],
+                  // No `secret` here: fast-json-stringify drops what the schema does not name.
+                  properties: { agentId: { type: 'string' }, enrolledAt: { type: 'string', format: 'date-time' }, lastHeartbeat: { type: ['string', 'null'] }, deviceUid: { type: 'string' } },
+                },
+              },
+            },
+          },
+        },
+      },
+    }, async () => {
+      const items = registry.list()
+        .sort((a, b) => a.agentId.localeCompare(b.agentId))
+        .map((a) => {
+          const dev = store?.byAgentId(a.agentId);
+          return { agentId: a.agentId, enrolledAt: iso(a.enrolledMs), lastHeartbeat: a.lastHeartbeatMs === undefined ? null : iso(a.lastHeartbeatMs), ...(dev ? { deviceUid: dev.uid } : {}) };
+        });
+      return { total: items.length, maxAgents: registry.maxAgents, items };
+    });
+
+    app.delete<{ Params: { id: string } }>('/:id', {
+      schema: {
+        summary: 'Revoke an agent: its secret is forgotten and its heartbeats are refused (401) from now on',
+        description: 'The device and user history the agent reported stay. Enroll again (POST /v1/agents/enroll) to get a new secret.',
+        params: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 128 } } },
+        response: { 200: { type: 'object', required: ['agentId', 'revoked'], properties: { agentId: { type: 'string' }, revoked: { type: 'boolean' } } } },
+      },
+    }, async (req) => {
+      if (!registry.revoke(req.params.id)) throw notFound(`agent ${req.params.id}`);
+      ctx.logger.info({ agentId: req.params.id, by: req.principal.name }, 'agent revoked');
+      return { agentId: req.params.id, revoked: true };
+    });
+  };
+}
+
+/** The plugins for the daemon's plugin list. Device and user routes need the device store. */
+export function deviceApiPlugins(store: DeviceStore | null, registry: AgentRegistry): ApiPlugin[] {
+  return [
+    ...(store ? [
+      { name: 'devices', prefix: '/v1/devices', plugin: deviceRoutes(store) },
+      { name: 'users', prefix: '/v1/users', plugin: userRoutes(store) },
+    ] : []),
+    { name: 'agents', prefix: '/v1/agents', role: 'admin', plugin: agentAdminRoutes(registry, store) },
+  ];
+}

@@ -1,0 +1,70 @@
+/**
+ * In-process privilege drop (runAsUser): the daemon opens its capture as root (CAP_NET_RAW),
+ * then hands its data to the unprivileged user and switches to it. Sockets and files already open
+ * (pcap handles, LMDB environments, the API listener) keep working; only new opens are checked
+ * against the new identity.
+ *
+ * Order matters: supplementary groups and the gid are changed while still root, the uid last
+ * (after setuid a process can no longer change its groups).
+ */
+import { execFileSync } from 'node:child_process';
+import { chownSync, existsSync, lchownSync, lstatSync, readdirSync, realpathSync } from 'node:fs';
+import { join } from 'node:path';
+import { OutpostError } from './errors.js';
+
+export interface UserIds { user: string; uid: number; gid: number }
+
+/** uid and primary gid of a user name (or numeric uid), through NSS (`id`). */
+export function resolveUser(user: string): UserIds {
+  const ask = (flag: string): number => {
+    const out = execFileSync('id', [flag, '--', user], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+    const n = Number(out);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`id ${flag} ${user} printed ${JSON.stringify(out)}`);
+    return n;
+  };
+  return { user, uid: ask('-u'), gid: ask('-g') };
+}
+
+/** chown -R without following symbolic links; returns how many entries were changed. */
+export function chownTree(path: string, uid: number, gid: number): number {
+  let n = 0;
+  const walk = (p: string): void => {
+    const st = lstatSync(p);
+    // lchown: a link is handed over itself, never its target (which may be anywhere).
+    lchownSync(p, uid, gid);
+    n++;
+    if (st.isDirectory()) for (const e of readdirSync(p)) walk(join(p, e));
+  };
+  // The configured directory itself may be a link to the real one: that one is handed over.
+  if (existsSync(path)) walk(realpathSync(path));
+  return n;
+}
+
+/**
+ * Hands `dirs` (recursively) and `configFile` (the file only, so SIGHUP can read it) to `user`,
+ * then setgroups/setgid/setuid to it. Throws LIFECYCLE_PRIVILEGE_DROP_FAILED and leaves the
+ * process as it was if any step before setuid fails.
+ */
+export function dropPrivileges(user: string, dirs: readonly string[], configFile?: string): UserIds & { chowned: number } {
+  const fail = (step: string, err: unknown): never => {
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new OutpostError('LIFECYCLE_PRIVILEGE_DROP_FAILED', { user, step, reason }, { details: { user, step, reason }, cause: err });
+  };
+  let ids: UserIds;
+  try { ids = resolveUser(user); } catch (err) { return fail('lookup', err); }
+  if (ids.uid === 0) fail('lookup', new Error('runAsUser resolves to uid 0 (root): nothing would be dropped'));
+  let chowned = 0;
+  try {
+    for (const d of new Set(dirs)) chowned += chownTree(d, ids.uid, ids.gid);
+    if (configFile !== undefined) { chownSync(configFile, ids.uid, ids.gid); chowned++; }
+  } catch (err) { fail('chown', err); }
+  try {
+    process.setgroups?.([ids.gid]);
+    process.setgid?.(ids.gid);
+    process.setuid?.(ids.uid);
+  } catch (err) { fail('setuid', err); }
+  if (process.getuid?.() !== ids.uid || process.geteuid?.() !== ids.uid || process.getgid?.() !== ids.gid) {
+    fail('verify', new Error(`still uid ${process.getuid?.()} euid ${process.geteuid?.()} gid ${process.getgid?.()}`));
+  }
+  return { ...ids, chowned };
+}
