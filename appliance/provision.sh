@@ -15,7 +15,7 @@ apt-get install -y -qq --no-install-recommends libpcap-dev libpcap0.8 tcpreplay 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 tar -C "$src" --exclude=./node_modules --exclude=./dist --exclude=./data -cf - . | tar -C "$work" -xf -
-(cd "$work" && npm ci --no-audit --no-fund)
+(cd "$work" && npm install --no-audit --no-fund)
 deb=$("$work/appliance/build-deb.sh" "$work/out" | tail -1)
 apt-get install -y -qq "$deb"
 if [ -n "$iface" ]; then
