@@ -14,7 +14,7 @@ apt-get install -y -qq --no-install-recommends libpcap-dev libpcap0.8 tcpreplay 
 # Build in a copy so the (possibly shared, e.g. /vagrant) source tree is not written to.
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-tar -C "$src" --exclude=./node_modules --exclude=./dist --exclude=./data -cf - . | tar -C "$work" -xf -
+tar -C "$src" --exclude=./node_modules --exclude=./dist --exclude=./data --exclude=./bench-cache --exclude=./test-output --exclude=./dist-deb -cf - . | tar -C "$work" -xf -
 (cd "$work" && npm install --no-audit --no-fund)
 deb=$("$work/appliance/build-deb.sh" "$work/out" | tail -1)
 apt-get install -y -qq "$deb"
