@@ -21,7 +21,7 @@ import {
   classNameOf,
   ipv4At,
   ipv6At,
-  readDnsHeader,
+  beginDnsMessage,
   skipName,
   typeNameOf,
   type DnsMessageInfo,
@@ -106,23 +106,8 @@ const u16 = (m: Buffer, p: number): number => ((m[p] ?? 0) << 8) | (m[p + 1] ?? 
 export function parseDnsFast(b: Uint8Array, off: number, end: number, out: DnsMessageInfo, opts?: DnsParseOptions): ParseStatus {
   const c = opts?.counters ?? SCRATCH_COUNTERS;
   const limits = opts?.limits ?? DEFAULT_LIMITS;
-  out.reset();
-  out.transport = opts?.transport ?? 'udp';
-  out.protocol = opts?.protocol ?? 'dns';
-  if (off < 0 || end > b.length || off > end) {
-    c.malformed++;
-    c.truncated++;
-    return ParseStatus.MALFORMED;
-  }
-  const hs = readDnsHeader(b, off, end, out, limits.dnsMaxQuestions);
-  if (hs !== ParseStatus.OK) {
-    if (hs === ParseStatus.NOT_MINE) c.notDns++;
-    else {
-      c.malformed++;
-      c.truncated++;
-    }
-    return hs;
-  }
+  const hs = beginDnsMessage(b, off, end, out, opts, c, limits);
+  if (hs !== ParseStatus.OK) return hs;
   const m = msgBuffer(b, off, end);
   const len = end - off;
   let p = DNS_HEADER_BYTES;

@@ -280,15 +280,12 @@ function asBuffer(b: Uint8Array, off: number, end: number): Buffer {
  * OK: header, first question and up to dnsMaxAnswers answers filled. MALFORMED / NOT_MINE: `out`
  * holds whatever the header gave (or nothing); counters `dns.malformed` / `dns.not_dns` bumped.
  */
-export function parseDnsMessage(
-  b: Uint8Array,
-  off: number,
-  end: number,
-  out: DnsMessageInfo,
-  opts?: DnsParseOptions,
-): ParseStatus {
-  const c = opts?.counters ?? SCRATCH_COUNTERS;
-  const limits = opts?.limits ?? DEFAULT_LIMITS;
+/**
+ * The part both DNS parsers share: reset `out`, check the bounds, read and pre-check the header
+ * (RFC 1035 §4.1.1), counting what is not DNS or is cut short.
+ */
+export function beginDnsMessage(b: Uint8Array, off: number, end: number, out: DnsMessageInfo, opts: DnsParseOptions | undefined,
+  c: DnsCounters, limits: DnsLimits): ParseStatus {
   out.reset();
   out.transport = opts?.transport ?? 'udp';
   out.protocol = opts?.protocol ?? 'dns';
@@ -306,6 +303,20 @@ export function parseDnsMessage(
     }
     return hs;
   }
+  return ParseStatus.OK;
+}
+
+export function parseDnsMessage(
+  b: Uint8Array,
+  off: number,
+  end: number,
+  out: DnsMessageInfo,
+  opts?: DnsParseOptions,
+): ParseStatus {
+  const c = opts?.counters ?? SCRATCH_COUNTERS;
+  const limits = opts?.limits ?? DEFAULT_LIMITS;
+  const hs = beginDnsMessage(b, off, end, out, opts, c, limits);
+  if (hs !== ParseStatus.OK) return hs;
   let pkt: dnsPacket.DecodedPacket;
   try {
     pkt = dnsPacket.decode(asBuffer(b, off, end));
