@@ -104,6 +104,18 @@ export class FlowInspector {
   readonly httpCounters = new HttpCounters();
   readonly dnsCounters = new DnsCounters();
   private readonly dnsInfo = new DnsMessageInfo();
+  private dnsPacket: DecodedPacket | null = null;
+  /** Parse options per protocol and transport, built once rather than per packet. */
+  private readonly dnsUdpOptions = {
+    dns: { counters: this.dnsCounters, protocol: 'dns', transport: 'udp' },
+    mdns: { counters: this.dnsCounters, protocol: 'mdns', transport: 'udp' },
+    llmnr: { counters: this.dnsCounters, protocol: 'llmnr', transport: 'udp' },
+  } as const;
+  private readonly dnsTcpOptions = {
+    dns: { counters: this.dnsCounters, protocol: 'dns' },
+    mdns: { counters: this.dnsCounters, protocol: 'mdns' },
+    llmnr: { counters: this.dnsCounters, protocol: 'llmnr' },
+  } as const;
   /** Receives every DNS message (name cache, DNS Activity events); null = DNS not inspected. */
   onDnsMessage: DnsMessageCallback | null = null;
   private readonly settings: InspectorSettings;
@@ -271,15 +283,10 @@ export class FlowInspector {
    */
   private dns(ins: Inspection, p: DecodedPacket, buf: Buffer, overTcp: boolean, fromClient: boolean): void {
     const off = p.payloadOffset, end = off + p.payloadLength;
-    const opts = { counters: this.dnsCounters, protocol: dnsProtocolForPorts(p.srcPort, p.dstPort) ?? 'dns' } as const;
-    const deliver = (info: DnsMessageInfo): void => {
-      const src = { ip: packetAddress(p, true), port: p.srcPort };
-      const dst = { ip: packetAddress(p, false), port: p.dstPort };
-      const queryFromSrc = !info.qr;
-      this.onDnsMessage!({ info, client: queryFromSrc ? src : dst, server: queryFromSrc ? dst : src, tsUs: this.nowUs });
-    };
+    const protocol = dnsProtocolForPorts(p.srcPort, p.dstPort) ?? 'dns';
+    this.dnsPacket = p;
     if (!overTcp) {
-      if (parseDnsFast(buf, off, end, this.dnsInfo, { ...opts, transport: 'udp' }) === ParseStatus.OK) deliver(this.dnsInfo);
+      if (parseDnsFast(buf, off, end, this.dnsInfo, this.dnsUdpOptions[protocol]) === ParseStatus.OK) this.deliverDns(this.dnsInfo, ParseStatus.OK);
       return;
     }
     // In-order feeding, as for HTTP; a gap desynchronises that direction's framer for good.
@@ -295,10 +302,23 @@ export class FlowInspector {
       if (fromClient) ins.dnsClientFramer = framer; else ins.dnsServerFramer = framer;
     }
     if (skip < 0) framer.gap();
-    else parseDnsOverTcp(framer, buf, off + skip, end, this.dnsInfo, (info, st) => { if (st === ParseStatus.OK) deliver(info); }, opts);
+    else parseDnsOverTcp(framer, buf, off + skip, end, this.dnsInfo, this.deliverDns, this.dnsTcpOptions[protocol]);
     const advanced = (seq + len) >>> 0;
     if (fromClient) ins.clientNext = advanced; else ins.serverNext = advanced;
   }
+
+  /**
+   * Hands a parsed DNS message on with its endpoints. One function for the inspector's life (no
+   * closure per packet); the packet it belongs to is `dnsPacket`, set just before parsing.
+   */
+  private readonly deliverDns = (info: DnsMessageInfo, status: ParseStatus): void => {
+    const p = this.dnsPacket;
+    if (status !== ParseStatus.OK || p === null) return;
+    const src = { ip: packetAddress(p, true), port: p.srcPort };
+    const dst = { ip: packetAddress(p, false), port: p.dstPort };
+    const queryFromSrc = !info.qr;
+    this.onDnsMessage!({ info, client: queryFromSrc ? src : dst, server: queryFromSrc ? dst : src, tsUs: this.nowUs });
+  };
 
   /** Google QUIC CHLO in clear (Q043, Q046): its SNI tag names the flow. */
   private gquicClearChlo(ins: Inspection, buf: Buffer, off: number, end: number): boolean {
