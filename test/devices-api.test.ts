@@ -136,6 +136,29 @@ describe('devices and users', () => {
     const bob = await call('GET', '/v1/users?name=BO', { token: t.read });
     assert.deepEqual(bob.json.items.map((u: Json) => u.name), ['bob']);
   });
+
+  test('GET /v1/users pages by cursor in both orders; a bad cursor is a 400 naming the field', async () => {
+    for (const sort of ['lastSeen', 'name']) {
+      const whole = await call('GET', `/v1/users?sort=${sort}`, { token: t.read });
+      assert.equal(whole.json.nextAfter, null);
+      const seen: string[] = [];
+      let after: string | null = null;
+      for (let pages = 0; pages < 5; pages++) {
+        const r: { status: number; json: Json } = await call('GET', `/v1/users?sort=${sort}&limit=1${after !== null ? `&after=${after}` : ''}`, { token: t.read });
+        assert.equal(r.status, 200);
+        assert.equal(r.json.total, 2);
+        seen.push(...r.json.items.map((u: Json) => `${u.domain ?? ''}\\${u.name}`));
+        after = r.json.nextAfter;
+        if (after === null) break;
+      }
+      assert.deepEqual(seen, whole.json.items.map((u: Json) => `${u.domain ?? ''}\\${u.name}`), sort);
+      assert.equal(seen.length, 2);
+    }
+    assert.deepEqual((await call('GET', '/v1/users?sort=name', { token: t.read })).json.items.map((u: Json) => u.name), ['alice', 'bob'], 'name order: key "domain\\name" in code-point order ("CORP\\alice" before "\\bob")');
+    const bad = await call('GET', '/v1/users?after=not-a-cursor', { token: t.read });
+    assert.equal(bad.status, 400);
+    assert.match(JSON.stringify(bad.json), /after/);
+  });
 });
 
 describe('agents', () => {

@@ -3,7 +3,7 @@
  *
  *   GET    /v1/devices            devices, filtered by mac / ip / hostname, paged by uid cursor
  *   GET    /v1/devices/:id        one device with its MAC links, address-binding history, users, evidence
- *   GET    /v1/users              users agents reported, with their devices and time spans
+ *   GET    /v1/users              users agents reported, with their devices and time spans, paged by key cursor
  *   GET    /v1/agents             enrolled agents (never their secrets)            (admin)
  *   DELETE /v1/agents/:id         revoke an agent: its heartbeats get 401 after   (admin)
  */
@@ -193,6 +193,26 @@ export function deviceRoutes(store: DeviceStore): FastifyPluginAsync<ApiPluginOp
   };
 }
 
+interface UserQuery { name?: string; sort?: 'lastSeen' | 'name'; after?: string; limit: number }
+
+/** Code-point order, not locale order: a cursor must compare the same way on every machine. */
+function compareKeys(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Opaque cursor: base64url of [key] (name order) or [lastMs, key] (lastSeen order). */
+function encodeUserCursor(key: string, lastMs: number, byName: boolean): string {
+  return Buffer.from(JSON.stringify(byName ? [key] : [lastMs, key])).toString('base64url');
+}
+
+function decodeUserCursor(after: string, byName: boolean): { key: string; lastMs: number } {
+  let v: unknown;
+  try { v = JSON.parse(Buffer.from(after, 'base64url').toString('utf8')); } catch { v = undefined; }
+  if (byName && Array.isArray(v) && v.length === 1 && typeof v[0] === 'string') return { key: v[0], lastMs: 0 };
+  if (!byName && Array.isArray(v) && v.length === 2 && Number.isFinite(v[0]) && typeof v[1] === 'string') return { lastMs: v[0] as number, key: v[1] };
+  throw badQuery('after', `not a cursor of this listing (pass the previous page's nextAfter with the same sort)`);
+}
+
 interface UserEntry {
   name: string; domain?: string; uid?: string; upn?: string;
   firstMs: number; lastMs: number;
@@ -201,24 +221,27 @@ interface UserEntry {
 
 export function userRoutes(store: DeviceStore): FastifyPluginAsync<ApiPluginOptions> {
   return async (app) => {
-    app.get<{ Querystring: { name?: string; limit: number } }>('/', {
+    app.get<{ Querystring: UserQuery }>('/', {
       schema: {
-        summary: 'Users reported by endpoint agents, with their devices and time spans',
-        description: 'One entry per user (name and domain), sorted by most recently seen. Each span is [from, to] of consecutive heartbeats naming the user on that device; `active` when a span holds now.',
+        summary: 'Users reported by endpoint agents, with their devices and time spans, paged',
+        description: 'One entry per user (name and domain), sorted by most recently seen (`sort=lastSeen`, the default) or by domain and name (`sort=name`). Each span is [from, to] of consecutive heartbeats naming the user on that device; `active` when a span holds now. For the next page pass `after` = the previous page\'s `nextAfter` with the same `sort`: paging is by key, not by offset, so users added meanwhile do not shift a page (a user seen again moves up in `lastSeen` order, as that order says).',
         querystring: {
           type: 'object',
           additionalProperties: false,
           properties: {
             name: { type: 'string', minLength: 1, maxLength: 256, description: 'Case-insensitive substring of the user name.' },
+            sort: { type: 'string', enum: ['lastSeen', 'name'], default: 'lastSeen' },
+            after: { type: 'string', minLength: 1, maxLength: 1200, description: 'Cursor: the previous page\'s `nextAfter`.' },
             limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
           },
         },
         response: {
           200: {
             type: 'object',
-            required: ['total', 'items'],
+            required: ['total', 'items', 'nextAfter'],
             properties: {
-              total: { type: 'integer', description: 'Users matching (all of them, not only this page).' },
+              total: { type: 'integer', description: 'Users matching the name filter (all of them, not only this page).' },
+              nextAfter: { type: ['string', 'null'], description: 'Cursor for the next page; null on the last page.' },
               items: {
                 type: 'array',
                 items: {
@@ -268,10 +291,24 @@ export function userRoutes(store: DeviceStore): FastifyPluginAsync<ApiPluginOpti
         }
       }
       const now = Date.now();
-      const all = [...users.values()].sort((a, b) => b.lastMs - a.lastMs || a.name.localeCompare(b.name));
+      const byName = req.query.sort === 'name';
+      const all = [...users.entries()].map(([key, u]) => ({ key, u }));
+      all.sort(byName ? (a, b) => compareKeys(a.key, b.key) : (a, b) => b.u.lastMs - a.u.lastMs || compareKeys(a.key, b.key));
+      let from = 0;
+      if (req.query.after !== undefined) {
+        const cursor = decodeUserCursor(req.query.after, byName);
+        // Keyset: the first entry that sorts after the cursor's (lastMs, key).
+        from = all.findIndex(({ key, u }) => (byName
+          ? compareKeys(key, cursor.key) > 0
+          : u.lastMs < cursor.lastMs || (u.lastMs === cursor.lastMs && compareKeys(key, cursor.key) > 0)));
+        if (from < 0) from = all.length;
+      }
+      const page = all.slice(from, from + req.query.limit);
+      const last = page.at(-1);
       return {
         total: all.length,
-        items: all.slice(0, req.query.limit).map((u) => ({
+        nextAfter: last !== undefined && from + page.length < all.length ? encodeUserCursor(last.key, last.u.lastMs, byName) : null,
+        items: page.map(({ u }) => ({
           name: u.name,
           ...(u.domain !== undefined ? { domain: u.domain } : {}), ...(u.uid !== undefined ? { uid: u.uid } : {}), ...(u.upn !== undefined ? { upn: u.upn } : {}),
           firstSeen: iso(u.firstMs), lastSeen: iso(u.lastMs), active: u.lastMs >= now,
