@@ -159,7 +159,8 @@ test('enricher: app_name and unmapped.cloud_app; events still validate against O
     assert.equal(ca.hostname_source, 'sni');
     assert.equal(ca.rule, 'domain:dropboxapi.com');
     assert.equal(ca.catalog_version, shipped.catalogVersion);
-    assert.equal(ca.risk_score, 5);
+    // The score the documented formula gives the shipped entry (risk0: no high-risk countries by default).
+    assert.equal(ca.risk_score, riskScore(shipped.apps.find((a) => a.id === 'dropbox')?.risk, risk0).score);
     const unk = flowEvent({ host: 'x.lab-unknown.co.uk', up: 1, down: 1, time: Date.now() });
     d.enricher(unk);
     assert.equal(unk.app_name, 'lab-unknown.co.uk');
