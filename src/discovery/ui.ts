@@ -38,7 +38,7 @@ export const INDEX_HTML = `<!doctype html>
 <table id="apps">
   <thead><tr>
     <th data-sort="name">App</th><th data-sort="riskScore">Risk</th><th>Sanction</th>
-    <th data-sort="bytesUp">Upload</th><th data-sort="bytesDown">Download</th>
+    <th data-sort="bytesUp" title="Bytes the devices sent: whole frames as captured (link header included)">Upload</th><th data-sort="bytesDown" title="Bytes the devices received: whole frames as captured">Download</th>
     <th data-sort="users">Users</th><th data-sort="devices">Devices</th><th data-sort="ips">IPs</th>
     <th data-sort="flows">Flows</th><th data-sort="lastSeen">Last seen</th>
   </tr></thead>
@@ -82,7 +82,7 @@ export const APP_JS = `'use strict';
 
   function fmtBytes(n) {
     var u = ['B', 'KB', 'MB', 'GB', 'TB']; var i = 0; var v = n;
-    while (v >= 1000 && i < u.length - 1) { v /= 1000; i++; }
+    while (v >= 999.5 && i < u.length - 1) { v /= 1000; i++; }
     return (i === 0 ? String(v) : v.toFixed(v >= 100 ? 0 : 1)) + ' ' + u[i];
   }
   function fmtTime(ms) { return new Date(ms).toLocaleString(); }
@@ -150,7 +150,7 @@ export const APP_JS = `'use strict';
       });
       $('page').textContent = rep.total === 0 ? 'no apps' : (rep.offset + 1) + '–' + (rep.offset + rep.rows.length) + ' of ' + rep.total;
       $('prev').disabled = rep.offset === 0; $('next').disabled = rep.offset + rep.rows.length >= rep.total;
-      $('catalog').textContent = 'catalog ' + rep.catalogVersion + ' · ' + rep.range.granularity + 'ly rollups';
+      $('catalog').textContent = 'catalog ' + rep.catalogVersion + ' · ' + (rep.range.granularity === 'day' ? 'daily' : 'hourly') + ' rollups';
       $('status').textContent = 'Upload ' + fmtBytes(rep.totals.bytesUp) + ', download ' + fmtBytes(rep.totals.bytesDown) + ', ' + rep.totals.flows + ' flows';
       document.body.setAttribute('data-loaded', 'true');
       if (state.selected) detail();
