@@ -36,6 +36,7 @@ import { createForwarding, type Forwarding } from './forward/index.js';
 import { DeviceStore } from './devices/store.js';
 import { DeviceIdentity } from './devices/identity.js';
 import { AgentRegistry, agentRoutes } from './devices/agent-routes.js';
+import { createAgentListener, prepareAgentListenerTls, type AgentListener } from './devices/agent-listener.js';
 import { Discovery } from './discovery/discovery.js';
 import { discoveryApiPlugin } from './discovery/routes.js';
 import { deviceApiPlugins } from './api/routes/devices.js';
@@ -64,6 +65,8 @@ export interface DaemonHandle {
   metrics: Metrics;
   jobs: JobScheduler;
   health: HealthRegistry;
+  /** The HTTPS listener for agent heartbeats (devices.agentListener), when enabled. */
+  agentListener: AgentListener | null;
   /** Counters of the sensor and the capture, with per-interface kernel statistics. */
   stats(): object;
 }
@@ -97,6 +100,9 @@ export function auditEvent(r: AuditRecord): object {
 export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: NdjsonWriter, options: DaemonOptions = {}): Promise<DaemonHandle> {
   // Data (LMDB stores, audit log) is for the outpost user only.
   mkdirSync(cfg.dataDir, { recursive: true, mode: 0o750 });
+  // Agent listener settings are checked (and its TLS files read) before anything is opened.
+  const agentListenerOn = cfg.devices.enabled && cfg.devices.agentListener.enabled;
+  const agentListenerTls = agentListenerOn ? prepareAgentListenerTls(cfg.devices.agentListener) : null;
   const config = new ConfigManager(cfg, options.configPath);
   const emit = new Set(cfg.events.emit);
 
@@ -226,6 +232,11 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
     sinkApiPlugin(forwarding),
   ];
   const api = await createApi(ctx, { plugins: [...areaPlugins, ...(options.apiPlugins ?? [])] });
+  if (cfg.devices.agentListener.enabled && !identity) logger.warn('devices.agentListener.enabled is set but devices.enabled is false: no agent listener');
+  const agentListener = agentListenerOn && identity
+    ? await createAgentListener({ settings: cfg.devices.agentListener, tls: agentListenerTls, identity, registry: agents, logger: logger.child({ component: 'agent-listener' }) })
+    : null;
+  health.register('agent-listener', () => agentListener?.health() ?? { state: 'disabled', ready: true, detail: cfg.devices.enabled ? 'devices.agentListener.enabled is false' : 'devices.enabled is false' });
 
   const services: Service[] = [
     // Started first, stopped last: the final flow flush still reaches the outbox and the stores.
@@ -253,6 +264,7 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
       },
       stop: async () => { apiListening = false; await api.close(); },
     },
+    ...(agentListener ? [agentListener.service] : []),
     {
       name: 'flows',
       start: async () => { armStatsTimer(cfg.capture.statsIntervalMs); },
@@ -299,7 +311,7 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
   } else if (cfg.runAsUser !== '') {
     logger.warn({ runAsUser: cfg.runAsUser, uid: process.getuid?.() }, 'runAsUser is set but the daemon was not started as root: running as is');
   }
-  return { sensor, capture, api, group, config, metrics, jobs, health, stats };
+  return { sensor, capture, api, group, config, metrics, jobs, health, agentListener, stats };
 }
 
 /** Numeric entries of a status object, for metrics. */

@@ -3,8 +3,13 @@
 // (from utmp via `who`) and OS to the gateway in HMAC-signed heartbeats
 // (see src/devices/agent-routes.ts for the protocol). No dependencies beyond Node 20.
 //
-//   outpost-agent enroll    --admin http://gw:8470 --agent-id ID --secret-file FILE
+//   outpost-agent enroll    --admin http://127.0.0.1:8470 --agent-id ID --secret-file FILE [--token-file FILE] [--ca FILE]
 //   outpost-agent heartbeat --gateway https://gw:8471 --agent-id ID --secret-file FILE [--ca FILE] [--utmp FILE] [--once] [--interval-ms N]
+//
+// enroll talks to the admin API (run it on the gateway, or wherever the admin API is reachable,
+// and ship the secret file to the endpoint); --token-file holds an admin API token (`outpost
+// token create --role admin`). heartbeat posts to the gateway's agent listener
+// (devices.agentListener); --ca is the PEM CA (or self-signed certificate) to verify it with.
 import { createHmac, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -90,7 +95,8 @@ async function main() {
   const a = args(process.argv.slice(2));
   const cmd = a._[0];
   if (cmd === 'enroll') {
-    const r = await post(new URL('/v1/agents/enroll', a.admin).href, JSON.stringify({ agentId: a['agent-id'] }), {}, a.ca ? readFileSync(a.ca) : undefined);
+    const token = a['token-file'] ? readFileSync(a['token-file'], 'utf8').trim() : undefined;
+    const r = await post(new URL('/v1/agents/enroll', a.admin).href, JSON.stringify({ agentId: a['agent-id'] }), token ? { authorization: `Bearer ${token}` } : {}, a.ca ? readFileSync(a.ca) : undefined);
     if (r.status !== 201) { console.error(`enrollment refused: ${r.status} ${r.body}`); process.exit(1); }
     writeFileSync(a['secret-file'], JSON.parse(r.body).secret, { mode: 0o600 });
     return;

@@ -22,6 +22,8 @@ export interface EnrolledAgent { agentId: string; secret: string; enrolledMs: nu
 
 export class AgentCounters {
   enrolled = 0; accepted = 0; refusedUnknown = 0; refusedForged = 0; refusedStale = 0; refusedReplayed = 0; refusedMalformed = 0; noncesEvicted = 0; refusedLimit = 0; revoked = 0;
+  /** Agent listener (src/devices/agent-listener.ts): requests over its rate limit, failed TLS handshakes. */
+  refusedRateLimited = 0; listenerTlsErrors = 0;
   snapshot(): Record<string, number> {
     return {
       'agents.enrolled': this.enrolled, 'agents.heartbeats_accepted': this.accepted,
@@ -29,6 +31,7 @@ export class AgentCounters {
       'agents.refused_stale': this.refusedStale, 'agents.refused_replayed': this.refusedReplayed,
       'agents.refused_malformed': this.refusedMalformed, 'agents.refused_limit': this.refusedLimit,
       'agents.nonces_evicted': this.noncesEvicted, 'agents.revoked': this.revoked,
+      'agents.refused_rate_limited': this.refusedRateLimited, 'agents.listener_tls_errors': this.listenerTlsErrors,
     };
   }
 }

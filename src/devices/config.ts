@@ -4,6 +4,25 @@
  * src/config/schema.ts. Units are in the names.
  */
 
+/**
+ * The agent listener: a second, small HTTPS server of the daemon that serves only
+ * `POST /v1/agents/heartbeat`, for agents on the LAN (the admin API stays on loopback).
+ */
+export interface AgentListenerConfig {
+  /** Start the listener (needs devices.enabled). */
+  enabled: boolean;
+  /** Address it binds; a non-loopback address needs tlsCertFile and tlsKeyFile. */
+  host: string;
+  /** TCP port; 0 picks a free one (tests). */
+  port: number;
+  /** PEM certificate chain; empty (with tlsKeyFile empty) means plain HTTP, loopback only. */
+  tlsCertFile: string;
+  /** PEM private key. */
+  tlsKeyFile: string;
+  /** Requests per minute per client address; beyond it 429 API_RATE_LIMITED (agents.refused_rate_limited). */
+  rateLimitPerMinute: number;
+}
+
 export interface DevicesConfig {
   /** Snoop DHCP/ARP/NDP/mDNS, enrich events with device and user. */
   enabled: boolean;
@@ -33,7 +52,18 @@ export interface DevicesConfig {
   deviceFlushIntervalMs: number;
   /** How often the daemon should call compact(). */
   deviceCompactIntervalMs: number;
+  /** HTTPS listener for agent heartbeats (docs/DEVICES.md, "Agent listener"). */
+  agentListener: AgentListenerConfig;
 }
+
+export const DEFAULT_AGENT_LISTENER_CONFIG: Readonly<AgentListenerConfig> = Object.freeze({
+  enabled: false,
+  host: '0.0.0.0',
+  port: 8471,
+  tlsCertFile: '',
+  tlsKeyFile: '',
+  rateLimitPerMinute: 600,
+});
 
 export const DEFAULT_DEVICES_CONFIG: Readonly<DevicesConfig> = Object.freeze({
   enabled: true,
@@ -50,6 +80,7 @@ export const DEFAULT_DEVICES_CONFIG: Readonly<DevicesConfig> = Object.freeze({
   dhcpMaxPendingTransactions: 4096,
   deviceFlushIntervalMs: 1_000,
   deviceCompactIntervalMs: 3_600_000,
+  agentListener: DEFAULT_AGENT_LISTENER_CONFIG,
 });
 
 const int = (min: number, description: string): Record<string, unknown> => ({ type: 'integer', minimum: min, description });
@@ -73,6 +104,21 @@ export const DEVICES_CONFIG_SCHEMA = {
     dhcpMaxPendingTransactions: { ...int(1, 'Open DHCP transactions remembered.'), default: DEFAULT_DEVICES_CONFIG.dhcpMaxPendingTransactions },
     deviceFlushIntervalMs: { ...int(10, 'Longest wait before changes are written to LMDB.'), default: DEFAULT_DEVICES_CONFIG.deviceFlushIntervalMs },
     deviceCompactIntervalMs: { ...int(1_000, 'Period of the compaction job.'), default: DEFAULT_DEVICES_CONFIG.deviceCompactIntervalMs },
+    agentListener: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'HTTPS listener for agent heartbeats (POST /v1/agents/heartbeat only; enrollment stays on the admin API). Needs devices.enabled. Restart to apply.',
+      required: ['enabled', 'host', 'port', 'tlsCertFile', 'tlsKeyFile', 'rateLimitPerMinute'],
+      properties: {
+        enabled: { type: 'boolean', default: DEFAULT_AGENT_LISTENER_CONFIG.enabled, description: 'Start the agent listener.' },
+        host: { type: 'string', minLength: 1, default: DEFAULT_AGENT_LISTENER_CONFIG.host, description: 'Address it listens on. A non-loopback address needs tlsCertFile and tlsKeyFile (else AGENT_LISTENER_INSECURE_BIND at start).' },
+        port: { type: 'integer', minimum: 0, maximum: 65535, default: DEFAULT_AGENT_LISTENER_CONFIG.port, description: 'TCP port. 0 picks a free port (tests).' },
+        tlsCertFile: { type: 'string', default: DEFAULT_AGENT_LISTENER_CONFIG.tlsCertFile, description: 'PEM certificate chain the agents verify (outpost-agent --ca). Empty (with tlsKeyFile empty): plain HTTP, allowed on loopback only.' },
+        tlsKeyFile: { type: 'string', default: DEFAULT_AGENT_LISTENER_CONFIG.tlsKeyFile, description: 'PEM private key file, readable only by the outpost user.' },
+        rateLimitPerMinute: { type: 'integer', minimum: 1, maximum: 1_000_000, default: DEFAULT_AGENT_LISTENER_CONFIG.rateLimitPerMinute, description: 'Requests per minute per client address; beyond it 429 API_RATE_LIMITED (counted as agents.refused_rate_limited).' },
+      },
+    },
   },
 } as const;
 
@@ -82,6 +128,7 @@ export function devicesConfig(partial?: Partial<DevicesConfig>): DevicesConfig {
   for (const k of Object.keys(DEFAULT_DEVICES_CONFIG) as (keyof DevicesConfig)[]) {
     const v = partial[k];
     if (k === 'enabled') { if (typeof v === 'boolean') out.enabled = v; continue; }
+    if (k === 'agentListener') { if (v !== null && typeof v === 'object') out.agentListener = { ...DEFAULT_AGENT_LISTENER_CONFIG, ...(v as Partial<AgentListenerConfig>) }; continue; }
     if (typeof v === 'number' && Number.isFinite(v) && v >= 0) (out as unknown as Record<string, number>)[k] = Math.floor(v);
   }
   return out;
