@@ -16,7 +16,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { DeviceIdentity, AgentReport } from './identity.js';
 import type { DeviceStore } from './store.js';
-import { DeviceError } from './errors.js';
+import { OutpostError } from '../errors.js';
 
 export interface EnrolledAgent { agentId: string; secret: string; enrolledMs: number; lastHeartbeatMs?: number }
 
@@ -68,10 +68,10 @@ export class AgentRegistry {
   }
 
   enroll(agentId: string, nowMs: number): EnrolledAgent {
-    if (!this.agents.has(agentId) && this.agents.size >= this.maxAgents) { this.counters.refusedLimit++; throw new DeviceError('AGENT_LIMIT_REACHED'); }
+    if (!this.agents.has(agentId) && this.agents.size >= this.maxAgents) { this.counters.refusedLimit++; throw new OutpostError('AGENT_LIMIT_REACHED', { max: this.maxAgents }); }
     const a: EnrolledAgent = { agentId, secret: randomBytes(32).toString('base64url'), enrolledMs: nowMs };
     // Durable before the secret is handed out: an agent never holds a secret a restart forgets.
-    if (this.store !== null && !this.store.saveAgent(agentId, a, true)) throw new DeviceError('AGENT_STORE_WRITE_FAILED', { agentId });
+    if (this.store !== null && !this.store.saveAgent(agentId, a, true)) throw new OutpostError('AGENT_STORE_WRITE_FAILED', { reason: `LMDB write for agent ${agentId} failed` });
     this.agents.set(agentId, a);
     this.counters.enrolled++;
     return a;
@@ -93,20 +93,20 @@ export class AgentRegistry {
     for (const a of agents) { this.agents.set(a.agentId, a); this.store?.saveAgent(a.agentId, a, true); }
   }
 
-  /** Checks a heartbeat's authentication; throws DeviceError (counted) when refused. */
+  /** Checks a heartbeat's authentication; throws OutpostError (counted) when refused. */
   verify(agentId: string, timestamp: string, nonce: string, signature: string, rawBody: string, nowMs: number): EnrolledAgent {
     const c = this.counters;
     const a = this.agents.get(agentId);
-    if (a === undefined) { c.refusedUnknown++; throw new DeviceError('AGENT_NOT_ENROLLED', { agentId }); }
+    if (a === undefined) { c.refusedUnknown++; throw new OutpostError('AGENT_NOT_ENROLLED', { agentId }); }
     const expected = createHmac('sha256', a.secret).update(`${timestamp}\n${nonce}\n${rawBody}`).digest();
     const given = /^[0-9a-f]{64}$/i.test(signature) ? Buffer.from(signature, 'hex') : Buffer.alloc(0);
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) { c.refusedForged++; throw new DeviceError('AGENT_SIGNATURE_INVALID'); }
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) { c.refusedForged++; throw new OutpostError('AGENT_SIGNATURE_INVALID', { agentId }); }
     const ts = Number(timestamp);
-    if (!Number.isFinite(ts) || Math.abs(nowMs - ts) > this.maxClockSkewMs) { c.refusedStale++; throw new DeviceError('AGENT_HEARTBEAT_STALE'); }
+    if (!Number.isFinite(ts) || Math.abs(nowMs - ts) > this.maxClockSkewMs) { c.refusedStale++; throw new OutpostError('AGENT_HEARTBEAT_STALE', { agentId }); }
     // Nonces older than the skew window cannot be replayed (the timestamp check refuses them).
     for (const [n, exp] of this.nonces) { if (exp >= nowMs) break; this.nonces.delete(n); }
     const key = `${agentId}\u0000${nonce}`;
-    if (this.nonces.has(key)) { c.refusedReplayed++; throw new DeviceError('AGENT_HEARTBEAT_REPLAYED'); }
+    if (this.nonces.has(key)) { c.refusedReplayed++; throw new OutpostError('AGENT_HEARTBEAT_REPLAYED', { agentId }); }
     this.nonces.set(key, nowMs + 2 * this.maxClockSkewMs);
     if (this.nonces.size > this.maxNonces) { this.nonces.delete(this.nonces.keys().next().value as string); c.noncesEvicted++; }
     a.lastHeartbeatMs = nowMs;
@@ -164,8 +164,8 @@ export const agentRoutes: FastifyPluginAsync<AgentRoutesOptions> = async (app: F
   // Enrollments persist in the device store's LMDB (when it is open), so a restart keeps them.
   registry.attachStore(identity.store);
   const reply4xx = (err: unknown): { status: number; body: object } => {
-    const e = err as DeviceError;
-    return { status: e.statusCode ?? 400, body: { statusCode: e.statusCode ?? 400, code: e.code ?? 'AGENT_HEARTBEAT_MALFORMED', error: 'Agent heartbeat refused', message: e.message } };
+    const e = err instanceof OutpostError ? err : new OutpostError('AGENT_HEARTBEAT_MALFORMED', { reason: err instanceof Error ? err.message : String(err) });
+    return { status: e.httpStatus, body: { statusCode: e.httpStatus, code: e.code, error: 'Agent heartbeat refused', message: e.message } };
   };
   // The signature covers the raw body: keep it (this plugin's scope only).
   app.removeContentTypeParser('application/json');

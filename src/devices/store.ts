@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import { open as lmdbOpen, type RootDatabase } from 'lmdb';
 import { devicesConfig, type DevicesConfig } from './config.js';
 import { isRandomizedMac, macVendor } from './oui.js';
-import { DeviceError } from './errors.js';
+import { OutpostError } from '../errors.js';
 import type { OsHint } from './os-hints.js';
 
 export const Trust = { DNS: 1, NEIGHBOR: 2, DHCP: 3, AGENT: 4 } as const;
@@ -162,7 +162,7 @@ export class DeviceStore {
     try {
       this.db = lmdbOpen({ path, compression: false });
     } catch (err) {
-      throw new DeviceError('DEVICE_STORE_OPEN_FAILED', { path, reason: (err as Error).message });
+      throw new OutpostError('DEVICE_STORE_OPEN_FAILED', { path, reason: (err as Error).message }, { details: { path }, cause: err });
     }
     restrictPermissions(path);
     for (const { key, value } of this.db.getRange({ start: ['d'], end: ['d', '\uffff'] })) {
