@@ -1,22 +1,25 @@
 /**
  * `outpost run`: live capture → sensor → events, with the local admin API, metrics and jobs.
  *
- * Services start in order (API, flows, capture, jobs) with one AbortSignal and stop in reverse:
- * on SIGTERM/SIGINT the jobs stop, then the capture, then every open flow is flushed as a final
- * event, then the API closes, so nothing counted is lost on a clean shutdown. SIGHUP reads the
+ * Services start in order (forwarding, stores, flows, capture, privileges, API, agent listener,
+ * jobs) with one AbortSignal and stop in reverse: on SIGTERM/SIGINT the jobs stop, then the
+ * listeners close, then the capture, then every open flow is flushed as a final event into the
+ * stores and the outbox, which close last, so nothing counted is lost on a clean shutdown. SIGHUP reads the
  * configuration file again: settings that can change live are applied, the others are reported as
  * restart-required (GET /v1/config, GET /v1/health); an invalid file changes nothing.
  *
- * Started as root with `runAsUser` set, the daemon drops to that user once every service is up
- * (the capture handles are open by then): see src/privileges.ts.
+ * Started as root with `runAsUser` set, the daemon drops to that user right after the capture
+ * handles are open and before the API, the agent listener and the jobs start, so nothing that
+ * takes requests or runs scheduled work ever runs as root (src/privileges.ts). Those listeners
+ * then bind as that user: ports below 1024 are not available to them.
  *
  * Other areas plug in through DaemonOptions: API plugins (own prefix and role), metric sources,
  * job hooks and health checks (or later, through the returned handle).
  */
 import pino from 'pino';
 import type { FastifyInstance } from 'fastify';
-import { appendFileSync, mkdirSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import { accessSync, appendFileSync, constants, mkdirSync } from 'node:fs';
+import { dirname, isAbsolute, join } from 'node:path';
 import type { OutpostConfig } from './config/index.js';
 import { ConfigManager, type AuditRecord } from './config/manager.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
@@ -251,21 +254,6 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
       },
     },
     {
-      name: 'api',
-      start: async () => {
-        try {
-          const address = await api.listen({ host: cfg.api.host, port: cfg.api.port });
-          apiListening = true;
-          logger.info({ address }, 'admin API listening');
-        } catch (err) {
-          const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-          throw new OutpostError('API_LISTEN_FAILED', { host: cfg.api.host, port: cfg.api.port, reason }, { details: { host: cfg.api.host, port: cfg.api.port, reason }, cause: err });
-        }
-      },
-      stop: async () => { apiListening = false; await api.close(); },
-    },
-    ...(agentListener ? [agentListener.service] : []),
-    {
       name: 'flows',
       start: async () => { armStatsTimer(cfg.capture.statsIntervalMs); },
       stop: async () => {
@@ -290,6 +278,39 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
       stop: async () => { capture?.stop(); },
     },
     {
+      // The capture handles are open: give up root now, if asked to (runAsUser), before anything
+      // that takes requests (admin API, agent listener) or runs scheduled work (jobs) starts.
+      name: 'privileges',
+      start: async () => {
+        if (cfg.runAsUser === '') return;
+        if (process.getuid?.() !== 0) {
+          logger.warn({ runAsUser: cfg.runAsUser, uid: process.getuid?.() }, 'runAsUser is set but the daemon was not started as root: running as is');
+          return;
+        }
+        const outboxDir = isAbsolute(cfg.forward.outboxDir) ? cfg.forward.outboxDir : join(cfg.dataDir, cfg.forward.outboxDir);
+        const dropped = dropPrivileges(cfg.runAsUser, [cfg.dataDir, outboxDir], options.configPath);
+        logger.info({ ...dropped, dataDir: cfg.dataDir }, 'privileges dropped: capture opened as root, now running unprivileged');
+        warnIfConfigNotWritable(options.configPath, logger);
+      },
+      // A process cannot take its privileges back; nothing to undo.
+      stop: async () => {},
+    },
+    {
+      name: 'api',
+      start: async () => {
+        try {
+          const address = await api.listen({ host: cfg.api.host, port: cfg.api.port });
+          apiListening = true;
+          logger.info({ address }, 'admin API listening');
+        } catch (err) {
+          const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+          throw new OutpostError('API_LISTEN_FAILED', { host: cfg.api.host, port: cfg.api.port, reason }, { details: { host: cfg.api.host, port: cfg.api.port, reason }, cause: err });
+        }
+      },
+      stop: async () => { apiListening = false; await api.close(); },
+    },
+    ...(agentListener ? [agentListener.service] : []),
+    {
       name: 'jobs',
       start: async () => { jobs.start(); },
       stop: async () => { await jobs.stop(); },
@@ -298,20 +319,22 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
   const group = new ServiceGroup(services, { logger });
   groupRef = group;
   await group.start();
-  // The capture sockets are open: now give up root, if asked to (runAsUser).
-  if (cfg.runAsUser !== '' && process.getuid?.() === 0) {
-    try {
-      const outboxDir = isAbsolute(cfg.forward.outboxDir) ? cfg.forward.outboxDir : join(cfg.dataDir, cfg.forward.outboxDir);
-      const dropped = dropPrivileges(cfg.runAsUser, [cfg.dataDir, outboxDir], options.configPath);
-      logger.info({ ...dropped, dataDir: cfg.dataDir }, 'privileges dropped: capture opened as root, now running unprivileged');
-    } catch (err) {
-      await group.stop().catch(() => {});
-      throw err;
-    }
-  } else if (cfg.runAsUser !== '') {
-    logger.warn({ runAsUser: cfg.runAsUser, uid: process.getuid?.() }, 'runAsUser is set but the daemon was not started as root: running as is');
-  }
   return { sensor, capture, api, group, config, metrics, jobs, health, agentListener, stats };
+}
+
+/**
+ * Configuration changes through the API are written atomically (temporary file + rename in the
+ * file's directory), so the unprivileged user needs write access to that directory, not only to
+ * the file. Say so at start rather than on the first PUT.
+ */
+function warnIfConfigNotWritable(configPath: string | undefined, logger: Logger): void {
+  if (configPath === undefined) return;
+  const dir = dirname(configPath);
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch {
+    logger.warn({ configPath, directory: dir }, 'the configuration directory is not writable after the privilege drop: configuration changes through the API will fail with CONFIG_WRITE_FAILED (make the directory writable by runAsUser, as the package does for /etc/outpost)');
+  }
 }
 
 /** Numeric entries of a status object, for metrics. */

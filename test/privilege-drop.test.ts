@@ -101,9 +101,13 @@ test('outpost run with runAsUser drops to that user after opening the capture an
   };
   for (let i = 0; i < 150 && (await stats()) === null; i++) await sleep(100);
   assert.ok(await stats(), `daemon API came up (stderr: ${stderr})`);
-  // The drop happens right after the services start; the API answers from then on.
-  for (let i = 0; i < 50 && !stderr.includes('privileges dropped'); i++) await sleep(100);
+  // The drop happens right after the capture opens, before the API and the jobs start: nothing
+  // that takes requests or runs scheduled work ever runs as root.
   assert.match(stderr, /privileges dropped/, 'the drop is logged');
+  const logOrder = (msg: string): number => stderr.split('\n').findIndex((l) => l.includes(msg));
+  assert.ok(logOrder('capture started') < logOrder('privileges dropped'), 'capture opened before the drop');
+  assert.ok(logOrder('privileges dropped') < logOrder('admin API listening'), 'API listens only after the drop');
+  assert.ok(logOrder('"service":"jobs"') > logOrder('privileges dropped'), 'jobs start only after the drop');
 
   const pid = daemon.pid!;
   const p = procIds(pid);
