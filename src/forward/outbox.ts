@@ -16,12 +16,20 @@
  * moves and removals. Sinks only see committed records (seq <= committedSeq). The durability of a
  * commit is `outboxSync` (docs/FORWARDING.md).
  *
+ * Write failures (disk full): the events of a failed commit are held in memory and retried (with
+ * backoff) until a commit succeeds; committedSeq stops before the first held event, so no sink
+ * skips past it. While the store cannot be written, append() refuses new events and counts them
+ * (`write_failed`) instead of holding an unbounded queue; removals and cursor moves still commit on
+ * their own (they are what frees space inside the file). Held events still unwritten at close are
+ * counted in `write_failed` too. So an event append() accepted is stored or counted, never lost
+ * silently.
+ *
  * Bounds: `maxBytes` (sum of serialized sizes) with policy drop-oldest (oldest records removed
  * even if unsent: `dropped`) or refuse-new (the new event is refused: `refused`); `maxAgeMs` (the
  * sweep removes records older than that: `expired`). Every removed-before-sent record is counted,
  * globally and per sink.
  */
-import { closeSync, fstatSync, mkdirSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { open as lmdbOpen, type Database, type RootDatabase } from 'lmdb';
 import { OutpostError } from '../errors.js';
@@ -53,6 +61,19 @@ type Value = [string, string];
 const FLUSH_MAX_EVENTS = 10_000;
 /** Per-record overhead counted on top of the JSON and uid lengths (key, LMDB node header). */
 const RECORD_OVERHEAD_BYTES = 32;
+/** Retry of held events after a failed commit: first delay, doubled per failure up to the max. */
+const WRITE_RETRY_INITIAL_MS = 250;
+const WRITE_RETRY_MAX_MS = 5000;
+/** Longest wait for in-flight commits at close while the store is failing. */
+const CLOSE_WAIT_MS = 10_000;
+
+/** True if `p` settled within `ms`. */
+async function withinMs(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const done = await Promise.race([p.then(() => true, () => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)))]);
+  clearTimeout(timer);
+  return done;
+}
 
 export interface CursorState {
   name: string;
@@ -112,6 +133,15 @@ export class Outbox {
   #bytes = 0; // stored + queued
   #count = 0;
   #pending: Array<{ key: Key; value: Value }> = [];
+  /** Puts of failed commits, in sequence order, until a retry stores them. */
+  #held: Array<{ key: Key; value: Value }> = [];
+  /** Highest sequence number a commit stored (may be past a held one). */
+  #storedSeq = 0;
+  /** Set while commits fail; cleared by the first commit that stores the held events. */
+  #writeError: OutpostError | undefined;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #retryDelayMs = WRITE_RETRY_INITIAL_MS;
+  #retrying = false;
   #pendingRemovals: Key[] = [];
   #cursorsDirty = new Set<string>();
   #flushScheduled = false;
@@ -154,6 +184,7 @@ export class Outbox {
     const metaHead = Number(this.#meta.get('head') ?? 0);
     this.#headSeq = Math.max(last, metaHead);
     this.#committedSeq = this.#headSeq;
+    this.#storedSeq = this.#headSeq;
     this.#tailSeq = first ?? this.#headSeq + 1;
     this.#bytes = bytes;
     this.#count = count;
@@ -172,6 +203,10 @@ export class Outbox {
         noSync: opts.sync === 'none',
         noMetaSync: opts.sync === 'no-meta-sync',
         maxDbs: 8,
+        // Off: lmdb-js's per-turn batch makes its own commit promise that nobody can observe, so a
+        // failed commit (disk full) became an unhandled rejection that killed the process. The
+        // outbox already batches one transaction per turn itself.
+        eventTurnBatching: false,
       });
       try {
         return new Outbox(opts, root);
@@ -191,6 +226,8 @@ export class Outbox {
   get bytes(): number { return this.#bytes; }
   get count(): number { return this.#count; }
   get closed(): boolean { return this.#closed; }
+  /** The current write failure (FORWARD_OUTBOX_WRITE_FAILED), undefined while commits succeed. */
+  get writeError(): OutpostError | undefined { return this.#writeError; }
 
   /** Register a sink's cursor (persisted). A new sink starts with what the outbox still holds. */
   cursor(name: string): CursorState {
@@ -213,6 +250,11 @@ export class Outbox {
   appendJson(uid: string, json: string): boolean {
     if (this.#closed) {
       this.counters.droppedAfterClose++;
+      return false;
+    }
+    if (this.#writeError) {
+      // Not stored: counted (and the failure was logged once, naming the path).
+      this.counters.writeFailed++;
       return false;
     }
     const size = Buffer.byteLength(json) + uid.length + RECORD_OVERHEAD_BYTES;
@@ -313,10 +355,25 @@ export class Outbox {
 
   async close(): Promise<void> {
     if (this.#closed) return;
-    await this.flush();
+    clearTimeout(this.#retryTimer);
+    if (this.#held.length > 0 && !this.#retrying) this.#retryHeld(); // a last chance
+    // Bounded only while the store is failing: after a failed commit on a full disk (seen with
+    // outboxSync fsync) lmdb-js may leave a later commit unsettled, and stop must not hang on it.
+    const failing = this.#writeError !== undefined;
+    const settled = failing ? await withinMs(this.flush(), CLOSE_WAIT_MS) : (await this.flush(), true);
     this.#closed = true;
+    clearTimeout(this.#retryTimer);
+    if (!settled) this.#opts.logger?.error({ code: 'FORWARD_OUTBOX_WRITE_FAILED', path: this.path }, `outbox at ${this.path}: commits still unsettled ${CLOSE_WAIT_MS} ms after close`);
+    if (this.#held.length > 0) {
+      // Accepted but never stored: counted, not dropped silently.
+      const n = this.#held.length;
+      this.counters.writeFailed += n;
+      this.#held = [];
+      this.#opts.logger?.error({ code: 'FORWARD_OUTBOX_WRITE_FAILED', path: this.path, events: n }, `outbox closed with ${n} events that could not be written to ${this.path}`);
+    }
     for (const w of this.#waiters.splice(0)) w();
-    await this.#root.close();
+    if (failing) await withinMs(this.#root.close(), CLOSE_WAIT_MS);
+    else await this.#root.close();
   }
 
   stats(): Record<string, number> {
@@ -331,6 +388,8 @@ export class Outbox {
       'forward.outbox.expired': this.counters.expired,
       'forward.outbox.commits': this.counters.commits,
       'forward.outbox.write_failed': this.counters.writeFailed,
+      'forward.outbox.write_held': this.#held.length,
+      'forward.outbox.unwritable': this.#writeError ? 1 : 0,
       'forward.outbox.dropped_after_close': this.counters.droppedAfterClose,
     };
   }
@@ -430,11 +489,34 @@ export class Outbox {
   #doFlush(): void {
     this.#flushScheduled = false;
     if (this.#closed) return;
-    const puts = this.#pending;
+    let puts = this.#pending;
+    this.#pending = [];
+    if (this.#writeError) {
+      // The store cannot be written: puts wait for the retry timer (append refuses new ones, so
+      // these are only those queued before the failure was known); removals and cursor moves go on.
+      this.#held.push(...puts);
+      puts = [];
+    }
+    this.#commit(puts, 0);
+  }
+
+  /** Commit the held events (and whatever else is queued) again. */
+  #retryHeld(): void {
+    this.#retryTimer = undefined;
+    if (this.#closed || this.#held.length === 0) return;
+    this.#retrying = true;
+    const puts = this.#held.concat(this.#pending);
+    this.#pending = [];
+    this.#commit(puts, this.#held.length);
+  }
+
+  /** One transaction; `retried` > 0: the first `retried` puts are the held events being retried. */
+  #commit(puts: Array<{ key: Key; value: Value }>, retried: number): void {
+    const retry = retried > 0;
     const removals = this.#pendingRemovals;
     const cursors = [...this.#cursorsDirty].map((n) => [n, this.cursors.get(n)?.acked ?? 0] as const);
-    if (puts.length === 0 && removals.length === 0 && cursors.length === 0) return;
-    this.#pending = [];
+    // While failing, an empty commit still goes out: it probes whether the store is writable again.
+    if (!retry && !this.#writeError && puts.length === 0 && removals.length === 0 && cursors.length === 0) return;
     this.#pendingRemovals = [];
     this.#cursorsDirty.clear();
     const head = this.#headSeq;
@@ -453,21 +535,93 @@ export class Outbox {
     const tracked: Promise<unknown> = commit.then(
       () => {
         this.counters.commits++;
-        if (lastPut !== undefined && lastPut > this.#committedSeq) this.#committedSeq = lastPut;
-        for (const w of this.#waiters.splice(0)) w();
+        if (lastPut !== undefined) this.#storedSeq = Math.max(this.#storedSeq, lastPut);
+        if (retry) {
+          // The retried events are the oldest held ones (failures only ever append to #held).
+          this.#held.splice(0, retried);
+          this.#retrying = false;
+          this.#retryDelayMs = WRITE_RETRY_INITIAL_MS;
+        }
+        if (this.#writeError && this.#held.length === 0) {
+          this.#opts.logger?.warn({ code: this.#writeError.code, path: this.path, writeFailed: this.counters.writeFailed }, `forwarding outbox at ${this.path} is writable again (events refused meanwhile: write_failed = ${this.counters.writeFailed})`);
+          this.#writeError = undefined;
+        } else if (this.#held.length > 0) this.#scheduleRetry();
+        this.#advanceCommitted();
       },
-      (err: unknown) => {
-        // Nothing is discarded silently: the events of the failed commit are counted and logged
-        // with the path; they are not retried (the disk is full or the store is broken).
-        this.counters.writeFailed += puts.length;
-        if (lastPut !== undefined && lastPut > this.#committedSeq) this.#committedSeq = lastPut;
-        const reason = err instanceof Error ? err.message : String(err);
-        const e = new OutpostError('FORWARD_OUTBOX_WRITE_FAILED', { path: this.path, reason }, { details: { path: this.path, reason, events: puts.length }, cause: err });
-        this.#opts.logger?.error({ err: e, code: e.code, path: this.path, events: puts.length }, e.message);
-        for (const w of this.#waiters.splice(0)) w();
+      async (err: unknown) => {
+        // Put back what this commit was to write: removals and cursor moves are re-queued (a
+        // removal or cursor write repeated later is harmless), puts are held for the retry.
+        this.#pendingRemovals.unshift(...removals);
+        for (const [n] of cursors) this.#cursorsDirty.add(n);
+        if (retry) this.#retrying = false;
+        else this.#held.push(...puts);
+        const already = this.#writeError !== undefined;
+        const failure = (reason: string) => new OutpostError('FORWARD_OUTBOX_WRITE_FAILED', { path: this.path, reason }, { details: { path: this.path, reason }, cause: err });
+        // Set at once (appends are refused from now on), completed with the reason below.
+        if (!already) this.#writeError = failure(err instanceof Error ? err.message : String(err));
+        const reason = await writeFailureReason(err, this.path); // also observes its commitError
+        if (!already && this.#writeError) {
+          // Logged once per failure period (and once more when writable again), not per retry.
+          const e = (this.#writeError = failure(reason));
+          this.#opts.logger?.error({ err: e, code: e.code, path: this.path, heldEvents: this.#held.length }, e.message);
+        }
+        this.#scheduleRetry(already);
       },
     );
     this.#inflightCommits.add(tracked);
     void tracked.finally(() => this.#inflightCommits.delete(tracked));
   }
+
+  /** committedSeq: everything stored up to the first held event (sinks must not skip past one). */
+  #advanceCommitted(): void {
+    const firstHeld = this.#held[0]?.key[0];
+    const upTo = firstHeld === undefined ? this.#storedSeq : Math.min(this.#storedSeq, firstHeld - 1);
+    if (upTo > this.#committedSeq) {
+      this.#committedSeq = upTo;
+      for (const w of this.#waiters.splice(0)) w();
+    }
+  }
+
+  #scheduleRetry(backoff = false): void {
+    if (this.#closed || this.#retryTimer || this.#retrying) return;
+    if (backoff) this.#retryDelayMs = Math.min(WRITE_RETRY_MAX_MS, this.#retryDelayMs * 2);
+    this.#retryTimer = setTimeout(() => {
+      if (this.#held.length > 0) this.#retryHeld();
+      else {
+        this.#retryTimer = undefined;
+        this.#doFlush();
+      }
+    }, this.#retryDelayMs);
+    this.#retryTimer.unref();
+  }
+}
+
+/**
+ * A readable reason for a failed commit. lmdb-js rejects with a generic "Commit failed" whose
+ * `commitError` promise holds the LMDB/system error (a full tmpfs shows as EIO, not ENOSPC), so
+ * that is awaited (which also keeps it from being an unhandled rejection) and the free space of
+ * the file system is added: "0 bytes free" says "disk full" better than the errno.
+ */
+export async function writeFailureReason(err: unknown, path: string): Promise<string> {
+  let inner: unknown = err;
+  const ce = (err as { commitError?: unknown } | null)?.commitError;
+  if (ce instanceof Promise) {
+    let timer: NodeJS.Timeout | undefined;
+    inner = await Promise.race([
+      ce.then(() => err, (e: unknown) => e),
+      new Promise((r) => (timer = setTimeout(() => r(err), 100))),
+    ]);
+    clearTimeout(timer);
+  }
+  let reason = inner instanceof Error ? inner.message : String(inner);
+  const errno = (inner as { code?: unknown } | null)?.code;
+  if (errno !== undefined) reason += ` (code ${String(errno)})`;
+  try {
+    const fs = statfsSync(path);
+    const free = fs.bavail * fs.bsize;
+    reason += `; ${free} of ${fs.blocks * fs.bsize} bytes free on its file system${free < 1024 * 1024 ? ' (disk full?)' : ''}`;
+  } catch {
+    // no file system figures: the LMDB reason alone
+  }
+  return reason;
 }

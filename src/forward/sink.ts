@@ -8,7 +8,7 @@
  * PermanentSinkError moves the batch to the dead-letter store and advances.
  */
 import { OutpostError } from '../errors.js';
-import type { Outbox, OutboxRecord } from './outbox.js';
+import { writeFailureReason, type Outbox, type OutboxRecord } from './outbox.js';
 import type { SinkCommon } from './config.js';
 
 export interface Sink {
@@ -219,7 +219,13 @@ export class SinkRunner {
   #deadLetter(batch: OutboxRecord[], err: PermanentSinkError): void {
     const e = new OutpostError('FORWARD_SINK_REJECTED', { sink: this.sink.name, reason: err.message });
     const atMs = Date.now();
-    for (const r of batch) void this.#outbox.dead.put([this.sink.name, r.seq], { uid: r.uid, json: r.json, status: err.status ?? null, reason: err.message, atMs });
+    const stored = batch.map((r) => this.#outbox.dead.put([this.sink.name, r.seq], { uid: r.uid, json: r.json, status: err.status ?? null, reason: err.message, atMs }));
+    // A failed write (disk full) must not become an unhandled rejection, which ends the process.
+    void Promise.all(stored).catch(async (werr: unknown) => {
+      const reason = await writeFailureReason(werr, this.#outbox.path);
+      const w = new OutpostError('FORWARD_OUTBOX_WRITE_FAILED', { path: this.#outbox.path, reason: `dead letters of sink ${this.sink.name}: ${reason}` });
+      this.#log?.error({ code: w.code, sink: this.sink.name, events: batch.length }, w.message);
+    });
     this.counters.deadLettered += batch.length;
     this.counters.deadLetteredBatches++;
     this.lastError = { code: e.code, message: e.message, atMs };
