@@ -1,11 +1,18 @@
 /**
  * npm run bench:forward — events/s through each sink on loopback, the outbox's write rate per
  * sync mode, and peak RSS. Receivers run in a worker thread (HTTPS: node:https counting NDJSON
- * lines; syslog TCP: a socket that counts RFC 6587 frames) so they do not share the sender's
- * event loop; NATS uses nats-server -js when installed.
+ * lines; syslog TCP: a socket that counts complete RFC 6587 frames) so they do not share the
+ * sender's event loop; NATS uses nats-server -js when installed. Every sink gets the same events.
+ * A sink's time runs from the first event produced until its cursor acknowledged all N events
+ * and, where a receiver counts (HTTPS, syslog TCP), the receiver holds all N: a syslog TCP
+ * acknowledgement is only the kernel accepting the write, so the cursor alone would stop the
+ * clock while the last socket buffers' worth is still on its way (`ackedSeconds` is that time).
  * Env: BENCH_FORWARD_EVENTS (default 200000); BENCH_FORWARD_ONLY: comma-separated subset of
- * outbox,https,syslog-tcp,nats,down (default all). 'down': HTTPS and syslog TCP sinks whose
- * receivers are down while N events fill the outbox; RSS and heap sampled every N/10 events.
+ * outbox,https,syslog-tcp,nats,down (default all). 'outbox': append + commit for each outboxSync
+ * mode, with the producer yielding every 5,000 events (N events) and after every event (N/10
+ * events; one commit per event-loop turn), after an untimed warm-up. 'down': HTTPS and syslog
+ * TCP sinks whose receivers are down while N events fill the outbox; RSS and heap sampled every
+ * N/10 events.
  * BENCH_FORWARD_SINK: JSON merged into each measured sink's settings (e.g. {"maxInFlightBatches":1}).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -31,18 +38,19 @@ const eventBytes = JSON.stringify(events[0]).length;
 const rssMb = () => Math.round(process.resourceUsage().maxRSS / 1024);
 const results: Record<string, unknown>[] = [];
 
-async function outboxRate(sync: OutboxSyncMode): Promise<void> {
-  const ob = Outbox.open({ path: join(dir, `ob-${sync}`), maxBytes: 8 << 30, maxAgeMs: 86_400_000, fullPolicy: 'drop-oldest', sync });
+/** Appends `n` events, yielding to the event loop every `every` events (each yield lets the outbox commit what is queued). */
+async function outboxRate(sync: OutboxSyncMode, n: number, every: number, record = true): Promise<void> {
+  const ob = Outbox.open({ path: join(dir, `ob-${sync}-${every}`), maxBytes: 8 << 30, maxAgeMs: 86_400_000, fullPolicy: 'drop-oldest', sync });
   ob.cursor('none');
   const t0 = performance.now();
-  for (let i = 0; i < N; i++) {
+  for (let i = 0; i < n; i++) {
     const e = events[i % 1000]!;
     ob.append({ ...e, metadata: { ...e.metadata, uid: `b-${i}` } });
-    if (i % 5000 === 4999) await new Promise((r) => setImmediate(r)); // a producer yields, as the sensor does
+    if (i % every === every - 1) await new Promise((r) => setImmediate(r)); // a producer yields, as the sensor does
   }
   await ob.flush();
   const s = (performance.now() - t0) / 1000;
-  results.push({ what: `outbox append+commit (outboxSync=${sync})`, events: N, seconds: +s.toFixed(2), eventsPerS: Math.round(N / s), commits: ob.counters.commits, peakRssMb: rssMb() });
+  if (record) results.push({ what: `outbox append+commit (outboxSync=${sync}, yield every ${every})`, events: n, seconds: +s.toFixed(2), eventsPerS: Math.round(n / s), commits: ob.counters.commits, peakRssMb: rssMb() });
   await ob.close();
 }
 
@@ -55,13 +63,15 @@ const h = https.createServer({ cert: workerData.cert, key: workerData.key }, (re
   gz.on('data', (c) => { for (let i = c.indexOf(10); i !== -1; i = c.indexOf(10, i + 1)) lines++; });
   gz.on('end', () => { res.writeHead(200); res.end(); });
 });
-let buf = Buffer.alloc(0);
-const t = net.createServer((s) => s.on('data', (c) => {
-  buf = buf.length ? Buffer.concat([buf, c]) : c;
-  let off = 0;
-  for (;;) { const sp = buf.indexOf(32, off); if (sp === -1) break; const len = Number(buf.toString('latin1', off, sp)); if (sp + 1 + len > buf.length) break; off = sp + 1 + len; frames++; }
-  buf = buf.subarray(off);
-}));
+const t = net.createServer((s) => {
+  let buf = Buffer.alloc(0); // per connection: a reconnect must not splice two streams
+  s.on('data', (c) => {
+    buf = buf.length ? Buffer.concat([buf, c]) : c;
+    let off = 0;
+    for (;;) { const sp = buf.indexOf(32, off); if (sp === -1) break; const len = Number(buf.toString('latin1', off, sp)); if (sp + 1 + len > buf.length) break; off = sp + 1 + len; frames++; }
+    buf = buf.subarray(off);
+  });
+});
 h.listen(0, '127.0.0.1', () => t.listen(0, '127.0.0.1', () => parentPort.postMessage({ https: h.address().port, tcp: t.address().port })));
 parentPort.on('message', () => parentPort.postMessage({ lines, frames }));
 `;
@@ -76,10 +86,13 @@ async function sinkRate(label: string, cfg: DeepPartialForward, received?: () =>
     fw.sink({ ...e, metadata: { ...e.metadata, uid: `${label}-${i}` } });
     if (i % 5000 === 4999) await new Promise((r) => setImmediate(r));
   }
-  while ((fw.status().sinks[0]!['sent_events'] as number) < N) await new Promise((r) => setTimeout(r, 10));
+  while ((fw.status().sinks[0]!['sent_events'] as number) < N) await new Promise((r) => setTimeout(r, 5));
+  const acked = (performance.now() - t0) / 1000;
+  let rcv = received ? await received() : undefined;
+  for (const until = performance.now() + 10_000; rcv !== undefined && rcv < N && performance.now() < until; rcv = await received!()) await new Promise((r) => setTimeout(r, 5));
   const s = (performance.now() - t0) / 1000;
-  const rcv = received ? await received() : undefined;
-  results.push({ what: `sink ${label}`, events: N, seconds: +s.toFixed(2), eventsPerS: Math.round(N / s), receivedByReceiver: rcv, errors: fw.status().sinks[0]!['errors'], peakRssMb: rssMb() });
+  const sinkStats = fw.status().sinks[0]!;
+  results.push({ what: `sink ${label}`, events: N, seconds: +s.toFixed(2), ackedSeconds: +acked.toFixed(2), eventsPerS: Math.round(N / s), receivedByReceiver: rcv, errors: sinkStats['errors'], ...(sinkStats['format_worker_failures'] ? { formatWorkerFailures: sinkStats['format_worker_failures'] } : {}), peakRssMb: rssMb() });
   ac.abort();
   for (const sv of [...fw.services].reverse()) await sv.stop();
 }
@@ -155,7 +168,13 @@ if (process.env['BENCH_FORWARD_ONLY'] === undefined) {
 
 try {
   if (want('down')) await receiversDown();
-  if (want('outbox')) for (const sync of ['none', 'no-meta-sync', 'fsync'] as const) await outboxRate(sync);
+  if (want('outbox')) {
+    // Untimed warm-up, so that the first mode measured does not also pay for JIT compilation.
+    await outboxRate('none', Math.round(N / 4), 5000, false);
+    await outboxRate('none', Math.round(N / 40), 1, false);
+    for (const sync of ['none', 'no-meta-sync', 'fsync'] as const) await outboxRate(sync, N, 5000);
+    for (const sync of ['none', 'no-meta-sync', 'fsync'] as const) await outboxRate(sync, Math.max(1, Math.round(N / 10)), 1);
+  }
   if (!want('https') && !want('syslog-tcp') && !want('nats')) {
     console.log(JSON.stringify({ node: process.version, eventJsonBytes: eventBytes, results }, null, 2));
     rmSync(dir, { recursive: true, force: true });
@@ -166,13 +185,11 @@ try {
   const ports = await new Promise<{ https: number; tcp: number }>((resolve) => w.once('message', resolve));
   const counts = () => new Promise<{ lines: number; frames: number }>((resolve) => { w.once('message', resolve); w.postMessage('count'); });
   let base = await counts();
-  if (want('https')) await sinkRate('https', { https: [{ name: 'https', url: `https://127.0.0.1:${ports.https}/`, tlsCaFile: pki.caFile, ...SINK_OPTS }] }, async () => { const c = await counts(); const d = c.lines - base.lines; base = c; return d; });
+  const since = (k: 'lines' | 'frames') => async () => (await counts())[k] - base[k];
+  if (want('https')) await sinkRate('https', { https: [{ name: 'https', url: `https://127.0.0.1:${ports.https}/`, tlsCaFile: pki.caFile, ...SINK_OPTS }] }, since('lines'));
   await new Promise((r) => setTimeout(r, 200));
   base = await counts();
-  if (want('syslog-tcp')) await sinkRate('syslog-tcp', { syslog: [{ name: 'syslog-tcp', transport: 'tcp', host: '127.0.0.1', port: ports.tcp, ...SINK_OPTS }] }, async () => {
-    for (let k = 0; k < 100; k++) { const c = await counts(); if (c.frames - base.frames >= N) break; await new Promise((r) => setTimeout(r, 20)); }
-    return (await counts()).frames - base.frames;
-  });
+  if (want('syslog-tcp')) await sinkRate('syslog-tcp', { syslog: [{ name: 'syslog-tcp', transport: 'tcp', host: '127.0.0.1', port: ports.tcp, ...SINK_OPTS }] }, since('frames'));
   await w.terminate();
   if (!want('nats')) {
     // not selected

@@ -18,7 +18,8 @@ import { OutpostError } from '../../errors.js';
 import type { SyslogSinkConfig } from '../config.js';
 import type { OutboxRecord } from '../outbox.js';
 import { OrderedSends, RetryableSinkError, type Sink } from '../sink.js';
-import { cefPrefix, rfc5424Middle, toCef, toRfc5424, type Rfc5424Options } from '../cef.js';
+import { cefPrefix, rfc5424Middle } from '../cef.js';
+import { FormatWorker } from './syslog-format.js';
 
 function readOpt(sink: string, what: string, path: string): string | undefined {
   if (path === '') return undefined;
@@ -29,42 +30,18 @@ function readOpt(sink: string, what: string, path: string): string | undefined {
   }
 }
 
-/**
- * RFC 6587 octet-counted frames of a batch, encoded straight into one buffer (no joined string
- * to flatten and copy again); same bytes as concatenating octetFrame(msg).
- */
-export function frameBatch(batch: OutboxRecord[], format: (r: OutboxRecord) => string): Buffer {
-  let buf = Buffer.allocUnsafe(Math.max(4096, batch.length * 1024));
-  let off = 0;
-  for (const r of batch) {
-    const msg = format(r);
-    const n = Buffer.byteLength(msg);
-    const need = off + n + 12;
-    if (need > buf.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(need, buf.length * 2));
-      buf.copy(bigger, 0, 0, off);
-      buf = bigger;
-    }
-    off += buf.write(String(n), off, 'latin1');
-    buf[off++] = 0x20;
-    off += buf.write(msg, off);
-  }
-  return buf.subarray(0, off);
-}
-
 export class SyslogSink implements Sink {
   readonly type = 'syslog' as const;
   readonly name: string;
   readonly #cfg: SyslogSinkConfig;
   readonly #tls: { ca?: string; cert?: string; key?: string };
   #socket: Socket | undefined;
+  #connecting: Promise<Socket> | undefined;
   #udp: UdpSocket | undefined;
   readonly #order = new OrderedSends();
-  /** Per-sink constant parts of every message, computed once. */
-  readonly #cefPrefix: string;
-  readonly #rfc: Rfc5424Options;
-  readonly #rfcMiddle: string;
-  readonly counters = { connects: 0, connectFailures: 0, disconnects: 0, udpUnacknowledged: 0, udpTruncated: 0, bytesSent: 0, unparsable: 0 };
+  /** Formats TCP/TLS batches in a worker thread (in-thread for UDP and small batches). */
+  readonly #format: FormatWorker;
+  readonly counters = { connects: 0, connectFailures: 0, disconnects: 0, udpUnacknowledged: 0, udpTruncated: 0, bytesSent: 0 };
 
   constructor(cfg: SyslogSinkConfig) {
     this.name = cfg.name;
@@ -73,28 +50,33 @@ export class SyslogSink implements Sink {
     const cert = readOpt(cfg.name, 'tlsCertFile', cfg.tlsCertFile);
     const key = readOpt(cfg.name, 'tlsKeyFile', cfg.tlsKeyFile);
     this.#tls = { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
-    this.#cefPrefix = cefPrefix({ vendor: cfg.cefDeviceVendor, product: cfg.cefDeviceProduct, version: cfg.cefDeviceVersion });
-    this.#rfc = { facility: cfg.facility, hostname: cfg.hostname, appName: cfg.appName };
-    this.#rfcMiddle = rfc5424Middle(this.#rfc);
+    // Per-sink constant parts of every message, computed once.
+    const rfc = { facility: cfg.facility, hostname: cfg.hostname, appName: cfg.appName };
+    this.#format = new FormatWorker({
+      prefix: cefPrefix({ vendor: cfg.cefDeviceVendor, product: cfg.cefDeviceProduct, version: cfg.cefDeviceVersion }),
+      rfc,
+      middle: rfc5424Middle(rfc),
+    });
   }
 
   /** The RFC 5424 message (without framing) for one record. */
   format(r: OutboxRecord): string {
-    let ev: Record<string, unknown>;
-    try {
-      ev = JSON.parse(r.json) as Record<string, unknown>;
-    } catch {
-      this.counters.unparsable++;
-      ev = { metadata: { uid: r.uid } };
-    }
-    return toRfc5424(ev, toCef(ev, this.#cefPrefix), this.#rfc, this.#rfcMiddle);
+    return this.#format.message(r.json, r.uid);
   }
 
-  /** Formatted at once (ahead, while earlier batches are in flight); written in order. */
+  /**
+   * Formatted at once (ahead, while earlier batches are in flight: in the worker thread, so the
+   * next batches are formatted while this thread writes and reads the outbox); written in order.
+   * Formatting waits for a connection: while the receiver is down every retry would format the
+   * batches in flight again for nothing.
+   */
   send(batch: OutboxRecord[], signal: AbortSignal): Promise<void> {
     if (this.#cfg.transport === 'udp') return this.#order.run(() => undefined, () => this.#sendUdp(batch));
     return this.#order.run(
-      () => frameBatch(batch, (r) => this.format(r)),
+      async () => {
+        await this.#connect(signal);
+        return this.#format.frames(batch.map((r) => r.json), batch.map((r) => r.uid));
+      },
       (buf) => this.#write(buf, signal),
     );
   }
@@ -154,8 +136,13 @@ export class SyslogSink implements Sink {
     this.counters.udpUnacknowledged += batch.length;
   }
 
+  /** The connected socket; one connection attempt at a time (batches in flight share it). */
   #connect(signal: AbortSignal): Promise<Socket> {
     if (this.#socket && !this.#socket.destroyed) return Promise.resolve(this.#socket);
+    return (this.#connecting ??= this.#open(signal).finally(() => (this.#connecting = undefined)));
+  }
+
+  #open(signal: AbortSignal): Promise<Socket> {
     const c = this.#cfg;
     return new Promise<Socket>((resolve, reject) => {
       const sock =
@@ -208,6 +195,7 @@ export class SyslogSink implements Sink {
     if (s && !s.destroyed) await new Promise<void>((resolve) => s.end(resolve));
     this.#udp?.close();
     this.#udp = undefined;
+    await this.#format.close();
   }
 
   extraStats(): Record<string, number> {
@@ -218,6 +206,8 @@ export class SyslogSink implements Sink {
       udp_unacknowledged: this.counters.udpUnacknowledged,
       udp_truncated: this.counters.udpTruncated,
       bytes_sent: this.counters.bytesSent,
+      unparsable: this.#format.unparsable,
+      format_worker_failures: this.#format.counters.failures,
     };
   }
 }

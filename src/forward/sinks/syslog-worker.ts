@@ -1,0 +1,24 @@
+/**
+ * Worker thread of the syslog sink (see syslog-format.ts): frames each batch it is sent and
+ * transfers the buffer back (no copy; SyslogFormatter.frames never uses Buffer's shared pool).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { SyslogFormatter, type FormatReply, type FormatRequest, type SyslogFormatSettings } from './syslog-format.js';
+
+const port = parentPort;
+if (!port) throw new Error('syslog-worker.js runs as a worker thread of the syslog sink');
+const formatter = new SyslogFormatter(workerData as SyslogFormatSettings);
+
+port.on('message', (m: FormatRequest) => {
+  const before = formatter.unparsable;
+  let reply: FormatReply;
+  let transfer: ArrayBuffer[] = [];
+  try {
+    const buf = formatter.frames(m.jsons, m.uids);
+    reply = { id: m.id, buffer: buf.buffer as ArrayBuffer, offset: buf.byteOffset, length: buf.length, unparsable: formatter.unparsable - before };
+    transfer = [buf.buffer as ArrayBuffer];
+  } catch (err) {
+    reply = { id: m.id, error: err instanceof Error ? err.message : String(err) };
+  }
+  port.postMessage(reply, transfer);
+});

@@ -1,0 +1,199 @@
+/**
+ * The syslog sink's formatter without a receiver: CEF rev 25 escaping (header: `\` `|`, line
+ * breaks as spaces; extension: `\` `=`, line breaks as `\n` / `\r`), the fast paths (numbers,
+ * timestamps, cached names) against the plain definitions they replace, RFC 6587 octet counting
+ * of multi-byte text, the worker thread producing the same bytes as the main thread, and batches
+ * in flight sharing one connection.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { resolveForwardConfig } from '../src/forward/config.js';
+import { SyslogSink } from '../src/forward/sinks/syslog.js';
+import { cefPrefix, escapeExtension, escapeHeader, numStr, octetFrame, rfc5424Middle, rfc5424Time, toCef, toRfc5424 } from '../src/forward/cef.js';
+import { FormatWorker, SyslogFormatter, WORKER_MIN_EVENTS, type SyslogFormatSettings } from '../src/forward/sinks/syslog-format.js';
+import { sampleEvent } from '../src/forward/sample-event.js';
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+}
+
+// The escaping as the spec states it (one regex pass), the oracle for the char-code loops.
+const refHeader = (s: string) => s.replace(/[\\|]|\r\n|[\r\n]/g, (c) => (c === '\\' ? '\\\\' : c === '|' ? '\\|' : ' '));
+const refExtension = (s: string) => s.replace(/[\\=]|\r\n|[\r\n]/g, (c) => (c === '\\' ? '\\\\' : c === '=' ? '\\=' : c === '\r' ? '\\r' : '\\n'));
+const PIECES = ['a', '|', '=', '\\', '\r', '\n', '\r\n', '\n\r', ' ', 'é', '😀', '\ud800', '"', '\t', 'xyz', '\\n', '=='];
+function randomText(r: () => number): string {
+  let s = '';
+  for (let n = Math.floor(r() * 7); n > 0; n--) s += PIECES[Math.floor(r() * PIECES.length)];
+  return s;
+}
+
+test('header escaping: \\ and | escaped, CR, LF and CRLF become one space, = kept', () => {
+  assert.equal(escapeHeader('a|b\\c\nd'), 'a\\|b\\\\c d');
+  assert.equal(escapeHeader('\r\n'), ' ');
+  assert.equal(escapeHeader('a\r\rb'), 'a  b');
+  assert.equal(escapeHeader('a\n\rb'), 'a  b');
+  assert.equal(escapeHeader('|x|'), '\\|x\\|');
+  assert.equal(escapeHeader('k=v'), 'k=v');
+  assert.equal(escapeHeader(''), '');
+});
+
+test('extension escaping: \\ = escaped, CRLF and LF as \\n, lone CR as \\r, | kept', () => {
+  assert.equal(escapeExtension('a=b\\c|d\r\ne\rf'), 'a\\=b\\\\c|d\\ne\\rf');
+  assert.equal(escapeExtension('\r\r\n'), '\\r\\n');
+  assert.equal(escapeExtension('\n\r'), '\\n\\r');
+  assert.equal(escapeExtension('=\\'), '\\=\\\\');
+  assert.equal(escapeExtension('end\r'), 'end\\r');
+  assert.equal(escapeExtension('a|b'), 'a|b');
+  assert.equal(escapeExtension(''), '');
+});
+
+test('escaping equals the one-pass regex definition on random text (and copies nothing without specials)', () => {
+  const r = rng(1);
+  for (let i = 0; i < 20_000; i++) {
+    const s = randomText(r);
+    assert.equal(escapeHeader(s), refHeader(s), JSON.stringify(s));
+    assert.equal(escapeExtension(s), refExtension(s), JSON.stringify(s));
+  }
+  const plain = 'host-1.example.com';
+  assert.equal(escapeExtension(plain), plain);
+  assert.equal(escapeHeader(plain), plain);
+});
+
+test('numStr writes what String() writes', () => {
+  const fixed = [0, -0, 1, -1, 1e9 - 1, 1e9, 1e9 + 1, 2 ** 31, 2 ** 32, 1_700_000_000_000, 1_700_000_000_007, 999_999_999_999, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER + 1, 2 ** 60, 1e21, 1.5, 1e9 + 0.5, -1e12, NaN, Infinity, -Infinity, 5e-324];
+  for (const v of fixed) assert.equal(numStr(v), String(v), String(v));
+  const r = rng(2);
+  for (let i = 0; i < 50_000; i++) {
+    const v = Math.floor(r() * 2 ** 53);
+    assert.equal(numStr(v), String(v));
+    const d = r() * 10 ** Math.floor(r() * 22);
+    assert.equal(numStr(d), String(d));
+  }
+});
+
+test('RFC 5424 TIMESTAMP equals toISOString; NILVALUE for times a Date cannot hold', () => {
+  const r = rng(3);
+  for (let i = 0; i < 20_000; i++) {
+    const t = Math.floor(r() * 253_402_300_800_000);
+    assert.equal(rfc5424Time(t), new Date(t).toISOString());
+    assert.equal(rfc5424Time(t + 1), new Date(t + 1).toISOString()); // same second as the cached one, mostly
+  }
+  for (const t of [0, 999, 1000, 1_700_000_000_999, 253_402_300_799_999, 253_402_300_800_000, -1, -1500.5, 1.7, 8.64e15, -8.64e15]) {
+    assert.equal(rfc5424Time(t), new Date(t).toISOString(), String(t));
+  }
+  for (const t of [NaN, Infinity, -Infinity, 8.64e15 + 1, 1e20]) assert.equal(rfc5424Time(t), '-', String(t));
+  // An event with such a time still formats (toISOString would throw and fail the batch for ever).
+  const msg = toRfc5424({ time: 1e20, class_uid: 4001 }, 'CEF', { facility: 16, hostname: 'h', appName: 'a', procId: '1' });
+  assert.equal(msg, '<134>1 - h a 1 ocsf4001 - CEF');
+});
+
+test('toCef: numbers, labels, absent and empty values, escaped header Name', () => {
+  const p = cefPrefix({ vendor: 'V', product: 'P', version: '1' });
+  const cef = toCef({ class_name: 'C|1', activity_name: 'Op\nen', type_uid: 400101, severity_id: 4, time: 1_700_000_000_123, message: '', src_endpoint: { ip: '10.0.0.1', port: 0, hostname: null }, traffic: { packets_out: null, packets_in: 3, bytes_out: 2 ** 40 }, connection_info: { direction_id: 1, protocol_name: 'udp', uid: 7 } }, p);
+  assert.equal(cef, 'CEF:0|V|P|1|400101|C\\|1: Op en|7|rt=1700000000123 act=Op\\nen src=10.0.0.1 spt=0 proto=UDP deviceDirection=0 out=1099511627776 cn1Label=packetsOut cn2=3 cn2Label=packetsIn cs1=7 cs1Label=connectionUid');
+  // The cached Name follows class and activity.
+  assert.match(toCef({ class_name: 'C|1', activity_name: 'Close' }, p), /^CEF:0\|V\|P\|1\|0\|C\\\|1: Close\|Unknown\|act=Close$/);
+  assert.match(toCef({ class_name: 'C|1' }, p), /^CEF:0\|V\|P\|1\|0\|C\\\|1\|Unknown\|$/);
+  assert.match(toCef({ class_name: 'C|1', activity_name: 'Op\nen' }, p), /\|C\\\|1: Op en\|/);
+  assert.match(toCef({}, p), /^CEF:0\|V\|P\|1\|0\|OCSF event\|Unknown\|$/);
+  // MSGID follows class_uid.
+  const o = { facility: 16, hostname: 'h', appName: 'a', procId: '1' };
+  assert.match(toRfc5424({ time: 0, class_uid: 4001 }, 'X', o), / ocsf4001 - X$/);
+  assert.match(toRfc5424({ time: 0, class_uid: 'a b' }, 'X', o), / ocsfab - X$/);
+  assert.match(toRfc5424({ time: 0 }, 'X', o), / ocsf - X$/);
+  assert.match(toRfc5424({ time: 0, class_uid: 4002 }, 'X', o), / ocsf4002 - X$/);
+});
+
+const settings = (): SyslogFormatSettings => {
+  const rfc = { facility: 16, hostname: 'sensor1', appName: 'outpost', procId: '42' };
+  return { prefix: cefPrefix({ vendor: 'Outpost', product: 'Outpost Sensor', version: '0.1.0' }), rfc, middle: rfc5424Middle(rfc) };
+};
+
+test('frames: octet counts are UTF-8 byte counts, same bytes as octetFrame; unparsable records keep their uid', () => {
+  const f = new SyslogFormatter(settings());
+  const jsons = [
+    JSON.stringify(sampleEvent(1)),
+    JSON.stringify({ time: 0, message: 'é😀\ud800' + 'x'.repeat(40) }),
+    '{not json',
+    'null',
+    JSON.stringify({ time: 0, message: 'y'.repeat(200) }),
+  ];
+  const uids = ['u1', 'u2', 'bad-1', 'bad-2', 'u5'];
+  // A record that is not JSON has no time: the message gets Date.now(), held still here.
+  const now = Date.now;
+  Date.now = () => 1_700_000_000_000;
+  let buf: Buffer;
+  let expected: string;
+  try {
+    buf = f.frames(jsons, uids);
+    expected = jsons.map((j, i) => octetFrame(f.message(j, uids[i]!))).join('');
+  } finally {
+    Date.now = now;
+  }
+  assert.deepEqual(buf, Buffer.from(expected));
+  assert.equal(f.unparsable, 4); // twice each: frames() and message() above
+  assert.match(buf.toString(), /\|Unknown\|externalId=bad-1\n?/);
+  assert.match(buf.toString(), /\|Unknown\|externalId=bad-2/);
+});
+
+test('the worker thread frames the same bytes as the main thread', async () => {
+  const s = settings();
+  const local = new SyslogFormatter(s);
+  const fw = new FormatWorker(s);
+  try {
+    const r = rng(4);
+    const n = WORKER_MIN_EVENTS * 3;
+    const jsons: string[] = [];
+    const uids: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const ev = sampleEvent(i) as Record<string, unknown>;
+      ev['message'] = randomText(r);
+      (ev['src_endpoint'] as Record<string, unknown>)['hostname'] = randomText(r);
+      jsons.push(JSON.stringify(ev));
+      uids.push(`w-${i}`);
+    }
+    const [a, b] = await Promise.all([fw.frames(jsons, uids), fw.frames(jsons.slice(1), uids.slice(1))]);
+    assert.deepEqual(a, local.frames(jsons, uids));
+    assert.deepEqual(b, local.frames(jsons.slice(1), uids.slice(1)));
+    // A record that is not JSON (its time is the worker's Date.now(), so only its uid is compared).
+    jsons[5] = '{broken';
+    assert.match((await fw.frames(jsons, uids)).toString(), /\|Unknown\|externalId=w-5\d+ </);
+    assert.equal(fw.unparsable, 1);
+    assert.equal(fw.counters.failures, 0);
+  } finally {
+    await fw.close();
+  }
+});
+
+test('batches in flight wait for one shared connection, then arrive whole and in order', async () => {
+  const conns: Socket[] = [];
+  const chunks: Buffer[] = [];
+  const srv = createServer((sock) => {
+    conns.push(sock);
+    sock.on('data', (c) => chunks.push(c));
+  });
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const port = (srv.address() as AddressInfo).port;
+  const cfg = resolveForwardConfig({ syslog: [{ name: 'inflight', transport: 'tcp', host: '127.0.0.1', port }] }).syslog[0]!;
+  const sink = new SyslogSink(cfg);
+  const batch = (k: number) => Array.from({ length: WORKER_MIN_EVENTS + k }, (_, i) => ({ seq: k * 1000 + i + 1, uid: `c-${k}-${i}`, appendedMs: 0, bytes: 0, json: JSON.stringify({ ...sampleEvent(i), metadata: { uid: `c-${k}-${i}` } }) }));
+  const ac = new AbortController();
+  try {
+    const batches = [0, 1, 2, 3].map(batch);
+    await Promise.all(batches.map((b) => sink.send(b, ac.signal)));
+    assert.equal(sink.extraStats()['connects'], 1);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(conns.length, 1);
+    const got = Buffer.concat(chunks).toString();
+    const want = batches.flat().map((r) => octetFrame(sink.format(r))).join('');
+    assert.equal(got, want);
+    assert.equal(sink.extraStats()['format_worker_failures'], 0);
+  } finally {
+    ac.abort();
+    await sink.close();
+    for (const c of conns) c.destroy();
+    await new Promise((r) => srv.close(r));
+  }
+});
