@@ -119,27 +119,24 @@ test('JetStream cluster: stream leader killed -9 mid-run, every event stored onc
     const started = Date.now();
     let killed: Node | undefined;
     let killedAtSent = 0;
+    const killLeader = async (): Promise<Node> => {
+      const leader = (await info()).cluster?.leader;
+      const node = nodes.find((n) => n.name === leader);
+      assert.ok(node, `leader ${leader} is one of ours`);
+      killedAtSent = sent();
+      node.proc!.kill('SIGKILL');
+      await deadline(exited(node.proc), 5000, 'killed node exits');
+      return node;
+    };
     for (let i = 0; i < EVENTS; i++) {
       fw.sink(sampleEvent(i));
       if (i % 100 === 99) await new Promise((r) => setTimeout(r, 20));
-      if (!killed && sent() >= EVENTS / 3) {
-        const leader = (await info()).cluster?.leader;
-        killed = nodes.find((n) => n.name === leader);
-        assert.ok(killed, `leader ${leader} is one of ours`);
-        killedAtSent = sent();
-        killed.proc!.kill('SIGKILL');
-        await deadline(exited(killed.proc), 5000, 'killed node exits');
-      }
+      if (!killed && sent() >= EVENTS / 3) killed = await killLeader();
     }
     if (!killed) {
       // Production outran delivery: kill while the backlog is still being sent.
       await waitFor(() => sent() >= EVENTS / 3, 30_000, 'a third acknowledged');
-      const leader = (await info()).cluster?.leader;
-      killed = nodes.find((n) => n.name === leader);
-      assert.ok(killed, `leader ${leader} is one of ours`);
-      killedAtSent = sent();
-      killed.proc!.kill('SIGKILL');
-      await deadline(exited(killed.proc), 5000, 'killed node exits');
+      killed = await killLeader();
     }
     await waitFor(() => fw!.outbox.cursor('js').acked === fw!.outbox.headSeq && fw!.outbox.headSeq === EVENTS, 45_000,
       `cursor at the head (${JSON.stringify(fw.status().sinks[0])})`);
