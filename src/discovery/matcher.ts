@@ -79,6 +79,13 @@ export class AppMatcher {
   private readonly v6 = new Map<number, Map<bigint, { appId: string; cidr: string }>>();
   private v4Prefixes: number[] = [];
   private v6Prefixes: number[] = [];
+  /**
+   * First octet (IPv4) / first 16-bit group (IPv6) of every range, when all ranges are at least
+   * that long (null otherwise): most flows' servers are in no range, and this rejects them from
+   * the address text alone, before any parsing (BigInt arithmetic for IPv6 is the dear part).
+   */
+  private v4Leading: Set<number> | null = new Set();
+  private v6Leading: Set<number> | null = new Set();
   readonly domainCount: number;
   readonly rangeCount: number;
 
@@ -108,12 +115,14 @@ export class AppMatcher {
           let m = this.v4.get(p.prefix);
           if (m === undefined) this.v4.set(p.prefix, (m = new Map()));
           if (!m.has(net)) m.set(net, { appId: id, cidr });
+          if (p.prefix >= 8) this.v4Leading?.add(net >>> 24); else this.v4Leading = null;
         } else {
           const shift = BigInt(128 - p.prefix);
           const net = (ipv6ToBigInt(p.address) >> shift) << shift;
           let m = this.v6.get(p.prefix);
           if (m === undefined) this.v6.set(p.prefix, (m = new Map()));
           if (!m.has(net)) m.set(net, { appId: id, cidr });
+          if (p.prefix >= 16) this.v6Leading?.add(Number(net >> 112n)); else this.v6Leading = null;
         }
       }
     }
@@ -154,6 +163,12 @@ export class AppMatcher {
   }
 
   matchAddress(ip: string): { appId: string; cidr: string } | undefined {
+    const colon = ip.indexOf(':');
+    if (colon < 0) {
+      if (this.v4Leading !== null && !this.v4Leading.has(parseInt(ip, 10))) return undefined;
+    } else if (this.v6Leading !== null && !this.v6Leading.has(colon === 0 ? 0 : parseInt(ip.slice(0, colon), 16))) {
+      return undefined;
+    }
     const v = isIP(ip);
     if (v === 4) {
       if (this.v4Prefixes.length === 0) return undefined;
