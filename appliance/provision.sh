@@ -6,9 +6,20 @@ set -euo pipefail
 src=$(cd "${1:-.}" && pwd)
 iface=${2:-}
 export DEBIAN_FRONTEND=noninteractive
-if ! command -v node >/dev/null || [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+# The package needs Node.js >= 20 (`Depends: nodejs (>= 20)`); Debian 12 ships 18, so a stock
+# Debian 12 (e.g. the debian/bookworm64 box) gets Node 20 from NodeSource's apt repository, set up
+# the way NodeSource documents it (signed-by keyring, "nodistro" suite). Hosts that already have
+# Node >= 20 (CI, or a .deb installed first: OUTPOST_VAGRANT_NODEJS_DEB) skip this.
+node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+if ! command -v node >/dev/null || [ "$(node_major)" -lt 20 ]; then
   apt-get update -qq
-  apt-get install -y -qq nodejs npm
+  apt-get install -y -qq --no-install-recommends ca-certificates curl gnupg
+  install -d -m 0755 /etc/apt/keyrings
+  curl -fsSL https://deb.nodesource.com/gpgkey/nodesource-repo.gpg.key | gpg --dearmor --yes -o /etc/apt/keyrings/nodesource.gpg
+  echo "deb [signed-by=/etc/apt/keyrings/nodesource.gpg] https://deb.nodesource.com/node_20.x nodistro main" > /etc/apt/sources.list.d/nodesource.list
+  apt-get update -qq
+  apt-get install -y -qq nodejs
+  if [ "$(node_major)" -lt 20 ]; then echo "provision.sh: Node.js >= 20 is required (found $(node -v 2>/dev/null || echo none))" >&2; exit 1; fi
 fi
 apt-get install -y -qq --no-install-recommends libpcap-dev libpcap0.8 tcpreplay iproute2 python3 make g++ dpkg-dev adduser
 # Build in a copy so the (possibly shared, e.g. /vagrant) source tree is not written to.
