@@ -13,11 +13,8 @@ import { SyslogSink } from '../src/forward/sinks/syslog.js';
 import { cefPrefix, escapeExtension, escapeHeader, numStr, octetFrame, rfc5424Middle, rfc5424Time, toCef, toRfc5424 } from '../src/forward/cef.js';
 import { FormatWorker, SyslogFormatter, WORKER_MIN_EVENTS, type SyslogFormatSettings } from '../src/forward/sinks/syslog-format.js';
 import { sampleEvent } from '../src/forward/sample-event.js';
+import { mulberry32 as rng } from '../src/prng.js';
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
-}
 
 // The escaping as the spec states it (one regex pass), the oracle for the char-code loops.
 const refHeader = (s: string) => s.replace(/[\\|]|\r\n|[\r\n]/g, (c) => (c === '\\' ? '\\\\' : c === '|' ? '\\|' : ' '));

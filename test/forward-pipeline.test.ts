@@ -11,11 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Outbox, type OutboxRecord } from '../src/forward/outbox.js';
 import { OrderedSends, PermanentSinkError, RetryableSinkError, SinkRunner, type Sink } from '../src/forward/sink.js';
+import { mulberry32 as rng } from '../src/prng.js';
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
-}
 
 class FlakySink implements Sink {
   readonly type = 'https' as const;

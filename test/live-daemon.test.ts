@@ -6,12 +6,13 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ethernet, ipv4, tcp, udp, icmp, pcapFile, ETH_IPV4, PROTO_TCP, PROTO_UDP, PROTO_ICMP, TCP_SYN, TCP_ACK, TCP_FIN, TCP_PSH } from './support/packets.js';
+import { createWire, removeWire } from './support/netns.js';
 
 function has(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
@@ -75,22 +76,13 @@ let daemon: ChildProcess | null = null;
 before(() => {
   if (skip) return;
   dir = mkdtempSync(join(tmpdir(), 'outpost-live-'));
-  spawnSync('ip', ['netns', 'del', ns]);
-  execFileSync('ip', ['netns', 'add', ns]);
-  execFileSync('ip', ['link', 'add', hostIf, 'type', 'veth', 'peer', 'name', nsIf]);
-  execFileSync('ip', ['link', 'set', nsIf, 'netns', ns]);
-  // No addresses and no IPv6 on either end, so the only traffic is what tcpreplay sends.
-  spawnSync('sysctl', ['-qw', `net.ipv6.conf.${hostIf}.disable_ipv6=1`]);
-  spawnSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw', `net.ipv6.conf.${nsIf}.disable_ipv6=1`]);
-  execFileSync('ip', ['link', 'set', hostIf, 'up']);
-  execFileSync('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', nsIf, 'up']);
+  createWire({ ns, hostIf, nsIf });
 });
 
 after(() => {
   if (daemon && daemon.exitCode === null) daemon.kill('SIGKILL');
   if (skip) return;
-  spawnSync('ip', ['link', 'del', hostIf]);
-  spawnSync('ip', ['netns', 'del', ns]);
+  removeWire({ ns, hostIf, nsIf });
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 

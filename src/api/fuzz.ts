@@ -26,6 +26,7 @@ import { startDaemon, type DaemonHandle } from '../daemon.js';
 import { NdjsonWriter } from '../replay.js';
 import { createLogger } from '../telemetry/logger.js';
 import { createToken } from './auth.js';
+import { mulberry32 as rng } from '../prng.js';
 
 export interface FuzzOptions { requests: number; maxSeconds: number; benchSeconds: number; concurrency: number; seed?: number }
 export interface FuzzReport {
@@ -40,17 +41,6 @@ export interface FuzzReport {
   ok: boolean;
 }
 
-/** Small deterministic PRNG (mulberry32) so a failing run can be repeated with its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const PATHS = ['/v1/health', '/v1/stats', '/metrics', '/openapi.json', '/v1/interfaces', '/v1/capture', '/v1/flows', '/v1/config', '/v1/config/audit', '/v1/config/reload', '/v1/config/schema', '/v1/jobs', '/v1/jobs/retention', '/v1/jobs/retention/run'];
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];

@@ -8,6 +8,7 @@ import { DecodeCounters } from './counters.js';
 import { LinkType } from '../capture/types.js';
 import { MAX_IPV6_EXT_HEADERS, MAX_MPLS_LABELS, MAX_TUNNEL_DEPTH, MAX_VLAN_TAGS } from './constants.js';
 import * as P from '../../test/support/packets.js';
+import { mulberry32 as prng } from '../prng.js';
 
 // ---------------------------------------------------------------------------------------------
 // Harness
@@ -984,17 +985,6 @@ describe('truncation at every offset', () => {
 // Random input
 // ---------------------------------------------------------------------------------------------
 
-/** mulberry32: small deterministic PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ALL_LINK_TYPES = [...Object.values(LinkType), 2, 105, 127, 0xffffffff];
 const MALFORMED_COUNTERS: (keyof DecodeCounters)[] = [

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { StreamPrefix, StreamPrefixCounters } from './stream-prefix.js';
+import { mulberry32 as rng } from '../prng.js';
 
 function data(n: number, seed = 1): Buffer {
   const b = Buffer.alloc(n);
@@ -8,17 +9,6 @@ function data(n: number, seed = 1): Buffer {
   return b;
 }
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('in-order segments after a SYN', () => {
   const c = new StreamPrefixCounters();
