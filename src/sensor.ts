@@ -110,7 +110,7 @@ export class Sensor {
 
   /** The name a client looked up for a server address just before `atMs`, from DNS answers. */
   private readonly resolveName = (clientIp: string, serverIp: string, atMs: number): string | undefined =>
-    this.nameCache.lookup(clientIp, serverIp, atMs)?.name;
+    this.nameCache.lookupName(clientIp, serverIp, atMs);
 
   readonly onPacket: PacketCallback = (buf, offset, capLen, wireLen, tsUs, linkType) => {
     const c = this.decodeCounters;

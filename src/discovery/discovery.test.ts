@@ -114,6 +114,12 @@ test('IDN catalog domains and CIDR fallback (IPv4 and IPv6, longest prefix)', ()
   assert.equal(m.match(undefined, '2001:db8:1:2::5')?.appId, 'narrow');
   assert.equal(m.match(undefined, '2001:db8:ffff::1')?.appId, 'wide');
   assert.equal(m.match(undefined, '2001:db9::1'), undefined);
+  // Text that is not a dotted quad names nothing, even when its leading number is a range's.
+  for (const bad of ['198.51.100', '198.51.100.7.1', '198.51.100.256', '198.51.100.07', '198.51..7', '198.51.100.7 ', '198.51.100.', '198.51.100.x']) {
+    assert.equal(m.match(undefined, bad), undefined, bad);
+  }
+  assert.equal(m.match(undefined, '198.51.100.0')?.appId, 'wide');
+  assert.equal(m.match(undefined, '198.51.100.255')?.appId, 'narrow');
   // A hostname match wins over the address.
   assert.equal(m.match('narrow.example', '198.51.100.7')?.appId, 'narrow');
   // An unknown name with a known address: the address names it.

@@ -261,17 +261,28 @@ export class Discovery {
     return this.matcher.match(str(dst?.hostname), str(dst?.ip));
   }
 
+  /**
+   * The last event the enricher matched and its app: observe() sees the same event right after
+   * (at the sink) and must not match it again, named or not.
+   */
+  private enrichedEvent: object | undefined;
+  private enrichedAppId: string | undefined;
+
   /** EventEnricher: app_name and unmapped.cloud_app on Network Activity events. */
   readonly enricher = (ev: Record<string, unknown>): void => {
     if (ev.class_uid !== 4001) return;
     this.counters.eventsSeen++;
     const m = this.matchEvent(ev);
+    this.enrichedEvent = ev;
+    this.enrichedAppId = m?.appId;
     if (m === undefined) { this.counters.eventsUnnamed++; return; }
-    const a = this.annotation(m, str(obj(ev.unmapped)?.hostname_source));
+    const unmapped = obj(ev.unmapped);
+    const a = this.annotation(m, str(unmapped?.hostname_source));
     if (m.unclassified) this.counters.eventsUnclassified++; else this.counters.eventsNamed++;
     if (a.unsanctioned) this.counters.eventsUnsanctioned++;
     ev.app_name = a.name;
-    ev.unmapped = { ...obj(ev.unmapped), cloud_app: a };
+    // The event is still being built (enrichers run before any sink sees it): add in place.
+    if (unmapped !== undefined) unmapped.cloud_app = a; else ev.unmapped = { cloud_app: a };
   };
 
   private annotation(m: AppMatch, hostnameSource: string | undefined): CloudAppAnnotation {
@@ -299,8 +310,12 @@ export class Discovery {
   readonly observe = (event: object): void => {
     const ev = event as Record<string, unknown>;
     if (ev.class_uid !== 4001) return;
-    let appId = str(obj(obj(ev.unmapped)?.cloud_app)?.id);
-    if (appId === undefined) appId = this.matchEvent(ev)?.appId;
+    let appId: string | undefined;
+    if (ev === this.enrichedEvent) appId = this.enrichedAppId;
+    else {
+      appId = str(obj(obj(ev.unmapped)?.cloud_app)?.id);
+      if (appId === undefined) appId = this.matchEvent(ev)?.appId;
+    }
     if (appId === undefined) return;
     const traffic = obj(ev.traffic);
     const src = obj(ev.src_endpoint);

@@ -50,6 +50,24 @@ function ipv4ToInt(ip: string): number {
   return (n * 256 + part) >>> 0;
 }
 
+/** Dotted-quad IPv4 → number, or -1 unless exactly four decimal parts of 0-255 without leading zeros. */
+function ipv4ToIntStrict(ip: string): number {
+  let n = 0, part = 0, digits = 0, dots = 0;
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || ++dots > 3) return -1;
+      n = n * 256 + part; part = 0; digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && part === 0) return -1; // a leading zero ("01"), refused as net.isIP does
+      part = part * 10 + (c - 48);
+      if (++digits > 3 || part > 255) return -1;
+    } else return -1;
+  }
+  if (dots !== 3 || digits === 0) return -1;
+  return (n * 256 + part) >>> 0;
+}
+
 function ipv6ToBigInt(ip: string): bigint {
   let s = ip;
   const pct = s.indexOf('%');
@@ -169,16 +187,17 @@ export class AppMatcher {
     } else if (this.v6Leading !== null && !this.v6Leading.has(colon === 0 ? 0 : parseInt(ip.slice(0, colon), 16))) {
       return undefined;
     }
-    const v = isIP(ip);
-    if (v === 4) {
+    if (colon < 0) {
       if (this.v4Prefixes.length === 0) return undefined;
-      const n = ipv4ToInt(ip);
+      // Parsed and validated in one pass (net.isIP's pattern match cost more than the probes).
+      const n = ipv4ToIntStrict(ip);
+      if (n < 0) return undefined;
       for (const p of this.v4Prefixes) {
         const mask = p === 0 ? 0 : (~0 << (32 - p)) >>> 0;
         const hit = this.v4.get(p)!.get((n & mask) >>> 0);
         if (hit !== undefined) return hit;
       }
-    } else if (v === 6) {
+    } else if (isIP(ip) === 6) {
       if (this.v6Prefixes.length === 0) return undefined;
       const n = ipv6ToBigInt(ip);
       for (const p of this.v6Prefixes) {

@@ -93,15 +93,31 @@ export class DiscoveryStore {
   add(i: RollupInput): void {
     const hour = Math.floor(i.timeMs / HOUR_MS) * HOUR_MS;
     const day = Math.floor(i.timeMs / DAY_MS) * DAY_MS;
-    const r: Rollup = { up: i.up, down: i.down, flows: i.flowEnded ? 1 : 0, events: 1, first: i.timeMs, last: i.timeMs, ips: i.clientIp === undefined ? [] : [i.clientIp] };
-    if (i.deviceName !== undefined) r.deviceName = i.deviceName;
-    for (const key of [['h', hour, i.appId, i.deviceKey, i.userKey], ['d', day, i.appId, i.deviceKey, i.userKey]] as Key[]) {
-      const k = JSON.stringify(key);
-      const p = this.pending.get(k);
-      if (p === undefined) this.pending.set(k, { key, value: { ...r, ips: [...r.ips] } });
-      else merge(p.value, r, this.settings.maxIpsPerRollup);
-    }
+    // Pending keys are strings joined by NUL (which none of the parts contains: app ids, device
+    // and user keys are names and addresses); the LMDB key tuple is built only for a new row.
+    const rest = `\u0000${i.appId}\u0000${i.deviceKey}\u0000${i.userKey}`;
+    this.addTo(`h\u0000${hour}${rest}`, 'h', hour, i);
+    this.addTo(`d\u0000${day}${rest}`, 'd', day, i);
     if (this.pending.size >= this.settings.flushMaxRecords) void this.flush();
+  }
+
+  private addTo(k: string, g: Granularity, bucket: number, i: RollupInput): void {
+    const p = this.pending.get(k);
+    if (p === undefined) {
+      const value: Rollup = { up: i.up, down: i.down, flows: i.flowEnded ? 1 : 0, events: 1, first: i.timeMs, last: i.timeMs, ips: i.clientIp === undefined ? [] : [i.clientIp] };
+      if (i.deviceName !== undefined) value.deviceName = i.deviceName;
+      this.pending.set(k, { key: [g, bucket, i.appId, i.deviceKey, i.userKey], value });
+      return;
+    }
+    const v = p.value;
+    v.up += i.up;
+    v.down += i.down;
+    if (i.flowEnded) v.flows++;
+    v.events++;
+    if (i.timeMs < v.first) v.first = i.timeMs;
+    if (i.timeMs > v.last) v.last = i.timeMs;
+    if (i.clientIp !== undefined && v.ips.length < this.settings.maxIpsPerRollup && !v.ips.includes(i.clientIp)) v.ips.push(i.clientIp);
+    if (i.deviceName !== undefined) v.deviceName = i.deviceName;
   }
 
   /** Writes pending rollups (merged with what is stored) in one transaction. */

@@ -26,9 +26,22 @@ export function ipv6ToString(w0: number, w1: number, w2: number, w3: number): st
 
 const HEX2: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
+/**
+ * Recently formatted MACs, direct-mapped on the low bits: a segment has few MACs (the gateway's
+ * is on nearly every flow), so most events reuse a string instead of building one.
+ */
+const MAC_CACHE_SIZE = 1024;
+const macCacheKeys = new Float64Array(MAC_CACHE_SIZE).fill(NaN);
+const macCacheStrings: string[] = new Array<string>(MAC_CACHE_SIZE).fill('');
+
 /** 48-bit MAC held as an integer → "aa:bb:cc:dd:ee:ff" (once per event endpoint: table lookups, no arrays). */
 export function macToString(mac: number): string {
-  const hi = Math.floor(mac / 4294967296);
   const lo = mac >>> 0;
-  return `${HEX2[hi >>> 8]}:${HEX2[hi & 0xff]}:${HEX2[lo >>> 24]}:${HEX2[(lo >>> 16) & 0xff]}:${HEX2[(lo >>> 8) & 0xff]}:${HEX2[lo & 0xff]}`;
+  const i = lo & (MAC_CACHE_SIZE - 1);
+  if (macCacheKeys[i] === mac) return macCacheStrings[i]!;
+  const hi = Math.floor(mac / 4294967296);
+  const s = `${HEX2[hi >>> 8]}:${HEX2[hi & 0xff]}:${HEX2[lo >>> 24]}:${HEX2[(lo >>> 16) & 0xff]}:${HEX2[(lo >>> 8) & 0xff]}:${HEX2[lo & 0xff]}`;
+  macCacheKeys[i] = mac;
+  macCacheStrings[i] = s;
+  return s;
 }

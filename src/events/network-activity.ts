@@ -26,6 +26,13 @@ const ACTIVITY_NAMES: Record<number, string> = {
 
 const DIRECTION_NAMES = ['Unknown', 'Inbound', 'Outbound', 'Lateral'];
 
+/** `type_name` per activity, built once rather than per event. */
+const TYPE_NAMES: Record<number, string> = Object.fromEntries(
+  Object.entries(ACTIVITY_NAMES).map(([id, name]) => [id, `Network Activity: ${name}`]));
+
+/** Lower-case IANA protocol names by number, built once (0-255). */
+const PROTOCOL_NAMES: readonly string[] = Array.from({ length: 256 }, (_, n) => protocolName(n).toLowerCase());
+
 export interface NetworkEndpoint {
   ip: string;
   port?: number;
@@ -117,7 +124,7 @@ export function buildNetworkActivity(t: FlowTable, slot: number, activity: FlowA
     class_uid: 4001,
     class_name: 'Network Activity',
     type_uid: 400100 + activity,
-    type_name: `Network Activity: ${name}`,
+    type_name: TYPE_NAMES[activity] ?? `Network Activity: ${name}`,
     severity_id: 1,
     severity: 'Informational',
     time: Math.floor(tsUs / 1000),
@@ -130,7 +137,7 @@ export function buildNetworkActivity(t: FlowTable, slot: number, activity: FlowA
     connection_info: {
       uid: t.uid[slot]!.toString(36),
       protocol_num: proto,
-      protocol_name: protocolName(proto).toLowerCase(),
+      protocol_name: PROTOCOL_NAMES[proto] ?? protocolName(proto).toLowerCase(),
       protocol_ver_id: ver,
       direction_id: direction,
       direction: DIRECTION_NAMES[direction] ?? 'Unknown',
@@ -148,7 +155,7 @@ export function buildNetworkActivity(t: FlowTable, slot: number, activity: FlowA
     const name = resolveName(ev.src_endpoint.ip, ev.dst_endpoint.ip, start);
     if (name !== undefined) {
       ev.dst_endpoint.hostname = name;
-      ev.unmapped = { ...ev.unmapped, hostname_source: 'dns' };
+      (ev.unmapped ??= {}).hostname_source = 'dns';
     }
   }
   return ev;
@@ -163,7 +170,7 @@ export function buildNetworkActivity(t: FlowTable, slot: number, activity: FlowA
 function addFindings(ev: NetworkActivityEvent, f: FlowFindings): void {
   if (f.hostname !== undefined) {
     ev.dst_endpoint.hostname = f.hostname;
-    ev.unmapped = { ...ev.unmapped, hostname_source: f.hostnameSource ?? 'unknown' };
+    (ev.unmapped ??= {}).hostname_source = f.hostnameSource ?? 'unknown';
   }
   const tls = f.tls;
   if (tls !== undefined) {
@@ -181,8 +188,8 @@ function addFindings(ev: NetworkActivityEvent, f: FlowFindings): void {
     if (tls.ja4 !== undefined) ev.ja4_fingerprint_list = [{ type_id: 1, type: 'JA4', value: tls.ja4 }];
     const alpn = tls.serverAlpn ?? tls.alpn?.[0];
     if (alpn !== undefined) ev.app_protocol_name = alpn;
-    if (tls.alpn !== undefined && tls.alpn.length > 0) ev.unmapped = { ...ev.unmapped, tls_alpn_offered: tls.alpn };
-    if (tls.ech) ev.unmapped = { ...ev.unmapped, tls_ech: true };
+    if (tls.alpn !== undefined && tls.alpn.length > 0) (ev.unmapped ??= {}).tls_alpn_offered = tls.alpn;
+    if (tls.ech) (ev.unmapped ??= {}).tls_ech = true;
   }
-  if (f.quicVersion !== undefined) ev.unmapped = { ...ev.unmapped, quic_version: f.quicVersion };
+  if (f.quicVersion !== undefined) (ev.unmapped ??= {}).quic_version = f.quicVersion;
 }

@@ -342,11 +342,28 @@ export class DnsNameCache {
    * atMs, not expired at atMs); otherwise the same over all clients, with otherClient = true.
    */
   lookup(clientIp: string, address: string, atMs: number): DnsNameLookup | undefined {
-    let best = pickBest(this.#byPair.get(clientIp + SEP + address), atMs);
+    const best = this.#find(clientIp, address, atMs);
+    if (best === undefined) return undefined;
+    return { name: best.name, chain: best.chain, otherClient: best.client !== clientIp, firstMs: best.firstMs, lastMs: best.lastMs, expiresMs: best.expiresMs };
+  }
+
+  /** As lookup(), the name only: what every emitted flow event without a name of its own asks. */
+  lookupName(clientIp: string, address: string, atMs: number): string | undefined {
+    return this.#find(clientIp, address, atMs)?.name;
+  }
+
+  #find(clientIp: string, address: string, atMs: number): Entry | undefined {
+    // Every entry is indexed by its address: an address nobody resolved (most flows) is a miss
+    // without building the (client, address) key.
+    const forAddress = this.#byAddress.get(address);
+    let best: Entry | undefined;
     let other = false;
-    if (best === undefined) {
-      best = pickBest(this.#byAddress.get(address), atMs);
-      other = true;
+    if (forAddress !== undefined) {
+      best = pickBest(this.#byPair.get(clientIp + SEP + address), atMs);
+      if (best === undefined) {
+        best = pickBest(forAddress, atMs);
+        other = true;
+      }
     }
     if (best === undefined) {
       this.counters.misses++;
@@ -356,7 +373,7 @@ export class DnsNameCache {
     if (other) this.counters.hitsOtherClient++;
     this.#lru.delete(best.key);
     this.#lru.set(best.key, best);
-    return { name: best.name, chain: best.chain, otherClient: other, firstMs: best.firstMs, lastMs: best.lastMs, expiresMs: best.expiresMs };
+    return best;
   }
 
   // ----------------------------------------------------------------------------------------
