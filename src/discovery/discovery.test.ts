@@ -64,6 +64,19 @@ test('hostname normalisation: case, trailing dots, IDN/punycode, IP literals', (
   assert.equal(normalizeHostname(''), undefined);
   assert.equal(normalizeHostname('.'), undefined);
   assert.equal(normalizeHostname('a..b'), undefined);
+  // A last label of digits only is an IPv4 address to WHATWG URL host parsing, never a name.
+  for (const numeric of ['1.2.3', 'test.123', '0x7f.1', '1', ' 10.0.0.1. ']) assert.equal(normalizeHostname(numeric), undefined, numeric);
+  assert.equal(normalizeHostname('1e100.net'), '1e100.net');
+  assert.equal(normalizeHostname('_dmarc.Example.com'), '_dmarc.example.com');
+  // URL text is not a name (domainToASCII alone would keep what precedes the delimiter).
+  for (const url of ['slack.com/x', 'user@slack.com', 'slack.com:443', 'slack.com?q', 'sla ck.com', 'a%2eb.com', 'éb/']) assert.equal(normalizeHostname(url), undefined, url);
+  // Labels: 63 characters at most, no leading or trailing hyphen; 253 characters in all.
+  assert.equal(normalizeHostname(`${'a'.repeat(63)}.com`), `${'a'.repeat(63)}.com`);
+  assert.equal(normalizeHostname(`${'a'.repeat(64)}.com`), undefined);
+  assert.equal(normalizeHostname('-a.com'), undefined);
+  assert.equal(normalizeHostname('a-.com'), undefined);
+  assert.equal(normalizeHostname(`${'a.'.repeat(125)}abc`), `${'a.'.repeat(125)}abc`);
+  assert.equal(normalizeHostname(`${'a.'.repeat(125)}abcd`), undefined);
 });
 
 test('longest domain-suffix match on label boundaries', () => {

@@ -20,7 +20,14 @@ interface TrieNode {
   appId: string | null;
   /** The catalog domain this node stands for (the rule reported with a match). */
   domain: string | null;
+  /** What matchDomain answers for names ending here, built with the trie (shared, never changed). */
+  hit: DomainHit | null;
 }
+
+export interface DomainHit { readonly appId: string; readonly domain: string; readonly match: AppMatch }
+
+/** An address range's app and its answer, built with the matcher. */
+interface RangeEntry { appId: string; cidr: string; match: AppMatch }
 
 export type MatchSignal = 'hostname' | 'address';
 
@@ -37,8 +44,12 @@ export interface AppMatch {
   registrableDomain?: string;
 }
 
+function rangeEntry(app: ResolvedApp, appId: string, cidr: string): RangeEntry {
+  return { appId, cidr, match: Object.freeze({ app, appId, signal: 'address', rule: `cidr:${cidr}`, unclassified: false }) };
+}
+
 function newNode(): TrieNode {
-  return { children: null, appId: null, domain: null };
+  return { children: null, appId: null, domain: null, hit: null };
 }
 
 function ipv4ToInt(ip: string): number {
@@ -93,8 +104,8 @@ function ipv6ToBigInt(ip: string): bigint {
 
 export class AppMatcher {
   private readonly root = newNode();
-  private readonly v4 = new Map<number, Map<number, { appId: string; cidr: string }>>();
-  private readonly v6 = new Map<number, Map<bigint, { appId: string; cidr: string }>>();
+  private readonly v4 = new Map<number, Map<number, RangeEntry>>();
+  private readonly v6 = new Map<number, Map<bigint, RangeEntry>>();
   private v4Prefixes: number[] = [];
   private v6Prefixes: number[] = [];
   /**
@@ -121,6 +132,7 @@ export class AppMatcher {
         if (node.appId !== null && node.appId !== id) { catalog.conflicts.push(`${n}: ${node.appId} kept, ${id} skipped`); continue; }
         node.appId = id;
         node.domain = n;
+        node.hit = Object.freeze({ appId: id, domain: n, match: Object.freeze({ app, appId: id, signal: 'hostname', rule: `domain:${n}`, unclassified: false }) });
         domains++;
       }
       for (const cidr of app.addressRanges?.cidrs ?? []) {
@@ -132,14 +144,14 @@ export class AppMatcher {
           const net = (ipv4ToInt(p.address) & mask) >>> 0;
           let m = this.v4.get(p.prefix);
           if (m === undefined) this.v4.set(p.prefix, (m = new Map()));
-          if (!m.has(net)) m.set(net, { appId: id, cidr });
+          if (!m.has(net)) m.set(net, rangeEntry(app, id, cidr));
           if (p.prefix >= 8) this.v4Leading?.add(net >>> 24); else this.v4Leading = null;
         } else {
           const shift = BigInt(128 - p.prefix);
           const net = (ipv6ToBigInt(p.address) >> shift) << shift;
           let m = this.v6.get(p.prefix);
           if (m === undefined) this.v6.set(p.prefix, (m = new Map()));
-          if (!m.has(net)) m.set(net, { appId: id, cidr });
+          if (!m.has(net)) m.set(net, rangeEntry(app, id, cidr));
           if (p.prefix >= 16) this.v6Leading?.add(Number(net >> 112n)); else this.v6Leading = null;
         }
       }
@@ -166,7 +178,7 @@ export class AppMatcher {
   }
 
   /** Longest catalog domain that is a suffix (on label boundaries) of a normalised name. */
-  matchDomain(name: string): { appId: string; domain: string } | undefined {
+  matchDomain(name: string): DomainHit | undefined {
     let node: TrieNode | undefined = this.root;
     let best: TrieNode | null = null;
     let end = name.length;
@@ -177,10 +189,10 @@ export class AppMatcher {
       if (node.appId !== null) best = node;
       end = dot < 0 ? 0 : dot;
     }
-    return best === null ? undefined : { appId: best.appId!, domain: best.domain! };
+    return best === null ? undefined : best.hit!;
   }
 
-  matchAddress(ip: string): { appId: string; cidr: string } | undefined {
+  matchAddress(ip: string): RangeEntry | undefined {
     const colon = ip.indexOf(':');
     if (colon < 0) {
       if (this.v4Leading !== null && !this.v4Leading.has(parseInt(ip, 10))) return undefined;
@@ -213,16 +225,17 @@ export class AppMatcher {
    * The app of a flow: its hostname first (longest suffix), then its server address, then the
    * hostname's registrable domain as an unclassified app. Undefined when there is nothing to name
    * (no hostname, no range, or a name outside the ICANN public suffixes such as "printer.local").
+   * Catalog answers are built once with the matcher and shared between calls: read-only.
    */
   match(hostname: string | undefined, serverIp: string | undefined): AppMatch | undefined {
     const name = hostname === undefined ? undefined : normalizeHostname(hostname);
     if (name !== undefined) {
       const d = this.matchDomain(name);
-      if (d !== undefined) return { app: this.catalog.apps.get(d.appId) ?? null, appId: d.appId, signal: 'hostname', rule: `domain:${d.domain}`, unclassified: false };
+      if (d !== undefined) return d.match;
     }
     if (serverIp !== undefined) {
       const r = this.matchAddress(serverIp);
-      if (r !== undefined) return { app: this.catalog.apps.get(r.appId) ?? null, appId: r.appId, signal: 'address', rule: `cidr:${r.cidr}`, unclassified: false };
+      if (r !== undefined) return r.match;
     }
     if (name !== undefined) {
       const p = parseDomain(name, { allowPrivateDomains: false, extractHostname: false, validateHostname: false });
