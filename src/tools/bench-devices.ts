@@ -1,0 +1,69 @@
+/**
+ * `npm run bench:devices [-- FILE [RUNS]]`: the cost of device identity on the packet pipeline
+ * and the rate of identity lookups.
+ *
+ * The capture (default bench-cache/bench-5.pcap, which `OUTPOST_BENCH_COPIES=5 npm run bench`
+ * builds) is read into memory once, then replayed through the Sensor with Network Activity events
+ * built and discarded, without and with the DeviceIdentity observer and enricher, alternating,
+ * best of RUNS each: the difference is what identity costs per packet, without disk reads in it.
+ * Lookups: DeviceStore.lookup over 10,000 devices with one address each.
+ */
+import { existsSync } from 'node:fs';
+import { readCaptureFile, CaptureFileCounters } from '../capture/capture-file.js';
+import { Sensor } from '../sensor.js';
+import { DEFAULT_FLOW_SETTINGS } from '../flows/flow-table.js';
+import { DeviceIdentity } from '../devices/identity.js';
+import { DeviceStore, Trust } from '../devices/store.js';
+import { formatTable, machineInfo } from './bench-common.js';
+
+interface Pkt { buf: Buffer; wireLen: number; ts: number; lt: number }
+
+const path = process.argv[2] ?? 'bench-cache/bench-5.pcap';
+const runs = Number(process.argv[3] ?? 7);
+if (!existsSync(path)) {
+  console.error(`bench-devices: ${path} is missing; build it with OUTPOST_BENCH_COPIES=5 npm run bench (needs ../shared), or pass a capture`);
+  process.exit(2);
+}
+
+const pkts: Pkt[] = [];
+readCaptureFile(path, (buf, offset, capLen, wireLen, tsUs, linkType) => {
+  // The reader reuses its buffer: keep a copy of each packet.
+  pkts.push({ buf: Buffer.from(buf.subarray(offset, offset + capLen)), wireLen, ts: tsUs, lt: linkType });
+}, new CaptureFileCounters());
+
+function once(withIdentity: boolean): number {
+  const identity = new DeviceIdentity({ store: new DeviceStore() });
+  const sensor = new Sensor({
+    flows: DEFAULT_FLOW_SETTINGS, emit: new Set(['network']), sink: () => {},
+    ...(withIdentity ? { packetObservers: [identity.observer], enrichers: [identity.enrich] } : {}),
+  });
+  const t0 = process.hrtime.bigint();
+  for (const p of pkts) sensor.onPacket(p.buf, 0, p.buf.length, p.wireLen, p.ts, p.lt, 0);
+  sensor.flush();
+  return pkts.length / (Number(process.hrtime.bigint() - t0) / 1e9);
+}
+
+let base = 0, withId = 0;
+for (let i = 0; i < runs; i++) { base = Math.max(base, once(false)); withId = Math.max(withId, once(true)); }
+
+const store = new DeviceStore();
+const addrs = Array.from({ length: 10_000 }, (_, i) => `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`);
+for (let i = 0; i < addrs.length; i++) {
+  const d = store.identify({ mac: `00:00:00:00:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`, trust: Trust.DHCP, source: 'bench', atMs: 0 })!;
+  store.bind(addrs[i]!, d, undefined, Trust.DHCP, 0, 1e15);
+}
+const n = 2_000_000;
+let hits = 0;
+const t0 = process.hrtime.bigint();
+for (let i = 0; i < n; i++) if (store.lookup(addrs[i % addrs.length]!, 1000) !== undefined) hits++;
+const lookupsPerS = n / (Number(process.hrtime.bigint() - t0) / 1e9);
+
+const m = machineInfo();
+console.log(`bench-devices: ${path}, ${pkts.length} packets in memory, best of ${runs} run(s) each; machine ${m.nproc} x ${m.cpuModel}, node ${m.node}`);
+console.log(formatTable(['measure', 'result'], [
+  ['replay without device identity', `${(base / 1e6).toFixed(3)} M packets/s`],
+  ['replay with device identity (observer + enricher)', `${(withId / 1e6).toFixed(3)} M packets/s`],
+  ['cost of identity', `${(100 * (1 - withId / base)).toFixed(1)} %`],
+  ['identity lookups (DeviceStore.lookup, 10,000 devices)', `${(lookupsPerS / 1e6).toFixed(2)} M/s (${hits} of ${n} found)`],
+]));
+console.log(JSON.stringify({ capture: path, packets: pkts.length, runs, baselinePktPerS: Math.round(base), withIdentityPktPerS: Math.round(withId), costPct: Math.round(1000 * (1 - withId / base)) / 10, identityLookupsPerS: Math.round(lookupsPerS), lookupHits: hits }));
