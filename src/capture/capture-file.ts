@@ -500,7 +500,6 @@ class CaptureFileReader {
       this.headerDone = true;
     }
 
-    const onPacket = this.onPacket;
     const le = this.le;
     const nsec = this.nsec;
     const snaplen = this.classicSnaplen;
@@ -540,14 +539,8 @@ class CaptureFileReader {
       }
       const tsUs = sec * 1e6 + (nsec ? Math.floor(frac / 1000) : frac);
       this.pos = p + recLen;
-      if (this.firstTsUs < 0) this.firstTsUs = tsUs;
-      this.lastTsUs = tsUs;
-      this.packets++;
-      this.bytes += deliverLen;
-      c.packets++;
-      c.bytes += deliverLen;
       delivered++;
-      onPacket(b, p + PCAP_RECORD_HEADER_LEN, deliverLen, wireLen, tsUs, linkType, 0);
+      this.deliver(b, p + PCAP_RECORD_HEADER_LEN, deliverLen, wireLen, tsUs, linkType, 0);
     }
     return Step.More;
   }
@@ -556,7 +549,6 @@ class CaptureFileReader {
 
   private runPcapng(maxPackets: number): Step {
     const c = this.counters;
-    const onPacket = this.onPacket;
     let delivered = 0;
     while (delivered < maxPackets) {
       // General block structure [pcapng §3.1]: Block Type, Block Total Length, body, Block Total
@@ -567,7 +559,7 @@ class CaptureFileReader {
       }
       let b = this.buf;
       let p = this.pos;
-      let type = this.le ? b.readUInt32LE(p) : b.readUInt32BE(p);
+      let type = this.le ? u32le(b, p) : u32be(b, p);
       if (type === BT_SHB) {
         // Section Header Block [pcapng §4.1]: each section declares its own byte order through
         // the byte-order magic right after the length; everything in the section, including this
@@ -582,7 +574,7 @@ class CaptureFileReader {
         type = BT_SHB;
       }
       const le = this.le;
-      const totalLen = le ? b.readUInt32LE(p + 4) : b.readUInt32BE(p + 4);
+      const totalLen = le ? u32le(b, p + 4) : u32be(b, p + 4);
       if (totalLen > MAX_PCAPNG_BLOCK) {
         c.oversizedRecords++;
         return this.stop('oversized_record');
@@ -596,7 +588,7 @@ class CaptureFileReader {
         b = this.buf;
         p = this.pos;
       }
-      const trailer = le ? b.readUInt32LE(p + totalLen - 4) : b.readUInt32BE(p + totalLen - 4);
+      const trailer = le ? u32le(b, p + totalLen - 4) : u32be(b, p + totalLen - 4);
       if (trailer !== totalLen) {
         c.badBlocks++;
         return this.stop('bad_block');
@@ -615,12 +607,12 @@ class CaptureFileReader {
           // The obsolete Packet Block [pcapng Appendix A] has the same layout except that the
           // first word is Interface ID (16) + Drops Count (16).
           const ifId = type === BT_EPB
-            ? (le ? b.readUInt32LE(p + 8) : b.readUInt32BE(p + 8))
+            ? (le ? u32le(b, p + 8) : u32be(b, p + 8))
             : (le ? b.readUInt16LE(p + 8) : b.readUInt16BE(p + 8));
-          const high = le ? b.readUInt32LE(p + 12) : b.readUInt32BE(p + 12);
-          const low = le ? b.readUInt32LE(p + 16) : b.readUInt32BE(p + 16);
-          const capLen = le ? b.readUInt32LE(p + 20) : b.readUInt32BE(p + 20);
-          const wireLen = le ? b.readUInt32LE(p + 24) : b.readUInt32BE(p + 24);
+          const high = le ? u32le(b, p + 12) : u32be(b, p + 12);
+          const low = le ? u32le(b, p + 16) : u32be(b, p + 16);
+          const capLen = le ? u32le(b, p + 20) : u32be(b, p + 20);
+          const wireLen = le ? u32le(b, p + 24) : u32be(b, p + 24);
           if (capLen > totalLen - 32) {
             // The packet would run into the trailing length: the block is inconsistent.
             c.badBlocks++;
@@ -633,14 +625,8 @@ class CaptureFileReader {
             break;
           }
           const tsUs = iface.tsUs(high, low);
-          if (this.firstTsUs < 0) this.firstTsUs = tsUs;
-          this.lastTsUs = tsUs;
-          this.packets++;
-          this.bytes += capLen;
-          c.packets++;
-          c.bytes += capLen;
           delivered++;
-          onPacket(b, p + 28, capLen, wireLen, tsUs, iface.linkType, iface.ifIndex);
+          this.deliver(b, p + 28, capLen, wireLen, tsUs, iface.linkType, iface.ifIndex);
           break;
         }
         case BT_SPB: {
@@ -649,7 +635,7 @@ class CaptureFileReader {
           // of the original length, the interface snaplen and the room in the block. It has no
           // timestamp: we pass the last timestamp seen in the file (0 before any) so the pipeline's
           // clock never runs backwards.
-          const wireLen = le ? b.readUInt32LE(p + 8) : b.readUInt32BE(p + 8);
+          const wireLen = le ? u32le(b, p + 8) : u32be(b, p + 8);
           this.pos = p + totalLen;
           const iface = this.sectionIfaces[0];
           if (iface === undefined) {
@@ -660,14 +646,8 @@ class CaptureFileReader {
           if (wireLen < capLen) capLen = wireLen;
           if (iface.snaplen !== 0 && iface.snaplen < capLen) capLen = iface.snaplen;
           const tsUs = this.lastTsUs < 0 ? 0 : this.lastTsUs;
-          if (this.firstTsUs < 0) this.firstTsUs = tsUs;
-          this.lastTsUs = tsUs;
-          this.packets++;
-          this.bytes += capLen;
-          c.packets++;
-          c.bytes += capLen;
           delivered++;
-          onPacket(b, p + 12, capLen, wireLen, tsUs, iface.linkType, iface.ifIndex);
+          this.deliver(b, p + 12, capLen, wireLen, tsUs, iface.linkType, iface.ifIndex);
           break;
         }
         case BT_IDB:
@@ -690,6 +670,17 @@ class CaptureFileReader {
       }
     }
     return Step.More;
+  }
+
+  /** Counts a packet every record format delivers the same way, then hands it to the callback. */
+  private deliver(b: Buffer, offset: number, capLen: number, wireLen: number, tsUs: number, linkType: number, ifIndex: number): void {
+    if (this.firstTsUs < 0) this.firstTsUs = tsUs;
+    this.lastTsUs = tsUs;
+    this.packets++;
+    this.bytes += capLen;
+    this.counters.packets++;
+    this.counters.bytes += capLen;
+    this.onPacket(b, offset, capLen, wireLen, tsUs, linkType, ifIndex);
   }
 
   /** Interface Description Block [pcapng §4.2]: LinkType (16), Reserved (16), SnapLen (32), options. */
