@@ -283,3 +283,16 @@ test('a NUL in an unrelated field value is tolerated as SP and counted (RFC 9110
   const bareCr = Buffer.from('GET / HTTP/1.1\r\nX: a\rb\r\nHost: h\r\n\r\n', 'latin1');
   assert.equal(parseHttpRequest(bareCr, 0, bareCr.length, out, counters), ParseStatus.MALFORMED);
 });
+
+test('an obs-fold line after a field with a control byte counts that field once, in this message only', () => {
+  const counters = new HttpCounters();
+  const out = newHttpRequestInfo();
+  const msg = Buffer.from('GET / HTTP/1.1\r\nX-A: a\x01b\r\n continued\r\nHost: h\r\n\r\n', 'latin1');
+  assert.equal(parseHttpRequest(msg, 0, msg.length, out, counters), ParseStatus.OK);
+  assert.equal(counters.headerControlInValue, 1);
+  assert.equal(counters.headerObsFold, 1);
+  // The next message starts with a fold-like line: nothing of the previous one is counted again.
+  const next = Buffer.from('GET / HTTP/1.1\r\n lead\r\nHost: h\r\n\r\n', 'latin1');
+  assert.equal(parseHttpRequest(next, 0, next.length, out, counters), ParseStatus.OK);
+  assert.equal(counters.headerControlInValue, 1);
+});

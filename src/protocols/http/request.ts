@@ -21,23 +21,22 @@
  */
 
 import { ParseStatus } from '../parse-status.js';
-import { DEFAULT_HTTP_LIMITS, type HttpCounters } from './counters.js';
+import type { HttpCounters } from './counters.js';
 import {
-  CR,
   eqLower,
   FieldResult,
-  finalCodingIsChunked,
   isDigit,
   isTchar,
   latin1,
   latin1Lower,
-  LF,
   newFieldSpan,
   nextField,
   parseAuthority,
-  parseContentLength,
   SP,
 } from './fields.js';
+import * as head from './head.js';
+
+export type { HttpParseOptions } from './head.js';
 
 /** The four request-target forms of RFC 9112 §3.2. */
 export type RequestTargetForm = 'origin' | 'absolute' | 'authority' | 'asterisk';
@@ -125,13 +124,9 @@ function knownMethod(buf: Uint8Array, s: number, e: number): string | undefined 
   return undefined;
 }
 
-const HTTP_SLASH = [0x48, 0x54, 0x54, 0x50, 0x2f]; // "HTTP/"
-
+// Scratch for one parse at a time (parsers are synchronous), so a call allocates none of them.
 const field = newFieldSpan();
-
-export interface HttpParseOptions {
-  httpMaxHeaderBytes?: number;
-}
+const scan = head.newHeadScan();
 
 /**
  * Parses one request head at buf[off, end). See the module comment for the results.
@@ -143,37 +138,21 @@ export function parseHttpRequest(
   end: number,
   out: HttpRequestInfo,
   counters?: HttpCounters,
-  opts?: HttpParseOptions,
+  opts?: head.HttpParseOptions,
 ): ParseStatus {
   resetInfo(out);
-  if (!Number.isInteger(off) || !Number.isInteger(end) || off < 0) return ParseStatus.MALFORMED;
-  if (end > buf.length) end = buf.length;
-  if (off >= end) return ParseStatus.NEED_MORE;
-  const max = opts?.httpMaxHeaderBytes ?? DEFAULT_HTTP_LIMITS.httpMaxHeaderBytes;
-  const lim = Math.min(end, off + max);
-  /** Ran out of bytes at `lim`: NEED_MORE while under the bound, then header_too_long. */
-  const outOfBytes = (): ParseStatus => {
-    if (end - off < max) return ParseStatus.NEED_MORE;
-    out.error = 'http.header_too_long';
-    if (counters) counters.headerTooLong++;
-    return ParseStatus.MALFORMED;
-  };
+  const st = head.begin(buf, off, end, opts, scan);
+  if (st !== ParseStatus.OK) return st;
+  const lim = scan.lim;
 
   // §3.1 method = token; quick NOT_MINE unless the stream opens with ≤ 16 tchars and SP.
   let p = off;
   while (p < lim && p - off <= MAX_METHOD_LENGTH && isTchar(buf[p]!)) p++;
   if (p - off > MAX_METHOD_LENGTH || p === off) return notMine(counters);
-  if (p >= lim) return outOfBytes();
+  if (p >= lim) return head.outOfBytes(off, scan, out, counters);
   if (buf[p] !== SP) return notMine(counters);
   const mEnd = p;
   const known = knownMethod(buf, off, mEnd);
-  /** Request-line failure: MALFORMED for a known method, NOT_MINE for a generic token. */
-  const badLine = (): ParseStatus => {
-    if (known === undefined) return notMine(counters);
-    out.error = 'http.request_line_malformed';
-    if (counters) counters.requestLineMalformed++;
-    return ParseStatus.MALFORMED;
-  };
 
   // §3.2 request-target: no whitespace or CTLs up to the next SP.
   const tStart = ++p;
@@ -182,30 +161,21 @@ export function parseHttpRequest(
     if (b <= SP || b === 0x7f) break;
     p++;
   }
-  if (p >= lim) return outOfBytes();
-  if (buf[p] !== SP || p === tStart) return badLine();
+  if (p >= lim) return head.outOfBytes(off, scan, out, counters);
+  if (buf[p] !== SP || p === tStart) return badLine(known, out, counters);
   const tEnd = p;
   p++;
 
   // §2.3 HTTP-version = "HTTP/" DIGIT "." DIGIT, then CRLF (bare LF accepted, §2.2).
-  for (let k = 0; k < HTTP_SLASH.length; k++, p++) {
-    if (p >= lim) return outOfBytes();
-    if (buf[p] !== HTTP_SLASH[k]) return badLine();
-  }
-  if (p + 3 > lim) return outOfBytes();
+  p = head.httpSlashEnd(buf, p, lim);
+  if (p === head.Scan.NEED_MORE) return head.outOfBytes(off, scan, out, counters);
+  if (p === head.Scan.BAD) return badLine(known, out, counters);
+  if (p + 3 > lim) return head.outOfBytes(off, scan, out, counters);
   const major = buf[p]!, dot = buf[p + 1]!, minor = buf[p + 2]!;
-  if (!isDigit(major) || dot !== 0x2e || !isDigit(minor)) return badLine();
-  p += 3;
-  if (p >= lim) return outOfBytes();
-  if (buf[p] === CR) {
-    if (p + 1 >= lim) return outOfBytes();
-    if (buf[p + 1] !== LF) return badLine();
-    p += 2;
-  } else if (buf[p] === LF) {
-    p++;
-  } else {
-    return badLine();
-  }
+  if (!isDigit(major) || dot !== 0x2e || !isDigit(minor)) return badLine(known, out, counters);
+  p = head.startLineEnd(buf, p + 3, lim);
+  if (p === head.Scan.NEED_MORE) return head.outOfBytes(off, scan, out, counters);
+  if (p === head.Scan.BAD) return badLine(known, out, counters);
   if (major !== 0x31) {
     // RFC 9113 §3.4: "PRI * HTTP/2.0" is the HTTP/2 prior-knowledge preface, not HTTP/1.x.
     if (major === 0x32 && known === undefined && mEnd - off === 3 && buf[off] === 0x50 && buf[off + 1] === 0x52 && buf[off + 2] === 0x49) {
@@ -221,24 +191,20 @@ export function parseHttpRequest(
   // §5 field lines up to the empty line; only Host, User-Agent, Content-Length, Transfer-Encoding matter.
   let hostS = -1, hostE = -1, hostCount = 0;
   let uaS = -1, uaE = -1;
-  let cl = -1, clSeen = false, clBad = false;
-  let te = -2; // -2: no Transfer-Encoding; else finalCodingIsChunked of the last line
   for (;;) {
     const r = nextField(buf, p, lim, field);
-    if (r === FieldResult.NEED_MORE) return outOfBytes();
-    if (r === FieldResult.MALFORMED) {
-      out.error = 'http.header_malformed';
-      if (counters) counters.headerMalformed++;
-      return ParseStatus.MALFORMED;
-    }
+    if (r === FieldResult.NEED_MORE) return head.outOfBytes(off, scan, out, counters);
+    if (r === FieldResult.MALFORMED) return head.headerMalformed(out, counters);
     p = field.next;
     if (r === FieldResult.END) break;
-    if (field.controlInValue && counters) counters.headerControlInValue++;
     if (r === FieldResult.FOLD) {
       if (counters) counters.headerObsFold++;
       continue;
     }
+    // Only a field line sets controlInValue: on a fold line it still holds an earlier field's.
+    if (field.controlInValue && counters) counters.headerControlInValue++;
     const ns = field.nameStart, ne = field.nameEnd, vs = field.valueStart, ve = field.valueEnd;
+    if (head.framingField(buf, ns, ne, vs, ve, scan)) continue;
     switch (ne - ns) {
       case 4:
         if (eqLower(buf, ns, ne, 'host')) {
@@ -248,31 +214,14 @@ export function parseHttpRequest(
       case 10:
         if (uaS < 0 && eqLower(buf, ns, ne, 'user-agent')) { uaS = vs; uaE = ve; }
         break;
-      case 14:
-        if (eqLower(buf, ns, ne, 'content-length')) {
-          clSeen = true;
-          if (!clBad) {
-            const v = parseContentLength(buf, vs, ve, cl);
-            if (v < 0) clBad = true;
-            else cl = v;
-          }
-        }
-        break;
-      case 17:
-        if (eqLower(buf, ns, ne, 'transfer-encoding')) {
-          // Only the final coding of the combined list matters (§6.1), i.e. that of the last line.
-          const c = finalCodingIsChunked(buf, vs, ve);
-          if (c >= 0 || te === -2) te = c;
-        }
-        break;
     }
   }
   out.headerBytes = p - off;
   out.versionMinor = minor - 0x30;
 
   // §6.3 message body length for requests.
-  if (te !== -2) {
-    if (te !== 1) {
+  if (scan.te !== head.NO_TRANSFER_ENCODING) {
+    if (scan.te !== 1) {
       // §6.3 item 4: chunked is not the final coding → 400 and close.
       out.error = 'http.transfer_encoding_invalid';
       if (counters) counters.transferEncodingInvalid++;
@@ -280,15 +229,10 @@ export function parseHttpRequest(
     }
     out.chunked = true;
     // §6.3 item 3: Transfer-Encoding overrides Content-Length (and may be smuggling).
-    if (clSeen && counters) counters.teAndCl++;
-  } else if (clSeen) {
-    if (clBad) {
-      // §6.3 item 5: invalid Content-Length → unrecoverable framing error.
-      out.error = 'http.content_length_invalid';
-      if (counters) counters.contentLengthInvalid++;
-      return ParseStatus.MALFORMED;
-    }
-    out.contentLength = cl;
+    if (scan.clSeen && counters) counters.teAndCl++;
+  } else if (head.applyContentLength(scan, out, counters) !== ParseStatus.OK) {
+    // §6.3 item 5: invalid Content-Length → unrecoverable framing error.
+    return ParseStatus.MALFORMED;
   }
 
   // §3.2 request-target forms.
@@ -337,6 +281,17 @@ export function parseHttpRequest(
 function notMine(counters: HttpCounters | undefined): ParseStatus {
   if (counters) counters.notHttp++;
   return ParseStatus.NOT_MINE;
+}
+
+/**
+ * Request-line failure after the method token (§3): MALFORMED for a known method; NOT_MINE for a
+ * generic token, which only says the stream is not HTTP.
+ */
+function badLine(known: string | undefined, out: HttpRequestInfo, counters: HttpCounters | undefined): ParseStatus {
+  if (known === undefined) return notMine(counters);
+  out.error = 'http.request_line_malformed';
+  if (counters) counters.requestLineMalformed++;
+  return ParseStatus.MALFORMED;
 }
 
 /** End of the path component: first '?' or '#' (RFC 3986 §3.3). */

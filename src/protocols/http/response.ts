@@ -10,21 +10,9 @@
  */
 
 import { ParseStatus } from '../parse-status.js';
-import { DEFAULT_HTTP_LIMITS, type HttpCounters } from './counters.js';
-import {
-  CR,
-  eqLower,
-  FieldResult,
-  finalCodingIsChunked,
-  HTAB,
-  isDigit,
-  LF,
-  newFieldSpan,
-  nextField,
-  parseContentLength,
-  SP,
-} from './fields.js';
-import type { HttpParseOptions } from './request.js';
+import type { HttpCounters } from './counters.js';
+import { CR, FieldResult, HTAB, isDigit, LF, newFieldSpan, nextField, SP } from './fields.js';
+import * as head from './head.js';
 
 export interface HttpResponseInfo {
   /** 3-digit status code (100..999 syntactically; RFC 9110 §15). */
@@ -49,8 +37,9 @@ export function newHttpResponseInfo(): HttpResponseInfo {
   return { statusCode: 0, versionMinor: 0, headerBytes: 0, contentLength: undefined, chunked: false, untilClose: false, error: undefined };
 }
 
-const HTTP_SLASH = [0x48, 0x54, 0x54, 0x50, 0x2f]; // "HTTP/"
+// Scratch for one parse at a time (parsers are synchronous), so a call allocates none of them.
 const field = newFieldSpan();
+const scan = head.newHeadScan();
 
 export function parseHttpResponse(
   buf: Uint8Array,
@@ -58,7 +47,7 @@ export function parseHttpResponse(
   end: number,
   out: HttpResponseInfo,
   counters?: HttpCounters,
-  opts?: HttpParseOptions,
+  opts?: head.HttpParseOptions,
 ): ParseStatus {
   out.statusCode = 0;
   out.versionMinor = 0;
@@ -67,103 +56,68 @@ export function parseHttpResponse(
   out.chunked = false;
   out.untilClose = false;
   out.error = undefined;
-  if (!Number.isInteger(off) || !Number.isInteger(end) || off < 0) return ParseStatus.MALFORMED;
-  if (end > buf.length) end = buf.length;
-  if (off >= end) return ParseStatus.NEED_MORE;
-  const max = opts?.httpMaxHeaderBytes ?? DEFAULT_HTTP_LIMITS.httpMaxHeaderBytes;
-  const lim = Math.min(end, off + max);
-  const outOfBytes = (): ParseStatus => {
-    if (end - off < max) return ParseStatus.NEED_MORE;
-    out.error = 'http.header_too_long';
-    if (counters) counters.headerTooLong++;
-    return ParseStatus.MALFORMED;
-  };
-  const bad = (): ParseStatus => {
-    out.error = 'http.status_line_malformed';
-    if (counters) counters.statusLineMalformed++;
-    return ParseStatus.MALFORMED;
-  };
+  const st = head.begin(buf, off, end, opts, scan);
+  if (st !== ParseStatus.OK) return st;
+  const lim = scan.lim;
 
-  let p = off;
-  for (let k = 0; k < HTTP_SLASH.length; k++, p++) {
-    if (p >= lim) return outOfBytes();
-    if (buf[p] !== HTTP_SLASH[k]) return ParseStatus.NOT_MINE;
-  }
+  let p = head.httpSlashEnd(buf, off, lim);
+  if (p === head.Scan.NEED_MORE) return head.outOfBytes(off, scan, out, counters);
+  if (p === head.Scan.BAD) return ParseStatus.NOT_MINE;
   // HTTP-version DIGIT "." DIGIT SP 3DIGIT
-  if (p + 7 > lim) return outOfBytes();
-  if (buf[p] !== 0x31 || buf[p + 1] !== 0x2e || !isDigit(buf[p + 2]!) || buf[p + 3] !== SP) return bad();
+  if (p + 7 > lim) return head.outOfBytes(off, scan, out, counters);
+  if (buf[p] !== 0x31 || buf[p + 1] !== 0x2e || !isDigit(buf[p + 2]!) || buf[p + 3] !== SP) return badStatusLine(out, counters);
   out.versionMinor = buf[p + 2]! - 0x30;
   p += 4;
   const d0 = buf[p]!, d1 = buf[p + 1]!, d2 = buf[p + 2]!;
-  if (!isDigit(d0) || !isDigit(d1) || !isDigit(d2) || d0 === 0x30) return bad();
+  if (!isDigit(d0) || !isDigit(d1) || !isDigit(d2) || d0 === 0x30) return badStatusLine(out, counters);
   const code = (d0 - 0x30) * 100 + (d1 - 0x30) * 10 + (d2 - 0x30);
   p += 3;
   // SP reason-phrase; some servers omit the SP when the reason is empty — accepted.
-  if (p >= lim) return outOfBytes();
+  if (p >= lim) return head.outOfBytes(off, scan, out, counters);
   if (buf[p] === SP) {
     p++;
     for (;;) {
-      if (p >= lim) return outOfBytes();
+      if (p >= lim) return head.outOfBytes(off, scan, out, counters);
       const b = buf[p]!;
       if (b === CR || b === LF) break;
-      if (b < SP && b !== HTAB) return bad();
-      if (b === 0x7f) return bad();
+      if (b < SP && b !== HTAB) return badStatusLine(out, counters);
+      if (b === 0x7f) return badStatusLine(out, counters);
       p++;
     }
   }
-  if (buf[p] === CR) {
-    if (p + 1 >= lim) return outOfBytes();
-    if (buf[p + 1] !== LF) return bad();
-    p += 2;
-  } else if (buf[p] === LF) {
-    p++;
-  } else {
-    return bad();
-  }
+  p = head.startLineEnd(buf, p, lim);
+  if (p === head.Scan.NEED_MORE) return head.outOfBytes(off, scan, out, counters);
+  if (p === head.Scan.BAD) return badStatusLine(out, counters);
 
-  let cl = -1, clSeen = false, clBad = false, te = -2;
   for (;;) {
     const r = nextField(buf, p, lim, field);
-    if (r === FieldResult.NEED_MORE) return outOfBytes();
-    if (r === FieldResult.MALFORMED) {
-      out.error = 'http.header_malformed';
-      if (counters) counters.headerMalformed++;
-      return ParseStatus.MALFORMED;
-    }
+    if (r === FieldResult.NEED_MORE) return head.outOfBytes(off, scan, out, counters);
+    if (r === FieldResult.MALFORMED) return head.headerMalformed(out, counters);
     p = field.next;
     if (r === FieldResult.END) break;
     if (r === FieldResult.FOLD) {
       if (counters) counters.headerObsFold++;
       continue;
     }
-    const ns = field.nameStart, ne = field.nameEnd;
-    if (ne - ns === 14 && eqLower(buf, ns, ne, 'content-length')) {
-      clSeen = true;
-      if (!clBad) {
-        const v = parseContentLength(buf, field.valueStart, field.valueEnd, cl);
-        if (v < 0) clBad = true;
-        else cl = v;
-      }
-    } else if (ne - ns === 17 && eqLower(buf, ns, ne, 'transfer-encoding')) {
-      const c = finalCodingIsChunked(buf, field.valueStart, field.valueEnd);
-      if (c >= 0 || te === -2) te = c;
-    }
+    head.framingField(buf, field.nameStart, field.nameEnd, field.valueStart, field.valueEnd, scan);
   }
   out.statusCode = code;
   out.headerBytes = p - off;
-  // §6.3: TE wins over CL; TE without final chunked → until close; invalid CL → error.
-  if (te !== -2) {
-    if (te === 1) out.chunked = true;
+  // §6.3: TE wins over CL; TE without final chunked → until close (item 4); invalid CL → error (item 5).
+  if (scan.te !== head.NO_TRANSFER_ENCODING) {
+    if (scan.te === 1) out.chunked = true;
     else out.untilClose = true;
-    if (clSeen && counters) counters.teAndCl++;
-  } else if (clSeen) {
-    if (clBad) {
-      out.error = 'http.content_length_invalid';
-      if (counters) counters.contentLengthInvalid++;
-      return ParseStatus.MALFORMED;
-    }
-    out.contentLength = cl;
+    if (scan.clSeen && counters) counters.teAndCl++;
+  } else if (head.applyContentLength(scan, out, counters) !== ParseStatus.OK) {
+    return ParseStatus.MALFORMED;
   }
   if (counters) counters.responses++;
   return ParseStatus.OK;
+}
+
+/** Status line not `HTTP-version SP 3DIGIT SP [ reason-phrase ]` (§4): MALFORMED `http.status_line_malformed`. */
+function badStatusLine(out: HttpResponseInfo, counters: HttpCounters | undefined): ParseStatus {
+  out.error = 'http.status_line_malformed';
+  if (counters) counters.statusLineMalformed++;
+  return ParseStatus.MALFORMED;
 }
