@@ -21,19 +21,25 @@ export interface CefHeader {
  * Escaping scans the string once and copies only when something is escaped (the common case
  * returns the string itself). A loop over char codes: measured about 3x faster than a regex
  * replace with a callback, which ran for every event with a special character.
+ *
+ * Header and extension escaping differ only in the one other character escaped besides the
+ * backslash and in what a line break becomes, so both run this loop with those passed as plain
+ * arguments (no table or closure per call). A CRLF pair is one line break: `lineBreak`, as a lone
+ * LF is; a lone CR is `loneCr`.
  */
-export function escapeHeader(s: string): string {
+function escapeCef(s: string, special: number, specialEscaped: string, lineBreak: string, loneCr: string): string {
   let out = '';
   let from = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     let rep: string;
     if (c === 0x5c) rep = '\\\\';
-    else if (c === 0x7c) rep = '\\|';
-    else if (c === 0x0a) rep = ' ';
+    else if (c === special) rep = specialEscaped;
+    else if (c === 0x0a) rep = lineBreak;
     else if (c === 0x0d) {
-      out += s.slice(from, i) + ' ';
-      if (s.charCodeAt(i + 1) === 0x0a) i++; // CRLF is one line break: one space
+      const crlf = s.charCodeAt(i + 1) === 0x0a;
+      out += s.slice(from, i) + (crlf ? lineBreak : loneCr);
+      if (crlf) i++;
       from = i + 1;
       continue;
     } else continue;
@@ -43,26 +49,14 @@ export function escapeHeader(s: string): string {
   return from === 0 ? s : out + s.slice(from);
 }
 
+/** Header field: `\` and `|` escaped; a header holds no line breaks, so CR, LF and CRLF become one space. */
+export function escapeHeader(s: string): string {
+  return escapeCef(s, 0x7c, '\\|', ' ', ' ');
+}
+
+/** Extension value: `\` and `=` escaped; LF and CRLF written `\n`, a lone CR `\r` (`|` kept). */
 export function escapeExtension(s: string): string {
-  let out = '';
-  let from = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    let rep: string;
-    if (c === 0x5c) rep = '\\\\';
-    else if (c === 0x3d) rep = '\\=';
-    else if (c === 0x0a) rep = '\\n';
-    else if (c === 0x0d) {
-      const crlf = s.charCodeAt(i + 1) === 0x0a;
-      out += s.slice(from, i) + (crlf ? '\\n' : '\\r'); // CRLF is one line break: one \n
-      if (crlf) i++;
-      from = i + 1;
-      continue;
-    } else continue;
-    out += s.slice(from, i) + rep;
-    from = i + 1;
-  }
-  return from === 0 ? s : out + s.slice(from);
+  return escapeCef(s, 0x3d, '\\=', '\\n', '\\r');
 }
 
 /**
