@@ -8,16 +8,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { OutpostConfig } from './config/index.js';
-import { EVENT_KINDS, type EventKind } from './sensor.js';
+import type { EventKind, EventSink } from './sensor.js';
 import { loadConfig } from './config/index.js';
+import { EVENT_KIND_NAMES, type EventKindName } from './config/schema.js';
 import { flowSettingsFromConfig } from './flows/settings.js';
 
 const USAGE = `usage:
   outpost run [--config FILE]
       the gateway daemon: live capture on the configured interfaces
-  outpost replay FILE... [--emit network,dns,http|none] [--with devices,discovery] [--stats] [--config FILE]
+  outpost replay FILE... [--emit network,dns,http,dhcp,inventory|none] [--with devices,discovery] [--stats] [--config FILE]
       reads pcap/pcapng files, packet timestamps as the clock; one OCSF JSON event per line
-      on stdout (default: network); --stats prints a JSON summary of every counter to stderr
+      on stdout (default: network); dhcp and inventory imply --with devices; --stats prints a
+      JSON summary of every counter to stderr
   outpost token create --role admin|read [--name NAME] [--json]
       prints a new admin API token and the api.tokens entry (its SHA-256) for the config
 `;
@@ -29,14 +31,17 @@ class UsageError extends Error {
 /**
  * `--with devices,discovery`: run the daemon's device identity and cloud-app discovery on the
  * replayed traffic too (their stores in a temporary folder), so a replay measures or shows the
- * whole pipeline.
+ * whole pipeline. DHCP Activity and Device Inventory Info events come from device identity, so
+ * asking for them brings it in.
  */
-async function replayComponents(value: string | undefined, cfg: OutpostConfig) {
+async function replayComponents(value: string | undefined, emit: ReadonlySet<EventKindName>, cfg: OutpostConfig) {
   const wanted = new Set((value ?? '').split(',').map((s) => s.trim()).filter(Boolean));
   for (const w of wanted) if (w !== 'devices' && w !== 'discovery') throw new UsageError(`--with: unknown component "${w}" (known: devices, discovery)`);
-  const options: Pick<ReplayOptions, 'enrichers' | 'packetObservers' | 'observe'> = {};
+  if (emit.has('dhcp') || emit.has('inventory')) wanted.add('devices');
+  const options: Pick<ReplayOptions, 'enrichers' | 'packetObservers' | 'observe' | 'attachSink'> = {};
   const closers: Array<() => Promise<void>> = [];
-  if (wanted.size === 0) return { active: false, options, close: async () => {} };
+  const counters: Array<() => Record<string, number>> = [];
+  if (wanted.size === 0) return { active: false, options, counters: () => ({}), close: async () => {} };
   const dir = mkdtempSync(join(tmpdir(), 'outpost-replay-'));
   closers.push(async () => rmSync(dir, { recursive: true, force: true }));
   const enrichers: NonNullable<ReplayOptions['enrichers']> = [];
@@ -45,9 +50,11 @@ async function replayComponents(value: string | undefined, cfg: OutpostConfig) {
     const { DeviceIdentity } = await import('./devices/identity.js');
     const store = new DeviceStore(cfg.devices);
     store.open(join(dir, 'devices'));
-    const identity = new DeviceIdentity({ store });
+    const identity = new DeviceIdentity({ store, emitDhcp: emit.has('dhcp'), emitInventory: emit.has('inventory') });
     options.packetObservers = [identity.observer];
+    options.attachSink = (sink: EventSink) => { identity.sink = sink; };
     enrichers.push(identity.enrich);
+    counters.push(() => identity.counters());
     closers.unshift(() => store.close());
   }
   if (wanted.has('discovery')) {
@@ -59,21 +66,31 @@ async function replayComponents(value: string | undefined, cfg: OutpostConfig) {
     closers.unshift(() => discovery.close());
   }
   options.enrichers = enrichers;
-  return { active: true, options, close: async () => { for (const c of closers) await c(); } };
+  return {
+    active: true,
+    options,
+    counters: () => Object.assign({}, ...counters.map((c) => c())) as Record<string, number>,
+    close: async () => { for (const c of closers) await c(); },
+  };
 }
 
-export function parseEmit(value: string | undefined): Set<EventKind> {
-  if (value === undefined) return new Set<EventKind>(['network']);
+export function parseEmit(value: string | undefined): Set<EventKindName> {
+  if (value === undefined) return new Set<EventKindName>(['network']);
   if (value === 'none') return new Set();
-  const kinds = new Set<EventKind>();
+  const kinds = new Set<EventKindName>();
   for (const k of value.split(',')) {
     const kind = k.trim();
-    if (!(EVENT_KINDS as readonly string[]).includes(kind)) {
-      throw new UsageError(`--emit: unknown event kind "${kind}" (known: ${EVENT_KINDS.join(', ')}, or none)`);
+    if (!(EVENT_KIND_NAMES as readonly string[]).includes(kind)) {
+      throw new UsageError(`--emit: unknown event kind "${kind}" (known: ${EVENT_KIND_NAMES.join(', ')}, or none)`);
     }
-    kinds.add(kind as EventKind);
+    kinds.add(kind as EventKindName);
   }
   return kinds;
+}
+
+/** The kinds the flow pipeline builds itself (the others come from device identity). */
+function sensorKinds(emit: ReadonlySet<EventKindName>): Set<EventKind> {
+  return new Set([...emit].filter((k): k is EventKind => k === 'network' || k === 'dns' || k === 'http'));
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -91,22 +108,29 @@ async function main(argv: string[]): Promise<number> {
     if (positionals.length === 0) throw new UsageError('replay: at least one capture file is required');
     const cfg = loadConfig(values.config);
     const emit = parseEmit(values.emit);
-    const extras = await replayComponents(values.with, cfg);
+    const extras = await replayComponents(values.with, emit, cfg);
+    const kinds = sensorKinds(emit);
+    // Components that work on flow events (rollups, device enrichment) need Network Activity
+    // built even when it is not written: with nothing written at all, every event is dropped at
+    // the sink; otherwise only the unwanted Network Activity is.
+    const buildNetworkUnwritten = extras.active && !kinds.has('network');
+    if (buildNetworkUnwritten) kinds.add('network');
     const result = replay({
       files: positionals,
-      // Components that work on events need them built even when none are written.
-      emit: extras.active && emit.size === 0 ? new Set<EventKind>(['network']) : emit,
+      emit: kinds,
       discardEvents: extras.active && emit.size === 0,
+      ...(buildNetworkUnwritten && emit.size > 0 ? { writeFilter: (e: Record<string, unknown>) => e.class_uid !== 4001 } : {}),
       flows: flowSettingsFromConfig(cfg),
       ...extras.options,
     });
+    const componentCounters = extras.counters();
     await extras.close();
     if (values.stats) {
       process.stderr.write(JSON.stringify({
         files: positionals,
         elapsedMs: Math.round(result.elapsedMs),
         packetsPerSecond: result.packetsPerSecond,
-        counters: result.counters,
+        counters: { ...result.counters, ...componentCounters },
       }, null, 2) + '\n');
     }
     return 0;

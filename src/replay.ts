@@ -19,6 +19,16 @@ export interface ReplayOptions {
   observe?: (event: object) => void;
   /** Write no events (like `--emit none`) while still building them for `observe`. */
   discardEvents?: boolean;
+  /**
+   * Write only the events this accepts (the others are still built, enriched and observed):
+   * Network Activity built for rollups while only DHCP events were asked for.
+   */
+  writeFilter?: (event: Record<string, unknown>) => boolean;
+  /**
+   * Receives the replay's event path before reading starts, for components that emit events of
+   * their own (device identity's DHCP Activity and Device Inventory Info).
+   */
+  attachSink?: (sink: EventSink) => void;
 }
 
 export interface ReplayResult {
@@ -66,7 +76,11 @@ export class NdjsonWriter {
 
 export function replay(options: ReplayOptions): ReplayResult {
   const writer = options.sink ? null : new NdjsonWriter(1);
-  const out = options.discardEvents ? () => {} : (options.sink ?? writer!.write);
+  const write = options.sink ?? writer!.write;
+  const writeFilter = options.writeFilter;
+  const out: EventSink = options.discardEvents ? () => {}
+    : writeFilter ? (e) => { if (writeFilter(e as Record<string, unknown>)) write(e); }
+    : write;
   const observe = options.observe;
   const sink: EventSink = observe ? (e) => { observe(e); out(e); } : out;
   const sensor = new Sensor({
@@ -74,6 +88,7 @@ export function replay(options: ReplayOptions): ReplayResult {
     ...(options.enrichers ? { enrichers: options.enrichers } : {}),
     ...(options.packetObservers ? { packetObservers: options.packetObservers } : {}),
   });
+  options.attachSink?.(sink);
   const captureCounters = new CaptureFileCounters();
   const t0 = process.hrtime.bigint();
   for (const file of options.files) readCaptureFile(file, sensor.onPacket, captureCounters);

@@ -6,6 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ethernet, ipv4, udp, pcapFile, ETH_IPV4, PROTO_UDP } from './support/packets.js';
+import { dhcp4, ip4, u32be, str } from '../src/protocols/dhcp/fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'outpost-cli-'));
 function outpost(...args: string[]) {
@@ -71,4 +72,46 @@ test('usage errors exit 2 and say what is wrong', () => {
   assert.match(badEmit.stderr, /unknown event kind "bogus"/);
   const unknown = outpost('frobnicate');
   assert.equal(unknown.status, 2);
+});
+
+test('--emit dhcp,inventory: DHCP Activity and Device Inventory Info from a replay (device identity comes along)', () => {
+  const clientMac = '02:00:00:00:00:0c', serverMac = '02:00:00:00:00:01';
+  const request = dhcp4({ xid: 0x1234abcd, mac: clientMac, msgType: 3, options: [[12, str('desk-7')], [50, ip4('10.0.0.7')], [54, ip4('10.0.0.1')]] });
+  const ack = dhcp4({ xid: 0x1234abcd, mac: clientMac, msgType: 5, yiaddr: '10.0.0.7', options: [[51, u32be(3600)], [54, ip4('10.0.0.1')]] });
+  // Ethernet source addresses are the hosts' MACs; the IP header carries the DHCP addresses.
+  const frames = [
+    ethernet('ff:ff:ff:ff:ff:ff', clientMac, ETH_IPV4, ipv4({ src: '0.0.0.0', dst: '255.255.255.255', proto: PROTO_UDP }, udp({ sport: 68, dport: 67 }, request))),
+    ethernet(clientMac, serverMac, ETH_IPV4, ipv4({ src: '10.0.0.1', dst: '10.0.0.7', proto: PROTO_UDP }, udp({ sport: 67, dport: 68 }, ack))),
+    ethernet(serverMac, clientMac, ETH_IPV4, ipv4({ src: '10.0.0.7', dst: '10.0.0.1', proto: PROTO_UDP }, udp({ sport: 40000, dport: 53 }, Buffer.alloc(30)))),
+  ];
+  const path = join(dir, 'dhcp.pcap');
+  writeFileSync(path, pcapFile(frames.map((data, i) => ({ data, tsUs: 1_700_000_000_000_000 + i * 1000 })), 1));
+
+  const r = outpost('replay', path, '--emit', 'dhcp,inventory', '--stats');
+  assert.equal(r.status, 0, r.stderr);
+  const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>);
+  // Only the kinds asked for are written: no Network Activity, although flows were tracked.
+  assert.deepEqual([...new Set(events.map((e) => e.class_uid))].sort(), [4004, 5001]);
+  const dhcpTypes = events.filter((e) => e.class_uid === 4004).map((e) => e.activity_name);
+  assert.deepEqual(dhcpTypes, ['Request', 'Ack']);
+  const ackEvent = events.find((e) => e.class_uid === 4004 && e.activity_name === 'Ack')!;
+  assert.equal(ackEvent.src_endpoint.mac, clientMac);
+  assert.equal(ackEvent.src_endpoint.ip, '10.0.0.7');
+  assert.equal(ackEvent.lease_dur, 3600);
+  const inventory = events.filter((e) => e.class_uid === 5001);
+  assert.ok(inventory.length >= 1);
+  assert.ok(inventory.every((e) => e.device.mac === clientMac));
+  assert.ok(inventory.some((e) => e.device.hostname === 'desk-7'));
+  const stats = JSON.parse(r.stderr);
+  assert.equal(stats.counters['flows.created'], 3);
+  // Device identity's counters are part of --stats when it runs.
+  assert.ok(Object.keys(stats.counters).some((k) => k.startsWith('dhcp.')), Object.keys(stats.counters).join(' '));
+
+  // Network Activity asked for as well: the flow of the client carries its device.
+  const withNetwork = outpost('replay', path, '--emit', 'network,dhcp');
+  assert.equal(withNetwork.status, 0, withNetwork.stderr);
+  const flowEvents = withNetwork.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>).filter((e) => e.class_uid === 4001);
+  const dnsFlow = flowEvents.find((e) => e.dst_endpoint.port === 53)!;
+  assert.equal(dnsFlow.device?.mac, clientMac);
+  assert.equal(dnsFlow.device?.hostname, 'desk-7');
 });
