@@ -81,6 +81,7 @@ export const ERRORS = {
   FORWARD_SINK_REJECTED: { message: 'forwarding sink {sink}: receiver rejected a batch ({reason}); batch moved to dead letters', httpStatus: 502 },
   // Devices and agents (src/devices), cloud discovery (src/discovery).
   DEVICE_STORE_OPEN_FAILED: { message: 'device store at {path} cannot be opened: {reason}', httpStatus: 500 },
+  DEVICE_MAC_ONLY_ONE: { message: 'MAC {mac} is the only MAC of device {uid}: there is no link to split', httpStatus: 409 },
   AGENT_NOT_ENROLLED: { message: 'agent {agentId} is not enrolled (or was revoked)', httpStatus: 401 },
   AGENT_SIGNATURE_INVALID: { message: 'heartbeat signature of agent {agentId} does not verify', httpStatus: 401 },
   AGENT_HEARTBEAT_STALE: { message: 'heartbeat timestamp of agent {agentId} is outside the allowed clock skew', httpStatus: 401 },

@@ -3,6 +3,8 @@
  *
  *   GET    /v1/devices            devices, filtered by mac / ip / hostname, paged by uid cursor
  *   GET    /v1/devices/:id        one device with its MAC links, address-binding history, users, evidence
+ *   POST   /v1/devices/:id/macs   link a MAC to the device by hand (merge)                 (admin)
+ *   DELETE /v1/devices/:id/macs/:mac  split a linked MAC off into a device of its own     (admin)
  *   GET    /v1/users              users agents reported, with their devices and time spans, paged by key cursor
  *   GET    /v1/agents             enrolled agents (never their secrets)            (admin)
  *   DELETE /v1/agents/:id         revoke an agent: its heartbeats get 401 after   (admin)
@@ -112,8 +114,21 @@ function badQuery(field: string, message: string): OutpostError {
 
 interface DeviceQuery { mac?: string; ip?: string; hostname?: string; after?: string; limit: number }
 
+const MAC_PATTERN = '^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$';
+const canonicalMac = (mac: string): string => mac.toLowerCase().replace(/-/g, ':');
+
+const linkResultSchema = {
+  type: 'object',
+  required: ['mac', 'device', 'from'],
+  properties: {
+    mac: { type: 'string' },
+    device: { ...summarySchema, description: 'The device that holds the MAC now.' },
+    from: { type: ['string', 'null'], description: 'The device the MAC was taken from (null: it had none).' },
+  },
+} as const;
+
 export function deviceRoutes(store: DeviceStore): FastifyPluginAsync<ApiPluginOptions> {
-  return async (app) => {
+  return async (app, { ctx }) => {
     app.get<{ Querystring: DeviceQuery }>('/', {
       schema: {
         summary: 'Devices, filterable by MAC, address and host name, paged',
@@ -189,6 +204,50 @@ export function deviceRoutes(store: DeviceStore): FastifyPluginAsync<ApiPluginOp
         users: d.users.map((u) => ({ name: u.name, ...(u.domain !== undefined ? { domain: u.domain } : {}), ...(u.uid !== undefined ? { uid: u.uid } : {}), ...(u.upn !== undefined ? { upn: u.upn } : {}), from: iso(u.fromMs), to: iso(u.toMs) })),
         evidence: d.evidence.map((e) => ({ kind: e.kind, value: e.value, source: e.source, at: iso(e.atMs), ...(e.confidence !== undefined ? { confidence: e.confidence } : {}) })),
       };
+    });
+
+    // Merges and splits by hand: the store links MACs by evidence (client id, agent, DHCP host
+    // name) with a confidence; an administrator who knows better undoes or makes a link here.
+    // Both are recorded in the device's `links` (reason `manual`, or `unlinkedAt`/`splitTo`) and
+    // logged with who did it; address intervals move with the MAC, so flows map accordingly.
+    app.post<{ Params: { id: string }; Body: { mac: string } }>('/:id/macs', {
+      schema: {
+        summary: 'Link a MAC to this device (merge two identities by hand)',
+        description: 'The MAC leaves the device that holds it (if any) with its address intervals; the link is recorded with reason `manual` and can be split off again with DELETE.',
+        params: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 200 } } },
+        body: { type: 'object', required: ['mac'], additionalProperties: false, properties: { mac: { type: 'string', pattern: MAC_PATTERN } } },
+        response: { 200: linkResultSchema },
+      },
+    }, async (req) => {
+      const mac = canonicalMac(req.body.mac);
+      const target = store.get(req.params.id);
+      if (target === undefined) throw notFound(`device ${req.params.id}`);
+      const from = store.byMacAddress(mac);
+      const d = store.linkMac(mac, target.uid, Date.now());
+      if (d === undefined) throw notFound(`device ${req.params.id}`);
+      store.flush();
+      ctx.logger.info({ mac, uid: d.uid, from: from?.uid ?? null, by: req.principal.name }, 'device MAC linked by hand');
+      return { mac, device: summary(d), from: from === undefined || from === d ? null : from.uid };
+    });
+
+    app.delete<{ Params: { id: string; mac: string } }>('/:id/macs/:mac', {
+      schema: {
+        summary: 'Split a MAC off this device into a device of its own (undo a link)',
+        description: 'The address intervals the MAC held under this device go with it; the link stays in `links` with `unlinkedAt` and `splitTo`.',
+        params: { type: 'object', required: ['id', 'mac'], properties: { id: { type: 'string', minLength: 1, maxLength: 200 }, mac: { type: 'string', pattern: MAC_PATTERN } } },
+        response: { 200: linkResultSchema },
+      },
+    }, async (req) => {
+      const mac = canonicalMac(req.params.mac);
+      const d = store.get(req.params.id);
+      if (d === undefined) throw notFound(`device ${req.params.id}`);
+      if (!d.macs.includes(mac)) throw notFound(`MAC ${mac} on device ${d.uid}`);
+      if (d.macs.length < 2) throw new OutpostError('DEVICE_MAC_ONLY_ONE', { mac, uid: d.uid });
+      const nd = store.unlinkMac(mac, Date.now());
+      if (nd === undefined) throw new OutpostError('DEVICE_MAC_ONLY_ONE', { mac, uid: d.uid });
+      store.flush();
+      ctx.logger.info({ mac, uid: d.uid, splitTo: nd.uid, by: req.principal.name }, 'device MAC split off by hand');
+      return { mac, device: summary(nd), from: d.uid };
     });
   };
 }
