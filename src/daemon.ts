@@ -177,7 +177,9 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
   // Live traffic can stop; idle flows must still end on the wall clock.
   jobs.addHook('flows.expire', 'flows', () => { sensor.flows.expire(Date.now() * 1000); writer.flush(); });
   jobs.addHook('compaction', 'dns-names', () => nameCache.compact(Date.now()));
-  if (deviceStore) jobs.addHook('compaction', 'devices', () => { deviceStore.compact(Date.now()); });
+  // Device history past devices.deviceHistoryRetentionMs goes with the daily retention run, like
+  // every other store's expired records (the weekly compaction job only reclaims LMDB space).
+  if (deviceStore) jobs.addHook('retention', 'devices', () => { deviceStore.compact(Date.now()); });
   if (discovery) discovery.registerJobs(jobs, emitEvent);
   for (const h of options.jobHooks ?? []) jobs.addHook(h.job, h.name, h.run);
 

@@ -35,7 +35,7 @@ before(async () => {
       { name: 'secrets', prefix: '/v1/test-secrets', role: 'admin', plugin: secrets },
     ],
     jobHooks: [
-      { job: 'retention', name: 'devices', run: () => { hookRuns++; } },
+      { job: 'retention', name: 'test-counter', run: () => { hookRuns++; } },
       { job: 'compaction', name: 'broken', run: () => { throw new Error('disk on fire'); } },
     ],
     metricSources: { outbox: () => ({ 'outbox.depth': 7, 'outbox.sent': 42 }) },
@@ -231,8 +231,11 @@ describe('jobs, flows, metrics', () => {
     assert.equal(hookRuns, 1);
     const bad = await call('POST', '/v1/jobs/compaction/run', { token: t.admin });
     assert.equal(bad.json.run.outcome, 'error');
-    // The daemon's own compaction hooks (DNS names, devices) run too; the broken one reports.
+    // The daemon's own hooks run too (device history with retention, DNS names with compaction);
+    // the broken one reports.
     assert.equal(bad.json.run.hooks.find((h: Json) => h.name === 'broken')?.error, 'disk on fire');
+    assert.equal(bad.json.run.hooks.find((h: Json) => h.name === 'dns-names')?.outcome, 'ok');
+    assert.equal(ok.json.run.hooks.find((h: Json) => h.name === 'devices')?.outcome, 'ok', JSON.stringify(ok.json.run.hooks));
     const list = (await call('GET', '/v1/jobs', { token: t.read })).json.jobs as Json[];
     const byName = new Map(list.map((j) => [j.name, j]));
     for (const n of ['flows.expire', 'expiry', 'retention', 'compaction', 'catalog.reload', 'reports']) assert.ok(byName.has(n), n);

@@ -50,8 +50,6 @@ export interface DevicesConfig {
   dhcpMaxPendingTransactions: number;
   /** Longest time a change waits before it is written to LMDB. */
   deviceFlushIntervalMs: number;
-  /** How often the daemon should call compact(). */
-  deviceCompactIntervalMs: number;
   /** HTTPS listener for agent heartbeats (docs/DEVICES.md, "Agent listener"). */
   agentListener: AgentListenerConfig;
 }
@@ -79,7 +77,6 @@ export const DEFAULT_DEVICES_CONFIG: Readonly<DevicesConfig> = Object.freeze({
   maxEvidencePerDevice: 32,
   dhcpMaxPendingTransactions: 4096,
   deviceFlushIntervalMs: 1_000,
-  deviceCompactIntervalMs: 3_600_000,
   agentListener: DEFAULT_AGENT_LISTENER_CONFIG,
 });
 
@@ -92,7 +89,7 @@ export const DEVICES_CONFIG_SCHEMA = {
   properties: {
     enabled: { type: 'boolean', default: DEFAULT_DEVICES_CONFIG.enabled, description: 'Device and user identity from DHCP, ARP/NDP, mDNS and agents.' },
     maxDevices: { ...int(1, 'Devices kept (LRU by last seen).'), default: DEFAULT_DEVICES_CONFIG.maxDevices },
-    deviceHistoryRetentionMs: { ...int(60_000, 'History older than this is compacted away.'), default: DEFAULT_DEVICES_CONFIG.deviceHistoryRetentionMs },
+    deviceHistoryRetentionMs: { ...int(60_000, 'Address intervals, user spans and evidence that ended longer ago than this, and devices not seen since, are deleted by the daily `retention` job.'), default: DEFAULT_DEVICES_CONFIG.deviceHistoryRetentionMs },
     agentHeartbeatTtlMs: { ...int(1_000, 'A reported user stays attributed this long after the last heartbeat.'), default: DEFAULT_DEVICES_CONFIG.agentHeartbeatTtlMs },
     agentMaxClockSkewMs: { ...int(1_000, 'Heartbeat timestamps further from the gateway clock are refused (401).'), default: DEFAULT_DEVICES_CONFIG.agentMaxClockSkewMs },
     agentMaxNonces: { ...int(100, 'Nonces remembered for replay detection.'), default: DEFAULT_DEVICES_CONFIG.agentMaxNonces },
@@ -103,7 +100,6 @@ export const DEVICES_CONFIG_SCHEMA = {
     maxEvidencePerDevice: { ...int(1, 'Evidence records kept per device.'), default: DEFAULT_DEVICES_CONFIG.maxEvidencePerDevice },
     dhcpMaxPendingTransactions: { ...int(1, 'Open DHCP transactions remembered.'), default: DEFAULT_DEVICES_CONFIG.dhcpMaxPendingTransactions },
     deviceFlushIntervalMs: { ...int(10, 'Longest wait before changes are written to LMDB.'), default: DEFAULT_DEVICES_CONFIG.deviceFlushIntervalMs },
-    deviceCompactIntervalMs: { ...int(1_000, 'Period of the compaction job.'), default: DEFAULT_DEVICES_CONFIG.deviceCompactIntervalMs },
     agentListener: {
       type: 'object',
       additionalProperties: false,
