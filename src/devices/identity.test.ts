@@ -161,3 +161,24 @@ test('restart: identities learned before a restart (LMDB) attribute flows after 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a randomized MAC seen first by ARP, then in a DHCP request with a known client id, joins the existing device', () => {
+  const identity = new DeviceIdentity({ store: new DeviceStore() });
+  const T = 1_700_000_000_000, R1 = '02:11:22:33:44:01', R2 = '02:11:22:33:44:02';
+  const request = (xid: number, m: string) => dhcpFrame(true, m, dhcp4({ xid, mac: m, msgType: 3, options: [[61, Buffer.from([1, 0xaa, 0xbb])], [12, str('phone')]] }));
+  const frames: Array<[number, Buffer]> = [
+    [T, request(1, R1)],
+    [T + 1000, arpReply(R2, '10.0.0.61')],
+    [T + 2000, request(2, R2)],
+  ];
+  run(frames, identity, []);
+  const s = identity.store;
+  const d = s.byMacAddress(R1)!;
+  assert.equal(s.byMacAddress(R2), d);
+  assert.deepEqual(d.macs, [R1, R2]);
+  const link = d.links.find((l) => l.mac === R2)!;
+  assert.equal(link.reason, 'dhcp_client_id');
+  assert.equal(link.confidence, 0.9);
+  assert.equal(s.lookup('10.0.0.61', T + 1500)?.uid, d.uid);
+  assert.equal(s.size, 1);
+});

@@ -357,10 +357,9 @@ export class DeviceIdentity {
     if (d === undefined) d = this.store.identify({ agentId: r.agentId, ...(macs[0] !== undefined ? { mac: macs[0] } : {}), trust: Trust.AGENT, source: 'agent', atMs });
     else this.store.identify({ agentId: r.agentId, mac: d.macs.find((m) => macs.includes(m)) ?? macs[0] ?? d.macs[0]!, trust: Trust.AGENT, source: 'agent', atMs });
     if (d === undefined) return undefined;
-    for (const m of macs) {
-      const other = this.store.byMacAddress(m);
-      if (other === undefined || other !== d) this.store.linkMac(m, d.uid, atMs);
-    }
+    // Every listed MAC is linked by the agent rule (confidence 1), folding a device known only
+    // from ARP/NDP or names into this one; a MAC on another agent's device is a counted conflict.
+    for (const m of macs) if (this.store.byMacAddress(m) !== d) this.store.identify({ agentId: r.agentId, mac: m, trust: Trust.AGENT, source: 'agent', atMs });
     if (r.hostname !== undefined && r.hostname.length > 0) this.store.setHostname(d, r.hostname, Trust.AGENT, 'agent', atMs);
     if (r.os !== undefined && r.os.length > 0) this.store.addOsHint(d, hintFromAgentOs(r.os), atMs);
     for (const a of r.addresses ?? []) {

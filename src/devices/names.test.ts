@@ -112,3 +112,22 @@ test('NetBIOS name registrations and query responses name the sender', () => {
   assert.equal(c['names.address_mismatch'], 1);
   assert.equal(nbName('A').length, 34);
 });
+
+test('an mDNS name never links MACs: a randomized MAC whose DHCP request uses that name stays its own device', () => {
+  const identity = new DeviceIdentity({ store: new DeviceStore() });
+  const R = '02:5e:00:00:00:09';
+  const request = ethernet('ff:ff:ff:ff:ff:ff', R, ETH_IPV4, ipv4({ src: '0.0.0.0', dst: '255.255.255.255', proto: PROTO_UDP },
+    udp({ sport: 68, dport: 67 }, dhcp4({ xid: 9, mac: R, msgType: 3, options: [[12, str('ceo-laptop')], [50, ip4('10.0.0.60')]] }))));
+  feed(identity, [
+    [T, mdns(A, '10.0.0.5', [{ type: 'A', name: 'ceo-laptop.local', ttl: 120, data: '10.0.0.5' }])],
+    [T + 1000, request],
+  ]);
+  const s = identity.store;
+  const a = s.byMacAddress(A)!;
+  assert.equal(a.hostname, 'ceo-laptop');
+  assert.deepEqual(a.macs, [A], 'the mDNS-named device did not absorb the new MAC');
+  const r = s.byMacAddress(R)!;
+  assert.notEqual(r.uid, a.uid);
+  assert.equal(r.hostname, 'ceo-laptop');
+  assert.equal(identity.counters()['devices.mac_linked'], 0);
+});

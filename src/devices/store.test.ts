@@ -124,3 +124,67 @@ test('vendor from the IEEE OUI data; OS hints from vendor class, option 55 and U
   assert.equal(hintFromUserAgent('Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)')?.osName, 'iOS');
   assert.equal(hintFromUserAgent('Mozilla/5.0 (Windows NT 10.0; Win64; x64)')?.osTypeId, 100);
 });
+
+test('a MAC first seen by ARP is linked when its DHCP client id names an existing device: merged, recorded, reversible', () => {
+  const s = new DeviceStore();
+  const r1 = '02:aa:bb:cc:dd:01', r2 = '02:aa:bb:cc:dd:02';
+  const d = s.identify({ mac: r1, clientId: '01aa', hostname: 'pixel-7', trust: Trust.DHCP, source: 'dhcp_request', atMs: 0 })!;
+  s.bind('10.0.0.8', d, r1, Trust.DHCP, 0, 3_600_000);
+  const w = s.identify({ mac: r2, trust: Trust.NEIGHBOR, source: 'arp', atMs: 1000 })!;
+  s.bind('10.0.0.9', w, r2, Trust.NEIGHBOR, 1000);
+  assert.notEqual(w, d);
+  const got = s.identify({ mac: r2, clientId: '01aa', trust: Trust.DHCP, source: 'dhcp_request', atMs: 2000 })!;
+  assert.equal(got, d, 'the weak device of the new MAC is folded into the identity with that client id');
+  assert.equal(s.byMacAddress(r2), d);
+  assert.equal(s.get(w.uid), undefined);
+  assert.equal(s.lookup('10.0.0.9', 1500)?.uid, d.uid, 'the ARP binding moved with the MAC');
+  assert.ok(d.addresses.includes('10.0.0.9'));
+  const link = d.links.find((l) => l.mac === r2)!;
+  assert.deepEqual([link.reason, link.confidence, link.value, link.mergedFrom], ['dhcp_client_id', 0.9, '01aa', w.uid]);
+  assert.equal(s.counters.macLinked, 1);
+  // Reversible: unlinkMac splits it out again with its intervals, and the split sticks.
+  const split = s.unlinkMac(r2, 3000)!;
+  assert.equal(s.lookup('10.0.0.9', 3500)?.uid, split.uid);
+  assert.equal(s.identify({ mac: r2, clientId: '01aa', trust: Trust.DHCP, source: 'dhcp_request', atMs: 4000 }), split);
+  assert.equal(s.identify({ mac: '02:aa:bb:cc:dd:03', clientId: '01aa', trust: Trust.DHCP, source: 'dhcp_request', atMs: 5000 }), d,
+    'the client id still names the original device');
+});
+
+test('an agent listing a MAC known only from ARP folds that device in (reason agent); another agent\'s MAC is a conflict', () => {
+  const s = new DeviceStore();
+  const ag = s.identify({ agentId: 'laptop', trust: Trust.AGENT, source: 'agent', atMs: 0 })!;
+  const w = s.identify({ mac: B, trust: Trust.NEIGHBOR, source: 'arp', atMs: 10 })!;
+  s.bind('10.0.0.7', w, B, Trust.NEIGHBOR, 10);
+  assert.equal(s.identify({ agentId: 'laptop', mac: B, trust: Trust.AGENT, source: 'agent', atMs: 20 }), ag);
+  assert.equal(s.get(w.uid), undefined);
+  assert.equal(s.lookup('10.0.0.7', 30)?.uid, ag.uid);
+  assert.deepEqual(ag.links.map((l) => [l.mac, l.reason, l.confidence, l.mergedFrom]), [[B, 'agent', 1, w.uid]]);
+  const other = s.identify({ agentId: 'desktop', mac: A, trust: Trust.AGENT, source: 'agent', atMs: 30 })!;
+  assert.equal(s.identify({ agentId: 'laptop', mac: A, trust: Trust.AGENT, source: 'agent', atMs: 40 }), ag);
+  assert.equal(s.byMacAddress(A), other, 'a MAC of another agent stays there');
+  assert.equal(s.counters.linkConflicts, 1);
+});
+
+test('two strong identities with one client id: the index keeps the first, the conflict is counted', () => {
+  const s = new DeviceStore();
+  const a = s.identify({ mac: A, clientId: 'cid', trust: Trust.DHCP, source: 'dhcp_request', atMs: 0 })!;
+  const b = s.identify({ mac: B, hostname: 'bravo', trust: Trust.DHCP, source: 'dhcp_request', atMs: 10 })!;
+  assert.equal(s.identify({ mac: B, clientId: 'cid', trust: Trust.DHCP, source: 'dhcp_request', atMs: 20 }), b, 'B keeps its own identity');
+  assert.equal(s.byMacAddress(A), a);
+  assert.equal(s.snapshot()['devices.link_conflicts'], 1);
+  assert.equal(s.identify({ mac: '02:00:00:00:00:07', clientId: 'cid', trust: Trust.DHCP, source: 'dhcp_request', atMs: 30 }), a,
+    'the client id index was not repointed to B');
+});
+
+test('a low-trust (mDNS) host name never links a MAC; a DHCP one does', () => {
+  const s = new DeviceStore();
+  const a = s.identify({ mac: A, trust: Trust.DNS, source: 'mdns', atMs: 0 })!;
+  s.setHostname(a, 'ceo-laptop', Trust.DNS, 'mdns', 0);
+  const r = s.identify({ mac: '02:00:00:00:00:01', hostname: 'ceo-laptop', trust: Trust.DHCP, source: 'dhcp_request', atMs: 10 })!;
+  assert.notEqual(r, a, 'the mDNS name did not absorb the randomized MAC');
+  assert.equal(r.hostname, 'ceo-laptop');
+  // The DHCP-named device now owns the name for linking.
+  assert.equal(s.identify({ mac: '02:00:00:00:00:02', hostname: 'CEO-laptop', trust: Trust.DHCP, source: 'dhcp_request', atMs: 20 }), r);
+  // A name announced by mDNS is not passed as linking evidence even in a sighting.
+  assert.notEqual(s.identify({ mac: '02:00:00:00:00:03', hostname: 'ceo-laptop', trust: Trust.DNS, source: 'mdns', atMs: 30 }), r);
+});

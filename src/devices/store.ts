@@ -7,7 +7,9 @@
  *   `links`; `unlinkMac` splits a MAC back out, so merges are visible and reversible.
  * - Linking rules (see docs/DEVICES.md): the agent's own MAC list (confidence 1), the same DHCP
  *   client identifier (RFC 2132 §9.14, confidence 0.9), or — only for locally administered MACs —
- *   the same DHCP host name (confidence 0.6).
+ *   the same DHCP or agent host name (confidence 0.6; names from mDNS/LLMNR/NetBIOS never link).
+ *   They apply to an unknown MAC and to one whose device is still weak (ARP/NDP/names only),
+ *   which is then folded in; an index held by another strong identity is never repointed.
  * - Address bindings are time intervals per address: [fromMs, toMs) held by one device, with the
  *   source's trust. A flow at time t maps to the device whose interval holds t (`lookup`), even
  *   after the address has moved on.
@@ -54,6 +56,8 @@ export interface MacLink {
   /** Set when the link was undone (unlinkMac): the MAC now belongs to `splitTo`. */
   unlinkedMs?: number;
   splitTo?: string;
+  /** The device the MAC had until this link, when it was folded in whole (it had no other MAC). */
+  mergedFrom?: string;
 }
 
 export interface UserSpan {
@@ -85,6 +89,12 @@ export interface Device {
   evidence: Evidence[];
   firstSeenMs: number;
   lastSeenMs: number;
+  /**
+   * Highest trust of the sightings that identified the device (Trust.*): below DHCP it is known
+   * only from ARP/NDP or name announcements, and stronger linking evidence may fold it into
+   * another identity. Absent in devices saved before it existed (see identityTrust()).
+   */
+  identityTrust?: number;
 }
 
 export interface Binding {
@@ -103,6 +113,10 @@ export type DeviceChange = 'new' | 'hostname' | 'mac_linked' | 'mac_unlinked' | 
 
 export class DeviceCounters {
   created = 0; evicted = 0; macLinked = 0; macUnlinked = 0;
+  /** Devices folded whole into another identity when their only MAC was linked to it. */
+  merged = 0;
+  /** A client id or host name already indexed for another strong identity: the index kept it. */
+  linkConflicts = 0;
   addressBound = 0; addressMoved = 0; refusedLowerTrust = 0; bindingsDropped = 0; addressesEvicted = 0;
   compactedBindings = 0; compactedDevices = 0; compactedEvidence = 0;
   lookups = 0; lookupHits = 0; loaded = 0; flushes = 0; flushErrors = 0;
@@ -111,6 +125,7 @@ export class DeviceCounters {
     return {
       'devices.created': this.created, 'devices.evicted': this.evicted,
       'devices.mac_linked': this.macLinked, 'devices.mac_unlinked': this.macUnlinked,
+      'devices.merged': this.merged, 'devices.link_conflicts': this.linkConflicts,
       'devices.address_bound': this.addressBound, 'devices.address_moved': this.addressMoved,
       'devices.binding_refused_lower_trust': this.refusedLowerTrust, 'devices.bindings_dropped': this.bindingsDropped,
       'devices.addresses_evicted': this.addressesEvicted,
@@ -259,8 +274,9 @@ export class DeviceStore {
     this.devices.set(d.uid, d);
     for (const m of d.macs) this.byMac.set(m, d.uid);
     if (d.agentId !== undefined) this.byAgent.set(d.agentId, d.uid);
-    for (const c of d.clientIds) this.byClientId.set(c, d.uid);
-    if (d.hostname !== undefined) this.byHostname.set(d.hostname.toLowerCase(), d.uid);
+    // Loading: the first device claiming a key keeps it, as at run time (no silent repointing).
+    for (const c of d.clientIds) if (!this.byClientId.has(c)) this.byClientId.set(c, d.uid);
+    if (d.hostname !== undefined && d.hostnameTrust >= Trust.DHCP && !this.byHostname.has(d.hostname.toLowerCase())) this.byHostname.set(d.hostname.toLowerCase(), d.uid);
   }
 
   private touch(d: Device, atMs: number): void {
@@ -323,29 +339,67 @@ export class DeviceStore {
   }
 
   /**
-   * Finds or creates the device a sighting is about, linking a new MAC to an existing identity
-   * when the agent id, the DHCP client id or (randomized MACs only) the host name matches.
+   * Trust of what identified `d` (Device.identityTrust); for devices saved before the field
+   * existed, read from what they carry: an agent id, a client id, a DHCP or agent host name or
+   * DHCP evidence make it strong.
+   */
+  private identityTrust(d: Device): number {
+    if (d.identityTrust !== undefined) return d.identityTrust;
+    if (d.agentId !== undefined) return Trust.AGENT;
+    if (d.clientIds.length > 0 || d.hostnameTrust >= Trust.DHCP || d.evidence.some((e) => e.source.startsWith('dhcp'))) return Trust.DHCP;
+    return Trust.NEIGHBOR;
+  }
+
+  /**
+   * A MAC's own device known only from ARP/NDP or name announcements: nothing in it contradicts
+   * stronger linking evidence for that MAC, so it may be folded into the identity that evidence
+   * names.
+   */
+  private isWeakOwnDevice(d: Device, mac: string): boolean {
+    return d.agentId === undefined && d.clientIds.length === 0 && d.macs.length === 1 && d.macs[0] === mac
+      && this.identityTrust(d) < Trust.DHCP;
+  }
+
+  /** True when an administrator split `mac` out of `d` (unlinkMac): linking rules must not undo it. */
+  private wasSplitFrom(d: Device, mac: string): boolean {
+    for (const l of d.links) if (l.mac === mac && l.unlinkedMs !== undefined) return true;
+    return false;
+  }
+
+  /**
+   * Finds or creates the device a sighting is about. A MAC is linked to an existing identity
+   * (docs/DEVICES.md, "MAC randomization") when it is unknown or has only a weak device of its
+   * own (isWeakOwnDevice: then that device is folded in) and the sighting carries strong evidence:
+   * the agent id, or — from DHCP — the client id or (randomized MACs only) the host name. An
+   * index (client id, host name) already held by another strong identity is never repointed:
+   * the conflict is counted (`devices.link_conflicts`) and kept as evidence.
    */
   identify(s: Sighting): Device | undefined {
     let d: Device | undefined;
     if (s.agentId !== undefined) d = this.byAgentId(s.agentId);
-    if (d === undefined && s.mac !== undefined) d = this.byMacAddress(s.mac);
-    if (d === undefined && s.mac !== undefined) {
-      let reason: MacLink['reason'] | undefined, confidence = 0, value: string | undefined;
-      if (s.clientId !== undefined) {
-        const u = this.byClientId.get(s.clientId);
-        if (u !== undefined) { d = this.devices.get(u); reason = 'dhcp_client_id'; confidence = 0.9; value = s.clientId; }
+    const own = s.mac !== undefined ? this.byMacAddress(s.mac) : undefined;
+    if (s.mac !== undefined) {
+      if (d !== undefined && own !== d) {
+        // The agent lists this MAC: its signed heartbeat is the strongest evidence (trust 4) and
+        // takes the MAC from any identity but another agent's.
+        if (own !== undefined && own.agentId !== undefined) this.linkConflict(d, `mac ${s.mac} is on ${own.uid}`, s);
+        else this.moveMac(s.mac, d, { mac: s.mac, reason: 'agent', confidence: 1, atMs: s.atMs, value: s.agentId! }, s.source);
+      } else if (d === undefined && s.trust >= Trust.DHCP && (own === undefined || this.isWeakOwnDevice(own, s.mac))) {
+        let reason: MacLink['reason'] | undefined, confidence = 0, value: string | undefined;
+        if (s.clientId !== undefined) {
+          const u = this.byClientId.get(s.clientId);
+          if (u !== undefined) { d = this.devices.get(u); reason = 'dhcp_client_id'; confidence = 0.9; value = s.clientId; }
+        }
+        if (d === undefined && s.hostname !== undefined && isRandomizedMac(s.mac)) {
+          const u = this.byHostname.get(s.hostname.toLowerCase());
+          if (u !== undefined) { d = this.devices.get(u); reason = 'hostname'; confidence = 0.6; value = s.hostname; }
+        }
+        if (d !== undefined && (d === own || this.wasSplitFrom(d, s.mac))) d = undefined;
+        if (d !== undefined && reason !== undefined) {
+          this.moveMac(s.mac, d, { mac: s.mac, reason, confidence, atMs: s.atMs, ...(value !== undefined ? { value } : {}) }, s.source);
+        }
       }
-      if (d === undefined && s.hostname !== undefined && isRandomizedMac(s.mac)) {
-        const u = this.byHostname.get(s.hostname.toLowerCase());
-        if (u !== undefined) { d = this.devices.get(u); reason = 'hostname'; confidence = 0.6; value = s.hostname; }
-      }
-      if (d !== undefined && reason !== undefined) {
-        this.attachMac(d, s.mac, { mac: s.mac, reason, confidence, atMs: s.atMs, ...(value !== undefined ? { value } : {}) });
-        this.counters.macLinked++;
-        this.addEvidence(d, { kind: 'mac_link', value: `${s.mac} by ${reason}`, source: s.source, atMs: s.atMs, confidence });
-        this.changed(d, 'mac_linked', s.atMs);
-      }
+      if (d === undefined) d = own;
     }
     if (d === undefined) {
       if (s.agentId !== undefined && s.mac === undefined) {
@@ -359,35 +413,90 @@ export class DeviceStore {
       if (s.agentId !== undefined) { d.agentId = s.agentId; this.byAgent.set(s.agentId, d.uid); }
       this.changed(d, 'new', s.atMs);
     }
+    d.identityTrust = Math.max(s.trust, this.identityTrust(d));
     if (s.agentId !== undefined && d.agentId === undefined) {
       d.agentId = s.agentId;
       this.byAgent.set(s.agentId, d.uid);
       this.changed(d, 'agent', s.atMs);
     }
-    if (s.clientId !== undefined && !d.clientIds.includes(s.clientId)) {
-      d.clientIds.push(s.clientId);
-      if (d.clientIds.length > 8) d.clientIds.shift();
-      this.byClientId.set(s.clientId, d.uid);
-    }
+    if (s.clientId !== undefined) this.addClientId(d, s.clientId, s.source, s.atMs);
     if (s.hostname !== undefined && s.hostname.length > 0) this.setHostname(d, s.hostname, s.trust, s.source, s.atMs);
     this.touch(d, s.atMs);
     return d;
   }
 
-  /** Links a MAC to a device by hand (or re-links one split out), reason 'manual'. */
+  /** Records a client id on `d`; the index points to the first strong identity that claimed it. */
+  private addClientId(d: Device, clientId: string, source: string, atMs: number): void {
+    if (d.clientIds.includes(clientId)) return;
+    const owner = this.byClientId.get(clientId);
+    if (owner === undefined) this.byClientId.set(clientId, d.uid);
+    else if (owner !== d.uid) this.linkConflict(d, `client id ${clientId} is on ${owner}`, { source, atMs });
+    d.clientIds.push(clientId);
+    if (d.clientIds.length > 8) {
+      const old = d.clientIds.shift()!;
+      if (this.byClientId.get(old) === d.uid) this.byClientId.delete(old);
+    }
+  }
+
+  private linkConflict(d: Device, value: string, s: { source: string; atMs: number }): void {
+    this.counters.linkConflicts++;
+    this.addEvidence(d, { kind: 'link_conflict', value, source: s.source, atMs: s.atMs });
+  }
+
+  /**
+   * Puts `mac` on `d`. The device that had it loses it with the intervals it held through it;
+   * if that leaves it without a MAC (and it is no agent's), it is folded into `d` whole — the
+   * link names it (`mergedFrom`) and unlinkMac splits the MAC out again with its intervals.
+   */
+  private moveMac(mac: string, d: Device, link: MacLink, source: string): void {
+    const prev = this.byMacAddress(mac);
+    if (prev !== undefined && prev !== d) {
+      prev.macs = prev.macs.filter((m) => m !== mac);
+      const fold = prev.macs.length === 0 && prev.agentId === undefined;
+      for (const [a, list] of this.bindings) {
+        for (const b of list) if (b.uid === prev.uid && (fold || b.mac === mac)) { b.uid = d.uid; this.dirtyBindings.add(a); }
+        const last = list[list.length - 1];
+        if (last !== undefined && last.uid === d.uid && last.toMs === OPEN_MS && prev.addresses.includes(a)) {
+          prev.addresses = prev.addresses.filter((x) => x !== a);
+          if (!d.addresses.includes(a)) d.addresses.push(a);
+        }
+      }
+      if (fold) { this.foldInto(prev, d, source, link.atMs); link.mergedFrom = prev.uid; }
+      else this.dirtyDevices.add(prev.uid);
+    }
+    this.attachMac(d, mac, link);
+    this.counters.macLinked++;
+    this.addEvidence(d, { kind: 'mac_link', value: `${mac} by ${link.reason}`, source, atMs: link.atMs, confidence: link.confidence });
+    this.changed(d, 'mac_linked', link.atMs);
+  }
+
+  /** Moves what a device without MACs still says into `d` (host name by trust, OS by confidence), then drops it. */
+  private foldInto(w: Device, d: Device, source: string, atMs: number): void {
+    this.removeDevice(w.uid);
+    this.counters.merged++;
+    for (const e of w.evidence) this.addEvidence(d, e);
+    for (const c of w.clientIds) this.addClientId(d, c, source, atMs);
+    if (w.hostname !== undefined && (d.hostname === undefined || w.hostnameTrust > d.hostnameTrust)) {
+      this.setHostname(d, w.hostname, w.hostnameTrust, w.hostnameSource ?? source, atMs);
+    }
+    if (w.os !== undefined && (d.os === undefined || w.os.confidence > d.os.confidence)) {
+      d.os = w.os;
+      if (w.typeId !== undefined) d.typeId = w.typeId;
+    }
+    if (w.firstSeenMs < d.firstSeenMs) d.firstSeenMs = w.firstSeenMs;
+    if (w.lastSeenMs > d.lastSeenMs) d.lastSeenMs = w.lastSeenMs;
+    if ((w.identityTrust ?? 0) > (d.identityTrust ?? 0)) d.identityTrust = w.identityTrust!;
+  }
+
+  /**
+   * Links a MAC to a device by hand (or re-links one split out), reason 'manual'. A device left
+   * without any MAC by it is folded in (see moveMac).
+   */
   linkMac(mac: string, uid: string, atMs: number): Device | undefined {
     const d = this.devices.get(uid);
     if (d === undefined) return undefined;
-    const prev = this.byMacAddress(mac);
-    if (prev === d) return d;
-    if (prev !== undefined) {
-      prev.macs = prev.macs.filter((m) => m !== mac);
-      for (const [a, list] of this.bindings) for (const b of list) if (b.mac === mac && b.uid === prev.uid) { b.uid = d.uid; this.dirtyBindings.add(a); }
-      this.dirtyDevices.add(prev.uid);
-    }
-    this.attachMac(d, mac, { mac, reason: 'manual', confidence: 1, atMs });
-    this.counters.macLinked++;
-    this.changed(d, 'mac_linked', atMs);
+    if (this.byMacAddress(mac) === d) return d;
+    this.moveMac(mac, d, { mac, reason: 'manual', confidence: 1, atMs }, 'manual');
     return d;
   }
 
@@ -417,8 +526,16 @@ export class DeviceStore {
     return nd;
   }
 
+  /**
+   * Sets the host name by the order of trust. Only a name from DHCP or an agent is indexed for
+   * linking MACs: a name announcement (mDNS, LLMNR, NetBIOS) can be sent by anyone, and indexing
+   * it would let a spoofed "ceo-laptop" absorb the next randomized MAC asking DHCP for that name.
+   */
   setHostname(d: Device, name: string, trust: number, source: string, atMs: number): void {
-    if (d.hostname === name) { if (trust > d.hostnameTrust) d.hostnameTrust = trust; return; }
+    if (d.hostname === name) {
+      if (trust > d.hostnameTrust) { d.hostnameTrust = trust; this.indexHostname(d, name, trust, source, atMs); }
+      return;
+    }
     if (d.hostname !== undefined && trust < d.hostnameTrust) {
       this.addEvidence(d, { kind: 'hostname_refused', value: name, source, atMs });
       return;
@@ -427,9 +544,16 @@ export class DeviceStore {
     d.hostname = name;
     d.hostnameTrust = trust;
     d.hostnameSource = source;
-    this.byHostname.set(name.toLowerCase(), d.uid);
+    this.indexHostname(d, name, trust, source, atMs);
     this.addEvidence(d, { kind: 'hostname', value: name, source, atMs });
     this.changed(d, 'hostname', atMs);
+  }
+
+  private indexHostname(d: Device, name: string, trust: number, source: string, atMs: number): void {
+    if (trust < Trust.DHCP) return;
+    const key = name.toLowerCase(), owner = this.byHostname.get(key);
+    if (owner === undefined) this.byHostname.set(key, d.uid);
+    else if (owner !== d.uid) this.linkConflict(d, `hostname ${name} is on ${owner}`, { source, atMs });
   }
 
   /** Keeps the most confident OS hint (ties: the newer one). */
