@@ -162,6 +162,28 @@ test('restart: identities learned before a restart (LMDB) attribute flows after 
   }
 });
 
+test('a DHCP ACK newer than the agent\'s last report of an address moves it: flows after it are the new holder\'s, without the laptop\'s user', () => {
+  const identity = new DeviceIdentity({ store: new DeviceStore() });
+  const T = 1_700_000_000_000;
+  identity.applyAgentReport({ agentId: 'laptop-17', hostname: 'laptop', macs: [C], addresses: ['10.0.0.50'], users: [{ name: 'alice', domain: 'CORP' }] }, T);
+  const frames: Array<[number, Buffer]> = [];
+  const at = (ms: number, fs: Buffer[]) => fs.forEach((f, i) => frames.push([T + ms + i, f]));
+  at(10_000, flow(C, '10.0.0.50', 42000));
+  at(60_000, lease(0x5555, B, 'bravo', '10.0.0.50')); // within agentHeartbeatTtlMs of the report
+  at(70_000, flow(B, '10.0.0.50', 42001));
+  const events: Ev[] = [];
+  run(frames, identity, events);
+  const bySport = (p: number) => events.find((e) => e.class_uid === 4001 && e.src_endpoint.port === p)!;
+  assert.equal(bySport(42000).device.hostname, 'laptop');
+  assert.equal(bySport(42000).actor.user.name, 'alice');
+  assert.equal(bySport(42001).device.hostname, 'bravo');
+  assert.equal(bySport(42001).device.mac, B);
+  assert.equal(bySport(42001).actor, undefined, 'no user of the laptop on the new holder');
+  const h = identity.store.history('10.0.0.50');
+  assert.equal(h[0]!.toMs, T + 60_003, 'the agent interval closed at the ACK');
+  assert.equal(identity.counters()['devices.binding_refused_lower_trust'], 0);
+});
+
 test('a randomized MAC seen first by ARP, then in a DHCP request with a known client id, joins the existing device', () => {
   const identity = new DeviceIdentity({ store: new DeviceStore() });
   const T = 1_700_000_000_000, R1 = '02:11:22:33:44:01', R2 = '02:11:22:33:44:02';

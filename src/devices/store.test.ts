@@ -188,3 +188,46 @@ test('a low-trust (mDNS) host name never links a MAC; a DHCP one does', () => {
   // A name announced by mDNS is not passed as linking evidence even in a sighting.
   assert.notEqual(s.identify({ mac: '02:00:00:00:00:03', hostname: 'ceo-laptop', trust: Trust.DNS, source: 'mdns', atMs: 30 }), r);
 });
+
+test('bindings inserted out of time order: lookup answers before, between and after', () => {
+  const s = new DeviceStore();
+  const a = s.identify({ mac: A, trust: Trust.DHCP, source: 'dhcp', atMs: 0 })!;
+  const b = s.identify({ mac: B, trust: Trust.DHCP, source: 'dhcp', atMs: 0 })!;
+  const c = s.identify({ mac: '00:11:22:33:44:77', trust: Trust.DHCP, source: 'dhcp', atMs: 0 })!;
+  s.bind('10.0.0.5', b, B, Trust.DHCP, 50_000, 150_000);
+  s.bind('10.0.0.5', a, A, Trust.DHCP, 10_000, 110_000); // arrives late
+  assert.equal(s.lookup('10.0.0.5', 5_000), undefined, 'before');
+  assert.equal(s.lookup('10.0.0.5', 20_000)?.uid, a.uid, 'between');
+  assert.equal(s.lookup('10.0.0.5', 60_000)?.uid, b.uid, 'after: the newer holder');
+  assert.deepEqual(b.addresses, ['10.0.0.5'], 'the current holder is still B');
+  assert.deepEqual(a.addresses, []);
+  assert.ok(s.history('10.0.0.5').every((x) => x.toMs > x.fromMs), 'no zero-length interval');
+  // A late binding between two holders splits the earlier one's interval.
+  s.bind('10.0.0.6', a, A, Trust.DHCP, 1_000, 100_000);
+  s.bind('10.0.0.6', c, undefined, Trust.DHCP, 50_000, 150_000);
+  s.bind('10.0.0.6', b, B, Trust.DHCP, 20_000, 120_000);
+  assert.equal(s.lookup('10.0.0.6', 10_000)?.uid, a.uid);
+  assert.equal(s.lookup('10.0.0.6', 30_000)?.uid, b.uid);
+  assert.equal(s.lookup('10.0.0.6', 60_000)?.uid, c.uid);
+  assert.deepEqual(s.history('10.0.0.6').map((x) => x.uid), [a.uid, b.uid, c.uid]);
+});
+
+test('address cap: an address with only closed intervals is evicted before one that is held', () => {
+  const s = new DeviceStore({ maxDevices: 1 }); // 8 addresses
+  const d = s.identify({ mac: A, trust: Trust.DHCP, source: 'dhcp', atMs: 0 })!;
+  s.bind('10.9.0.1', d, A, Trust.DHCP, 0, 1e9);
+  for (let i = 2; i <= 8; i++) { s.bind(`10.9.0.${i}`, d, A, Trust.NEIGHBOR, i); s.release(`10.9.0.${i}`, i + 1); }
+  s.bind('10.9.0.9', d, A, Trust.DHCP, 100, 1e9);
+  assert.equal(s.lookup('10.9.0.1', 200)?.uid, d.uid, 'the held address survived');
+  assert.equal(s.history('10.9.0.2').length, 0, 'the oldest closed one went');
+  let snap = s.snapshot();
+  assert.equal(snap['devices.addresses_evicted'], 1);
+  assert.equal(snap['devices.addresses_evicted_expired'], 1);
+  assert.equal(snap['devices.addresses_evicted_held'], 0);
+  // Only held addresses left: one of them has to go, counted as such.
+  for (let i = 10; i <= 16; i++) s.bind(`10.9.0.${i}`, d, A, Trust.DHCP, 300 + i, 1e9);
+  snap = s.snapshot();
+  assert.ok((snap['devices.addresses_evicted_held'] ?? 0) > 0);
+  assert.ok(d.addresses.length <= 16);
+  for (const a of d.addresses) assert.ok(s.history(a).length > 0, `${a} listed by the device is still tracked`);
+});

@@ -15,11 +15,13 @@
  *   after the address has moved on.
  * - Order of trust: agent (4) > DHCP ACK (3) > ARP/NDP (2) > DNS/mDNS (1). Lower-trust evidence
  *   that contradicts a binding is refused while the binding is held: a DHCP lease until it
- *   expires, anything else for trustHoldMs after it was last confirmed (counted).
+ *   expires, anything else for trustHoldMs after it was last confirmed (counted). A DHCP lease
+ *   newer than an agent's last report of the address is proof it moved and ends the agent's
+ *   interval (refuses()).
  * - Users: agent heartbeats open or extend a [fromMs, lastHeartbeat + agentHeartbeatTtlMs] span.
  * - Bounds: maxDevices (least recently seen evicted), maxBindingsPerAddress, 8 × maxDevices
- *   addresses, maxEvidencePerDevice; compact(nowMs) drops history older than
- *   deviceHistoryRetentionMs. Every drop is counted.
+ *   addresses (those nobody holds evicted first), maxEvidencePerDevice; compact(nowMs) drops
+ *   history older than deviceHistoryRetentionMs. Every drop is counted.
  * - Persistence: LMDB (`open(path)`), keys ['d', uid] → device, ['b', address] → intervals,
  *   written in batches by flush(); loaded on open. ['a', agentId] → an enrolled agent with its
  *   signing secret (AgentRegistry, written at once). The directory is made 0700 and its files
@@ -118,6 +120,8 @@ export class DeviceCounters {
   /** A client id or host name already indexed for another strong identity: the index kept it. */
   linkConflicts = 0;
   addressBound = 0; addressMoved = 0; refusedLowerTrust = 0; bindingsDropped = 0; addressesEvicted = 0;
+  /** Address cap: evicted with no interval held at the time / while held (no free one found). */
+  addressesEvictedExpired = 0; addressesEvictedHeld = 0;
   compactedBindings = 0; compactedDevices = 0; compactedEvidence = 0;
   lookups = 0; lookupHits = 0; loaded = 0; flushes = 0; flushErrors = 0;
   devices = 0;
@@ -129,6 +133,7 @@ export class DeviceCounters {
       'devices.address_bound': this.addressBound, 'devices.address_moved': this.addressMoved,
       'devices.binding_refused_lower_trust': this.refusedLowerTrust, 'devices.bindings_dropped': this.bindingsDropped,
       'devices.addresses_evicted': this.addressesEvicted,
+      'devices.addresses_evicted_expired': this.addressesEvictedExpired, 'devices.addresses_evicted_held': this.addressesEvictedHeld,
       'devices.compacted_bindings': this.compactedBindings, 'devices.compacted_devices': this.compactedDevices,
       'devices.compacted_evidence': this.compactedEvidence,
       'devices.lookups': this.lookups, 'devices.lookup_hits': this.lookupHits,
@@ -571,7 +576,10 @@ export class DeviceStore {
   /**
    * Records that `d` holds `address` at atMs, seen by a source of `trust`. `expiresMs` is the
    * lease end for DHCP; other sources get lastMs + addressBindingTtlMs. Returns false when the
-   * evidence was refused by the order of trust.
+   * evidence was refused by the order of trust (see refuses()).
+   *
+   * The list stays in time order with only its last interval open, whatever order evidence
+   * arrives in: lookup walks it from the end and must meet the newest holder first.
    */
   bind(address: string, d: Device, mac: string | undefined, trust: number, atMs: number, expiresMs?: number): boolean {
     const exp = expiresMs ?? atMs + this.settings.addressBindingTtlMs;
@@ -579,32 +587,34 @@ export class DeviceStore {
     if (list === undefined) {
       list = [];
       this.bindings.set(address, list);
-      if (this.bindings.size > this.settings.maxDevices * 8) {
-        const first = this.bindings.keys().next().value as string;
-        this.bindings.delete(first);
-        this.dirtyBindings.add(first);
-        this.counters.addressesEvicted++;
-      }
+      if (this.bindings.size > this.settings.maxDevices * 8) this.evictAddress(address, atMs);
+    } else if (this.bindings.size > 1) {
+      // Map order = order of last binding: the eviction scan meets the stalest addresses first.
+      this.bindings.delete(address);
+      this.bindings.set(address, list);
     }
     const last = list[list.length - 1];
-    if (last !== undefined && last.toMs === OPEN_MS && last.uid === d.uid) {
+    if (last !== undefined && atMs < last.fromMs) return this.bindPast(address, list, d, mac, trust, atMs, exp);
+    if (last !== undefined && last.uid === d.uid && (last.toMs === OPEN_MS || atMs < last.toMs)) {
       if (atMs > last.lastMs) last.lastMs = atMs;
-      if (exp > last.expiresMs || trust >= last.trust) last.expiresMs = Math.max(exp, trust > last.trust ? exp : last.expiresMs);
-      if (trust > last.trust) last.trust = trust;
-      if (mac !== undefined) last.mac = mac;
+      if (last.toMs === OPEN_MS) {
+        if (exp > last.expiresMs || trust >= last.trust) last.expiresMs = Math.max(exp, trust > last.trust ? exp : last.expiresMs);
+        if (trust > last.trust) last.trust = trust;
+        if (mac !== undefined) last.mac = mac;
+      }
       this.dirtyBindings.add(address);
       return true;
     }
-    if (last !== undefined && last.toMs === OPEN_MS && atMs < last.expiresMs) {
-      // Held by another device: refuse lower-trust evidence while the binding is held.
-      const held = last.trust === Trust.DHCP ? last.expiresMs : last.lastMs + this.settings.trustHoldMs;
-      if (trust < last.trust && atMs < held) { this.counters.refusedLowerTrust++; return false; }
-    }
-    if (last !== undefined && last.toMs === OPEN_MS) {
-      last.toMs = Math.max(atMs, last.fromMs);
-      const prev = this.devices.get(last.uid);
-      if (prev !== undefined) { prev.addresses = prev.addresses.filter((a) => a !== address); this.dirtyDevices.add(prev.uid); }
-      this.counters.addressMoved++;
+    if (last !== undefined && holds(last, atMs) && this.refuses(last, trust, atMs)) { this.counters.refusedLowerTrust++; return false; }
+    if (last !== undefined && last.toMs > atMs) {
+      const open = last.toMs === OPEN_MS;
+      // An open interval that already expired ended at its expiry: it must not cover the gap.
+      last.toMs = Math.max(Math.min(atMs, open ? last.expiresMs : last.toMs), last.fromMs);
+      if (open) {
+        const prev = this.devices.get(last.uid);
+        if (prev !== undefined) { prev.addresses = prev.addresses.filter((a) => a !== address); this.dirtyDevices.add(prev.uid); }
+        this.counters.addressMoved++;
+      }
     }
     list.push({ uid: d.uid, ...(mac !== undefined ? { mac } : {}), fromMs: atMs, toMs: OPEN_MS, lastMs: atMs, expiresMs: exp, trust });
     if (list.length > this.settings.maxBindingsPerAddress) { list.shift(); this.counters.bindingsDropped++; }
@@ -614,6 +624,73 @@ export class DeviceStore {
     this.dirtyBindings.add(address);
     this.changed(d, 'address', atMs);
     return true;
+  }
+
+  /**
+   * Order of trust between claims on one address: lower-trust evidence is refused while `b` is
+   * held — a DHCP lease until it expires, anything else for trustHoldMs after it was last
+   * confirmed. One exception: a DHCP lease (trust 3) newer than an agent's (trust 4) last report
+   * of the address is not a concurrent claim but proof that it moved — the server handed it out
+   * again, which it does only once the laptop's lease is gone — so it ends the agent's interval.
+   */
+  private refuses(b: Binding, trust: number, atMs: number): boolean {
+    if (trust >= b.trust || atMs >= b.expiresMs) return false;
+    if (trust === Trust.DHCP && b.trust === Trust.AGENT && atMs > b.lastMs) return false;
+    return atMs < (b.trust === Trust.DHCP ? b.expiresMs : b.lastMs + this.settings.trustHoldMs);
+  }
+
+  /**
+   * Evidence older than the newest interval's start (a heartbeat with its own clock, a late
+   * replayed message): put in its place in time, never made the open (current) interval.
+   */
+  private bindPast(address: string, list: Binding[], d: Device, mac: string | undefined, trust: number, atMs: number, exp: number): boolean {
+    let i = list.length - 1;
+    while (i > 0 && list[i - 1]!.fromMs > atMs) i--;
+    const next = list[i]!, prev = i > 0 ? list[i - 1] : undefined;
+    if (prev !== undefined && holds(prev, atMs)) {
+      if (prev.uid === d.uid) { if (atMs > prev.lastMs) prev.lastMs = atMs; if (trust > prev.trust) prev.trust = trust; this.dirtyBindings.add(address); return true; }
+      if (this.refuses(prev, trust, atMs)) { this.counters.refusedLowerTrust++; return false; }
+    }
+    // The holder we know, seen holding it earlier than we knew: its interval starts earlier.
+    const extend = next.uid === d.uid && exp >= next.fromMs;
+    const toMs = Math.min(next.fromMs, exp);
+    if (!extend && toMs <= atMs) return true;
+    // The earlier holder's interval ends where this evidence starts.
+    if (prev !== undefined && prev.toMs > atMs) prev.toMs = Math.max(atMs, prev.fromMs);
+    this.dirtyBindings.add(address);
+    if (extend) { next.fromMs = atMs; return true; }
+    list.splice(i, 0, { uid: d.uid, ...(mac !== undefined ? { mac } : {}), fromMs: atMs, toMs, lastMs: atMs, expiresMs: exp, trust });
+    if (list.length > this.settings.maxBindingsPerAddress) { list.shift(); this.counters.bindingsDropped++; }
+    this.counters.addressBound++;
+    return true;
+  }
+
+  /**
+   * Keeps the address table within 8 × maxDevices. The scan starts at the least recently bound
+   * address and takes the first one nobody holds at atMs (only history is lost); if none of the
+   * first EVICT_SCAN is free, the least recently bound one goes even though it is held — counted
+   * apart, as flows from it lose their device.
+   */
+  private evictAddress(keep: string, atMs: number): void {
+    let victim: string | undefined, free = false, n = 0;
+    for (const [a, list] of this.bindings) {
+      if (a === keep) continue;
+      victim ??= a;
+      const last = list[list.length - 1];
+      if (last === undefined || last.toMs !== OPEN_MS || atMs > last.expiresMs) { victim = a; free = true; break; }
+      if (++n >= EVICT_SCAN) break;
+    }
+    if (victim === undefined) return;
+    const list = this.bindings.get(victim)!;
+    const last = list[list.length - 1];
+    if (!free && last !== undefined) {
+      const holder = this.devices.get(last.uid);
+      if (holder !== undefined) { holder.addresses = holder.addresses.filter((x) => x !== victim); this.dirtyDevices.add(holder.uid); }
+    }
+    this.bindings.delete(victim);
+    this.dirtyBindings.add(victim);
+    this.counters.addressesEvicted++;
+    if (free) this.counters.addressesEvictedExpired++; else this.counters.addressesEvictedHeld++;
   }
 
   /** Ends the device's interval on `address` at atMs (DHCP RELEASE, RFC 2131 §4.4.6). */
@@ -726,6 +803,14 @@ export class DeviceStore {
     this.counters.devices = this.devices.size;
     return this.counters.snapshot();
   }
+}
+
+/** Addresses looked at, least recently bound first, for one that nobody holds (evictAddress). */
+const EVICT_SCAN = 64;
+
+/** `b` covers time t: started, not ended, and (while open) not expired. */
+function holds(b: Binding, t: number): boolean {
+  return b.fromMs <= t && t < b.toMs && (b.toMs !== OPEN_MS || t <= b.expiresMs);
 }
 
 /** Owner-only access to the LMDB directory and its files (they hold agent secrets). Best effort. */
