@@ -184,6 +184,35 @@ test('a DHCP ACK newer than the agent\'s last report of an address moves it: flo
   assert.equal(identity.counters()['devices.binding_refused_lower_trust'], 0);
 });
 
+function arpFrame(op: number, sha: string, spa: string, tha: string, tpa: string): Buffer {
+  return ethernet(BCAST, sha, ETH_ARP, Buffer.concat([Buffer.from([0, 1, 8, 0, 6, 4, 0, op]), mac(sha), ipv4Bytes(spa), mac(tha), ipv4Bytes(tpa)]), 60);
+}
+
+test('ARP: a gratuitous announcement and a probe are counted; a second MAC claiming a held IPv4 address is a conflict', () => {
+  const identity = new DeviceIdentity({ store: new DeviceStore() });
+  const T = 1_700_000_000_000, Z = '00:00:00:00:00:00';
+  run([
+    [T, arpFrame(1, B, '0.0.0.0', Z, '10.0.0.20')], // RFC 5227 probe: no binding
+    [T + 100, arpFrame(1, B, '10.0.0.20', Z, '10.0.0.20')], // gratuitous announcement
+    [T + 200, arpFrame(2, B, '10.0.0.20', BCAST, '10.0.0.20')], // gratuitous reply, same MAC: no conflict
+    [T + 1000, arpFrame(2, C, '10.0.0.20', A, '10.0.0.1')], // another MAC claims it
+    [T + 2000, arpFrame(2, A, '10.0.0.1', C, '10.0.0.20')], // an unrelated address: no conflict
+    ...lease(0x99, A, 'alpha', '10.0.0.30').map((f, i) => [T + 3000 + i, f] as [number, Buffer]),
+    [T + 4000, arpFrame(1, C, '10.0.0.30', Z, '10.0.0.30')], // gratuitous claim on a leased address
+  ], identity, []);
+  const c = identity.counters();
+  assert.equal(c['arp.messages'], 6);
+  assert.equal(c['arp.probes'], 1);
+  assert.equal(c['arp.gratuitous'], 3);
+  assert.equal(c['arp.conflicts'], 2, 'counted whether the claim wins (10.0.0.20) or is refused (10.0.0.30)');
+  assert.equal(c['devices.binding_refused_lower_trust'], 1);
+  assert.equal(identity.store.lookup('10.0.0.30', T + 4500)?.macs[0], A, 'the lease holds');
+  const s = identity.store;
+  assert.equal(s.lookup('10.0.0.20', T + 50), undefined, 'a probe binds nothing');
+  assert.equal(s.lookup('10.0.0.20', T + 500)?.macs[0], B);
+  assert.equal(s.lookup('10.0.0.20', T + 1500)?.macs[0], C, 'equal trust: the newer claim wins');
+});
+
 test('a randomized MAC seen first by ARP, then in a DHCP request with a known client id, joins the existing device', () => {
   const identity = new DeviceIdentity({ store: new DeviceStore() });
   const T = 1_700_000_000_000, R1 = '02:11:22:33:44:01', R2 = '02:11:22:33:44:02';

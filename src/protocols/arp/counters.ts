@@ -9,7 +9,12 @@ export class ArpNdpCounters {
   arpTruncated = 0;
   arpBadOperation = 0;
   arpNotEthernetIpv4 = 0;
-  /** An address claimed by a MAC other than the one that held it within arpConflictWindowMs. */
+  /**
+   * An ARP or NDP claim (probes excluded) for an address that another device holds at that
+   * moment under a different MAC (its binding at the claim's time: open and not expired, or
+   * closed later). Counted whether the claim then takes the address or is refused by the order
+   * of trust; agent bindings carry no MAC and are not compared. NDP claims count here as well.
+   */
   conflicts = 0;
   ndpMessages = 0;
   ndpTruncated = 0;
