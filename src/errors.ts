@@ -101,6 +101,7 @@ export const ERRORS = {
   DISCOVERY_PSEUDONYM_UNKNOWN: { message: 'pseudonym {pseudonym} is unknown', httpStatus: 404 },
   DISCOVERY_PSEUDONYMS_DISABLED: { message: 'user pseudonymization is off', httpStatus: 409 },
   DISCOVERY_PSEUDONYM_KEY_INVALID: { message: 'pseudonym key {path} is unusable: {reason}', httpStatus: 500 },
+  DISCOVERY_OVERRIDE_CONFLICT: { message: '{field}: {domain} is already claimed by the administrator\'s app {app}', httpStatus: 409 },
 } as const satisfies Record<string, ErrorDefinition>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -247,16 +247,38 @@ export function readCatalogFile(path: string): CatalogFile {
 }
 
 export interface ResolvedCatalog {
-  /** File version plus "+o<n>" when n overrides apply. */
+  /** File version plus "+o.<digest>" when overrides apply. */
   version: string;
   apps: Map<string, ResolvedApp>;
-  /** Later domain claims lose: the override or app that was skipped, per domain. */
+  /**
+   * What the administrator named explicitly, per app id: the normalised domains of its override's
+   * `domains`/`addDomains`, and whether it set `addressRanges`. These win over shipped entries
+   * (AppMatcher); domains an override merely kept from the shipped entry are not claims.
+   */
+  adminClaims: Map<string, { domains: Set<string>; ranges: boolean }>;
+  /** Domain claims that lost: the app that kept the domain and the one skipped. */
   conflicts: string[];
+}
+
+/**
+ * The domains an override claims, each with the request field that named it ("domains[0]",
+ * "addDomains[2]"), in normalised form; the first field wins when one domain is named twice.
+ */
+export function overrideDomainClaims(o: AppOverride): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const field of ['domains', 'addDomains'] as const) {
+    (o[field] ?? []).forEach((d, i) => {
+      const n = normalizeHostname(d);
+      if (n !== undefined && !out.has(n)) out.set(n, `${field}[${i}]`);
+    });
+  }
+  return out;
 }
 
 /** The catalog with the overrides applied, every app scored. */
 export function resolveCatalog(file: CatalogFile, overrides: ReadonlyMap<string, AppOverride>, settings: RiskSettings): ResolvedCatalog {
   const apps = new Map<string, ResolvedApp>();
+  const adminClaims = new Map<string, { domains: Set<string>; ranges: boolean }>();
   const make = (base: CatalogApp, origin: ResolvedApp['origin']): ResolvedApp => {
     const { score, known } = riskScore(base.risk, settings);
     return { ...base, riskScore: score, riskKnown: known, origin };
@@ -281,8 +303,9 @@ export function resolveCatalog(file: CatalogFile, overrides: ReadonlyMap<string,
     if (ranges !== undefined) merged.addressRanges = ranges;
     if (Object.keys(risk).length > 0) merged.risk = risk;
     apps.set(id, make(merged, base === undefined ? 'custom' : 'override'));
+    adminClaims.set(id, { domains: new Set(overrideDomainClaims(o).keys()), ranges: o.addressRanges !== undefined });
   }
   // Overrides change the version: "+o." and a digest of their content, so events say exactly which rules applied.
   const digest = createHash('sha256').update(JSON.stringify([...overrides].sort(([a], [b]) => (a < b ? -1 : 1)))).digest('hex').slice(0, 8);
-  return { version: overrides.size > 0 ? `${file.catalogVersion}+o.${digest}` : file.catalogVersion, apps, conflicts: [] };
+  return { version: overrides.size > 0 ? `${file.catalogVersion}+o.${digest}` : file.catalogVersion, apps, adminClaims, conflicts: [] };
 }

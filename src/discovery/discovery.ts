@@ -16,7 +16,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { AppMatcher, type AppMatch } from './matcher.js';
 import {
-  CatalogError, DEFAULT_CATALOG_PATH, readCatalogFile, resolveCatalog, validateOverride,
+  CatalogError, DEFAULT_CATALOG_PATH, overrideDomainClaims, readCatalogFile, resolveCatalog, validateOverride,
   type AppOverride, type CatalogFile, type ResolvedApp, type ResolvedCatalog,
 } from './catalog.js';
 import { DiscoveryStore, DAY_MS, HOUR_MS, type Granularity, type Rollup } from './store.js';
@@ -392,6 +392,17 @@ export class Discovery {
     const isNew = !this.file!.apps.some((a) => a.id === id);
     const errors = validateOverride(id, override, isNew);
     if (errors.length > 0) throw new DiscoveryError('DISCOVERY_OVERRIDE_INVALID', 400, `override for ${id} is invalid: ${errors.join('; ')}`, { errors });
+    // Administrator claims beat shipped entries (AppMatcher), so two of them naming one domain
+    // would leave the winner to id order: refused before anything is stored.
+    const claims = overrideDomainClaims(override as AppOverride);
+    for (const [otherId, other] of this.catalog?.adminClaims ?? []) {
+      if (otherId === id) continue;
+      for (const [domain, field] of claims) {
+        if (other.domains.has(domain)) {
+          throw new DiscoveryError('DISCOVERY_OVERRIDE_CONFLICT', 409, `${field}: ${domain} is already claimed by the administrator's app ${otherId}`, { field, domain, app: otherId });
+        }
+      }
+    }
     await this.store.putOverride(id, override);
     this.rebuild();
     await this.store.audit({ action: 'app.override', actor, appId: id, override });

@@ -7,8 +7,13 @@
  *   "gist.github.com" beats "github.com". Cost: one Map lookup per label, no scan of the catalog.
  * - address ranges (fallback when no name matched): per prefix length, a Map from the masked
  *   network to the app, probed from the longest prefix length present to the shortest.
- * - names no entry matches are grouped by registrable domain (Public Suffix List, ICANN section,
- *   via tldts) as "unclassified" apps, id "unclassified:<registrable domain>".
+ * - names no entry matches are grouped by registrable domain (Public Suffix List, ICANN and
+ *   private sections, via tldts) as "unclassified" apps, id "unclassified:<registrable domain>".
+ *   With the private section, a customer's site on shared hosting is its own app
+ *   ("shop.example.github.io" → "example.github.io", "d1234.cloudfront.net" stays itself), not
+ *   one lump per hosting provider.
+ * - administrator claims (an override's `domains`/`addDomains`, a custom app's ranges) are
+ *   inserted before the shipped entries, so they win a domain or range both name, whatever the ids.
  */
 import { isIP } from 'node:net';
 import { parse as parseDomain } from 'tldts';
@@ -120,46 +125,65 @@ export class AppMatcher {
 
   constructor(readonly catalog: ResolvedCatalog) {
     let domains = 0, ranges = 0;
-    // Insertion in id order: on a domain claimed twice (possible only through overrides), the
-    // first app in id order keeps it and the conflict is reported.
+    // Two passes in id order: first what the administrator claimed, then the shipped entries. A
+    // claim already held is kept and the later one reported, so an override beats a shipped app
+    // whether its id sorts before or after it (ids are no priority). Two administrator claims of
+    // one domain are refused by Discovery.setOverride; here they can only come from state stored
+    // before that check, and the first in id order keeps the domain.
     const ids = [...catalog.apps.keys()].sort();
-    for (const id of ids) {
-      const app = catalog.apps.get(id)!;
-      for (const d of app.domains) {
-        const n = normalizeHostname(d);
-        if (n === undefined) continue;
-        const node = this.insert(n);
-        if (node.appId !== null && node.appId !== id) { catalog.conflicts.push(`${n}: ${node.appId} kept, ${id} skipped`); continue; }
-        node.appId = id;
-        node.domain = n;
-        node.hit = Object.freeze({ appId: id, domain: n, match: Object.freeze({ app, appId: id, signal: 'hostname', rule: `domain:${n}`, unclassified: false }) });
-        domains++;
-      }
-      for (const cidr of app.addressRanges?.cidrs ?? []) {
-        const p = parseCidr(cidr);
-        if (p === undefined) continue;
-        ranges++;
-        if (p.version === 4) {
-          const mask = p.prefix === 0 ? 0 : (~0 << (32 - p.prefix)) >>> 0;
-          const net = (ipv4ToInt(p.address) & mask) >>> 0;
-          let m = this.v4.get(p.prefix);
-          if (m === undefined) this.v4.set(p.prefix, (m = new Map()));
-          if (!m.has(net)) m.set(net, rangeEntry(app, id, cidr));
-          if (p.prefix >= 8) this.v4Leading?.add(net >>> 24); else this.v4Leading = null;
-        } else {
-          const shift = BigInt(128 - p.prefix);
-          const net = (ipv6ToBigInt(p.address) >> shift) << shift;
-          let m = this.v6.get(p.prefix);
-          if (m === undefined) this.v6.set(p.prefix, (m = new Map()));
-          if (!m.has(net)) m.set(net, rangeEntry(app, id, cidr));
-          if (p.prefix >= 16) this.v6Leading?.add(Number(net >> 112n)); else this.v6Leading = null;
+    const admin = catalog.adminClaims;
+    for (const pass of ['administrator', 'catalog'] as const) {
+      for (const id of ids) {
+        const app = catalog.apps.get(id)!;
+        const claims = admin.get(id);
+        for (const d of app.domains) {
+          const n = normalizeHostname(d);
+          if (n === undefined) continue;
+          if ((claims?.domains.has(n) === true) !== (pass === 'administrator')) continue;
+          const node = this.insert(n);
+          if (node.appId !== null) {
+            if (node.appId !== id) catalog.conflicts.push(`${n}: ${node.appId} kept${pass === 'catalog' && admin.get(node.appId)?.domains.has(n) === true ? ' (administrator)' : ''}, ${id} skipped`);
+            continue;
+          }
+          node.appId = id;
+          node.domain = n;
+          node.hit = Object.freeze({ appId: id, domain: n, match: Object.freeze({ app, appId: id, signal: 'hostname', rule: `domain:${n}`, unclassified: false }) });
+          domains++;
         }
+        if ((claims?.ranges === true) !== (pass === 'administrator')) continue;
+        ranges += this.insertRanges(app, id);
       }
     }
     this.v4Prefixes = [...this.v4.keys()].sort((a, b) => b - a);
     this.v6Prefixes = [...this.v6.keys()].sort((a, b) => b - a);
     this.domainCount = domains;
     this.rangeCount = ranges;
+  }
+
+  /** An app's address ranges into the per-prefix maps; a network already held keeps its app. */
+  private insertRanges(app: ResolvedApp, id: string): number {
+    let ranges = 0;
+    for (const cidr of app.addressRanges?.cidrs ?? []) {
+      const p = parseCidr(cidr);
+      if (p === undefined) continue;
+      ranges++;
+      if (p.version === 4) {
+        const mask = p.prefix === 0 ? 0 : (~0 << (32 - p.prefix)) >>> 0;
+        const net = (ipv4ToInt(p.address) & mask) >>> 0;
+        let m = this.v4.get(p.prefix);
+        if (m === undefined) this.v4.set(p.prefix, (m = new Map()));
+        if (!m.has(net)) m.set(net, rangeEntry(app, id, cidr));
+        if (p.prefix >= 8) this.v4Leading?.add(net >>> 24); else this.v4Leading = null;
+      } else {
+        const shift = BigInt(128 - p.prefix);
+        const net = (ipv6ToBigInt(p.address) >> shift) << shift;
+        let m = this.v6.get(p.prefix);
+        if (m === undefined) this.v6.set(p.prefix, (m = new Map()));
+        if (!m.has(net)) m.set(net, rangeEntry(app, id, cidr));
+        if (p.prefix >= 16) this.v6Leading?.add(Number(net >> 112n)); else this.v6Leading = null;
+      }
+    }
+    return ranges;
   }
 
   private insert(name: string): TrieNode {
@@ -192,31 +216,45 @@ export class AppMatcher {
     return best === null ? undefined : best.hit!;
   }
 
+  /** Longest-prefix probe of an IPv4 address (as a number) in the ranges. */
+  private matchV4(n: number): RangeEntry | undefined {
+    for (const p of this.v4Prefixes) {
+      const mask = p === 0 ? 0 : (~0 << (32 - p)) >>> 0;
+      const hit = this.v4.get(p)!.get((n & mask) >>> 0);
+      if (hit !== undefined) return hit;
+    }
+    return undefined;
+  }
+
   matchAddress(ip: string): RangeEntry | undefined {
     const colon = ip.indexOf(':');
     if (colon < 0) {
       if (this.v4Leading !== null && !this.v4Leading.has(parseInt(ip, 10))) return undefined;
-    } else if (this.v6Leading !== null && !this.v6Leading.has(colon === 0 ? 0 : parseInt(ip.slice(0, colon), 16))) {
-      return undefined;
-    }
-    if (colon < 0) {
       if (this.v4Prefixes.length === 0) return undefined;
       // Parsed and validated in one pass (net.isIP's pattern match cost more than the probes).
       const n = ipv4ToIntStrict(ip);
-      if (n < 0) return undefined;
-      for (const p of this.v4Prefixes) {
-        const mask = p === 0 ? 0 : (~0 << (32 - p)) >>> 0;
-        const hit = this.v4.get(p)!.get((n & mask) >>> 0);
-        if (hit !== undefined) return hit;
-      }
-    } else if (isIP(ip) === 6) {
-      if (this.v6Prefixes.length === 0) return undefined;
+      return n < 0 ? undefined : this.matchV4(n);
+    }
+    const lead = colon === 0 ? 0 : parseInt(ip.slice(0, colon), 16);
+    if (lead === 0) {
+      // A leading zero group: possibly an IPv4-mapped address (::ffff:a.b.c.d, RFC 4291 §2.5.5.2,
+      // as dual-stack sockets report IPv4 peers). It is the IPv4 host, so its IPv4 ranges apply.
+      // Servers hardly ever start with a zero group: no cost on the usual path.
+      if (isIP(ip) !== 6) return undefined;
       const n = ipv6ToBigInt(ip);
-      for (const p of this.v6Prefixes) {
-        const shift = BigInt(128 - p);
-        const hit = this.v6.get(p)!.get((n >> shift) << shift);
-        if (hit !== undefined) return hit;
+      if (n >> 32n === 0xffffn) {
+        const v4 = Number(n & 0xffffffffn);
+        if (this.v4Leading !== null && !this.v4Leading.has(v4 >>> 24)) return undefined;
+        return this.matchV4(v4);
       }
+    }
+    if (this.v6Leading !== null && !this.v6Leading.has(lead)) return undefined;
+    if (this.v6Prefixes.length === 0 || isIP(ip) !== 6) return undefined;
+    const n = ipv6ToBigInt(ip);
+    for (const p of this.v6Prefixes) {
+      const shift = BigInt(128 - p);
+      const hit = this.v6.get(p)!.get((n >> shift) << shift);
+      if (hit !== undefined) return hit;
     }
     return undefined;
   }
@@ -224,7 +262,7 @@ export class AppMatcher {
   /**
    * The app of a flow: its hostname first (longest suffix), then its server address, then the
    * hostname's registrable domain as an unclassified app. Undefined when there is nothing to name
-   * (no hostname, no range, or a name outside the ICANN public suffixes such as "printer.local").
+   * (no hostname, no range, or a name under no public suffix such as "printer.local").
    * Catalog answers are built once with the matcher and shared between calls: read-only.
    */
   match(hostname: string | undefined, serverIp: string | undefined): AppMatch | undefined {
@@ -238,8 +276,11 @@ export class AppMatcher {
       if (r !== undefined) return r.match;
     }
     if (name !== undefined) {
-      const p = parseDomain(name, { allowPrivateDomains: false, extractHostname: false, validateHostname: false });
-      if (p.domain !== null && p.isIcann === true) {
+      // Private suffixes too (github.io, cloudfront.net, herokuapp.com, ...): each customer site on
+      // shared hosting is then its own unclassified app. A name under no listed suffix (.local,
+      // .example, ...) matches only tldts's default rule (neither ICANN nor private): not an app.
+      const p = parseDomain(name, { allowPrivateDomains: true, extractHostname: false, validateHostname: false });
+      if (p.domain !== null && (p.isIcann === true || p.isPrivate === true)) {
         return { app: null, appId: `unclassified:${p.domain}`, signal: 'hostname', rule: `registrable-domain:${p.domain}`, unclassified: true, registrableDomain: p.domain };
       }
     }
