@@ -139,6 +139,11 @@ function str(v: unknown): string | undefined {
   return typeof v === 'string' && v.length > 0 ? v : undefined;
 }
 
+/** OCSF user attributes that identify the user: replaced by pseudonyms in forwarded events. */
+const USER_PSEUDONYMIZED: ReadonlySet<string> = new Set(['name', 'uid', 'uid_alt', 'credential_uid', 'display_name', 'full_name']);
+/** OCSF user attributes that describe without naming (the Windows domain, type, groups, risk): kept. */
+const USER_KEPT: ReadonlySet<string> = new Set(['domain', 'type', 'type_id', 'groups', 'org', 'has_mfa', 'risk_level', 'risk_level_id', 'risk_score']);
+
 export class DiscoveryCounters {
   eventsSeen = 0;
   eventsNamed = 0;
@@ -354,8 +359,12 @@ export class Discovery {
   }
 
   /**
-   * For forwarded events: actor.user.name (and uid) replaced by the pseudonym. Returns a copy when
-   * something changed; the original event (seen by local consumers) is untouched.
+   * For forwarded events: a copy whose actor.user no longer names the user. The OCSF user fields
+   * that are identifiers (name, uid, uid_alt — the UPN —, credential_uid, display_name, full_name)
+   * become pseudonyms, each of its own value; the fields that describe without naming (USER_KEPT)
+   * stay; everything else (email_addr, forward_addr, phone_number, account, ldap_person, ... and
+   * any attribute added later) is dropped, so a field nobody thought of cannot leak a name.
+   * The original event (seen by local consumers) is untouched.
    */
   pseudonymizeEvent<T extends object>(event: T): T {
     if (this.key === undefined) return event;
@@ -363,15 +372,16 @@ export class Discovery {
     const actor = obj(ev.actor);
     const user = obj(actor?.user);
     if (user === undefined) return event;
-    const u: Record<string, unknown> = { ...user };
-    if (str(user.name) !== undefined) u.name = this.pseudonym(user.name as string);
-    if (str(user.uid) !== undefined) u.uid = this.pseudonym(user.uid as string);
+    const u: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(user)) {
+      if (USER_PSEUDONYMIZED.has(k)) { if (str(v) !== undefined) u[k] = this.pseudonym(v as string); } else if (USER_KEPT.has(k)) u[k] = v;
+    }
     return { ...ev, actor: { ...actor, user: u }, unmapped: { ...obj(ev.unmapped), user_pseudonymized: true } } as T;
   }
 
   /** The name behind a pseudonym; always audited (store and log), found or not. */
   async reveal(pseudonym: string, actor: string, reason: string, from?: string): Promise<string | undefined> {
-    const name = this.store.pseudonymTarget(pseudonym);
+    const name = await this.store.pseudonymTarget(pseudonym);
     const record = { action: 'user.reveal', actor, reason, from: from ?? null, pseudonym, found: name !== undefined };
     await this.store.audit(record);
     this.logger?.warn(record, 'discovery: pseudonymised user revealed');

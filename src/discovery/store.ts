@@ -184,9 +184,14 @@ export class DiscoveryStore {
   async putSanction(id: string, state: string | null): Promise<void> {
     if (state === null) await this.d.remove(['s', id]); else await this.d.put(['s', id], state);
   }
-  pseudonymTarget(p: string): string | undefined { return this.d.get(['p', p]) as string | undefined; }
+  /** The name behind a pseudonym; waits for the pseudonyms issued so far to be written (a reveal right after must find them). */
+  async pseudonymTarget(p: string): Promise<string | undefined> {
+    await this.pseudonymWrites;
+    return this.d.get(['p', p]) as string | undefined;
+  }
+  private pseudonymWrites: Promise<unknown> = Promise.resolve();
   rememberPseudonym(p: string, name: string): void {
-    if (this.d.get(['p', p]) === undefined) void this.d.put(['p', p], name);
+    if (this.d.get(['p', p]) === undefined) this.pseudonymWrites = this.d.put(['p', p], name);
   }
   async audit(record: Record<string, unknown>): Promise<void> {
     await this.d.put(['a', Date.now(), this.auditSeq++], record);
