@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { testDaemon, feedFlows, type TestDaemon } from './support/daemon.js';
 import { signHeartbeat } from '../src/devices/agent-routes.js';
 import { HttpsReceiver, makePki, waitFor, which, type Pki } from '../src/forward/receivers.js';
+import { ethernet, ipv4, udp, ETH_IPV4, PROTO_UDP } from './support/packets.js';
+import { dhcp4, ip4, u32be } from '../src/protocols/dhcp/fixtures.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -158,6 +160,64 @@ describe('devices and users', () => {
     const bad = await call('GET', '/v1/users?after=not-a-cursor', { token: t.read });
     assert.equal(bad.status, 400);
     assert.match(JSON.stringify(bad.json), /after/);
+  });
+});
+
+describe('merges and splits by hand', () => {
+  test('POST /v1/devices/:id/macs links a MAC with its address history; DELETE splits it off again; bad input changes nothing', async () => {
+    const s3 = await enroll('lap-3');
+    // Two identities the store had no evidence to link: the agent's laptop, and a randomized
+    // (locally administered) MAC that took a DHCP lease under another name.
+    assert.equal((await heartbeat('lap-3', s3, { agentId: 'lap-3', hostname: 'carol-laptop', macs: ['02:cc:00:00:00:03'], addresses: ['10.9.0.13'], users: [{ name: 'carol' }] })).status, 204);
+    const ack = dhcp4({ xid: 0x77, mac: '02:cc:00:00:00:04', msgType: 5, yiaddr: '10.9.0.14', options: [[51, u32be(3600)], [54, ip4('10.9.0.1')]] });
+    const frame = ethernet('02:cc:00:00:00:04', '02:00:00:00:00:fe', ETH_IPV4, ipv4({ src: '10.9.0.1', dst: '10.9.0.14', proto: PROTO_UDP }, udp({ sport: 67, dport: 68 }, ack)));
+    t.daemon.sensor.onPacket(frame, 0, frame.length, frame.length, Date.now() * 1000, 1, 0);
+    const laptop = (await call('GET', '/v1/devices?mac=02:cc:00:00:00:03', { token: t.read })).json.items[0] as Json;
+    const other = (await call('GET', '/v1/devices?mac=02:cc:00:00:00:04', { token: t.read })).json.items[0] as Json;
+    assert.notEqual(laptop.uid, other.uid);
+    const before = (await call('GET', '/v1/devices', { token: t.read })).json;
+
+    // Refused without changing anything: read token, unknown device, malformed MAC, extra field.
+    const url = `/v1/devices/${encodeURIComponent(laptop.uid)}/macs`;
+    assert.equal((await call('POST', url, { token: t.read, body: { mac: '02:cc:00:00:00:04' } })).status, 403);
+    assert.equal((await call('POST', '/v1/devices/mac%3Anope/macs', { token: t.admin, body: { mac: '02:cc:00:00:00:04' } })).status, 404);
+    const badMac = await call('POST', url, { token: t.admin, body: { mac: '02:cc:00:00:00' } });
+    assert.equal(badMac.status, 400);
+    assert.match(JSON.stringify(badMac.json), /mac/);
+    assert.equal((await call('POST', url, { token: t.admin, body: { mac: '02:cc:00:00:00:04', force: true } })).status, 400);
+    assert.deepEqual((await call('GET', '/v1/devices', { token: t.read })).json, before);
+
+    const linked = await call('POST', url, { token: t.admin, body: { mac: '02-CC-00-00-00-04' } });
+    assert.equal(linked.status, 200, JSON.stringify(linked.json));
+    assert.equal(linked.json.device.uid, laptop.uid);
+    assert.equal(linked.json.from, other.uid);
+    assert.deepEqual([...linked.json.device.macs].sort(), ['02:cc:00:00:00:03', '02:cc:00:00:00:04']);
+    const merged = (await call('GET', `/v1/devices/${encodeURIComponent(laptop.uid)}`, { token: t.read })).json;
+    assert.ok(merged.links.some((l: Json) => l.mac === '02:cc:00:00:00:04' && l.reason === 'manual'));
+    // The address the linked MAC held now belongs to the laptop's history.
+    assert.ok(merged.bindings.some((b: Json) => b.address === '10.9.0.14'), JSON.stringify(merged.bindings));
+    assert.deepEqual((await call('GET', '/v1/devices?ip=10.9.0.14', { token: t.read })).json.items.map((d: Json) => d.uid), [laptop.uid]);
+
+    // Split: the MAC becomes a device of its own and takes its address with it.
+    const delUrl = `/v1/devices/${encodeURIComponent(laptop.uid)}/macs/02:cc:00:00:00:04`;
+    assert.equal((await call('DELETE', delUrl, { token: t.read })).status, 403);
+    const split = await call('DELETE', delUrl, { token: t.admin });
+    assert.equal(split.status, 200, JSON.stringify(split.json));
+    assert.equal(split.json.from, laptop.uid);
+    assert.deepEqual(split.json.device.macs, ['02:cc:00:00:00:04']);
+    assert.notEqual(split.json.device.uid, laptop.uid);
+    const after = (await call('GET', `/v1/devices/${encodeURIComponent(laptop.uid)}`, { token: t.read })).json;
+    assert.deepEqual(after.macs, ['02:cc:00:00:00:03']);
+    const link = after.links.find((l: Json) => l.mac === '02:cc:00:00:00:04');
+    assert.equal(link.splitTo, split.json.device.uid);
+    assert.match(link.unlinkedAt, /^\d{4}-/);
+    assert.deepEqual((await call('GET', '/v1/devices?ip=10.9.0.14', { token: t.read })).json.items.map((d: Json) => d.uid).filter((u: string) => u === laptop.uid), []);
+
+    // The last MAC of a device cannot be split off; a MAC the device does not have is a 404.
+    const last = await call('DELETE', `/v1/devices/${encodeURIComponent(laptop.uid)}/macs/02:cc:00:00:00:03`, { token: t.admin });
+    assert.equal(last.status, 409);
+    assert.equal(last.json.code, 'DEVICE_MAC_ONLY_ONE');
+    assert.equal((await call('DELETE', `/v1/devices/${encodeURIComponent(laptop.uid)}/macs/02:cc:00:00:00:04`, { token: t.admin })).status, 404);
   });
 });
 
