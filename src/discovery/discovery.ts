@@ -11,7 +11,7 @@
  * device/user enricher runs before or after discovery.enricher; observe() also works without the
  * enricher (it matches the event itself).
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { AppMatcher, type AppMatch } from './matcher.js';
@@ -19,9 +19,10 @@ import {
   CatalogError, DEFAULT_CATALOG_PATH, overrideDomainClaims, readCatalogFile, resolveCatalog, validateOverride,
   type AppOverride, type CatalogFile, type ResolvedApp, type ResolvedCatalog,
 } from './catalog.js';
-import { DiscoveryStore, DAY_MS, HOUR_MS, type Granularity, type Rollup } from './store.js';
+import { DiscoveryStore, DAY_MS, HOUR_MS, type Rollup } from './store.js';
 import { DEFAULT_DISCOVERY_CONFIG, SANCTION_STATES, type DiscoveryConfig, type SanctionState } from './config.js';
 import { UNCLASSIFIED_CATEGORY } from './taxonomy.js';
+import { OCSF_VERSION, PRODUCT } from '../events/network-activity.js';
 
 export interface DiscoveryLogger {
   info(obj: object, msg: string): void;
@@ -442,12 +443,13 @@ export class Discovery {
     return { granularity: hourly ? 'hour' : 'day', fromMs: Math.floor(from / unit) * unit, toMs: Math.ceil(to / unit) * unit };
   }
 
-  private async scan(r: ReportRange, appId?: string): Promise<Array<{ appId: string; deviceKey: string; userKey: string; value: Rollup }>> {
+  /**
+   * Rollup rows of the range (pending changes written first), read lazily from LMDB: a report
+   * holds one accumulator per app, never the rows themselves.
+   */
+  private async scan(r: ReportRange): Promise<Iterable<{ appId: string; deviceKey: string; userKey: string; value: Rollup }>> {
     await this.store.flush();
-    const g: Granularity = r.granularity === 'hour' ? 'h' : 'd';
-    const out = [];
-    for (const row of this.store.rows(g, r.fromMs, r.toMs)) if (appId === undefined || row.appId === appId) out.push(row);
-    return out;
+    return this.store.rows(r.granularity === 'hour' ? 'h' : 'd', r.fromMs, r.toMs);
   }
 
   private describe(appId: string): Pick<AppRow, 'name' | 'vendor' | 'category' | 'riskScore' | 'unclassified'> {
@@ -457,7 +459,16 @@ export class Discovery {
     return { name: unclassified ? appId.slice('unclassified:'.length) : appId, vendor: null, category: unclassified ? UNCLASSIFIED_CATEGORY : 'removed', riskScore: null, unclassified };
   }
 
-  async report(q: ReportQuery = {}): Promise<{ range: ReportRange; total: number; offset: number; limit: number; catalogVersion: string; totals: { bytesUp: number; bytesDown: number; flows: number }; rows: AppRow[] }> {
+  private appRow(id: string, a: Acc): AppRow {
+    return {
+      id, ...this.describe(id), sanction: this.sanctionOf(id),
+      bytesUp: a.up, bytesDown: a.down, bytes: a.up + a.down, flows: a.flows,
+      users: a.users.size, devices: a.devices.size, ips: a.ips.size, firstSeen: a.first, lastSeen: a.last,
+    };
+  }
+
+  /** Every row of a report (filtered and sorted, before paging) with its range and totals. */
+  private async allRows(q: ReportQuery): Promise<{ range: ReportRange; totals: { bytesUp: number; bytesDown: number; flows: number }; rows: AppRow[] }> {
     const r = this.range(q.fromMs, q.toMs);
     const accs = new Map<string, Acc>();
     for (const row of await this.scan(r)) {
@@ -465,11 +476,7 @@ export class Discovery {
       if (a === undefined) accs.set(row.appId, (a = newAcc()));
       addTo(a, row.value, row.deviceKey, row.userKey);
     }
-    let rows: AppRow[] = [...accs].map(([id, a]) => ({
-      id, ...this.describe(id), sanction: this.sanctionOf(id),
-      bytesUp: a.up, bytesDown: a.down, bytes: a.up + a.down, flows: a.flows,
-      users: a.users.size, devices: a.devices.size, ips: a.ips.size, firstSeen: a.first, lastSeen: a.last,
-    }));
+    let rows: AppRow[] = [...accs].map(([id, a]) => this.appRow(id, a));
     const totals = { bytesUp: 0, bytesDown: 0, flows: 0 };
     rows = rows.filter((row) => {
       if (q.includeUnclassified === false && row.unclassified) return false;
@@ -491,16 +498,39 @@ export class Discovery {
       const c = typeof x === 'string' || typeof y === 'string' ? String(x).localeCompare(String(y)) : (x ?? -1) - (y ?? -1);
       return c !== 0 ? dir * c : a.id.localeCompare(b.id);
     });
+    return { range: r, totals, rows };
+  }
+
+  /** One page of the report: `limit` is capped at reportMaxPageSize (the JSON answer stays small). */
+  async report(q: ReportQuery = {}): Promise<{ range: ReportRange; total: number; offset: number; limit: number; catalogVersion: string; totals: { bytesUp: number; bytesDown: number; flows: number }; rows: AppRow[] }> {
+    const { range, totals, rows } = await this.allRows(q);
     const limit = Math.min(q.limit ?? 50, this.settings.reportMaxPageSize);
     const offset = q.offset ?? 0;
-    return { range: r, total: rows.length, offset, limit, catalogVersion: this.catalogVersion, totals, rows: rows.slice(offset, offset + limit) };
+    return { range, total: rows.length, offset, limit, catalogVersion: this.catalogVersion, totals, rows: rows.slice(offset, offset + limit) };
+  }
+
+  /**
+   * The report as CSV text in chunks: every row for the range and filters (an export is not a
+   * page, so reportMaxPageSize does not apply); `offset`/`limit` only when the caller gives them.
+   * The text is produced chunk by chunk while the response is written, never as one string.
+   */
+  async reportCsv(q: ReportQuery = {}): Promise<{ total: number; rows: number; chunks: Iterable<string> }> {
+    const { rows } = await this.allRows(q);
+    const from = Math.min(q.offset ?? 0, rows.length);
+    const to = q.limit === undefined ? rows.length : Math.min(rows.length, from + q.limit);
+    return { total: rows.length, rows: to - from, chunks: csvChunks(rows, from, to) };
   }
 
   /** Devices (or users) of one app over a range, by bytes. */
   async drillDown(appId: string, by: 'devices' | 'users', fromMs?: number, toMs?: number): Promise<{ range: ReportRange; app: AppRow | null; rows: DrillRow[] }> {
     const r = this.range(fromMs, toMs);
     const groups = new Map<string, Acc & { name: string }>();
-    for (const row of await this.scan(r, appId)) {
+    // The app's own figures come from the same rows (not from a page of the full report, where a
+    // small app beyond the first page would be missing).
+    const total = newAcc();
+    for (const row of await this.scan(r)) {
+      if (row.appId !== appId) continue;
+      addTo(total, row.value, row.deviceKey, row.userKey);
       const key = by === 'devices' ? row.deviceKey : row.userKey;
       if (key === '' && by === 'users') continue;
       let a = groups.get(key);
@@ -512,7 +542,7 @@ export class Discovery {
       key, name: a.name, bytesUp: a.up, bytesDown: a.down, flows: a.flows,
       related: by === 'devices' ? a.users.size : a.devices.size, ips: [...a.ips].sort(), firstSeen: a.first, lastSeen: a.last,
     })).sort((x, y) => (y.bytesUp + y.bytesDown) - (x.bytesUp + x.bytesDown) || x.key.localeCompare(y.key));
-    const summary = (await this.report({ fromMs: r.fromMs, toMs: r.toMs, q: undefined, limit: this.settings.reportMaxPageSize, offset: 0 })).rows.find((x) => x.id === appId) ?? null;
+    const summary = total.devices.size > 0 ? this.appRow(appId, total) : null;
     return { range: r, app: summary, rows };
   }
 
@@ -526,15 +556,33 @@ export class Discovery {
     return removed;
   }
 
-  /** Periodic summary (the `reports` job): the top apps of the last day as one object for the sinks. */
+  /**
+   * Periodic summary (the `reports` job): the apps of the last day as one OCSF 1.8.0 Base Event
+   * (class 0, activity 99 Other). OCSF has no class for aggregated usage: Network Activity is one
+   * connection between two endpoints, Device Inventory Info needs the device being inventoried.
+   * The period is start_time/end_time, the figures are in `unmapped.discovery_summary`
+   * (docs/DISCOVERY.md, "Jobs", lists its fields).
+   */
   async summary(top = 20): Promise<Record<string, unknown>> {
     const now = this.now();
-    const rep = await this.report({ fromMs: now - DAY_MS, toMs: now, limit: top, sort: 'bytesUp' });
-    const unsanctioned = (await this.report({ fromMs: now - DAY_MS, toMs: now, sanction: 'unsanctioned', limit: top })).rows;
+    const { range, totals, rows } = await this.allRows({ fromMs: now - DAY_MS, toMs: now, sort: 'bytesUp' });
+    const unsanctioned = rows.filter((r) => r.sanction === 'unsanctioned').sort((a, b) => b.bytes - a.bytes || a.id.localeCompare(b.id));
+    const message = `Cloud-app discovery: ${rows.length} apps, ${totals.bytesUp} bytes up, ${totals.bytesDown} bytes down, ${totals.flows} flows; ${unsanctioned.length} unsanctioned apps used`;
     return {
-      kind: 'discovery_summary', time: now, range: rep.range, catalog_version: rep.catalogVersion, apps: rep.total, totals: rep.totals,
-      top_upload: rep.rows.map((r) => ({ id: r.id, name: r.name, bytes_up: r.bytesUp, bytes_down: r.bytesDown, users: r.users, devices: r.devices, sanction: r.sanction })),
-      unsanctioned: unsanctioned.map((r) => ({ id: r.id, name: r.name, bytes_up: r.bytesUp, users: r.users, devices: r.devices })),
+      activity_id: 99, activity_name: 'Other', category_uid: 0, category_name: 'Uncategorized', class_uid: 0, class_name: 'Base Event',
+      type_uid: 99, type_name: 'Base Event: Other', severity_id: 1, severity: 'Informational',
+      time: now, start_time: range.fromMs, end_time: range.toMs, duration: range.toMs - range.fromMs,
+      message,
+      metadata: { version: OCSF_VERSION, product: PRODUCT, uid: randomUUID(), log_name: 'discovery_summary' },
+      unmapped: {
+        discovery_summary: {
+          granularity: range.granularity, catalog_version: this.catalogVersion, apps: rows.length,
+          totals: { bytes_up: totals.bytesUp, bytes_down: totals.bytesDown, flows: totals.flows },
+          top_upload: rows.slice(0, top).map((r) => ({ id: r.id, name: r.name, category: r.category, bytes_up: r.bytesUp, bytes_down: r.bytesDown, flows: r.flows, users: r.users, devices: r.devices, sanction: r.sanction })),
+          unsanctioned_apps: unsanctioned.length,
+          unsanctioned: unsanctioned.slice(0, top).map((r) => ({ id: r.id, name: r.name, bytes_up: r.bytesUp, bytes_down: r.bytesDown, flows: r.flows, users: r.users, devices: r.devices })),
+        },
+      },
     };
   }
 
@@ -564,8 +612,24 @@ function csvCell(v: unknown): string {
   return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
 
+function csvLine(r: AppRow): string {
+  return CSV_COLUMNS.map((c) => csvCell(c === 'firstSeen' || c === 'lastSeen' ? new Date(r[c]).toISOString() : r[c])).join(',');
+}
+
+const CSV_HEADER = CSV_COLUMNS.join(',');
+/** Rows per chunk of a streamed CSV: large enough for few writes, small enough to stay bounded. */
+const CSV_CHUNK_ROWS = 256;
+
+function* csvChunks(rows: readonly AppRow[], from: number, to: number): Generator<string> {
+  yield CSV_HEADER + '\r\n';
+  for (let i = from; i < to; i += CSV_CHUNK_ROWS) {
+    const end = Math.min(to, i + CSV_CHUNK_ROWS);
+    const lines: string[] = [];
+    for (let j = i; j < end; j++) lines.push(csvLine(rows[j]!));
+    yield lines.join('\r\n') + '\r\n';
+  }
+}
+
 export function appsToCsv(rows: AppRow[]): string {
-  const lines = [CSV_COLUMNS.join(',')];
-  for (const r of rows) lines.push(CSV_COLUMNS.map((c) => csvCell(c === 'firstSeen' || c === 'lastSeen' ? new Date(r[c]).toISOString() : r[c])).join(','));
-  return lines.join('\r\n') + '\r\n';
+  return [...csvChunks(rows, 0, rows.length)].join('');
 }

@@ -128,7 +128,7 @@ export const APP_JS = `'use strict';
     sessionStorage.setItem('outpost-token', tokenInput.value.trim());
     $('status').textContent = 'Loading…';
     var q = params({ sort: state.sort, order: state.order, limit: state.limit, offset: state.offset });
-    $('csv').href = base + '/apps.csv?' + params({ sort: state.sort, order: state.order, limit: 10000 }).toString();
+    $('csv').href = base + '/apps.csv?' + params({ sort: state.sort, order: state.order }).toString();
     api('/apps?' + q.toString()).then(function (rep) {
       var tbody = $('apps').tBodies[0]; tbody.textContent = '';
       var maxUp = 0, maxDown = 0;
