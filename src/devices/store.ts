@@ -773,7 +773,7 @@ export class DeviceStore {
   /**
    * Drops history older than deviceHistoryRetentionMs before nowMs: closed address intervals
    * that ended before it, user spans and evidence older than it, and devices not seen since.
-   * Called by the scheduled job (deviceCompactIntervalMs); returns what it removed.
+   * Called by the daily `retention` job (and on demand); returns what it removed.
    */
   compact(nowMs: number): { bindings: number; devices: number } {
     const cutoff = nowMs - this.settings.deviceHistoryRetentionMs;
