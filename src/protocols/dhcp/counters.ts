@@ -15,11 +15,15 @@ export class DhcpCounters {
   v4NotDhcp = 0;
   v4OptionRepeated = 0;
   v4NotEthernet = 0;
+  /** Option 82 sub-options running past the option's end (RFC 3046 §2.0). */
+  v4RelayAgentTruncated = 0;
   v6Messages = 0;
   v6Truncated = 0;
   v6OptionTruncated = 0;
   v6RelayTooDeep = 0;
   v6NotDhcp = 0;
+  /** IA Addresses beyond DHCP6_MAX_IA_ADDRESSES in one message (not malformed; not kept). */
+  v6IaAddressesDropped = 0;
 
   countV4(e: Dhcp4Error): void {
     switch (e) {
@@ -52,11 +56,13 @@ export class DhcpCounters {
       'dhcp.v4.not_dhcp': this.v4NotDhcp,
       'dhcp.v4.option_repeated': this.v4OptionRepeated,
       'dhcp.v4.not_ethernet': this.v4NotEthernet,
+      'dhcp.v4.malformed.relay_agent_truncated': this.v4RelayAgentTruncated,
       'dhcp.v6.messages': this.v6Messages,
       'dhcp.v6.malformed.truncated': this.v6Truncated,
       'dhcp.v6.malformed.option_truncated': this.v6OptionTruncated,
       'dhcp.v6.malformed.relay_too_deep': this.v6RelayTooDeep,
       'dhcp.v6.not_dhcp': this.v6NotDhcp,
+      'dhcp.v6.ia_addresses_dropped': this.v6IaAddressesDropped,
     };
   }
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ParseStatus } from '../parse-status.js';
 import { Dhcp4Message, parseDhcp4, Dhcp4Error } from './dhcp4.js';
-import { Dhcp6Message, parseDhcp6, DHCP6_TYPE_NAMES, Dhcp6Error } from './dhcp6.js';
+import { Dhcp6Message, parseDhcp6, DHCP6_TYPE_NAMES, Dhcp6Error, DHCP6_MAX_IA_ADDRESSES } from './dhcp6.js';
 import { dhcp4Info, dhcp6Info } from './fields.js';
 import { DhcpCounters } from './counters.js';
 import { dhcp4, dhcp6, opt6, ip4, u32be, str } from './fixtures.js';
@@ -105,4 +105,41 @@ test('DHCPv6 REPLY inside RELAY-REPL: DUID, IA_NA address and valid lifetime, FQ
   for (let i = 0; i < 9; i++) nested = Buffer.concat([Buffer.from([12, i]), Buffer.alloc(32), opt6(9, nested)]);
   assert.equal(parseDhcp6(nested, 0, nested.length, m), ParseStatus.MALFORMED);
   assert.equal(m.error, Dhcp6Error.RELAY_TOO_DEEP);
+});
+
+test('DHCPv6: every IA Address of every IA_NA is kept with its IAID and lifetime, up to DHCP6_MAX_IA_ADDRESSES (RFC 8415 §21.4, §21.6)', () => {
+  const addr = (n: number) => Buffer.from(`20010db80000000000000000000000${n.toString(16).padStart(2, '0')}`, 'hex');
+  const iaaddr = (n: number) => opt6(5, Buffer.concat([addr(n), u32be(100 * n), u32be(200 * n)]));
+  const iana = (iaid: number, ns: number[]) => opt6(3, Buffer.concat([u32be(iaid), u32be(0), u32be(0), ...ns.map(iaaddr)]));
+  const buf = dhcp6(7, 1, [iana(7, [1, 2]), iana(9, [3])]);
+  const m = new Dhcp6Message();
+  assert.equal(parseDhcp6(buf, 0, buf.length, m), ParseStatus.OK);
+  const info = dhcp6Info(buf, m, DHCP6_TYPE_NAMES);
+  assert.deepEqual(info.iaAddresses, [
+    { address: '2001:db8::1', iaid: 7, validLifetimeS: 200 },
+    { address: '2001:db8::2', iaid: 7, validLifetimeS: 400 },
+    { address: '2001:db8::3', iaid: 9, validLifetimeS: 600 },
+  ]);
+  assert.equal(info.iaAddress, '2001:db8::1');
+  assert.equal(info.iaAddressesDropped, undefined);
+  const many = Array.from({ length: DHCP6_MAX_IA_ADDRESSES + 2 }, (_, i) => i + 1);
+  const big = dhcp6(7, 2, [iana(1, many.slice(0, 4)), iana(2, many.slice(4))]);
+  assert.equal(parseDhcp6(big, 0, big.length, m), ParseStatus.OK);
+  assert.equal(m.iaAddrCount, DHCP6_MAX_IA_ADDRESSES);
+  assert.equal(m.iaAddrDropped, 2);
+  const bigInfo = dhcp6Info(big, m, DHCP6_TYPE_NAMES);
+  assert.equal(bigInfo.iaAddresses!.length, DHCP6_MAX_IA_ADDRESSES);
+  assert.equal(bigInfo.iaAddressesDropped, 2);
+  // The next message starts from nothing.
+  assert.equal(parseDhcp6(dhcp6(1, 3, []), 0, 4, m), ParseStatus.OK);
+  assert.equal(m.iaAddrCount + m.iaAddrDropped, 0);
+});
+
+test('DHCPv4 option 82: ids as hex, and as text when printable (RFC 3046 §3.1, §3.2); a sub-option past the end is flagged', () => {
+  const m = new Dhcp4Message();
+  const read = (v: Buffer) => { const b = dhcp4({ xid: 1, mac: MAC, msgType: 1, options: [[82, v]] }); assert.equal(parseDhcp4(b, 0, b.length, m), ParseStatus.OK); return dhcp4Info(b, m); };
+  const a = read(Buffer.concat([Buffer.from([1, 4]), str('eth1'), Buffer.from([2, 3, 0, 0x1b, 0x7f])]));
+  assert.deepEqual([a.relayCircuitId, a.relayCircuitIdText, a.relayRemoteId, a.relayRemoteIdText, a.relayAgentTruncated], ['65746831', 'eth1', '001b7f', undefined, undefined]);
+  const cut = read(Buffer.from([1, 1, 0x41, 2, 5, 1]));
+  assert.deepEqual([cut.relayCircuitIdText, cut.relayRemoteId, cut.relayAgentTruncated], ['A', undefined, true]);
 });

@@ -29,9 +29,17 @@ export interface Dhcp4Info {
   clientId?: string;
   /** Option 55 codes in the order the client sent them: an OS fingerprint. */
   paramRequestList?: number[];
-  /** Option 82 sub-options 1 (circuit id) and 2 (remote id) as hex (RFC 3046 §3). */
+  /** Option 82 sub-options 1 (circuit id, RFC 3046 §3.1) and 2 (remote id, §3.2) as hex. */
   relayCircuitId?: string;
   relayRemoteId?: string;
+  /**
+   * The same as text when every byte is printable ASCII (switch port names such as
+   * "ge-0/0/7.10" usually are; MAC-like or binary ids are not, and stay hex only).
+   */
+  relayCircuitIdText?: string;
+  relayRemoteIdText?: string;
+  /** Option 82 whose sub-options run past its end (`dhcp.v4.malformed.relay_agent_truncated`); the ids read before are kept. */
+  relayAgentTruncated?: boolean;
   /** Option 56 text (NAK reasons). */
   message?: string;
 }
@@ -49,6 +57,16 @@ export function safeText(buf: Buffer, o: number, len: number): string {
     s += c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : '?';
   }
   return s;
+}
+
+/** buf[o, o+len) as text when every byte is printable ASCII (0x20–0x7e), else undefined. */
+export function printableText(buf: Buffer, o: number, len: number): string | undefined {
+  if (len === 0) return undefined;
+  for (let i = 0; i < len; i++) {
+    const c = buf[o + i]!;
+    if (c < 0x20 || c >= 0x7f) return undefined;
+  }
+  return buf.toString('latin1', o, o + len);
 }
 
 /** Uncompressed DNS wire-format name (RFC 1035 §3.1; RFC 4702 §2.3 forbids compression). */
@@ -113,14 +131,22 @@ export function dhcp4Info(buf: Buffer, m: Dhcp4Message): Dhcp4Info {
   }
   o = opt(m, Dhcp4Option.RELAY_AGENT);
   if (o !== undefined) {
-    // RFC 3046 §2.0: sub-options (code, length, value).
+    // RFC 3046 §2.0: sub-options (code, length, value); 1 circuit id (§3.1), 2 remote id (§3.2).
+    // Both are opaque to the server and compared byte for byte, so the hex is always kept.
     let p = o[0];
     const end = o[0] + o[1];
-    while (p + 2 <= end) {
+    while (p < end) {
+      if (p + 2 > end || p + 2 + buf[p + 1]! > end) { info.relayAgentTruncated = true; break; }
       const code = buf[p]!, len = buf[p + 1]!;
-      if (p + 2 + len > end) break;
-      if (code === 1) info.relayCircuitId = hex(buf, p + 2, len);
-      else if (code === 2) info.relayRemoteId = hex(buf, p + 2, len);
+      if (len > 0 && code === 1 && info.relayCircuitId === undefined) {
+        info.relayCircuitId = hex(buf, p + 2, len);
+        const t = printableText(buf, p + 2, len);
+        if (t !== undefined) info.relayCircuitIdText = t;
+      } else if (len > 0 && code === 2 && info.relayRemoteId === undefined) {
+        info.relayRemoteId = hex(buf, p + 2, len);
+        const t = printableText(buf, p + 2, len);
+        if (t !== undefined) info.relayRemoteIdText = t;
+      }
       p += 2 + len;
     }
   }
@@ -136,15 +162,27 @@ export interface Dhcp6Info {
   /** Client DUID as hex (RFC 8415 §11). */
   duid?: string;
   serverDuid?: string;
-  /** First IA_NA address (RFC 8415 §21.6) and its valid lifetime. */
+  /** First IA_NA address (RFC 8415 §21.6) and its valid lifetime: the lease of the event's client address. */
   iaAddress?: string;
   validLifetimeS?: number;
+  /** Every IA_NA address kept, in message order (RFC 8415 §21.4, §21.6), at most DHCP6_MAX_IA_ADDRESSES. */
+  iaAddresses?: Dhcp6IaAddress[];
+  /** IA Addresses beyond DHCP6_MAX_IA_ADDRESSES, not kept. */
+  iaAddressesDropped?: number;
   clientFqdn?: string;
   vendorClass?: string;
   /** Option request option codes in order (RFC 8415 §21.7). */
   optionRequestList?: number[];
   /** MAC embedded in a DUID-LLT / DUID-LL with hardware type 1 (RFC 8415 §11.2, §11.4). */
   duidMac?: string;
+}
+
+export interface Dhcp6IaAddress {
+  address: string;
+  /** IAID of the IA_NA holding it (RFC 8415 §21.4). */
+  iaid: number;
+  /** Seconds; 0 = no longer valid (§18.2.10.1), 0xffffffff = infinity (§7.7). */
+  validLifetimeS: number;
 }
 
 export function dhcp6Info(buf: Buffer, m: import('./dhcp6.js').Dhcp6Message, names: readonly string[]): Dhcp6Info {
@@ -159,12 +197,18 @@ export function dhcp6Info(buf: Buffer, m: import('./dhcp6.js').Dhcp6Message, nam
     }
   }
   if (m.serverIdOffset >= 0 && m.serverIdLength > 0) info.serverDuid = hex(buf, m.serverIdOffset, m.serverIdLength);
-  if (m.iaAddrOffset >= 0) {
-    const o = m.iaAddrOffset;
-    const w = (i: number): number => ((buf[o + i]! << 24) | (buf[o + i + 1]! << 16) | (buf[o + i + 2]! << 8) | buf[o + i + 3]!) >>> 0;
-    info.iaAddress = ipv6ToString(w(0), w(4), w(8), w(12));
-    info.validLifetimeS = m.iaValidLifetimeS;
+  if (m.iaAddrCount > 0) {
+    const list: Dhcp6IaAddress[] = [];
+    for (let k = 0; k < m.iaAddrCount; k++) {
+      const o = m.iaAddrOffsets[k]!;
+      const w = (i: number): number => ((buf[o + i]! << 24) | (buf[o + i + 1]! << 16) | (buf[o + i + 2]! << 8) | buf[o + i + 3]!) >>> 0;
+      list.push({ address: ipv6ToString(w(0), w(4), w(8), w(12)), iaid: m.iaIds[k]!, validLifetimeS: m.iaValidLifetimes[k]! });
+    }
+    info.iaAddresses = list;
+    info.iaAddress = list[0]!.address;
+    info.validLifetimeS = list[0]!.validLifetimeS;
   }
+  if (m.iaAddrDropped > 0) info.iaAddressesDropped = m.iaAddrDropped;
   if (m.fqdnOffset >= 0 && m.fqdnLength > 1) {
     // RFC 4704 §4.1: flags byte, then the DNS wire-format name.
     const name = wireName(buf, m.fqdnOffset + 1, m.fqdnOffset + m.fqdnLength);
