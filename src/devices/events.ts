@@ -18,6 +18,34 @@ export interface DhcpEventContext {
   /** Packet addresses and ports. */
   srcIp: string; srcPort: number; srcMac?: string;
   dstIp: string; dstPort: number; dstMac?: string;
+  /** What the client said earlier in the same transaction, for a server's reply (DeviceIdentity keeps it). */
+  request?: DhcpRequestInfo;
+}
+
+/**
+ * What a client sent in its DISCOVER / REQUEST (SOLICIT / REQUEST for DHCPv6) that the server's
+ * reply need not repeat: the host name (option 12), FQDN (option 81; DHCPv6 option 39) and the
+ * relay agent information a relay added on the way to the server (option 82).
+ */
+export interface DhcpRequestInfo {
+  hostName?: string;
+  fqdn?: string;
+  relayCircuitId?: string; relayCircuitIdText?: string;
+  relayRemoteId?: string; relayRemoteIdText?: string;
+}
+
+/**
+ * The client's host name for a DHCPv4 message, the same for its event and the device store.
+ * Option 12 "specifies the name of the client" (RFC 2132 §3.14). A server MAY put one in its
+ * OFFER / ACK (RFC 2131 §4.3.1, Table 3, "all others"): when it does, that is the name it gave the
+ * client (a reservation, a naming policy) and the one the client is told to use, so the reply's
+ * own option 12 wins over the one the client asked with; servers that send none (dnsmasq, ISC
+ * dhcpd by default) leave the client's. The FQDN (option 81, RFC 4702) is taken only when neither
+ * side sent option 12: it is the name for DNS updates, often qualified with a domain the host
+ * name is not, and a server's reply carries its own (RFC 4702 §4), so the reply's comes first too.
+ */
+export function dhcp4HostName(info: Dhcp4Info, req: DhcpRequestInfo | undefined): string | undefined {
+  return info.hostName ?? req?.hostName ?? info.clientFqdn ?? req?.fqdn;
 }
 
 export function buildDhcpActivity(info: Dhcp4Info | Dhcp6Info, ctx: DhcpEventContext): Record<string, unknown> {
@@ -38,7 +66,8 @@ export function buildDhcpActivity(info: Dhcp4Info | Dhcp6Info, ctx: DhcpEventCon
   };
   if (info.version === 4) {
     assigned = info.yiaddr ?? info.ciaddr;
-    hostName = info.hostName ?? info.clientFqdn;
+    const req = ctx.request;
+    hostName = dhcp4HostName(info, req);
     lease = info.leaseTimeS;
     client.mac = info.mac ?? c.mac;
     if (info.clientId !== undefined) unmapped.dhcp_client_id = info.clientId;
@@ -49,15 +78,36 @@ export function buildDhcpActivity(info: Dhcp4Info | Dhcp6Info, ctx: DhcpEventCon
     if (info.ciaddr !== undefined) unmapped.dhcp_ciaddr = info.ciaddr;
     if (info.clientFqdn !== undefined) unmapped.dhcp_client_fqdn = info.clientFqdn;
     if (info.message !== undefined) unmapped.dhcp_message = info.message;
+    // The name the client asked with, when the server gave it another (see dhcp4HostName).
+    const asked = req?.hostName ?? req?.fqdn;
+    if (asked !== undefined && asked !== hostName) unmapped.dhcp_requested_host_name = asked;
+    // Relay agent information (RFC 3046 §3.1, §3.2): which switch port / circuit and which relay
+    // the request came through. A relay adds it toward the server and the server echoes it
+    // (§2.2), but a reply without it still belongs to the request's circuit. No OCSF attribute
+    // holds it: `*_hex` always (the ids are opaque bytes), the plain key also when printable.
+    const circuitHex = info.relayCircuitId ?? req?.relayCircuitId;
+    const circuitText = info.relayCircuitId !== undefined ? info.relayCircuitIdText : req?.relayCircuitIdText;
+    const remoteHex = info.relayRemoteId ?? req?.relayRemoteId;
+    const remoteText = info.relayRemoteId !== undefined ? info.relayRemoteIdText : req?.relayRemoteIdText;
+    if (circuitText !== undefined) unmapped.dhcp_relay_circuit_id = circuitText;
+    if (circuitHex !== undefined) unmapped.dhcp_relay_circuit_id_hex = circuitHex;
+    if (remoteText !== undefined) unmapped.dhcp_relay_remote_id = remoteText;
+    if (remoteHex !== undefined) unmapped.dhcp_relay_remote_id_hex = remoteHex;
     if (info.serverId !== undefined) s.ip = info.serverId;
   } else {
+    // The event's client address and lease are the first IA_NA address's; all of them (RFC 8415
+    // §21.4, §21.6: several IA_NA per message, several addresses per IA_NA) are listed below.
     assigned = info.iaAddress;
-    hostName = info.clientFqdn;
+    hostName = info.clientFqdn ?? ctx.request?.fqdn;
     lease = info.validLifetimeS;
     client.mac = info.duidMac ?? c.mac;
     if (info.duid !== undefined) unmapped.dhcp6_duid = info.duid;
     if (info.vendorClass !== undefined) unmapped.dhcp_vendor_class = info.vendorClass;
     if (info.optionRequestList !== undefined) unmapped.dhcp6_option_request_list = info.optionRequestList.join(',');
+    if (info.iaAddresses !== undefined) {
+      unmapped.dhcp6_ia_addresses = info.iaAddresses.map((a) => ({ ip: a.address, iaid: a.iaid, valid_lifetime: a.validLifetimeS }));
+    }
+    if (info.iaAddressesDropped !== undefined) unmapped.dhcp6_ia_addresses_dropped = info.iaAddressesDropped;
   }
   if (client.mac === undefined) delete client.mac;
   // The client's address: the one assigned to it when known, else the packet's.

@@ -23,7 +23,7 @@ import type { PacketObserver, EventEnricher, EventSink } from '../sensor.js';
 import { ParseStatus } from '../protocols/parse-status.js';
 import { Dhcp4Message, parseDhcp4, Dhcp4Type } from '../protocols/dhcp/dhcp4.js';
 import { Dhcp6Message, parseDhcp6, DHCP6_TYPE_NAMES, Dhcp6Type } from '../protocols/dhcp/dhcp6.js';
-import { dhcp4Info, dhcp6Info, macAt, type Dhcp4Info } from '../protocols/dhcp/fields.js';
+import { dhcp4Info, dhcp6Info, macAt, type Dhcp4Info, type Dhcp6Info } from '../protocols/dhcp/fields.js';
 import { DhcpCounters } from '../protocols/dhcp/counters.js';
 import { ArpMessage, parseArp, arpPayloadOffset } from '../protocols/arp/arp.js';
 import { NdpMessage, parseNdp, ICMPV6_NA, ICMPV6_NS } from '../protocols/arp/ndp.js';
@@ -34,7 +34,7 @@ import { DnsMessageInfo, MDNS_PORT, LLMNR_PORT } from '../protocols/dns/message.
 import { DnsCounters } from '../protocols/dns/counters.js';
 import { NbnsMessage, NbnsCounters, parseNbns, NBNS_PORT } from '../protocols/nbns/nbns.js';
 import { DeviceStore, Trust, type Device } from './store.js';
-import { buildDhcpActivity, buildDeviceInventory, deviceObject, userObject } from './events.js';
+import { buildDhcpActivity, buildDeviceInventory, deviceObject, userObject, dhcp4HostName, type DhcpRequestInfo } from './events.js';
 import { hintFromParamRequestList, hintFromUserAgent, hintFromVendorClass, hintFromAgentOs } from './os-hints.js';
 
 export interface DeviceIdentityOptions {
@@ -56,7 +56,10 @@ export interface AgentReport {
   os?: string;
 }
 
-interface PendingTx { hostName?: string; clientId?: string; fqdn?: string }
+/** What a DHCPv4 client sent in its DISCOVER / REQUEST, kept for the server's reply. */
+interface PendingTx extends DhcpRequestInfo { mac: string; clientId?: string }
+/** What a DHCPv6 client sent in its SOLICIT / REQUEST / RENEW ..., kept for the server's reply. */
+interface PendingTx6 { duid?: string; fqdn?: string }
 
 /** Counters of host names learned from mDNS / LLMNR / NetBIOS name service. */
 export class NameAnnounceCounters {
@@ -99,6 +102,8 @@ export class DeviceIdentity {
   private readonly ndp = new NdpMessage();
   /** xid → what the client said in DISCOVER/REQUEST, for the ACK (bounded, oldest dropped). */
   private readonly pending = new Map<number, PendingTx>();
+  /** DHCPv6 transaction id → what the client said, for the ADVERTISE / REPLY (same bound). */
+  private readonly pending6 = new Map<number, PendingTx6>();
   pendingDropped = 0;
   eventsEmitted = 0;
 
@@ -145,26 +150,40 @@ export class DeviceIdentity {
     c.v4Messages++;
     if (this.d4.repeatedOptions > 0) c.v4OptionRepeated += this.d4.repeatedOptions;
     const info = dhcp4Info(buf, this.d4);
+    if (info.relayAgentTruncated === true) c.v4RelayAgentTruncated++;
     const atMs = Math.floor(tsUs / 1000);
-    this.learnDhcp4(info, atMs);
+    const request = this.learnDhcp4(info, atMs);
     if (this.emitDhcp) {
       this.emit(buildDhcpActivity(info, {
         timeMs: atMs,
         srcIp: ipv4ToString(p.src3), srcPort: p.srcPort, dstIp: ipv4ToString(p.dst3), dstPort: p.dstPort,
         ...(p.srcMacOffset >= 0 ? { srcMac: macAt(buf, p.srcMacOffset) } : {}),
         ...(p.dstMacOffset >= 0 ? { dstMac: macAt(buf, p.dstMacOffset) } : {}),
+        ...(request !== undefined ? { request } : {}),
       }));
     }
   }
 
-  /** The DHCPv4 state machine as far as identity needs it (RFC 2131 §3.1, §3.2, §4.4.6). */
-  learnDhcp4(info: Dhcp4Info, atMs: number): void {
-    if (info.mac === undefined) { this.dhcpCounters.v4NotEthernet++; return; }
+  /**
+   * The DHCPv4 state machine as far as identity needs it (RFC 2131 §3.1, §3.2, §4.4.6). Returns
+   * what the client said earlier in this transaction (its DISCOVER / REQUEST), which the event of
+   * the server's reply needs: the ACK is the one message with MAC, address and lease together,
+   * but the host name is the client's and servers rarely repeat it.
+   */
+  learnDhcp4(info: Dhcp4Info, atMs: number): PendingTx | undefined {
+    if (info.mac === undefined) { this.dhcpCounters.v4NotEthernet++; return undefined; }
+    // A transaction is the client's xid (RFC 2131 §4.1, chosen at random) with its chaddr: a
+    // reply for another client that drew the same xid must not take this client's name.
+    let tx = this.pending.get(info.xid);
+    if (tx !== undefined && tx.mac !== info.mac) tx = undefined;
     if (info.op === 1) {
-      const tx: PendingTx = this.pending.get(info.xid) ?? {};
+      if (tx === undefined) tx = { mac: info.mac };
       if (info.hostName !== undefined) tx.hostName = info.hostName;
       if (info.clientId !== undefined) tx.clientId = info.clientId;
       if (info.clientFqdn !== undefined) tx.fqdn = info.clientFqdn;
+      // Option 82 is on the relay → server leg only (RFC 3046 §2.1); the reply may not echo it.
+      if (info.relayCircuitId !== undefined) { tx.relayCircuitId = info.relayCircuitId; tx.relayCircuitIdText = info.relayCircuitIdText; }
+      if (info.relayRemoteId !== undefined) { tx.relayRemoteId = info.relayRemoteId; tx.relayRemoteIdText = info.relayRemoteIdText; }
       this.pending.delete(info.xid);
       this.pending.set(info.xid, tx);
       if (this.pending.size > this.store.settings.dhcpMaxPendingTransactions) {
@@ -172,14 +191,13 @@ export class DeviceIdentity {
         this.pendingDropped++;
       }
     }
-    const tx = this.pending.get(info.xid);
-    const hostname = info.hostName ?? tx?.hostName ?? info.clientFqdn ?? tx?.fqdn;
+    const hostname = dhcp4HostName(info, tx);
     const clientId = info.clientId ?? tx?.clientId;
     const d = this.store.identify({
       mac: info.mac, ...(clientId !== undefined ? { clientId } : {}), ...(hostname !== undefined ? { hostname } : {}),
       trust: Trust.DHCP, source: `dhcp_${info.msgTypeName.toLowerCase()}`, atMs,
     });
-    if (d === undefined) return;
+    if (d === undefined) return tx;
     if (info.op === 1) {
       if (info.vendorClass !== undefined) {
         this.store.addEvidence(d, { kind: 'dhcp_vendor_class', value: info.vendorClass, source: 'dhcp', atMs });
@@ -201,10 +219,10 @@ export class DeviceIdentity {
         } else if (info.ciaddr !== undefined) {
           this.store.bind(info.ciaddr, d, info.mac, Trust.NEIGHBOR, atMs);
         }
-        this.pending.delete(info.xid);
+        if (tx !== undefined) this.pending.delete(info.xid);
         break;
       case Dhcp4Type.NAK:
-        this.pending.delete(info.xid);
+        if (tx !== undefined) this.pending.delete(info.xid);
         break;
       case Dhcp4Type.RELEASE:
       case Dhcp4Type.DECLINE:
@@ -216,6 +234,7 @@ export class DeviceIdentity {
       default:
         break;
     }
+    return tx;
   }
 
   private onDhcp6(p: DecodedPacket, buf: Buffer, tsUs: number): void {
@@ -224,30 +243,74 @@ export class DeviceIdentity {
     if (st === ParseStatus.NOT_MINE) { c.v6NotDhcp++; return; }
     if (st !== ParseStatus.OK) { c.countV6(this.d6.error); return; }
     c.v6Messages++;
+    if (this.d6.iaAddrDropped > 0) c.v6IaAddressesDropped += this.d6.iaAddrDropped;
     const info = dhcp6Info(buf, this.d6, DHCP6_TYPE_NAMES);
     const atMs = Math.floor(tsUs / 1000);
-    const clientMac = info.msgType === Dhcp6Type.REPLY || info.msgType === Dhcp6Type.ADVERTISE
+    const fromServer = info.msgType === Dhcp6Type.REPLY || info.msgType === Dhcp6Type.ADVERTISE;
+    const clientMac = fromServer
       ? (p.dstMacOffset >= 0 ? macAt(buf, p.dstMacOffset) : undefined)
       : (p.srcMacOffset >= 0 ? macAt(buf, p.srcMacOffset) : undefined);
     const mac = info.duidMac ?? clientMac;
-    if (mac !== undefined) {
-      const d = this.store.identify({
-        mac, ...(info.duid !== undefined ? { clientId: `duid:${info.duid}` } : {}),
-        ...(info.clientFqdn !== undefined ? { hostname: info.clientFqdn } : {}),
-        trust: Trust.DHCP, source: `dhcp6_${info.msgTypeName.toLowerCase()}`, atMs,
-      });
-      if (d !== undefined && info.msgType === Dhcp6Type.REPLY && info.iaAddress !== undefined) {
-        const exp = info.validLifetimeS !== undefined && info.validLifetimeS !== 0xffffffff ? atMs + info.validLifetimeS * 1000 : undefined;
-        this.store.bind(info.iaAddress, d, mac, Trust.DHCP, atMs, exp);
-      }
-    }
+    const tx = this.pendingDhcp6(info, fromServer);
+    if (mac !== undefined) this.learnDhcp6(info, mac, tx, atMs);
     if (this.emitDhcp) {
       const w = (k: 'src' | 'dst'): string => k === 'src' ? ipv6ToString(p.src0, p.src1, p.src2, p.src3) : ipv6ToString(p.dst0, p.dst1, p.dst2, p.dst3);
       this.emit(buildDhcpActivity(info, {
         timeMs: atMs, srcIp: w('src'), srcPort: p.srcPort, dstIp: w('dst'), dstPort: p.dstPort,
         ...(p.srcMacOffset >= 0 ? { srcMac: macAt(buf, p.srcMacOffset) } : {}),
         ...(p.dstMacOffset >= 0 ? { dstMac: macAt(buf, p.dstMacOffset) } : {}),
+        ...(tx?.fqdn !== undefined ? { request: { fqdn: tx.fqdn } } : {}),
       }));
+    }
+  }
+
+  /**
+   * A DHCPv6 exchange shares its transaction id (RFC 8415 §8, §16.1): SOLICIT/ADVERTISE, then
+   * REQUEST (RENEW, REBIND ...)/REPLY under a new one. What the client sent is kept for the
+   * server's message, which need not repeat the Client FQDN (RFC 4704 §6); a server message
+   * echoes the Client Identifier (§16.3, §16.10), so a different DUID is another client's.
+   */
+  private pendingDhcp6(info: Dhcp6Info, fromServer: boolean): PendingTx6 | undefined {
+    let tx = this.pending6.get(info.xid);
+    if (tx !== undefined && info.duid !== undefined && tx.duid !== undefined && tx.duid !== info.duid) tx = undefined;
+    if (fromServer) {
+      if (tx !== undefined && info.msgType === Dhcp6Type.REPLY) this.pending6.delete(info.xid);
+      return tx;
+    }
+    tx = { ...(info.duid !== undefined ? { duid: info.duid } : {}), ...(info.clientFqdn !== undefined ? { fqdn: info.clientFqdn } : {}) };
+    this.pending6.delete(info.xid);
+    this.pending6.set(info.xid, tx);
+    if (this.pending6.size > this.store.settings.dhcpMaxPendingTransactions) {
+      this.pending6.delete(this.pending6.keys().next().value as number);
+      this.pendingDropped++;
+    }
+    return tx;
+  }
+
+  /**
+   * DHCPv6 identity and leases: every IA_NA address of a REPLY is bound (RFC 8415 §21.4, §21.6:
+   * several IA_NA per message, several addresses per IA_NA), each with its own valid lifetime; a
+   * valid lifetime of 0 withdraws it (§18.2.10.1, §18.3.4), a client RELEASE / DECLINE gives
+   * back the addresses it lists (§18.2.7, §18.2.8). ADVERTISE only offers (§18.3.1, §18.3.9): not bound.
+   */
+  private learnDhcp6(info: Dhcp6Info, mac: string, tx: PendingTx6 | undefined, atMs: number): void {
+    const hostname = info.clientFqdn ?? tx?.fqdn;
+    const d = this.store.identify({
+      mac, ...(info.duid !== undefined ? { clientId: `duid:${info.duid}` } : {}),
+      ...(hostname !== undefined ? { hostname } : {}),
+      trust: Trust.DHCP, source: `dhcp6_${info.msgTypeName.toLowerCase()}`, atMs,
+    });
+    if (d === undefined || info.iaAddresses === undefined) return;
+    const t = info.msgType;
+    if (t === Dhcp6Type.REPLY) {
+      for (const a of info.iaAddresses) {
+        if (a.validLifetimeS === 0) { this.store.release(a.address, atMs, d.uid); continue; }
+        // 0xffffffff is infinity (§7.7): the store's own binding TTL then applies.
+        const exp = a.validLifetimeS !== 0xffffffff ? atMs + a.validLifetimeS * 1000 : undefined;
+        this.store.bind(a.address, d, mac, Trust.DHCP, atMs, exp);
+      }
+    } else if (t === Dhcp6Type.RELEASE || t === Dhcp6Type.DECLINE) {
+      for (const a of info.iaAddresses) this.store.release(a.address, atMs, d.uid);
     }
   }
 
