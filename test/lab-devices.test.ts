@@ -11,12 +11,20 @@
  * bridge address (devices.agentListener, self-signed certificate passed with --ca); a forged and
  * a stale heartbeat from the LAN are refused and counted. From the emitted Network Activity
  * events: every flow from a client maps to that client's host name and MAC, the agent's flows
- * (after its heartbeat) to its user, nobody else's to a user; flows from the gateway/cloud/bridge
- * addresses to their MACs. Scenario 2 hands one address to device D, then (after D's RELEASE) to
- * device E: flows before and after map to the right one.
+ * (after its heartbeat) to its user, its flows before the heartbeat and nobody else's to a user;
+ * flows from the gateway/cloud/bridge addresses to their MACs. The only flows without a device are
+ * DHCP from 0.0.0.0 and flows from a gateway/cloud/bridge address before any client talked to it
+ * (those addresses are known from ARP only). Scenario 2 hands one address to device D, then (after
+ * D's RELEASE) to device E: flows before and after map to the right one.
  *
- * tcpdump records the bridge at the same time; `outpost replay --with devices` of that capture
- * must give the same flows with the same host names and MACs. Users are not compared for the
+ * DHCP Activity and Device Inventory Info events are on too: one DHCP ACK per lease with the
+ * client's MAC, assigned address, host name and dnsmasq's lease time; one device per client whose
+ * inventory lists its MAC, address and host name together; all valid OCSF 1.8.0 (when the schema
+ * is there).
+ *
+ * tcpdump records the bridge at the same time; `outpost replay --with devices --emit
+ * network,dhcp,inventory` of that capture must give the same flows with the same host names and
+ * MACs, and the same DHCP and inventory events. Users are not compared for the
  * replay: they come only from the agent's heartbeat, which travels inside TLS, so a capture
  * cannot reproduce them (replay has no agent input), and the replay must show no user at all.
  *
@@ -39,12 +47,16 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { stringify } from 'yaml';
 import { createToken } from '../src/api/auth.js';
+import { loadOcsfSchema } from '../src/events/ocsf-schema.js';
 
 type Ev = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const AGENT = join(ROOT, 'appliance/agent/outpost-agent.mjs');
 const debug = (s: string) => { if (process.env.OUTPOST_LAB_DEBUG) console.error(`[lab] ${s}`); };
+const OCSF_DIR = join(ROOT, '../shared/reference/ocsf-1.8.0');
+/** dnsmasq's lease time (--dhcp-range), which every ACK must carry as lease_dur. */
+const LEASE_S = 600;
 
 function which(bin: string): boolean {
   try { execFileSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }); return true; } catch { return false; }
@@ -144,7 +156,7 @@ test('lab: the daemon maps every flow to its device host name and MAC, the agent
     sh('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', `/CN=${net}.2`, '-addext', `subjectAltName=IP:${net}.2,DNS:app.cloud.test`,
       '-keyout', key, '-out', cert]);
     bg('gw', ['dnsmasq', '-k', '-u', 'root', `--log-facility=${join(dir, 'dnsmasq.log')}`, '--log-dhcp', '--conf-file=/dev/null', '--interface=eth0', '--bind-interfaces', '--no-resolv', '--no-hosts',
-      `--dhcp-range=${net}.50,${net}.99,255.255.255.0,10m`, `--dhcp-leasefile=${join(dir, 'leases')}`, `--pid-file=${join(dir, 'dnsmasq.pid')}`,
+      `--dhcp-range=${net}.50,${net}.99,255.255.255.0,${LEASE_S}`, `--dhcp-leasefile=${join(dir, 'leases')}`, `--pid-file=${join(dir, 'dnsmasq.pid')}`,
       `--address=/app.cloud.test/${net}.200`, `--dhcp-host=${macs.d},${macs.e},${net}.60`, '--dhcp-authoritative', '--no-ping']);
     bg('cloud', ['openssl', 's_server', '-quiet', '-accept', '443', '-www', '-cert', cert, '-key', key]);
     bg('cloud', [process.execPath, '-e', "require('http').createServer((q,s)=>s.end('ok')).listen(80)"]);
@@ -165,7 +177,7 @@ test('lab: the daemon maps every flow to its device host name and MAC, the agent
       logLevel: 'info',
       capture: { interfaces: [br], bufferTimeoutMs: 10 },
       api: { host: '127.0.0.1', port: 0, tokens: [{ name: 'lab', role: 'admin', sha256: admin.sha256 }] },
-      events: { emit: ['network'], stdout: true },
+      events: { emit: ['network', 'dhcp', 'inventory'], stdout: true },
       devices: { enabled: true, agentListener: { enabled: true, host: `${net}.2`, port: 0, tlsCertFile: cert, tlsKeyFile: key } },
       // Not under test here; its catalog is someone else's moving part.
       discovery: { enabled: false },
@@ -197,7 +209,11 @@ test('lab: the daemon maps every flow to its device host name and MAC, the agent
     const heartbeat = async (gateway: string) => aexec('c', ['unshare', '--uts', 'sh', '-c',
       `hostname charlie && ${process.execPath} ${AGENT} heartbeat --gateway ${gateway} --ca ${cert} --agent-id lab-agent --secret-file ${secretFile} --utmp ${join(dir, 'utmp')} --once`]);
 
-    const lease = (n: string, extra: string[] = []) => aexec(n, ['udhcpc', '-i', 'eth0', '-f', '-q', '-n', '-t', '5', '-T', '1', '-x', `hostname:${host[n]}`, '-s', script, ...extra], 15_000);
+    // a, c and e send their host name (option 12) without asking for one back, as Windows does
+    // (its option 55 has no 12), so dnsmasq's ACK carries none: the ACK event must take the name
+    // from the client's REQUEST. b and d ask for it (udhcpc's default list), and dnsmasq echoes it.
+    const noNameBack = (n: string) => n === 'a' || n === 'c' || n === 'e' ? ['-o', '-O', 'subnet', '-O', 'router', '-O', 'dns'] : [];
+    const lease = (n: string, extra: string[] = []) => aexec(n, ['udhcpc', '-i', 'eth0', '-f', '-q', '-n', '-t', '5', '-T', '1', '-x', `hostname:${host[n]}`, ...noNameBack(n), '-s', script, ...extra], 15_000);
     const addrOf = async (n: string) => /inet (\d+\.\d+\.\d+\.\d+)/.exec(await aexec(n, ['ip', '-4', 'addr', 'show', 'dev', 'eth0']))?.[1];
     const browse = async (n: string) => {
       await aexec(n, ['curl', '-sk', '--max-time', '5', '-o', '/dev/null', 'https://app.cloud.test/']);
@@ -205,6 +221,9 @@ test('lab: the daemon maps every flow to its device host name and MAC, the agent
     };
     const addr: Record<string, string> = {};
     for (const n of ['a', 'b', 'c']) { await lease(n); addr[n] = (await addrOf(n))!; assert.ok(addr[n], `${n} has no lease`); }
+    // A flow of the agent's host before its first heartbeat: it must carry no user.
+    await aexec('c', ['getent', 'ahostsv4', 'app.cloud.test']);
+    const heartbeatStartMs = Date.now();
     // The agent on c (own UTS namespace so it reports its own host name), over HTTPS to the
     // agent listener on the bridge address.
     await heartbeat(daemon.agentUrl);
@@ -251,49 +270,110 @@ test('lab: the daemon maps every flow to its device host name and MAC, the agent
     const infra: Record<string, string> = { [`${net}.1`]: macs.gw!, [`${net}.200`]: macs.cloud!, [`${net}.2`]: brMac };
     const isDhcp = (f: Ev) => f.connection_info?.protocol_num === 17 && [67, 68].some((p) => f.src_endpoint.port === p || f.dst_endpoint.port === p);
     /**
-     * Every Network Activity flow: DHCP itself (the evidence; D's RELEASE straddles the move) is
-     * skipped; flows from the gateway, cloud or bridge address map to that MAC (when the address
-     * was seen in ARP before); every other flow
-     * comes from a client and maps to its host name and MAC. Users: `users` on — the agent's flows
-     * started after its heartbeat (`userFromMs`) carry alice, no other flow has a user; off — no
-     * flow has a user. Returns one line per client flow, for comparisons.
+     * Every Network Activity flow. Exactly two kinds may lack a device: DHCP from 0.0.0.0 (a
+     * client before its lease; RFC 2131 §4.1) and flows from the gateway, cloud or bridge address
+     * that started before any client sent it a flow — those addresses are known from ARP only,
+     * and a client's ARP exchange for one precedes its first packet to it (e.g. dnsmasq's first
+     * ACKs, sent before any client asked the gateway anything). With a device, those map to their
+     * own MAC. Every other flow comes from a lab DHCP client and has its device: DHCP from a
+     * client address (renewals, releases) one of the clients that held the address (D's RELEASE
+     * straddles the move), other flows its host name and MAC. Users: with `users`, the agent's
+     * flows started at or after `fromMs` carry alice and those before `noneBeforeMs` (before its
+     * first heartbeat) none; no other flow has a user; without — no flow has a user. Returns one
+     * line per client flow, for comparisons.
      */
-    const check = (evs: Ev[], label: string, users: boolean, userFromMs: number) => {
+    const check = (evs: Ev[], label: string, users: { fromMs: number; noneBeforeMs: number } | null) => {
       const flows = evs.filter((e) => e.class_uid === 4001);
       const rows: string[] = [];
       const web: Record<string, number> = {};
+      const firstAskedMs: Record<string, number> = {};
+      for (const f of flows) {
+        const src = f.src_endpoint.ip as string, dst = f.dst_endpoint.ip as string;
+        if (infra[dst] !== undefined && infra[src] === undefined && src !== '0.0.0.0') firstAskedMs[dst] = Math.min(firstAskedMs[dst] ?? Infinity, f.start_time);
+      }
       for (const f of flows) {
         const ip = f.src_endpoint.ip as string;
         debug(`${label} ${ip}:${f.src_endpoint.port} > ${f.dst_endpoint.ip}:${f.dst_endpoint.port}/${f.connection_info?.protocol_num} @${f.start_time} ${f.device?.hostname} ${f.device?.mac} ${f.actor?.user?.name ?? ''}`);
-        if (isDhcp(f)) continue;
         const where = `${label}: ${ip}:${f.src_endpoint.port} > ${f.dst_endpoint.ip}:${f.dst_endpoint.port} at ${f.start_time}`;
-        if (infra[ip] !== undefined) {
-          // Known from ARP only, so possibly not yet for its first packet (the bridge's IGMP
-          // report at the start of the recording): never another device's MAC, though.
-          if (f.device !== undefined) assert.equal(f.device.mac, infra[ip], where);
+        if (ip === '0.0.0.0') {
+          assert.ok(isDhcp(f), `${where}: only DHCP comes from 0.0.0.0`);
+          assert.equal(f.device, undefined, where);
           assert.equal(f.actor?.user, undefined, where);
+          continue;
+        }
+        if (infra[ip] !== undefined) {
+          if (f.device !== undefined) assert.equal(f.device.mac, infra[ip], where);
+          else assert.ok(f.start_time < (firstAskedMs[ip] ?? Infinity), `${where}: no device, though a client had already talked to ${ip} (${firstAskedMs[ip]})`);
+          assert.equal(f.actor?.user, undefined, where);
+          continue;
+        }
+        assert.ok(f.device !== undefined, `${where}: a flow from a lab DHCP client without a device`);
+        if (isDhcp(f)) {
+          const holders = ip === `${net}.60` ? ['d', 'e'] : Object.keys(addr).filter((n) => addr[n] === ip);
+          assert.ok(holders.some((n) => f.device.mac === macs[n]), `${where}: DHCP from a client address maps to a client that held it (${f.device.mac})`);
           continue;
         }
         const who = ip === `${net}.60` ? (f.start_time < movedAtMs ? 'd' : 'e') : Object.keys(addr).find((n) => addr[n] === ip);
         assert.ok(who !== undefined, `${where}: flow from an unknown address`);
         assert.equal(f.device?.hostname, host[who], where);
         assert.equal(f.device?.mac, macs[who], where);
-        if (users && who === 'c' && f.start_time >= userFromMs) assert.equal(f.actor?.user?.name, 'alice', `${where}: the agent's user`);
-        else if (!(users && who === 'c')) assert.equal(f.actor?.user, undefined, `${where}: no user`);
+        if (users !== null && who === 'c') {
+          if (f.start_time >= users.fromMs) assert.equal(f.actor?.user?.name, 'alice', `${where}: the agent's user`);
+          else if (f.start_time < users.noneBeforeMs) assert.equal(f.actor?.user, undefined, `${where}: no user before the agent's first heartbeat`);
+        } else assert.equal(f.actor?.user, undefined, `${where}: no user`);
         if (f.dst_endpoint.ip === `${net}.200` && (f.dst_endpoint.port === 443 || f.dst_endpoint.port === 80)) web[who] = (web[who] ?? 0) + 1;
         rows.push(`${ip}:${f.src_endpoint.port}>${f.dst_endpoint.ip}:${f.dst_endpoint.port}/${f.connection_info?.protocol_num} ${f.device?.hostname} ${f.device?.mac}`);
       }
       return { rows: rows.sort(), web };
     };
-    const live = check(events1, 'live', true, heartbeatDoneMs);
+    const live = check(events1, 'live', { fromMs: heartbeatDoneMs, noneBeforeMs: heartbeatStartMs });
     assert.deepEqual(live.web, { a: 2, b: 2, c: 2, d: 2, e: 2 }, 'an HTTPS and an HTTP flow from every client');
     assert.ok(events1.some((f) => f.class_uid === 4001 && f.src_endpoint.ip === addr.c && f.dst_endpoint.ip === `${net}.2`), 'the agent\'s heartbeat flow to the listener was captured too');
+    const agentFlows = events1.filter((f) => f.class_uid === 4001 && f.src_endpoint.ip === addr.c && !isDhcp(f)).sort((x, y) => x.start_time - y.start_time);
+    assert.ok(agentFlows.some((f) => f.start_time < heartbeatStartMs), 'the agent\'s host had a flow before its first heartbeat');
+    // The heartbeat's own connection opened before the heartbeat it carries was accepted (the
+    // user's span starts then): no user either.
+    const heartbeatFlow = agentFlows.find((f) => f.dst_endpoint.ip === `${net}.2`)!;
+    assert.ok(heartbeatFlow.start_time < heartbeatDoneMs, 'the first flow to the listener is the heartbeat');
+    assert.equal(heartbeatFlow.actor?.user, undefined, 'the heartbeat\'s own flow has no user');
+
+    /**
+     * DHCP Activity: exactly one ACK per lease the clients took (D twice: before the move and
+     * with -R), each with the client's MAC, assigned address, the host name it asked with and
+     * dnsmasq's lease time, answering a REQUEST of that client with the same xid. Device
+     * Inventory Info: exactly one new device per client, and an inventory listing its MAC,
+     * address and host name together; no device that is not on the bridge. Valid OCSF 1.8.0.
+     */
+    const leases: Array<[string, string]> = [['a', addr.a!], ['b', addr.b!], ['c', addr.c!], ['d', `${net}.60`], ['d', `${net}.60`], ['e', `${net}.60`]];
+    const ocsf = existsSync(OCSF_DIR) ? loadOcsfSchema(OCSF_DIR) : null;
+    const checkIdentityEvents = (evs: Ev[], label: string): string[] => {
+      const dhcp = evs.filter((e) => e.class_uid === 4004);
+      const acks = dhcp.filter((e) => e.activity_id === 5);
+      const row = (e: Ev) => JSON.stringify([e.src_endpoint.mac, e.src_endpoint.ip, e.src_endpoint.hostname, e.lease_dur]);
+      assert.deepEqual(acks.map(row).sort(), leases.map(([n, ip]) => JSON.stringify([macs[n], ip, host[n], LEASE_S])).sort(), `${label}: one DHCP ACK per lease`);
+      for (const a of acks) {
+        assert.ok(dhcp.some((e) => e.activity_id === 3 && e.transaction_uid === a.transaction_uid && e.src_endpoint.mac === a.src_endpoint.mac), `${label}: ACK ${a.transaction_uid} answers a REQUEST of ${a.src_endpoint.mac}`);
+      }
+      const inv = evs.filter((e) => e.class_uid === 5001);
+      const onBridge = new Set([...Object.values(macs), brMac]);
+      for (const e of inv) assert.ok(onBridge.has(e.device.mac), `${label}: inventory of a device not on the bridge: ${e.device.mac}`);
+      const clients: Array<[string, string]> = [...Object.entries(addr), ['d', `${net}.60`]];
+      for (const [n, ip] of clients) {
+        assert.equal(inv.filter((e) => e.unmapped?.change === 'new' && e.device.mac === macs[n]).length, 1, `${label}: one device for ${n}`);
+        assert.ok(inv.some((e) => e.device.mac === macs[n] && (e.device.network_interfaces ?? []).some((i: Ev) => i.mac === macs[n] && i.ip === ip && i.hostname === host[n])),
+          `${label}: an inventory of ${n} with its MAC, ${ip} and ${host[n]}`);
+      }
+      if (ocsf !== null) for (const e of [...dhcp, ...inv]) assert.deepEqual(ocsf.validate(e), [], `${label}: ${JSON.stringify(e).slice(0, 400)}`);
+      return acks.map(row).sort();
+    };
+    const liveAcks = checkIdentityEvents(events1, 'live');
 
     // ---- replay of the tcpdump recording: the same devices --------------------------------------
-    const replayed = (await run(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'replay', pcapFile, '--with', 'devices', '--config', configPath],
+    const replayed = (await run(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'replay', pcapFile, '--with', 'devices', '--emit', 'network,dhcp,inventory', '--config', configPath],
       { cwd: ROOT, timeout: 30_000, encoding: 'utf8', maxBuffer: 64 << 20 })).stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Ev);
-    const again = check(replayed, 'replay', false, 0);
+    const again = check(replayed, 'replay', null);
     assert.deepEqual(again.rows, live.rows, 'replay: same flows, same host names and MACs');
+    assert.deepEqual(checkIdentityEvents(replayed, 'replay'), liveAcks, 'replay: the same DHCP ACKs');
 
     // ---- restart: identities (and the enrollment) survive in LMDB ------------------------------
     daemon = await startDaemon(configPath, join(dir, 'events-2.ndjson'), procs);
@@ -306,8 +386,9 @@ test('lab: the daemon maps every flow to its device host name and MAC, the agent
     assert.equal(m2.heartbeats_accepted, 1, 'the enrolled secret still works after the restart');
     const events2 = await stopDaemon(daemon);
     daemon = null;
-    const after = check(events2, 'restart', true, 0);
+    const after = check(events2, 'restart', { fromMs: 0, noneBeforeMs: 0 });
     assert.deepEqual(after.web, { c: 2, a: 2, e: 2 }, 'web flows after the restart');
+    assert.equal(events2.filter((e) => e.class_uid === 4004).length, 0, 'no DHCP after the restart: the identities came from the store');
     for (const f of events2) {
       if (f.class_uid === 4001 && f.src_endpoint.ip === addr.c && !isDhcp(f)) assert.ok(f.start_time >= restartedMs && f.actor?.user?.name === 'alice', `restart: agent flow ${f.src_endpoint.port} has its user`);
     }
