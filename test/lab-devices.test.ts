@@ -15,7 +15,8 @@
  * flows from the gateway/cloud/bridge addresses to their MACs. The only flows without a device are
  * DHCP from 0.0.0.0 and flows from a gateway/cloud/bridge address before any client talked to it
  * (those addresses are known from ARP only). Scenario 2 hands one address to device D, then (after
- * D's RELEASE) to device E: flows before and after map to the right one.
+ * D's DHCPRELEASE, sent by udhcpc -R on SIGTERM and seen by dnsmasq) to device E: flows before and
+ * after map to the right one, and the RELEASE is a DHCP Activity event (live and in replay).
  *
  * DHCP Activity and Device Inventory Info events are on too: one DHCP ACK per lease with the
  * client's MAC, assigned address, host name and dnsmasq's lease time; one device per client whose
@@ -244,13 +245,19 @@ test('lab: the daemon maps every flow to its device host name and MAC, the agent
     assert.deepEqual([m1.enrolled, m1.heartbeats_accepted, m1.refused_forged, m1.refused_stale], [1, 1, 1, 1], `agent counters ${JSON.stringify(m1)}`);
 
     for (const n of ['a', 'b', 'c']) await browse(n);
-    // Scenario 2: D holds .60, browses, releases; E gets .60 and browses.
-    await lease('d');
+    // Scenario 2: D holds .60, browses, releases; E gets .60 and browses. D's client keeps
+    // running (no -q) so that SIGTERM with -R sends a real DHCPRELEASE (busybox udhcpc sends none
+    // when -q makes it quit after the lease); the test waits until dnsmasq logged it.
+    const dClient = bg('d', ['udhcpc', '-i', 'eth0', '-f', '-n', '-t', '5', '-T', '1', '-R', '-x', `hostname:${host.d}`, '-s', script]);
+    for (let i = 0; i < 100 && (await addrOf('d')) === undefined; i++) await sleep(100);
     assert.equal(await addrOf('d'), `${net}.60`);
     await browse('d');
     await sleep(200);
     const movedAtMs = Date.now();
-    await lease('d', ['-R']);
+    dClient.kill('SIGTERM');
+    const released = () => existsSync(join(dir, 'dnsmasq.log')) && readFileSync(join(dir, 'dnsmasq.log'), 'utf8').includes(`DHCPRELEASE(eth0) ${net}.60 ${macs.d}`);
+    for (let i = 0; i < 100 && !released(); i++) await sleep(50);
+    assert.ok(released(), 'dnsmasq logged D\'s DHCPRELEASE of .60');
     await aexec('d', ['ip', 'addr', 'flush', 'dev', 'eth0']);
     await sleep(200);
     await lease('e');
@@ -338,13 +345,12 @@ test('lab: the daemon maps every flow to its device host name and MAC, the agent
     assert.equal(heartbeatFlow.actor?.user, undefined, 'the heartbeat\'s own flow has no user');
 
     /**
-     * DHCP Activity: exactly one ACK per lease the clients took (D twice: before the move and
-     * with -R), each with the client's MAC, assigned address, the host name it asked with and
+     * DHCP Activity: exactly one ACK per lease the clients took, each with the client's MAC, assigned address, the host name it asked with and
      * dnsmasq's lease time, answering a REQUEST of that client with the same xid. Device
      * Inventory Info: exactly one new device per client, and an inventory listing its MAC,
      * address and host name together; no device that is not on the bridge. Valid OCSF 1.8.0.
      */
-    const leases: Array<[string, string]> = [['a', addr.a!], ['b', addr.b!], ['c', addr.c!], ['d', `${net}.60`], ['d', `${net}.60`], ['e', `${net}.60`]];
+    const leases: Array<[string, string]> = [['a', addr.a!], ['b', addr.b!], ['c', addr.c!], ['d', `${net}.60`], ['e', `${net}.60`]];
     const ocsf = existsSync(OCSF_DIR) ? loadOcsfSchema(OCSF_DIR) : null;
     const checkIdentityEvents = (evs: Ev[], label: string): string[] => {
       const dhcp = evs.filter((e) => e.class_uid === 4004);
@@ -354,6 +360,9 @@ test('lab: the daemon maps every flow to its device host name and MAC, the agent
       for (const a of acks) {
         assert.ok(dhcp.some((e) => e.activity_id === 3 && e.transaction_uid === a.transaction_uid && e.src_endpoint.mac === a.src_endpoint.mac), `${label}: ACK ${a.transaction_uid} answers a REQUEST of ${a.src_endpoint.mac}`);
       }
+      // D's RELEASE (RFC 2131 §4.4.6: the client's address in ciaddr), the one release of the lab.
+      const releases = dhcp.filter((e) => e.activity_id === 7).map((e) => JSON.stringify([e.src_endpoint.mac, e.src_endpoint.ip]));
+      assert.deepEqual(releases, [JSON.stringify([macs.d, `${net}.60`])], `${label}: D's DHCPRELEASE of .60`);
       const inv = evs.filter((e) => e.class_uid === 5001);
       const onBridge = new Set([...Object.values(macs), brMac]);
       for (const e of inv) assert.ok(onBridge.has(e.device.mac), `${label}: inventory of a device not on the bridge: ${e.device.mac}`);
