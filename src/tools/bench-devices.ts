@@ -6,7 +6,10 @@
  * builds) is read into memory once, then replayed through the Sensor with Network Activity events
  * built and discarded, without and with the DeviceIdentity observer and enricher, alternating,
  * best of RUNS each: the difference is what identity costs per packet, without disk reads in it.
- * Lookups: DeviceStore.lookup over 10,000 devices with one address each.
+ * Lookups, three ways: 10,000 devices with one address each, every lookup a hit (the best case);
+ * 10,000 addresses each handed to 8 devices in turn (a DHCP pool with churn), looked up at random
+ * times across that history, each answer checked against the holder at that time; and addresses
+ * the store never saw (the usual case for the client side of transit or server traffic).
  */
 import { existsSync } from 'node:fs';
 import { readCaptureFile, CaptureFileCounters } from '../capture/capture-file.js';
@@ -15,6 +18,7 @@ import { DEFAULT_FLOW_SETTINGS } from '../flows/flow-table.js';
 import { DeviceIdentity } from '../devices/identity.js';
 import { DeviceStore, Trust } from '../devices/store.js';
 import { formatTable, machineInfo } from './bench-common.js';
+import { mulberry32 } from '../prng.js';
 
 interface Pkt { buf: Buffer; wireLen: number; ts: number; lt: number }
 
@@ -58,6 +62,26 @@ const t0 = process.hrtime.bigint();
 for (let i = 0; i < n; i++) if (store.lookup(addrs[i % addrs.length]!, 1000) !== undefined) hits++;
 const lookupsPerS = n / (Number(process.hrtime.bigint() - t0) / 1e9);
 
+// A pool with churn: address i held by device (i + k) mod 10,000 during [k·H, (k+1)·H), k < 8.
+const HOLD_MS = 3_600_000, TURNS = 8;
+const churn = new DeviceStore({ maxDevices: 20_000 });
+const devs = addrs.map((_, i) => churn.identify({ mac: `02:00:00:00:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`, trust: Trust.DHCP, source: 'bench', atMs: 0 })!);
+for (let k = 0; k < TURNS; k++) {
+  for (let i = 0; i < addrs.length; i++) churn.bind(addrs[i]!, devs[(i + k) % devs.length]!, undefined, Trust.DHCP, k * HOLD_MS, (k + 1) * HOLD_MS);
+}
+const rnd = mulberry32(7);
+const probes = Array.from({ length: 100_000 }, () => { const i = Math.floor(rnd() * addrs.length); const at = Math.floor(rnd() * TURNS * HOLD_MS); return { a: addrs[i]!, at, want: devs[(i + Math.floor(at / HOLD_MS)) % devs.length]!.uid }; });
+let churnRight = 0;
+const t1 = process.hrtime.bigint();
+for (let i = 0; i < n; i++) { const p = probes[i % probes.length]!; if (churn.lookup(p.a, p.at)?.uid === p.want) churnRight++; }
+const churnPerS = n / (Number(process.hrtime.bigint() - t1) / 1e9);
+
+const unknown = Array.from({ length: 10_000 }, (_, i) => `198.${18 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`);
+let missHits = 0;
+const t2 = process.hrtime.bigint();
+for (let i = 0; i < n; i++) if (store.lookup(unknown[i % unknown.length]!, 1000) !== undefined) missHits++;
+const missPerS = n / (Number(process.hrtime.bigint() - t2) / 1e9);
+
 const m = machineInfo();
 console.log(`bench-devices: ${path}, ${pkts.length} packets in memory, best of ${runs} run(s) each; machine ${m.nproc} x ${m.cpuModel}, node ${m.node}`);
 console.log(formatTable(['measure', 'result'], [
@@ -65,5 +89,8 @@ console.log(formatTable(['measure', 'result'], [
   ['replay with device identity (observer + enricher)', `${(withId / 1e6).toFixed(3)} M packets/s`],
   ['cost of identity', `${(100 * (1 - withId / base)).toFixed(1)} %`],
   ['identity lookups (DeviceStore.lookup, 10,000 devices)', `${(lookupsPerS / 1e6).toFixed(2)} M/s (${hits} of ${n} found)`],
+  [`lookups in a pool with churn (${TURNS} holders per address, random times)`, `${(churnPerS / 1e6).toFixed(2)} M/s (${churnRight} of ${n} right)`],
+  ['lookups of addresses the store never saw', `${(missPerS / 1e6).toFixed(2)} M/s (${missHits} found)`],
 ]));
-console.log(JSON.stringify({ capture: path, packets: pkts.length, runs, baselinePktPerS: Math.round(base), withIdentityPktPerS: Math.round(withId), costPct: Math.round(1000 * (1 - withId / base)) / 10, identityLookupsPerS: Math.round(lookupsPerS), lookupHits: hits }));
+console.log(JSON.stringify({ capture: path, packets: pkts.length, runs, baselinePktPerS: Math.round(base), withIdentityPktPerS: Math.round(withId), costPct: Math.round(1000 * (1 - withId / base)) / 10, identityLookupsPerS: Math.round(lookupsPerS), lookupHits: hits, churnLookupsPerS: Math.round(churnPerS), churnRight, missLookupsPerS: Math.round(missPerS), missHits }));
+if (churnRight !== n || missHits !== 0 || hits !== n) { console.error('bench-devices: a lookup gave a wrong answer'); process.exitCode = 1; }
