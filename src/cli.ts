@@ -38,7 +38,7 @@ async function replayComponents(value: string | undefined, emit: ReadonlySet<Eve
   const wanted = new Set((value ?? '').split(',').map((s) => s.trim()).filter(Boolean));
   for (const w of wanted) if (w !== 'devices' && w !== 'discovery') throw new UsageError(`--with: unknown component "${w}" (known: devices, discovery)`);
   if (emit.has('dhcp') || emit.has('inventory')) wanted.add('devices');
-  const options: Pick<ReplayOptions, 'enrichers' | 'packetObservers' | 'observe' | 'attachSink'> = {};
+  const options: Pick<ReplayOptions, 'enrichers' | 'packetObservers' | 'httpObservers' | 'observe' | 'attachSink'> = {};
   const closers: Array<() => Promise<void>> = [];
   const counters: Array<() => Record<string, number>> = [];
   if (wanted.size === 0) return { active: false, options, counters: () => ({}), close: async () => {} };
@@ -52,6 +52,7 @@ async function replayComponents(value: string | undefined, emit: ReadonlySet<Eve
     store.open(join(dir, 'devices'));
     const identity = new DeviceIdentity({ store, emitDhcp: emit.has('dhcp'), emitInventory: emit.has('inventory') });
     options.packetObservers = [identity.observer];
+    options.httpObservers = [identity.onHttpRequest];
     options.attachSink = (sink: EventSink) => { identity.sink = sink; };
     enrichers.push(identity.enrich);
     counters.push(() => identity.counters());

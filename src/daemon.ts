@@ -134,6 +134,7 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
     nameCache,
     packetObservers: identity ? [identity.observer] : [],
     enrichers: [...(identity ? [identity.enrich] : []), ...(discovery ? [discovery.enricher] : [])],
+    httpObservers: identity ? [identity.onHttpRequest] : [],
   });
   let captureFailed: string | undefined;
   const capture = cfg.capture.interfaces.length > 0

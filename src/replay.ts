@@ -3,7 +3,7 @@
  */
 import { writeSync } from 'node:fs';
 import { readCaptureFile, CaptureFileCounters } from './capture/capture-file.js';
-import { Sensor, type EventKind, type EventSink, type EventEnricher, type PacketObserver } from './sensor.js';
+import { Sensor, type EventKind, type EventSink, type EventEnricher, type PacketObserver, type HttpRequestObserver } from './sensor.js';
 import type { FlowSettings } from './flows/flow-table.js';
 
 export interface ReplayOptions {
@@ -15,6 +15,7 @@ export interface ReplayOptions {
   /** Context added to every event (devices, cloud apps), as in the daemon. */
   enrichers?: EventEnricher[];
   packetObservers?: PacketObserver[];
+  httpObservers?: HttpRequestObserver[];
   /** Sees every event before the sink (rollups), whether or not events are written. */
   observe?: (event: object) => void;
   /** Write no events (like `--emit none`) while still building them for `observe`. */
@@ -87,6 +88,7 @@ export function replay(options: ReplayOptions): ReplayResult {
     flows: options.flows, emit: options.emit, sink,
     ...(options.enrichers ? { enrichers: options.enrichers } : {}),
     ...(options.packetObservers ? { packetObservers: options.packetObservers } : {}),
+    ...(options.httpObservers ? { httpObservers: options.httpObservers } : {}),
   });
   options.attachSink?.(sink);
   const captureCounters = new CaptureFileCounters();

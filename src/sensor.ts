@@ -14,6 +14,7 @@ import { FlowInspector, DEFAULT_INSPECTOR_SETTINGS, type InspectorSettings, type
 import { DnsNameCache } from './protocols/dns/name-cache.js';
 import { buildDnsActivityEvent } from './protocols/dns/events.js';
 import { buildHttpActivity } from './protocols/http/events.js';
+import type { HttpRequestRecord } from './protocols/http/analyzer.js';
 
 export type EventKind = 'network' | 'dns' | 'http';
 export const EVENT_KINDS: readonly EventKind[] = ['network', 'dns', 'http'];
@@ -32,6 +33,13 @@ export interface PacketObserver {
   /** Frames the decoder reports as not IP (ARP, LLDP, ...), with their link type. */
   onNonIpFrame?(buf: Buffer, offset: number, capLen: number, linkType: number, tsUs: number): void;
 }
+
+/**
+ * Sees each HTTP request a flow carried when the flow ends, whether or not HTTP Activity events are
+ * emitted (device identity learns OS hints from User-Agents this way). `clientIp` is the flow's
+ * client, `atMs` the flow's end.
+ */
+export type HttpRequestObserver = (request: HttpRequestRecord, clientIp: string, atMs: number) => void;
 
 /**
  * Adds context to every event before it reaches the sink (device and user, cloud app, ...).
@@ -54,6 +62,7 @@ export interface SensorOptions {
   nameCache?: DnsNameCache;
   packetObservers?: PacketObserver[];
   enrichers?: EventEnricher[];
+  httpObservers?: HttpRequestObserver[];
 }
 
 /** How often (in packet time) idle flows are looked for. */
@@ -70,6 +79,7 @@ export class Sensor {
   private readonly ipObservers: PacketObserver[];
   private readonly nonIpObservers: PacketObserver[];
   private readonly enrichers: EventEnricher[];
+  private readonly httpObservers: HttpRequestObserver[];
   private readonly emitNetwork: boolean;
   private readonly emitDns: boolean;
   private readonly emitHttp: boolean;
@@ -87,6 +97,7 @@ export class Sensor {
       for (const enrich of enrichers) enrich(event as Record<string, unknown>);
       options.sink(event);
     };
+    this.httpObservers = options.httpObservers ?? [];
     this.ipObservers = (options.packetObservers ?? []).filter((o) => o.onIpPacket !== undefined);
     this.nonIpObservers = (options.packetObservers ?? []).filter((o) => o.onNonIpFrame !== undefined);
     this.emitNetwork = options.emit.has('network');
@@ -136,18 +147,22 @@ export class Sensor {
   };
 
   private readonly onFlowEvent = (table: FlowTable, slot: number, activity: FlowActivity, tsUs: number, final: boolean): void => {
-    if (this.emitNetwork || (final && this.emitHttp)) {
+    const httpAtEnd = final && (this.emitHttp || this.httpObservers.length > 0);
+    if (this.emitNetwork || httpAtEnd) {
       const findings = this.inspector?.findingsOf(table, slot);
       const ev = buildNetworkActivity(table, slot, activity, tsUs, findings, this.resolveName);
       if (this.emitNetwork) {
         this.sink(ev);
         this.eventsEmitted++;
       }
-      if (final && this.emitHttp && findings?.http !== undefined) {
-        // One HTTP Activity event per request the flow carried, at the flow's end.
+      if (httpAtEnd && findings?.http !== undefined) {
         for (const req of findings.http) {
-          this.sink(buildHttpActivity(req, ev.src_endpoint, ev.dst_endpoint, ev.end_time));
-          this.eventsEmitted++;
+          for (let i = 0; i < this.httpObservers.length; i++) this.httpObservers[i]!(req, ev.src_endpoint.ip, ev.end_time);
+          // One HTTP Activity event per request the flow carried, at the flow's end.
+          if (this.emitHttp) {
+            this.sink(buildHttpActivity(req, ev.src_endpoint, ev.dst_endpoint, ev.end_time));
+            this.eventsEmitted++;
+          }
         }
       }
     }

@@ -233,3 +233,27 @@ test('a randomized MAC seen first by ARP, then in a DHCP request with a known cl
   assert.equal(s.lookup('10.0.0.61', T + 1500)?.uid, d.uid);
   assert.equal(s.size, 1);
 });
+
+test('User-Agent OS hints come from the HTTP requests of a flow with only Network Activity emitted', () => {
+  const events: Ev[] = [];
+  const store = new DeviceStore();
+  const identity = new DeviceIdentity({ store });
+  const sensor = new Sensor({
+    flows: DEFAULT_FLOW_SETTINGS, emit: new Set(['network']), sink: (e) => events.push(e as Ev),
+    packetObservers: [identity.observer], enrichers: [identity.enrich], httpObservers: [identity.onHttpRequest],
+  });
+  const T = 1_700_000_000_000;
+  const frames: Array<[number, Buffer]> = [];
+  lease(0x4444, A, 'alpha', '10.0.0.5').forEach((f, i) => frames.push([T + i, f]));
+  const request = Buffer.from('GET / HTTP/1.1\r\nHost: example.test\r\nUser-Agent: Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)\r\n\r\n');
+  const out = (flags: number, seq: number, payload?: Buffer) => ethernet(SRV_MAC, A, ETH_IPV4, ipv4({ src: '10.0.0.5', dst: '93.184.216.34' }, tcp({ sport: 40100, dport: 80, flags, seq }, payload)));
+  const back = (flags: number, seq: number) => ethernet(A, SRV_MAC, ETH_IPV4, ipv4({ src: '93.184.216.34', dst: '10.0.0.5' }, tcp({ sport: 80, dport: 40100, flags, seq })));
+  [out(TCP_SYN, 1), back(TCP_SYN | TCP_ACK, 100), out(TCP_ACK, 2), out(TCP_ACK, 2, request), out(TCP_FIN | TCP_ACK, 2 + request.length), back(TCP_FIN | TCP_ACK, 101)]
+    .forEach((f, i) => frames.push([T + 1000 + i, f]));
+  for (const [tsMs, f] of frames) sensor.onPacket(f, 0, f.length, f.length, tsMs * 1000, 1, 0);
+  sensor.flush();
+  assert.ok(events.every((e) => e.class_uid === 4001), 'no HTTP Activity event was asked for');
+  const d = store.byMacAddress(A)!;
+  assert.equal(d.os?.name, 'iOS', JSON.stringify(d.os));
+  assert.match(d.os?.evidence ?? '', /^user_agent:Mozilla\/5\.0 \(iPhone/);
+});

@@ -1,12 +1,13 @@
 /**
  * Device identity wired into the sensor: a PacketObserver that snoops DHCPv4/DHCPv6, ARP and NDP
  * into the DeviceStore (and emits DHCP Activity events), an EventEnricher that adds `device` and
- * `actor.user` to Network Activity events (and learns OS hints from HTTP Activity User-Agents),
- * and Device Inventory Info events on identity changes.
+ * `actor.user` to Network Activity events, an HTTP request observer that learns OS hints from
+ * User-Agents (HTTP Activity events need not be emitted), and Device Inventory Info events on
+ * identity changes.
  *
  *   const identity = new DeviceIdentity({ store, emitDhcp: true, emitInventory: true });
  *   identity.sink = sensorSinkOrOutbox;
- *   new Sensor({ ..., packetObservers: [identity.observer], enrichers: [identity.enrich] });
+ *   new Sensor({ ..., packetObservers: [identity.observer], enrichers: [identity.enrich], httpObservers: [identity.onHttpRequest] });
  *
  * Per packet it costs a port / protocol comparison unless the packet is DHCP (UDP 67/68,
  * 546/547), mDNS / LLMNR / NetBIOS name service (UDP 5353 / 5355 / 137), ICMPv6 ND or ARP.
@@ -19,7 +20,7 @@
  * to it. Answers for other addresses (proxies, sleep proxies, WINS servers) are not used.
  */
 import type { DecodedPacket } from '../decode/decoder.js';
-import type { PacketObserver, EventEnricher, EventSink } from '../sensor.js';
+import type { PacketObserver, EventEnricher, EventSink, HttpRequestObserver } from '../sensor.js';
 import { ParseStatus } from '../protocols/parse-status.js';
 import { Dhcp4Message, parseDhcp4, Dhcp4Type } from '../protocols/dhcp/dhcp4.js';
 import { Dhcp6Message, parseDhcp6, DHCP6_TYPE_NAMES, Dhcp6Type } from '../protocols/dhcp/dhcp6.js';
@@ -433,29 +434,32 @@ export class DeviceIdentity {
     return d;
   }
 
-  /** Adds `device` and `actor.user` to Network Activity (4001) events; learns from HTTP User-Agents. */
+  /** Adds `device` and `actor.user` to Network Activity (4001) events. */
   readonly enrich: EventEnricher = (ev) => {
-    const cls = ev.class_uid;
-    if (cls === 4001) {
-      const src = ev.src_endpoint as { ip?: string; mac?: string } | undefined;
-      if (src?.ip === undefined) return;
-      const t = typeof ev.start_time === 'number' ? ev.start_time : (ev.time as number);
-      const d = this.store.lookup(src.ip, t);
-      if (d === undefined) return;
-      ev.device = deviceObject(d, src.ip, src.mac);
-      const md = ev.metadata as { profiles?: string[] } | undefined;
-      if (md !== undefined) md.profiles = md.profiles === undefined ? ['host'] : md.profiles.includes('host') ? md.profiles : [...md.profiles, 'host'];
-      const u = this.store.userAt(d, t);
-      if (u !== undefined) ev.actor = { ...(ev.actor as object | undefined), user: userObject(u) };
-    } else if (cls === 4002) {
-      const ua = (ev.http_request as { user_agent?: string } | undefined)?.user_agent;
-      const src = ev.src_endpoint as { ip?: string } | undefined;
-      if (ua === undefined || src?.ip === undefined) return;
-      const t = ev.time as number;
-      const d = this.store.lookup(src.ip, t);
-      const h = d !== undefined ? hintFromUserAgent(ua) : undefined;
-      if (d !== undefined && h !== undefined) this.store.addOsHint(d, h, t);
-    }
+    if (ev.class_uid !== 4001) return;
+    const src = ev.src_endpoint as { ip?: string; mac?: string } | undefined;
+    if (src?.ip === undefined) return;
+    const t = typeof ev.start_time === 'number' ? ev.start_time : (ev.time as number);
+    const d = this.store.lookup(src.ip, t);
+    if (d === undefined) return;
+    ev.device = deviceObject(d, src.ip, src.mac);
+    const md = ev.metadata as { profiles?: string[] } | undefined;
+    if (md !== undefined) md.profiles = md.profiles === undefined ? ['host'] : md.profiles.includes('host') ? md.profiles : [...md.profiles, 'host'];
+    const u = this.store.userAt(d, t);
+    if (u !== undefined) ev.actor = { ...(ev.actor as object | undefined), user: userObject(u) };
+  };
+
+  /**
+   * OS hints from the User-Agent of each HTTP request a client made (Sensor httpObservers), for
+   * the device that held the client address then; HTTP Activity events need not be emitted.
+   */
+  readonly onHttpRequest: HttpRequestObserver = (req, clientIp, atMs) => {
+    const ua = req.userAgent;
+    if (ua === undefined) return;
+    const d = this.store.lookup(clientIp, atMs);
+    if (d === undefined) return;
+    const h = hintFromUserAgent(ua);
+    if (h !== undefined) this.store.addOsHint(d, h, atMs);
   };
 
   counters(): Record<string, number> {
