@@ -170,19 +170,27 @@ export function userObject(u: UserSpan): Record<string, unknown> {
   return o;
 }
 
-/** Device Inventory Info (5001, activity 1 Log) for a device that appeared or changed. */
-export function buildDeviceInventory(d: Device, change: string, timeMs: number): Record<string, unknown> {
+/**
+ * Device Inventory Info (5001, activity 1 Log) for a device that appeared or changed. `macOf`
+ * names the MAC an address was bound with (DHCP and ARP/NDP bindings know it; an agent's report
+ * does not), so each address is listed with its own interface.
+ */
+export function buildDeviceInventory(d: Device, change: string, timeMs: number, macOf?: (address: string) => string | undefined): Record<string, unknown> {
   const device = deviceObject(d);
   const ifaces = d.macs.map((mac) => {
     const n: Record<string, unknown> = { mac, type_id: 0 };
     if (d.hostname !== undefined) n.hostname = d.hostname;
     return n;
   });
-  // Addresses go with the interface that was seen using them; unknown pairing → first MAC.
+  // Addresses go with the interface that was seen using them; unknown pairing → first MAC. An
+  // interface with several addresses is listed once per address.
   if (ifaces.length > 0) {
-    const first = ifaces[0]!;
-    if (d.addresses.length > 0) first.ip = d.addresses[0];
-    for (let i = 1; i < d.addresses.length; i++) ifaces.push({ ...first, ip: d.addresses[i] });
+    for (const ip of d.addresses) {
+      const mac = macOf?.(ip);
+      const base = ifaces.find((n) => n.mac === mac) ?? ifaces[0]!;
+      if (base.ip === undefined) base.ip = ip;
+      else ifaces.push({ ...base, ip });
+    }
   }
   if (ifaces.length > 0) device.network_interfaces = ifaces;
   const ev: Record<string, unknown> = {

@@ -24,8 +24,9 @@ function dhcpFrame(fromClient: boolean, clientMac: string, payload: Buffer): Buf
   return fromClient ? ethernet(BCAST, clientMac, ETH_IPV4, ip) : ethernet(BCAST, SRV_MAC, ETH_IPV4, ip);
 }
 
-function lease(xid: number, clientMac: string, name: string, addr: string, opts: { vendorClass?: string; prl?: number[] } = {}): Buffer[] {
+function lease(xid: number, clientMac: string, name: string, addr: string, opts: { vendorClass?: string; prl?: number[]; clientId?: Buffer } = {}): Buffer[] {
   const extra: Array<[number, Buffer]> = [[12, str(name)]];
+  if (opts.clientId) extra.push([61, opts.clientId]);
   if (opts.vendorClass) extra.push([60, str(opts.vendorClass)]);
   if (opts.prl) extra.push([55, Buffer.from(opts.prl)]);
   const server: Array<[number, Buffer]> = [[54, ip4('10.0.0.1')], [51, u32be(3600)]];
@@ -256,4 +257,18 @@ test('User-Agent OS hints come from the HTTP requests of a flow with only Networ
   const d = store.byMacAddress(A)!;
   assert.equal(d.os?.name, 'iOS', JSON.stringify(d.os));
   assert.match(d.os?.evidence ?? '', /^user_agent:Mozilla\/5\.0 \(iPhone/);
+});
+
+test('Device Inventory Info lists each address with the interface (MAC) that took it', () => {
+  const events: Ev[] = [];
+  const identity = new DeviceIdentity({ store: new DeviceStore(), emitInventory: true, sink: (e) => events.push(e as Ev) });
+  const R = '02:5e:00:00:00:09'; // the same laptop's randomized Wi-Fi MAC, same DHCP client id
+  const clientId = Buffer.from([0xff, 1, 2, 3, 4, 5, 6, 7, 8]);
+  const T = 1_700_000_000_000;
+  const frames: Array<[number, Buffer]> = [];
+  lease(0x5151, A, 'alpha', '10.0.0.5', { clientId }).forEach((f, i) => frames.push([T + i, f]));
+  lease(0x5252, R, 'alpha', '10.0.0.6', { clientId }).forEach((f, i) => frames.push([T + 1000 + i, f]));
+  run(frames, identity, events);
+  const last = events.filter((e) => e.class_uid === 5001).at(-1)!;
+  assert.deepEqual(last.device.network_interfaces.map((n: Ev) => `${n.mac} ${n.ip}`).sort(), [`${A} 10.0.0.5`, `${R} 10.0.0.6`]);
 });

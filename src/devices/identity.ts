@@ -114,7 +114,7 @@ export class DeviceIdentity {
     this.emitInventory = o.emitInventory ?? false;
     this.sink = o.sink ?? null;
     if (this.emitInventory) {
-      this.store.onChange = (d, change, atMs) => this.emit(buildDeviceInventory(d, change, atMs));
+      this.store.onChange = (d, change, atMs) => this.emit(buildDeviceInventory(d, change, atMs, (a) => this.store.bindingAt(a, atMs)?.mac));
     }
   }
 
