@@ -404,3 +404,37 @@ test('routes: report, CSV, sanction, overrides and reload without restart', asyn
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('aggregation: bytes of a flow\'s earlier unnamed events (Open before the ClientHello) go to the app a later event names', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'outpost-disc-late-'));
+  const t0 = Date.UTC(2025, 0, 15, 10, 0, 0);
+  const d = new Discovery({ dataDir: dir });
+  try {
+    await d.open();
+    const feed = (ev: Record<string, unknown>) => { d.enricher(ev); d.observe(ev); };
+    // Flow late-1: Open and an interim Traffic event without a name, then the Close names Dropbox.
+    feed(flowEvent({ uid: 'late-1', activity: 1, up: 300, down: 100, time: t0 }));
+    feed(flowEvent({ uid: 'late-1', activity: 6, up: 20, down: 5, time: t0 + 1000 }));
+    feed(flowEvent({ uid: 'late-1', host: 'www.dropbox.com', activity: 2, up: 1000, down: 50, time: t0 + 2000 }));
+    // Flow late-2 never gets a name: nothing is credited, nothing is held after its end.
+    feed(flowEvent({ uid: 'late-2', activity: 1, up: 7, down: 7, time: t0 }));
+    feed(flowEvent({ uid: 'late-2', activity: 2, up: 9, down: 9, time: t0 + 500 }));
+    // Flow late-3, inbound and unnamed: not held at all.
+    const inbound = flowEvent({ uid: 'late-3', activity: 1, up: 5, down: 5, time: t0 });
+    (inbound.connection_info as Record<string, unknown>).direction_id = 1;
+    feed(inbound);
+    const rep = await d.report({ fromMs: t0 - 3_600_000, toMs: t0 + 3_600_000 });
+    const dropbox = rep.rows.find((r) => r.id === 'dropbox')!;
+    assert.equal(dropbox.bytesUp, 1320);
+    assert.equal(dropbox.bytesDown, 155);
+    assert.equal(dropbox.flows, 1);
+    assert.equal(rep.total, 1);
+    const c = d.counters.snapshot();
+    assert.equal(c['discovery.bytes_credited_late'], 425);
+    assert.equal(c['discovery.unnamed_flows_evicted'], 0);
+    assert.equal((d as unknown as { unnamedFlows: Map<string, unknown> }).unnamedFlows.size, 0, 'nothing held after the flows ended');
+  } finally {
+    await d.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

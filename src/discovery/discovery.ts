@@ -145,6 +145,9 @@ const USER_PSEUDONYMIZED: ReadonlySet<string> = new Set(['name', 'uid', 'uid_alt
 /** OCSF user attributes that describe without naming (the Windows domain, type, groups, risk): kept. */
 const USER_KEPT: ReadonlySet<string> = new Set(['domain', 'type', 'type_id', 'groups', 'org', 'has_mfa', 'risk_level', 'risk_level_id', 'risk_score']);
 
+/** Flows held while their events name no app yet (see Discovery.holdUnnamed): about 100 B each. */
+const UNNAMED_FLOWS_MAX = 65_536;
+
 export class DiscoveryCounters {
   eventsSeen = 0;
   eventsNamed = 0;
@@ -154,6 +157,10 @@ export class DiscoveryCounters {
   eventsUnsanctioned = 0;
   catalogReloads = 0;
   catalogReloadErrors = 0;
+  /** Bytes of a flow's earlier unnamed events credited to the app a later event named. */
+  bytesCreditedLate = 0;
+  /** Flows whose unnamed earlier events were forgotten because UNNAMED_FLOWS_MAX were held. */
+  unnamedFlowsEvicted = 0;
   snapshot(): Record<string, number> {
     return {
       'discovery.events_seen': this.eventsSeen,
@@ -164,6 +171,8 @@ export class DiscoveryCounters {
       'discovery.events_unsanctioned': this.eventsUnsanctioned,
       'discovery.catalog_reloads': this.catalogReloads,
       'discovery.catalog_reload_errors': this.catalogReloadErrors,
+      'discovery.bytes_credited_late': this.bytesCreditedLate,
+      'discovery.unnamed_flows_evicted': this.unnamedFlowsEvicted,
     };
   }
 }
@@ -322,8 +331,26 @@ export class Discovery {
       appId = str(obj(obj(ev.unmapped)?.cloud_app)?.id);
       if (appId === undefined) appId = this.matchEvent(ev)?.appId;
     }
-    if (appId === undefined) return;
     const traffic = obj(ev.traffic);
+    let up = typeof traffic?.bytes_out === 'number' ? traffic.bytes_out : 0;
+    let down = typeof traffic?.bytes_in === 'number' ? traffic.bytes_in : 0;
+    const flowEnded = ev.activity_id === 2 || ev.activity_id === 3;
+    if (appId === undefined) {
+      this.holdUnnamed(ev, up, down, flowEnded);
+      return;
+    }
+    if (this.unnamedFlows.size > 0) {
+      // Earlier events of this flow (an Open event before the ClientHello, say) named no app:
+      // their bytes belong to the app this one names, so the rollups still sum to the flow.
+      const uid = str(obj(ev.connection_info)?.uid);
+      const held = uid === undefined ? undefined : this.unnamedFlows.get(uid);
+      if (held !== undefined) {
+        this.unnamedFlows.delete(uid!);
+        up += held.up;
+        down += held.down;
+        this.counters.bytesCreditedLate += held.up + held.down;
+      }
+    }
     const src = obj(ev.src_endpoint);
     const device = obj(ev.device);
     const srcMac = str(src?.mac), srcIp = str(src?.ip);
@@ -336,13 +363,37 @@ export class Discovery {
       appId,
       deviceKey,
       userKey: this.userKeyOf(ev),
-      up: typeof traffic?.bytes_out === 'number' ? traffic.bytes_out : 0,
-      down: typeof traffic?.bytes_in === 'number' ? traffic.bytes_in : 0,
-      flowEnded: ev.activity_id === 2 || ev.activity_id === 3,
+      up,
+      down,
+      flowEnded,
       clientIp: srcIp,
       deviceName,
     });
   };
+
+  /**
+   * Bytes of flows whose events so far named no app, by flow uid, until a later event of the flow
+   * names one (credited there) or the flow ends unnamed (dropped). Bounded: the oldest flow is
+   * forgotten first, counted in `discovery.unnamed_flows_evicted`.
+   */
+  private readonly unnamedFlows = new Map<string, { up: number; down: number }>();
+
+  private holdUnnamed(ev: Record<string, unknown>, up: number, down: number, flowEnded: boolean): void {
+    const conn = obj(ev.connection_info);
+    const uid = str(conn?.uid);
+    if (uid === undefined) return;
+    if (flowEnded) { if (this.unnamedFlows.size > 0) this.unnamedFlows.delete(uid); return; }
+    // Inbound flows are never named (matchEvent skips them): nothing to wait for.
+    if (conn?.direction_id === 1 || up + down === 0) return;
+    const held = this.unnamedFlows.get(uid);
+    if (held !== undefined) { held.up += up; held.down += down; return; }
+    if (this.unnamedFlows.size >= UNNAMED_FLOWS_MAX) {
+      const oldest = this.unnamedFlows.keys().next().value;
+      if (oldest !== undefined) this.unnamedFlows.delete(oldest);
+      this.counters.unnamedFlowsEvicted++;
+    }
+    this.unnamedFlows.set(uid, { up, down });
+  }
 
   /** A sink that rolls the event up, then passes it on. */
   observingSink(next: (event: object) => void): (event: object) => void {
