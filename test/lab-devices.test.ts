@@ -42,6 +42,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdtempSync, writeFileSync, mkdirSync, rmSync, existsSync, readFileSync, openSync, closeSync, statSync } from 'node:fs';
+import { utmpRecords } from './support/utmp.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -163,11 +164,8 @@ test('lab: the daemon maps every flow to its device host name and MAC, the agent
     bg('cloud', [process.execPath, '-e', "require('http').createServer((q,s)=>s.end('ok')).listen(80)"]);
     const script = join(dir, 'udhcpc.sh');
     writeFileSync(script, '#!/bin/sh\ncase "$1" in\n bound|renew) ip addr flush dev "$interface"; ip addr add "$ip/${mask:-24}" dev "$interface";;\n deconfig) ip addr flush dev "$interface";;\nesac\n', { mode: 0o755 });
-    // A logged-on user in a utmp file (USER_PROCESS record, glibc x86-64 layout) read by `who`.
-    const ut = Buffer.alloc(384);
-    ut.writeInt16LE(7, 0); ut.writeInt32LE(process.pid, 4); ut.write('pts/3', 8); ut.write('ts/3', 40); ut.write('alice', 44);
-    ut.writeInt32LE(Math.floor(Date.now() / 1000), 340);
-    writeFileSync(join(dir, 'utmp'), ut);
+    // A logged-on domain user (SSSD's fully qualified name) in a utmp file read by `who`.
+    writeFileSync(join(dir, 'utmp'), utmpRecords([{ user: 'alice@corp.example', line: 'pts/3' }]));
 
     // ---- the daemon's configuration: live capture on the bridge, agent listener on its address --
     const admin = createToken('admin');
@@ -325,8 +323,11 @@ test('lab: the daemon maps every flow to its device host name and MAC, the agent
         assert.equal(f.device?.hostname, host[who], where);
         assert.equal(f.device?.mac, macs[who], where);
         if (users !== null && who === 'c') {
-          if (f.start_time >= users.fromMs) assert.equal(f.actor?.user?.name, 'alice', `${where}: the agent's user`);
-          else if (f.start_time < users.noneBeforeMs) assert.equal(f.actor?.user, undefined, `${where}: no user before the agent's first heartbeat`);
+          if (f.start_time >= users.fromMs) {
+            assert.equal(f.actor?.user?.name, 'alice', `${where}: the agent's user`);
+            assert.equal(f.actor?.user?.domain, 'corp.example', `${where}: the user's domain`);
+            assert.equal(f.actor?.user?.uid_alt, 'alice@corp.example', `${where}: the user's UPN`);
+          } else if (f.start_time < users.noneBeforeMs) assert.equal(f.actor?.user, undefined, `${where}: no user before the agent's first heartbeat`);
         } else assert.equal(f.actor?.user, undefined, `${where}: no user`);
         if (f.dst_endpoint.ip === `${net}.200` && (f.dst_endpoint.port === 443 || f.dst_endpoint.port === 80)) web[who] = (web[who] ?? 0) + 1;
         rows.push(`${ip}:${f.src_endpoint.port}>${f.dst_endpoint.ip}:${f.dst_endpoint.port}/${f.connection_info?.protocol_num} ${f.device?.hostname} ${f.device?.mac}`);

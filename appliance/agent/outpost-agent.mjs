@@ -29,18 +29,41 @@ function args(argv) {
   return o;
 }
 
-/** Logged-on users from utmp (`who` reads /var/run/utmp, or the file given). */
+/**
+ * An account name as utmp holds it, split the way directory-joined Linux hosts write them:
+ * SSSD's fully qualified names (`alice@corp.example`: the UPN, domain = the realm) and winbind's
+ * `CORP\alice` (or `CORP+alice` with winbind separator `+`). Local accounts have no domain.
+ */
+export function parseAccountName(raw) {
+  const at = raw.indexOf('@');
+  if (at > 0 && at < raw.length - 1) return { name: raw.slice(0, at), domain: raw.slice(at + 1), upn: raw };
+  const sep = raw.search(/[\\+]/);
+  if (sep > 0 && sep < raw.length - 1) return { name: raw.slice(sep + 1), domain: raw.slice(0, sep) };
+  return { name: raw };
+}
+
+/**
+ * Logged-on users from utmp (`who` reads /var/run/utmp, or the file given): name and domain as
+ * above; as `uid` the Windows SID from `wbinfo --name-to-sid` where winbind knows the account (the
+ * same on every host of the domain), else the numeric uid from `id -u`.
+ */
 export function loggedOnUsers(utmp) {
   let out = '';
   try { out = execFileSync('who', utmp ? [utmp] : [], { encoding: 'utf8', timeout: 5000 }); } catch { return []; }
   const seen = new Set();
   const users = [];
   for (const line of out.split('\n')) {
-    const name = line.trim().split(/\s+/)[0];
-    if (!name || seen.has(name)) continue;
-    seen.add(name);
-    const u = { name };
-    try { u.uid = execFileSync('id', ['-u', name], { encoding: 'utf8', timeout: 2000 }).trim(); } catch { /* not a local account */ }
+    const raw = line.trim().split(/\s+/)[0];
+    if (!raw || seen.has(raw)) continue;
+    seen.add(raw);
+    const u = parseAccountName(raw);
+    try { u.uid = execFileSync('id', ['-u', raw], { encoding: 'utf8', timeout: 2000, stdio: ['ignore', 'pipe', 'ignore'] }).trim(); } catch { /* not resolvable here */ }
+    if (u.domain !== undefined) {
+      try {
+        const sid = /^(S-1-[0-9-]+)/.exec(execFileSync('wbinfo', ['--name-to-sid', raw], { encoding: 'utf8', timeout: 2000, stdio: ['ignore', 'pipe', 'ignore'] }));
+        if (sid) u.uid = sid[1];
+      } catch { /* no winbind, or the account is not a domain account */ }
+    }
     users.push(u);
   }
   return users;
