@@ -234,7 +234,7 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
       prefix: '',
       plugin: async (app: FastifyInstance) => { await app.register(agentRoutes, { identity, registry: agents }); },
     } as unknown as ApiPlugin] : []),
-    ...deviceApiPlugins(deviceStore, agents),
+    ...deviceApiPlugins(deviceStore, agents, discovery?.maskUserIdentifier),
     sinkApiPlugin(forwarding),
   ];
   const api = await createApi(ctx, { plugins: [...areaPlugins, ...(options.apiPlugins ?? [])] });

@@ -134,4 +134,37 @@ describe('reveal behind the admin API token check (real daemon)', () => {
     const after2 = (await t.daemon.api.inject({ url: '/v1/discovery/audit', headers: { authorization: `Bearer ${t.admin}` } })).json().records as Array<Record<string, unknown>>;
     assert.equal(after2.filter((x) => x.action === 'user.reveal').length, 1);
   });
+
+  test('user and device listings show pseudonyms too: the audited reveal is the only way back to the name', async () => {
+    const api = (method: string, url: string, token: string, payload?: object) => t.daemon.api.inject({ method: method as 'GET', url, headers: { authorization: `Bearer ${token}` }, ...(payload ? { payload } : {}) });
+    const enroll = await api('POST', '/v1/agents/enroll', t.admin, { agentId: 'priv-lap' });
+    assert.equal(enroll.statusCode, 201, enroll.body);
+    const body = JSON.stringify({ agentId: 'priv-lap', hostname: 'priv-laptop', macs: ['02:aa:00:00:00:77'], addresses: ['10.9.7.7'], users: [{ name: 'alice', domain: 'CORP', uid: 'S-1-5-21-7', upn: 'alice@corp.example' }] });
+    const ts = String(Date.now()), nonce = `nonce-priv-${process.pid}-abcdefgh`;
+    const { signHeartbeat } = await import('../src/devices/agent-routes.js');
+    const hb = await t.daemon.api.inject({ method: 'POST', url: '/v1/agents/heartbeat', payload: body, headers: { 'content-type': 'application/json', 'x-outpost-agent': 'priv-lap', 'x-outpost-timestamp': ts, 'x-outpost-nonce': nonce, 'x-outpost-signature': signHeartbeat(enroll.json().secret as string, ts, nonce, body) } });
+    assert.equal(hb.statusCode, 204, hb.body);
+
+    for (const token of [t.read, t.admin]) {
+      const users = await api('GET', '/v1/users', token);
+      assert.equal(users.statusCode, 200);
+      const text = users.body;
+      for (const secret of ['alice', 'S-1-5-21-7']) assert.ok(!text.includes(secret), `${secret} in ${text}`);
+      const u = users.json().items[0];
+      assert.match(u.name, /^u-[0-9a-f]{24}$/);
+      assert.match(u.uid, /^u-[0-9a-f]{24}$/);
+      assert.match(u.upn, /^u-[0-9a-f]{24}$/);
+      assert.equal(u.domain, 'CORP', 'the domain describes without naming: kept, as in forwarded events');
+      const dev = await api('GET', `/v1/devices/${encodeURIComponent(u.devices[0].uid)}`, token);
+      assert.equal(dev.statusCode, 200);
+      assert.ok(!dev.body.includes('alice'), dev.body);
+      assert.equal(dev.json().users[0].name, u.name, 'the same pseudonym everywhere');
+      // Searching by the real name finds nobody.
+      assert.equal((await api('GET', '/v1/users?name=alice', token)).json().total, 0);
+    }
+    const name = (await api('GET', '/v1/users', t.read)).json().items[0].name as string;
+    const revealed = await api('POST', '/v1/discovery/users/reveal', t.admin, { pseudonym: name, reason: 'ticket 100' });
+    assert.equal(revealed.statusCode, 200, revealed.body);
+    assert.equal(revealed.json().name, 'alice');
+  });
 });

@@ -411,6 +411,13 @@ export class Discovery {
   }
 
   /**
+   * For the admin API's user and device listings: the pseudonym of a user identifier while
+   * pseudonymisation is on (so a read token cannot undo what the forwarded events hide), the
+   * identifier itself otherwise. Checked per call: the setting can change at runtime.
+   */
+  readonly maskUserIdentifier = (value: string): string => (this.key !== undefined ? this.pseudonym(value) : value);
+
+  /**
    * For forwarded events: a copy whose actor.user no longer names the user. The OCSF user fields
    * that are identifiers (name, uid, uid_alt — the UPN —, credential_uid, display_name, full_name)
    * become pseudonyms, each of its own value; the fields that describe without naming (USER_KEPT)

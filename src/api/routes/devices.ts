@@ -127,7 +127,14 @@ const linkResultSchema = {
   },
 } as const;
 
-export function deviceRoutes(store: DeviceStore): FastifyPluginAsync<ApiPluginOptions> {
+/**
+ * How user identifiers (name, uid, UPN) are shown: as stored, or as pseudonyms while the
+ * discovery section pseudonymises users (then only the audited reveal call turns one back).
+ */
+export type UserIdentifierMask = (value: string) => string;
+const asStored: UserIdentifierMask = (v) => v;
+
+export function deviceRoutes(store: DeviceStore, mask: UserIdentifierMask = asStored): FastifyPluginAsync<ApiPluginOptions> {
   return async (app, { ctx }) => {
     app.get<{ Querystring: DeviceQuery }>('/', {
       schema: {
@@ -201,7 +208,7 @@ export function deviceRoutes(store: DeviceStore): FastifyPluginAsync<ApiPluginOp
           ...(l.splitTo !== undefined ? { splitTo: l.splitTo } : {}),
         })),
         bindings: store.bindingsOf(d.uid).map(binding),
-        users: d.users.map((u) => ({ name: u.name, ...(u.domain !== undefined ? { domain: u.domain } : {}), ...(u.uid !== undefined ? { uid: u.uid } : {}), ...(u.upn !== undefined ? { upn: u.upn } : {}), from: iso(u.fromMs), to: iso(u.toMs) })),
+        users: d.users.map((u) => ({ name: mask(u.name), ...(u.domain !== undefined ? { domain: u.domain } : {}), ...(u.uid !== undefined ? { uid: mask(u.uid) } : {}), ...(u.upn !== undefined ? { upn: mask(u.upn) } : {}), from: iso(u.fromMs), to: iso(u.toMs) })),
         evidence: d.evidence.map((e) => ({ kind: e.kind, value: e.value, source: e.source, at: iso(e.atMs), ...(e.confidence !== undefined ? { confidence: e.confidence } : {}) })),
       };
     });
@@ -278,7 +285,7 @@ interface UserEntry {
   devices: Map<string, { uid: string; hostname?: string; spans: Array<{ from: string; to: string }> }>;
 }
 
-export function userRoutes(store: DeviceStore): FastifyPluginAsync<ApiPluginOptions> {
+export function userRoutes(store: DeviceStore, mask: UserIdentifierMask = asStored): FastifyPluginAsync<ApiPluginOptions> {
   return async (app) => {
     app.get<{ Querystring: UserQuery }>('/', {
       schema: {
@@ -333,15 +340,17 @@ export function userRoutes(store: DeviceStore): FastifyPluginAsync<ApiPluginOpti
       const users = new Map<string, UserEntry>();
       for (const d of store.all()) {
         for (const s of d.users) {
-          if (filter !== undefined && !s.name.toLowerCase().includes(filter)) continue;
-          const key = `${s.domain ?? ''}\\${s.name}`;
+          // Filtered and keyed on what the caller sees (the pseudonym while users are masked).
+          const name = mask(s.name);
+          if (filter !== undefined && !name.toLowerCase().includes(filter)) continue;
+          const key = `${s.domain ?? ''}\\${name}`;
           let u = users.get(key);
           if (u === undefined) {
-            u = { name: s.name, firstMs: s.fromMs, lastMs: s.toMs, devices: new Map(), ...(s.domain !== undefined ? { domain: s.domain } : {}) };
+            u = { name, firstMs: s.fromMs, lastMs: s.toMs, devices: new Map(), ...(s.domain !== undefined ? { domain: s.domain } : {}) };
             users.set(key, u);
           }
-          if (s.uid !== undefined) u.uid = s.uid;
-          if (s.upn !== undefined) u.upn = s.upn;
+          if (s.uid !== undefined) u.uid = mask(s.uid);
+          if (s.upn !== undefined) u.upn = mask(s.upn);
           u.firstMs = Math.min(u.firstMs, s.fromMs);
           u.lastMs = Math.max(u.lastMs, s.toMs);
           let dev = u.devices.get(d.uid);
@@ -429,11 +438,11 @@ export function agentAdminRoutes(registry: AgentRegistry, store: DeviceStore | n
 }
 
 /** The plugins for the daemon's plugin list. Device and user routes need the device store. */
-export function deviceApiPlugins(store: DeviceStore | null, registry: AgentRegistry): ApiPlugin[] {
+export function deviceApiPlugins(store: DeviceStore | null, registry: AgentRegistry, mask: UserIdentifierMask = asStored): ApiPlugin[] {
   return [
     ...(store ? [
-      { name: 'devices', prefix: '/v1/devices', plugin: deviceRoutes(store) },
-      { name: 'users', prefix: '/v1/users', plugin: userRoutes(store) },
+      { name: 'devices', prefix: '/v1/devices', plugin: deviceRoutes(store, mask) },
+      { name: 'users', prefix: '/v1/users', plugin: userRoutes(store, mask) },
     ] : []),
     { name: 'agents', prefix: '/v1/agents', role: 'admin', plugin: agentAdminRoutes(registry, store) },
   ];
