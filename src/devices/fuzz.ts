@@ -8,7 +8,8 @@
  * Properties:
  *   1. nothing throws: parsers, field extraction, identity rules, store, event builders;
  *   2. each parser called directly returns a ParseStatus, and unmutated messages parse OK;
- *   3. the store stays within maxDevices and every event is DHCP Activity or Device Inventory;
+ *   3. the store stays within maxDevices, its uid → addresses index agrees with the intervals,
+ *      and every event is DHCP Activity, Device Inventory or Network Activity;
  *   4. time may jump backwards between packets (merged captures) without breaking 1–3.
  *
  *   node --import tsx src/devices/fuzz.ts [runs=1000000] [seed]
@@ -35,10 +36,15 @@ const seed = Number.isFinite(seedArg) ? seedArg : Date.now() % 2 ** 31;
 const byte = fc.nat(255);
 const bytes = (min: number, max: number) => fc.uint8Array({ minLength: min, maxLength: max }).map((a) => Buffer.from(a));
 // A few MACs and addresses, so that devices, links and address moves collide often.
-const mac = fc.constantFrom('00:11:22:33:44:01', '00:11:22:33:44:02', '02:aa:bb:cc:dd:03', '3c:22:fb:00:00:04', '02:00:00:00:00:05');
+const mac = fc.oneof(
+  { arbitrary: fc.constantFrom('00:11:22:33:44:01', '00:11:22:33:44:02', '02:aa:bb:cc:dd:03', '3c:22:fb:00:00:04', '02:00:00:00:00:05'), weight: 4 },
+  { arbitrary: fc.nat(15).map((n) => `02:00:00:00:01:${n.toString(16).padStart(2, '0')}`), weight: 1 }, // more devices than the store keeps
+);
 const ip4 = fc.constantFrom('10.0.0.5', '10.0.0.6', '10.0.0.7', '0.0.0.0', '255.255.255.255', '10.0.0.1');
 const ip6 = fc.constantFrom('2001:db8::5', '2001:db8::6', 'fe80::1', '::');
-const name = fc.stringMatching(/^[a-z0-9-]{1,15}$/);
+// Names and client ids from small sets as well: the same ones on several MACs is what links them.
+const name = fc.oneof(fc.constantFrom('alpha', 'bravo', 'ceo-laptop'), fc.stringMatching(/^[a-z0-9-]{1,15}$/));
+const clientId = fc.oneof(fc.constantFrom('01001122334401', 'ff00000001', 'ff00000002').map((h) => Buffer.from(h, 'hex')), bytes(2, 12));
 const macBytes = (m: string) => Buffer.from(m.split(':').map((x) => parseInt(x, 16)));
 const ip4Bytes = (s: string) => Buffer.from(s.split('.').map(Number));
 function ip6Bytes(s: string): Buffer {
@@ -57,7 +63,7 @@ const dhcp4Option: fc.Arbitrary<[number, Buffer]> = fc.oneof(
   ip4.map((a): [number, Buffer] => [54, ip4Bytes(a)]),
   bytes(1, 20).map((b): [number, Buffer] => [55, b]),
   fc.constantFrom('MSFT 5.0', 'android-dhcp-13', 'udhcp 1.36', 'dhcpcd-9.4.1').map((v): [number, Buffer] => [60, Buffer.from(v)]),
-  bytes(2, 12).map((b): [number, Buffer] => [61, b]),
+  clientId.map((b): [number, Buffer] => [61, b]),
   name.map((n): [number, Buffer] => [81, Buffer.concat([Buffer.from([0x05, 0, 0, n.length]), Buffer.from(n), Buffer.from([0])])]),
   fc.tuple(bytes(1, 6), bytes(1, 6)).map(([c, r]): [number, Buffer] => [82, Buffer.concat([Buffer.from([1, c.length]), c, Buffer.from([2, r.length]), r])]),
 );
@@ -175,16 +181,19 @@ function parseDirect(kind: Kind, b: Buffer): ParseStatus | undefined {
   }
 }
 
-const MAX_DEVICES = 8;
+const MAX_DEVICES = 4;
 const packet = fc.record({
   msg: message, edits: fc.array(edit, { maxLength: 4 }), src: mac, fromClient: fc.boolean(), a4: ip4, a6: ip6,
   dtMs: fc.integer({ min: -5_000, max: 600_000 }), wholeFrame: fc.boolean(),
 });
 let events = 0, packetsFed = 0;
+// How much of the identity rules the sequences reached (printed, so a generator that stops
+// producing links or moves shows up).
+const reached: Record<string, number> = { 'devices.mac_linked': 0, 'devices.merged': 0, 'devices.address_moved': 0, 'devices.evicted': 0, 'devices.link_conflicts': 0, 'devices.bindings_dropped': 0 };
 const started = Date.now();
 fc.assert(
-  fc.property(fc.array(packet, { minLength: 1, maxLength: 12 }), (pkts) => {
-    const store = new DeviceStore({ maxDevices: MAX_DEVICES, maxBindingsPerAddress: 4, maxEvidencePerDevice: 4, dhcpMaxPendingTransactions: 4 });
+  fc.property(fc.array(packet, { minLength: 1, maxLength: 24, size: 'max' }), (pkts) => {
+    const store = new DeviceStore({ maxDevices: MAX_DEVICES, maxBindingsPerAddress: 2, maxEvidencePerDevice: 4, dhcpMaxPendingTransactions: 4 });
     const out: Array<Record<string, unknown>> = [];
     const identity = new DeviceIdentity({ store, emitDhcp: true, emitInventory: true, sink: (e) => out.push(e as Record<string, unknown>) });
     const sensor = new Sensor({ flows: DEFAULT_FLOW_SETTINGS, emit: new Set(['network']), sink: (e) => out.push(e as Record<string, unknown>), packetObservers: [identity.observer], enrichers: [identity.enrich], httpObservers: [identity.onHttpRequest] });
@@ -206,14 +215,24 @@ fc.assert(
       if (store.size > MAX_DEVICES) throw new Error(`store holds ${store.size} devices, bound ${MAX_DEVICES}`);
     }
     sensor.flush();
+    const indexProblems = store.checkAddressIndex();
+    if (indexProblems.length > 0) throw new Error(`address index: ${indexProblems.slice(0, 3).join('; ')}`);
+    if (pkts.length % 5 === 0) {
+      store.compact(tMs + 40 * 86_400_000); // past the retention of everything: history goes, the index follows
+      const after = store.checkAddressIndex();
+      if (after.length > 0) throw new Error(`address index after compact: ${after.slice(0, 3).join('; ')}`);
+    }
     for (const e of out) {
       if (e.class_uid !== 4004 && e.class_uid !== 5001 && e.class_uid !== 4001) throw new Error(`unexpected event class ${String(e.class_uid)}`);
       JSON.stringify(e); // every event serialises (no cycles, no BigInt)
     }
     events += out.length;
     // Identity counters are numbers, never NaN.
-    for (const [k, v] of Object.entries(identity.counters())) if (!Number.isFinite(v)) throw new Error(`counter ${k} = ${v}`);
+    for (const [k, v] of Object.entries(identity.counters())) {
+      if (!Number.isFinite(v)) throw new Error(`counter ${k} = ${v}`);
+      if (k in reached) reached[k]! += v;
+    }
   }),
   { numRuns: runs, seed },
 );
-console.log(`devices fuzz: ${runs} sequences (${packetsFed} packets, ${events} events), seed ${seed}, no exception, store within bounds; ${((Date.now() - started) / 1000).toFixed(1)} s`);
+console.log(`devices fuzz: ${runs} sequences (${packetsFed} packets, ${events} events), seed ${seed}, no exception, store within bounds, address index consistent; ${((Date.now() - started) / 1000).toFixed(1)} s; reached ${JSON.stringify(reached)}`);

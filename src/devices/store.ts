@@ -165,6 +165,13 @@ export class DeviceStore {
   private readonly byClientId = new Map<string, string>();
   private readonly byHostname = new Map<string, string>();
   private readonly bindings = new Map<string, Binding[]>();
+  /**
+   * uid → the addresses where that device has an interval (held or history). Moving a MAC's
+   * intervals to another device (a link, a split, a fold) then visits the device's own addresses
+   * instead of every address: a flood of DHCP requests with fresh randomized MACs and a known
+   * client id would otherwise cost a scan of the whole table per packet.
+   */
+  private readonly addressesByUid = new Map<string, Set<string>>();
   private db: RootDatabase | null = null;
   private readonly dirtyDevices = new Set<string>();
   private readonly dirtyBindings = new Set<string>();
@@ -192,6 +199,7 @@ export class DeviceStore {
     for (const { key, value } of this.db.getRange({ start: ['b'], end: ['b', '\uffff'] })) {
       if (Array.isArray(key) && typeof key[1] === 'string' && Array.isArray(value)) this.bindings.set(key[1], value as Binding[]);
     }
+    this.rebuildAddressIndex();
     this.counters.devices = this.devices.size;
     this.timer = setInterval(() => this.flush(), this.settings.deviceFlushIntervalMs);
     this.timer.unref();
@@ -458,8 +466,15 @@ export class DeviceStore {
     if (prev !== undefined && prev !== d) {
       prev.macs = prev.macs.filter((m) => m !== mac);
       const fold = prev.macs.length === 0 && prev.agentId === undefined;
-      for (const [a, list] of this.bindings) {
-        for (const b of list) if (b.uid === prev.uid && (fold || b.mac === mac)) { b.uid = d.uid; this.dirtyBindings.add(a); }
+      for (const a of this.addressesOfUid(prev.uid)) {
+        const list = this.bindings.get(a);
+        if (list === undefined) continue;
+        let moved = false;
+        for (const b of list) if (b.uid === prev.uid && (fold || b.mac === mac)) { b.uid = d.uid; moved = true; }
+        if (!moved) continue;
+        this.dirtyBindings.add(a);
+        this.indexAddress(d.uid, a);
+        this.unindexIfGone(prev.uid, a, list);
         const last = list[list.length - 1];
         if (last !== undefined && last.uid === d.uid && last.toMs === OPEN_MS && prev.addresses.includes(a)) {
           prev.addresses = prev.addresses.filter((x) => x !== a);
@@ -517,8 +532,15 @@ export class DeviceStore {
     const nd = this.newDevice(this.devices.has(`mac:${mac}`) ? `mac:${mac}:${atMs}` : `mac:${mac}`, atMs);
     this.attachMac(nd, mac, { mac, reason: 'first', confidence: 1, atMs });
     for (const l of d.links) if (l.mac === mac && l.unlinkedMs === undefined) { l.unlinkedMs = atMs; l.splitTo = nd.uid; }
-    for (const [a, list] of this.bindings) {
-      for (const b of list) if (b.mac === mac && b.uid === d.uid) { b.uid = nd.uid; this.dirtyBindings.add(a); }
+    for (const a of this.addressesOfUid(d.uid)) {
+      const list = this.bindings.get(a);
+      if (list === undefined) continue;
+      let moved = false;
+      for (const b of list) if (b.mac === mac && b.uid === d.uid) { b.uid = nd.uid; moved = true; }
+      if (!moved) continue;
+      this.dirtyBindings.add(a);
+      this.indexAddress(nd.uid, a);
+      this.unindexIfGone(d.uid, a, list);
       const last = list[list.length - 1];
       if (last !== undefined && last.uid === nd.uid && last.toMs === OPEN_MS) {
         d.addresses = d.addresses.filter((x) => x !== a);
@@ -617,7 +639,8 @@ export class DeviceStore {
       }
     }
     list.push({ uid: d.uid, ...(mac !== undefined ? { mac } : {}), fromMs: atMs, toMs: OPEN_MS, lastMs: atMs, expiresMs: exp, trust });
-    if (list.length > this.settings.maxBindingsPerAddress) { list.shift(); this.counters.bindingsDropped++; }
+    this.indexAddress(d.uid, address);
+    if (list.length > this.settings.maxBindingsPerAddress) this.dropOldestInterval(address, list);
     if (!d.addresses.includes(address)) d.addresses.push(address);
     if (d.addresses.length > 16) d.addresses.shift();
     this.counters.addressBound++;
@@ -660,7 +683,8 @@ export class DeviceStore {
     this.dirtyBindings.add(address);
     if (extend) { next.fromMs = atMs; return true; }
     list.splice(i, 0, { uid: d.uid, ...(mac !== undefined ? { mac } : {}), fromMs: atMs, toMs, lastMs: atMs, expiresMs: exp, trust });
-    if (list.length > this.settings.maxBindingsPerAddress) { list.shift(); this.counters.bindingsDropped++; }
+    this.indexAddress(d.uid, address);
+    if (list.length > this.settings.maxBindingsPerAddress) this.dropOldestInterval(address, list);
     this.counters.addressBound++;
     return true;
   }
@@ -688,6 +712,7 @@ export class DeviceStore {
       if (holder !== undefined) { holder.addresses = holder.addresses.filter((x) => x !== victim); this.dirtyDevices.add(holder.uid); }
     }
     this.bindings.delete(victim);
+    for (const b of list) this.unindexIfGone(b.uid, victim, undefined);
     this.dirtyBindings.add(victim);
     this.counters.addressesEvicted++;
     if (free) this.counters.addressesEvictedExpired++; else this.counters.addressesEvictedHeld++;
@@ -731,10 +756,53 @@ export class DeviceStore {
 
   history(address: string): readonly Binding[] { return this.bindings.get(address) ?? []; }
 
+  // ---- the uid → addresses index -------------------------------------------------------------
+
+  private indexAddress(uid: string, address: string): void {
+    let set = this.addressesByUid.get(uid);
+    if (set === undefined) this.addressesByUid.set(uid, (set = new Set()));
+    set.add(address);
+  }
+
+  /** Drops `address` from uid's entry once no interval of uid is left there (`list` = its intervals, if any). */
+  private unindexIfGone(uid: string, address: string, list: readonly Binding[] | undefined): void {
+    if (list !== undefined && list.some((b) => b.uid === uid)) return;
+    const set = this.addressesByUid.get(uid);
+    if (set === undefined) return;
+    set.delete(address);
+    if (set.size === 0) this.addressesByUid.delete(uid);
+  }
+
+  /** A snapshot: callers move intervals (and so index entries) while iterating. */
+  private addressesOfUid(uid: string): string[] {
+    const set = this.addressesByUid.get(uid);
+    return set === undefined ? [] : [...set];
+  }
+
+  private rebuildAddressIndex(): void {
+    this.addressesByUid.clear();
+    for (const [a, list] of this.bindings) for (const b of list) this.indexAddress(b.uid, a);
+  }
+
+  /** maxBindingsPerAddress: the oldest interval of the address goes, counted. */
+  private dropOldestInterval(address: string, list: Binding[]): void {
+    const dropped = list.shift();
+    this.counters.bindingsDropped++;
+    if (dropped !== undefined) this.unindexIfGone(dropped.uid, address, list);
+  }
+
+  /** The index agrees with the intervals (tests): every interval indexed, nothing indexed without one. */
+  checkAddressIndex(): string[] {
+    const problems: string[] = [];
+    for (const [a, list] of this.bindings) for (const b of list) if (this.addressesByUid.get(b.uid)?.has(a) !== true) problems.push(`${b.uid}@${a} not indexed`);
+    for (const [uid, set] of this.addressesByUid) for (const a of set) if (!(this.bindings.get(a) ?? []).some((b) => b.uid === uid)) problems.push(`${uid}@${a} indexed without an interval`);
+    return problems;
+  }
+
   /** Every address interval (held now or before, still retained) of one device, oldest first. */
   bindingsOf(uid: string): Array<Binding & { address: string }> {
     const out: Array<Binding & { address: string }> = [];
-    for (const [address, list] of this.bindings) for (const b of list) if (b.uid === uid) out.push({ address, ...b });
+    for (const address of this.addressesOfUid(uid)) for (const b of this.bindings.get(address) ?? []) if (b.uid === uid) out.push({ address, ...b });
     return out.sort((a, b) => a.fromMs - b.fromMs || a.address.localeCompare(b.address));
   }
 
@@ -786,6 +854,7 @@ export class DeviceStore {
         if (kept.length === 0) this.bindings.delete(a); else this.bindings.set(a, kept);
       }
     }
+    if (nb > 0) this.rebuildAddressIndex();
     for (const d of [...this.devices.values()]) {
       if (d.lastSeenMs < cutoff) { this.removeDevice(d.uid); nd++; continue; }
       const u = d.users.length, e = d.evidence.length;

@@ -10,6 +10,8 @@
  * 10,000 addresses each handed to 8 devices in turn (a DHCP pool with churn), looked up at random
  * times across that history, each answer checked against the holder at that time; and addresses
  * the store never saw (the usual case for the client side of transit or server traffic).
+ * Links: fresh randomized MACs seen first by ARP, then in a DHCP request carrying a client id the
+ * store knows (the ARP device is folded into the known one), against 100,000 addresses.
  */
 import { existsSync } from 'node:fs';
 import { readCaptureFile, CaptureFileCounters } from '../capture/capture-file.js';
@@ -82,6 +84,32 @@ const t2 = process.hrtime.bigint();
 for (let i = 0; i < n; i++) if (store.lookup(unknown[i % unknown.length]!, 1000) !== undefined) missHits++;
 const missPerS = n / (Number(process.hrtime.bigint() - t2) / 1e9);
 
+// Links: 50,000 devices holding 100,000 addresses; then 20,000 fresh randomized MACs, each seen
+// by ARP first (a weak device with an address of its own), whose DHCP request then carries the
+// client id of one of the first 1,000 devices: the weak device is folded into that one.
+const big = new DeviceStore({ maxDevices: 100_000 }); // room for the ARP devices: no eviction of the owners
+const owners: string[] = [];
+for (let i = 0; i < 50_000; i++) {
+  const hex = i.toString(16).padStart(6, '0');
+  const d = big.identify({ mac: `00:10:00:${hex.slice(0, 2)}:${hex.slice(2, 4)}:${hex.slice(4, 6)}`, clientId: `01${hex}`, trust: Trust.DHCP, source: 'bench', atMs: 0 })!;
+  if (i < 1000) owners.push(`01${hex}`);
+  big.bind(`10.${(2 * i) >> 16}.${((2 * i) >> 8) & 255}.${(2 * i) & 255}`, d, undefined, Trust.DHCP, 0, 1e15);
+  big.bind(`10.${(2 * i + 1) >> 16}.${((2 * i + 1) >> 8) & 255}.${(2 * i + 1) & 255}`, d, undefined, Trust.DHCP, 0, 1e15);
+}
+const LINKS = 20_000;
+const linkedBefore = big.counters.macLinked;
+const t3 = process.hrtime.bigint();
+for (let i = 0; i < LINKS; i++) {
+  const hex = i.toString(16).padStart(6, '0');
+  const fresh = `02:20:00:${hex.slice(0, 2)}:${hex.slice(2, 4)}:${hex.slice(4, 6)}`;
+  // Seen first by ARP (a weak device of its own, holding an address), then in a DHCP request.
+  const weak = big.identify({ mac: fresh, trust: Trust.NEIGHBOR, source: 'arp', atMs: 1000 + i })!;
+  big.bind(`172.16.${i >> 8}.${i & 255}`, weak, fresh, Trust.NEIGHBOR, 1000 + i);
+  big.identify({ mac: fresh, clientId: owners[i % owners.length]!, trust: Trust.DHCP, source: 'bench', atMs: 1000 + i });
+}
+const linksPerS = LINKS / (Number(process.hrtime.bigint() - t3) / 1e9);
+const linksMade = big.counters.macLinked - linkedBefore;
+
 const m = machineInfo();
 console.log(`bench-devices: ${path}, ${pkts.length} packets in memory, best of ${runs} run(s) each; machine ${m.nproc} x ${m.cpuModel}, node ${m.node}`);
 console.log(formatTable(['measure', 'result'], [
@@ -91,6 +119,7 @@ console.log(formatTable(['measure', 'result'], [
   ['identity lookups (DeviceStore.lookup, 10,000 devices)', `${(lookupsPerS / 1e6).toFixed(2)} M/s (${hits} of ${n} found)`],
   [`lookups in a pool with churn (${TURNS} holders per address, random times)`, `${(churnPerS / 1e6).toFixed(2)} M/s (${churnRight} of ${n} right)`],
   ['lookups of addresses the store never saw', `${(missPerS / 1e6).toFixed(2)} M/s (${missHits} found)`],
+  ['ARP-seen MACs linked by DHCP client id, 100,000 addresses in the table', `${Math.round(linksPerS).toLocaleString('en-US')} /s (${linksMade} of ${LINKS} linked)`],
 ]));
-console.log(JSON.stringify({ capture: path, packets: pkts.length, runs, baselinePktPerS: Math.round(base), withIdentityPktPerS: Math.round(withId), costPct: Math.round(1000 * (1 - withId / base)) / 10, identityLookupsPerS: Math.round(lookupsPerS), lookupHits: hits, churnLookupsPerS: Math.round(churnPerS), churnRight, missLookupsPerS: Math.round(missPerS), missHits }));
-if (churnRight !== n || missHits !== 0 || hits !== n) { console.error('bench-devices: a lookup gave a wrong answer'); process.exitCode = 1; }
+console.log(JSON.stringify({ capture: path, packets: pkts.length, runs, baselinePktPerS: Math.round(base), withIdentityPktPerS: Math.round(withId), costPct: Math.round(1000 * (1 - withId / base)) / 10, identityLookupsPerS: Math.round(lookupsPerS), lookupHits: hits, churnLookupsPerS: Math.round(churnPerS), churnRight, missLookupsPerS: Math.round(missPerS), missHits, linksPerS: Math.round(linksPerS), linksMade }));
+if (churnRight !== n || missHits !== 0 || hits !== n || linksMade !== LINKS) { console.error('bench-devices: a lookup gave a wrong answer'); process.exitCode = 1; }
