@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { OutpostConfig } from './config/index.js';
-import type { EventKind, EventSink } from './sensor.js';
+import { sensorEventKinds, type EventSink } from './sensor.js';
 import { loadConfig } from './config/index.js';
 import { EVENT_KIND_NAMES, type EventKindName } from './config/schema.js';
 import { flowSettingsFromConfig } from './flows/settings.js';
@@ -89,10 +89,6 @@ export function parseEmit(value: string | undefined): Set<EventKindName> {
   return kinds;
 }
 
-/** The kinds the flow pipeline builds itself (the others come from device identity). */
-function sensorKinds(emit: ReadonlySet<EventKindName>): Set<EventKind> {
-  return new Set([...emit].filter((k): k is EventKind => k === 'network' || k === 'dns' || k === 'http'));
-}
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -110,7 +106,7 @@ async function main(argv: string[]): Promise<number> {
     const cfg = loadConfig(values.config);
     const emit = parseEmit(values.emit);
     const extras = await replayComponents(values.with, emit, cfg);
-    const kinds = sensorKinds(emit);
+    const kinds = sensorEventKinds(emit);
     // Components that work on flow events (rollups, device enrichment) need Network Activity
     // built even when it is not written: with nothing written at all, every event is dropped at
     // the sink; otherwise only the unwanted Network Activity is.

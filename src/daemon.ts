@@ -27,7 +27,7 @@ import { Metrics } from './telemetry/metrics.js';
 import { JobScheduler, type JobHook } from './jobs/scheduler.js';
 import { ServiceGroup, type Service } from './lifecycle.js';
 import { LiveCapture } from './capture/live.js';
-import { Sensor } from './sensor.js';
+import { Sensor, sensorEventKinds } from './sensor.js';
 import { NdjsonWriter } from './replay.js';
 import { flowSettingsFromConfig } from './flows/settings.js';
 import { OutpostError } from './errors.js';
@@ -45,7 +45,6 @@ import { discoveryApiPlugin } from './discovery/routes.js';
 import { deviceApiPlugins } from './api/routes/devices.js';
 import { sinkApiPlugin } from './api/routes/sinks.js';
 import { dropPrivileges } from './privileges.js';
-import type { EventKind } from './sensor.js';
 
 export interface DaemonOptions {
   /** The file the configuration came from; without it the API cannot change the configuration. */
@@ -126,7 +125,7 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
   };
   const identity = deviceStore ? new DeviceIdentity({ store: deviceStore, emitDhcp: emit.has('dhcp'), emitInventory: emit.has('inventory'), sink: emitEvent }) : null;
   const agents = new AgentRegistry(cfg.devices.maxAgents, cfg.devices.agentMaxNonces, cfg.devices.agentMaxClockSkewMs);
-  const sensorKinds = new Set<EventKind>([...emit].filter((k): k is EventKind => k === 'network' || k === 'dns' || k === 'http'));
+  const sensorKinds = sensorEventKinds(emit);
   const sensor = new Sensor({
     flows: flowSettingsFromConfig(cfg),
     emit: sensorKinds,

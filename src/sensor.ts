@@ -19,6 +19,11 @@ import type { HttpRequestRecord } from './protocols/http/analyzer.js';
 export type EventKind = 'network' | 'dns' | 'http';
 export const EVENT_KINDS: readonly EventKind[] = ['network', 'dns', 'http'];
 
+/** Of the configured event kinds, those the Sensor builds itself (DHCP and inventory come from device identity). */
+export function sensorEventKinds(kinds: Iterable<string>): Set<EventKind> {
+  return new Set([...kinds].filter((k): k is EventKind => (EVENT_KINDS as readonly string[]).includes(k)));
+}
+
 /** Where events go: stdout lines in replay, the outbox in the daemon, an array in tests. */
 export type EventSink = (event: object) => void;
 

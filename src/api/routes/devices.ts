@@ -144,7 +144,7 @@ export function deviceRoutes(store: DeviceStore, mask: UserIdentifierMask = asSt
           type: 'object',
           additionalProperties: false,
           properties: {
-            mac: { type: 'string', pattern: '^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$', description: 'One of the device\'s MACs.' },
+            mac: { type: 'string', pattern: MAC_PATTERN, description: 'One of the device\'s MACs.' },
             ip: { type: 'string', minLength: 2, maxLength: 45, description: 'IPv4 or IPv6 address the device holds or held.' },
             hostname: { type: 'string', minLength: 1, maxLength: 255, description: 'Case-insensitive substring of the host name.' },
             after: { type: 'string', minLength: 1, maxLength: 200, description: 'Cursor: only devices with a uid after this one.' },
@@ -166,7 +166,7 @@ export function deviceRoutes(store: DeviceStore, mask: UserIdentifierMask = asSt
       },
     }, async (req) => {
       const q = req.query;
-      const mac = q.mac?.toLowerCase().replace(/-/g, ':');
+      const mac = q.mac === undefined ? undefined : canonicalMac(q.mac);
       let holders: Set<string> | undefined;
       let ip: string | undefined;
       if (q.ip !== undefined) {
