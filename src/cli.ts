@@ -3,23 +3,24 @@
  * The `outpost` command: `outpost run` (the daemon) and `outpost replay` (capture files).
  */
 import { parseArgs } from 'node:util';
-import { replay, type ReplayOptions } from './replay.js';
+import { NdjsonWriter, replayFiles } from './replay.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { OutpostConfig } from './config/index.js';
-import { sensorEventKinds, type EventSink } from './sensor.js';
+import { assemble, configuredComponents, COMPONENTS, type Component } from './pipeline.js';
 import { loadConfig } from './config/index.js';
 import { EVENT_KIND_NAMES, type EventKindName } from './config/schema.js';
-import { flowSettingsFromConfig } from './flows/settings.js';
 
 const USAGE = `usage:
   outpost run [--config FILE]
       the gateway daemon: live capture on the configured interfaces
-  outpost replay FILE... [--emit network,dns,http,dhcp,inventory|none] [--with devices,discovery] [--stats] [--config FILE]
-      reads pcap/pcapng files, packet timestamps as the clock; one OCSF JSON event per line
-      on stdout (default: network); dhcp and inventory imply --with devices; --stats prints a
-      JSON summary of every counter to stderr
+  outpost replay FILE... [--emit network,dns,http,dhcp,inventory|none] [--with|--without devices,discovery] [--stats] [--config FILE]
+      reads pcap/pcapng files, packet timestamps as the clock, through the daemon's pipeline;
+      one OCSF JSON event per line on stdout. Defaults are the daemon's (the configuration's
+      events.emit, device identity and discovery on); --with runs only the named components,
+      --without all but them; dhcp and inventory need devices; --stats prints a JSON summary
+      of every counter to stderr
   outpost token create --role admin|read [--name NAME] [--json]
       prints a new admin API token and the api.tokens entry (its SHA-256) for the config
 `;
@@ -29,54 +30,33 @@ class UsageError extends Error {
 }
 
 /**
- * `--with devices,discovery`: run the daemon's device identity and cloud-app discovery on the
- * replayed traffic too (their stores in a temporary folder), so a replay measures or shows the
- * whole pipeline. DHCP Activity and Device Inventory Info events come from device identity, so
- * asking for them brings it in.
+ * Which components a replay runs: those the configuration turns on (the daemon's embedded
+ * defaults: device identity and cloud-app discovery), narrowed by `--with` (exactly these) or
+ * `--without` (all but these). DHCP Activity and Device Inventory Info events come from device
+ * identity, so asking for them brings it in unless `--without devices` says otherwise.
  */
-async function replayComponents(value: string | undefined, emit: ReadonlySet<EventKindName>, cfg: OutpostConfig) {
-  const wanted = new Set((value ?? '').split(',').map((s) => s.trim()).filter(Boolean));
-  for (const w of wanted) if (w !== 'devices' && w !== 'discovery') throw new UsageError(`--with: unknown component "${w}" (known: devices, discovery)`);
-  if (emit.has('dhcp') || emit.has('inventory')) wanted.add('devices');
-  const options: Pick<ReplayOptions, 'enrichers' | 'packetObservers' | 'httpObservers' | 'observe' | 'attachSink'> = {};
-  const closers: Array<() => Promise<void>> = [];
-  const counters: Array<() => Record<string, number>> = [];
-  if (wanted.size === 0) return { active: false, options, counters: () => ({}), close: async () => {} };
-  const dir = mkdtempSync(join(tmpdir(), 'outpost-replay-'));
-  closers.push(async () => rmSync(dir, { recursive: true, force: true }));
-  const enrichers: NonNullable<ReplayOptions['enrichers']> = [];
-  if (wanted.has('devices')) {
-    const { DeviceStore } = await import('./devices/store.js');
-    const { DeviceIdentity } = await import('./devices/identity.js');
-    const store = new DeviceStore(cfg.devices);
-    store.open(join(dir, 'devices'));
-    const identity = new DeviceIdentity({ store, emitDhcp: emit.has('dhcp'), emitInventory: emit.has('inventory') });
-    options.packetObservers = [identity.observer];
-    options.httpObservers = [identity.onHttpRequest];
-    options.attachSink = (sink: EventSink) => { identity.sink = sink; };
-    enrichers.push(identity.enrich);
-    counters.push(() => identity.counters());
-    closers.unshift(() => store.close());
-  }
-  if (wanted.has('discovery')) {
-    const { Discovery } = await import('./discovery/discovery.js');
-    const discovery = new Discovery({ dataDir: dir, config: cfg.discovery });
-    await discovery.open();
-    enrichers.push(discovery.enricher);
-    options.observe = discovery.observe;
-    closers.unshift(() => discovery.close());
-  }
-  options.enrichers = enrichers;
-  return {
-    active: true,
-    options,
-    counters: () => Object.assign({}, ...counters.map((c) => c())) as Record<string, number>,
-    close: async () => { for (const c of closers) await c(); },
+export function replayComponents(cfg: OutpostConfig, emit: ReadonlySet<EventKindName>, withValue?: string, withoutValue?: string): Set<Component> {
+  const parse = (flag: string, value: string): Set<Component> => {
+    const out = new Set<Component>();
+    for (const w of value.split(',').map((x) => x.trim()).filter(Boolean)) {
+      if (!(COMPONENTS as readonly string[]).includes(w)) throw new UsageError(`${flag}: unknown component "${w}" (known: ${COMPONENTS.join(', ')})`);
+      out.add(w as Component);
+    }
+    return out;
   };
+  if (withValue !== undefined && withoutValue !== undefined) throw new UsageError('--with and --without: give one of them');
+  const on = withValue !== undefined ? parse('--with', withValue) : configuredComponents(cfg);
+  const off = withoutValue !== undefined ? parse('--without', withoutValue) : new Set<Component>();
+  for (const c of off) on.delete(c);
+  if ((emit.has('dhcp') || emit.has('inventory')) && !on.has('devices')) {
+    if (off.has('devices')) throw new UsageError('--emit dhcp/inventory needs device identity: drop devices from --without');
+    on.add('devices');
+  }
+  return on;
 }
 
-export function parseEmit(value: string | undefined): Set<EventKindName> {
-  if (value === undefined) return new Set<EventKindName>(['network']);
+export function parseEmit(value: string | undefined, defaults: readonly EventKindName[]): Set<EventKindName> {
+  if (value === undefined) return new Set<EventKindName>(defaults);
   if (value === 'none') return new Set();
   const kinds = new Set<EventKindName>();
   for (const k of value.split(',')) {
@@ -100,35 +80,33 @@ async function main(argv: string[]): Promise<number> {
     const { values, positionals } = parseArgs({
       args: rest,
       allowPositionals: true,
-      options: { emit: { type: 'string' }, stats: { type: 'boolean' }, config: { type: 'string' }, with: { type: 'string' } },
+      options: { emit: { type: 'string' }, stats: { type: 'boolean' }, config: { type: 'string' }, with: { type: 'string' }, without: { type: 'string' } },
     });
     if (positionals.length === 0) throw new UsageError('replay: at least one capture file is required');
     const cfg = loadConfig(values.config);
-    const emit = parseEmit(values.emit);
-    const extras = await replayComponents(values.with, emit, cfg);
-    const kinds = sensorEventKinds(emit);
-    // Components that work on flow events (rollups, device enrichment) need Network Activity
-    // built even when it is not written: with nothing written at all, every event is dropped at
-    // the sink; otherwise only the unwanted Network Activity is.
-    const buildNetworkUnwritten = extras.active && !kinds.has('network');
-    if (buildNetworkUnwritten) kinds.add('network');
-    const result = replay({
-      files: positionals,
-      emit: kinds,
-      discardEvents: extras.active && emit.size === 0,
-      ...(buildNetworkUnwritten && emit.size > 0 ? { writeFilter: (e: Record<string, unknown>) => e.class_uid !== 4001 } : {}),
-      flows: flowSettingsFromConfig(cfg),
-      ...extras.options,
-    });
-    const componentCounters = extras.counters();
-    await extras.close();
-    if (values.stats) {
-      process.stderr.write(JSON.stringify({
-        files: positionals,
-        elapsedMs: Math.round(result.elapsedMs),
-        packetsPerSecond: result.packetsPerSecond,
-        counters: { ...result.counters, ...componentCounters },
-      }, null, 2) + '\n');
+    // What the daemon writes by default (events.emit), unless --emit says otherwise.
+    const emit = parseEmit(values.emit, cfg.events.emit);
+    const components = replayComponents(cfg, emit, values.with, values.without);
+    // The components' stores live in a temporary folder: a replay never touches the daemon's.
+    const dir = components.size > 0 ? mkdtempSync(join(tmpdir(), 'outpost-replay-')) : '';
+    const writer = new NdjsonWriter(1);
+    try {
+      const assembled = await assemble({ cfg, dataDir: dir, components, write: emit, outputs: [writer.write] });
+      const result = replayFiles(assembled.sensor, positionals);
+      writer.flush();
+      const counters = { ...result.counters, ...assembled.counters() };
+      await assembled.close();
+      if (values.stats) {
+        process.stderr.write(JSON.stringify({
+          files: positionals,
+          components: [...components],
+          elapsedMs: Math.round(result.elapsedMs),
+          packetsPerSecond: result.packetsPerSecond,
+          counters,
+        }, null, 2) + '\n');
+      }
+    } finally {
+      if (dir !== '') rmSync(dir, { recursive: true, force: true });
     }
     return 0;
   }

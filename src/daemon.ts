@@ -27,20 +27,17 @@ import { Metrics } from './telemetry/metrics.js';
 import { JobScheduler, type JobHook } from './jobs/scheduler.js';
 import { ServiceGroup, type Service } from './lifecycle.js';
 import { LiveCapture } from './capture/live.js';
-import { Sensor, sensorEventKinds } from './sensor.js';
+import type { Sensor } from './sensor.js';
 import { NdjsonWriter } from './replay.js';
-import { flowSettingsFromConfig } from './flows/settings.js';
+import { assemble, configuredComponents } from './pipeline.js';
+import { buildApiActivity, type ApiActivityEvent } from './events/api-activity.js';
 import { OutpostError } from './errors.js';
 import { createApi } from './api/server.js';
 import { HealthRegistry, type ApiContext, type ApiPlugin, type HealthCheck } from './api/types.js';
-import { PRODUCT } from './events/network-activity.js';
 import { DnsNameCache } from './protocols/dns/name-cache.js';
 import { createForwarding, type Forwarding } from './forward/index.js';
-import { DeviceStore } from './devices/store.js';
-import { DeviceIdentity } from './devices/identity.js';
 import { AgentRegistry, agentRoutes } from './devices/agent-routes.js';
 import { createAgentListener, prepareAgentListenerTls, type AgentListener } from './devices/agent-listener.js';
-import { Discovery } from './discovery/discovery.js';
 import { discoveryApiPlugin } from './discovery/routes.js';
 import { deviceApiPlugins } from './api/routes/devices.js';
 import { sinkApiPlugin } from './api/routes/sinks.js';
@@ -74,30 +71,7 @@ export interface DaemonHandle {
 }
 
 /** An OCSF API Activity (6003) event for a configuration change, for the event stream. */
-export function auditEvent(r: AuditRecord): object {
-  const time = Date.parse(r.time);
-  return {
-    activity_id: 3,
-    activity_name: 'Update',
-    category_uid: 6,
-    category_name: 'Application Activity',
-    class_uid: 6003,
-    class_name: 'API Activity',
-    type_uid: 600303,
-    type_name: 'API Activity: Update',
-    severity_id: 1,
-    severity: 'Informational',
-    status_id: 1,
-    status: 'Success',
-    time,
-    metadata: { version: '1.8.0', product: PRODUCT, log_name: 'audit' },
-    actor: { user: { name: r.actor.name, type: r.actor.kind, ...(r.actor.role ? { groups: [{ name: r.actor.role }] } : {}) } },
-    api: { operation: r.action === 'reload' ? 'config.reload' : `config.${r.action}` },
-    ...(r.actor.address ? { src_endpoint: { ip: r.actor.address } } : {}),
-    resources: [{ type: 'configuration', uid: r.revision }],
-    unmapped: { previous_revision: r.previousRevision, changes: r.changes, applied: r.applied, restart_required: r.restartRequired },
-  };
-}
+export const auditEvent = (r: AuditRecord): ApiActivityEvent => buildApiActivity(r);
 
 export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: NdjsonWriter, options: DaemonOptions = {}): Promise<DaemonHandle> {
   // Data (LMDB stores, audit log) is for the outpost user only.
@@ -108,33 +82,23 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
   const config = new ConfigManager(cfg, options.configPath);
   const emit = new Set(cfg.events.emit);
 
-  // Stores and the event path. Every event goes through discovery's rollups, then (with user
-  // names pseudonymized when configured) to the durable outbox and, optionally, stdout.
+  // Stores and the event path, assembled as `outpost replay` assembles them (src/pipeline.ts):
+  // every event is enriched (device, user, app), rolled up, pseudonymised when configured, then
+  // written to the durable outbox and, optionally, stdout.
   const forwarding: Forwarding = createForwarding(cfg.forward, logger.child({ component: 'forward' }), cfg.dataDir);
-  const discovery = cfg.discovery.enabled ? new Discovery({ dataDir: cfg.dataDir, config: cfg.discovery, logger: logger.child({ component: 'discovery' }) }) : null;
-  if (discovery) await discovery.open();
   const nameCache = new DnsNameCache();
   await nameCache.open(join(cfg.dataDir, 'dns-names'));
-  const deviceStore = cfg.devices.enabled ? new DeviceStore(cfg.devices) : null;
-  deviceStore?.open(join(cfg.dataDir, 'devices'));
-  const emitEvent = (event: object): void => {
-    discovery?.observe(event);
-    const out = discovery ? discovery.pseudonymizeEvent(event as Record<string, unknown>) : event;
-    forwarding.sink(out);
-    if (cfg.events.stdout) writer.write(out);
-  };
-  const identity = deviceStore ? new DeviceIdentity({ store: deviceStore, emitDhcp: emit.has('dhcp'), emitInventory: emit.has('inventory'), sink: emitEvent }) : null;
-  const agents = new AgentRegistry(cfg.devices.maxAgents, cfg.devices.agentMaxNonces, cfg.devices.agentMaxClockSkewMs);
-  const sensorKinds = sensorEventKinds(emit);
-  const sensor = new Sensor({
-    flows: flowSettingsFromConfig(cfg),
-    emit: sensorKinds,
-    sink: emitEvent,
+  const assembled = await assemble({
+    cfg,
+    dataDir: cfg.dataDir,
+    components: configuredComponents(cfg),
+    write: emit,
+    outputs: [forwarding.sink, ...(cfg.events.stdout ? [writer.write] : [])],
     nameCache,
-    packetObservers: identity ? [identity.observer] : [],
-    enrichers: [...(identity ? [identity.enrich] : []), ...(discovery ? [discovery.enricher] : [])],
-    httpObservers: identity ? [identity.onHttpRequest] : [],
+    logger,
   });
+  const { sensor, pipeline, deviceStore, identity, discovery } = assembled;
+  const agents = new AgentRegistry(cfg.devices.maxAgents, cfg.devices.agentMaxNonces, cfg.devices.agentMaxClockSkewMs);
   let captureFailed: string | undefined;
   const capture = cfg.capture.interfaces.length > 0
     ? new LiveCapture({
@@ -156,7 +120,7 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
   });
 
   const metrics = new Metrics();
-  metrics.addSource('sensor', () => sensor.counters());
+  metrics.addSource('sensor', () => ({ ...sensor.counters(), ...pipeline.counters() }));
   if (capture) {
     metrics.addSource('capture', () => capture.counters.snapshot());
     metrics.addInterfaceStats(() => capture.stats());
@@ -180,7 +144,7 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
   // Device history past devices.deviceHistoryRetentionMs goes with the daily retention run, like
   // every other store's expired records (the weekly compaction job only reclaims LMDB space).
   if (deviceStore) jobs.addHook('retention', 'devices', () => { deviceStore.compact(Date.now()); });
-  if (discovery) discovery.registerJobs(jobs, emitEvent);
+  if (discovery) discovery.registerJobs(jobs, pipeline.emit);
   for (const h of options.jobHooks ?? []) jobs.addHook(h.job, h.name, h.run);
 
   let apiListening = false;
@@ -251,8 +215,7 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
       start: async () => {},
       stop: async () => {
         await nameCache.close();
-        await deviceStore?.close();
-        await discovery?.close();
+        await assembled.close();
       },
     },
     {

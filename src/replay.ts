@@ -3,33 +3,16 @@
  */
 import { writeSync } from 'node:fs';
 import { readCaptureFile, CaptureFileCounters } from './capture/capture-file.js';
-import { Sensor, type EventKind, type EventSink, type EventEnricher, type PacketObserver, type HttpRequestObserver } from './sensor.js';
+import { Sensor, type EventKind, type EventSink } from './sensor.js';
 import type { FlowSettings } from './flows/flow-table.js';
 
+/** A sensor alone (no device identity or discovery), for comparisons and tests. */
 export interface ReplayOptions {
   files: string[];
   emit: ReadonlySet<EventKind>;
   flows: FlowSettings;
   /** Receives each event; defaults to NDJSON on stdout. */
   sink?: EventSink;
-  /** Context added to every event (devices, cloud apps), as in the daemon. */
-  enrichers?: EventEnricher[];
-  packetObservers?: PacketObserver[];
-  httpObservers?: HttpRequestObserver[];
-  /** Sees every event before the sink (rollups), whether or not events are written. */
-  observe?: (event: object) => void;
-  /** Write no events (like `--emit none`) while still building them for `observe`. */
-  discardEvents?: boolean;
-  /**
-   * Write only the events this accepts (the others are still built, enriched and observed):
-   * Network Activity built for rollups while only DHCP events were asked for.
-   */
-  writeFilter?: (event: Record<string, unknown>) => boolean;
-  /**
-   * Receives the replay's event path before reading starts, for components that emit events of
-   * their own (device identity's DHCP Activity and Device Inventory Info).
-   */
-  attachSink?: (sink: EventSink) => void;
 }
 
 export interface ReplayResult {
@@ -75,29 +58,27 @@ export class NdjsonWriter {
   }
 }
 
-export function replay(options: ReplayOptions): ReplayResult {
-  const writer = options.sink ? null : new NdjsonWriter(1);
-  const write = options.sink ?? writer!.write;
-  const writeFilter = options.writeFilter;
-  const out: EventSink = options.discardEvents ? () => {}
-    : writeFilter ? (e) => { if (writeFilter(e as Record<string, unknown>)) write(e); }
-    : write;
-  const observe = options.observe;
-  const sink: EventSink = observe ? (e) => { observe(e); out(e); } : out;
-  const sensor = new Sensor({
-    flows: options.flows, emit: options.emit, sink,
-    ...(options.enrichers ? { enrichers: options.enrichers } : {}),
-    ...(options.packetObservers ? { packetObservers: options.packetObservers } : {}),
-    ...(options.httpObservers ? { httpObservers: options.httpObservers } : {}),
-  });
-  options.attachSink?.(sink);
+/**
+ * Reads capture files through a sensor as fast as it can, packet timestamps as the clock, and
+ * ends every flow still open at the end (its final event). The sensor and its event pipeline are
+ * the caller's: `outpost replay` assembles them as the daemon does (src/pipeline.ts).
+ */
+export function replayFiles(sensor: Sensor, files: readonly string[]): ReplayResult {
   const captureCounters = new CaptureFileCounters();
   const t0 = process.hrtime.bigint();
-  for (const file of options.files) readCaptureFile(file, sensor.onPacket, captureCounters);
+  for (const file of files) readCaptureFile(file, sensor.onPacket, captureCounters);
   sensor.flush();
-  writer?.flush();
   const elapsedMs = Number(process.hrtime.bigint() - t0) / 1e6;
   const counters = { ...captureCounters.snapshot(), ...sensor.counters() };
   const packets = counters['decode.packets'] ?? 0;
   return { counters, elapsedMs, packetsPerSecond: elapsedMs > 0 ? Math.round(packets / (elapsedMs / 1000)) : 0 };
+}
+
+/** Replays files through a sensor with no components, its events to `sink` (or stdout). */
+export function replay(options: ReplayOptions): ReplayResult {
+  const writer = options.sink ? null : new NdjsonWriter(1);
+  const sensor = new Sensor({ flows: options.flows, emit: options.emit, sink: options.sink ?? writer!.write });
+  const result = replayFiles(sensor, options.files);
+  writer?.flush();
+  return result;
 }

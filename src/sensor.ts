@@ -12,8 +12,9 @@ import { FlowTable, FlowCounters, type FlowSettings, type FlowActivity, DEFAULT_
 import { buildNetworkActivity } from './events/network-activity.js';
 import { FlowInspector, DEFAULT_INSPECTOR_SETTINGS, type InspectorSettings, type DnsMessageEvent } from './protocols/inspector.js';
 import { DnsNameCache } from './protocols/dns/name-cache.js';
-import { buildDnsActivityEvent } from './protocols/dns/events.js';
-import { buildHttpActivity } from './protocols/http/events.js';
+import { buildDnsActivityEvent } from './events/dns-activity.js';
+import { EventPipeline, type EventOutput, type EventStage, type OutpostEvent } from './events/pipeline.js';
+import { buildHttpActivity } from './events/http-activity.js';
 import type { HttpRequestRecord } from './protocols/http/analyzer.js';
 
 export type EventKind = 'network' | 'dns' | 'http';
@@ -24,8 +25,8 @@ export function sensorEventKinds(kinds: Iterable<string>): Set<EventKind> {
   return new Set([...kinds].filter((k): k is EventKind => (EVENT_KINDS as readonly string[]).includes(k)));
 }
 
-/** Where events go: stdout lines in replay, the outbox in the daemon, an array in tests. */
-export type EventSink = (event: object) => void;
+/** Where events go: the event pipeline (src/events/pipeline.ts), or an array in tests. */
+export type EventSink = EventOutput;
 
 /**
  * Sees packets the flow pipeline does not interpret itself (device identity: DHCP, ARP, NDP,
@@ -46,16 +47,16 @@ export interface PacketObserver {
  */
 export type HttpRequestObserver = (request: HttpRequestRecord, clientIp: string, atMs: number) => void;
 
-/**
- * Adds context to every event before it reaches the sink (device and user, cloud app, ...).
- * Runs only when an event is emitted, never per packet.
- */
-export type EventEnricher = (event: Record<string, unknown>) => void;
-
 export interface SensorOptions {
   flows: FlowSettings;
   emit: ReadonlySet<EventKind>;
-  sink: EventSink;
+  /**
+   * The event path: every event the sensor builds goes through it (enrich, observe, outputs).
+   * Without one, a pipeline of `stages` writing to `sink` is made.
+   */
+  pipeline?: EventPipeline;
+  sink?: EventSink;
+  stages?: EventStage[];
   decapsulateTunnels?: boolean;
   /** Protocol analysis (names, TLS details); on unless set to false. */
   inspect?: boolean;
@@ -66,7 +67,6 @@ export interface SensorOptions {
    */
   nameCache?: DnsNameCache;
   packetObservers?: PacketObserver[];
-  enrichers?: EventEnricher[];
   httpObservers?: HttpRequestObserver[];
 }
 
@@ -80,10 +80,10 @@ export class Sensor {
   readonly flows: FlowTable;
   readonly inspector: FlowInspector | null;
   private readonly packet = new DecodedPacket();
-  private readonly sink: EventSink;
+  readonly pipeline: EventPipeline;
+  private readonly sink: (event: OutpostEvent) => void;
   private readonly ipObservers: PacketObserver[];
   private readonly nonIpObservers: PacketObserver[];
-  private readonly enrichers: EventEnricher[];
   private readonly httpObservers: HttpRequestObserver[];
   private readonly emitNetwork: boolean;
   private readonly emitDns: boolean;
@@ -95,13 +95,9 @@ export class Sensor {
   eventsEmitted = 0;
 
   constructor(options: SensorOptions) {
-    const enrichers = options.enrichers ?? [];
-    this.enrichers = enrichers;
-    // Enrichment happens once per event, on its way to the real sink.
-    this.sink = enrichers.length === 0 ? options.sink : (event: object) => {
-      for (const enrich of enrichers) enrich(event as Record<string, unknown>);
-      options.sink(event);
-    };
+    this.pipeline = options.pipeline
+      ?? new EventPipeline({ stages: options.stages ?? [], outputs: options.sink ? [options.sink] : [] });
+    this.sink = this.pipeline.emit;
     this.httpObservers = options.httpObservers ?? [];
     this.ipObservers = (options.packetObservers ?? []).filter((o) => o.onIpPacket !== undefined);
     this.nonIpObservers = (options.packetObservers ?? []).filter((o) => o.onNonIpFrame !== undefined);

@@ -25,21 +25,43 @@ function capture(): string {
   return path;
 }
 
-test('replay writes one OCSF event per line and --stats a JSON summary', () => {
+test('replay writes one OCSF event per line and --stats a JSON summary; by default what the daemon writes', () => {
   const r = outpost('replay', capture(), '--stats');
   assert.equal(r.status, 0, r.stderr);
-  const lines = r.stdout.trim().split('\n');
-  assert.equal(lines.length, 1);
-  const e = JSON.parse(lines[0]!);
-  assert.equal(e.class_uid, 4001);
+  const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  // The daemon's default events.emit: the two DNS messages as they go by, the flow when it ends.
+  assert.deepEqual(events.map((e) => e.class_uid), [4003, 4003, 4001]);
+  const e = events[2];
   assert.deepEqual([e.src_endpoint.ip, e.src_endpoint.port, e.dst_endpoint.ip, e.dst_endpoint.port], ['10.0.0.1', 1234, '10.0.0.2', 53]);
   assert.deepEqual([e.traffic.packets_out, e.traffic.packets_in], [1, 1]);
   const stats = JSON.parse(r.stderr);
+  // Device identity and discovery run, as in the daemon: their counters are in the summary.
+  assert.deepEqual(stats.components, ['devices', 'discovery']);
+  assert.equal(stats.counters['discovery.events_seen'], 1);
+  assert.equal(stats.counters['events.processed'], 3);
+  assert.equal(stats.counters['events.written'], 3);
   assert.equal(stats.counters['decode.packets'], 3);
   assert.equal(stats.counters['decode.ipv4_bad_total_length'], 1);
   assert.equal(stats.counters['flows.created'], 1);
   assert.equal(typeof stats.packetsPerSecond, 'number');
   assert.equal(typeof stats.elapsedMs, 'number');
+});
+
+test('--emit and --without narrow the replay to the sensor alone', () => {
+  const r = outpost('replay', capture(), '--emit', 'network', '--without', 'devices,discovery', '--stats');
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  assert.equal(lines.length, 1);
+  assert.equal(JSON.parse(lines[0]!).class_uid, 4001);
+  const stats = JSON.parse(r.stderr);
+  assert.deepEqual(stats.components, []);
+  assert.equal(stats.counters['discovery.events_seen'], undefined);
+  const both = outpost('replay', capture(), '--with', 'devices', '--without', 'discovery');
+  assert.equal(both.status, 2);
+  assert.match(both.stderr, /--with and --without/);
+  const bad = outpost('replay', capture(), '--without', 'dhcp');
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /unknown component "dhcp"/);
 });
 
 test('--emit none writes no events but still analyses', () => {

@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import Fastify from 'fastify';
 import { Discovery } from '../src/discovery/discovery.js';
 import { discoveryRoutes } from '../src/discovery/routes.js';
-import { userObject } from '../src/devices/events.js';
+import { userObject } from '../src/events/device-events.js';
 import { loadOcsfSchema } from '../src/events/ocsf-schema.js';
 import { testDaemon, type TestDaemon } from './support/daemon.js';
 

@@ -54,7 +54,7 @@ function fqdn4(name: string): Buffer {
 }
 
 function run(frames: Buffer[], identity: DeviceIdentity, startMs = T): void {
-  const sensor = new Sensor({ flows: DEFAULT_FLOW_SETTINGS, emit: new Set(['network']), sink: () => {}, packetObservers: [identity.observer], enrichers: [identity.enrich] });
+  const sensor = new Sensor({ flows: DEFAULT_FLOW_SETTINGS, emit: new Set(['network']), sink: () => {}, packetObservers: [identity.observer], stages: [identity.stage] });
   frames.forEach((f, i) => sensor.onPacket(f, 0, f.length, f.length, (startMs + i * 10) * 1000, 1, 0));
   sensor.flush();
 }

@@ -196,7 +196,7 @@ fc.assert(
     const store = new DeviceStore({ maxDevices: MAX_DEVICES, maxBindingsPerAddress: 2, maxEvidencePerDevice: 4, dhcpMaxPendingTransactions: 4 });
     const out: Array<Record<string, unknown>> = [];
     const identity = new DeviceIdentity({ store, emitDhcp: true, emitInventory: true, sink: (e) => out.push(e as Record<string, unknown>) });
-    const sensor = new Sensor({ flows: DEFAULT_FLOW_SETTINGS, emit: new Set(['network']), sink: (e) => out.push(e as Record<string, unknown>), packetObservers: [identity.observer], enrichers: [identity.enrich], httpObservers: [identity.onHttpRequest] });
+    const sensor = new Sensor({ flows: DEFAULT_FLOW_SETTINGS, emit: new Set(['network']), sink: (e) => out.push(e as Record<string, unknown>), packetObservers: [identity.observer], stages: [identity.stage], httpObservers: [identity.onHttpRequest] });
     let tMs = 1_700_000_000_000;
     for (const p of pkts) {
       const { kind, payload } = p.msg;

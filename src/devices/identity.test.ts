@@ -49,7 +49,7 @@ function arpReply(sha: string, spa: string): Buffer {
 }
 
 function run(frames: Array<[number, Buffer]>, identity: DeviceIdentity, events: Ev[]): Sensor {
-  const sensor = new Sensor({ flows: DEFAULT_FLOW_SETTINGS, emit: new Set(['network']), sink: (e) => events.push(e as Ev), packetObservers: [identity.observer], enrichers: [identity.enrich] });
+  const sensor = new Sensor({ flows: DEFAULT_FLOW_SETTINGS, emit: new Set(['network']), sink: (e) => events.push(e as Ev), packetObservers: [identity.observer], stages: [identity.stage] });
   for (const [tsMs, f] of frames) sensor.onPacket(f, 0, f.length, f.length, tsMs * 1000, 1, 0);
   sensor.flush();
   return sensor;
@@ -241,7 +241,7 @@ test('User-Agent OS hints come from the HTTP requests of a flow with only Networ
   const identity = new DeviceIdentity({ store });
   const sensor = new Sensor({
     flows: DEFAULT_FLOW_SETTINGS, emit: new Set(['network']), sink: (e) => events.push(e as Ev),
-    packetObservers: [identity.observer], enrichers: [identity.enrich], httpObservers: [identity.onHttpRequest],
+    packetObservers: [identity.observer], stages: [identity.stage], httpObservers: [identity.onHttpRequest],
   });
   const T = 1_700_000_000_000;
   const frames: Array<[number, Buffer]> = [];

@@ -7,7 +7,7 @@
  *
  *   const identity = new DeviceIdentity({ store, emitDhcp: true, emitInventory: true });
  *   identity.sink = sensorSinkOrOutbox;
- *   new Sensor({ ..., packetObservers: [identity.observer], enrichers: [identity.enrich], httpObservers: [identity.onHttpRequest] });
+ *   new Sensor({ ..., packetObservers: [identity.observer], stages: [identity.stage], httpObservers: [identity.onHttpRequest] });
  *
  * Per packet it costs a port / protocol comparison unless the packet is DHCP (UDP 67/68,
  * 546/547), mDNS / LLMNR / NetBIOS name service (UDP 5353 / 5355 / 137), ICMPv6 ND or ARP.
@@ -20,7 +20,9 @@
  * to it. Answers for other addresses (proxies, sleep proxies, WINS servers) are not used.
  */
 import type { DecodedPacket } from '../decode/decoder.js';
-import type { PacketObserver, EventEnricher, EventSink, HttpRequestObserver } from '../sensor.js';
+import type { PacketObserver, EventSink, HttpRequestObserver } from '../sensor.js';
+import type { EventStage, OutpostEvent } from '../events/pipeline.js';
+import { addProfile } from '../events/ocsf.js';
 import { ParseStatus } from '../protocols/parse-status.js';
 import { Dhcp4Message, parseDhcp4, Dhcp4Type } from '../protocols/dhcp/dhcp4.js';
 import { Dhcp6Message, parseDhcp6, DHCP6_TYPE_NAMES, Dhcp6Type } from '../protocols/dhcp/dhcp6.js';
@@ -35,7 +37,7 @@ import { DnsMessageInfo, MDNS_PORT, LLMNR_PORT } from '../protocols/dns/message.
 import { DnsCounters } from '../protocols/dns/counters.js';
 import { NbnsMessage, NbnsCounters, parseNbns, NBNS_PORT } from '../protocols/nbns/nbns.js';
 import { DeviceStore, Trust, type Device } from './store.js';
-import { buildDhcpActivity, buildDeviceInventory, deviceObject, userObject, dhcp4HostName, type DhcpRequestInfo } from './events.js';
+import { buildDhcpActivity, buildDeviceInventory, deviceObject, userObject, dhcp4HostName, type DhcpRequestInfo } from '../events/device-events.js';
 import { hintFromParamRequestList, hintFromUserAgent, hintFromVendorClass, hintFromAgentOs } from './os-hints.js';
 
 export interface DeviceIdentityOptions {
@@ -118,7 +120,7 @@ export class DeviceIdentity {
     }
   }
 
-  private emit(ev: Record<string, unknown>): void {
+  private emit(ev: OutpostEvent): void {
     if (this.sink === null) return;
     this.sink(ev);
     this.eventsEmitted++;
@@ -434,20 +436,25 @@ export class DeviceIdentity {
     return d;
   }
 
-  /** Adds `device` and `actor.user` to Network Activity (4001) events. */
-  readonly enrich: EventEnricher = (ev) => {
+  /**
+   * The enrich stage of the event pipeline: adds `device` (and the OCSF `host` profile) and
+   * `actor.user` to Network Activity (4001) events, from the device that held the client address
+   * when the flow started.
+   */
+  readonly enrich = (ev: OutpostEvent): void => {
     if (ev.class_uid !== 4001) return;
-    const src = ev.src_endpoint as { ip?: string; mac?: string } | undefined;
-    if (src?.ip === undefined) return;
-    const t = typeof ev.start_time === 'number' ? ev.start_time : (ev.time as number);
+    const src = ev.src_endpoint;
+    const t = ev.start_time;
     const d = this.store.lookup(src.ip, t);
     if (d === undefined) return;
     ev.device = deviceObject(d, src.ip, src.mac);
-    const md = ev.metadata as { profiles?: string[] } | undefined;
-    if (md !== undefined) md.profiles = md.profiles === undefined ? ['host'] : md.profiles.includes('host') ? md.profiles : [...md.profiles, 'host'];
+    addProfile(ev.metadata, 'host');
     const u = this.store.userAt(d, t);
-    if (u !== undefined) ev.actor = { ...(ev.actor as object | undefined), user: userObject(u) };
+    if (u !== undefined) ev.actor = { ...ev.actor, user: userObject(u) };
   };
+
+  /** Device identity's place in the event pipeline. */
+  readonly stage: EventStage = { name: 'devices', enrich: this.enrich };
 
   /**
    * OS hints from the User-Agent of each HTTP request a client made (Sensor httpObservers), for

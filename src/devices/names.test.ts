@@ -32,7 +32,7 @@ function nbns(srcMac: string, src: string, payload: Buffer, dport = 137): Buffer
 }
 
 function feed(identity: DeviceIdentity, frames: Array<[number, Buffer]>): void {
-  const sensor = new Sensor({ flows: DEFAULT_FLOW_SETTINGS, emit: new Set(['network']), sink: () => {}, packetObservers: [identity.observer], enrichers: [identity.enrich] });
+  const sensor = new Sensor({ flows: DEFAULT_FLOW_SETTINGS, emit: new Set(['network']), sink: () => {}, packetObservers: [identity.observer], stages: [identity.stage] });
   for (const [tsMs, f] of frames) sensor.onPacket(f, 0, f.length, f.length, tsMs * 1000, 1, 0);
   sensor.flush();
 }

@@ -36,7 +36,7 @@ import { OutpostError } from '../errors.js';
 import type { OsHint } from './os-hints.js';
 
 export const Trust = { DNS: 1, NEIGHBOR: 2, DHCP: 3, AGENT: 4 } as const;
-export const TRUST_NAMES: Record<number, string> = { 1: 'dns', 2: 'arp_ndp', 3: 'dhcp', 4: 'agent' };
+export { TRUST_NAMES } from '../events/device-events.js';
 /** End of an interval still open. */
 export const OPEN_MS = Number.MAX_SAFE_INTEGER;
 

@@ -3,13 +3,13 @@
  * per (app, device, user, hour/day) (observer), keeps the administrator's overrides, sanction
  * states and the pseudonym map, and answers reports. See docs/DISCOVERY.md.
  *
- * Wiring (the sensor runs enrichers in order, then the sink):
+ * Wiring: `discovery.stage` is one stage of the event pipeline (src/events/pipeline.ts), which
+ * runs every enricher, then every observer, then the transforms:
  *   const discovery = new Discovery({ dataDir, config: cfg.discovery, logger });
  *   await discovery.open();
- *   new Sensor({ ..., enrichers: [deviceEnricher, discovery.enricher], sink: discovery.observingSink(outbox) });
- * observe() reads the device/user context at sink time, so it does not matter whether the
- * device/user enricher runs before or after discovery.enricher; observe() also works without the
- * enricher (it matches the event itself).
+ *   new EventPipeline({ stages: [identity.stage, discovery.stage], outputs: [outbox] });
+ * observe() runs after all enrichers, so it sees the device/user context whatever the order of
+ * the stages; it also works without the enricher (it matches the event itself).
  */
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -22,7 +22,8 @@ import {
 import { DiscoveryStore, DAY_MS, HOUR_MS, type Rollup } from './store.js';
 import { DEFAULT_DISCOVERY_CONFIG, SANCTION_STATES, type DiscoveryConfig, type SanctionState } from './config.js';
 import { UNCLASSIFIED_CATEGORY } from './taxonomy.js';
-import { OCSF_VERSION, PRODUCT } from '../events/network-activity.js';
+import { buildDiscoverySummary, type DiscoverySummaryEvent } from '../events/discovery-summary.js';
+import type { EventStage } from '../events/pipeline.js';
 
 export interface DiscoveryLogger {
   info(obj: object, msg: string): void;
@@ -277,27 +278,35 @@ export class Discovery {
   }
 
   /**
-   * The last event the enricher matched and its app: observe() sees the same event right after
-   * (at the sink) and must not match it again, named or not.
+   * Enrich step: app_name and unmapped.cloud_app on Network Activity events. Returns the app it
+   * matched (null: none), which the pipeline hands to observe() in the event's context so the
+   * event is not matched twice; undefined when the event is not one discovery names.
    */
-  private enrichedEvent: object | undefined;
-  private enrichedAppId: string | undefined;
-
-  /** EventEnricher: app_name and unmapped.cloud_app on Network Activity events. */
-  readonly enricher = (ev: Record<string, unknown>): void => {
-    if (ev.class_uid !== 4001) return;
+  readonly enricher = (ev: Record<string, unknown>): string | null | undefined => {
+    if (ev.class_uid !== 4001) return undefined;
     this.counters.eventsSeen++;
     const m = this.matchEvent(ev);
-    this.enrichedEvent = ev;
-    this.enrichedAppId = m?.appId;
-    if (m === undefined) { this.counters.eventsUnnamed++; return; }
+    if (m === undefined) { this.counters.eventsUnnamed++; return null; }
     const unmapped = obj(ev.unmapped);
     const a = this.annotation(m, str(unmapped?.hostname_source));
     if (m.unclassified) this.counters.eventsUnclassified++; else this.counters.eventsNamed++;
     if (a.unsanctioned) this.counters.eventsUnsanctioned++;
     ev.app_name = a.name;
-    // The event is still being built (enrichers run before any sink sees it): add in place.
+    // The event is still being built (enrichers run before any output sees it): add in place.
     if (unmapped !== undefined) unmapped.cloud_app = a; else ev.unmapped = { cloud_app: a };
+    return m.appId;
+  };
+
+  /**
+   * Discovery's place in the event pipeline: names the app (enrich), rolls the enriched event up
+   * (observe, after every enricher, so the device and user are there), and pseudonymises the user
+   * of what leaves the pipeline (transform).
+   */
+  readonly stage: EventStage = {
+    name: 'discovery',
+    enrich: (ev, ctx) => { ctx.appId = this.enricher(ev); },
+    observe: (ev, ctx) => { this.observe(ev, ctx.appId); },
+    transform: (ev) => this.pseudonymizeEvent(ev),
   };
 
   private annotation(m: AppMatch, hostnameSource: string | undefined): CloudAppAnnotation {
@@ -319,14 +328,15 @@ export class Discovery {
   }
 
   /**
-   * Aggregation observer: call with every event at sink time (after all enrichers). Uses the
-   * enricher's unmapped.cloud_app when present, otherwise matches the event itself.
+   * Aggregation observer: call with every event after all enrichers. `matched` is what the
+   * enricher found for this event (its pipeline context); without it the enricher's
+   * unmapped.cloud_app is used when present, otherwise the event is matched here.
    */
-  readonly observe = (event: object): void => {
+  readonly observe = (event: object, matched?: string | null): void => {
     const ev = event as Record<string, unknown>;
     if (ev.class_uid !== 4001) return;
     let appId: string | undefined;
-    if (ev === this.enrichedEvent) appId = this.enrichedAppId;
+    if (matched !== undefined) appId = matched ?? undefined;
     else {
       appId = str(obj(obj(ev.unmapped)?.cloud_app)?.id);
       if (appId === undefined) appId = this.matchEvent(ev)?.appId;
@@ -393,11 +403,6 @@ export class Discovery {
       this.counters.unnamedFlowsEvicted++;
     }
     this.unnamedFlows.set(uid, { up, down });
-  }
-
-  /** A sink that rolls the event up, then passes it on. */
-  observingSink(next: (event: object) => void): (event: object) => void {
-    return (event) => { this.observe(event); next(event); };
   }
 
   // ---------------------------------------------------------------- privacy
@@ -621,34 +626,25 @@ export class Discovery {
    * The period is start_time/end_time, the figures are in `unmapped.discovery_summary`
    * (docs/DISCOVERY.md, "Jobs", lists its fields).
    */
-  async summary(top = 20): Promise<Record<string, unknown>> {
+  async summary(top = 20): Promise<DiscoverySummaryEvent> {
     const now = this.now();
     const { range, totals, rows } = await this.allRows({ fromMs: now - DAY_MS, toMs: now, sort: 'bytesUp' });
     const unsanctioned = rows.filter((r) => r.sanction === 'unsanctioned').sort((a, b) => b.bytes - a.bytes || a.id.localeCompare(b.id));
     const message = `Cloud-app discovery: ${rows.length} apps, ${totals.bytesUp} bytes up, ${totals.bytesDown} bytes down, ${totals.flows} flows; ${unsanctioned.length} unsanctioned apps used`;
-    return {
-      activity_id: 99, activity_name: 'Other', category_uid: 0, category_name: 'Uncategorized', class_uid: 0, class_name: 'Base Event',
-      type_uid: 99, type_name: 'Base Event: Other', severity_id: 1, severity: 'Informational',
-      time: now, start_time: range.fromMs, end_time: range.toMs, duration: range.toMs - range.fromMs,
-      message,
-      metadata: { version: OCSF_VERSION, product: PRODUCT, uid: randomUUID(), log_name: 'discovery_summary' },
-      unmapped: {
-        discovery_summary: {
-          granularity: range.granularity, catalog_version: this.catalogVersion, apps: rows.length,
-          totals: { bytes_up: totals.bytesUp, bytes_down: totals.bytesDown, flows: totals.flows },
-          top_upload: rows.slice(0, top).map((r) => ({ id: r.id, name: r.name, category: r.category, bytes_up: r.bytesUp, bytes_down: r.bytesDown, flows: r.flows, users: r.users, devices: r.devices, sanction: r.sanction })),
-          unsanctioned_apps: unsanctioned.length,
-          unsanctioned: unsanctioned.slice(0, top).map((r) => ({ id: r.id, name: r.name, bytes_up: r.bytesUp, bytes_down: r.bytesDown, flows: r.flows, users: r.users, devices: r.devices })),
-        },
-      },
-    };
+    return buildDiscoverySummary(now, range.fromMs, range.toMs, message, {
+      granularity: range.granularity, catalog_version: this.catalogVersion, apps: rows.length,
+      totals: { bytes_up: totals.bytesUp, bytes_down: totals.bytesDown, flows: totals.flows },
+      top_upload: rows.slice(0, top).map((r) => ({ id: r.id, name: r.name, category: r.category, bytes_up: r.bytesUp, bytes_down: r.bytesDown, flows: r.flows, users: r.users, devices: r.devices, sanction: r.sanction })),
+      unsanctioned_apps: unsanctioned.length,
+      unsanctioned: unsanctioned.slice(0, top).map((r) => ({ id: r.id, name: r.name, bytes_up: r.bytesUp, bytes_down: r.bytesDown, flows: r.flows, users: r.users, devices: r.devices })),
+    });
   }
 
   /**
    * Hooks on the scheduler's well-known jobs (src/jobs/scheduler.ts): retention, catalog.reload,
    * and reports (the summary goes to `summarySink`, e.g. the forwarder's outbox).
    */
-  registerJobs(scheduler: { addHook(job: string, hook: string, fn: () => unknown): unknown }, summarySink?: (summary: object) => void): void {
+  registerJobs(scheduler: { addHook(job: string, hook: string, fn: () => unknown): unknown }, summarySink?: (summary: DiscoverySummaryEvent) => void): void {
     scheduler.addHook('retention', 'discovery', () => this.applyRetention());
     scheduler.addHook('catalog.reload', 'discovery', () => this.reloadCatalog());
     if (summarySink !== undefined) scheduler.addHook('reports', 'discovery', async () => { summarySink(await this.summary()); });

@@ -14,8 +14,7 @@ import { ipv4ToString, ipv6ToString, macToString } from './format.js';
 import { directionOf, isInternal } from './direction.js';
 import { tlsVersionName, type FlowFindings } from '../protocols/inspector.js';
 
-export const OCSF_VERSION = '1.8.0';
-export const PRODUCT = { name: 'Outpost', vendor_name: 'Outpost', version: '0.1.0' };
+import { OCSF_VERSION, PRODUCT, type OcsfEventBase, type OcsfMetadata } from './ocsf.js';
 
 const ACTIVITY_NAMES: Record<number, string> = {
   [FlowActivity.OPEN]: 'Open',
@@ -41,7 +40,7 @@ export interface NetworkEndpoint {
   hostname?: string;
 }
 
-export interface NetworkActivityEvent {
+export interface NetworkActivityEvent extends OcsfEventBase {
   activity_id: number;
   activity_name: string;
   category_uid: 4;
@@ -56,7 +55,7 @@ export interface NetworkActivityEvent {
   start_time: number;
   end_time: number;
   duration: number;
-  metadata: { version: string; product: typeof PRODUCT; uid: string; log_name: string };
+  metadata: OcsfMetadata & { uid: string; log_name: string };
   src_endpoint: NetworkEndpoint;
   dst_endpoint: NetworkEndpoint;
   connection_info: {

@@ -41,7 +41,7 @@ function once(withIdentity: boolean): number {
   const identity = new DeviceIdentity({ store: new DeviceStore() });
   const sensor = new Sensor({
     flows: DEFAULT_FLOW_SETTINGS, emit: new Set(['network']), sink: () => {},
-    ...(withIdentity ? { packetObservers: [identity.observer], enrichers: [identity.enrich], httpObservers: [identity.onHttpRequest] } : {}),
+    ...(withIdentity ? { packetObservers: [identity.observer], stages: [identity.stage], httpObservers: [identity.onHttpRequest] } : {}),
   });
   const t0 = process.hrtime.bigint();
   for (const p of pkts) sensor.onPacket(p.buf, 0, p.buf.length, p.wireLen, p.ts, p.lt, 0);

@@ -12,10 +12,8 @@
  * is omitted.
  */
 import { randomUUID } from 'node:crypto';
-import type { HttpRequestInfo } from './request.js';
-
-export const HTTP_OCSF_VERSION = '1.8.0';
-export const HTTP_PRODUCT = { name: 'Outpost', vendor_name: 'Outpost', version: '0.1.0' } as const;
+import type { HttpRequestInfo } from '../protocols/http/request.js';
+import { OCSF_VERSION, PRODUCT, type OcsfEventBase, type OcsfMetadata } from './ocsf.js';
 
 const ACTIVITY: Record<string, [number, string]> = {
   CONNECT: [1, 'Connect'],
@@ -42,7 +40,7 @@ export interface HttpUrl {
   url_string: string;
 }
 
-export interface HttpActivityEvent {
+export interface HttpActivityEvent extends OcsfEventBase {
   activity_id: number;
   activity_name: string;
   category_uid: 4;
@@ -55,7 +53,7 @@ export interface HttpActivityEvent {
   severity: 'Informational';
   time: number;
   app_protocol_name: 'http';
-  metadata: { version: string; product: { name: string; vendor_name: string; version: string }; uid: string };
+  metadata: OcsfMetadata & { uid: string };
   src_endpoint: HttpEndpoint;
   dst_endpoint: HttpEndpoint;
   http_request: { http_method: string; url: HttpUrl; user_agent?: string; version: string };
@@ -130,7 +128,7 @@ export function buildHttpActivity(
     severity: 'Informational',
     time: timeMs,
     app_protocol_name: 'http',
-    metadata: { version: HTTP_OCSF_VERSION, product: { ...HTTP_PRODUCT }, uid: randomUUID() },
+    metadata: { version: OCSF_VERSION, product: PRODUCT, uid: randomUUID() },
     src_endpoint: endpoint(src),
     dst_endpoint: endpoint(dst),
     http_request: httpRequest,

@@ -4,10 +4,61 @@
  * `actor.user` objects added to Network Activity events (which needs the `host` profile).
  */
 import { randomUUID } from 'node:crypto';
-import { OCSF_VERSION, PRODUCT } from '../events/network-activity.js';
+import { OCSF_VERSION, PRODUCT, type OcsfDevice, type OcsfEventBase, type OcsfMetadata, type OcsfUser } from './ocsf.js';
 import type { Dhcp4Info, Dhcp6Info } from '../protocols/dhcp/fields.js';
-import type { Device, UserSpan } from './store.js';
-import { TRUST_NAMES } from './store.js';
+
+/** Names of the trust levels of a device's evidence (Trust.* in src/devices), for events and the API. */
+export const TRUST_NAMES: Record<number, string> = { 1: 'dns', 2: 'arp_ndp', 3: 'dhcp', 4: 'agent' };
+
+/** What the builders read of a user span (the device store's UserSpan has these and more). */
+export interface UserSpanLike {
+  name: string;
+  domain?: string;
+  uid?: string;
+  upn?: string;
+  toMs: number;
+}
+
+/** What the builders read of a device (the device store's Device has these and more). */
+export interface DeviceLike {
+  uid: string;
+  macs: string[];
+  links: unknown[];
+  agentId?: string;
+  hostname?: string;
+  hostnameTrust: number;
+  hostnameSource?: string;
+  vendor?: string;
+  randomizedMac: boolean;
+  os?: { name: string; typeId: number };
+  typeId?: number;
+  addresses: string[];
+  users: UserSpanLike[];
+  evidence: unknown[];
+  firstSeenMs: number;
+  lastSeenMs: number;
+}
+
+/** DHCP Activity (OCSF 4004) as Outpost builds it. */
+export interface DhcpActivityEvent extends OcsfEventBase {
+  class_uid: 4004;
+  metadata: OcsfMetadata & { uid: string; log_name: string };
+  src_endpoint: Record<string, unknown>;
+  dst_endpoint: Record<string, unknown>;
+  transaction_uid: string;
+  lease_dur?: number;
+  relay?: { ip: string };
+  is_renewal?: boolean;
+  unmapped: Record<string, unknown>;
+}
+
+/** Device Inventory Info (OCSF 5001) as Outpost builds it. */
+export interface InventoryInfoEvent extends OcsfEventBase {
+  class_uid: 5001;
+  metadata: OcsfMetadata & { uid: string; log_name: string };
+  device: OcsfDevice;
+  unmapped: Record<string, unknown>;
+}
 
 const DHCP4_ACTIVITY: Record<number, string> = { 1: 'Discover', 2: 'Offer', 3: 'Request', 4: 'Decline', 5: 'Ack', 6: 'Nak', 7: 'Release', 8: 'Inform' };
 /** DHCPv6 message types mapped onto the DHCP Activity activity ids (RFC 8415 §7.3 roles). */
@@ -48,7 +99,7 @@ export function dhcp4HostName(info: Dhcp4Info, req: DhcpRequestInfo | undefined)
   return info.hostName ?? req?.hostName ?? info.clientFqdn ?? req?.fqdn;
 }
 
-export function buildDhcpActivity(info: Dhcp4Info | Dhcp6Info, ctx: DhcpEventContext): Record<string, unknown> {
+export function buildDhcpActivity(info: Dhcp4Info | Dhcp6Info, ctx: DhcpEventContext): DhcpActivityEvent {
   const isV4 = info.version === 4;
   const activityId = isV4 ? (DHCP4_ACTIVITY[info.msgType] !== undefined ? info.msgType : 99) : (DHCP6_ACTIVITY[info.msgType] ?? 99);
   const activityName = activityId === 99 ? 'Other' : DHCP4_ACTIVITY[activityId]!;
@@ -120,7 +171,7 @@ export function buildDhcpActivity(info: Dhcp4Info | Dhcp6Info, ctx: DhcpEventCon
   server.ip = s.ip;
   server.port = s.port;
   if (s.mac !== undefined && s.mac !== 'ff:ff:ff:ff:ff:ff') server.mac = s.mac;
-  const ev: Record<string, unknown> = {
+  const ev: DhcpActivityEvent = {
     activity_id: activityId,
     activity_name: activityName,
     category_uid: 4,
@@ -145,9 +196,8 @@ export function buildDhcpActivity(info: Dhcp4Info | Dhcp6Info, ctx: DhcpEventCon
 }
 
 /** The OCSF `device` object for a device and the address it used. */
-export function deviceObject(d: Device, ip?: string, mac?: string): Record<string, unknown> {
-  const o: Record<string, unknown> = { uid: d.uid, type_id: d.typeId ?? 0 };
-  o.type = DEVICE_TYPES[d.typeId ?? 0] ?? 'Unknown';
+export function deviceObject(d: DeviceLike, ip?: string, mac?: string): OcsfDevice {
+  const o: OcsfDevice = { uid: d.uid, type_id: d.typeId ?? 0, type: DEVICE_TYPES[d.typeId ?? 0] ?? 'Unknown' };
   if (d.hostname !== undefined) o.hostname = d.hostname;
   const m = mac !== undefined && d.macs.includes(mac) ? mac : d.macs[0];
   if (m !== undefined) o.mac = m;
@@ -162,8 +212,8 @@ export function deviceObject(d: Device, ip?: string, mac?: string): Record<strin
 const DEVICE_TYPES: Record<number, string> = { 0: 'Unknown', 1: 'Server', 2: 'Desktop', 3: 'Laptop', 4: 'Tablet', 5: 'Mobile', 6: 'Virtual', 7: 'IOT', 99: 'Other' };
 const OS_TYPES: Record<number, string> = { 0: 'Unknown', 100: 'Windows', 200: 'Linux', 201: 'Android', 300: 'macOS', 301: 'iOS', 302: 'iPadOS', 99: 'Other' };
 
-export function userObject(u: UserSpan): Record<string, unknown> {
-  const o: Record<string, unknown> = { name: u.name };
+export function userObject(u: UserSpanLike): OcsfUser {
+  const o: OcsfUser = { name: u.name };
   if (u.domain !== undefined) o.domain = u.domain;
   if (u.uid !== undefined) o.uid = u.uid;
   if (u.upn !== undefined) o.uid_alt = u.upn;
@@ -175,7 +225,7 @@ export function userObject(u: UserSpan): Record<string, unknown> {
  * names the MAC an address was bound with (DHCP and ARP/NDP bindings know it; an agent's report
  * does not), so each address is listed with its own interface.
  */
-export function buildDeviceInventory(d: Device, change: string, timeMs: number, macOf?: (address: string) => string | undefined): Record<string, unknown> {
+export function buildDeviceInventory(d: DeviceLike, change: string, timeMs: number, macOf?: (address: string) => string | undefined): InventoryInfoEvent {
   const device = deviceObject(d);
   const ifaces = d.macs.map((mac) => {
     const n: Record<string, unknown> = { mac, type_id: 0 };
@@ -193,7 +243,7 @@ export function buildDeviceInventory(d: Device, change: string, timeMs: number, 
     }
   }
   if (ifaces.length > 0) device.network_interfaces = ifaces;
-  const ev: Record<string, unknown> = {
+  const ev: InventoryInfoEvent = {
     activity_id: 1,
     activity_name: 'Log',
     category_uid: 5,
@@ -217,7 +267,7 @@ export function buildDeviceInventory(d: Device, change: string, timeMs: number, 
       evidence: d.evidence,
     },
   };
-  const um = ev.unmapped as Record<string, unknown>;
+  const um = ev.unmapped;
   for (const k of Object.keys(um)) if (um[k] === undefined) delete um[k];
   const u = d.users.length > 0 ? d.users[d.users.length - 1] : undefined;
   if (u !== undefined && u.toMs >= timeMs) ev.actor = { user: userObject(u) };

@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import dnsPacket from 'dns-packet';
-import { loadOcsfSchema, type OcsfSchema } from '../../events/ocsf-schema.js';
-import { DnsMessageInfo, parseDnsMessage, type DnsParseOptions } from './message.js';
-import { buildDnsActivityEvent } from './events.js';
-import { ParseStatus } from '../parse-status.js';
+import { loadOcsfSchema, type OcsfSchema } from './ocsf-schema.js';
+import { DnsMessageInfo, parseDnsMessage, type DnsParseOptions } from '../protocols/dns/message.js';
+import { buildDnsActivityEvent } from './dns-activity.js';
+import { ParseStatus } from '../protocols/parse-status.js';
 
 const OCSF_DIR = path.resolve(process.cwd(), '../shared/reference/ocsf-1.8.0');
 const present = existsSync(path.join(OCSF_DIR, 'dictionary.json'));

@@ -6,8 +6,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
-import { OCSF_VERSION, PRODUCT } from '../../events/network-activity.js';
-import type { DnsMessageInfo } from './message.js';
+import { OCSF_VERSION, PRODUCT, type OcsfEventBase, type OcsfMetadata } from './ocsf.js';
+import type { DnsMessageInfo } from '../protocols/dns/message.js';
 
 export interface DnsEndpoint {
   ip: string;
@@ -80,7 +80,7 @@ export interface DnsAnswerObject {
   flags?: string[];
 }
 
-export interface DnsActivityEvent {
+export interface DnsActivityEvent extends OcsfEventBase {
   activity_id: number;
   activity_name: string;
   category_uid: 4;
@@ -92,7 +92,7 @@ export interface DnsActivityEvent {
   severity_id: 1;
   severity: 'Informational';
   time: number;
-  metadata: { version: string; product: typeof PRODUCT; uid: string; log_name: string };
+  metadata: OcsfMetadata & { uid: string; log_name: string };
   src_endpoint: DnsEndpoint;
   dst_endpoint: DnsEndpoint;
   connection_info: {

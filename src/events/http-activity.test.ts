@@ -4,9 +4,9 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { loadOcsfSchema, type OcsfSchema } from '../../events/ocsf-schema.js';
-import { HttpFlowState } from './analyzer.js';
-import { buildHttpActivity, type HttpActivityEvent } from './events.js';
+import { loadOcsfSchema, type OcsfSchema } from './ocsf-schema.js';
+import { HttpFlowState } from '../protocols/http/analyzer.js';
+import { buildHttpActivity, type HttpActivityEvent } from './http-activity.js';
 
 const OCSF_DIR = process.env['OUTPOST_OCSF_DIR'] ?? path.resolve(process.cwd(), '../shared/reference/ocsf-1.8.0');
 const present = existsSync(path.join(OCSF_DIR, 'dictionary.json'));
