@@ -35,7 +35,8 @@ test('CEF rev 25 escaping: header \\ and |, extension \\ = and line breaks', () 
   assert.match(cef, / msg=flow closed\\nline2$/);
   assert.match(cef, / externalId=ev-000000007 /);
   assert.match(cef, / src=10\.0\.0\.7 spt=40007 /);
-  assert.match(cef, / proto=TCP deviceDirection=1 out=1241 in=56789 /);
+  // CEF rev 25: `in` is the bytes from source to destination (OCSF bytes_out), `out` the reverse.
+  assert.match(cef, / proto=TCP deviceDirection=1 in=1241 out=56789 /);
   const msg = toRfc5424(sampleEvent(7), cef, { facility: 16, hostname: 'sensor1', appName: 'outpost', procId: '42' });
   assert.ok(msg.startsWith('<134>1 2023-11-14T22:13:20.007Z sensor1 outpost 42 ocsf4001 - CEF:0|'), msg);
   assert.equal(octetFrame('é x'), '4 é x');
