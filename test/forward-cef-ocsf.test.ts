@@ -376,4 +376,13 @@ test('docs/CEF.md holds CEF_MAP, row for row', () => {
   });
   const norm = (m: CefMapping) => ({ classes: m.classes === 'all' ? 'all' : [...m.classes], ocsf: m.ocsf, key: m.key, label: m.label, as: m.as });
   assert.deepEqual(rows.map(norm), CEF_MAP.map(norm));
+  // The example lines are valid CEF, and hold only keys of their class.
+  const examples = doc.split('\n').filter((l) => l.startsWith('CEF:0|'));
+  assert.ok(examples.length >= 2);
+  for (const l of examples) {
+    const p = parseCef(l);
+    const cls = Math.floor(Number(p.signatureId) / 100);
+    const keys = new Set(CEF_MAP.filter((m) => m.classes === 'all' || m.classes.includes(cls)).flatMap((m) => [m.key, `${m.key}Label`]));
+    for (const k of p.keys) assert.ok(keys.has(k), `${k} in an example of class ${cls}`);
+  }
 });
