@@ -204,7 +204,16 @@ const one = (pred: (e: Ev) => boolean, what: string): Ev => {
 test('every event of every class parses and holds exactly its mapped fields', () => {
   const classes = new Set(events.map((e) => e.class_uid));
   assert.deepEqual([...classes].sort((a, b) => a - b), [0, 4001, 4002, 4003, 4004, 5001, 6003]);
-  for (const ev of events) checkLine(ev);
+  for (const ev of events) {
+    const configured = checkLine(ev);
+    // Without a configured header, Device Vendor / Product / Version are metadata.product's.
+    const own = parseCef(toCef(ev));
+    const product = ev.metadata.product;
+    assert.deepEqual([own.vendor, own.product, own.deviceVersion], [product.vendor_name, product.name, product.version]);
+    assert.deepEqual({ ...own, vendor: '', product: '', deviceVersion: '' }, { ...configured, vendor: '', product: '', deviceVersion: '' });
+  }
+  assert.equal(toCef({ metadata: { product: { vendor_name: 'A|B', name: 'N\\', version: 2 } } }), 'CEF:0|A\\|B|N\\\\|2|0|OCSF event|Unknown|');
+  assert.equal(toCef({ metadata: {} }), 'CEF:0|unknown|unknown|unknown|0|OCSF event|Unknown|');
   // Random text with every special character in the string attributes keeps its value.
   const r = rng(9);
   const pieces = ['a', '|', '=', '\\', '\r', '\n', '\r\n', ' ', 'é', '😀', '\\n', '=='];

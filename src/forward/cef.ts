@@ -209,20 +209,39 @@ const writeOther = generateWriter(cefRowsOf(undefined));
 const WRITERS = new Map<number, (ev: Obj) => string>(CEF_CLASSES.map((c) => [c, generateWriter(cefRowsOf(c))]));
 
 /**
- * The CEF line for one OCSF event. Pass the result of cefPrefix() instead of the header fields
- * to skip escaping them for every event. The extension is CEF_MAP's rows for the event's class,
+ * The CEF line for one OCSF event. `h` is the sink's configured Device Vendor / Product / Version
+ * (pass the result of cefPrefix() to skip escaping them for every event); without it they come
+ * from the event's metadata.product. The extension is CEF_MAP's rows for the event's class,
  * in table order: ` key=value` for each row whose attribute is present, followed by
  * ` keyLabel=label` for a custom field; absent, null, boolean, object and empty-string values
  * are left out. Built by appending: it runs once per event in the syslog sink.
  */
-export function toCef(ev: Obj, h: CefHeader | string): string {
+export function toCef(ev: Obj, h?: CefHeader | string): string {
   const cls = ev['class_uid'];
   const e = ((typeof cls === 'number' ? WRITERS.get(cls) : undefined) ?? writeOther)(ev);
   const className = str(ev['class_name']) ?? 'OCSF event';
   const activity = str(ev['activity_name']);
-  const prefix = typeof h === 'string' ? h : cefPrefix(h);
+  const prefix = typeof h === 'string' ? h : h !== undefined ? cefPrefix(h) : productPrefix(ev);
   const eventClass = escapeHeader(str(ev['type_uid']) ?? str(cls) ?? '0');
   return prefix + eventClass + '|' + cefName(className, activity) + '|' + cefSeverity(ev['severity_id']) + '|' + e;
+}
+
+/**
+ * Without a configured header: Device Vendor, Device Product and Device Version from the event's
+ * OCSF metadata.product (vendor_name, name, version), 'unknown' for one that is missing. Every
+ * event of a sensor carries the same product, so the last prefix is reused.
+ */
+let lastProduct = { vendor: '', name: '', version: '', prefix: '' };
+function productPrefix(ev: Obj): string {
+  const md = ev['metadata'];
+  const p = md !== null && typeof md === 'object' ? (md as Obj)['product'] : undefined;
+  const o = p !== null && typeof p === 'object' ? (p as Obj) : {};
+  const vendor = str(o['vendor_name']) ?? 'unknown', name = str(o['name']) ?? 'unknown', version = str(o['version']) ?? 'unknown';
+  const l = lastProduct;
+  if (vendor === l.vendor && name === l.name && version === l.version && l.prefix !== '') return l.prefix;
+  const prefix = cefPrefix({ vendor, product: name, version });
+  lastProduct = { vendor, name, version, prefix };
+  return prefix;
 }
 
 /** Last header Name: a stream repeats few class/activity pairs, so most events reuse it. */
