@@ -1,7 +1,7 @@
 /**
  * CEF from the OCSF model: every line the formatter writes is parsed by a strict CEF parser
- * written here from the specification (Implementing ArcSight Common Event Format (CEF),
- * Version 25), and its fields are checked against the OCSF event it came from. The events are
+ * written from the specification (Implementing ArcSight Common Event Format (CEF), Version 25;
+ * test/support/cef-parse.ts), and its fields are checked against the OCSF event it came from. The events are
  * real: a DHCP lease, an agent report, a DNS lookup and an HTTP request run through the Sensor
  * with the device-identity and discovery enrichers, as the daemon wires them; the audit event
  * of a configuration change and the discovery summary come from their own builders. The
