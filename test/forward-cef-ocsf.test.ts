@@ -1,11 +1,12 @@
 /**
  * CEF from the OCSF model: every line the formatter writes is parsed by a strict CEF parser
  * written from the specification (Implementing ArcSight Common Event Format (CEF), Version 25;
- * test/support/cef-parse.ts), and its fields are checked against the OCSF event it came from. The events are
- * real: a DHCP lease, an agent report, a DNS lookup and an HTTP request run through the Sensor
- * with the device-identity and discovery enrichers, as the daemon wires them; the audit event
- * of a configuration change and the discovery summary come from their own builders. The
- * mapping table in docs/CEF.md is read back and compared with CEF_MAP.
+ * test/support/cef-parse.ts), and its fields are checked against the OCSF event it came from.
+ * The events are real: a DHCP lease, an agent report, a DNS lookup and an HTTP request run
+ * through the sensor and event pipeline the daemon assembles (src/pipeline.ts: device identity
+ * and discovery enrich, discovery observes); the audit event of a configuration change and the
+ * discovery summary come from their own builders. The mapping table in docs/CEF.md is read back
+ * and compared with CEF_MAP.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,11 +16,8 @@ import { join } from 'node:path';
 import dnsPacket from 'dns-packet';
 import { CEF_MAP, type CefMapping } from '../src/forward/cef-map.js';
 import { cefPrefix, toCef } from '../src/forward/cef.js';
-import { Sensor } from '../src/sensor.js';
-import { DEFAULT_FLOW_SETTINGS } from '../src/flows/flow-table.js';
-import { DeviceIdentity } from '../src/devices/identity.js';
-import { DeviceStore } from '../src/devices/store.js';
-import { Discovery } from '../src/discovery/discovery.js';
+import { assemble, type Assembled } from '../src/pipeline.js';
+import { defaultConfig } from '../src/config/defaults.js';
 import { auditEvent } from '../src/daemon.js';
 import { dhcp4, ip4, u32be, str } from '../src/protocols/dhcp/fixtures.js';
 import { ethernet, ipv4, udp, tcp, ETH_IPV4, PROTO_UDP, TCP_SYN, TCP_ACK, TCP_FIN } from './support/packets.js';
@@ -118,12 +116,13 @@ function checkLine(ev: Ev): ParsedCef {
 // Real events of every class.
 // ---------------------------------------------------------------------------------------------
 
-const T = 1_700_000_000_000;
+/** A minute ago, on a whole second (the discovery summary reads the last day of the wall clock). */
+const T = Math.floor(Date.now() / 1000) * 1000 - 60_000;
 const SRV_MAC = '00:00:5e:00:53:01', A = '00:11:22:33:44:55', BCAST = 'ff:ff:ff:ff:ff:ff';
 const CLIENT = '10.0.0.5', ROUTER = '10.0.0.1', DROPBOX = '162.125.1.18';
 let dir: string;
 let events: Ev[] = [];
-let discovery: Discovery;
+let assembled: Assembled | undefined;
 
 function dhcpFrame(fromClient: boolean, payload: Buffer): Buffer {
   return fromClient
@@ -163,22 +162,22 @@ function frames(): Buffer[] {
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'cef-ocsf-'));
-  discovery = new Discovery({ dataDir: dir, now: () => T + 60_000 });
-  await discovery.open();
-  await discovery.setSanction('dropbox', 'unsanctioned', 'test');
-  const sink = (e: object) => { discovery.observe(e); events.push(e as Ev); };
-  const identity = new DeviceIdentity({ store: new DeviceStore(), emitDhcp: true, emitInventory: true, sink });
-  // The daemon's order: device identity, then discovery.
-  const sensor = new Sensor({
-    flows: DEFAULT_FLOW_SETTINGS, emit: new Set(['network', 'dns', 'http']), sink,
-    packetObservers: [identity.observer], enrichers: [identity.enrich, discovery.enricher], httpObservers: [identity.onHttpRequest],
+  // The daemon's assembly: device identity then discovery enrich, discovery observes, every
+  // event kind written to the output.
+  const cfg = defaultConfig();
+  assembled = await assemble({
+    cfg, dataDir: dir, components: new Set(['devices', 'discovery']), write: new Set(['network', 'dns', 'http', 'dhcp', 'inventory']),
+    outputs: [(e) => { events.push(e as Ev); }],
   });
+  const { sensor, identity, discovery } = assembled;
+  assert.ok(identity && discovery);
+  await discovery.setSanction('dropbox', 'unsanctioned', 'test');
   const fs = frames();
-  // The agent on the laptop reports its user once it has its address.
   fs.slice(0, 4).forEach((f, i) => sensor.onPacket(f, 0, f.length, f.length, (T + i) * 1000, 1, 0));
+  // The agent on the laptop reports its user once the laptop has its address; its next report
+  // renames the host: an inventory event of a device with a current user.
   const report = { agentId: 'agent-a', hostname: 'alpha', macs: [A], addresses: [CLIENT], os: 'Windows 11 Pro', users: [{ name: 'alice', domain: 'CORP', uid: 'S-1-5-21-1001', upn: 'alice@corp.example' }] };
   identity.applyAgentReport(report, T + 500);
-  // The agent's next report renames the host: an inventory event of a device with a current user.
   identity.applyAgentReport({ ...report, hostname: 'alpha-pc' }, T + 600);
   fs.slice(4).forEach((f, i) => sensor.onPacket(f, 0, f.length, f.length, (T + 1000 + i) * 1000, 1, 0));
   sensor.flush();
@@ -187,11 +186,12 @@ before(async () => {
     revision: 'b1946ac92492d234', previousRevision: '0f343b0931126a20',
     changes: [{ path: 'forward.syslog', from: [], to: [{}] }, { path: 'discovery.enabled', from: false, to: true }], applied: ['forward.syslog'], restartRequired: [],
   }) as Ev);
-  events.push(await discovery.summary());
+  // The summary covers the last day of the wall clock: the events above are a minute old.
+  events.push(await discovery.summary() as Ev);
 });
 
 after(async () => {
-  await discovery?.close();
+  await assembled?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
