@@ -348,6 +348,22 @@ test('HTTP, DNS, DHCP, inventory, API and summary events become useful lines', (
   assert.equal(sum.get('start'), String(sumEv.start_time));
 });
 
+test('the device, user and cloud-app context an event carries reaches its line (a row of its class maps it)', () => {
+  // What enrichment adds (src/events/ocsf.ts): should a class start to carry it, its line must too.
+  const context = ['device.uid', 'device.hostname', 'device.mac', 'device.ip', 'device.os.name', 'actor.user.name', 'actor.user.uid', 'actor.user.uid_alt',
+    'actor.user.domain', 'app_name', 'unmapped.cloud_app.id', 'unmapped.cloud_app.name', 'unmapped.cloud_app.category', 'unmapped.cloud_app.sanction', 'unmapped.cloud_app.risk_score'];
+  const seen = new Set<string>();
+  for (const ev of events) {
+    const rows = CEF_MAP.filter((m) => m.classes === 'all' || m.classes.includes(ev.class_uid));
+    for (const path of context) {
+      if (!present(readPath(ev, path))) continue;
+      seen.add(path);
+      assert.ok(rows.some((m) => m.ocsf.split(' | ').includes(path)), `class ${ev.class_uid} carries ${path} but no row of its class maps it`);
+    }
+  }
+  assert.deepEqual([...seen].sort(), [...context].sort(), 'the scenario exercises every context attribute');
+});
+
 test('CEF_MAP: one row per key and class, custom keys labelled, dictionary keys only', () => {
   const classes = new Set<number | 'other'>(['other']);
   for (const m of CEF_MAP) if (m.classes !== 'all') for (const c of m.classes) classes.add(c);
