@@ -88,8 +88,11 @@ test('RFC 5424 TIMESTAMP equals toISOString; NILVALUE for times a Date cannot ho
 
 test('toCef: numbers, labels, absent and empty values, escaped header Name', () => {
   const p = cefPrefix({ vendor: 'V', product: 'P', version: '1' });
-  const cef = toCef({ class_name: 'C|1', activity_name: 'Op\nen', type_uid: 400101, severity_id: 4, time: 1_700_000_000_123, message: '', src_endpoint: { ip: '10.0.0.1', port: 0, hostname: null }, traffic: { packets_out: null, packets_in: 3, bytes_out: 2 ** 40 }, connection_info: { direction_id: 1, protocol_name: 'udp', uid: 7 } }, p);
-  assert.equal(cef, 'CEF:0|V|P|1|400101|C\\|1: Op en|7|rt=1700000000123 act=Op\\nen src=10.0.0.1 spt=0 proto=UDP deviceDirection=0 out=1099511627776 cn1Label=packetsOut cn2=3 cn2Label=packetsIn cs1=7 cs1Label=connectionUid');
+  // A Network Activity event (class_uid 4001: its traffic and connection rows apply).
+  const cef = toCef({ class_uid: 4001, class_name: 'C|1', activity_name: 'Op\nen', type_uid: 400101, severity_id: 4, time: 1_700_000_000_123, message: '', src_endpoint: { ip: '10.0.0.1', port: 0, hostname: null }, traffic: { packets_out: null, packets_in: 3, bytes_out: 2 ** 40 }, connection_info: { direction_id: 1, protocol_name: 'udp', uid: 7 } }, p);
+  // A custom field whose value is left out (packets_out null) has no label either; `in` is the
+  // bytes from source to destination (OCSF bytes_out, CEF rev 25).
+  assert.equal(cef, 'CEF:0|V|P|1|400101|C\\|1: Op en|7|rt=1700000000123 act=Op\\nen src=10.0.0.1 spt=0 proto=UDP deviceDirection=0 in=1099511627776 cn2=3 cn2Label=packetsDstToSrc cs1=7 cs1Label=connectionUid');
   // The cached Name follows class and activity.
   assert.match(toCef({ class_name: 'C|1', activity_name: 'Close' }, p), /^CEF:0\|V\|P\|1\|0\|C\\\|1: Close\|Unknown\|act=Close$/);
   assert.match(toCef({ class_name: 'C|1' }, p), /^CEF:0\|V\|P\|1\|0\|C\\\|1\|Unknown\|$/);

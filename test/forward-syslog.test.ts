@@ -8,6 +8,7 @@ import { resolveForwardConfig, type SyslogSinkConfig } from '../src/forward/conf
 import { escapeExtension, escapeHeader, octetFrame, toCef, toRfc5424 } from '../src/forward/cef.js';
 import { makePki, startRsyslog, waitFor, which, type Pki, type Rsyslog } from '../src/forward/receivers.js';
 import { sampleEvent } from '../src/forward/sample-event.js';
+import { parseCef } from './support/cef-parse.js';
 
 const quiet = { info() {}, warn() {}, error() {} };
 const skip = !which('rsyslogd') ? 'rsyslogd not installed (apt-get install rsyslog rsyslog-gnutls)' : !which('openssl') ? 'openssl not installed' : false;
@@ -35,7 +36,8 @@ test('CEF rev 25 escaping: header \\ and |, extension \\ = and line breaks', () 
   assert.match(cef, / msg=flow closed\\nline2$/);
   assert.match(cef, / externalId=ev-000000007 /);
   assert.match(cef, / src=10\.0\.0\.7 spt=40007 /);
-  assert.match(cef, / proto=TCP deviceDirection=1 out=1241 in=56789 /);
+  // CEF rev 25: `in` is the bytes from source to destination (OCSF bytes_out), `out` the reverse.
+  assert.match(cef, / proto=TCP deviceDirection=1 in=1241 out=56789 /);
   const msg = toRfc5424(sampleEvent(7), cef, { facility: 16, hostname: 'sensor1', appName: 'outpost', procId: '42' });
   assert.ok(msg.startsWith('<134>1 2023-11-14T22:13:20.007Z sensor1 outpost 42 ocsf4001 - CEF:0|'), msg);
   assert.equal(octetFrame('é x'), '4 é x');
@@ -64,6 +66,14 @@ test('TCP, octet counting, to rsyslog imtcp: every event arrives, in order, CEF 
   assert.deepEqual(ids, Array.from({ length: 2000 }, (_, i) => `tcp-${i}`));
   // Multi-line messages survive octet counting (the escaped \n stays one line in CEF).
   assert.match(lines[0]!, /msg=flow closed\\nline2$/);
+  // Each line rsyslog wrote is a valid CEF line (strict parser) with the fields of its event.
+  const defaults = resolveForwardConfig({ syslog: [{ name: 'defaults', host: '127.0.0.1' }] }).syslog[0]!;
+  const header = { vendor: defaults.cefDeviceVendor, product: defaults.cefDeviceProduct, version: defaults.cefDeviceVersion };
+  lines.forEach((l, i) => {
+    const got = parseCef(l.slice(l.indexOf('CEF:0|')));
+    const want = parseCef(toCef({ ...sampleEvent(i), metadata: { uid: `tcp-${i}` } }, header));
+    assert.deepEqual(got, want, l);
+  });
 });
 
 test('TLS (RFC 5425) to rsyslog gtls: verified server certificate, every event arrives', { skip }, async () => {

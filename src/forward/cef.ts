@@ -7,9 +7,14 @@
  * Escaping (rev 25): in header fields a pipe and a backslash are escaped with a backslash (`\|`,
  * `\\`); header fields cannot hold line breaks, so CR/LF become spaces. In extension values a
  * backslash and an equals sign are escaped (`\\`, `\=`) and line breaks are written `\n` / `\r`
- * (pipes are not escaped there). Extension keys are fixed ASCII names below.
+ * (pipes are not escaped there).
+ *
+ * Which OCSF attribute goes to which extension key, per event class, and in which order: the one
+ * table CEF_MAP (cef-map.ts, the same table in docs/CEF.md). Extension keys and labels are fixed
+ * ASCII names from that table.
  */
 import { hostname as osHostname } from 'node:os';
+import { CEF_MAP, type CefMapping } from './cef-map.js';
 
 export interface CefHeader {
   vendor: string;
@@ -73,10 +78,13 @@ export function numStr(v: number): string {
 }
 
 type Obj = Record<string, unknown>;
-const obj = (v: unknown): Obj | undefined => (v !== null && typeof v === 'object' ? (v as Obj) : undefined);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : typeof v === 'number' ? numStr(v) : typeof v === 'bigint' ? String(v) : undefined);
 
-/** OCSF severity_id → CEF severity 0-10 ('Unknown' for 0/other). */
+/**
+ * OCSF severity_id → CEF Severity (rev 25: 0-10, or Unknown / Low / Medium / High / Very-High;
+ * 0-3 is Low, 4-6 Medium, 7-8 High, 9-10 Very-High): 1 Informational → 1, 2 Low → 3, 3 Medium → 5,
+ * 4 High → 7, 5 Critical → 9, 6 Fatal → 10; 0 Unknown and 99 Other → 'Unknown'.
+ */
 const CEF_SEVERITY: Record<number, string> = { 1: '1', 2: '3', 3: '5', 4: '7', 5: '9', 6: '10' };
 export function cefSeverity(id: unknown): string {
   return typeof id === 'number' ? CEF_SEVERITY[id] ?? 'Unknown' : 'Unknown';
@@ -93,77 +101,147 @@ export function cefPrefix(h: CefHeader): string {
   return `CEF:0|${escapeHeader(h.vendor)}|${escapeHeader(h.product)}|${escapeHeader(h.version)}|`;
 }
 
-/**
- * Append ` key=value` (`key` passed with its '='; escaped value) when the value is a non-empty
- * string or a number. A number's String() (digits, sign, '.', 'e', Infinity, NaN) never needs
- * escaping, so only strings are tested.
- */
-function ext(out: string, key: string, v: unknown): string {
-  let s: string;
-  if (typeof v === 'string') {
-    if (v === '') return out;
-    s = escapeExtension(v);
-  } else if (typeof v === 'number') s = numStr(v);
-  else if (typeof v === 'bigint') s = String(v);
-  else return out;
-  return out === '' ? key + s : out + ' ' + key + s;
+/** One step of a CEF_MAP path: an attribute name, then optionally `[]` (every element) or `[n]`. */
+export interface CefPathStep {
+  name: string;
+  /** -1: the attribute itself; EACH (-2): every element of the array (`[]`); n ≥ 0: element n. */
+  index: number;
+}
+const EACH = -2;
+const NAME = /^[a-z][a-z0-9_]*$/;
+
+/** A CEF_MAP path as its alternatives, each a list of steps; throws on a malformed path. */
+export function parseCefPath(path: string): CefPathStep[][] {
+  return path.split('|').map((alt) => alt.trim().split('.').map((part) => {
+    const m = /^([^[\]]+)(?:\[(\d*)\])?$/.exec(part);
+    if (m === null || !NAME.test(m[1]!)) throw new Error(`CEF_MAP: bad path step '${part}' in '${path}'`);
+    return { name: m[1]!, index: m[2] === undefined ? -1 : m[2] === '' ? EACH : Number(m[2]) };
+  }));
 }
 
-/** Append a fixed `key=value` that needs no escaping (labels). */
-const lit = (out: string, kv: string): string => (out === '' ? kv : out + ' ' + kv);
+type Scalar = string | number | bigint;
+/** What an extension value can be; anything else (absent, null, boolean, object, '') is left out. */
+const isScalar = (v: unknown): v is Scalar => (typeof v === 'string' ? v !== '' : typeof v === 'number' || typeof v === 'bigint');
 
 /**
- * The CEF line for one OCSF event. Pass the result of cefPrefix() instead of the header fields
- * to skip escaping them for every event. Built by appending (no intermediate arrays): it runs
- * once per event in the syslog sink. Fields in this fixed order; absent, null, boolean, object
- * and empty-string values are left out.
+ * For `x[].y` paths: the scalars at `steps` (from step `from`) of every element of `arr`,
+ * duplicates dropped, joined with ','; undefined when there are none.
  */
-export function toCef(ev: Obj, h: CefHeader | string): string {
-  const md = obj(ev['metadata']);
-  const src = obj(ev['src_endpoint']);
-  const dst = obj(ev['dst_endpoint']);
-  const conn = obj(ev['connection_info']);
-  const traffic = obj(ev['traffic']);
-  const http = obj(ev['http_request']);
-  const url = obj(http?.['url']);
+function joinEach(arr: readonly unknown[], steps: readonly CefPathStep[], from: number): string | undefined {
+  const out: Scalar[] = [];
+  const walk = (v: unknown, i: number): void => {
+    for (; i < steps.length; i++) {
+      if (v === null || typeof v !== 'object') return;
+      const s = steps[i]!;
+      v = (v as Obj)[s.name];
+      if (s.index === EACH) {
+        if (Array.isArray(v)) for (const el of v) walk(el, i + 1);
+        return;
+      }
+      if (s.index >= 0) v = Array.isArray(v) ? v[s.index] : undefined;
+    }
+    if (isScalar(v) && !out.includes(v)) out.push(v);
+  };
+  for (const el of arr) walk(el, from);
+  return out.length === 0 ? undefined : out.map((x) => (typeof x === 'number' ? numStr(x) : String(x))).join(',');
+}
+
+/**
+ * Each class's extension is written by a function generated from its CEF_MAP rows when this
+ * module loads. Why generated: a generic path walker reads every attribute through one property
+ * access site, which V8 turns megamorphic (every name, every object shape); measured on the
+ * sample event it took 3-4 times as long per line as one access site per attribute. Generated
+ * code has one access site per attribute, so each stays monomorphic. Only names matching NAME, CEF keys matching
+ * /^[A-Za-z0-9]+$/ and labels matching /^[A-Za-z0-9]+$/ go into the code (checked here), each as
+ * a JSON string literal.
+ */
+type ExtensionWriter = (ev: Obj, esc: (s: string) => string, num: (n: number) => string, each: typeof joinEach, steps: readonly CefPathStep[][]) => string;
+
+function generateWriter(rows: readonly CefMapping[]): (ev: Obj) => string {
+  const lit = JSON.stringify;
+  const steps: CefPathStep[][] = [];
+  const code: string[] = ["'use strict';", "let e = '', v, t, s;"];
+  const isObj = (x: string) => `${x} !== null && typeof ${x} === 'object'`;
+  /** An expression for one alternative (all its steps), reading through the temporary `t`. */
+  const chain = (alt: CefPathStep[]): string => {
+    const parts: string[] = [];
+    let expr = 'ev';
+    for (let i = 0; i < alt.length; i++) {
+      const s = alt[i]!;
+      const isLast = i === alt.length - 1;
+      if (s.index === EACH) {
+        steps.push(alt);
+        parts.push(`Array.isArray(t = ${expr}[${lit(s.name)}])`);
+        return `(${parts.join(' && ')} ? each(t, steps[${steps.length - 1}], ${i + 1}) : undefined)`;
+      }
+      const load = s.index >= 0 ? `(Array.isArray(t = ${expr}[${lit(s.name)}]) ? t[${s.index}] : undefined)` : `${expr}[${lit(s.name)}]`;
+      if (isLast) return parts.length === 0 ? load : `(${parts.join(' && ')} ? ${load} : undefined)`;
+      parts.push(`(t = ${load}, ${isObj('t')})`);
+      expr = 't';
+    }
+    return 'undefined';
+  };
+  const present = `(typeof v === 'string' ? v !== '' : typeof v === 'number' || typeof v === 'bigint')`;
+  for (const m of rows) {
+    if (!/^[A-Za-z0-9]+$/.test(m.key) || (m.label !== undefined && !/^[A-Za-z0-9]+$/.test(m.label))) throw new Error(`CEF_MAP: bad key or label in ${lit(m)}`);
+    const alts = parseCefPath(m.ocsf);
+    code.push(`v = ${chain(alts[0]!)};`);
+    for (const alt of alts.slice(1)) code.push(`if (!${present}) v = ${chain(alt)};`);
+    if (m.as === 'upper') code.push(`if (typeof v === 'string') v = v.toUpperCase();`);
+    // deviceDirection (rev 25): 0 inbound, 1 outbound; OCSF direction_id 1 Inbound, 2 Outbound.
+    else if (m.as === 'direction') code.push('v = v === 1 ? 0 : v === 2 ? 1 : undefined;');
+    const keyEq = lit(m.key + '=');
+    const label = m.label !== undefined ? ` e += ${lit(` ${m.key}Label=${m.label}`)};` : '';
+    code.push(`if (${present}) { s = typeof v === 'string' ? esc(v) : typeof v === 'number' ? num(v) : String(v); e = e === '' ? ${keyEq} + s : e + ${lit(' ')} + ${keyEq} + s;${label} }`);
+  }
+  code.push('return e;');
+  const fn = new Function('ev', 'esc', 'num', 'each', 'steps', code.join('\n')) as ExtensionWriter;
+  return (ev) => fn(ev, escapeExtension, numStr, joinEach, steps);
+}
+
+/** The rows of CEF_MAP for one class (class_uid), in table order; any other class gets the 'all' rows. */
+function cefRowsOf(classUid: number | undefined): CefMapping[] {
+  return CEF_MAP.filter((m) => m.classes === 'all' || (classUid !== undefined && m.classes.includes(classUid)));
+}
+
+const CEF_CLASSES = [...new Set(CEF_MAP.flatMap((m) => (m.classes === 'all' ? [] : m.classes)))];
+const writeOther = generateWriter(cefRowsOf(undefined));
+const WRITERS = new Map<number, (ev: Obj) => string>(CEF_CLASSES.map((c) => [c, generateWriter(cefRowsOf(c))]));
+
+/**
+ * The CEF line for one OCSF event. `h` is the sink's configured Device Vendor / Product / Version
+ * (pass the result of cefPrefix() to skip escaping them for every event); without it they come
+ * from the event's metadata.product. The extension is CEF_MAP's rows for the event's class,
+ * in table order: ` key=value` for each row whose attribute is present, followed by
+ * ` keyLabel=label` for a custom field; absent, null, boolean, object and empty-string values
+ * are left out. Built by appending: it runs once per event in the syslog sink.
+ */
+export function toCef(ev: Obj, h?: CefHeader | string): string {
+  const cls = ev['class_uid'];
+  const e = ((typeof cls === 'number' ? WRITERS.get(cls) : undefined) ?? writeOther)(ev);
   const className = str(ev['class_name']) ?? 'OCSF event';
   const activity = str(ev['activity_name']);
-  const dir = conn?.['direction_id'];
-  const packetsOut = traffic?.['packets_out'];
-  const packetsIn = traffic?.['packets_in'];
-  const connUid = conn?.['uid'];
-  let e = '';
-  e = ext(e, 'rt=', ev['time']);
-  e = ext(e, 'start=', ev['start_time']);
-  e = ext(e, 'end=', ev['end_time']);
-  e = ext(e, 'act=', activity);
-  e = ext(e, 'cat=', ev['category_name']);
-  e = ext(e, 'externalId=', md?.['uid']);
-  e = ext(e, 'src=', src?.['ip']);
-  e = ext(e, 'spt=', src?.['port']);
-  e = ext(e, 'smac=', src?.['mac']);
-  e = ext(e, 'shost=', src?.['hostname']);
-  e = ext(e, 'dst=', dst?.['ip']);
-  e = ext(e, 'dpt=', dst?.['port']);
-  e = ext(e, 'dmac=', dst?.['mac']);
-  e = ext(e, 'dhost=', dst?.['hostname']);
-  e = ext(e, 'proto=', str(conn?.['protocol_name'])?.toUpperCase());
-  if (dir === 1) e = lit(e, 'deviceDirection=0');
-  else if (dir === 2) e = lit(e, 'deviceDirection=1');
-  e = ext(e, 'out=', traffic?.['bytes_out']);
-  e = ext(e, 'in=', traffic?.['bytes_in']);
-  e = ext(e, 'cn1=', packetsOut);
-  if (packetsOut !== undefined) e = lit(e, 'cn1Label=packetsOut');
-  e = ext(e, 'cn2=', packetsIn);
-  if (packetsIn !== undefined) e = lit(e, 'cn2Label=packetsIn');
-  e = ext(e, 'cs1=', connUid);
-  if (connUid !== undefined) e = lit(e, 'cs1Label=connectionUid');
-  e = ext(e, 'requestMethod=', http?.['http_method']);
-  e = ext(e, 'request=', url?.['url_string']);
-  e = ext(e, 'msg=', ev['message']);
-  const prefix = typeof h === 'string' ? h : cefPrefix(h);
-  const eventClass = escapeHeader(str(ev['type_uid']) ?? str(ev['class_uid']) ?? '0');
+  const prefix = typeof h === 'string' ? h : h !== undefined ? cefPrefix(h) : productPrefix(ev);
+  const eventClass = escapeHeader(str(ev['type_uid']) ?? str(cls) ?? '0');
   return prefix + eventClass + '|' + cefName(className, activity) + '|' + cefSeverity(ev['severity_id']) + '|' + e;
+}
+
+/**
+ * Without a configured header: Device Vendor, Device Product and Device Version from the event's
+ * OCSF metadata.product (vendor_name, name, version), 'unknown' for one that is missing. Every
+ * event of a sensor carries the same product, so the last prefix is reused.
+ */
+let lastProduct = { vendor: '', name: '', version: '', prefix: '' };
+function productPrefix(ev: Obj): string {
+  const md = ev['metadata'];
+  const p = md !== null && typeof md === 'object' ? (md as Obj)['product'] : undefined;
+  const o = p !== null && typeof p === 'object' ? (p as Obj) : {};
+  const vendor = str(o['vendor_name']) ?? 'unknown', name = str(o['name']) ?? 'unknown', version = str(o['version']) ?? 'unknown';
+  const l = lastProduct;
+  if (vendor === l.vendor && name === l.name && version === l.version && l.prefix !== '') return l.prefix;
+  const prefix = cefPrefix({ vendor, product: name, version });
+  lastProduct = { vendor, name, version, prefix };
+  return prefix;
 }
 
 /** Last header Name: a stream repeats few class/activity pairs, so most events reuse it. */
