@@ -24,14 +24,14 @@ const CASES_DIR = join(ROOT, 'test', 'pcap');
 const CLI = join(ROOT, 'dist', 'cli.js');
 const update = process.env.UPDATE_EXPECTED === '1';
 
-export interface CaseOutput {
+interface CaseOutput {
   args: string[];
   events: Array<Record<string, unknown>>;
   stats: { files: string[]; counters: Record<string, number> };
 }
 
 /** Drops the fields that change from run to run (see the header). */
-export function stable(event: Record<string, unknown>): Record<string, unknown> {
+function stable(event: Record<string, unknown>): Record<string, unknown> {
   const e = structuredClone(event);
   const md = e.metadata as Record<string, unknown> | undefined;
   if (md) delete md.uid;
