@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { loadOcsfSchema } from '../src/events/ocsf-schema.js';
 import { replay } from '../src/replay.js';
 import { DEFAULT_FLOW_SETTINGS } from '../src/flows/flow-table.js';
@@ -123,7 +124,7 @@ test('every Network, DNS and HTTP Activity event of the corpus validates against
 
 test('every event of the pinned cases validates against OCSF 1.8.0', { skip: noSchema }, () => {
   const schema = loadOcsfSchema(schemaDir);
-  const casesDir = resolve(import.meta.dirname, 'pcap');
+  const casesDir = fileURLToPath(new URL('pcap/', import.meta.url));
   const classes = new Set<number>();
   let n = 0;
   for (const c of readdirSync(casesDir, { withFileTypes: true }).filter((d) => d.isDirectory())) {
