@@ -16,10 +16,10 @@ import { flowSettingsFromConfig } from './flows/settings.js';
 const USAGE = `usage:
   outpost run [--config FILE]
       the gateway daemon: live capture on the configured interfaces
-  outpost replay FILE... [--emit network,dns,http,dhcp,inventory|none] [--with devices,discovery|none] [--stats] [--config FILE]
+  outpost replay FILE... [--emit network,dns,http,dhcp,inventory|none] [--with devices,discovery] [--stats] [--config FILE]
       reads pcap/pcapng files, packet timestamps as the clock; one OCSF JSON event per line
-      on stdout (default: network); dhcp and inventory imply --with devices (even with none);
-      --with none runs neither; --stats prints a JSON summary of every counter to stderr
+      on stdout (default: network); dhcp and inventory imply --with devices; --stats prints a
+      JSON summary of every counter to stderr
   outpost token create --role admin|read [--name NAME] [--json]
       prints a new admin API token and the api.tokens entry (its SHA-256) for the config
 `;
@@ -35,8 +35,7 @@ class UsageError extends Error {
  * asking for them brings it in.
  */
 async function replayComponents(value: string | undefined, emit: ReadonlySet<EventKindName>, cfg: OutpostConfig) {
-  // `none` says "no components" explicitly, so a command line stays what it says if the default changes.
-  const wanted = new Set(value === 'none' ? [] : (value ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+  const wanted = new Set((value ?? '').split(',').map((s) => s.trim()).filter(Boolean));
   for (const w of wanted) if (w !== 'devices' && w !== 'discovery') throw new UsageError(`--with: unknown component "${w}" (known: devices, discovery)`);
   if (emit.has('dhcp') || emit.has('inventory')) wanted.add('devices');
   const options: Pick<ReplayOptions, 'enrichers' | 'packetObservers' | 'httpObservers' | 'observe' | 'attachSink'> = {};

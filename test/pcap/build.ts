@@ -205,9 +205,10 @@ const CASES: Record<string, () => Capture> = {
     return cap;
   },
   /**
-   * Flow timeouts by packet time (the case's outpost.yaml: active timeout 10 s, UDP idle 30 s):
-   * a UDP flow that sends every 4 s for 25 s (interim Traffic events), then a second UDP flow
-   * that goes idle and is closed when later packets move the clock past its idle timeout.
+   * Flow timeouts by packet time (the case's outpost.yaml: active timeout 10 s, UDP idle 30 s,
+   * Open events on): a UDP flow that sends every 4 s for 24 s (interim Traffic events), a short
+   * second UDP flow, then 40 s later a packet of a third flow that moves the clock past the idle
+   * timeout of the first two (Close events at their last packet).
    */
   'flow-timeouts': () => {
     const cap = new Capture();
