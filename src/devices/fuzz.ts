@@ -27,6 +27,7 @@ import { Sensor } from '../sensor.js';
 import { DEFAULT_FLOW_SETTINGS } from '../flows/flow-table.js';
 import { DeviceIdentity } from './identity.js';
 import { DeviceStore } from './store.js';
+import { printFuzzResult } from '../fuzz-result.js';
 
 const runs = Math.max(1, Number.parseInt(process.argv[2] ?? '', 10) || 1_000_000);
 const seedArg = Number.parseInt(process.argv[3] ?? '', 10);
@@ -186,13 +187,14 @@ const packet = fc.record({
   msg: message, edits: fc.array(edit, { maxLength: 4 }), src: mac, fromClient: fc.boolean(), a4: ip4, a6: ip6,
   dtMs: fc.integer({ min: -5_000, max: 600_000 }), wholeFrame: fc.boolean(),
 });
-let events = 0, packetsFed = 0;
+let events = 0, packetsFed = 0, calls = 0;
 // How much of the identity rules the sequences reached (printed, so a generator that stops
 // producing links or moves shows up).
 const reached: Record<string, number> = { 'devices.mac_linked': 0, 'devices.merged': 0, 'devices.address_moved': 0, 'devices.evicted': 0, 'devices.link_conflicts': 0, 'devices.bindings_dropped': 0 };
 const started = Date.now();
 fc.assert(
   fc.property(fc.array(packet, { minLength: 1, maxLength: 24, size: 'max' }), (pkts) => {
+    calls++;
     const store = new DeviceStore({ maxDevices: MAX_DEVICES, maxBindingsPerAddress: 2, maxEvidencePerDevice: 4, dhcpMaxPendingTransactions: 4 });
     const out: Array<Record<string, unknown>> = [];
     const identity = new DeviceIdentity({ store, emitDhcp: true, emitInventory: true, sink: (e) => out.push(e as Record<string, unknown>) });
@@ -236,3 +238,4 @@ fc.assert(
   { numRuns: runs, seed },
 );
 console.log(`devices fuzz: ${runs} sequences (${packetsFed} packets, ${events} events), seed ${seed}, no exception, store within bounds, address index consistent; ${((Date.now() - started) / 1000).toFixed(1)} s; reached ${JSON.stringify(reached)}`);
+printFuzzResult({ fuzzer: 'devices', runs: calls, seed, counters: { packets: packetsFed, events, ...reached } });

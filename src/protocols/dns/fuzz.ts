@@ -15,6 +15,7 @@ import dnsPacket from 'dns-packet';
 import { isDeepStrictEqual } from 'node:util';
 import { ParseStatus } from '../parse-status.js';
 import { DnsCounters, dnsLimits } from './counters.js';
+import { printFuzzResult } from '../../fuzz-result.js';
 import { DnsMessageInfo, DnsTcpFramer, parseDnsMessage, parseDnsOverTcp, type DnsProtocol } from './message.js';
 import { parseDnsFast } from './fast.js';
 
@@ -91,11 +92,13 @@ const a = new DnsMessageInfo();
 const b = new DnsMessageInfo();
 const STATUSES = new Set<number>([ParseStatus.OK, ParseStatus.MALFORMED, ParseStatus.NOT_MINE]);
 let mutatedOk = 0;
+let calls = 0;
 const protocols: DnsProtocol[] = ['dns', 'mdns', 'llmnr'];
 
 const started = Date.now();
 fc.assert(
   fc.property(message, fc.array(mutation, { maxLength: 4 }), fc.nat(2), fc.nat(), (m, ms, pi, cut) => {
+    calls++;
     const protocol = protocols[pi] ?? 'dns';
     if (ms.length === 0) {
       const sa = parseDnsMessage(m, 0, m.length, a, { counters, limits, protocol });
@@ -124,3 +127,4 @@ console.log(
     `mutated inputs still OK (dns-packet): ${mutatedOk}; ` +
     `messages ${s['dns.messages']}, malformed ${s['dns.malformed']}, not_dns ${s['dns.not_dns']}, tcp frames ${s['dns.tcp.frames']}`,
 );
+printFuzzResult({ fuzzer: 'dns', runs: calls, seed, counters: { ...s, mutated_ok: mutatedOk } });

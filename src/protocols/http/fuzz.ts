@@ -18,6 +18,7 @@ import { pathToFileURL } from 'node:url';
 import { ParseStatus } from '../parse-status.js';
 import { HttpFlowState } from './analyzer.js';
 import { HttpCounters } from './counters.js';
+import { printFuzzResult } from '../../fuzz-result.js';
 import { newHttpRequestInfo, parseHttpRequest } from './request.js';
 import { newHttpResponseInfo, parseHttpResponse } from './response.js';
 
@@ -242,6 +243,7 @@ async function main(): Promise<void> {
   const { model } = arbitraries(fc);
   const runs = (share: number): number => Math.max(1, Math.round(count * share));
   const started = Date.now();
+  const calls = [0, 0, 0];
   console.log(`fuzz: ${count} cases, seed ${seed}`);
 
   // 1. arbitrary bytes, arbitrary windows and bounds.
@@ -254,6 +256,7 @@ async function main(): Promise<void> {
         max: fc.integer({ min: 1, max: 400 }),
       }),
       ({ bytes, off, len, max }) => {
+        calls[0]!++;
         checkAnyBytes(bytes, off, off + len, max, counters);
       },
     ),
@@ -271,6 +274,7 @@ async function main(): Promise<void> {
         cuts: fc.array(fc.integer({ min: 0, max: 1 << 16 }), { maxLength: 6 }),
       }),
       ({ m, resp, edits, cuts }) => {
+        calls[1]!++;
         const buf = mutate(enc(m.wire), edits);
         const rbuf = mutate(enc(resp), edits);
         checkAnyBytes(buf, 0, buf.length, 8192, counters);
@@ -298,6 +302,7 @@ async function main(): Promise<void> {
         prefixes: fc.array(fc.integer({ min: 0, max: 1 << 16 }), { maxLength: 3 }),
       }),
       ({ ms, cuts, prefixes }) => {
+        calls[2]!++;
         // Everything after a CONNECT is tunnel data.
         const ci = ms.findIndex((m) => m.method === 'CONNECT');
         const list = ci >= 0 ? ms.slice(0, ci + 1) : ms;
@@ -339,6 +344,10 @@ async function main(): Promise<void> {
   );
   console.log(`  model pipelines ok (${Date.now() - started} ms)`);
   console.log(JSON.stringify(counters.snapshot()));
+  printFuzzResult({
+    fuzzer: 'http', runs: calls[0]! + calls[1]! + calls[2]!, seed,
+    counters: { ...counters.snapshot(), 'runs.arbitrary_bytes': calls[0]!, 'runs.mutations': calls[1]!, 'runs.model_pipelines': calls[2]! },
+  });
 }
 
 await main();

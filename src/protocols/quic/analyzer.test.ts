@@ -5,6 +5,8 @@ import { QuicCounters } from './counters.js';
 import { QuicFlowState } from './analyzer.js';
 import { buildClientInitial, cryptoFrame, encodeVarint } from './protect.js';
 import { CLIENT_INITIAL_CRYPTO_FRAME_HEX, RFC9001_CLIENT_INITIAL_HEX } from './rfc-vectors.js';
+import { ClientHello, parseClientHelloHandshake } from '../tls/client-hello.js';
+import { ParseStatus } from '../parse-status.js';
 
 const hex = (s: string): Buffer => Buffer.from(s, 'hex');
 const V1 = quicVersionInfo(QUIC_V1)!;
@@ -34,6 +36,15 @@ test('RFC 9001 A.2 packet completes a flow in one datagram', () => {
   assert.equal(f.result.version, 1);
   assert.equal(f.result.versionName, 'v1');
   assert.deepEqual(f.result.cryptoStream, CH);
+  assert.deepEqual(nonZero(c), {
+    'quic.datagrams': 1, 'quic.long_packets': 1, 'quic.initial_packets': 1, 'quic.initial_decrypted': 1,
+    'quic.crypto_frames': 1, 'quic.crypto_bytes': 241, 'quic.client_hello_complete': 1,
+  });
+  // RFC 9001 A.2: the ClientHello names example.com and offers ALPN "alpn".
+  const ch = new ClientHello();
+  assert.equal(parseClientHelloHandshake(f.result.cryptoStream!, 0, f.result.cryptoStream!.length, ch), ParseStatus.OK);
+  assert.equal(ch.serverName, 'example.com');
+  assert.deepEqual(ch.alpn, ['alpn']);
 });
 
 test('ClientHello split over two Initials, delivered out of order, coalesced with padding', () => {
@@ -200,13 +211,31 @@ test('gQUIC Q050 CHLO (not TLS) is reassembled; T051 carries TLS', () => {
 test('garbage and truncated datagrams never throw', () => {
   const c = new QuicCounters();
   const good = hex(RFC9001_CLIENT_INITIAL_HEX);
+  const completedAt: number[] = [];
+  let flows = 0;
   for (let n = 0; n <= good.length; n += 7) {
+    flows++;
     const f = new QuicFlowState(c);
     f.onClientDatagram(good, 0, n);
     f.onClientDatagram(good, n, good.length - n);
     f.onClientDatagram(good, good.length, 5); // out of range
+    if (f.clientHelloComplete) {
+      completedAt.push(n);
+      assert.deepEqual(f.result.cryptoStream, CH);
+    }
   }
-  assert.ok(c.headerTruncated > 0);
+  assert.equal(flows, 172);
+  // Only the cut at 0 leaves the whole packet in one datagram (the second); every other cut
+  // splits the one Initial, whose AEAD covers it all (RFC 9001 §5.3), so nothing decrypts.
+  assert.deepEqual(completedAt, [0]);
+  // Exact tallies for these fixed inputs: the heads are long headers cut short, the tails start
+  // at arbitrary bytes (short headers, or long headers with a garbage version).
+  assert.deepEqual(nonZero(c), {
+    'quic.datagrams': 455, 'quic.not_long_header': 88, 'quic.long_packets': 61, 'quic.header_truncated': 306,
+    'quic.unsupported_version': 60, 'quic.initial_packets': 1, 'quic.initial_decrypted': 1, 'quic.crypto_frames': 1,
+    'quic.crypto_bytes': 241, 'quic.client_hello_complete': 1,
+  });
+  assert.equal(c.datagrams, c.notLongHeader + c.longPackets + c.headerTruncated, 'every datagram counted once by its first header');
 });
 
 test('a later Initial with a new DCID is opened with the first Initial keys (RFC 9001 §5.2)', () => {

@@ -12,12 +12,14 @@ import { FrameSyntax, supportedQuicVersions } from './constants.js';
 import { QuicCounters } from './counters.js';
 import { QuicFlowState } from './analyzer.js';
 import { parseDatagram, QuicDatagramInfo } from './initial.js';
+import { printFuzzResult } from '../../fuzz-result.js';
 import { InitialKeyCache } from './keys.js';
 import { buildClientInitial, cryptoFrame } from './protect.js';
 import { CLIENT_INITIAL_CRYPTO_FRAME_HEX, RFC9001_CLIENT_INITIAL_HEX, RFC9369_CLIENT_INITIAL_HEX } from './rfc-vectors.js';
 
 const runs = Number.parseInt(process.argv[2] ?? '', 10) || 1_000_000;
 const seedArg = Number.parseInt(process.argv[3] ?? '', 10);
+const seed = Number.isInteger(seedArg) ? seedArg : Date.now() % 2 ** 31;
 
 const CH = Buffer.from(CLIENT_INITIAL_CRYPTO_FRAME_HEX, 'hex').subarray(4);
 const dcid = Buffer.from('0011223344556677', 'hex');
@@ -67,12 +69,14 @@ function apply(buf: Buffer, m: Mutation): Buffer {
 const counters = new QuicCounters();
 const out = new QuicDatagramInfo();
 const started = Date.now();
+let calls = 0;
 
 const property = fc.property(
   fc.nat({ max: seeds.length - 1 }),
   fc.array(mutation, { minLength: 1, maxLength: 4 }),
   fc.nat({ max: 64 }),
   (seedIndex, muts, pad) => {
+    calls++;
     let d = seeds[seedIndex] as Buffer;
     for (const m of muts) d = apply(d, m);
     // Place the datagram at an offset inside a larger buffer, as a capture would.
@@ -90,7 +94,8 @@ const property = fc.property(
   },
 );
 
-fc.assert(property, { numRuns: runs, ...(Number.isInteger(seedArg) ? { seed: seedArg } : {}), verbose: 1 });
+fc.assert(property, { numRuns: runs, seed, verbose: 1 });
 const secs = (Date.now() - started) / 1000;
 const snap = Object.entries(counters.snapshot()).filter(([, v]) => v !== 0).map(([k, v]) => `${k}=${v}`).join(' ');
-process.stdout.write(`quic fuzz: ${runs} runs OK in ${secs.toFixed(1)} s (${Math.round(runs / secs)}/s)\n${snap}\n`);
+process.stdout.write(`quic fuzz: ${runs} runs OK, seed ${seed}, in ${secs.toFixed(1)} s (${Math.round(runs / secs)}/s)\n${snap}\n`);
+printFuzzResult({ fuzzer: 'quic', runs: calls, seed, counters: counters.snapshot() });

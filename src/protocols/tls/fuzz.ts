@@ -21,9 +21,11 @@ import {
 import { ja4, ja4Raw } from './ja4.js';
 import { ServerFlight, parseServerFlight, parseServerHelloHandshake } from './server-hello.js';
 import { CertificateNames, parseCertificateNames } from './x509-names.js';
+import { mulberry32 } from '../../prng.js';
+import { printFuzzResult } from '../../fuzz-result.js';
 
 const runs = Number(process.argv[2] ?? 1_000_000);
-const seed = process.argv[3] !== undefined ? Number(process.argv[3]) : undefined;
+const seed = process.argv[3] !== undefined ? Number(process.argv[3]) : Date.now() % 2 ** 31;
 if (!Number.isInteger(runs) || runs < 1) {
   console.error('usage: fuzz.ts [runs] [seed]');
   process.exit(2);
@@ -45,8 +47,13 @@ const sf = new ServerFlight();
 const names = new CertificateNames();
 const streamCounters = new StreamPrefixCounters();
 
+const STATUS_NAMES = ['ok', 'need_more', 'malformed', 'not_mine'];
+/** Results per parser and status, for the FUZZ_RESULT line. */
+const tally: Record<string, number> = {};
 function check(st: ParseStatus, what: string): void {
   if (!VALID.has(st)) throw new Error(`${what}: invalid status ${st}`);
+  const key = `${what}.${STATUS_NAMES[st]!}`;
+  tally[key] = (tally[key] ?? 0) + 1;
 }
 
 /** `bare`: offset of a bare Handshake message in `buf` (0, or 5 after a record header). */
@@ -117,15 +124,18 @@ fc.assert(
       if (p.contiguousLength > 512) throw new Error('StreamPrefix overran maxBytes');
     }
   }),
-  { numRuns: runs, ...(seed !== undefined ? { seed } : {}) },
+  { numRuns: runs, seed },
 );
-// Plain random bytes too.
-for (let i = 0; i < Math.min(runs, 100_000); i++) {
+// Plain random bytes too, from the same seed so that a run can be repeated.
+const random = mulberry32(seed);
+const randomBuffers = Math.min(runs, 100_000);
+for (let i = 0; i < randomBuffers; i++) {
   const b = Buffer.allocUnsafe(i % 300);
-  for (let j = 0; j < b.length; j++) b[j] = (Math.random() * 256) | 0;
+  for (let j = 0; j < b.length; j++) b[j] = (random() * 256) | 0;
   if (b.length > 0 && i % 2 === 0) b[0] = 22;
   if (b.length > 2 && i % 4 === 0) { b[1] = 3; b[2] = 1; }
   exercise(b, i % 3 === 0 ? 0 : 5);
 }
 const ms = Number(process.hrtime.bigint() - started) / 1e6;
-console.log(`tls fuzz: ${runs} runs (+${Math.min(runs, 100_000)} random buffers), no exceptions, ${(ms / 1000).toFixed(1)} s`);
+console.log(`tls fuzz: ${runs} runs (+${randomBuffers} random buffers), seed ${seed}, no exceptions, ${(ms / 1000).toFixed(1)} s`);
+printFuzzResult({ fuzzer: 'tls', runs: n, seed, counters: { ...tally, random_buffers: randomBuffers, ...streamCounters.snapshot() } });
