@@ -12,7 +12,7 @@ import Fastify from 'fastify';
 import { Discovery } from '../src/discovery/discovery.js';
 import { discoveryRoutes } from '../src/discovery/routes.js';
 import { userObject } from '../src/devices/events.js';
-import { loadOcsfSchema } from '../src/events/ocsf-schema.js';
+import { loadOcsfSchema } from './support/ocsf-schema.js';
 import { testDaemon, type TestDaemon } from './support/daemon.js';
 
 const schemaDir = process.env.OUTPOST_OCSF_DIR ?? resolve(process.cwd(), '../shared/reference/ocsf-1.8.0');

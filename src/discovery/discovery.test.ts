@@ -10,7 +10,7 @@ import { DEFAULT_CATALOG_PATH, RISK_ATTRIBUTE_NAMES, readCatalogFile, resolveCat
 import { CATEGORY_IDS } from './taxonomy.js';
 import { Discovery, appsToCsv } from './discovery.js';
 import { discoveryRoutes } from './routes.js';
-import { loadOcsfSchema } from '../events/ocsf-schema.js';
+import { loadOcsfSchema } from '../../test/support/ocsf-schema.js';
 
 const risk0 = { discoveryHighRiskCountries: [] as string[] };
 const shipped = readCatalogFile(DEFAULT_CATALOG_PATH);

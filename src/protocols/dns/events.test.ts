@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import dnsPacket from 'dns-packet';
-import { loadOcsfSchema, type OcsfSchema } from '../../events/ocsf-schema.js';
+import { loadOcsfSchema, type OcsfSchema } from '../../../test/support/ocsf-schema.js';
 import { DnsMessageInfo, parseDnsMessage, type DnsParseOptions } from './message.js';
 import { buildDnsActivityEvent } from './events.js';
 import { ParseStatus } from '../parse-status.js';

@@ -9,8 +9,8 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The project root (dist/tools/ or src/tools/ → ../..). */
-export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The project root (bench/ → ..). */
+export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** How the peak RSS of a child process is measured. */
 export type RssMethod = 'gnu-time' | 'proc-vmhwm-poll';

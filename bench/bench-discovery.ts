@@ -19,10 +19,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse as parseDomain } from 'tldts';
-import { AppMatcher } from '../discovery/matcher.js';
-import { normalizeHostname } from '../discovery/hostname.js';
-import { DEFAULT_CATALOG_PATH, readCatalogFile, resolveCatalog } from '../discovery/catalog.js';
-import { mulberry32 } from '../prng.js';
+import { AppMatcher } from '../src/discovery/matcher.js';
+import { normalizeHostname } from '../src/discovery/hostname.js';
+import { DEFAULT_CATALOG_PATH, readCatalogFile, resolveCatalog } from '../src/discovery/catalog.js';
+import { mulberry32 } from '../test/support/prng.js';
 import { PROJECT_ROOT, formatTable, machineInfo, median } from './bench-common.js';
 
 const { values } = parseArgs({ options: { count: { type: 'string', default: '1000000' }, runs: { type: 'string', default: '3' } } });

@@ -3,12 +3,12 @@
  * hand parser parseDnsFast, on a typical response with 3 answers (CNAME + 2 A), both as servers
  * send it (names compressed, RFC 1035 §4.1.4, EDNS OPT) and uncompressed (dns-packet's encoder).
  *
- *   node --import tsx src/protocols/dns/bench.ts [iterations=500000]
+ *   node --import tsx bench/bench-dns.ts [iterations=500000]
  */
 import dnsPacket from 'dns-packet';
-import { DnsCounters } from './counters.js';
-import { DnsMessageInfo, parseDnsMessage } from './message.js';
-import { parseDnsFast } from './fast.js';
+import { DnsCounters } from '../src/protocols/dns/counters.js';
+import { DnsMessageInfo, parseDnsMessage } from '../src/protocols/dns/message.js';
+import { parseDnsFast } from '../src/protocols/dns/fast.js';
 
 const N = Math.max(1000, Number.parseInt(process.argv[2] ?? '', 10) || 500_000);
 

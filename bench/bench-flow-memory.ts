@@ -22,9 +22,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { DecodedPacket } from '../decode/decoder.js';
-import { FlowTable, FlowCounters, DEFAULT_FLOW_SETTINGS, type FlowSettings } from '../flows/flow-table.js';
-import { IPPROTO_TCP, IPPROTO_UDP } from '../decode/constants.js';
+import { DecodedPacket } from '../src/decode/decoder.js';
+import { FlowTable, FlowCounters, DEFAULT_FLOW_SETTINGS, type FlowSettings } from '../src/flows/flow-table.js';
+import { IPPROTO_TCP, IPPROTO_UDP } from '../src/decode/constants.js';
 import { PROJECT_ROOT, fmt, formatTable, machineInfo } from './bench-common.js';
 
 const TARGET_BYTES_PER_FLOW = 256;
@@ -230,7 +230,7 @@ function main(): number {
   writeFileSync(join(outDir, 'bench-flow-memory.json'), JSON.stringify({
     date: new Date().toISOString(),
     machine,
-    command: `node --expose-gc dist/tools/bench-flow-memory.js --flows ${flows} --max-flows ${maxFlows} --passes ${passes}`,
+    command: `node --expose-gc --import tsx bench/bench-flow-memory.ts --flows ${flows} --max-flows ${maxFlows} --passes ${passes}`,
     targetBytesPerFlow: TARGET_BYTES_PER_FLOW,
     results: results.map((r) => ({ ...r, targetMet: r.rssBytesPerFlow <= TARGET_BYTES_PER_FLOW })),
   }, null, 2) + '\n');

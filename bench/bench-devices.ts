@@ -14,13 +14,13 @@
  * store knows (the ARP device is folded into the known one), against 100,000 addresses.
  */
 import { existsSync } from 'node:fs';
-import { readCaptureFile, CaptureFileCounters } from '../capture/capture-file.js';
-import { Sensor } from '../sensor.js';
-import { DEFAULT_FLOW_SETTINGS } from '../flows/flow-table.js';
-import { DeviceIdentity } from '../devices/identity.js';
-import { DeviceStore, Trust } from '../devices/store.js';
+import { readCaptureFile, CaptureFileCounters } from '../src/capture/capture-file.js';
+import { Sensor } from '../src/sensor.js';
+import { DEFAULT_FLOW_SETTINGS } from '../src/flows/flow-table.js';
+import { DeviceIdentity } from '../src/devices/identity.js';
+import { DeviceStore, Trust } from '../src/devices/store.js';
 import { formatTable, machineInfo } from './bench-common.js';
-import { mulberry32 } from '../prng.js';
+import { mulberry32 } from '../test/support/prng.js';
 
 interface Pkt { buf: Buffer; wireLen: number; ts: number; lt: number }
 
