@@ -6,9 +6,12 @@
  *   node --import tsx bench/bench-dns.ts [iterations=500000]
  */
 import dnsPacket from 'dns-packet';
-import { DnsCounters } from '../src/protocols/dns/counters.js';
-import { DnsMessageInfo, parseDnsMessage } from '../src/protocols/dns/message.js';
-import { parseDnsFast } from '../src/protocols/dns/fast.js';
+import { built } from './bench-common.js';
+
+// The built parsers (dist/), the code that ships; `npm run build` first.
+const { DnsCounters } = await built<typeof import('../src/protocols/dns/counters.js')>('protocols/dns/counters.js');
+const { DnsMessageInfo, parseDnsMessage } = await built<typeof import('../src/protocols/dns/message.js')>('protocols/dns/message.js');
+const { parseDnsFast } = await built<typeof import('../src/protocols/dns/fast.js')>('protocols/dns/fast.js');
 
 const N = Math.max(1000, Number.parseInt(process.argv[2] ?? '', 10) || 500_000);
 
