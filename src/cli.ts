@@ -11,6 +11,7 @@ import type { OutpostConfig } from './config/index.js';
 import { assemble, configuredComponents, COMPONENTS, type Component } from './pipeline.js';
 import { loadConfig } from './config/index.js';
 import { EVENT_KIND_NAMES, type EventKindName } from './config/schema.js';
+import { OutpostError } from './errors.js';
 
 const USAGE = `usage:
   outpost run [--config FILE]
@@ -25,8 +26,10 @@ const USAGE = `usage:
       prints a new admin API token and the api.tokens entry (its SHA-256) for the config
 `;
 
-class UsageError extends Error {
-  readonly code = 'CLI_USAGE';
+class UsageError extends OutpostError {
+  constructor(reason: string) {
+    super('CLI_USAGE', { reason });
+  }
 }
 
 /**

@@ -8,6 +8,9 @@
  *
  * Codes are a public, stable contract (API clients, scripts and docs key on them): never rename or
  * reuse a code; add a new one and document it in docs/ERRORS.md (a test enforces both directions).
+ * Every error product code throws is an OutpostError (or a subclass) with a code from here, and
+ * every code here is thrown somewhere: src/errors-catalogue.test.ts reads the source to check.
+ * Retired codes are listed in docs/ERRORS.md and never come back.
  * Messages may be reworded freely; nothing should parse them.
  */
 
@@ -31,7 +34,8 @@ export const ERRORS = {
     message: 'cannot open capture interface {interface}: {reason}',
     httpStatus: 500,
   },
-  CAPTURE_FILTER_INVALID: { message: 'invalid BPF filter "{filter}": {reason}', httpStatus: 400 },
+  CAPTURE_LIBPCAP_UNAVAILABLE: { message: 'libpcap (the pcap native module) is unavailable: {reason}', httpStatus: 500 },
+  CAPTURE_ALREADY_STARTED: { message: 'live capture already started', httpStatus: 500 },
 
   // --- configuration -------------------------------------------------------------------------
   CONFIG_FILE_NOT_FOUND: { message: 'configuration file not found: {path}', httpStatus: 500 },

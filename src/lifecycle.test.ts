@@ -172,7 +172,7 @@ test('start() twice, or after stop, is rejected', async () => {
 });
 
 test('duplicate service names are rejected', () => {
-  assert.throws(() => new ServiceGroup([fake('a', []), fake('a', [])]), TypeError);
+  assert.throws(() => new ServiceGroup([fake('a', []), fake('a', [])]), { code: 'INTERNAL', message: /duplicate service name: a/ });
 });
 
 test('an empty group starts and stops', async () => {

@@ -50,7 +50,7 @@ export class ServiceGroup {
     const names = new Set<string>();
     for (const s of services) {
       // Names identify services in logs and in stop-failure details; duplicates make those useless.
-      if (names.has(s.name)) throw new TypeError(`duplicate service name: ${s.name}`);
+      if (names.has(s.name)) throw new OutpostError('INTERNAL', { reason: `duplicate service name: ${s.name}` });
       names.add(s.name);
     }
     this.#services = [...services];

@@ -19,7 +19,10 @@ export function resolveUser(user: string): UserIds {
   const ask = (flag: string): number => {
     const out = execFileSync('id', [flag, '--', user], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
     const n = Number(out);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`id ${flag} ${user} printed ${JSON.stringify(out)}`);
+    if (!Number.isInteger(n) || n < 0) {
+      const reason = `id ${flag} ${user} printed ${JSON.stringify(out)}`;
+      throw new OutpostError('LIFECYCLE_PRIVILEGE_DROP_FAILED', { user, step: 'lookup', reason }, { message: reason });
+    }
     return n;
   };
   return { user, uid: ask('-u'), gid: ask('-g') };

@@ -1,7 +1,7 @@
-/** A bounded run of the API fuzzer (src/api/fuzz.ts): malformed requests, no 5xx, nothing changed. */
+/** A bounded run of the API fuzzer (test/fuzz/api.ts): malformed requests, no 5xx, nothing changed. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runFuzz } from '../src/api/fuzz.js';
+import { runFuzz } from './fuzz/api.js';
 
 test('3,000 malformed requests on loopback: no 5xx, config and audit unchanged', { timeout: 60_000 }, async () => {
   const report = await runFuzz({ requests: 3000, maxSeconds: 30, benchSeconds: 0, concurrency: 16 });

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ethernet, ipv4, udp, pcapFile, ETH_IPV4, PROTO_UDP } from './support/packets.js';
+import { nonProductReason } from './support/non-product.js';
 
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 const preinstalled = spawnSync('dpkg-query', ['-W', 'outpost'], { stdio: 'ignore' }).status === 0 || spawnSync('getent', ['passwd', 'outpost'], { stdio: 'ignore' }).status === 0;
@@ -48,6 +49,11 @@ test('the .deb installs, runs as the unprivileged user with CAP_NET_RAW only, ca
     assert.ok(contents.includes(f), `${f} in package`);
   }
   assert.ok(!contents.includes('./opt/outpost/node_modules/typescript/'), 'no dev dependencies');
+  // Product code only: no benchmark, comparison, fuzzer, fixture, receiver, validator or test.
+  const app = contents.split('\n').map((l) => /\.\/opt\/outpost\/((?:dist|config|appliance)\/\S*[^/])$/.exec(l)?.[1]).filter((x): x is string => x !== undefined);
+  assert.ok(app.includes('dist/daemon.js'), 'dist/daemon.js in package');
+  const proof = app.filter((f) => nonProductReason(f) !== null);
+  assert.deepEqual(proof, [], 'non-product files in the .deb');
 
   const inst = spawnSync('dpkg', ['-i', deb], { encoding: 'utf8' });
   assert.equal(inst.status, 0, inst.stderr + inst.stdout);

@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ethernet, ipv4, udp, pcapFile, ETH_IPV4, PROTO_UDP } from './support/packets.js';
-import { dhcp4, ip4, u32be, str } from '../src/protocols/dhcp/fixtures.js';
+import { dhcp4, ip4, u32be, str } from './fixtures/dhcp.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'outpost-cli-'));
 function outpost(...args: string[]) {

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { compareCorpus, defaultCorpusDir, ndpiComparableSettings } from '../src/tools/compare-ndpi.js';
+import { compareCorpus, defaultCorpusDir, ndpiComparableSettings } from '../tools/compare-ndpi.js';
 
 const dir = defaultCorpusDir();
 const present = existsSync(join(dir, 'pcap'));

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { compareZeek, defaultZeekDir } from '../src/tools/compare-zeek.js';
+import { compareZeek, defaultZeekDir } from '../tools/compare-zeek.js';
 
 const dir = defaultZeekDir();
 const present = existsSync(join(dir, 'manifest.json'));

@@ -9,9 +9,9 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { testDaemon, feedFlows, type TestDaemon } from './support/daemon.js';
 import { signHeartbeat } from '../src/devices/agent-routes.js';
-import { HttpsReceiver, makePki, waitFor, which, type Pki } from '../src/forward/receivers.js';
+import { HttpsReceiver, makePki, waitFor, which, type Pki } from './support/receivers.js';
 import { ethernet, ipv4, udp, ETH_IPV4, PROTO_UDP } from './support/packets.js';
-import { dhcp4, ip4, u32be } from '../src/protocols/dhcp/fixtures.js';
+import { dhcp4, ip4, u32be } from './fixtures/dhcp.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 

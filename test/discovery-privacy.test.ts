@@ -12,7 +12,7 @@ import Fastify from 'fastify';
 import { Discovery } from '../src/discovery/discovery.js';
 import { discoveryRoutes } from '../src/discovery/routes.js';
 import { userObject } from '../src/events/device-events.js';
-import { loadOcsfSchema } from '../src/events/ocsf-schema.js';
+import { loadOcsfSchema } from './support/ocsf-schema.js';
 import { testDaemon, type TestDaemon } from './support/daemon.js';
 
 const schemaDir = process.env.OUTPOST_OCSF_DIR ?? resolve(process.cwd(), '../shared/reference/ocsf-1.8.0');
@@ -40,7 +40,7 @@ test('forwarded events: every user field that names the user is pseudonymised or
   const d = new Discovery({ dataDir: dir, config: { pseudonymizeUsers: true }, logger: { info: () => {}, warn: (o) => { warnings.push(o as Record<string, unknown>); } } });
   try {
     await d.open();
-    // What the device enricher puts on flows (src/devices/events.ts), plus the other OCSF user
+    // What the device enricher puts on flows (src/events/device-events.ts), plus the other OCSF user
     // attributes that can carry a name.
     const fromDevices = userObject({ name: 'alice', domain: 'CORP', uid: 'S-1-5-21-1111-2222-3333-1001', upn: 'alice.smith@corp.example', fromMs: 0, toMs: Date.now() + 1000 } as Parameters<typeof userObject>[0]);
     assert.deepEqual(Object.keys(fromDevices).sort(), ['domain', 'name', 'uid', 'uid_alt']);

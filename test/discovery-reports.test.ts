@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Discovery } from '../src/discovery/discovery.js';
 import { discoveryRoutes } from '../src/discovery/routes.js';
-import { loadOcsfSchema } from '../src/events/ocsf-schema.js';
+import { loadOcsfSchema } from './support/ocsf-schema.js';
 
 const schemaDir = process.env.OUTPOST_OCSF_DIR ?? resolve(process.cwd(), '../shared/reference/ocsf-1.8.0');
 

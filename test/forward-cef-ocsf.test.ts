@@ -19,9 +19,9 @@ import { cefPrefix, toCef } from '../src/forward/cef.js';
 import { assemble, type Assembled } from '../src/pipeline.js';
 import { defaultConfig } from '../src/config/defaults.js';
 import { auditEvent } from '../src/daemon.js';
-import { dhcp4, ip4, u32be, str } from '../src/protocols/dhcp/fixtures.js';
+import { dhcp4, ip4, u32be, str } from './fixtures/dhcp.js';
 import { ethernet, ipv4, udp, tcp, ETH_IPV4, PROTO_UDP, TCP_SYN, TCP_ACK, TCP_FIN } from './support/packets.js';
-import { mulberry32 as rng } from '../src/prng.js';
+import { mulberry32 as rng } from './support/prng.js';
 import { CUSTOM, DICTIONARY, parseCef, type ParsedCef } from './support/cef-parse.js';
 
 type Ev = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any

@@ -12,8 +12,8 @@ import { resolveForwardConfig } from '../src/forward/config.js';
 import { SyslogSink } from '../src/forward/sinks/syslog.js';
 import { cefPrefix, escapeExtension, escapeHeader, numStr, octetFrame, rfc5424Middle, rfc5424Time, toCef, toRfc5424 } from '../src/forward/cef.js';
 import { FormatWorker, SyslogFormatter, WORKER_MIN_EVENTS, type SyslogFormatSettings } from '../src/forward/sinks/syslog-format.js';
-import { sampleEvent } from '../src/forward/sample-event.js';
-import { mulberry32 as rng } from '../src/prng.js';
+import { sampleEvent } from './support/sample-event.js';
+import { mulberry32 as rng } from './support/prng.js';
 
 
 // The escaping as the spec states it (one regex pass), the oracle for the char-code loops.

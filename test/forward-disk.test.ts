@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createForwarding } from '../src/forward/index.js';
 import { resolveForwardConfig } from '../src/forward/config.js';
-import { HttpsReceiver, makePki, waitFor, which } from '../src/forward/receivers.js';
-import { sampleEvent } from '../src/forward/sample-event.js';
+import { HttpsReceiver, makePki, waitFor, which } from './support/receivers.js';
+import { sampleEvent } from './support/sample-event.js';
 import { isOutpostError } from '../src/errors.js';
 
 const isRoot = process.getuid?.() === 0;

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HttpsReceiver, makePki, which } from '../src/forward/receivers.js';
-import { faultLoop } from '../src/forward/fault.js';
+import { HttpsReceiver, makePki, which } from './support/receivers.js';
+import { faultLoop } from './support/forward-fault.js';
 
 const kills = Number(process.env['FORWARD_FAULT_KILLS'] ?? 5);
 const total = Number(process.env['FORWARD_FAULT_EVENTS'] ?? 20_000);

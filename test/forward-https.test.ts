@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createForwarding, type Forwarding } from '../src/forward/index.js';
 import { resolveForwardConfig, type HttpsSinkConfig } from '../src/forward/config.js';
-import { HttpsReceiver, makePki, waitFor, which, type Pki } from '../src/forward/receivers.js';
+import { HttpsReceiver, makePki, waitFor, which, type Pki } from './support/receivers.js';
 import { parseRetryAfter, backoffMs } from '../src/forward/sink.js';
-import { sampleEvent } from '../src/forward/sample-event.js';
+import { sampleEvent } from './support/sample-event.js';
 
 const quiet = { info() {}, warn() {}, error() {} };
 let dir: string;

@@ -18,8 +18,8 @@ import { join } from 'node:path';
 import { connect, type JetStreamManager, type NatsConnection } from 'nats';
 import { createForwarding, type Forwarding } from '../src/forward/index.js';
 import { resolveForwardConfig } from '../src/forward/config.js';
-import { freePort, waitFor, which } from '../src/forward/receivers.js';
-import { sampleEvent } from '../src/forward/sample-event.js';
+import { freePort, waitFor, which } from './support/receivers.js';
+import { sampleEvent } from './support/sample-event.js';
 
 const bin = which('nats-server');
 const skip = bin ? false : 'nats-server not installed (apt-get install nats-server)';

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { connect } from 'nats';
 import { createForwarding } from '../src/forward/index.js';
 import { resolveForwardConfig } from '../src/forward/config.js';
-import { startNatsServer, waitFor, which, type NatsServer } from '../src/forward/receivers.js';
-import { sampleEvent } from '../src/forward/sample-event.js';
+import { startNatsServer, waitFor, which, type NatsServer } from './support/receivers.js';
+import { sampleEvent } from './support/sample-event.js';
 
 const quiet = { info() {}, warn() {}, error() {} };
 const skip = which('nats-server') ? false : 'nats-server not installed (apt-get install nats-server)';

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Outbox, type OutboxRecord } from '../src/forward/outbox.js';
 import { OrderedSends, PermanentSinkError, RetryableSinkError, SinkRunner, type Sink } from '../src/forward/sink.js';
-import { mulberry32 as rng } from '../src/prng.js';
+import { mulberry32 as rng } from './support/prng.js';
 
 
 class FlakySink implements Sink {

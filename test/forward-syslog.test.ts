@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { createForwarding } from '../src/forward/index.js';
 import { resolveForwardConfig, type SyslogSinkConfig } from '../src/forward/config.js';
 import { escapeExtension, escapeHeader, octetFrame, toCef, toRfc5424 } from '../src/forward/cef.js';
-import { makePki, startRsyslog, waitFor, which, type Pki, type Rsyslog } from '../src/forward/receivers.js';
-import { sampleEvent } from '../src/forward/sample-event.js';
+import { makePki, startRsyslog, waitFor, which, type Pki, type Rsyslog } from './support/receivers.js';
+import { sampleEvent } from './support/sample-event.js';
 import { parseCef } from './support/cef-parse.js';
 
 const quiet = { info() {}, warn() {}, error() {} };

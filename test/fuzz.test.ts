@@ -1,26 +1,26 @@
 /**
  * The property-based fuzz scripts of every protocol parser, at a CI-sized count. Each script
  * exits non-zero on the first exception (or broken invariant) and otherwise ends with a
- * FUZZ_RESULT line (src/fuzz-result.ts): the inputs it ran and its tallies. The test checks the
+ * FUZZ_RESULT line (test/support/fuzz-result.ts): the inputs it ran and its tallies. The test checks the
  * number of inputs run, zero exceptions, and — for the default count and seed, where fast-check
  * and the scripts are deterministic — every tally exactly, so a generator that stops reaching a
  * parser path, or a parser whose verdicts change, is seen. The full runs (1,000,000 inputs
- * each) are `node --import tsx src/protocols/<name>/fuzz.ts 1000000` and
- * `node --import tsx src/devices/fuzz.ts 1000000`.
+ * each) are `node --import tsx test/fuzz/<name>.ts 1000000` (or
+ * `npm run fuzz:<name> -- 1000000`); docs/FUZZING.md lists them.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import type { FuzzResult } from '../src/fuzz-result.js';
+import type { FuzzResult } from './support/fuzz-result.js';
 
 const DEFAULT_COUNT = 3000;
 const SEED = 12345;
 const COUNT = Number(process.env.OUTPOST_FUZZ_COUNT ?? DEFAULT_COUNT);
 
 const SCRIPTS: Array<[string, string]> = [
-  ['tls', 'src/protocols/tls/fuzz.ts'], ['quic', 'src/protocols/quic/fuzz.ts'], ['http', 'src/protocols/http/fuzz.ts'], ['dns', 'src/protocols/dns/fuzz.ts'],
+  ['tls', 'test/fuzz/tls.ts'], ['quic', 'test/fuzz/quic.ts'], ['http', 'test/fuzz/http.ts'], ['dns', 'test/fuzz/dns.ts'],
   // DHCPv4/v6, ARP, NDP, NetBIOS and mDNS through the device-identity path (sequences of packets).
-  ['devices', 'src/devices/fuzz.ts'],
+  ['devices', 'test/fuzz/devices.ts'],
 ];
 
 /**

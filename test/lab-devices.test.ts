@@ -49,7 +49,7 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { stringify } from 'yaml';
 import { createToken } from '../src/api/auth.js';
-import { loadOcsfSchema } from '../src/events/ocsf-schema.js';
+import { loadOcsfSchema } from './support/ocsf-schema.js';
 
 type Ev = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadOcsfSchema } from '../src/events/ocsf-schema.js';
+import { loadOcsfSchema } from './support/ocsf-schema.js';
 import { replay } from '../src/replay.js';
 import { DEFAULT_FLOW_SETTINGS } from '../src/flows/flow-table.js';
 

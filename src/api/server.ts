@@ -129,7 +129,7 @@ export async function createApi(ctx: ApiContext, options: CreateApiOptions = {})
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     if (methods.every((m) => m === 'HEAD')) return;
     if (!route.schema || !route.schema.response) {
-      throw new Error(`API route ${methods.join(',')} ${route.url} has no JSON schema with a response; every route needs one`);
+      throw new OutpostError('INTERNAL', { reason: `API route ${methods.join(',')} ${route.url} has no JSON schema with a response; every route needs one` });
     }
     for (const m of methods) if (m !== 'HEAD') routes.push({ method: m, url: route.url, options: route });
   });

@@ -5,17 +5,18 @@
 import { parseArgs } from 'node:util';
 import { API_ROLES, type ApiRole } from '../config/index.js';
 import { createToken } from './auth.js';
+import { OutpostError } from '../errors.js';
 
 export function tokenCommand(args: string[], out: (s: string) => void): number {
   const [sub, ...rest] = args;
-  if (sub !== 'create') throw Object.assign(new Error(`token: unknown subcommand "${sub ?? ''}" (known: create)`), { code: 'CLI_USAGE' });
+  if (sub !== 'create') throw new OutpostError('CLI_USAGE', { reason: `token: unknown subcommand "${sub ?? ''}" (known: create)` });
   const { values } = parseArgs({ args: rest, options: { role: { type: 'string' }, name: { type: 'string' }, json: { type: 'boolean' } } });
   const role = values.role as ApiRole | undefined;
   if (role === undefined || !API_ROLES.includes(role)) {
-    throw Object.assign(new Error(`token create: --role must be one of ${API_ROLES.join(', ')}`), { code: 'CLI_USAGE' });
+    throw new OutpostError('CLI_USAGE', { reason: `token create: --role must be one of ${API_ROLES.join(', ')}` });
   }
   const name = values.name ?? `${role}-${new Date().toISOString().slice(0, 10)}`;
-  if (!/^[^\s].{0,63}$/.test(name)) throw Object.assign(new Error('token create: --name must be 1 to 64 characters'), { code: 'CLI_USAGE' });
+  if (!/^[^\s].{0,63}$/.test(name)) throw new OutpostError('CLI_USAGE', { reason: 'token create: --name must be 1 to 64 characters' });
   const { token, sha256 } = createToken(role);
   if (values.json) {
     out(`${JSON.stringify({ token, entry: { name, role, sha256 } })}\n`);

@@ -27,6 +27,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { PacketCallback } from './types.js';
+import { OutpostError } from '../errors.js';
 
 // ---------------------------------------------------------------------------------------------
 // Errors, counters, summary
@@ -38,14 +39,12 @@ export type CaptureFileErrorCode =
   | 'CAPTURE_FILE_NOT_A_CAPTURE';
 
 /** Thrown only when a file cannot be opened/read at all or is not a capture file. */
-export class CaptureFileError extends Error {
-  readonly code: CaptureFileErrorCode;
+export class CaptureFileError extends OutpostError {
+  declare readonly code: CaptureFileErrorCode;
   readonly path: string;
 
   constructor(code: CaptureFileErrorCode, path: string, detail: string, cause?: unknown) {
-    super(`${detail}: ${path}`, cause === undefined ? undefined : { cause });
-    this.name = 'CaptureFileError';
-    this.code = code;
+    super(code, { path, reason: detail }, { message: `${detail}: ${path}`, ...(cause === undefined ? {} : { cause }) });
     this.path = path;
   }
 }

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LiveCapture, LiveCaptureError, type LiveCaptureOptions } from './live.js';
 import { LinkType } from './types.js';
+import { OutpostError } from '../errors.js';
 
 function hasCommand(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
@@ -113,6 +114,19 @@ describe('LiveCapture (no privileges needed)', () => {
     );
     assert.equal(cap.isRunning, false);
     assert.equal(cap.isClosed, true, 'nothing left open (activation failed, no fd to poll)');
+  });
+
+  it('a second start() gives CAPTURE_ALREADY_STARTED, an OutpostError', () => {
+    const cap = new LiveCapture(
+      { interfaces: ['outpostnope0'], bpfFilter: '', snaplenBytes: 65535, promiscuous: false, bufferSizeBytes: 1 << 20, bufferTimeoutMs: 10 },
+      () => {},
+    );
+    const aborted = AbortSignal.abort();
+    cap.start(aborted); // an aborted signal: marked started, nothing opened
+    assert.throws(
+      () => cap.start(aborted),
+      (e: unknown) => e instanceof LiveCaptureError && e instanceof OutpostError && e.code === 'CAPTURE_ALREADY_STARTED' && e.httpStatus === 500,
+    );
   });
 });
 

@@ -27,6 +27,7 @@ import { createRequire } from 'node:module';
 import { endianness } from 'node:os';
 import type { PacketCallback } from './types.js';
 import { LinkType } from './types.js';
+import { OutpostError } from '../errors.js';
 
 const require = createRequire(import.meta.url);
 
@@ -79,15 +80,13 @@ function loadPcap(): { pcap: PcapModule; binding: NativeBinding } {
 
 export type LiveCaptureErrorCode = 'CAPTURE_INTERFACE_OPEN_FAILED' | 'CAPTURE_LIBPCAP_UNAVAILABLE' | 'CAPTURE_ALREADY_STARTED';
 
-export class LiveCaptureError extends Error {
-  readonly code: LiveCaptureErrorCode;
+export class LiveCaptureError extends OutpostError {
+  declare readonly code: LiveCaptureErrorCode;
   /** Interface concerned, if any. */
   readonly interfaceName: string | undefined;
 
   constructor(code: LiveCaptureErrorCode, message: string, interfaceName?: string, cause?: unknown) {
-    super(message, cause === undefined ? undefined : { cause });
-    this.name = 'LiveCaptureError';
-    this.code = code;
+    super(code, { interface: interfaceName, reason: message }, { message, ...(cause === undefined ? {} : { cause }) });
     this.interfaceName = interfaceName;
   }
 }

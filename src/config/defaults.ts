@@ -4,6 +4,7 @@
  * (schema.test.ts checks both, and that ajv's own useDefaults produces the same object).
  */
 import { configSchema, type OutpostConfig } from './schema.js';
+import { OutpostError } from '../errors.js';
 
 /** The subset of JSON Schema the walker needs; the real schema has more keywords. */
 interface SchemaNode {
@@ -22,7 +23,7 @@ export function defaultsFromSchema(node: SchemaNode): unknown {
     for (const [key, child] of Object.entries(node.properties)) out[key] = defaultsFromSchema(child);
     return out;
   }
-  if (!('default' in node)) throw new Error('schema node without a default');
+  if (!('default' in node)) throw new OutpostError('INTERNAL', { reason: 'schema node without a default' });
   // Clone so callers can never mutate the schema's default arrays/objects.
   return structuredClone(node.default);
 }

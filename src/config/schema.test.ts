@@ -4,13 +4,13 @@ import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import { configSchema, type OutpostConfig } from './schema.js';
 import { defaultConfig } from './defaults.js';
-import { configDocPath, exampleYamlPath, listSettings, renderConfigMarkdown, renderExampleYaml } from './docs.js';
+import { configDocPath, exampleYamlPath, listSettings, renderConfigMarkdown, renderExampleYaml } from '../../tools/config-docs.js';
 import { loadConfig, resolveConfig } from './load.js';
 import { DEFAULT_FORWARD_CONFIG } from '../forward/config.js';
 import { DEFAULT_DEVICES_CONFIG } from '../devices/config.js';
 import { DEFAULT_DISCOVERY_CONFIG } from '../discovery/config.js';
 
-const REGEN = 'run `node --import tsx src/config/docs.ts` to regenerate';
+const REGEN = 'run `node --import tsx tools/config-docs.ts` to regenerate';
 
 test('schema is a valid draft-07 schema that ajv compiles in strict mode', () => {
   const ajv = new Ajv({ strict: true });

@@ -1,6 +1,6 @@
 /**
  * The configuration schema: the one source of truth for settings, their limits, descriptions and
- * defaults. `defaults.ts` derives the embedded defaults from it, `docs.ts` renders docs/CONFIG.md
+ * defaults. `defaults.ts` derives the embedded defaults from it, `tools/config-docs.ts` renders docs/CONFIG.md
  * and config/outpost.example.yaml from it, and `load.ts` validates with it.
  *
  * Units are in the setting names (…Ms, …Bytes) so a YAML file reads unambiguously without docs.

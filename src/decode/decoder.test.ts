@@ -8,7 +8,7 @@ import { DecodeCounters } from './counters.js';
 import { LinkType } from '../capture/types.js';
 import { MAX_IPV6_EXT_HEADERS, MAX_MPLS_LABELS, MAX_TUNNEL_DEPTH, MAX_VLAN_TAGS } from './constants.js';
 import * as P from '../../test/support/packets.js';
-import { mulberry32 as prng } from '../prng.js';
+import { mulberry32 as prng } from '../../test/support/prng.js';
 
 // ---------------------------------------------------------------------------------------------
 // Harness

@@ -8,10 +8,10 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Sensor } from '../sensor.js';
 import { DEFAULT_FLOW_SETTINGS } from '../flows/flow-table.js';
-import { loadOcsfSchema } from '../events/ocsf-schema.js';
+import { loadOcsfSchema } from '../../test/support/ocsf-schema.js';
 import { DeviceIdentity } from './identity.js';
 import { DeviceStore } from './store.js';
-import { dhcp4, dhcp6, opt6, ip4, u32be, str } from '../protocols/dhcp/fixtures.js';
+import { dhcp4, dhcp6, opt6, ip4, u32be, str } from '../../test/fixtures/dhcp.js';
 import { DHCP6_MAX_IA_ADDRESSES } from '../protocols/dhcp/dhcp6.js';
 import { ethernet, ipv4, ipv6, udp, mac, ipv6Bytes, ETH_IPV4, ETH_IPV6, PROTO_UDP } from '../../test/support/packets.js';
 

@@ -4,10 +4,10 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Sensor } from '../sensor.js';
 import { DEFAULT_FLOW_SETTINGS } from '../flows/flow-table.js';
-import { loadOcsfSchema } from '../events/ocsf-schema.js';
+import { loadOcsfSchema } from '../../test/support/ocsf-schema.js';
 import { DeviceIdentity } from './identity.js';
 import { DeviceStore } from './store.js';
-import { dhcp4, ip4, u32be, str } from '../protocols/dhcp/fixtures.js';
+import { dhcp4, ip4, u32be, str } from '../../test/fixtures/dhcp.js';
 import { ethernet, ipv4, ipv6, udp, tcp, mac, ipv4Bytes, ipv6Bytes, ETH_IPV4, ETH_IPV6, ETH_ARP, PROTO_UDP, PROTO_ICMPV6, TCP_SYN, TCP_ACK, TCP_FIN } from '../../test/support/packets.js';
 
 const schemaDir = resolve(process.cwd(), '../shared/reference/ocsf-1.8.0');

@@ -5,9 +5,9 @@ import { Sensor } from '../sensor.js';
 import { DEFAULT_FLOW_SETTINGS } from '../flows/flow-table.js';
 import { DeviceIdentity } from './identity.js';
 import { DeviceStore, Trust } from './store.js';
-import { dhcp4, ip4, u32be, str } from '../protocols/dhcp/fixtures.js';
+import { dhcp4, ip4, u32be, str } from '../../test/fixtures/dhcp.js';
 import { ethernet, ipv4, ipv6, udp, ETH_IPV4, ETH_IPV6, PROTO_UDP } from '../../test/support/packets.js';
-import { nbName, nbnsRegistration, nbnsQueryResponse } from '../protocols/nbns/fixtures.js';
+import { nbName, nbnsRegistration, nbnsQueryResponse } from '../../test/fixtures/nbns.js';
 
 const A = '00:11:22:33:44:55', B = '3c:22:fb:00:00:02', C = '00:16:3e:00:00:03', SRV_MAC = '00:00:5e:00:53:01';
 const T = 1_700_000_000_000;

@@ -11,6 +11,7 @@
  * "unknown" and counts as documented in RISK_ATTRIBUTES / riskScore (never guessed).
  */
 import { readFileSync } from 'node:fs';
+import { OutpostError } from '../errors.js';
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { isIP } from 'node:net';
@@ -228,9 +229,10 @@ export function validateOverride(id: string, o: unknown, isNew: boolean): string
   return errors;
 }
 
-export class CatalogError extends Error {
-  constructor(readonly code: 'DISCOVERY_CATALOG_INVALID' | 'DISCOVERY_CATALOG_UNREADABLE', message: string, readonly errors: string[] = []) {
-    super(message);
+export class CatalogError extends OutpostError {
+  declare readonly code: 'DISCOVERY_CATALOG_INVALID' | 'DISCOVERY_CATALOG_UNREADABLE';
+  constructor(code: 'DISCOVERY_CATALOG_INVALID' | 'DISCOVERY_CATALOG_UNREADABLE', message: string, readonly errors: string[] = []) {
+    super(code, {}, { message });
   }
 }
 

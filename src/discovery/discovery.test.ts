@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Fastify from 'fastify';
@@ -10,7 +10,8 @@ import { DEFAULT_CATALOG_PATH, RISK_ATTRIBUTE_NAMES, readCatalogFile, resolveCat
 import { CATEGORY_IDS } from './taxonomy.js';
 import { Discovery, appsToCsv } from './discovery.js';
 import { discoveryRoutes } from './routes.js';
-import { loadOcsfSchema } from '../events/ocsf-schema.js';
+import { DiscoveryStore } from './store.js';
+import { loadOcsfSchema } from '../../test/support/ocsf-schema.js';
 
 const risk0 = { discoveryHighRiskCountries: [] as string[] };
 const shipped = readCatalogFile(DEFAULT_CATALOG_PATH);
@@ -435,6 +436,18 @@ test('aggregation: bytes of a flow\'s earlier unnamed events (Open before the Cl
     assert.equal((d as unknown as { unnamedFlows: Map<string, unknown> }).unnamedFlows.size, 0, 'nothing held after the flows ended');
   } finally {
     await d.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a rollup store that cannot be created is STORE_OPEN_FAILED naming the path', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'outpost-disc-store-'));
+  try {
+    const file = join(dir, 'a-file');
+    writeFileSync(file, '');
+    const store = new DiscoveryStore({ flushIntervalMs: 60_000, flushMaxRecords: 1000, maxIpsPerRollup: 8 });
+    assert.throws(() => store.open(join(file, 'discovery')), { code: 'STORE_OPEN_FAILED', details: { path: join(file, 'discovery') } });
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -24,6 +24,7 @@ import { DEFAULT_DISCOVERY_CONFIG, SANCTION_STATES, type DiscoveryConfig, type S
 import { UNCLASSIFIED_CATEGORY } from './taxonomy.js';
 import { buildDiscoverySummary, type DiscoverySummaryEvent } from '../events/discovery-summary.js';
 import type { EventStage } from '../events/pipeline.js';
+import { OutpostError, type ErrorCode } from '../errors.js';
 
 export interface DiscoveryLogger {
   info(obj: object, msg: string): void;
@@ -39,10 +40,17 @@ export interface DiscoveryOptions {
   now?: () => number;
 }
 
-/** Errors with a code for the error catalogue (see the final list in docs/DISCOVERY.md). */
-export class DiscoveryError extends Error {
-  constructor(readonly code: string, readonly statusCode: number, message: string, readonly details?: Record<string, unknown>) {
-    super(message);
+/**
+ * Errors with a code for the error catalogue (see the final list in docs/DISCOVERY.md); the HTTP
+ * status is the catalogue's.
+ */
+export class DiscoveryError extends OutpostError {
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
+    super(code, {}, { message, ...(details === undefined ? {} : { details }) });
+  }
+
+  get statusCode(): number {
+    return this.httpStatus;
   }
 }
 
@@ -227,7 +235,7 @@ export class Discovery {
       writeFileSync(file, randomBytes(32), { mode: 0o600, flag: 'wx' });
     }
     const key = readFileSync(file);
-    if (key.length < 16) throw new DiscoveryError('DISCOVERY_PSEUDONYM_KEY_INVALID', 500, `pseudonym key ${file} is shorter than 16 bytes`);
+    if (key.length < 16) throw new DiscoveryError('DISCOVERY_PSEUDONYM_KEY_INVALID', `pseudonym key ${file} is shorter than 16 bytes`);
     return key;
   }
 
@@ -256,7 +264,7 @@ export class Discovery {
 
   get catalogVersion(): string { return this.catalog?.version ?? 'none'; }
   get currentMatcher(): AppMatcher {
-    if (this.matcher === undefined) throw new Error('discovery is not open');
+    if (this.matcher === undefined) throw new OutpostError('INTERNAL', { reason: 'discovery is not open' });
     return this.matcher;
   }
   app(id: string): ResolvedApp | undefined { return this.catalog?.apps.get(id); }
@@ -409,7 +417,7 @@ export class Discovery {
 
   /** Keyed HMAC-SHA-256 of a user name: "u-" + 24 hex digits. Remembered so that reveal() can reverse it. */
   pseudonym(name: string): string {
-    if (this.key === undefined) throw new DiscoveryError('DISCOVERY_PSEUDONYMS_DISABLED', 409, 'user pseudonymisation is off (discovery.pseudonymizeUsers)');
+    if (this.key === undefined) throw new DiscoveryError('DISCOVERY_PSEUDONYMS_DISABLED', 'user pseudonymisation is off (discovery.pseudonymizeUsers)');
     const p = `u-${createHmac('sha256', this.key).update(name, 'utf8').digest('hex').slice(0, 24)}`;
     this.store.rememberPseudonym(p, name);
     return p;
@@ -455,7 +463,7 @@ export class Discovery {
   // ---------------------------------------------------------------- administration
 
   async setSanction(appId: string, state: SanctionState | null, actor: string): Promise<void> {
-    if (state !== null && !(SANCTION_STATES as readonly string[]).includes(state)) throw new DiscoveryError('DISCOVERY_BAD_SANCTION', 400, `sanction must be one of ${SANCTION_STATES.join(', ')}`);
+    if (state !== null && !(SANCTION_STATES as readonly string[]).includes(state)) throw new DiscoveryError('DISCOVERY_BAD_SANCTION', `sanction must be one of ${SANCTION_STATES.join(', ')}`);
     await this.store.putSanction(appId, state);
     if (state === null) this.sanctions.delete(appId); else this.sanctions.set(appId, state);
     await this.store.audit({ action: 'app.sanction', actor, appId, state });
@@ -465,7 +473,7 @@ export class Discovery {
   async setOverride(id: string, override: unknown, actor: string): Promise<ResolvedApp> {
     const isNew = !this.file!.apps.some((a) => a.id === id);
     const errors = validateOverride(id, override, isNew);
-    if (errors.length > 0) throw new DiscoveryError('DISCOVERY_OVERRIDE_INVALID', 400, `override for ${id} is invalid: ${errors.join('; ')}`, { errors });
+    if (errors.length > 0) throw new DiscoveryError('DISCOVERY_OVERRIDE_INVALID', `override for ${id} is invalid: ${errors.join('; ')}`, { errors });
     // Administrator claims beat shipped entries (AppMatcher), so two of them naming one domain
     // would leave the winner to id order: refused before anything is stored.
     const claims = overrideDomainClaims(override as AppOverride);
@@ -473,7 +481,7 @@ export class Discovery {
       if (otherId === id) continue;
       for (const [domain, field] of claims) {
         if (other.domains.has(domain)) {
-          throw new DiscoveryError('DISCOVERY_OVERRIDE_CONFLICT', 409, `${field}: ${domain} is already claimed by the administrator's app ${otherId}`, { field, domain, app: otherId });
+          throw new DiscoveryError('DISCOVERY_OVERRIDE_CONFLICT', `${field}: ${domain} is already claimed by the administrator's app ${otherId}`, { field, domain, app: otherId });
         }
       }
     }
@@ -499,7 +507,7 @@ export class Discovery {
   range(fromMs?: number, toMs?: number): ReportRange {
     const to = toMs ?? this.now() + 1;
     const from = fromMs ?? to - DAY_MS;
-    if (from >= to) throw new DiscoveryError('DISCOVERY_BAD_RANGE', 400, '`from` must be before `to`');
+    if (from >= to) throw new DiscoveryError('DISCOVERY_BAD_RANGE', '`from` must be before `to`');
     const hourlyKeptFrom = Number(this.store.meta('hourlyKeptFromMs') ?? 0);
     const hourly = from >= hourlyKeptFrom && to - from <= this.settings.hourlyRetentionDays * DAY_MS;
     const unit = hourly ? HOUR_MS : DAY_MS;

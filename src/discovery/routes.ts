@@ -64,7 +64,7 @@ const idParams = { type: 'object', required: ['id'], properties: { id: { type: '
 function parseTime(v: string | undefined, name: string): number | undefined {
   if (v === undefined || v === '') return undefined;
   const n = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
-  if (!Number.isFinite(n)) throw new DiscoveryError('DISCOVERY_BAD_RANGE', 400, `${name}: not a time (ms since the epoch or ISO 8601): ${v}`);
+  if (!Number.isFinite(n)) throw new DiscoveryError('DISCOVERY_BAD_RANGE', `${name}: not a time (ms since the epoch or ISO 8601): ${v}`);
   return n;
 }
 
@@ -138,7 +138,7 @@ export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async
     const q = req.query as RawQuery;
     const dd = await d.drillDown(id, 'devices', parseTime(q.from as string | undefined, 'from'), parseTime(q.to as string | undefined, 'to'));
     const entry = d.app(id) ?? null;
-    if (entry === null && dd.app === null) throw new DiscoveryError('DISCOVERY_APP_NOT_FOUND', 404, `no app ${id} in the catalog or the range`);
+    if (entry === null && dd.app === null) throw new DiscoveryError('DISCOVERY_APP_NOT_FOUND', `no app ${id} in the catalog or the range`);
     return { id, catalog: entry, sanction: d.sanctionOf(id), range: dd.range, figures: dd.app };
   });
 
@@ -204,7 +204,7 @@ export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async
   }, async (req) => {
     const { id } = req.params as { id: string };
     const a = d.app(id);
-    if (a === undefined) throw new DiscoveryError('DISCOVERY_APP_NOT_FOUND', 404, `no app ${id} in the catalog`);
+    if (a === undefined) throw new DiscoveryError('DISCOVERY_APP_NOT_FOUND', `no app ${id} in the catalog`);
     return { ...a, sanction: d.sanctionOf(id), override: d.overrides()[id] ?? null };
   });
 
@@ -223,7 +223,7 @@ export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async
     schema: { summary: 'Remove an administrator override or custom app', params: idParams, response: { 200: anyObject } },
   }, async (req) => {
     const { id } = req.params as { id: string };
-    if (!(await d.deleteOverride(id, actorOf(req)))) throw new DiscoveryError('DISCOVERY_APP_NOT_FOUND', 404, `no override for ${id}`);
+    if (!(await d.deleteOverride(id, actorOf(req)))) throw new DiscoveryError('DISCOVERY_APP_NOT_FOUND', `no override for ${id}`);
     return { version: d.catalogVersion, removed: id };
   });
 
@@ -245,7 +245,7 @@ export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async
   }, async (req) => {
     const { pseudonym, reason } = req.body as { pseudonym: string; reason: string };
     const name = await d.reveal(pseudonym, actorOf(req), reason, req.ip);
-    if (name === undefined) throw new DiscoveryError('DISCOVERY_PSEUDONYM_UNKNOWN', 404, `no user behind ${pseudonym}`);
+    if (name === undefined) throw new DiscoveryError('DISCOVERY_PSEUDONYM_UNKNOWN', `no user behind ${pseudonym}`);
     return { pseudonym, name };
   });
 

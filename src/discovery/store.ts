@@ -16,6 +16,7 @@
  * ['p', pseudonym] → user name, ['a', timeMs, seq] → audit record, ['m', name] → meta value.
  */
 import { open as lmdbOpen, type RootDatabase } from 'lmdb';
+import { OutpostError } from '../errors.js';
 
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 86_400_000;
@@ -80,13 +81,17 @@ export class DiscoveryStore {
   constructor(private readonly settings: StoreSettings) {}
 
   open(path: string): void {
-    this.db = lmdbOpen<unknown, Key>({ path, compression: false });
+    try {
+      this.db = lmdbOpen<unknown, Key>({ path, compression: false });
+    } catch (err) {
+      throw new OutpostError('STORE_OPEN_FAILED', { path, reason: (err as Error).message }, { details: { path }, cause: err });
+    }
     this.timer = setInterval(() => { void this.flush(); }, this.settings.flushIntervalMs);
     this.timer.unref();
   }
 
   private get d(): RootDatabase<unknown, Key> {
-    if (this.db === undefined) throw new Error('discovery store is not open');
+    if (this.db === undefined) throw new OutpostError('INTERNAL', { reason: 'discovery store is not open' });
     return this.db;
   }
 

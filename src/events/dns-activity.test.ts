@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import dnsPacket from 'dns-packet';
-import { loadOcsfSchema, type OcsfSchema } from './ocsf-schema.js';
+import { loadOcsfSchema, type OcsfSchema } from '../../test/support/ocsf-schema.js';
 import { DnsMessageInfo, parseDnsMessage, type DnsParseOptions } from '../protocols/dns/message.js';
 import { buildDnsActivityEvent } from './dns-activity.js';
 import { ParseStatus } from '../protocols/parse-status.js';

@@ -4,7 +4,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { loadOcsfSchema, type OcsfSchema } from './ocsf-schema.js';
+import { loadOcsfSchema, type OcsfSchema } from '../../test/support/ocsf-schema.js';
 import { HttpFlowState } from '../protocols/http/analyzer.js';
 import { buildHttpActivity, type HttpActivityEvent } from './http-activity.js';
 

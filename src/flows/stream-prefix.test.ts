@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { StreamPrefix, StreamPrefixCounters } from './stream-prefix.js';
-import { mulberry32 as rng } from '../prng.js';
+import { mulberry32 as rng } from '../../test/support/prng.js';
 
 function data(n: number, seed = 1): Buffer {
   const b = Buffer.alloc(n);

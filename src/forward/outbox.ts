@@ -112,7 +112,11 @@ function checkMetaPages(file: string): void {
     const ok = n === buf.length &&
       buf.readUInt32LE(LMDB_META_MAGIC_OFFSET) === LMDB_MAGIC &&
       buf.readUInt32LE(LMDB_PAGE_BYTES + LMDB_META_MAGIC_OFFSET) === LMDB_MAGIC;
-    if (!ok) throw new Error(`${file} is not an LMDB environment or its meta pages are corrupt (${size} bytes); move it away to start a new outbox`);
+    if (!ok) {
+      // Caught by Outbox.open, which reports FORWARD_OUTBOX_OPEN_FAILED with this reason.
+      const reason = `${file} is not an LMDB environment or its meta pages are corrupt (${size} bytes); move it away to start a new outbox`;
+      throw new OutpostError('FORWARD_OUTBOX_OPEN_FAILED', { path: file, reason }, { message: reason });
+    }
   } finally {
     closeSync(fd);
   }

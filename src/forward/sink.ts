@@ -21,11 +21,15 @@ export interface Sink {
   extraStats?(): Record<string, number>;
 }
 
-export class RetryableSinkError extends Error {
+/**
+ * A send that may succeed later; SinkRunner retries the batch after a backoff. The sink does not
+ * know its configured name, so the message is the receiver's or the transport's own; the runner
+ * reports FORWARD_SINK_SEND_FAILED with the sink's name.
+ */
+export class RetryableSinkError extends OutpostError {
   readonly retryAfterMs: number | undefined;
   constructor(message: string, retryAfterMs?: number, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'RetryableSinkError';
+    super('FORWARD_SINK_SEND_FAILED', { reason: message }, { message, ...(options?.cause === undefined ? {} : { cause: options.cause }) });
     this.retryAfterMs = retryAfterMs;
   }
 }
@@ -61,11 +65,11 @@ export class OrderedSends {
   }
 }
 
-export class PermanentSinkError extends Error {
+/** The receiver refused the batch for good; SinkRunner moves it to the dead letters (FORWARD_SINK_REJECTED). */
+export class PermanentSinkError extends OutpostError {
   readonly status: number | undefined;
   constructor(message: string, status?: number) {
-    super(message);
-    this.name = 'PermanentSinkError';
+    super('FORWARD_SINK_REJECTED', { reason: message }, { message });
     this.status = status;
   }
 }

@@ -89,7 +89,7 @@ export class JobScheduler {
 
   /** Add a job (or change the schedule of an existing one). Six-field cron: seconds first. */
   define(name: string, schedule: string, description = ''): void {
-    if (!validate(schedule)) throw new TypeError(`job ${name}: invalid cron expression "${schedule}"`);
+    if (!validate(schedule)) throw new OutpostError('INTERNAL', { reason: `job ${name}: invalid cron expression "${schedule}"` });
     const existing = this.#jobs.get(name);
     if (existing) {
       existing.schedule = schedule;
@@ -106,7 +106,7 @@ export class JobScheduler {
   addHook(jobName: string, hookName: string, hook: JobHook): () => void {
     const job = this.#jobs.get(jobName);
     if (!job) throw new OutpostError('JOB_UNKNOWN', { name: jobName });
-    if (job.hooks.has(hookName)) throw new TypeError(`job ${jobName}: hook ${hookName} is already registered`);
+    if (job.hooks.has(hookName)) throw new OutpostError('INTERNAL', { reason: `job ${jobName}: hook ${hookName} is already registered` });
     job.hooks.set(hookName, hook);
     return () => { job.hooks.delete(hookName); };
   }

@@ -12,6 +12,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { toCef, toRfc5424, type Rfc5424Options } from '../cef.js';
+import { OutpostError } from '../../errors.js';
 
 export interface SyslogFormatSettings {
   /** cefPrefix() of the sink. */
@@ -85,6 +86,14 @@ export type FormatReply =
 
 /** Batches smaller than this are formatted in-thread: a worker round trip is not worth it, and a quiet sensor never starts the worker. */
 export const WORKER_MIN_EVENTS = 64;
+
+/**
+ * The code RetryableSinkError carries, without importing sink.ts here: this module is also the
+ * worker's, and sink.ts would bring the outbox (LMDB) into the worker thread.
+ */
+function sendFailed(message: string): OutpostError {
+  return new OutpostError('FORWARD_SINK_SEND_FAILED', { reason: message }, { message });
+}
 
 function startWorker(settings: SyslogFormatSettings): Worker {
   if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./syslog-worker.js', import.meta.url), { workerData: settings });
@@ -160,7 +169,7 @@ export class FormatWorker {
       if (!p) return;
       this.#pending.delete(m.id);
       if (this.#pending.size === 0) w.unref();
-      if ('error' in m) return p.reject(new Error(`syslog formatting failed: ${m.error}`));
+      if ('error' in m) return p.reject(sendFailed(`syslog formatting failed: ${m.error}`));
       this.counters.unparsable += m.unparsable;
       p.resolve(Buffer.from(m.buffer, m.offset, m.length));
     });
@@ -196,7 +205,7 @@ export class FormatWorker {
     this.#worker = undefined;
     const held = [...this.#pending.values()];
     this.#pending.clear();
-    for (const p of held) p.reject(new Error('syslog sink closed'));
+    for (const p of held) p.reject(sendFailed('syslog sink closed'));
     if (w) await w.terminate();
   }
 }

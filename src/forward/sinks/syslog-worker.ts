@@ -4,9 +4,10 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { SyslogFormatter, type FormatReply, type FormatRequest, type SyslogFormatSettings } from './syslog-format.js';
+import { OutpostError } from '../../errors.js';
 
 const port = parentPort;
-if (!port) throw new Error('syslog-worker.js runs as a worker thread of the syslog sink');
+if (!port) throw new OutpostError('INTERNAL', { reason: 'syslog-worker.js runs as a worker thread of the syslog sink' });
 const formatter = new SyslogFormatter(workerData as SyslogFormatSettings);
 
 port.on('message', (m: FormatRequest) => {

@@ -90,7 +90,7 @@ export class SyslogSink implements Sink {
       };
       const onClose = () => {
         cleanup();
-        reject(new Error('connection closed during write'));
+        reject(new RetryableSinkError('connection closed during write'));
       };
       const cleanup = () => {
         sock.off('error', onErr);

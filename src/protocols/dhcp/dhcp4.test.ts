@@ -5,7 +5,7 @@ import { Dhcp4Message, parseDhcp4, Dhcp4Error } from './dhcp4.js';
 import { Dhcp6Message, parseDhcp6, DHCP6_TYPE_NAMES, Dhcp6Error, DHCP6_MAX_IA_ADDRESSES } from './dhcp6.js';
 import { dhcp4Info, dhcp6Info } from './fields.js';
 import { DhcpCounters } from './counters.js';
-import { dhcp4, dhcp6, opt6, ip4, u32be, str } from './fixtures.js';
+import { dhcp4, dhcp6, opt6, ip4, u32be, str } from '../../../test/fixtures/dhcp.js';
 
 const MAC = '00:11:22:33:44:55';
 

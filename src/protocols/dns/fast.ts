@@ -2,8 +2,8 @@
  * Hand-written hot-path DNS parser: header (RFC 1035 §4.1.1), first question (§4.1.2) and the
  * answer section (§4.1.3) with A / AAAA / CNAME / PTR / NS / DNAME data, names decompressed per
  * §4.1.4. Fills the same DnsMessageInfo as parseDnsMessage (dns-packet) and agrees with it on
- * well-formed messages (checked by message.test.ts and fuzz.ts), at several times its speed
- * (see README.md, bench.ts).
+ * well-formed messages (checked by message.test.ts and test/fuzz/dns.ts), at several times its speed
+ * (see README.md, bench/bench-dns.ts).
  *
  * Differences from the dns-packet path, all on the lenient side:
  * - questions after the first are skipped unchecked beyond their bounds; authority and

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import dnsPacket from 'dns-packet';
@@ -191,6 +191,21 @@ test('Service lifecycle: start(signal) opens and flushes on a timer, stop() pers
     await r.open(dir);
     assert.equal(r.size, 2);
     await r.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a store that cannot be created is STORE_OPEN_FAILED naming the path', async () => {
+  const dir = tempDir();
+  try {
+    const file = path.join(dir, 'a-file');
+    writeFileSync(file, '');
+    const c = new DnsNameCache();
+    await assert.rejects(c.open(path.join(file, 'dns-names')), (e: unknown) => {
+      const err = e as { code?: string; message?: string; details?: { path?: string } };
+      return err.code === 'STORE_OPEN_FAILED' && err.details?.path === path.join(file, 'dns-names') && /ENOTDIR/.test(err.message ?? '');
+    });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

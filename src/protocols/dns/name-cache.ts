@@ -18,6 +18,7 @@
  */
 import { open as lmdbOpen, type RootDatabase } from 'lmdb';
 import type { DnsMessageInfo } from './message.js';
+import { OutpostError } from '../../errors.js';
 
 export interface DnsNameCacheSettings {
   /** Entries (client, address, name) kept in memory and on disk. */
@@ -206,7 +207,12 @@ export class DnsNameCache {
   /** Opens (creating if needed) the LMDB store and loads its unexpired entries, newest kept. */
   async open(path: string): Promise<void> {
     if (this.#db !== undefined) return;
-    const db = lmdbOpen<StoredValue | null, Key>({ path, compression: false });
+    let db: RootDatabase<StoredValue | null, Key>;
+    try {
+      db = lmdbOpen<StoredValue | null, Key>({ path, compression: false });
+    } catch (err) {
+      throw new OutpostError('STORE_OPEN_FAILED', { path, reason: (err as Error).message }, { details: { path }, cause: err });
+    }
     this.#db = db;
     const now = this.#now();
     const loaded: Entry[] = [];

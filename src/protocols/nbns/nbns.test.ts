@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ParseStatus } from '../parse-status.js';
 import { NbnsMessage, NbnsCounters, NbnsError, parseNbns } from './nbns.js';
-import { nbName, nbnsRegistration, nbnsQueryResponse } from './fixtures.js';
-import { mulberry32 } from '../../prng.js';
+import { nbName, nbnsRegistration, nbnsQueryResponse } from '../../../test/fixtures/nbns.js';
+import { mulberry32 } from '../../../test/support/prng.js';
 
 test('registration request: question name and the NB record behind a compression pointer', () => {
   const m = new NbnsMessage();

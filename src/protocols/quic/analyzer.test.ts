@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { quicVersionInfo, QUIC_V1, QUIC_V2 } from './constants.js';
 import { QuicCounters } from './counters.js';
 import { QuicFlowState } from './analyzer.js';
-import { buildClientInitial, cryptoFrame, encodeVarint } from './protect.js';
-import { CLIENT_INITIAL_CRYPTO_FRAME_HEX, RFC9001_CLIENT_INITIAL_HEX } from './rfc-vectors.js';
+import { buildClientInitial, cryptoFrame, encodeVarint } from '../../../test/fixtures/quic-initial-builder.js';
+import { CLIENT_INITIAL_CRYPTO_FRAME_HEX, RFC9001_CLIENT_INITIAL_HEX } from '../../../test/fixtures/quic-rfc-vectors.js';
 import { ClientHello, parseClientHelloHandshake } from '../tls/client-hello.js';
 import { ParseStatus } from '../parse-status.js';
 

@@ -5,8 +5,8 @@ import { FrameSyntax, quicVersionInfo, QUIC_V1, QUIC_V2, supportedQuicVersions }
 import { QuicCounters } from './counters.js';
 import { decodePacketNumber, parseDatagram, parseInitialFrames, QuicDatagramInfo, readVarint, varintLength, type CryptoChunk } from './initial.js';
 import { clientInitialSecret, deriveClientInitialKeys, InitialKeyCache } from './keys.js';
-import { buildClientInitial, cryptoFrame, encodeVarint } from './protect.js';
-import { CLIENT_INITIAL_CRYPTO_FRAME_HEX, RFC9001_CLIENT_INITIAL_HEX, RFC9369_CLIENT_INITIAL_HEX } from './rfc-vectors.js';
+import { buildClientInitial, cryptoFrame, encodeVarint } from '../../../test/fixtures/quic-initial-builder.js';
+import { CLIENT_INITIAL_CRYPTO_FRAME_HEX, RFC9001_CLIENT_INITIAL_HEX, RFC9369_CLIENT_INITIAL_HEX } from '../../../test/fixtures/quic-rfc-vectors.js';
 
 const hex = (s: string): Buffer => Buffer.from(s, 'hex');
 const V1 = quicVersionInfo(QUIC_V1)!;

@@ -10,7 +10,7 @@ import { TlsFlowState, tlsVersionName } from './analyzer.js';
 import { TlsCounters } from './counters.js';
 import {
   certificateBody, chromeLikeClientHelloBody, clientHelloBody, ext, handshake, records, serverHelloBody, u16,
-} from './fixtures.js';
+} from '../../../test/fixtures/tls.js';
 
 const clientStream = records(handshake(1, chromeLikeClientHelloBody()), [120, 200]); // 3 records
 const sh13 = records(handshake(2, serverHelloBody({ cipher: 0x1301, extensions: [ext(0x002b, u16(0x0304))] })), [], 22, 0x0303);

@@ -6,7 +6,7 @@ import { TLS_ERROR_NAMES, TlsError, isGrease } from './constants.js';
 import {
   alpnExt, chromeLikeClientHelloBody, clientHelloBody, ext, handshake, records, sniExt, supportedVersionsExt,
   u16, JA4_SPEC_SIGALGS,
-} from './fixtures.js';
+} from '../../../test/fixtures/tls.js';
 
 const body = chromeLikeClientHelloBody();
 const hs = handshake(1, body);

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { ParseStatus } from '../parse-status.js';
 import { ClientHello, parseClientHello, parseClientHelloHandshake } from './client-hello.js';
 import { ja4, ja4Alpn, ja4Raw, ja4Version } from './ja4.js';
-import { alpnExt, chromeLikeClientHelloBody, clientHelloBody, ext, extFor, handshake, records, sniExt, supportedVersionsExt } from './fixtures.js';
+import { alpnExt, chromeLikeClientHelloBody, clientHelloBody, ext, extFor, handshake, records, sniExt, supportedVersionsExt } from '../../../test/fixtures/tls.js';
 
 function parsed(body: Buffer): ClientHello {
   const ch = new ClientHello();

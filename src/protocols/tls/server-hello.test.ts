@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ParseStatus } from '../parse-status.js';
 import { TLS_ERROR_NAMES, TlsError, tlsVersionName } from './constants.js';
-import { alpnExt, certificateBody, ext, fakeCertificateDer, handshake, records, serverHelloBody, u16 } from './fixtures.js';
+import { alpnExt, certificateBody, ext, fakeCertificateDer, handshake, records, serverHelloBody, u16 } from '../../../test/fixtures/tls.js';
 import { ServerFlight, parseServerFlight, parseServerHelloHandshake } from './server-hello.js';
 import { CertificateNames, parseCertificateNames } from './x509-names.js';
 

@@ -22,10 +22,15 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { DecodedPacket } from '../decode/decoder.js';
-import { FlowTable, FlowCounters, DEFAULT_FLOW_SETTINGS, type FlowSettings } from '../flows/flow-table.js';
-import { IPPROTO_TCP, IPPROTO_UDP } from '../decode/constants.js';
-import { PROJECT_ROOT, fmt, formatTable, machineInfo } from './bench-common.js';
+import type { FlowSettings } from '../src/flows/flow-table.js';
+import { PROJECT_ROOT, built, fmt, formatTable, machineInfo } from './bench-common.js';
+
+// The built flow table (dist/), the code that ships; `npm run build` first.
+const { DecodedPacket } = await built<typeof import('../src/decode/decoder.js')>('decode/decoder.js');
+const { FlowTable, FlowCounters, DEFAULT_FLOW_SETTINGS } = await built<typeof import('../src/flows/flow-table.js')>('flows/flow-table.js');
+const { IPPROTO_TCP, IPPROTO_UDP } = await built<typeof import('../src/decode/constants.js')>('decode/constants.js');
+type DecodedPacket = InstanceType<typeof DecodedPacket>;
+type FlowTable = InstanceType<typeof FlowTable>;
 
 const TARGET_BYTES_PER_FLOW = 256;
 const DAY_MS = 86_400_000;
@@ -230,7 +235,7 @@ function main(): number {
   writeFileSync(join(outDir, 'bench-flow-memory.json'), JSON.stringify({
     date: new Date().toISOString(),
     machine,
-    command: `node --expose-gc dist/tools/bench-flow-memory.js --flows ${flows} --max-flows ${maxFlows} --passes ${passes}`,
+    command: `node --expose-gc --import tsx bench/bench-flow-memory.ts --flows ${flows} --max-flows ${maxFlows} --passes ${passes}`,
     targetBytesPerFlow: TARGET_BYTES_PER_FLOW,
     results: results.map((r) => ({ ...r, targetMet: r.rssBytesPerFlow <= TARGET_BYTES_PER_FLOW })),
   }, null, 2) + '\n');

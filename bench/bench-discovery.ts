@@ -19,10 +19,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse as parseDomain } from 'tldts';
-import { AppMatcher } from '../discovery/matcher.js';
-import { normalizeHostname } from '../discovery/hostname.js';
-import { DEFAULT_CATALOG_PATH, readCatalogFile, resolveCatalog } from '../discovery/catalog.js';
-import { mulberry32 } from '../prng.js';
+import { built } from './bench-common.js';
+
+// The built matcher (dist/), the code that ships; `npm run build` first.
+const { AppMatcher } = await built<typeof import('../src/discovery/matcher.js')>('discovery/matcher.js');
+const { normalizeHostname } = await built<typeof import('../src/discovery/hostname.js')>('discovery/hostname.js');
+const { DEFAULT_CATALOG_PATH, readCatalogFile, resolveCatalog } = await built<typeof import('../src/discovery/catalog.js')>('discovery/catalog.js');
+import { mulberry32 } from '../test/support/prng.js';
 import { PROJECT_ROOT, formatTable, machineInfo, median } from './bench-common.js';
 
 const { values } = parseArgs({ options: { count: { type: 'string', default: '1000000' }, runs: { type: 'string', default: '3' } } });

@@ -14,13 +14,15 @@
  * store knows (the ARP device is folded into the known one), against 100,000 addresses.
  */
 import { existsSync } from 'node:fs';
-import { readCaptureFile, CaptureFileCounters } from '../capture/capture-file.js';
-import { Sensor } from '../sensor.js';
-import { DEFAULT_FLOW_SETTINGS } from '../flows/flow-table.js';
-import { DeviceIdentity } from '../devices/identity.js';
-import { DeviceStore, Trust } from '../devices/store.js';
-import { formatTable, machineInfo } from './bench-common.js';
-import { mulberry32 } from '../prng.js';
+import { built, formatTable, machineInfo } from './bench-common.js';
+
+// The built modules (dist/), the code that ships; `npm run build` first.
+const { readCaptureFile, CaptureFileCounters } = await built<typeof import('../src/capture/capture-file.js')>('capture/capture-file.js');
+const { Sensor } = await built<typeof import('../src/sensor.js')>('sensor.js');
+const { DEFAULT_FLOW_SETTINGS } = await built<typeof import('../src/flows/flow-table.js')>('flows/flow-table.js');
+const { DeviceIdentity } = await built<typeof import('../src/devices/identity.js')>('devices/identity.js');
+const { DeviceStore, Trust } = await built<typeof import('../src/devices/store.js')>('devices/store.js');
+import { mulberry32 } from '../test/support/prng.js';
 
 interface Pkt { buf: Buffer; wireLen: number; ts: number; lt: number }
 

@@ -12,22 +12,22 @@
  *      and every event is DHCP Activity, Device Inventory or Network Activity;
  *   4. time may jump backwards between packets (merged captures) without breaking 1–3.
  *
- *   node --import tsx src/devices/fuzz.ts [runs=1000000] [seed]
+ *   node --import tsx test/fuzz/devices.ts [runs=1000000] [seed]
  */
 import fc from 'fast-check';
-import { ParseStatus } from '../protocols/parse-status.js';
-import { Dhcp4Message, parseDhcp4 } from '../protocols/dhcp/dhcp4.js';
-import { Dhcp6Message, parseDhcp6 } from '../protocols/dhcp/dhcp6.js';
-import { ArpMessage, parseArp } from '../protocols/arp/arp.js';
-import { NdpMessage, parseNdp } from '../protocols/arp/ndp.js';
-import { NbnsMessage, parseNbns } from '../protocols/nbns/nbns.js';
-import { dhcp4, dhcp6, opt6, u32be } from '../protocols/dhcp/fixtures.js';
-import { nbnsRegistration } from '../protocols/nbns/fixtures.js';
-import { Sensor } from '../sensor.js';
-import { DEFAULT_FLOW_SETTINGS } from '../flows/flow-table.js';
-import { DeviceIdentity } from './identity.js';
-import { DeviceStore } from './store.js';
-import { printFuzzResult } from '../fuzz-result.js';
+import { ParseStatus } from '../../src/protocols/parse-status.js';
+import { Dhcp4Message, parseDhcp4 } from '../../src/protocols/dhcp/dhcp4.js';
+import { Dhcp6Message, parseDhcp6 } from '../../src/protocols/dhcp/dhcp6.js';
+import { ArpMessage, parseArp } from '../../src/protocols/arp/arp.js';
+import { NdpMessage, parseNdp } from '../../src/protocols/arp/ndp.js';
+import { NbnsMessage, parseNbns } from '../../src/protocols/nbns/nbns.js';
+import { dhcp4, dhcp6, opt6, u32be } from '../fixtures/dhcp.js';
+import { nbnsRegistration } from '../fixtures/nbns.js';
+import { Sensor } from '../../src/sensor.js';
+import { DEFAULT_FLOW_SETTINGS } from '../../src/flows/flow-table.js';
+import { DeviceIdentity } from '../../src/devices/identity.js';
+import { DeviceStore } from '../../src/devices/store.js';
+import { printFuzzResult } from '../support/fuzz-result.js';
 
 const runs = Math.max(1, Number.parseInt(process.argv[2] ?? '', 10) || 1_000_000);
 const seedArg = Number.parseInt(process.argv[3] ?? '', 10);

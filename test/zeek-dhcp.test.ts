@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { compareZeekDhcp } from './zeek-dhcp.js';
+import { compareZeekDhcp } from '../tools/zeek-dhcp.js';
 
 const corpus = process.env.OUTPOST_ZEEK_CORPUS ?? resolve(process.cwd(), '../shared/corpus/zeek');
 const missing = existsSync(resolve(corpus, 'manifest.json')) ? false : `Zeek corpus absent at ${corpus}`;

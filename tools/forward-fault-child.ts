@@ -7,9 +7,9 @@
  *
  * usage: forward-fault-child DATA_DIR URL CA_FILE TOTAL [SYNC]
  */
-import { createForwarding } from '../forward/index.js';
-import { resolveForwardConfig, type OutboxSyncMode } from '../forward/config.js';
-import { sampleEvent } from '../forward/sample-event.js';
+import { createForwarding } from '../src/forward/index.js';
+import { resolveForwardConfig, type OutboxSyncMode } from '../src/forward/config.js';
+import { sampleEvent } from '../test/support/sample-event.js';
 
 const [dataDir, url, caFile, totalArg, sync] = process.argv.slice(2);
 if (!dataDir || !url || !caFile || !totalArg) {

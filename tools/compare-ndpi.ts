@@ -9,9 +9,9 @@
 import { readdirSync, readFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve, basename } from 'node:path';
 import { parseNdpiOut, type NdpiFlow } from './ndpi-out.js';
-import { replay } from '../replay.js';
-import { DEFAULT_FLOW_SETTINGS, type FlowSettings } from '../flows/flow-table.js';
-import type { NetworkActivityEvent } from '../events/network-activity.js';
+import { replay } from '../src/replay.js';
+import { DEFAULT_FLOW_SETTINGS, type FlowSettings } from '../src/flows/flow-table.js';
+import type { NetworkActivityEvent } from '../src/events/network-activity.js';
 
 export interface OurFlow {
   protocol: number;

@@ -4,30 +4,30 @@
  * overwrites, insertions, deletions, truncation, length fields set to extremes). The only
  * property is robustness: no exception, a valid ParseStatus, and JA4 computable on OK.
  *
- *   node --import tsx src/protocols/tls/fuzz.ts [runs=1000000] [seed]
+ *   node --import tsx test/fuzz/tls.ts [runs=1000000] [seed]
  *
  * Prints the number of runs and the elapsed time; exits non-zero (with fast-check's
  * counterexample) on failure.
  */
 import fc from 'fast-check';
-import { StreamPrefix, StreamPrefixCounters } from '../../flows/stream-prefix.js';
-import { ParseStatus } from '../parse-status.js';
-import { ClientHello, parseClientHello, parseClientHelloHandshake } from './client-hello.js';
-import { TLS_ERROR_NAMES } from './constants.js';
+import { StreamPrefix, StreamPrefixCounters } from '../../src/flows/stream-prefix.js';
+import { ParseStatus } from '../../src/protocols/parse-status.js';
+import { ClientHello, parseClientHello, parseClientHelloHandshake } from '../../src/protocols/tls/client-hello.js';
+import { TLS_ERROR_NAMES } from '../../src/protocols/tls/constants.js';
 import {
   alpnExt, certificateBody, chromeLikeClientHelloBody, clientHelloBody, ext, fakeCertificateDer, handshake, records,
   serverHelloBody, sniExt, u16, JA4_SPEC_EXTENSIONS,
-} from './fixtures.js';
-import { ja4, ja4Raw } from './ja4.js';
-import { ServerFlight, parseServerFlight, parseServerHelloHandshake } from './server-hello.js';
-import { CertificateNames, parseCertificateNames } from './x509-names.js';
-import { mulberry32 } from '../../prng.js';
-import { printFuzzResult } from '../../fuzz-result.js';
+} from '../fixtures/tls.js';
+import { ja4, ja4Raw } from '../../src/protocols/tls/ja4.js';
+import { ServerFlight, parseServerFlight, parseServerHelloHandshake } from '../../src/protocols/tls/server-hello.js';
+import { CertificateNames, parseCertificateNames } from '../../src/protocols/tls/x509-names.js';
+import { mulberry32 } from '../support/prng.js';
+import { printFuzzResult } from '../support/fuzz-result.js';
 
 const runs = Number(process.argv[2] ?? 1_000_000);
 const seed = process.argv[3] !== undefined ? Number(process.argv[3]) : Date.now() % 2 ** 31;
 if (!Number.isInteger(runs) || runs < 1) {
-  console.error('usage: fuzz.ts [runs] [seed]');
+  console.error('usage: test/fuzz/tls.ts [runs] [seed]');
   process.exit(2);
 }
 

@@ -1,7 +1,7 @@
 /**
  * Property-based fuzzing of the HTTP/1.x parsers and the per-flow analyzer (fast-check).
  *
- *   node --import tsx src/protocols/http/fuzz.ts [count] [seed]
+ *   node --import tsx test/fuzz/http.ts [count] [seed]
  *
  * `count` (default 1,000,000) is the total number of generated cases, split over the properties:
  *   40% arbitrary bytes        → parsers return a ParseStatus, never throw, never consume past end
@@ -15,12 +15,12 @@
  */
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ParseStatus } from '../parse-status.js';
-import { HttpFlowState } from './analyzer.js';
-import { HttpCounters } from './counters.js';
-import { printFuzzResult } from '../../fuzz-result.js';
-import { newHttpRequestInfo, parseHttpRequest } from './request.js';
-import { newHttpResponseInfo, parseHttpResponse } from './response.js';
+import { ParseStatus } from '../../src/protocols/parse-status.js';
+import { HttpFlowState } from '../../src/protocols/http/analyzer.js';
+import { HttpCounters } from '../../src/protocols/http/counters.js';
+import { newHttpRequestInfo, parseHttpRequest } from '../../src/protocols/http/request.js';
+import { newHttpResponseInfo, parseHttpResponse } from '../../src/protocols/http/response.js';
+import { printFuzzResult } from '../support/fuzz-result.js';
 
 // ---------------------------------------------------------------- the slice of fast-check we use
 

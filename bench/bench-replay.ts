@@ -17,15 +17,14 @@
  * env OUTPOST_BENCH_RSS=poll (measure RSS by polling /proc even when GNU time is installed).
  * Output: a table on stdout and test-output/bench-replay.json.
  *
- * Internal: `bench-replay.js --child pcap|reader FILE` is one measured child (prints JSON).
+ * Run through tsx (`node --import tsx bench/bench-replay.ts`); every measured process is plain
+ * `node` on built code: dist/cli.js for Outpost, bench/replay-child.mjs (dist/capture/) for the
+ * two readers, so the loader never runs inside a measurement. `npm run build` first.
  */
 import { spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { fileURLToPath } from 'node:url';
-import { readCaptureFile, CaptureFileCounters } from '../capture/capture-file.js';
 import {
   PROJECT_ROOT, fmt, formatTable, haveCommand, machineInfo, measureCommand, median, rssMethod, type MeasuredRun,
 } from './bench-common.js';
@@ -35,41 +34,10 @@ import {
 const TARGET_PPS_RATIO = 1.5;
 const TARGET_RSS_RATIO = 0.25;
 
-// ---------------------------------------------------------------------------------------------
-// Child modes: one measured process each.
-// ---------------------------------------------------------------------------------------------
-
+/** What a measured child (bench/replay-child.mjs) prints. */
 interface ChildResult {
   packets: number;
   elapsedMs: number;
-}
-
-interface PcapSessionLike {
-  on(event: 'packet', fn: (p: unknown) => void): void;
-  on(event: 'complete', fn: () => void): void;
-  close(): void;
-}
-
-function childPcap(file: string): void {
-  const require = createRequire(import.meta.url);
-  const pcap = require('pcap') as { createOfflineSession(path: string): PcapSessionLike };
-  const t0 = process.hrtime.bigint();
-  let packets = 0;
-  const session = pcap.createOfflineSession(file);
-  session.on('packet', () => { packets++; });
-  session.on('complete', () => {
-    const result: ChildResult = { packets, elapsedMs: Number(process.hrtime.bigint() - t0) / 1e6 };
-    session.close();
-    process.stdout.write(JSON.stringify(result) + '\n');
-  });
-}
-
-function childReader(file: string): void {
-  const t0 = process.hrtime.bigint();
-  const counters = new CaptureFileCounters();
-  readCaptureFile(file, () => {}, counters);
-  const result: ChildResult = { packets: counters.packets, elapsedMs: Number(process.hrtime.bigint() - t0) / 1e6 };
-  process.stdout.write(JSON.stringify(result) + '\n');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -154,10 +122,16 @@ async function main(): Promise<number> {
       'emit-network': { type: 'boolean' },
       full: { type: 'boolean' },
       file: { type: 'string' },
-      child: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
   });
+  if (values.help) {
+    process.stdout.write('usage: npm run bench -- [--runs N] [--emit-network] [--full] [--file PATH]\n'
+      + '  env OUTPOST_BENCH_COPIES (copies of the nDPI corpus in the built capture, default 50), OUTPOST_BENCH_RSS=poll\n'
+      + '  measures node dist/cli.js replay (build first) against ndpiReader, the pcap npm package and our reader\n');
+    return 0;
+  }
   const runs = Math.max(1, Number(values.runs ?? process.env.OUTPOST_BENCH_RUNS ?? 3) | 0);
   const copies = Math.max(1, Number(process.env.OUTPOST_BENCH_COPIES ?? 50) | 0);
 
@@ -169,8 +143,7 @@ async function main(): Promise<number> {
   const file = values.file !== undefined ? resolve(values.file) : ensureCapture(copies);
   if (file === null) return 0;
   const fileRel = relative(PROJECT_ROOT, file);
-  const self = fileURLToPath(import.meta.url);
-  const selfRel = relative(PROJECT_ROOT, self);
+  const childRel = 'bench/replay-child.mjs';
 
   const variants: Variant[] = [
     { name: 'outpost', cmd: 'node', args: [relative(PROJECT_ROOT, cli), 'replay', fileRel, '--emit', 'none', '--stats'], stdout: 'pipe', parse: parseOutpost },
@@ -182,8 +155,8 @@ async function main(): Promise<number> {
     process.stdout.write('bench: ndpiReader not on PATH (apt-get install libndpi-bin): its row and the ratios are skipped\n');
   }
   variants.push(
-    { name: 'pcap-npm', cmd: 'node', args: [selfRel, '--child', 'pcap', fileRel], stdout: 'pipe', parse: parseChild },
-    { name: 'js-reader', cmd: 'node', args: [selfRel, '--child', 'reader', fileRel], stdout: 'pipe', parse: parseChild },
+    { name: 'pcap-npm', cmd: 'node', args: [childRel, 'pcap', fileRel], stdout: 'pipe', parse: parseChild },
+    { name: 'js-reader', cmd: 'node', args: [childRel, 'reader', fileRel], stdout: 'pipe', parse: parseChild },
   );
   if (values.full) {
     // The whole pipeline of the daemon: naming, device identity, cloud-app discovery and rollups.
@@ -300,24 +273,10 @@ async function main(): Promise<number> {
   return 0;
 }
 
-const childIndex = process.argv.indexOf('--child');
-if (childIndex >= 0) {
-  const mode = process.argv[childIndex + 1];
-  const file = process.argv[childIndex + 2];
-  if (file === undefined || (mode !== 'pcap' && mode !== 'reader')) {
-    process.stderr.write('usage: bench-replay.js --child pcap|reader FILE\n');
-    process.exitCode = 2;
-  } else if (mode === 'pcap') {
-    childPcap(file);
-  } else {
-    childReader(file);
-  }
-} else {
-  main().then(
-    (code) => { process.exitCode = code; },
-    (err: unknown) => {
-      process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+main().then(
+  (code) => { process.exitCode = code; },
+  (err: unknown) => {
+    process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

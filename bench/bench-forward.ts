@@ -21,11 +21,15 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { createServer } from 'node:net';
 import { connect } from 'nats';
-import { createForwarding } from '../forward/index.js';
-import { Outbox } from '../forward/outbox.js';
-import { resolveForwardConfig, type DeepPartialForward, type OutboxSyncMode } from '../forward/config.js';
-import { makePki, startNatsServer, which } from '../forward/receivers.js';
-import { sampleEvent } from '../forward/sample-event.js';
+import type { DeepPartialForward, OutboxSyncMode } from '../src/forward/config.js';
+import { built } from './bench-common.js';
+import { makePki, startNatsServer, which } from '../test/support/receivers.js';
+import { sampleEvent } from '../test/support/sample-event.js';
+
+// The built forwarding (dist/), the code that ships; `npm run build` first.
+const { createForwarding } = await built<typeof import('../src/forward/index.js')>('forward/index.js');
+const { Outbox } = await built<typeof import('../src/forward/outbox.js')>('forward/outbox.js');
+const { resolveForwardConfig } = await built<typeof import('../src/forward/config.js')>('forward/config.js');
 
 const N = Number(process.env['BENCH_FORWARD_EVENTS'] ?? 200_000);
 const ONLY = (process.env['BENCH_FORWARD_ONLY'] ?? 'outbox,https,syslog-tcp,nats,down').split(',');

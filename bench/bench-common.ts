@@ -6,11 +6,26 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
-/** The project root (dist/tools/ or src/tools/ → ../..). */
-export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The project root (bench/ → ..). */
+export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+ * A module of the build, `dist/<path>.js`, typed as its source `src/<path>.ts`:
+ *   const { FlowTable } = await built<typeof import('../src/flows/flow-table.js')>('flows/flow-table.js');
+ * so that in-process benchmarks time the code that ships (tsc output), not the sources as tsx
+ * transforms them (which, for one, does not inline const enums across modules). Build first.
+ */
+export async function built<M>(path: string): Promise<M> {
+  const file = join(PROJECT_ROOT, 'dist', path);
+  if (!existsSync(file)) {
+    process.stderr.write(`bench: ${relative(PROJECT_ROOT, file)} not found; run \`npm run build\` first\n`);
+    process.exit(2);
+  }
+  return (await import(pathToFileURL(file).href)) as M;
+}
 
 /** How the peak RSS of a child process is measured. */
 export type RssMethod = 'gnu-time' | 'proc-vmhwm-poll';

@@ -20,9 +20,9 @@
  */
 import { readFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve, basename } from 'node:path';
-import { replay } from '../replay.js';
-import { DEFAULT_FLOW_SETTINGS } from '../flows/flow-table.js';
-import { compareZeekDhcp, type ZeekDhcpSummary } from '../devices/zeek-dhcp.js';
+import { replay } from '../src/replay.js';
+import { DEFAULT_FLOW_SETTINGS } from '../src/flows/flow-table.js';
+import { compareZeekDhcp, type ZeekDhcpSummary } from './zeek-dhcp.js';
 
 export interface ZeekManifestEntry { test: string; trace: string; logs: string[]; non_default_settings: boolean }
 export type ZeekRow = Record<string, string>;
@@ -174,7 +174,7 @@ function main(): void {
     return;
   }
   const s = compareZeek(dir);
-  // dhcp.log: MAC, assigned address, host name and lease time per row (src/devices/zeek-dhcp.ts).
+  // dhcp.log: MAC, assigned address, host name and lease time per row (tools/zeek-dhcp.ts).
   const dhcp: ZeekDhcpSummary = compareZeekDhcp(dir);
   mkdirSync('test-output', { recursive: true });
   writeFileSync('test-output/compare-zeek.json', JSON.stringify({ ...s, dhcp }, null, 1));

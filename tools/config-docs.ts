@@ -2,12 +2,12 @@
  * Renders docs/CONFIG.md and config/outpost.example.yaml from the schema, so descriptions,
  * limits and defaults are written once. schema.test.ts fails when the committed files are stale.
  *
- * Regenerate: node --import tsx src/config/docs.ts
+ * Regenerate: node --import tsx tools/config-docs.ts
  */
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { configSchema } from './schema.js';
+import { configSchema } from '../src/config/schema.js';
 
 interface Node {
   type?: string;
@@ -56,7 +56,7 @@ export function renderConfigMarkdown(): string {
   const lines = [
     '# Configuration',
     '',
-    '<!-- Generated from src/config/schema.ts by `node --import tsx src/config/docs.ts`. Do not edit by hand. -->',
+    '<!-- Generated from src/config/schema.ts by `node --import tsx tools/config-docs.ts`. Do not edit by hand. -->',
     '',
     'Outpost reads one YAML file, given with `--config <path>`. Every setting is optional: the',
     'daemon runs with no file at all, using the defaults below. A file is merged onto the defaults,',
@@ -132,7 +132,7 @@ function renderYamlNode(node: Node, depth: number): string[] {
 export function renderExampleYaml(): string {
   return [
     '# Outpost configuration example.',
-    '# Generated from src/config/schema.ts by `node --import tsx src/config/docs.ts`; do not edit.',
+    '# Generated from src/config/schema.ts by `node --import tsx tools/config-docs.ts`; do not edit.',
     '#',
     '# Every value below is the built-in default, so this file behaves exactly like no file at all.',
     '# Copy it, delete what you do not change, and edit the rest. Reference: docs/CONFIG.md.',
@@ -142,8 +142,8 @@ export function renderExampleYaml(): string {
   ].join('\n');
 }
 
-/** Repository root, found relative to this file (src/config/docs.ts). */
-export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** Repository root, found relative to this file (tools/config-docs.ts). */
+export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const configDocPath = join(repoRoot, 'docs', 'CONFIG.md');
 export const exampleYamlPath = join(repoRoot, 'config', 'outpost.example.yaml');
 

@@ -23,7 +23,7 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 
 function runChild(args: string[], killAfterReadyMs: number | undefined): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/tools/forward-fault-child.ts'), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, ['--import', 'tsx', join(root, 'tools/forward-fault-child.ts'), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     p.stdout.on('data', (d: Buffer) => {

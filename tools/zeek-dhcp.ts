@@ -8,11 +8,11 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Sensor } from '../sensor.js';
-import { readCaptureFile, CaptureFileCounters } from '../capture/capture-file.js';
-import { DEFAULT_FLOW_SETTINGS } from '../flows/flow-table.js';
-import { DeviceIdentity } from './identity.js';
-import { DeviceStore } from './store.js';
+import { Sensor } from '../src/sensor.js';
+import { readCaptureFile, CaptureFileCounters } from '../src/capture/capture-file.js';
+import { DEFAULT_FLOW_SETTINGS } from '../src/flows/flow-table.js';
+import { DeviceIdentity } from '../src/devices/identity.js';
+import { DeviceStore } from '../src/devices/store.js';
 
 export const ZEEK_DHCP_FIELDS = ['mac', 'assigned_addr', 'host_name', 'lease_time'] as const;
 type Field = (typeof ZEEK_DHCP_FIELDS)[number];

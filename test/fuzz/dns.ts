@@ -8,16 +8,16 @@
  *      (RFC 7766 §8) never throws on the same bytes cut into segments;
  *   2. on unmutated messages both return OK and fill identical DnsMessageInfo.
  *
- *   node --import tsx src/protocols/dns/fuzz.ts [runs=1000000] [seed]
+ *   node --import tsx test/fuzz/dns.ts [runs=1000000] [seed]
  */
 import fc from 'fast-check';
 import dnsPacket from 'dns-packet';
 import { isDeepStrictEqual } from 'node:util';
-import { ParseStatus } from '../parse-status.js';
-import { DnsCounters, dnsLimits } from './counters.js';
-import { printFuzzResult } from '../../fuzz-result.js';
-import { DnsMessageInfo, DnsTcpFramer, parseDnsMessage, parseDnsOverTcp, type DnsProtocol } from './message.js';
-import { parseDnsFast } from './fast.js';
+import { ParseStatus } from '../../src/protocols/parse-status.js';
+import { DnsCounters, dnsLimits } from '../../src/protocols/dns/counters.js';
+import { DnsMessageInfo, DnsTcpFramer, parseDnsMessage, parseDnsOverTcp, type DnsProtocol } from '../../src/protocols/dns/message.js';
+import { parseDnsFast } from '../../src/protocols/dns/fast.js';
+import { printFuzzResult } from '../support/fuzz-result.js';
 
 const runs = Math.max(1, Number.parseInt(process.argv[2] ?? '', 10) || 1_000_000);
 const seedArg = Number.parseInt(process.argv[3] ?? '', 10);

@@ -3,12 +3,15 @@
  * hand parser parseDnsFast, on a typical response with 3 answers (CNAME + 2 A), both as servers
  * send it (names compressed, RFC 1035 §4.1.4, EDNS OPT) and uncompressed (dns-packet's encoder).
  *
- *   node --import tsx src/protocols/dns/bench.ts [iterations=500000]
+ *   node --import tsx bench/bench-dns.ts [iterations=500000]
  */
 import dnsPacket from 'dns-packet';
-import { DnsCounters } from './counters.js';
-import { DnsMessageInfo, parseDnsMessage } from './message.js';
-import { parseDnsFast } from './fast.js';
+import { built } from './bench-common.js';
+
+// The built parsers (dist/), the code that ships; `npm run build` first.
+const { DnsCounters } = await built<typeof import('../src/protocols/dns/counters.js')>('protocols/dns/counters.js');
+const { DnsMessageInfo, parseDnsMessage } = await built<typeof import('../src/protocols/dns/message.js')>('protocols/dns/message.js');
+const { parseDnsFast } = await built<typeof import('../src/protocols/dns/fast.js')>('protocols/dns/fast.js');
 
 const N = Math.max(1000, Number.parseInt(process.argv[2] ?? '', 10) || 500_000);
 

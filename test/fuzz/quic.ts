@@ -4,18 +4,18 @@
  * freshly built ones for every supported version, coalesced and padded — and asserts that
  * nothing throws and that the reassembled stream stays within its bound.
  *
- *   node --import tsx src/protocols/quic/fuzz.ts [runs=1000000] [seed]
+ *   node --import tsx test/fuzz/quic.ts [runs=1000000] [seed]
  */
 import fc from 'fast-check';
-import { ParseStatus } from '../parse-status.js';
-import { FrameSyntax, supportedQuicVersions } from './constants.js';
-import { QuicCounters } from './counters.js';
-import { QuicFlowState } from './analyzer.js';
-import { parseDatagram, QuicDatagramInfo } from './initial.js';
-import { printFuzzResult } from '../../fuzz-result.js';
-import { InitialKeyCache } from './keys.js';
-import { buildClientInitial, cryptoFrame } from './protect.js';
-import { CLIENT_INITIAL_CRYPTO_FRAME_HEX, RFC9001_CLIENT_INITIAL_HEX, RFC9369_CLIENT_INITIAL_HEX } from './rfc-vectors.js';
+import { ParseStatus } from '../../src/protocols/parse-status.js';
+import { FrameSyntax, supportedQuicVersions } from '../../src/protocols/quic/constants.js';
+import { QuicCounters } from '../../src/protocols/quic/counters.js';
+import { QuicFlowState } from '../../src/protocols/quic/analyzer.js';
+import { parseDatagram, QuicDatagramInfo } from '../../src/protocols/quic/initial.js';
+import { InitialKeyCache } from '../../src/protocols/quic/keys.js';
+import { buildClientInitial, cryptoFrame } from '../fixtures/quic-initial-builder.js';
+import { CLIENT_INITIAL_CRYPTO_FRAME_HEX, RFC9001_CLIENT_INITIAL_HEX, RFC9369_CLIENT_INITIAL_HEX } from '../fixtures/quic-rfc-vectors.js';
+import { printFuzzResult } from '../support/fuzz-result.js';
 
 const runs = Number.parseInt(process.argv[2] ?? '', 10) || 1_000_000;
 const seedArg = Number.parseInt(process.argv[3] ?? '', 10);

@@ -1,7 +1,7 @@
 /**
  * Bounded fuzz and load run against the admin API, on loopback only.
  *
- *   node --import tsx src/api/fuzz.ts [--requests 5000] [--max-seconds 60] [--bench-seconds 3] [--concurrency 16]
+ *   node --import tsx test/fuzz/api.ts [--requests 5000] [--max-seconds 60] [--bench-seconds 3] [--concurrency 16]
  *
  * Starts a daemon in this process (no capture, 2,000 synthetic flows, a temporary config file,
  * API on 127.0.0.1 with an ephemeral port), then:
@@ -21,12 +21,12 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { stringify } from 'yaml';
-import { loadConfig } from '../config/index.js';
-import { startDaemon, type DaemonHandle } from '../daemon.js';
-import { NdjsonWriter } from '../replay.js';
-import { createLogger } from '../telemetry/logger.js';
-import { createToken } from './auth.js';
-import { mulberry32 as rng } from '../prng.js';
+import { loadConfig } from '../../src/config/index.js';
+import { startDaemon, type DaemonHandle } from '../../src/daemon.js';
+import { NdjsonWriter } from '../../src/replay.js';
+import { createLogger } from '../../src/telemetry/logger.js';
+import { createToken } from '../../src/api/auth.js';
+import { mulberry32 as rng } from '../support/prng.js';
 
 export interface FuzzOptions { requests: number; maxSeconds: number; benchSeconds: number; concurrency: number; seed?: number }
 export interface FuzzReport {
