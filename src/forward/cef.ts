@@ -15,6 +15,7 @@
  */
 import { hostname as osHostname } from 'node:os';
 import { CEF_MAP, type CefMapping } from './cef-map.js';
+import { OutpostError } from '../errors.js';
 
 export interface CefHeader {
   vendor: string;
@@ -114,7 +115,7 @@ const NAME = /^[a-z][a-z0-9_]*$/;
 export function parseCefPath(path: string): CefPathStep[][] {
   return path.split('|').map((alt) => alt.trim().split('.').map((part) => {
     const m = /^([^[\]]+)(?:\[(\d*)\])?$/.exec(part);
-    if (m === null || !NAME.test(m[1]!)) throw new Error(`CEF_MAP: bad path step '${part}' in '${path}'`);
+    if (m === null || !NAME.test(m[1]!)) throw new OutpostError('INTERNAL', { reason: `CEF_MAP: bad path step '${part}' in '${path}'` });
     return { name: m[1]!, index: m[2] === undefined ? -1 : m[2] === '' ? EACH : Number(m[2]) };
   }));
 }
@@ -183,7 +184,7 @@ function generateWriter(rows: readonly CefMapping[]): (ev: Obj) => string {
   };
   const present = `(typeof v === 'string' ? v !== '' : typeof v === 'number' || typeof v === 'bigint')`;
   for (const m of rows) {
-    if (!/^[A-Za-z0-9]+$/.test(m.key) || (m.label !== undefined && !/^[A-Za-z0-9]+$/.test(m.label))) throw new Error(`CEF_MAP: bad key or label in ${lit(m)}`);
+    if (!/^[A-Za-z0-9]+$/.test(m.key) || (m.label !== undefined && !/^[A-Za-z0-9]+$/.test(m.label))) throw new OutpostError('INTERNAL', { reason: `CEF_MAP: bad key or label in ${lit(m)}` });
     const alts = parseCefPath(m.ocsf);
     code.push(`v = ${chain(alts[0]!)};`);
     for (const alt of alts.slice(1)) code.push(`if (!${present}) v = ${chain(alt)};`);
