@@ -1,10 +1,10 @@
 /**
  * Device identity wired into the sensor: a consumer of the local protocols (protocols/local.ts:
  * DHCPv4/DHCPv6, ARP and NDP, mDNS / LLMNR, NetBIOS name service, parsed there and handed over as
- * typed messages) that learns into the DeviceStore (and emits DHCP Activity events), an EventEnricher that adds `device` and
- * `actor.user` to Network Activity events, an HTTP request observer that learns OS hints from
- * User-Agents (HTTP Activity events need not be emitted), and Device Inventory Info events on
- * identity changes.
+ * typed messages; identity never parses) that learns into the DeviceStore (and emits DHCP
+ * Activity events), an EventEnricher that adds `device` and `actor.user` to Network Activity
+ * events, an HTTP request observer that learns OS hints from User-Agents (HTTP Activity events
+ * need not be emitted), and Device Inventory Info events on identity changes.
  *
  *   const identity = new DeviceIdentity({ store, emitDhcp: true, emitInventory: true });
  *   identity.sink = sensorSinkOrOutbox;
