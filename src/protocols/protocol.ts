@@ -206,7 +206,7 @@ export interface LocalAnalyzer {
 export interface ProtocolEventClass {
   readonly kind: string;
   readonly classUid: number;
-  /** Module and function that build it (the sensor or device identity calls it). */
+  /** Module (under src/events/) and function that build it; the sensor or device identity calls it. */
   readonly builder: string;
 }
 

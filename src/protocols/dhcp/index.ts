@@ -76,5 +76,5 @@ export const dhcp: ProtocolDescriptor = {
   name: 'dhcp',
   covers: ['dhcp6'],
   local: (counters) => new DhcpAnalyzer(counters),
-  events: [{ kind: 'dhcp', classUid: 4004, builder: 'devices/events.ts buildDhcpActivity' }],
+  events: [{ kind: 'dhcp', classUid: 4004, builder: 'src/events/device-events.ts buildDhcpActivity' }],
 };

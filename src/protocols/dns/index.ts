@@ -132,5 +132,5 @@ export const dns: ProtocolDescriptor = {
   covers: ['mdns', 'llmnr'],
   flow: (env) => new DnsAnalyzer(env),
   local: (counters) => new NameResponseAnalyzer(counters),
-  events: [{ kind: 'dns', classUid: 4003, builder: 'protocols/dns/events.ts buildDnsActivityEvent' }],
+  events: [{ kind: 'dns', classUid: 4003, builder: 'src/events/dns-activity.ts buildDnsActivityEvent' }],
 };

@@ -2,7 +2,7 @@
  * HTTP/1.x over TCP as a registered flow analyzer: claims a flow whose client payload starts
  * with a request method and a space (RFC 9112 §3), feeds both directions in sequence order and
  * names the flow by the first request's Host (RFC 9110 §7.2). HTTP Activity events (4002) are
- * built from the flow's requests at its end (events.ts).
+ * built from the flow's requests at its end (src/events/http-activity.ts).
  */
 import { HttpFlowState } from './analyzer.js';
 import { HttpCounters } from './counters.js';
@@ -81,5 +81,5 @@ export class HttpAnalyzer implements FlowAnalyzer<HttpFlowState> {
 export const http: ProtocolDescriptor = {
   name: 'http',
   flow: (env) => new HttpAnalyzer(env),
-  events: [{ kind: 'http', classUid: 4002, builder: 'protocols/http/events.ts buildHttpActivity' }],
+  events: [{ kind: 'http', classUid: 4002, builder: 'src/events/http-activity.ts buildHttpActivity' }],
 };
