@@ -386,12 +386,17 @@ export class DeviceIdentity {
     if (h !== undefined) this.store.addOsHint(d, h, atMs);
   };
 
+  /**
+   * The local protocols' counters (every registered one; the four sets identity counts into come
+   * first, in the order the metrics have always listed them), then the store's and identity's own.
+   */
   counters(): Record<string, number> {
     return {
       ...this.dhcpCounters.snapshot(),
       ...this.arpCounters.snapshot(),
       ...this.nameCounters.snapshot(),
       ...this.nbnsCounters.snapshot(),
+      ...this.protocols.counters(),
       ...this.store.snapshot(),
       'dhcp.pending_dropped': this.pendingDropped,
       'devices.events_emitted': this.eventsEmitted,
