@@ -11,6 +11,7 @@ import { DecodeCounters } from './decode/counters.js';
 import { FlowTable, FlowCounters, type FlowSettings, type FlowActivity, DEFAULT_FLOW_SETTINGS } from './flows/flow-table.js';
 import { buildNetworkActivity } from './events/network-activity.js';
 import { FlowInspector, DEFAULT_INSPECTOR_SETTINGS, type InspectorSettings, type DnsMessageEvent } from './protocols/inspector.js';
+import type { InspectedDnsCallback } from './protocols/protocol.js';
 import { DnsNameCache } from './protocols/dns/name-cache.js';
 import { buildDnsActivityEvent } from './events/dns-activity.js';
 import { EventPipeline, type EventOutput, type EventStage, type OutpostEvent } from './events/pipeline.js';
@@ -38,6 +39,12 @@ export interface PacketObserver {
   onIpPacket?(p: DecodedPacket, buf: Buffer, tsUs: number): void;
   /** Frames the decoder reports as not IP (ARP, LLDP, ...), with their link type. */
   onNonIpFrame?(buf: Buffer, offset: number, capLen: number, linkType: number, tsUs: number): void;
+  /**
+   * mDNS / LLMNR datagrams as the inspector parsed them, during the same packet and before
+   * onIpPacket: an observer that would parse them again takes this parse instead
+   * (protocols/local.ts, the local-protocol dispatcher).
+   */
+  onInspectedDns?: InspectedDnsCallback;
 }
 
 /**
@@ -108,7 +115,12 @@ export class Sensor {
     this.decoder = new Decoder(this.decodeCounters, { decapsulateUdpTunnels: options.decapsulateTunnels ?? true });
     this.flows = new FlowTable(options.flows ?? DEFAULT_FLOW_SETTINGS, this.flowCounters, this.onFlowEvent);
     this.inspector = options.inspect === false ? null : new FlowInspector(options.inspector ?? DEFAULT_INSPECTOR_SETTINGS);
-    if (this.inspector !== null) this.inspector.onDnsMessage = this.onDnsMessage;
+    if (this.inspector !== null) {
+      this.inspector.onDnsMessage = this.onDnsMessage;
+      const takers = (options.packetObservers ?? []).filter((o) => o.onInspectedDns !== undefined && o.onIpPacket !== undefined).map((o) => o.onInspectedDns!);
+      if (takers.length === 1) this.inspector.onInspectedDns = takers[0]!;
+      else if (takers.length > 1) this.inspector.onInspectedDns = (st, info, protocol, p, buf, tsUs) => { for (const t of takers) t(st, info, protocol, p, buf, tsUs); };
+    }
   }
 
   private readonly onDnsMessage = (m: DnsMessageEvent): void => {

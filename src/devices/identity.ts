@@ -1,16 +1,20 @@
 /**
- * Device identity wired into the sensor: a PacketObserver that snoops DHCPv4/DHCPv6, ARP and NDP
- * into the DeviceStore (and emits DHCP Activity events), an EventEnricher that adds `device` and
- * `actor.user` to Network Activity events, an HTTP request observer that learns OS hints from
- * User-Agents (HTTP Activity events need not be emitted), and Device Inventory Info events on
- * identity changes.
+ * Device identity wired into the sensor: a consumer of the local protocols (protocols/local.ts:
+ * DHCPv4/DHCPv6, ARP and NDP, mDNS / LLMNR, NetBIOS name service, parsed there and handed over as
+ * typed messages; identity never parses) that learns into the DeviceStore (and emits DHCP
+ * Activity events), an EventEnricher that adds `device` and `actor.user` to Network Activity
+ * events, an HTTP request observer that learns OS hints from User-Agents (HTTP Activity events
+ * need not be emitted), and Device Inventory Info events on identity changes.
  *
  *   const identity = new DeviceIdentity({ store, emitDhcp: true, emitInventory: true });
  *   identity.sink = sensorSinkOrOutbox;
  *   new Sensor({ ..., packetObservers: [identity.observer], stages: [identity.stage], httpObservers: [identity.onHttpRequest] });
  *
- * Per packet it costs a port / protocol comparison unless the packet is DHCP (UDP 67/68,
- * 546/547), mDNS / LLMNR / NetBIOS name service (UDP 5353 / 5355 / 137), ICMPv6 ND or ARP.
+ * `observer` is the local-protocol dispatcher this identity owns: per packet it costs a port /
+ * protocol lookup unless the packet is DHCP (UDP 67/68, 546/547), mDNS / LLMNR / NetBIOS name
+ * service (UDP 5353 / 5355 / 137), ICMPv6 ND or ARP. The protocol counters (dhcp.*, arp.*,
+ * ndp.*, names.*, nbns.*) are the dispatcher's; identity adds what only it knows to the same sets
+ * (arp.conflicts, names.used / address_mismatch / ignored / no_mac).
  *
  * Name announcements (lowest trust, Trust.DNS): an mDNS response (RFC 6762 §6, §8.3) or LLMNR
  * response (RFC 4795 §2.1.1) whose answer section holds an A/AAAA record `<name>.local` (mDNS) or
@@ -19,23 +23,18 @@
  * whose NB_ADDRESS is the source address, name the sender (its source MAC) and bind the address
  * to it. Answers for other addresses (proxies, sleep proxies, WINS servers) are not used.
  */
-import type { DecodedPacket } from '../decode/decoder.js';
 import type { PacketObserver, EventSink, HttpRequestObserver } from '../sensor.js';
 import type { EventStage, OutpostEvent } from '../events/pipeline.js';
 import { addProfile } from '../events/ocsf.js';
-import { ParseStatus } from '../protocols/parse-status.js';
-import { Dhcp4Message, parseDhcp4, Dhcp4Type } from '../protocols/dhcp/dhcp4.js';
-import { Dhcp6Message, parseDhcp6, DHCP6_TYPE_NAMES, Dhcp6Type } from '../protocols/dhcp/dhcp6.js';
-import { dhcp4Info, dhcp6Info, macAt, type Dhcp4Info, type Dhcp6Info } from '../protocols/dhcp/fields.js';
+import { Dhcp4Type } from '../protocols/dhcp/dhcp4.js';
+import { Dhcp6Type } from '../protocols/dhcp/dhcp6.js';
+import type { Dhcp4Info, Dhcp6Info } from '../protocols/dhcp/fields.js';
 import { DhcpCounters } from '../protocols/dhcp/counters.js';
-import { ArpMessage, parseArp, arpPayloadOffset } from '../protocols/arp/arp.js';
-import { NdpMessage, parseNdp, ICMPV6_NA, ICMPV6_NS } from '../protocols/arp/ndp.js';
 import { ArpNdpCounters } from '../protocols/arp/counters.js';
-import { ipv4ToString, ipv6ToString } from '../events/format.js';
-import { parseDnsFast } from '../protocols/dns/fast.js';
-import { DnsMessageInfo, MDNS_PORT, LLMNR_PORT } from '../protocols/dns/message.js';
-import { DnsCounters } from '../protocols/dns/counters.js';
-import { NbnsMessage, NbnsCounters, parseNbns, NBNS_PORT } from '../protocols/nbns/nbns.js';
+import { NbnsCounters } from '../protocols/nbns/nbns.js';
+import { NameAnnounceCounters } from '../protocols/dns/local.js';
+import { LocalProtocols } from '../protocols/local.js';
+import type { Dhcp4Seen, Dhcp6Seen, LocalProtocolConsumer, NameResponseSeen, NbnsSeen, NeighborClaim } from '../protocols/protocol.js';
 import { DeviceStore, Trust, type Device } from './store.js';
 import { buildDhcpActivity, buildDeviceInventory, deviceObject, userObject, dhcp4HostName, type DhcpRequestInfo } from '../events/device-events.js';
 import { hintFromParamRequestList, hintFromUserAgent, hintFromVendorClass, hintFromAgentOs } from './os-hints.js';
@@ -64,45 +63,31 @@ interface PendingTx extends DhcpRequestInfo { mac: string; clientId?: string }
 /** What a DHCPv6 client sent in its SOLICIT / REQUEST / RENEW ..., kept for the server's reply. */
 interface PendingTx6 { duid?: string; fqdn?: string }
 
-/** Counters of host names learned from mDNS / LLMNR / NetBIOS name service. */
-export class NameAnnounceCounters {
-  mdnsResponses = 0; llmnrResponses = 0; malformed = 0;
-  /** A/AAAA (or NB) answers naming the sender with its own source address: used. */
-  used = 0;
-  /** Answers whose address is not the packet's source address: not used. */
-  addressMismatch = 0;
-  /** Answers not usable as a host name (service names, TTL 0 goodbyes, group or non-workstation NetBIOS names). */
-  ignored = 0;
-  /** Packets without a source MAC (not Ethernet): not used. */
-  noMac = 0;
-  snapshot(): Record<string, number> {
-    return {
-      'names.mdns_responses': this.mdnsResponses, 'names.llmnr_responses': this.llmnrResponses,
-      'names.malformed': this.malformed, 'names.used': this.used, 'names.address_mismatch': this.addressMismatch,
-      'names.ignored': this.ignored, 'names.no_mac': this.noMac,
-    };
-  }
-}
+export { NameAnnounceCounters };
 
 /** A single DNS label usable as a host name (no service labels like `_http._tcp`). */
 const HOST_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
 export class DeviceIdentity {
   readonly store: DeviceStore;
-  readonly dhcpCounters = new DhcpCounters();
-  readonly arpCounters = new ArpNdpCounters();
-  readonly nameCounters = new NameAnnounceCounters();
-  readonly nbnsCounters = new NbnsCounters();
-  private readonly dnsInfo = new DnsMessageInfo();
-  private readonly dnsScratchCounters = new DnsCounters();
-  private readonly nbns = new NbnsMessage();
+  /** What identity learns from: the local protocols' typed messages. */
+  readonly consumer: LocalProtocolConsumer = {
+    onDhcp4: (m) => this.onDhcp4(m),
+    onDhcp6: (m) => this.onDhcp6(m),
+    onNeighbor: (m) => this.onNeighbor(m),
+    onNameResponse: (m) => this.onNameResponse(m),
+    onNbns: (m) => this.onNbns(m),
+  };
+  /** The local-protocol dispatcher feeding `consumer`; a PacketObserver for the Sensor. */
+  readonly protocols = new LocalProtocols(this.consumer);
+  readonly observer: PacketObserver = this.protocols;
+  readonly dhcpCounters = this.protocols.counterSets.get(DhcpCounters);
+  readonly arpCounters = this.protocols.counterSets.get(ArpNdpCounters);
+  readonly nameCounters = this.protocols.counterSets.get(NameAnnounceCounters);
+  readonly nbnsCounters = this.protocols.counterSets.get(NbnsCounters);
   sink: EventSink | null;
   private readonly emitDhcp: boolean;
   private readonly emitInventory: boolean;
-  private readonly d4 = new Dhcp4Message();
-  private readonly d6 = new Dhcp6Message();
-  private readonly arp = new ArpMessage();
-  private readonly ndp = new NdpMessage();
   /** xid → what the client said in DISCOVER/REQUEST, for the ACK (bounded, oldest dropped). */
   private readonly pending = new Map<number, PendingTx>();
   /** DHCPv6 transaction id → what the client said, for the ADVERTISE / REPLY (same bound). */
@@ -126,42 +111,16 @@ export class DeviceIdentity {
     this.eventsEmitted++;
   }
 
-  readonly observer: PacketObserver = {
-    onIpPacket: (p, buf, tsUs) => {
-      if (p.protocol === 17) {
-        const sp = p.srcPort, dp = p.dstPort;
-        if ((sp === 67 || sp === 68) && (dp === 67 || dp === 68)) this.onDhcp4(p, buf, tsUs);
-        else if ((sp === 546 || sp === 547) && (dp === 546 || dp === 547)) this.onDhcp6(p, buf, tsUs);
-        else if (sp === MDNS_PORT || sp === LLMNR_PORT) this.onNameResponse(p, buf, tsUs, sp === MDNS_PORT ? 'mdns' : 'llmnr');
-        else if (sp === NBNS_PORT) this.onNbns(p, buf, tsUs);
-      } else if (p.protocol === 58 && p.ipVersion === 6) {
-        this.onNdp(p, buf, tsUs);
-      }
-    },
-    onNonIpFrame: (buf, offset, capLen, linkType, tsUs) => {
-      const o = arpPayloadOffset(buf, offset, offset + capLen, linkType);
-      if (o >= 0) this.onArp(buf, o, offset + capLen, tsUs);
-    },
-  };
-
-  private onDhcp4(p: DecodedPacket, buf: Buffer, tsUs: number): void {
-    const c = this.dhcpCounters;
-    const st = parseDhcp4(buf, p.payloadOffset, p.payloadOffset + p.payloadLength, this.d4);
-    if (st === ParseStatus.NOT_MINE) { c.v4NotDhcp++; return; }
-    if (st !== ParseStatus.OK) { c.countV4(this.d4.error); return; }
-    c.countV4(this.d4.error); // OK with a dropped fixed-size option
-    c.v4Messages++;
-    if (this.d4.repeatedOptions > 0) c.v4OptionRepeated += this.d4.repeatedOptions;
-    const info = dhcp4Info(buf, this.d4);
-    if (info.relayAgentTruncated === true) c.v4RelayAgentTruncated++;
-    const atMs = Math.floor(tsUs / 1000);
+  private onDhcp4(m: Dhcp4Seen): void {
+    const info = m.info;
+    const atMs = Math.floor(m.tsUs / 1000);
     const request = this.learnDhcp4(info, atMs);
     if (this.emitDhcp) {
       this.emit(buildDhcpActivity(info, {
         timeMs: atMs,
-        srcIp: ipv4ToString(p.src3), srcPort: p.srcPort, dstIp: ipv4ToString(p.dst3), dstPort: p.dstPort,
-        ...(p.srcMacOffset >= 0 ? { srcMac: macAt(buf, p.srcMacOffset) } : {}),
-        ...(p.dstMacOffset >= 0 ? { dstMac: macAt(buf, p.dstMacOffset) } : {}),
+        srcIp: m.src.ip, srcPort: m.src.port, dstIp: m.dst.ip, dstPort: m.dst.port,
+        ...(m.src.mac !== undefined ? { srcMac: m.src.mac } : {}),
+        ...(m.dst.mac !== undefined ? { dstMac: m.dst.mac } : {}),
         ...(request !== undefined ? { request } : {}),
       }));
     }
@@ -174,7 +133,8 @@ export class DeviceIdentity {
    * but the host name is the client's and servers rarely repeat it.
    */
   learnDhcp4(info: Dhcp4Info, atMs: number): PendingTx | undefined {
-    if (info.mac === undefined) { this.dhcpCounters.v4NotEthernet++; return undefined; }
+    // Not Ethernet (counted as dhcp.v4.not_ethernet where it was parsed): no MAC to name a device by.
+    if (info.mac === undefined) return undefined;
     // A transaction is the client's xid (RFC 2131 §4.1, chosen at random) with its chaddr: a
     // reply for another client that drew the same xid must not take this client's name.
     let tx = this.pending.get(info.xid);
@@ -240,28 +200,19 @@ export class DeviceIdentity {
     return tx;
   }
 
-  private onDhcp6(p: DecodedPacket, buf: Buffer, tsUs: number): void {
-    const c = this.dhcpCounters;
-    const st = parseDhcp6(buf, p.payloadOffset, p.payloadOffset + p.payloadLength, this.d6);
-    if (st === ParseStatus.NOT_MINE) { c.v6NotDhcp++; return; }
-    if (st !== ParseStatus.OK) { c.countV6(this.d6.error); return; }
-    c.v6Messages++;
-    if (this.d6.iaAddrDropped > 0) c.v6IaAddressesDropped += this.d6.iaAddrDropped;
-    const info = dhcp6Info(buf, this.d6, DHCP6_TYPE_NAMES);
-    const atMs = Math.floor(tsUs / 1000);
+  private onDhcp6(m: Dhcp6Seen): void {
+    const info = m.info;
+    const atMs = Math.floor(m.tsUs / 1000);
     const fromServer = info.msgType === Dhcp6Type.REPLY || info.msgType === Dhcp6Type.ADVERTISE;
-    const clientMac = fromServer
-      ? (p.dstMacOffset >= 0 ? macAt(buf, p.dstMacOffset) : undefined)
-      : (p.srcMacOffset >= 0 ? macAt(buf, p.srcMacOffset) : undefined);
+    const clientMac = fromServer ? m.dst.mac : m.src.mac;
     const mac = info.duidMac ?? clientMac;
     const tx = this.pendingDhcp6(info, fromServer);
     if (mac !== undefined) this.learnDhcp6(info, mac, tx, atMs);
     if (this.emitDhcp) {
-      const w = (k: 'src' | 'dst'): string => k === 'src' ? ipv6ToString(p.src0, p.src1, p.src2, p.src3) : ipv6ToString(p.dst0, p.dst1, p.dst2, p.dst3);
       this.emit(buildDhcpActivity(info, {
-        timeMs: atMs, srcIp: w('src'), srcPort: p.srcPort, dstIp: w('dst'), dstPort: p.dstPort,
-        ...(p.srcMacOffset >= 0 ? { srcMac: macAt(buf, p.srcMacOffset) } : {}),
-        ...(p.dstMacOffset >= 0 ? { dstMac: macAt(buf, p.dstMacOffset) } : {}),
+        timeMs: atMs, srcIp: m.src.ip, srcPort: m.src.port, dstIp: m.dst.ip, dstPort: m.dst.port,
+        ...(m.src.mac !== undefined ? { srcMac: m.src.mac } : {}),
+        ...(m.dst.mac !== undefined ? { dstMac: m.dst.mac } : {}),
         ...(tx?.fqdn !== undefined ? { request: { fqdn: tx.fqdn } } : {}),
       }));
     }
@@ -317,51 +268,20 @@ export class DeviceIdentity {
     }
   }
 
-  private onArp(buf: Buffer, o: number, end: number, tsUs: number): void {
-    const c = this.arpCounters;
-    const st = parseArp(buf, o, end, this.arp);
-    if (st === ParseStatus.NOT_MINE) { c.arpNotEthernetIpv4++; return; }
-    if (st !== ParseStatus.OK) { c.countArp(this.arp.error); return; }
-    c.arpMessages++;
-    if (this.arp.gratuitous) c.arpGratuitous++;
-    if (this.arp.probe) { c.arpProbes++; return; }
-    this.neighbor(ipv4ToString(this.arp.senderIp), macAt(buf, this.arp.senderMacOffset), Math.floor(tsUs / 1000), 'arp');
-  }
-
-  private onNdp(p: DecodedPacket, buf: Buffer, tsUs: number): void {
-    const c = this.arpCounters;
-    const st = parseNdp(buf, p.payloadOffset, p.payloadOffset + p.payloadLength, this.ndp);
-    if (st === ParseStatus.NOT_MINE) return;
-    if (st !== ParseStatus.OK) { c.countNdp(this.ndp.error); return; }
-    c.ndpMessages++;
-    const m = this.ndp, atMs = Math.floor(tsUs / 1000);
-    if (m.type === ICMPV6_NA && m.targetOffset >= 0 && m.targetLinkAddrOffset >= 0) {
-      const t = m.targetOffset;
-      const w = (i: number): number => ((buf[t + i]! << 24) | (buf[t + i + 1]! << 16) | (buf[t + i + 2]! << 8) | buf[t + i + 3]!) >>> 0;
-      this.neighbor(ipv6ToString(w(0), w(4), w(8), w(12)), macAt(buf, m.targetLinkAddrOffset), atMs, 'ndp');
-      return;
-    }
-    const unspecified = p.src0 === 0 && p.src1 === 0 && p.src2 === 0 && p.src3 === 0;
-    if (unspecified) { if (m.type === ICMPV6_NS) c.ndpDad++; return; }
-    if (m.sourceLinkAddrOffset >= 0) {
-      this.neighbor(ipv6ToString(p.src0, p.src1, p.src2, p.src3), macAt(buf, m.sourceLinkAddrOffset), atMs, 'ndp');
-    }
+  /** ARP / NDP "address is at mac" (RFC 826, RFC 4861 §7.2.5), trust: neighbor. */
+  private onNeighbor(m: NeighborClaim): void {
+    this.neighbor(m.address, m.mac, Math.floor(m.tsUs / 1000), m.protocol);
   }
 
   /**
    * mDNS / LLMNR responses: `<name>.local` (mDNS) or a single-label `<name>` (LLMNR) A/AAAA
    * answers carrying the sender's own source address name the sender (trust: DNS).
    */
-  private onNameResponse(p: DecodedPacket, buf: Buffer, tsUs: number, protocol: 'mdns' | 'llmnr'): void {
-    const c = this.nameCounters, m = this.dnsInfo;
-    const st = parseDnsFast(buf, p.payloadOffset, p.payloadOffset + p.payloadLength, m, { protocol, counters: this.dnsScratchCounters });
-    if (st !== ParseStatus.OK) { c.malformed++; return; }
-    if (!m.qr || m.rcode !== 0 || m.opcode !== 0) return;
-    if (protocol === 'mdns') c.mdnsResponses++; else c.llmnrResponses++;
-    if (m.answers.length === 0) return;
-    if (p.srcMacOffset < 0) { c.noMac++; return; }
-    const src = p.ipVersion === 4 ? ipv4ToString(p.src3) : ipv6ToString(p.src0, p.src1, p.src2, p.src3);
-    const atMs = Math.floor(tsUs / 1000);
+  private onNameResponse(m: NameResponseSeen): void {
+    const c = this.nameCounters, protocol = m.protocol;
+    if (m.srcMac === undefined) { c.noMac++; return; }
+    const src = m.srcIp, mac = m.srcMac;
+    const atMs = Math.floor(m.tsUs / 1000);
     for (const a of m.answers) {
       if ((a.type !== 1 && a.type !== 28) || a.data === undefined) continue;
       let label = a.name;
@@ -370,25 +290,22 @@ export class DeviceIdentity {
       if (a.ttl === 0 || !HOST_LABEL.test(label)) { c.ignored++; continue; }
       if (a.data !== src) { c.addressMismatch++; continue; }
       c.used++;
-      this.nameClaim(src, macAt(buf, p.srcMacOffset), label, protocol, `${a.name} ${a.typeName} ${a.data}`, atMs);
+      this.nameClaim(src, mac, label, protocol, `${a.name} ${a.typeName} ${a.data}`, atMs);
     }
   }
 
   /** NetBIOS name registrations / refreshes and positive query responses (RFC 1002 §4.2). */
-  private onNbns(p: DecodedPacket, buf: Buffer, tsUs: number): void {
-    if (p.ipVersion !== 4) return;
-    const m = this.nbns, c = this.nameCounters;
-    const st = parseNbns(buf, p.payloadOffset, p.payloadOffset + p.payloadLength, m);
-    this.nbnsCounters.count(st, m);
-    if (st !== ParseStatus.OK || !(m.isRegistration || m.isPositiveQueryResponse)) return;
-    if (p.srcMacOffset < 0) { c.noMac++; return; }
-    const src = ipv4ToString(p.src3), atMs = Math.floor(tsUs / 1000);
+  private onNbns(n: NbnsSeen): void {
+    const m = n.message, c = this.nameCounters;
+    if (!(m.isRegistration || m.isPositiveQueryResponse)) return;
+    if (n.srcMac === undefined) { c.noMac++; return; }
+    const src = n.srcIp, mac = n.srcMac, atMs = Math.floor(n.tsUs / 1000);
     for (const r of m.records) {
       // Workstation (0x00) unique names are the machine's name; groups are domains/workgroups.
       if (r.group || r.suffix !== 0x00 || r.name.length === 0 || r.name.startsWith('*')) { c.ignored++; continue; }
       if (!r.addresses.includes(src)) { c.addressMismatch++; continue; }
       c.used++;
-      this.nameClaim(src, macAt(buf, p.srcMacOffset), r.name, 'netbios', `${r.name}<00> NB ${src}`, atMs);
+      this.nameClaim(src, mac, r.name, 'netbios', `${r.name}<00> NB ${src}`, atMs);
     }
   }
 
@@ -469,12 +386,17 @@ export class DeviceIdentity {
     if (h !== undefined) this.store.addOsHint(d, h, atMs);
   };
 
+  /**
+   * The local protocols' counters (every registered one; the four sets identity counts into come
+   * first, in the order the metrics have always listed them), then the store's and identity's own.
+   */
   counters(): Record<string, number> {
     return {
       ...this.dhcpCounters.snapshot(),
       ...this.arpCounters.snapshot(),
       ...this.nameCounters.snapshot(),
       ...this.nbnsCounters.snapshot(),
+      ...this.protocols.counters(),
       ...this.store.snapshot(),
       'dhcp.pending_dropped': this.pendingDropped,
       'devices.events_emitted': this.eventsEmitted,

@@ -1,87 +1,50 @@
 /**
- * Drives the protocol analyzers for each flow that needs them and keeps what they found.
+ * Drives the registered flow analyzers (registry.ts) for each flow that needs them and keeps
+ * what they found. Nothing here names a protocol: candidates come from each analyzer's
+ * transports and probe, the first analyzer that claims a flow owns it, and an analyzer whose
+ * probe says "not mine" is excluded for the rest of that flow.
  *
- * Per-flow analyzer state lives in an array indexed by flow-table slot and tagged with the
- * flow's uid, so a slot reused by a new flow starts clean without any callback. A flow is
- * inspected only until its analyzers are done or `maxInspectedPackets` payload packets have
- * gone by; after that the per-packet cost is one typed-array read. Analyzer state (reassembly
- * buffers) is dropped as soon as a flow's result is final, so memory follows the flows being
- * inspected, not the flows being tracked.
+ * Per-flow state lives in an array indexed by flow-table slot and tagged with the flow's uid, so
+ * a slot reused by a new flow starts clean without any callback. A flow is inspected only until
+ * its owner is done or `maxInspectedPackets` payload packets have gone by; after that the
+ * per-packet cost is one typed-array read. Analyzer state (reassembly buffers) is dropped as soon
+ * as a flow's result is final, so memory follows the flows being inspected, not the flows being
+ * tracked.
  */
 import type { DecodedPacket } from '../decode/decoder.js';
 import { IPPROTO_TCP, IPPROTO_UDP } from '../decode/constants.js';
 import type { FlowTable } from '../flows/flow-table.js';
-import { StreamPrefixCounters } from '../flows/stream-prefix.js';
-import { TlsFlowState, tlsVersionName, type TlsResult } from './tls/analyzer.js';
-import { TlsCounters } from './tls/counters.js';
-import { ClientHello, parseClientHelloHandshake } from './tls/client-hello.js';
-import { ja4 } from './tls/ja4.js';
-import { ParseStatus } from './parse-status.js';
-import { QuicFlowState } from './quic/analyzer.js';
-import { QuicCounters } from './quic/counters.js';
-import { ChloInfo, findChlo, parseChlo } from './quic/gquic-chlo.js';
-import { HttpFlowState, type HttpRequestRecord } from './http/analyzer.js';
-import { HttpCounters } from './http/counters.js';
-import { DnsMessageInfo, DnsTcpFramer, dnsProtocolForPorts, parseDnsOverTcp } from './dns/message.js';
-import { parseDnsFast } from './dns/fast.js';
-import { DnsCounters } from './dns/counters.js';
-import { ipv4ToString, ipv6ToString } from '../events/format.js';
+import { tlsVersionName } from './tls/analyzer.js';
+import {
+  CounterSets, Feed, Probe, TRANSPORT_TCP, TRANSPORT_UDP,
+  type DnsMessageCallback, type FlowAnalyzer, type FlowAnalyzerEnv, type FlowContext, type FlowFindings,
+  type InspectedDnsCallback, type InspectorSettings, type PacketContext, type ProtocolDescriptor,
+} from './protocol.js';
+import { PROTOCOLS } from './registry.js';
 
-/**
- * A parsed DNS message with its endpoints: `client` asked, `server` answered. Built only for
- * DNS traffic (strings are needed for the name cache and events anyway).
- */
-export interface DnsMessageEvent {
-  info: DnsMessageInfo;
-  client: { ip: string; port: number };
-  server: { ip: string; port: number };
-  tsUs: number;
-}
-export type DnsMessageCallback = (m: DnsMessageEvent) => void;
-
-export type HostnameSource = 'sni' | 'quic' | 'http_host' | 'certificate' | 'dns';
-
-export interface InspectorSettings {
-  tlsReassemblyMaxBytes: number;
-  /** Payload packets of one flow looked at before giving up on naming it. */
-  maxInspectedPackets: number;
-}
+export type { DnsMessageEvent, DnsMessageCallback, FlowFindings, HostnameSource, InspectorSettings } from './protocol.js';
 
 export const DEFAULT_INSPECTOR_SETTINGS: InspectorSettings = {
   tlsReassemblyMaxBytes: 16384,
   maxInspectedPackets: 32,
 };
 
-/** What the analyzers learned about one flow; read when its events are built. */
-export interface FlowFindings {
-  hostname?: string;
-  hostnameSource?: HostnameSource;
-  tls?: TlsResult;
-  /** QUIC version name when the flow is QUIC. */
-  quicVersion?: string;
-  http?: HttpRequestRecord[];
-}
-
-const enum Kind {
-  UNDECIDED = 0,
-  TLS = 1,
-  HTTP = 2,
-  QUIC = 3,
-  NONE = 4,
-  /** DNS, mDNS or LLMNR: every message is parsed for as long as the flow lives. */
-  DNS = 5,
-}
+/** `owner` of a flow no analyzer has claimed yet / that needs nothing more. */
+const UNDECIDED = -1;
+const NONE = -2;
 
 /** Per-flow working state while a flow is inspected. */
-class Inspection {
-  kind = Kind.UNDECIDED;
+class Inspection implements FlowContext {
+  /** Index of the owning analyzer, UNDECIDED or NONE. */
+  owner = UNDECIDED;
+  /** Index of the analyzer that claimed the flow (kept when `owner` becomes NONE); -1 none. */
+  claimedBy = -1;
+  /** The claiming analyzer's per-flow state. */
+  state: unknown = null;
+  /** Bit i set: analyzer i said the flow is not its protocol. */
+  excluded = 0;
   packets = 0;
-  tls: TlsFlowState | null = null;
-  quic: QuicFlowState | null = null;
-  http: HttpFlowState | null = null;
-  dnsClientFramer: DnsTcpFramer | null = null;
-  dnsServerFramer: DnsTcpFramer | null = null;
-  /** Next expected sequence number per direction for in-order HTTP feeding. */
+  /** Next expected sequence number per direction (the SYN's ISN + 1 until an analyzer moves it). */
   clientNext = -1;
   serverNext = -1;
   /**
@@ -92,32 +55,32 @@ class Inspection {
   readonly findings: FlowFindings = {};
 }
 
+/** The packet being inspected; one object reused for every packet. */
+class CurrentPacket implements PacketContext {
+  p!: DecodedPacket;
+  buf!: Buffer;
+  tsUs = 0;
+  fromClient = false;
+  clientDecidedBySyn = false;
+  syn = false;
+}
+
+/** The inspector's environment: listeners may be attached after construction. */
+class Env implements FlowAnalyzerEnv {
+  readonly counters = new CounterSets();
+  onDnsMessage: DnsMessageCallback | null = null;
+  onInspectedDns: InspectedDnsCallback | null = null;
+  constructor(readonly settings: InspectorSettings) {}
+}
+
 const TCP_SYN = 0x02;
 /** Payload packets looked at for a handshake or request start before a flow is left alone. */
 const UNDECIDED_SEGMENTS = 4;
-const HTTP_METHOD_START = /^(GET|POST|PUT|HEAD|DELETE|OPTIONS|PATCH|CONNECT|TRACE) /;
 
 export class FlowInspector {
-  readonly tlsCounters = new TlsCounters();
-  readonly streamCounters = new StreamPrefixCounters();
-  readonly quicCounters = new QuicCounters();
-  readonly httpCounters = new HttpCounters();
-  readonly dnsCounters = new DnsCounters();
-  private readonly dnsInfo = new DnsMessageInfo();
-  private dnsPacket: DecodedPacket | null = null;
-  /** Parse options per protocol and transport, built once rather than per packet. */
-  private readonly dnsUdpOptions = {
-    dns: { counters: this.dnsCounters, protocol: 'dns', transport: 'udp' },
-    mdns: { counters: this.dnsCounters, protocol: 'mdns', transport: 'udp' },
-    llmnr: { counters: this.dnsCounters, protocol: 'llmnr', transport: 'udp' },
-  } as const;
-  private readonly dnsTcpOptions = {
-    dns: { counters: this.dnsCounters, protocol: 'dns' },
-    mdns: { counters: this.dnsCounters, protocol: 'mdns' },
-    llmnr: { counters: this.dnsCounters, protocol: 'llmnr' },
-  } as const;
-  /** Receives every DNS message (name cache, DNS Activity events); null = DNS not inspected. */
-  onDnsMessage: DnsMessageCallback | null = null;
+  /** Registered flow analyzers, in registry order (probe order). */
+  readonly analyzers: readonly FlowAnalyzer[];
+  private readonly env: Env;
   private readonly settings: InspectorSettings;
   private inspections: (Inspection | undefined)[] = [];
   private findings: (FlowFindings | undefined)[] = [];
@@ -125,14 +88,25 @@ export class FlowInspector {
   private owner = new Float64Array(0);
   /** 1 once a flow needs no more packets. */
   private finished = new Uint8Array(0);
-  private readonly clientHello = new ClientHello();
-  private readonly chlo = new ChloInfo();
-  /** Whether the current packet's flow had its client decided by a SYN or SYN-ACK. */
-  private clientDecidedBySyn = false;
+  private readonly cur = new CurrentPacket();
 
-  constructor(settings: InspectorSettings = DEFAULT_INSPECTOR_SETTINGS) {
+  constructor(settings: InspectorSettings = DEFAULT_INSPECTOR_SETTINGS, protocols: readonly ProtocolDescriptor[] = PROTOCOLS) {
     this.settings = settings;
+    this.env = new Env(settings);
+    const list: FlowAnalyzer[] = [];
+    for (const d of protocols) if (d.flow !== undefined) list.push(d.flow(this.env));
+    // Exclusion is a bit per analyzer in one 31-bit integer.
+    if (list.length > 31) throw new Error('more than 31 flow analyzers registered');
+    this.analyzers = list;
   }
+
+  /** Receives every DNS message (name cache, DNS Activity events); null = DNS not inspected. */
+  get onDnsMessage(): DnsMessageCallback | null { return this.env.onDnsMessage; }
+  set onDnsMessage(cb: DnsMessageCallback | null) { this.env.onDnsMessage = cb; }
+
+  /** Receives mDNS / LLMNR datagrams as parsed (local-protocol dispatcher); null = none. */
+  get onInspectedDns(): InspectedDnsCallback | null { return this.env.onInspectedDns; }
+  set onInspectedDns(cb: InspectedDnsCallback | null) { this.env.onInspectedDns = cb; }
 
   private ensure(capacity: number): void {
     if (this.owner.length >= capacity) return;
@@ -144,12 +118,8 @@ export class FlowInspector {
     this.finished = finished;
   }
 
-  /** Packet time of the packet being inspected. */
-  private nowUs = 0;
-
   /** Called for every decoded packet after the flow table has accounted it. */
   onPacket(t: FlowTable, slot: number, p: DecodedPacket, buf: Buffer, tsUs: number): void {
-    this.nowUs = tsUs;
     if (this.owner.length < t.capacity) this.ensure(t.capacity);
     const uid = t.uid[slot]!;
     if (this.owner[slot] !== uid) {
@@ -170,206 +140,68 @@ export class FlowInspector {
       this.inspections[slot] = ins;
       this.findings[slot] = ins.findings;
     }
-    const fromClient = t.lastPacketFromClient;
-    this.clientDecidedBySyn = t.clientKnown(slot);
-    if (ins.kind === Kind.UNDECIDED && this.onDnsMessage !== null && dnsProtocolForPorts(p.srcPort, p.dstPort) !== undefined) {
-      ins.kind = Kind.DNS;
-    }
-    if (ins.kind === Kind.DNS) {
-      if (len > 0) this.dns(ins, p, buf, proto === IPPROTO_TCP, fromClient);
+    const pc = this.cur;
+    pc.p = p; pc.buf = buf; pc.tsUs = tsUs; pc.syn = syn;
+    pc.clientDecidedBySyn = t.clientKnown(slot);
+    pc.fromClient = t.lastPacketFromClient !== ins.swapped;
+    if (ins.owner === UNDECIDED && !this.decide(ins, pc, proto === IPPROTO_TCP ? TRANSPORT_TCP : TRANSPORT_UDP)) {
+      this.packetSeen(slot, ins, len);
       return;
     }
-    if (proto === IPPROTO_TCP) this.tcp(ins, p, buf, fromClient, syn);
-    else this.udp(ins, p, buf, fromClient);
-    if (len > 0 && ++ins.packets >= this.settings.maxInspectedPackets) ins.kind = Kind.NONE;
+    const a = this.analyzers[ins.owner]!;
+    if (a.everyPacket) { a.feed(ins.state, pc, ins); return; }
+    if (a.feed(ins.state, pc, ins) === Feed.STOP) ins.owner = NONE;
+    this.packetSeen(slot, ins, len);
+  }
+
+  /**
+   * Probes the candidates of an undecided flow. Returns true when an analyzer claimed it (its
+   * state is created and the packet is to be fed); false when the flow stays undecided or was
+   * settled without an owner (ins.owner NONE).
+   */
+  private decide(ins: Inspection, pc: CurrentPacket, transport: number): boolean {
+    const p = pc.p, len = p.payloadLength;
+    if (pc.syn) {
+      // Keep the ISN: a ClientHello split across segments is reassembled from it.
+      if (pc.fromClient) ins.clientNext = (p.tcpSeq + 1) >>> 0; else ins.serverNext = (p.tcpSeq + 1) >>> 0;
+    }
+    const analyzers = this.analyzers;
+    for (let i = 0; i < analyzers.length; i++) {
+      const a = analyzers[i]!;
+      if ((a.transports & transport) === 0 || (ins.excluded & (1 << i)) !== 0) continue;
+      if (len === 0 && !a.probeEmpty) continue;
+      const r = a.probe(pc, ins);
+      if (r === Probe.NOT_YET) continue;
+      if (r === Probe.NOT_MINE) { ins.excluded |= 1 << i; continue; }
+      if (r === Probe.FINISHED) { ins.owner = NONE; return false; }
+      if (r === Probe.MINE_REVERSED) {
+        ins.swapped = !ins.swapped;
+        pc.fromClient = true;
+        const n = ins.clientNext; ins.clientNext = ins.serverNext; ins.serverNext = n;
+      }
+      ins.owner = i;
+      ins.claimedBy = i;
+      ins.state = a.start(pc, ins);
+      return true;
+    }
+    // Not a handshake or request start: the server spoke first (a banner), the capture started
+    // mid-conversation, or a segment was lost. A few more payload packets are looked at before
+    // the flow is left alone.
+    if (len > 0 && ins.packets >= UNDECIDED_SEGMENTS) ins.owner = NONE;
+    return false;
+  }
+
+  /** Counts a payload packet against the flow's budget and finishes the flow when it is done. */
+  private packetSeen(slot: number, ins: Inspection, len: number): void {
+    if (len > 0 && ++ins.packets >= this.settings.maxInspectedPackets) ins.owner = NONE;
     if (this.isDone(ins)) this.finish(slot, ins);
   }
 
-  private tcp(ins: Inspection, p: DecodedPacket, buf: Buffer, flowFromClient: boolean, syn: boolean): void {
-    const off = p.payloadOffset, len = p.payloadLength;
-    let fromClient = flowFromClient !== ins.swapped;
-    if (ins.kind === Kind.UNDECIDED) {
-      if (syn) {
-        // Keep the ISN: a ClientHello split across segments is reassembled from it.
-        if (fromClient) ins.clientNext = (p.tcpSeq + 1) >>> 0; else ins.serverNext = (p.tcpSeq + 1) >>> 0;
-        if (len === 0) return;
-      }
-      if (buf[off] === 0x16) {
-        // A TLS handshake record, from either side (RFC 8446 §5.1). A ClientHello (handshake
-        // type 1) names its sender as the TLS client whatever the flow's guess was.
-        if (len > 5 && buf[off + 5] === 1 && !fromClient && !this.clientDecidedBySyn) {
-          ins.swapped = !ins.swapped;
-          fromClient = true;
-          const n = ins.clientNext; ins.clientNext = ins.serverNext; ins.serverNext = n;
-        }
-        ins.kind = Kind.TLS;
-        ins.tls = new TlsFlowState(this.tlsCounters, this.streamCounters, this.settings.tlsReassemblyMaxBytes);
-        // Replay what the handshake told us about sequence numbers.
-        if (ins.clientNext >= 0) ins.tls.onClientData((ins.clientNext - 1) >>> 0, buf, off, 0, true);
-        if (ins.serverNext >= 0) ins.tls.onServerData((ins.serverNext - 1) >>> 0, buf, off, 0, true);
-      } else if ((fromClient || !this.clientDecidedBySyn) && looksLikeHttpRequest(buf, off, off + len)) {
-        // The sender of a request is the HTTP client, even when the flow's first packet was
-        // the server's (a capture that started mid-conversation).
-        if (!fromClient) {
-          ins.swapped = !ins.swapped;
-          fromClient = true;
-          const n = ins.clientNext; ins.clientNext = ins.serverNext; ins.serverNext = n;
-        }
-        ins.kind = Kind.HTTP;
-        ins.http = new HttpFlowState(this.httpCounters);
-      } else {
-        // Not a handshake or request start: the server spoke first (a banner), the capture
-        // started mid-conversation, or a segment was lost. Look at a few more segments for a
-        // request start before leaving the flow alone.
-        if (ins.packets >= UNDECIDED_SEGMENTS) ins.kind = Kind.NONE;
-        return;
-      }
-    }
-    if (ins.kind === Kind.TLS && ins.tls !== null) {
-      if (fromClient) ins.tls.onClientData(p.tcpSeq, buf, off, len, syn);
-      else ins.tls.onServerData(p.tcpSeq, buf, off, len, syn);
-    } else if (ins.kind === Kind.HTTP && ins.http !== null && len > 0) {
-      // HTTP analysis wants bytes in order: feed a segment only when it starts where the last
-      // one ended; skip retransmitted bytes; a gap ends the analysis of that direction.
-      const seq = p.tcpSeq;
-      let next = fromClient ? ins.clientNext : ins.serverNext;
-      if (next < 0) next = seq;
-      const skip = (next - seq) | 0; // bytes of this segment already seen (wraparound-safe)
-      if (skip < 0) { ins.kind = Kind.NONE; return; }
-      if (skip >= len) return;
-      if (fromClient) ins.http.onClientData(buf, off + skip, len - skip);
-      else ins.http.onServerData(buf, off + skip, len - skip);
-      const advanced = (seq + len) >>> 0;
-      if (fromClient) ins.clientNext = advanced; else ins.serverNext = advanced;
-    }
-  }
-
-  private udp(ins: Inspection, p: DecodedPacket, buf: Buffer, flowFromClient: boolean): void {
-    const off = p.payloadOffset, len = p.payloadLength;
-    let fromClient = flowFromClient !== ins.swapped;
-    if (ins.kind === Kind.UNDECIDED) {
-      // A client Initial: long header (RFC 9000 §17.2), padded to at least 1200 bytes (§14.1).
-      // Its sender is the QUIC client even when the capture caught a server packet first.
-      if (len >= 1200 && (buf[off]! & 0x80) !== 0) {
-        if (!fromClient) { ins.swapped = !ins.swapped; fromClient = true; }
-        ins.kind = Kind.QUIC;
-        ins.quic = new QuicFlowState(this.quicCounters);
-      } else if (len >= 1000 && this.gquicClearChlo(ins, buf, off, off + len)) {
-        // Google QUIC before Q046: no long header, but a CHLO in clear, padded to a full datagram.
-        ins.kind = Kind.NONE;
-        return;
-      } else {
-        // Not (yet) a handshake datagram; look at a few more before giving up on the flow.
-        if (ins.packets >= UNDECIDED_SEGMENTS) ins.kind = Kind.NONE;
-        return;
-      }
-    }
-    if (ins.kind === Kind.QUIC && ins.quic !== null && fromClient) {
-      const q = ins.quic;
-      q.onClientDatagram(buf, off, len);
-      if (q.clientHelloComplete) this.quicClientHello(ins);
-      else if (q.done) {
-        // A version whose Initials we cannot open: Q046 sends its CHLO in clear.
-        this.gquicClearChlo(ins, buf, off, off + len);
-        ins.kind = Kind.NONE;
-      }
-    }
-  }
-
-  /**
-   * DNS over UDP (one message a datagram) or TCP (RFC 7766 §8 two-byte length framing, fed in
-   * order). The querier is the sender of a query / the receiver of a response, whatever the
-   * flow thinks its client is.
-   */
-  private dns(ins: Inspection, p: DecodedPacket, buf: Buffer, overTcp: boolean, fromClient: boolean): void {
-    const off = p.payloadOffset, end = off + p.payloadLength;
-    const protocol = dnsProtocolForPorts(p.srcPort, p.dstPort) ?? 'dns';
-    this.dnsPacket = p;
-    if (!overTcp) {
-      if (parseDnsFast(buf, off, end, this.dnsInfo, this.dnsUdpOptions[protocol]) === ParseStatus.OK) this.deliverDns(this.dnsInfo, ParseStatus.OK);
-      return;
-    }
-    // In-order feeding, as for HTTP; a gap desynchronises that direction's framer for good.
-    const seq = p.tcpSeq;
-    let next = fromClient ? ins.clientNext : ins.serverNext;
-    if (next < 0) next = seq;
-    const skip = (next - seq) | 0;
-    const len = end - off;
-    if (skip >= len) return;
-    let framer = fromClient ? ins.dnsClientFramer : ins.dnsServerFramer;
-    if (framer === null) {
-      framer = new DnsTcpFramer(undefined, this.dnsCounters);
-      if (fromClient) ins.dnsClientFramer = framer; else ins.dnsServerFramer = framer;
-    }
-    if (skip < 0) framer.gap();
-    else parseDnsOverTcp(framer, buf, off + skip, end, this.dnsInfo, this.deliverDns, this.dnsTcpOptions[protocol]);
-    const advanced = (seq + len) >>> 0;
-    if (fromClient) ins.clientNext = advanced; else ins.serverNext = advanced;
-  }
-
-  /**
-   * Hands a parsed DNS message on with its endpoints. One function for the inspector's life (no
-   * closure per packet); the packet it belongs to is `dnsPacket`, set just before parsing.
-   */
-  private readonly deliverDns = (info: DnsMessageInfo, status: ParseStatus): void => {
-    const p = this.dnsPacket;
-    if (status !== ParseStatus.OK || p === null) return;
-    const src = { ip: packetAddress(p, true), port: p.srcPort };
-    const dst = { ip: packetAddress(p, false), port: p.dstPort };
-    const queryFromSrc = !info.qr;
-    this.onDnsMessage!({ info, client: queryFromSrc ? src : dst, server: queryFromSrc ? dst : src, tsUs: this.nowUs });
-  };
-
-  /** Google QUIC CHLO in clear (Q043, Q046): its SNI tag names the flow. */
-  private gquicClearChlo(ins: Inspection, buf: Buffer, off: number, end: number): boolean {
-    const at = findChlo(buf, off, end);
-    if (at < 0) return false;
-    if (parseChlo(buf, at, end, this.chlo) !== ParseStatus.OK || this.chlo.sni === '') return false;
-    const f = ins.findings;
-    f.hostname = this.chlo.sni;
-    f.hostnameSource = 'quic';
-    f.quicVersion = f.quicVersion ?? gquicVersion(buf, off, end);
-    return true;
-  }
-
-  private quicClientHello(ins: Inspection): void {
-    const q = ins.quic!;
-    const crypto = q.result.cryptoStream;
-    const f = ins.findings;
-    if (q.result.versionName !== undefined) f.quicVersion = q.result.versionName;
-    if (crypto === undefined) { ins.kind = Kind.NONE; return; }
-    if (!q.tls) {
-      // Q050: the decrypted CRYPTO stream holds a gQUIC CHLO, not a TLS ClientHello.
-      if (parseChlo(crypto, 0, crypto.length, this.chlo) === ParseStatus.OK && this.chlo.sni !== '') {
-        f.hostname = this.chlo.sni;
-        f.hostnameSource = 'quic';
-      }
-      ins.kind = Kind.NONE;
-      return;
-    }
-    const ch = this.clientHello;
-    if (parseClientHelloHandshake(crypto, 0, crypto.length, ch) === ParseStatus.OK) {
-      this.tlsCounters.clientHellos++;
-      const tls: TlsResult = { ech: ch.hasEch };
-      if (ch.hasSni && ch.serverName !== '') tls.sni = ch.serverName;
-      if (ch.hasAlpn) tls.alpn = [...ch.alpn];
-      tls.ja4 = ja4(ch, 'q');
-      f.tls = tls;
-      if (tls.sni !== undefined) { f.hostname = tls.sni; f.hostnameSource = 'quic'; }
-    } else {
-      this.tlsCounters.countError(ch.error);
-    }
-    ins.kind = Kind.NONE;
-  }
-
   private isDone(ins: Inspection): boolean {
-    switch (ins.kind) {
-      case Kind.UNDECIDED: return false;
-      case Kind.TLS: return ins.tls!.done;
-      case Kind.HTTP: return ins.http!.done;
-      case Kind.QUIC: return ins.quic!.done;
-      default: return true;
-    }
+    const o = ins.owner;
+    if (o === UNDECIDED) return false;
+    if (o === NONE) return true;
+    return this.analyzers[o]!.isDone(ins.state);
   }
 
   /** Moves what an inspection found into the flow's findings and drops its working state. */
@@ -380,21 +212,8 @@ export class FlowInspector {
   }
 
   private collect(ins: Inspection): void {
-    const f = ins.findings;
-    if (ins.tls !== null) {
-      const r = ins.tls.result;
-      if (r.sni !== undefined || r.ja4 !== undefined || r.serverVersion !== undefined) f.tls = r;
-      if (r.sni !== undefined) { f.hostname = r.sni; f.hostnameSource = 'sni'; }
-      else if (r.certificateNames !== undefined && r.certificateNames.length > 0) {
-        f.hostname = r.certificateNames[0]!;
-        f.hostnameSource = 'certificate';
-      }
-    }
-    if (ins.http !== null && ins.http.requests.length > 0) {
-      f.http = ins.http.requests;
-      const host = ins.http.requests.find((r) => r.host !== undefined && r.host !== '')?.host;
-      if (host !== undefined && f.hostname === undefined) { f.hostname = host; f.hostnameSource = 'http_host'; }
-    }
+    const i = ins.claimedBy;
+    if (i >= 0) this.analyzers[i]!.contribute(ins.state, ins);
   }
 
   /**
@@ -417,34 +236,12 @@ export class FlowInspector {
     }
   }
 
+  /** The registered flow analyzers' counters, merged in registry order. */
   counters(): Record<string, number> {
-    return {
-      ...this.tlsCounters.snapshot(),
-      ...this.streamCounters.snapshot(),
-      ...this.quicCounters.snapshot(),
-      ...this.httpCounters.snapshot(),
-      ...this.dnsCounters.snapshot(),
-    };
+    let out: Record<string, number> = {};
+    for (const a of this.analyzers) out = { ...out, ...a.counters() };
+    return out;
   }
-}
-
-function packetAddress(p: DecodedPacket, source: boolean): string {
-  if (p.ipVersion === 4) return ipv4ToString(source ? p.src3 : p.dst3);
-  return source ? ipv6ToString(p.src0, p.src1, p.src2, p.src3) : ipv6ToString(p.dst0, p.dst1, p.dst2, p.dst3);
-}
-
-/** "Q0xx" version tag of a gQUIC packet (public header flag 0x01, or a long header), if any. */
-function gquicVersion(buf: Buffer, off: number, end: number): string | undefined {
-  for (const at of [off + 1, off + 9]) {
-    if (at + 4 <= end && buf[at] === 0x51 && buf[at + 1]! >= 0x30 && buf[at + 1]! <= 0x39) return buf.toString('latin1', at, at + 4);
-  }
-  return undefined;
-}
-
-/** Once per flow, on its first client payload: does it start with a method and a space? */
-function looksLikeHttpRequest(buf: Buffer, off: number, end: number): boolean {
-  const n = Math.min(end - off, 8);
-  return n >= 4 && HTTP_METHOD_START.test(buf.toString('latin1', off, off + n));
 }
 
 export { tlsVersionName };

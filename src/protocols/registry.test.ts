@@ -1,0 +1,87 @@
+/**
+ * The protocol registry's contract: every registered protocol has its own folder with a
+ * README.md and an index.ts, and every counter name its analyzers report is written out in that
+ * README (so an operator reading a metric can find what it counts).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PROTOCOLS } from './registry.js';
+import { CounterSets, type FlowAnalyzerEnv, type ProtocolDescriptor } from './protocol.js';
+import { DEFAULT_INSPECTOR_SETTINGS, FlowInspector } from './inspector.js';
+import { LocalProtocols } from './local.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+
+/** Every counter name the descriptor's analyzers report, each analyzer built on its own. */
+function counterNames(d: ProtocolDescriptor): string[] {
+  const names: string[] = [];
+  if (d.flow !== undefined) {
+    const env: FlowAnalyzerEnv = { settings: DEFAULT_INSPECTOR_SETTINGS, counters: new CounterSets(), onDnsMessage: null, onInspectedDns: null };
+    names.push(...Object.keys(d.flow(env).counters()));
+  }
+  if (d.local !== undefined) names.push(...Object.keys(d.local(new CounterSets()).counters()));
+  return names;
+}
+
+/** What is wrong with a protocol's folder under `root`: missing files, undocumented counters. */
+function problems(d: ProtocolDescriptor, root: string): string[] {
+  const dir = join(root, d.name);
+  const out: string[] = [];
+  if (!existsSync(join(dir, 'index.ts'))) out.push(`${d.name}: no index.ts`);
+  const readme = join(dir, 'README.md');
+  if (!existsSync(readme)) return [...out, `${d.name}: no README.md`];
+  const text = readFileSync(readme, 'utf8');
+  for (const name of counterNames(d)) if (!text.includes(name)) out.push(`${d.name}: counter ${name} not in README.md`);
+  return out;
+}
+
+test('every registered protocol has a folder with index.ts and a README.md naming each of its counters', () => {
+  const all = PROTOCOLS.flatMap((d) => problems(d, HERE));
+  assert.deepEqual(all, []);
+});
+
+test('each registered protocol reports counters and registers at least one analyzer', () => {
+  for (const d of PROTOCOLS) {
+    assert.ok(d.flow !== undefined || d.local !== undefined, `${d.name} registers no analyzer`);
+    assert.ok(counterNames(d).length > 0, `${d.name} reports no counters`);
+  }
+});
+
+test('protocol names are unique', () => {
+  const names = PROTOCOLS.map((d) => d.name);
+  assert.deepEqual([...new Set(names)], names);
+});
+
+test('the check fails for a protocol without README, or with a counter its README does not name', () => {
+  const root = mkdtempSync(join(tmpdir(), 'outpost-registry-'));
+  try {
+    const fake: ProtocolDescriptor = {
+      name: 'fake',
+      local: () => ({
+        name: 'fake', udpSourcePorts: [], ipProtocols: [], nonIp: false,
+        counters: () => ({ 'fake.messages': 0, 'fake.malformed': 0 }),
+      }),
+    };
+    mkdirSync(join(root, 'fake'));
+    writeFileSync(join(root, 'fake', 'index.ts'), '');
+    assert.deepEqual(problems(fake, root), ['fake: no README.md']);
+    writeFileSync(join(root, 'fake', 'README.md'), 'Counters: `fake.messages`.\n');
+    assert.deepEqual(problems(fake, root), ['fake: counter fake.malformed not in README.md']);
+    writeFileSync(join(root, 'fake', 'README.md'), 'Counters: `fake.messages`, `fake.malformed`.\n');
+    assert.deepEqual(problems(fake, root), []);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('the inspector and the dispatcher report the union of the registered counters', () => {
+  const inspector = new FlowInspector();
+  const local = new LocalProtocols({});
+  const reported = new Set([...Object.keys(inspector.counters()), ...Object.keys(local.counters())]);
+  const registered = new Set(PROTOCOLS.flatMap(counterNames));
+  assert.deepEqual([...reported].sort(), [...registered].sort());
+});
