@@ -12,16 +12,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import type { FuzzResult } from './support/fuzz-result.js';
+import { FUZZ_TARGETS } from './fuzz/targets.js';
 
 const DEFAULT_COUNT = 3000;
 const SEED = 12345;
 const COUNT = Number(process.env.OUTPOST_FUZZ_COUNT ?? DEFAULT_COUNT);
 
-const SCRIPTS: Array<[string, string]> = [
-  ['tls', 'test/fuzz/tls.ts'], ['quic', 'test/fuzz/quic.ts'], ['http', 'test/fuzz/http.ts'], ['dns', 'test/fuzz/dns.ts'],
-  // DHCPv4/v6, ARP, NDP, NetBIOS and mDNS through the device-identity path (sequences of packets).
-  ['devices', 'test/fuzz/devices.ts'],
-];
+const SCRIPTS: Array<[string, string]> = FUZZ_TARGETS.map((t) => [t.name, t.script]);
 
 /**
  * What each script reports for 3000 inputs and seed 12345 (fast-check 4.10.2). A change of a

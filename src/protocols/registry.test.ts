@@ -13,6 +13,7 @@ import { PROTOCOLS } from './registry.js';
 import { CounterSets, type FlowAnalyzerEnv, type ProtocolDescriptor } from './protocol.js';
 import { DEFAULT_INSPECTOR_SETTINGS, FlowInspector } from './inspector.js';
 import { LocalProtocols } from './local.js';
+import { FUZZ_TARGETS, type FuzzTarget } from '../../test/fuzz/targets.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -42,6 +43,36 @@ function problems(d: ProtocolDescriptor, root: string): string[] {
 test('every registered protocol has a folder with index.ts and a README.md naming each of its counters', () => {
   const all = PROTOCOLS.flatMap((d) => problems(d, HERE));
   assert.deepEqual(all, []);
+});
+
+/**
+ * What is wrong with the fuzz coverage of the registered protocols: a protocol no target claims,
+ * or a target that claims a protocol without importing anything from its folder.
+ */
+function fuzzProblems(protocols: readonly ProtocolDescriptor[], targets: readonly FuzzTarget[], repoRoot: string): string[] {
+  const out: string[] = [];
+  for (const d of protocols) {
+    const claims = targets.filter((t) => t.protocols.includes(d.name));
+    if (claims.length === 0) { out.push(`${d.name}: no fuzz target (test/fuzz/targets.ts)`); continue; }
+    for (const t of claims) {
+      const path = join(repoRoot, t.script);
+      const src = existsSync(path) ? readFileSync(path, 'utf8') : '';
+      if (!src.includes(`src/protocols/${d.name}/`)) out.push(`${d.name}: fuzz target ${t.script} imports nothing from src/protocols/${d.name}/`);
+    }
+  }
+  return out;
+}
+
+const REPO = join(HERE, '..', '..');
+
+test('every registered protocol is fed by a fuzz target that imports its parsers', () => {
+  assert.deepEqual(fuzzProblems(PROTOCOLS, FUZZ_TARGETS, REPO), []);
+  // The check can fail: a protocol nobody claims, and a claim without an import.
+  const orphan = { ...PROTOCOLS[0]!, name: 'orphan' } as ProtocolDescriptor;
+  assert.deepEqual(fuzzProblems([orphan], FUZZ_TARGETS, REPO), ['orphan: no fuzz target (test/fuzz/targets.ts)']);
+  const liar: FuzzTarget = { name: 'liar', script: 'test/fuzz/tls.ts', protocols: ['nbns'] };
+  const nbns = PROTOCOLS.find((d) => d.name === 'nbns')!;
+  assert.deepEqual(fuzzProblems([nbns], [liar], REPO), ['nbns: fuzz target test/fuzz/tls.ts imports nothing from src/protocols/nbns/']);
 });
 
 test('each registered protocol reports counters and registers at least one analyzer', () => {
