@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { OutpostConfig } from './config/index.js';
 import { sensorEventKinds, type EventSink } from './sensor.js';
 import { loadConfig } from './config/index.js';
-import { EVENT_KIND_NAMES, type EventKindName } from './config/schema.js';
+import { EVENT_KIND_NAMES, type EventKindName } from './events/config.js';
 import { flowSettingsFromConfig } from './flows/settings.js';
 
 const USAGE = `usage:
@@ -117,7 +117,7 @@ async function main(argv: string[]): Promise<number> {
       emit: kinds,
       discardEvents: extras.active && emit.size === 0,
       ...(buildNetworkUnwritten && emit.size > 0 ? { writeFilter: (e: Record<string, unknown>) => e.class_uid !== 4001 } : {}),
-      flows: flowSettingsFromConfig(cfg),
+      flows: flowSettingsFromConfig(cfg.flows),
       ...extras.options,
     });
     const componentCounters = extras.counters();

@@ -32,7 +32,8 @@ import { NdjsonWriter } from './replay.js';
 import { flowSettingsFromConfig } from './flows/settings.js';
 import { OutpostError } from './errors.js';
 import { createApi } from './api/server.js';
-import { HealthRegistry, type ApiContext, type ApiPlugin, type HealthCheck } from './api/types.js';
+import { HealthRegistry, type ApiContext, type ApiPlugin } from './api/types.js';
+import type { HealthCheck } from './area.js';
 import { PRODUCT } from './events/network-activity.js';
 import { DnsNameCache } from './protocols/dns/name-cache.js';
 import { createForwarding, type Forwarding } from './forward/index.js';
@@ -43,7 +44,9 @@ import { createAgentListener, prepareAgentListenerTls, type AgentListener } from
 import { Discovery } from './discovery/discovery.js';
 import { discoveryApiPlugin } from './discovery/routes.js';
 import { deviceApiPlugins } from './api/routes/devices.js';
-import { sinkApiPlugin } from './api/routes/sinks.js';
+import { sinkApiPlugin } from './forward/routes.js';
+import { captureApiPlugin } from './capture/routes.js';
+import { flowsApiPlugin } from './flows/routes.js';
 import { dropPrivileges } from './privileges.js';
 
 export interface DaemonOptions {
@@ -127,7 +130,7 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
   const agents = new AgentRegistry(cfg.devices.maxAgents, cfg.devices.agentMaxNonces, cfg.devices.agentMaxClockSkewMs);
   const sensorKinds = sensorEventKinds(emit);
   const sensor = new Sensor({
-    flows: flowSettingsFromConfig(cfg),
+    flows: flowSettingsFromConfig(cfg.flows),
     emit: sensorKinds,
     sink: emitEvent,
     nameCache,
@@ -225,14 +228,16 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
     writer.flush();
   });
 
-  const ctx: ApiContext = { logger, config, metrics, jobs, health, sensor, capture, startedAt, stats };
+  const ctx: ApiContext = { logger, config, metrics, jobs, health, startedAt, stats };
   const areaPlugins: ApiPlugin[] = [
-    ...(discovery ? [discoveryApiPlugin(discovery) as ApiPlugin] : []),
+    captureApiPlugin({ capture, configured: () => config.current.capture, running: () => config.running.capture }),
+    flowsApiPlugin(sensor.flows),
+    ...(discovery ? [discoveryApiPlugin(discovery)] : []),
     ...(identity ? [{
       name: 'agents',
       prefix: '',
       plugin: async (app: FastifyInstance) => { await app.register(agentRoutes, { identity, registry: agents }); },
-    } as unknown as ApiPlugin] : []),
+    }] : []),
     ...deviceApiPlugins(deviceStore, agents, discovery?.maskUserIdentifier),
     sinkApiPlugin(forwarding),
   ];

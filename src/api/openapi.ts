@@ -4,7 +4,7 @@
  */
 import type { RouteOptions } from 'fastify';
 import { ERRORS } from '../errors.js';
-import { PRODUCT } from '../events/network-activity.js';
+import { PRODUCT } from '../ocsf.js';
 
 export interface RouteRecord {
   method: string;

@@ -22,7 +22,7 @@ import {
 import { DiscoveryStore, DAY_MS, HOUR_MS, type Rollup } from './store.js';
 import { DEFAULT_DISCOVERY_CONFIG, SANCTION_STATES, type DiscoveryConfig, type SanctionState } from './config.js';
 import { UNCLASSIFIED_CATEGORY } from './taxonomy.js';
-import { OCSF_VERSION, PRODUCT } from '../events/network-activity.js';
+import { OCSF_VERSION, PRODUCT } from '../ocsf.js';
 
 export interface DiscoveryLogger {
   info(obj: object, msg: string): void;

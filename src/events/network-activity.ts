@@ -10,12 +10,13 @@ import { randomUUID } from 'node:crypto';
 import type { FlowTable } from '../flows/flow-table.js';
 import { FlowActivity } from '../flows/flow-table.js';
 import { protocolName } from '../decode/constants.js';
-import { ipv4ToString, ipv6ToString, macToString } from './format.js';
+import { ipv4ToString, ipv6ToString, macToString } from '../decode/format.js';
 import { directionOf, isInternal } from './direction.js';
 import { tlsVersionName, type FlowFindings } from '../protocols/inspector.js';
+import { OCSF_VERSION, PRODUCT } from '../ocsf.js';
 
-export const OCSF_VERSION = '1.8.0';
-export const PRODUCT = { name: 'Outpost', vendor_name: 'Outpost', version: '0.1.0' };
+// Re-exported for the builders that still import them from here (src/devices/events.ts).
+export { OCSF_VERSION, PRODUCT };
 
 const ACTIVITY_NAMES: Record<number, string> = {
   [FlowActivity.OPEN]: 'Open',

@@ -33,7 +33,14 @@ import { closeSync, fstatSync, mkdirSync, openSync, readSync, statfsSync } from 
 import { join } from 'node:path';
 import { open as lmdbOpen, type Database, type RootDatabase } from 'lmdb';
 import { OutpostError } from '../errors.js';
-import type { OutboxFullPolicy, OutboxSyncMode } from './config.js';
+
+export const OUTBOX_FULL_POLICIES = ['drop-oldest', 'refuse-new'] as const;
+export type OutboxFullPolicy = (typeof OUTBOX_FULL_POLICIES)[number];
+/** 'fsync': every commit is flushed to disk (survives power loss). 'no-meta-sync': data pages are
+ * flushed, the meta page lazily (the last commits may roll back on power loss, never corrupt).
+ * 'none': the OS decides (survives a process crash / kill -9, not a power loss). */
+export const OUTBOX_SYNC_MODES = ['fsync', 'no-meta-sync', 'none'] as const;
+export type OutboxSyncMode = (typeof OUTBOX_SYNC_MODES)[number];
 
 export interface OutboxRecord {
   seq: number;

@@ -9,9 +9,8 @@ import { promisify } from 'node:util';
 import { gzip as gzipCb, constants as zc } from 'node:zlib';
 import { Agent, request } from 'undici';
 import { OutpostError } from '../../errors.js';
-import type { HttpsSinkConfig } from '../config.js';
 import type { OutboxRecord } from '../outbox.js';
-import { OrderedSends, PermanentSinkError, RetryableSinkError, parseRetryAfter, type Sink } from '../sink.js';
+import { OrderedSends, PermanentSinkError, RetryableSinkError, parseRetryAfter, sinkCommonProps, sinkType, tlsFileSetting, type Sink, type SinkCommon, type SinkType } from '../sink.js';
 
 const gzip = promisify(gzipCb);
 
@@ -135,3 +134,41 @@ export class HttpsSink implements Sink {
     };
   }
 }
+
+export interface HttpsSinkConfig extends SinkCommon {
+  url: string;
+  format: 'ndjson' | 'array';
+  gzip: boolean;
+  bearerToken: string;
+  bearerTokenFile: string;
+  tlsCaFile: string;
+  tlsCertFile: string;
+  tlsKeyFile: string;
+  tlsServerName: string;
+  requestTimeoutMs: number;
+}
+
+const httpsSinkSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: [],
+  properties: {
+    ...sinkCommonProps(5000, 4 * 1024 * 1024, 2),
+    url: { type: 'string', default: 'https://localhost:8443/ingest', description: 'Receiver URL (https://; http:// only for tests). Each batch is POSTed here.' },
+    format: { type: 'string', enum: ['ndjson', 'array'], default: 'ndjson', description: "Body: one OCSF JSON event per line ('ndjson', application/x-ndjson) or a JSON array ('array')." },
+    gzip: { type: 'boolean', default: true, description: 'Compress each body with gzip (Content-Encoding: gzip).' },
+    bearerToken: { type: 'string', default: '', description: 'Bearer token sent as Authorization header; empty for none. Prefer bearerTokenFile.' },
+    bearerTokenFile: { type: 'string', default: '', description: 'File holding the bearer token (trimmed); read at start; empty for none.' },
+    tlsCaFile: tlsFileSetting('CA certificate(s) that verify the receiver, replacing the system roots'),
+    tlsCertFile: tlsFileSetting('Client certificate for mutual TLS'),
+    tlsKeyFile: tlsFileSetting('Client private key for mutual TLS'),
+    tlsServerName: { type: 'string', default: '', description: 'Name checked against the receiver certificate when it differs from the URL host; empty to use the URL host.' },
+    requestTimeoutMs: { type: 'integer', minimum: 100, default: 30_000, description: 'Time limit for one request (headers and body), in ms; a timeout is retried.' },
+  },
+} as const;
+
+export const httpsSinkType: SinkType<HttpsSinkConfig> = sinkType<HttpsSinkConfig>(
+  'HTTPS sinks: OCSF JSON batches POSTed to a receiver.',
+  httpsSinkSchema,
+  (cfg) => new HttpsSink(cfg),
+);

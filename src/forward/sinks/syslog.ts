@@ -15,9 +15,8 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { OutpostError } from '../../errors.js';
-import type { SyslogSinkConfig } from '../config.js';
 import type { OutboxRecord } from '../outbox.js';
-import { OrderedSends, RetryableSinkError, type Sink } from '../sink.js';
+import { OrderedSends, RetryableSinkError, sinkCommonProps, sinkType, tlsFileSetting, type Sink, type SinkCommon, type SinkType } from '../sink.js';
 import { cefPrefix, rfc5424Middle } from '../cef.js';
 import { FormatWorker } from './syslog-format.js';
 
@@ -211,3 +210,51 @@ export class SyslogSink implements Sink {
     };
   }
 }
+
+export interface SyslogSinkConfig extends SinkCommon {
+  transport: 'tcp' | 'tls' | 'udp';
+  host: string;
+  port: number;
+  facility: number;
+  appName: string;
+  hostname: string;
+  udpMaxMessageBytes: number;
+  connectTimeoutMs: number;
+  tlsCaFile: string;
+  tlsCertFile: string;
+  tlsKeyFile: string;
+  tlsServerName: string;
+  cefDeviceVendor: string;
+  cefDeviceProduct: string;
+  cefDeviceVersion: string;
+}
+
+const syslogSinkSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: [],
+  properties: {
+    ...sinkCommonProps(5000, 4 * 1024 * 1024, 4),
+    transport: { type: 'string', enum: ['tcp', 'tls', 'udp'], default: 'tcp', description: "'tcp' (RFC 6587 octet counting), 'tls' (RFC 5425) or 'udp' (RFC 5426; loss cannot be detected and is counted as unknowable)." },
+    host: { type: 'string', default: '127.0.0.1', description: 'Syslog receiver host.' },
+    port: { type: 'integer', minimum: 1, maximum: 65535, default: 514, description: 'Syslog receiver port (usual: 514 tcp/udp, 6514 tls).' },
+    facility: { type: 'integer', minimum: 0, maximum: 23, default: 16, description: 'Syslog facility number (16 = local0); severity comes from the event.' },
+    appName: { type: 'string', default: 'outpost', description: 'RFC 5424 APP-NAME.' },
+    hostname: { type: 'string', default: '', description: 'RFC 5424 HOSTNAME; empty for the machine host name.' },
+    udpMaxMessageBytes: { type: 'integer', minimum: 480, maximum: 65507, default: 8192, description: 'Longest UDP datagram in bytes; longer messages are truncated and counted.' },
+    connectTimeoutMs: { type: 'integer', minimum: 100, default: 10_000, description: 'Time limit for a TCP/TLS connection (and handshake), in ms.' },
+    tlsCaFile: tlsFileSetting('CA certificate(s) that verify the receiver (tls transport)'),
+    tlsCertFile: tlsFileSetting('Client certificate (tls transport)'),
+    tlsKeyFile: tlsFileSetting('Client private key (tls transport)'),
+    tlsServerName: { type: 'string', default: '', description: 'Name checked against the receiver certificate; empty to use host.' },
+    cefDeviceVendor: { type: 'string', default: 'Outpost', description: 'CEF Device Vendor header field.' },
+    cefDeviceProduct: { type: 'string', default: 'Outpost Sensor', description: 'CEF Device Product header field.' },
+    cefDeviceVersion: { type: 'string', default: '0.1.0', description: 'CEF Device Version header field.' },
+  },
+} as const;
+
+export const syslogSinkType: SinkType<SyslogSinkConfig> = sinkType<SyslogSinkConfig>(
+  'Syslog sinks: CEF in RFC 5424 messages.',
+  syslogSinkSchema,
+  (cfg) => new SyslogSink(cfg),
+);

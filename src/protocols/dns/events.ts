@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
-import { OCSF_VERSION, PRODUCT } from '../../events/network-activity.js';
+import { OCSF_VERSION, PRODUCT } from '../../ocsf.js';
 import type { DnsMessageInfo } from './message.js';
 
 export interface DnsEndpoint {
