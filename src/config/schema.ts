@@ -14,7 +14,7 @@
  * Those `{}` are cast to the section type: they are only complete once ajv has filled them.
  */
 import type { JSONSchemaType } from 'ajv';
-import { LOG_LEVELS, type LogLevel } from '../telemetry/logger.js';
+import { LOG_LEVELS, type LogLevel } from '../telemetry/levels.js';
 import { captureConfigSection, type CaptureConfig } from '../capture/config.js';
 import { flowsConfigSection, type FlowsConfig } from '../flows/config.js';
 import { apiConfigSection, type ApiConfig } from '../api/config.js';

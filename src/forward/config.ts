@@ -10,11 +10,10 @@
  */
 import type { JSONSchemaType } from 'ajv';
 import type { ConfigSection } from '../area.js';
-import { OUTBOX_FULL_POLICIES, OUTBOX_SYNC_MODES, type OutboxFullPolicy, type OutboxSyncMode } from './outbox.js';
+import { OUTBOX_FULL_POLICIES, OUTBOX_SYNC_MODES, type OutboxFullPolicy, type OutboxSyncMode } from './settings.js';
 import { sinkTypeEntries, type SinkArrays, type SinkTypeName } from './sinks/index.js';
 
-export { OUTBOX_FULL_POLICIES, OUTBOX_SYNC_MODES, type OutboxFullPolicy, type OutboxSyncMode } from './outbox.js';
-export type { RetrySettings, SinkCommon } from './sink.js';
+export { OUTBOX_FULL_POLICIES, OUTBOX_SYNC_MODES, type OutboxFullPolicy, type OutboxSyncMode, type RetrySettings, type SinkCommon } from './settings.js';
 export type { HttpsSinkConfig } from './sinks/https.js';
 export type { SyslogSinkConfig } from './sinks/syslog.js';
 export type { NatsSinkConfig } from './sinks/nats.js';

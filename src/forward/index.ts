@@ -12,7 +12,8 @@ import { OutpostError } from '../errors.js';
 import type { Service } from '../lifecycle.js';
 import type { ForwardConfig } from './config.js';
 import { Outbox } from './outbox.js';
-import { SinkRunner, type Sink, type SinkCommon, type SinkLogger } from './sink.js';
+import { SinkRunner, type Sink, type SinkLogger } from './sink.js';
+import type { SinkCommon } from './settings.js';
 import { sinkTypeEntries } from './sinks/index.js';
 
 export interface ForwardLogger extends SinkLogger {

@@ -29,18 +29,12 @@
  * sweep removes records older than that: `expired`). Every removed-before-sent record is counted,
  * globally and per sink.
  */
-import { closeSync, fstatSync, mkdirSync, openSync, readSync, statfsSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { open as lmdbOpen, type Database, type RootDatabase } from 'lmdb';
 import { OutpostError } from '../errors.js';
-
-export const OUTBOX_FULL_POLICIES = ['drop-oldest', 'refuse-new'] as const;
-export type OutboxFullPolicy = (typeof OUTBOX_FULL_POLICIES)[number];
-/** 'fsync': every commit is flushed to disk (survives power loss). 'no-meta-sync': data pages are
- * flushed, the meta page lazily (the last commits may roll back on power loss, never corrupt).
- * 'none': the OS decides (survives a process crash / kill -9, not a power loss). */
-export const OUTBOX_SYNC_MODES = ['fsync', 'no-meta-sync', 'none'] as const;
-export type OutboxSyncMode = (typeof OUTBOX_SYNC_MODES)[number];
+import type { OutboxFullPolicy, OutboxSyncMode } from './settings.js';
+import { writeFailureReason } from './write-failure.js';
 
 export interface OutboxRecord {
   seq: number;
@@ -601,34 +595,4 @@ export class Outbox {
     }, this.#retryDelayMs);
     this.#retryTimer.unref();
   }
-}
-
-/**
- * A readable reason for a failed commit. lmdb-js rejects with a generic "Commit failed" whose
- * `commitError` promise holds the LMDB/system error (a full tmpfs shows as EIO, not ENOSPC), so
- * that is awaited (which also keeps it from being an unhandled rejection) and the free space of
- * the file system is added: "0 bytes free" says "disk full" better than the errno.
- */
-export async function writeFailureReason(err: unknown, path: string): Promise<string> {
-  let inner: unknown = err;
-  const ce = (err as { commitError?: unknown } | null)?.commitError;
-  if (ce instanceof Promise) {
-    let timer: NodeJS.Timeout | undefined;
-    inner = await Promise.race([
-      ce.then(() => err, (e: unknown) => e),
-      new Promise((r) => (timer = setTimeout(() => r(err), 100))),
-    ]);
-    clearTimeout(timer);
-  }
-  let reason = inner instanceof Error ? inner.message : String(inner);
-  const errno = (inner as { code?: unknown } | null)?.code;
-  if (errno !== undefined) reason += ` (code ${String(errno)})`;
-  try {
-    const fs = statfsSync(path);
-    const free = fs.bavail * fs.bsize;
-    reason += `; ${free} of ${fs.blocks * fs.bsize} bytes free on its file system${free < 1024 * 1024 ? ' (disk full?)' : ''}`;
-  } catch {
-    // no file system figures: the LMDB reason alone
-  }
-  return reason;
 }

@@ -3,15 +3,9 @@
  * JSON is what log shippers want; pipe through pino-pretty for humans).
  */
 import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
+import type { LogLevel } from './levels.js';
 
 export type Logger = PinoLogger;
-
-/**
- * pino's levels, plus 'silent'. Defined here, at the bottom of the import graph, so the logger
- * needs nothing from the configuration; the `logLevel` setting (src/config/schema.ts) uses them.
- */
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /**
  * Paths whose values are replaced by "[Redacted]". Logs leave the box (shipped, attached to

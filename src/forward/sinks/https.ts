@@ -7,12 +7,24 @@
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { gzip as gzipCb, constants as zc } from 'node:zlib';
-import { Agent, request } from 'undici';
+import { createRequire } from 'node:module';
+import type { Agent } from 'undici';
 import { OutpostError } from '../../errors.js';
 import type { OutboxRecord } from '../outbox.js';
-import { OrderedSends, PermanentSinkError, RetryableSinkError, parseRetryAfter, sinkCommonProps, sinkType, tlsFileSetting, type Sink, type SinkCommon, type SinkType } from '../sink.js';
+import { OrderedSends, PermanentSinkError, RetryableSinkError, parseRetryAfter, sinkType, type Sink, type SinkType } from '../sink.js';
+import { sinkCommonProps, tlsFileSetting, type SinkCommon } from '../settings.js';
 
 const gzip = promisify(gzipCb);
+
+/**
+ * undici, loaded when the first HTTPS sink is built: the configuration schema imports this file
+ * (src/forward/sinks/index.ts), and every start of the CLI must not pay for the HTTP client.
+ */
+let undici: typeof import('undici') | undefined;
+function loadUndici(): typeof import('undici') {
+  undici ??= createRequire(import.meta.url)('undici') as typeof import('undici');
+  return undici;
+}
 
 function readOpt(sink: string, what: string, path: string): string | undefined {
   if (path === '') return undefined;
@@ -52,7 +64,7 @@ export class HttpsSink implements Sink {
     const cert = readOpt(cfg.name, 'tlsCertFile', cfg.tlsCertFile);
     const key = readOpt(cfg.name, 'tlsKeyFile', cfg.tlsKeyFile);
     const token = cfg.bearerToken !== '' ? cfg.bearerToken : readOpt(cfg.name, 'bearerTokenFile', cfg.bearerTokenFile)?.trim();
-    this.#agent = new Agent({
+    this.#agent = new (loadUndici().Agent)({
       connections: 4,
       pipelining: 1,
       headersTimeout: cfg.requestTimeoutMs,
@@ -87,7 +99,7 @@ export class HttpsSink implements Sink {
   async #post(batch: OutboxRecord[], body: Buffer, signal: AbortSignal): Promise<void> {
     let res;
     try {
-      res = await request(this.#url, {
+      res = await loadUndici().request(this.#url, {
         method: 'POST',
         dispatcher: this.#agent,
         headers: { ...this.#headers, 'x-outpost-batch-first-seq': String(batch[0]?.seq ?? 0), 'x-outpost-batch-events': String(batch.length) },

@@ -7,7 +7,8 @@
  * Adding a sink type: one file in this folder exporting a SinkType (the Sink class, its settings
  * interface and schema), and one line here.
  */
-import type { SinkCommon, SinkType } from '../sink.js';
+import type { SinkType } from '../sink.js';
+import type { SinkCommon } from '../settings.js';
 import { httpsSinkType } from './https.js';
 import { syslogSinkType } from './syslog.js';
 import { natsSinkType } from './nats.js';

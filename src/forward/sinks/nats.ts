@@ -4,9 +4,10 @@
  * publishes run concurrently; the cursor advances only when every publish acknowledgement
  * arrived. A missing stream, a timeout or a lost connection is retried with backoff.
  */
-import { connect, type JetStreamClient, type NatsConnection } from 'nats';
+import type { JetStreamClient, NatsConnection } from 'nats';
 import type { OutboxRecord } from '../outbox.js';
-import { RetryableSinkError, sinkCommonProps, sinkType, tlsFileSetting, type Sink, type SinkCommon, type SinkType } from '../sink.js';
+import { RetryableSinkError, sinkType, type Sink, type SinkType } from '../sink.js';
+import { sinkCommonProps, tlsFileSetting, type SinkCommon } from '../settings.js';
 
 const enc = new TextEncoder();
 
@@ -27,6 +28,9 @@ export class NatsSink implements Sink {
     if (this.#js && this.#nc && !this.#nc.isClosed()) return this.#js;
     const c = this.#cfg;
     try {
+      // Loaded on first use: the configuration schema imports this file (src/forward/sinks/index.ts)
+      // and must not pay for the NATS client at every start of the CLI.
+      const { connect } = await import('nats');
       this.#nc = await connect({
         servers: c.servers,
         name: `outpost-${c.name}`,

@@ -16,7 +16,8 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { OutpostError } from '../../errors.js';
 import type { OutboxRecord } from '../outbox.js';
-import { OrderedSends, RetryableSinkError, sinkCommonProps, sinkType, tlsFileSetting, type Sink, type SinkCommon, type SinkType } from '../sink.js';
+import { OrderedSends, RetryableSinkError, sinkType, type Sink, type SinkType } from '../sink.js';
+import { sinkCommonProps, tlsFileSetting, type SinkCommon } from '../settings.js';
 import { cefPrefix, rfc5424Middle } from '../cef.js';
 import { FormatWorker } from './syslog-format.js';
 
