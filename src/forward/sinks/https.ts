@@ -6,7 +6,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { gzip as gzipCb, constants as zc } from 'node:zlib';
 import { createRequire } from 'node:module';
 import type { Agent } from 'undici';
 import { OutpostError } from '../../errors.js';
@@ -14,16 +13,22 @@ import type { OutboxRecord } from '../outbox.js';
 import { OrderedSends, PermanentSinkError, RetryableSinkError, parseRetryAfter, sinkType, type Sink, type SinkType } from '../sink.js';
 import { sinkCommonProps, tlsFileSetting, type SinkCommon } from '../settings.js';
 
-const gzip = promisify(gzipCb);
-
 /**
- * undici, loaded when the first HTTPS sink is built: the configuration schema imports this file
- * (src/forward/sinks/index.ts), and every start of the CLI must not pay for the HTTP client.
+ * undici and zlib, loaded when the first HTTPS sink is built or compresses: the configuration
+ * schema imports this file (through src/forward/sinks/index.ts), and a CLI start must not pay
+ * for the HTTP client.
  */
+const load = createRequire(import.meta.url);
 let undici: typeof import('undici') | undefined;
 function loadUndici(): typeof import('undici') {
-  undici ??= createRequire(import.meta.url)('undici') as typeof import('undici');
+  undici ??= load('undici') as typeof import('undici');
   return undici;
+}
+let gzipAsync: ((text: string, options: import('node:zlib').ZlibOptions) => Promise<Buffer>) | undefined;
+function gzip(text: string): Promise<Buffer> {
+  const zlib = load('node:zlib') as typeof import('node:zlib');
+  gzipAsync ??= promisify(zlib.gzip) as (text: string, options: import('node:zlib').ZlibOptions) => Promise<Buffer>;
+  return gzipAsync(text, { level: zlib.constants.Z_BEST_SPEED });
 }
 
 function readOpt(sink: string, what: string, path: string): string | undefined {
@@ -90,7 +95,7 @@ export class HttpsSink implements Sink {
     return this.#order.run(
       async () => {
         const text = buildBody(batch, this.#cfg.format);
-        return this.#cfg.gzip ? await gzip(text, { level: zc.Z_BEST_SPEED }) : Buffer.from(text);
+        return this.#cfg.gzip ? await gzip(text) : Buffer.from(text);
       },
       (body) => this.#post(batch, body, signal),
     );

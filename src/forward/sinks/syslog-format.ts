@@ -10,7 +10,8 @@
  * strings); the frames come back as a transferred ArrayBuffer (no copy). Bytes are the same as
  * formatting in-thread: both run SyslogFormatter.
  */
-import { Worker } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import type { Worker } from 'node:worker_threads';
 import { toCef, toRfc5424, type Rfc5424Options } from '../cef.js';
 
 export interface SyslogFormatSettings {
@@ -86,7 +87,11 @@ export type FormatReply =
 /** Batches smaller than this are formatted in-thread: a worker round trip is not worth it, and a quiet sensor never starts the worker. */
 export const WORKER_MIN_EVENTS = 64;
 
+/** node:worker_threads, loaded with the first worker (a CLI start imports this file, see syslog.ts). */
+const load = createRequire(import.meta.url);
+
 function startWorker(settings: SyslogFormatSettings): Worker {
+  const { Worker } = load('node:worker_threads') as typeof import('node:worker_threads');
   if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./syslog-worker.js', import.meta.url), { workerData: settings });
   // Running from the TypeScript sources (tests, under tsx): Node 20 does not apply the parent's
   // --import loader hooks to a worker's entry module, so the worker registers tsx first.

@@ -11,9 +11,9 @@
  * send reconnects.
  */
 import { readFileSync } from 'node:fs';
-import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { connect as netConnect, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import type { Socket as UdpSocket } from 'node:dgram';
+import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
 import { OutpostError } from '../../errors.js';
 import type { OutboxRecord } from '../outbox.js';
 import { OrderedSends, RetryableSinkError, sinkType, type Sink, type SinkType } from '../sink.js';
@@ -29,6 +29,17 @@ function readOpt(sink: string, what: string, path: string): string | undefined {
     throw new OutpostError('FORWARD_SINK_CONFIG_INVALID', { sink, reason: `cannot read ${what} ${path}: ${(err as Error).message}` });
   }
 }
+
+/**
+ * The socket modules, loaded when the first syslog sink connects: the configuration schema
+ * imports this file (through src/forward/sinks/index.ts), and a CLI start must not pay for them.
+ */
+const load = createRequire(import.meta.url);
+const sockets = {
+  dgram: () => load('node:dgram') as typeof import('node:dgram'),
+  net: () => load('node:net') as typeof import('node:net'),
+  tls: () => load('node:tls') as typeof import('node:tls'),
+};
 
 export class SyslogSink implements Sink {
   readonly type = 'syslog' as const;
@@ -112,7 +123,7 @@ export class SyslogSink implements Sink {
 
   async #sendUdp(batch: OutboxRecord[]): Promise<void> {
     if (!this.#udp) {
-      this.#udp = createSocket(this.#cfg.host.includes(':') ? 'udp6' : 'udp4');
+      this.#udp = sockets.dgram().createSocket(this.#cfg.host.includes(':') ? 'udp6' : 'udp4');
       this.#udp.on('error', () => this.#drop());
     }
     const u = this.#udp;
@@ -147,8 +158,8 @@ export class SyslogSink implements Sink {
     return new Promise<Socket>((resolve, reject) => {
       const sock =
         c.transport === 'tls'
-          ? tlsConnect({ host: c.host, port: c.port, servername: c.tlsServerName || c.host, rejectUnauthorized: true, ...this.#tls })
-          : netConnect({ host: c.host, port: c.port });
+          ? sockets.tls().connect({ host: c.host, port: c.port, servername: c.tlsServerName || c.host, rejectUnauthorized: true, ...this.#tls })
+          : sockets.net().connect({ host: c.host, port: c.port });
       const timer = setTimeout(() => fail(new Error(`connect timeout after ${c.connectTimeoutMs} ms`)), c.connectTimeoutMs);
       const onAbort = () => fail(new Error('aborted'));
       signal.addEventListener('abort', onAbort, { once: true });
