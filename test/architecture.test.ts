@@ -2,7 +2,7 @@
  * The import graph runs one way down the pipeline (docs/ARCHITECTURE-areas.md):
  *
  *   foundation → capture → decode → flows → protocols → events → devices | discovery → forward
- *   → config → api → sensor/replay → daemon/cli/tools
+ *   → config → api → sensor/replay → daemon → cli/tools
  *
  * This test reads every import of every .ts file under src/ (static `import`/`export … from`,
  * `import type`, dynamic `import('…')`, `new URL('…', import.meta.url)` for worker files),
