@@ -13,6 +13,7 @@
  *   (c) an import of another area by src/config other than that area's config.ts (the
  *       composition must not load an area's runtime code),
  *   (d) route files in src/api/routes other than the core routes (each area keeps its own),
+ *   (e) a package such as lmdb, undici, nats, fastify or pino loaded by importing src/config,
  * listing every offending edge. Edges in files being rewritten elsewhere are allowed only as
  * listed in ALLOWED_UPWARD below, each with its reason; an entry whose edge no longer exists
  * fails too, so the list can only shrink.
