@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { OutpostConfig } from './config/index.js';
 import { assemble, configuredComponents, COMPONENTS, type Component } from './pipeline.js';
 import { loadConfig } from './config/index.js';
-import { EVENT_KIND_NAMES, type EventKindName } from './config/schema.js';
+import { EVENT_KIND_NAMES, type EventKindName } from './events/config.js';
 import { OutpostError } from './errors.js';
 
 const USAGE = `usage:

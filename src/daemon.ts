@@ -33,14 +33,17 @@ import { assemble, configuredComponents } from './pipeline.js';
 import { buildApiActivity, type ApiActivityEvent } from './events/api-activity.js';
 import { OutpostError } from './errors.js';
 import { createApi } from './api/server.js';
-import { HealthRegistry, type ApiContext, type ApiPlugin, type HealthCheck } from './api/types.js';
+import { HealthRegistry, type ApiContext, type ApiPlugin } from './api/types.js';
+import type { HealthCheck } from './area.js';
 import { DnsNameCache } from './protocols/dns/name-cache.js';
 import { createForwarding, type Forwarding } from './forward/index.js';
 import { AgentRegistry, agentRoutes } from './devices/agent-routes.js';
 import { createAgentListener, prepareAgentListenerTls, type AgentListener } from './devices/agent-listener.js';
 import { discoveryApiPlugin } from './discovery/routes.js';
 import { deviceApiPlugins } from './api/routes/devices.js';
-import { sinkApiPlugin } from './api/routes/sinks.js';
+import { sinkApiPlugin } from './forward/routes.js';
+import { captureApiPlugin } from './capture/routes.js';
+import { flowsApiPlugin } from './flows/routes.js';
 import { dropPrivileges } from './privileges.js';
 
 export interface DaemonOptions {
@@ -189,14 +192,16 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
     writer.flush();
   });
 
-  const ctx: ApiContext = { logger, config, metrics, jobs, health, sensor, capture, startedAt, stats };
+  const ctx: ApiContext = { logger, config, metrics, jobs, health, startedAt, stats };
   const areaPlugins: ApiPlugin[] = [
-    ...(discovery ? [discoveryApiPlugin(discovery) as ApiPlugin] : []),
+    captureApiPlugin({ capture, configured: () => config.current.capture, running: () => config.running.capture }),
+    flowsApiPlugin(sensor.flows),
+    ...(discovery ? [discoveryApiPlugin(discovery)] : []),
     ...(identity ? [{
       name: 'agents',
       prefix: '',
       plugin: async (app: FastifyInstance) => { await app.register(agentRoutes, { identity, registry: agents }); },
-    } as unknown as ApiPlugin] : []),
+    }] : []),
     ...deviceApiPlugins(deviceStore, agents, discovery?.maskUserIdentifier),
     sinkApiPlugin(forwarding),
   ];

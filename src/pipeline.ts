@@ -93,7 +93,7 @@ export async function assemble(o: AssembleOptions): Promise<Assembled> {
   const pipeline = new EventPipeline({ stages, outputs: o.outputs, write: o.write });
   if (identity) identity.sink = pipeline.emit;
   const sensor = new Sensor({
-    flows: flowSettingsFromConfig(cfg),
+    flows: flowSettingsFromConfig(cfg.flows),
     emit: sensorEventKinds(built),
     pipeline,
     ...(o.nameCache ? { nameCache: o.nameCache } : {}),

@@ -11,12 +11,10 @@ import { DecodeCounters } from './decode/counters.js';
 import { FlowTable, FlowCounters, type FlowSettings, type FlowActivity, DEFAULT_FLOW_SETTINGS } from './flows/flow-table.js';
 import { buildNetworkActivity } from './events/network-activity.js';
 import { FlowInspector, DEFAULT_INSPECTOR_SETTINGS, type InspectorSettings, type DnsMessageEvent } from './protocols/inspector.js';
-import type { InspectedDnsCallback } from './protocols/protocol.js';
 import { DnsNameCache } from './protocols/dns/name-cache.js';
 import { buildDnsActivityEvent } from './events/dns-activity.js';
 import { EventPipeline, type EventOutput, type EventStage, type OutpostEvent } from './events/pipeline.js';
 import { buildHttpActivity } from './events/http-activity.js';
-import type { HttpRequestRecord } from './protocols/http/analyzer.js';
 
 export type EventKind = 'network' | 'dns' | 'http';
 export const EVENT_KINDS: readonly EventKind[] = ['network', 'dns', 'http'];
@@ -29,30 +27,8 @@ export function sensorEventKinds(kinds: Iterable<string>): Set<EventKind> {
 /** Where events go: the event pipeline (src/events/pipeline.ts), or an array in tests. */
 export type EventSink = EventOutput;
 
-/**
- * Sees packets the flow pipeline does not interpret itself (device identity: DHCP, ARP, NDP,
- * mDNS). Called synchronously per packet: implementations must be cheap when the packet is not
- * theirs (check ports / ethertype first) and must not keep `buf` beyond the call.
- */
-export interface PacketObserver {
-  /** Decoded IP packets (after flow accounting); `p` is reused for the next packet. */
-  onIpPacket?(p: DecodedPacket, buf: Buffer, tsUs: number): void;
-  /** Frames the decoder reports as not IP (ARP, LLDP, ...), with their link type. */
-  onNonIpFrame?(buf: Buffer, offset: number, capLen: number, linkType: number, tsUs: number): void;
-  /**
-   * mDNS / LLMNR datagrams as the inspector parsed them, during the same packet and before
-   * onIpPacket: an observer that would parse them again takes this parse instead
-   * (protocols/local.ts, the local-protocol dispatcher).
-   */
-  onInspectedDns?: InspectedDnsCallback;
-}
-
-/**
- * Sees each HTTP request a flow carried when the flow ends, whether or not HTTP Activity events are
- * emitted (device identity learns OS hints from User-Agents this way). `clientIp` is the flow's
- * client, `atMs` the flow's end.
- */
-export type HttpRequestObserver = (request: HttpRequestRecord, clientIp: string, atMs: number) => void;
+import type { PacketObserver, HttpRequestObserver } from './protocols/observers.js';
+export type { PacketObserver, HttpRequestObserver };
 
 export interface SensorOptions {
   flows: FlowSettings;

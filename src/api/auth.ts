@@ -13,14 +13,8 @@
  * admin token exists.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { ApiRole, ApiTokenConfig } from '../config/index.js';
-
-export type RouteRole = 'public' | ApiRole;
-
-export interface Principal {
-  name: string;
-  role: ApiRole | 'anonymous';
-}
+import type { Principal, RouteRole } from '../area.js';
+import type { ApiRole, ApiTokenConfig } from './config.js';
 
 export function hashToken(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');

@@ -1,39 +1,30 @@
 /**
  * The admin API server: fastify with, in this order, rate limiting, token auth, one error format
- * (catalogue codes), request metrics, an OpenAPI document built from the route schemas, the core
- * route plugins and any plugins other areas pass in.
+ * (catalogue codes, src/http.ts), request metrics, an OpenAPI document built from the route
+ * schemas, the core routes (health, metrics, config, jobs) and the routes every area passes in
+ * (`AreaRoutes`, src/area.ts): the routes of capture, flows, forward, devices and discovery live in
+ * those areas.
  *
  * It refuses (API_INSECURE_BIND) to be built for a non-loopback address unless TLS is configured
  * and at least one token exists.
  */
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteOptions } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
-import { OutpostError, isOutpostError, type ErrorCode } from '../errors.js';
-import type { OutpostConfig } from '../config/index.js';
-import { TokenStore, bearerToken, roleAllows, type RouteRole } from './auth.js';
+import { OutpostError } from '../errors.js';
+import type { RouteRole } from '../area.js';
+import { BODY_LIMIT_BYTES, isLoopback, toOutpostError } from '../http.js';
+import type { ApiConfig } from './config.js';
+import { TokenStore, bearerToken, roleAllows } from './auth.js';
 import type { ApiContext, ApiPlugin } from './types.js';
 import { buildOpenApi, type RouteRecord } from './openapi.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
-import { captureRoutes } from './routes/capture.js';
-import { flowRoutes } from './routes/flows.js';
 import { configRoutes } from './routes/config.js';
 import { jobRoutes } from './routes/jobs.js';
 
-export const BODY_LIMIT_BYTES = 256 * 1024;
-
-export function isLoopback(host: string): boolean {
-  if (host === 'localhost') return true;
-  const h = host.replace(/^\[|\]$/g, '');
-  if (isIP(h) === 4) return h.startsWith('127.');
-  if (isIP(h) === 6) return h === '::1' || /^::ffff:127\./i.test(h);
-  return false;
-}
-
 /** Throws API_INSECURE_BIND when a non-loopback address lacks TLS or tokens. */
-export function checkBindSecurity(api: OutpostConfig['api']): void {
+export function checkBindSecurity(api: ApiConfig): void {
   if (isLoopback(api.host)) return;
   const missing: string[] = [];
   if (!api.tls.certFile || !api.tls.keyFile) missing.push('TLS (api.tls.certFile and api.tls.keyFile)');
@@ -43,7 +34,7 @@ export function checkBindSecurity(api: OutpostConfig['api']): void {
   }
 }
 
-function readTls(api: OutpostConfig['api']): { cert: Buffer; key: Buffer } | null {
+function readTls(api: ApiConfig): { cert: Buffer; key: Buffer } | null {
   if (!api.tls.certFile && !api.tls.keyFile) return null;
   const read = (what: string, path: string): Buffer => {
     try {
@@ -60,41 +51,8 @@ function defaultRole(method: string): RouteRole {
   return method === 'GET' || method === 'HEAD' ? 'read' : 'admin';
 }
 
-/** Any thrown thing → a catalogue error (4xx that says what is wrong, 500 INTERNAL otherwise). */
-export function toOutpostError(err: FastifyError | Error): OutpostError {
-  if (err instanceof OutpostError) return err;
-  if (isOutpostError(err)) {
-    const e = err as Error & { code: ErrorCode; details?: Record<string, unknown> };
-    return new OutpostError(e.code, {}, { message: e.message, cause: err, ...(e.details ? { details: e.details } : {}) });
-  }
-  const fe = err as FastifyError;
-  if (fe.validation) {
-    const where = fe.validationContext ?? 'request';
-    const problems = fe.validation.map((v) => {
-      const params = v.params as Record<string, unknown>;
-      const extra = typeof params.additionalProperty === 'string' ? `/${params.additionalProperty}` : '';
-      const missing = typeof params.missingProperty === 'string' ? `/${params.missingProperty}` : '';
-      let message = v.message ?? v.keyword;
-      if (v.keyword === 'additionalProperties') message = 'unknown parameter';
-      if (v.keyword === 'required') message = 'is required';
-      return { path: `/${where}${v.instancePath}${extra}${missing}`, rule: v.keyword, message };
-    });
-    return new OutpostError('API_VALIDATION_FAILED', { reason: problems.map((p) => `${p.path}: ${p.message}`).join('; ') }, { details: { problems }, cause: err });
-  }
-  if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-    return new OutpostError('API_PAYLOAD_TOO_LARGE', { limit: BODY_LIMIT_BYTES }, { details: { limit: BODY_LIMIT_BYTES }, cause: err });
-  }
-  if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-    return new OutpostError('API_UNSUPPORTED_MEDIA_TYPE', { contentType: 'of the body' }, { cause: err });
-  }
-  const status = fe.statusCode ?? 500;
-  if (status >= 400 && status < 500) {
-    return new OutpostError('API_BAD_REQUEST', { reason: fe.message }, { details: { reason: fe.message, ...(fe.code ? { cause: fe.code } : {}) }, cause: err });
-  }
-  return new OutpostError('INTERNAL', { reason: 'unexpected error (see the daemon log)' }, { cause: err });
-}
-
 export interface CreateApiOptions {
+  /** The areas' routes (src/area.ts), registered after the core routes in this order. */
   plugins?: readonly ApiPlugin[];
   /** Fastify logger off by default: the daemon logs what matters itself. */
   requestLogging?: boolean;
@@ -202,8 +160,6 @@ export async function createApi(ctx: ApiContext, options: CreateApiOptions = {})
   const core: ApiPlugin[] = [
     { name: 'health', prefix: '', plugin: healthRoutes },
     { name: 'metrics', prefix: '', plugin: metricsRoutes },
-    { name: 'capture', prefix: '/v1', plugin: captureRoutes },
-    { name: 'flows', prefix: '/v1/flows', plugin: flowRoutes },
     { name: 'config', prefix: '/v1/config', plugin: configRoutes },
     { name: 'jobs', prefix: '/v1/jobs', plugin: jobRoutes },
   ];

@@ -3,7 +3,7 @@
  * `api.tokens` entry holding its SHA-256, to paste into the configuration (or PATCH /v1/config).
  */
 import { parseArgs } from 'node:util';
-import { API_ROLES, type ApiRole } from '../config/index.js';
+import { API_ROLES, type ApiRole } from './config.js';
 import { createToken } from './auth.js';
 import { OutpostError } from '../errors.js';
 

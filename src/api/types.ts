@@ -1,24 +1,12 @@
 /**
- * What API route plugins get to work with, and how other areas add their own plugins.
+ * What the core API routes (health, metrics, config, jobs) get to work with. The routes of the
+ * other areas are written against src/area.ts (`AreaRoutes`, `RouteContext`) and see only the
+ * part of this context that `RouteContext` names.
  */
-import type { FastifyPluginAsync } from 'fastify';
-import type { Logger } from '../telemetry/logger.js';
+import type { AreaRouteOptions, AreaRoutes, ComponentHealth, HealthCheck, RouteContext } from '../area.js';
 import type { ConfigManager } from '../config/manager.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { JobScheduler } from '../jobs/scheduler.js';
-import type { Sensor } from '../sensor.js';
-import type { LiveCapture } from '../capture/live.js';
-import type { RouteRole, Principal } from './auth.js';
-
-export interface ComponentHealth {
-  /** Free text such as running, idle, degraded, failed, starting. */
-  state: string;
-  /** False: the daemon is alive but this component cannot do its work yet (or any more). */
-  ready: boolean;
-  detail?: string;
-}
-
-export type HealthCheck = () => ComponentHealth;
 
 /** Components report their state here; GET /v1/health shows each one. */
 export class HealthRegistry {
@@ -39,48 +27,20 @@ export class HealthRegistry {
   }
 }
 
-export interface ApiContext {
-  logger: Logger;
+export interface ApiContext extends RouteContext {
   config: ConfigManager;
   metrics: Metrics;
   jobs: JobScheduler;
   health: HealthRegistry;
-  sensor: Sensor;
-  capture: LiveCapture | null;
   startedAt: number;
   /** Counters of the sensor and the capture with per-interface statistics (GET /v1/stats). */
   stats(): object;
 }
 
-export interface ApiPluginOptions {
-  ctx: ApiContext;
-}
+export type ApiPluginOptions = AreaRouteOptions<ApiContext>;
 
 /**
- * Another area's routes: registered under `prefix` (e.g. '/v1/devices'). `role` is the role every
- * route of the plugin needs unless a route says otherwise in `config: { role }`; without it,
- * GET/HEAD need `read` and other methods `admin`. Every route must have a JSON schema with at
- * least `response` (the server refuses to register one without), and appears in /openapi.json.
+ * A route plugin the API server registers. An area's `AreaRoutes` (which needs only the
+ * `RouteContext` part of the context) is one, and so is a core route plugin that needs all of it.
  */
-export interface ApiPlugin {
-  name: string;
-  prefix: string;
-  role?: RouteRole;
-  plugin: FastifyPluginAsync<ApiPluginOptions>;
-  /** OpenAPI tag; defaults to `name`. */
-  tag?: string;
-}
-
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    role?: RouteRole;
-    tag?: string;
-  }
-  interface FastifySchema {
-    summary?: string;
-    description?: string;
-  }
-  interface FastifyRequest {
-    principal: Principal;
-  }
-}
+export type ApiPlugin = AreaRoutes<ApiContext>;

@@ -23,7 +23,8 @@
  * whose NB_ADDRESS is the source address, name the sender (its source MAC) and bind the address
  * to it. Answers for other addresses (proxies, sleep proxies, WINS servers) are not used.
  */
-import type { PacketObserver, EventSink, HttpRequestObserver } from '../sensor.js';
+import type { PacketObserver, HttpRequestObserver } from '../protocols/observers.js';
+import type { EventOutput as EventSink } from '../events/pipeline.js';
 import type { EventStage, OutpostEvent } from '../events/pipeline.js';
 import { addProfile } from '../events/ocsf.js';
 import { Dhcp4Type } from '../protocols/dhcp/dhcp4.js';

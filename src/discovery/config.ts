@@ -1,7 +1,10 @@
 /**
  * Discovery settings: a JSON-schema fragment for the `discovery` section of the configuration
- * (the lead merges it into src/config/schema.ts), its type and defaults. Units are in the names.
+ * (composed into src/config/schema.ts), its type and defaults. Units are in the names.
  */
+import type { JSONSchemaType } from 'ajv';
+import type { ConfigSection } from '../area.js';
+
 export const SANCTION_STATES = ['sanctioned', 'unsanctioned', 'monitored'] as const;
 export type SanctionState = (typeof SANCTION_STATES)[number];
 
@@ -58,3 +61,8 @@ export const discoveryConfigSchema = {
     reportMaxPageSize: { type: 'integer', minimum: 10, maximum: 10_000, default: 500, description: 'Largest `limit` a report request may ask for.' },
   },
 } as const;
+
+export const discoveryConfigSection: ConfigSection<DiscoveryConfig> = {
+  key: 'discovery',
+  schema: discoveryConfigSchema as unknown as JSONSchemaType<DiscoveryConfig>,
+};

@@ -1,5 +1,5 @@
 /**
- * Discovery API (fastify plugin), registered by the lead under /v1, so routes are
+ * Discovery API (fastify plugin), registered under /v1 (discoveryApiPlugin), so routes are
  * /v1/discovery/...; GET routes need `read`, others `admin` (src/api/server.ts defaults), the
  * page's static assets are public (they carry no data). Every route has a response schema.
  *
@@ -21,6 +21,7 @@
  */
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
+import type { AreaRoutes } from '../area.js';
 import { Discovery, DiscoveryError, REPORT_SORTS, type ReportQuery } from './discovery.js';
 import { CatalogError } from './catalog.js';
 import { CATEGORIES, TAXONOMY_ID } from './taxonomy.js';
@@ -255,8 +256,8 @@ export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async
   }, async (req) => ({ records: d.store.auditLog((req.query as { limit?: number }).limit ?? 100) }));
 };
 
-/** For src/api/server.ts `plugins`: `discoveryApiPlugin(discovery)` (prefix /v1). */
-export function discoveryApiPlugin(discovery: Discovery): { name: string; prefix: string; plugin: FastifyPluginAsync<object> } {
+/** The discovery area's routes, under /v1 (src/area.ts). */
+export function discoveryApiPlugin(discovery: Discovery): AreaRoutes {
   return {
     name: 'discovery',
     prefix: '/v1',

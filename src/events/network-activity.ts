@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { FlowTable } from '../flows/flow-table.js';
 import { FlowActivity } from '../flows/flow-table.js';
 import { protocolName } from '../decode/constants.js';
-import { ipv4ToString, ipv6ToString, macToString } from './format.js';
+import { ipv4ToString, ipv6ToString, macToString } from '../decode/format.js';
 import { directionOf, isInternal } from './direction.js';
 import { tlsVersionName, type FlowFindings } from '../protocols/inspector.js';
 

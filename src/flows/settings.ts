@@ -1,13 +1,13 @@
-import type { OutpostConfig } from '../config/index.js';
+import type { FlowsConfig } from './config.js';
 import type { FlowSettings } from './flow-table.js';
 
-/** The flow-table settings of a validated configuration. */
-export function flowSettingsFromConfig(cfg: OutpostConfig): FlowSettings {
+/** The flow-table settings of a validated `flows` configuration section. */
+export function flowSettingsFromConfig(flows: FlowsConfig): FlowSettings {
   return {
-    maxFlows: cfg.flows.maxFlows,
-    flowIdleTimeoutMs: { ...cfg.flows.flowIdleTimeoutMs },
-    tcpClosedTimeoutMs: cfg.flows.tcpClosedTimeoutMs,
-    flowActiveTimeoutMs: cfg.flows.flowActiveTimeoutMs,
-    emitOpenEvents: cfg.flows.emitOpenEvents,
+    maxFlows: flows.maxFlows,
+    flowIdleTimeoutMs: { ...flows.flowIdleTimeoutMs },
+    tcpClosedTimeoutMs: flows.tcpClosedTimeoutMs,
+    flowActiveTimeoutMs: flows.flowActiveTimeoutMs,
+    emitOpenEvents: flows.emitOpenEvents,
   };
 }

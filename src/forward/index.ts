@@ -10,12 +10,11 @@
 import { isAbsolute, join } from 'node:path';
 import { OutpostError } from '../errors.js';
 import type { Service } from '../lifecycle.js';
-import type { ForwardConfig, SinkCommon } from './config.js';
+import type { ForwardConfig } from './config.js';
 import { Outbox } from './outbox.js';
 import { SinkRunner, type Sink, type SinkLogger } from './sink.js';
-import { HttpsSink } from './sinks/https.js';
-import { NatsSink } from './sinks/nats.js';
-import { SyslogSink } from './sinks/syslog.js';
+import type { SinkCommon } from './settings.js';
+import { sinkTypeEntries } from './sinks/index.js';
 
 export interface ForwardLogger extends SinkLogger {
   child?(bindings: object): ForwardLogger;
@@ -54,13 +53,19 @@ export function createForwarding(cfg: ForwardConfig, logger: ForwardLogger, data
     if (names.has(name)) throw new OutpostError('FORWARD_SINK_CONFIG_INVALID', { sink: name, reason: 'duplicate sink name' });
     names.add(name);
   };
-  for (const s of cfg.https) { check(s.name); if (s.enabled) specs.push([new HttpsSink(s), s]); }
-  for (const s of cfg.syslog) { check(s.name); if (s.enabled) specs.push([new SyslogSink(s), s]); }
-  for (const s of cfg.nats) { check(s.name); if (s.enabled) specs.push([new NatsSink(s), s]); }
+  const configured: SinkCommon[] = [];
+  // In table order (src/forward/sinks/index.ts): https, syslog, nats.
+  for (const [type, t] of sinkTypeEntries()) {
+    for (const s of cfg[type] as SinkCommon[]) {
+      check(s.name);
+      configured.push(s);
+      if (s.enabled) specs.push([t.create(s), s]);
+    }
+  }
 
   const outbox = Outbox.open({ path, maxBytes: cfg.outboxMaxBytes, maxAgeMs: cfg.outboxMaxAgeMs, fullPolicy: cfg.outboxFullPolicy, sync: cfg.outboxSync, logger: log });
   // Disabled sinks keep their cursor registered, so the outbox keeps their backlog.
-  for (const s of [...cfg.https, ...cfg.syslog, ...cfg.nats]) outbox.cursor(s.name);
+  for (const s of configured) outbox.cursor(s.name);
   const runners = specs.map(([sink, settings]) => new SinkRunner(sink, settings, outbox, log));
 
   let sweepTimer: NodeJS.Timeout | undefined;

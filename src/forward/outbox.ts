@@ -29,11 +29,12 @@
  * sweep removes records older than that: `expired`). Every removed-before-sent record is counted,
  * globally and per sink.
  */
-import { closeSync, fstatSync, mkdirSync, openSync, readSync, statfsSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { open as lmdbOpen, type Database, type RootDatabase } from 'lmdb';
 import { OutpostError } from '../errors.js';
-import type { OutboxFullPolicy, OutboxSyncMode } from './config.js';
+import type { OutboxFullPolicy, OutboxSyncMode } from './settings.js';
+import { writeFailureReason } from './write-failure.js';
 
 export interface OutboxRecord {
   seq: number;
@@ -598,34 +599,4 @@ export class Outbox {
     }, this.#retryDelayMs);
     this.#retryTimer.unref();
   }
-}
-
-/**
- * A readable reason for a failed commit. lmdb-js rejects with a generic "Commit failed" whose
- * `commitError` promise holds the LMDB/system error (a full tmpfs shows as EIO, not ENOSPC), so
- * that is awaited (which also keeps it from being an unhandled rejection) and the free space of
- * the file system is added: "0 bytes free" says "disk full" better than the errno.
- */
-export async function writeFailureReason(err: unknown, path: string): Promise<string> {
-  let inner: unknown = err;
-  const ce = (err as { commitError?: unknown } | null)?.commitError;
-  if (ce instanceof Promise) {
-    let timer: NodeJS.Timeout | undefined;
-    inner = await Promise.race([
-      ce.then(() => err, (e: unknown) => e),
-      new Promise((r) => (timer = setTimeout(() => r(err), 100))),
-    ]);
-    clearTimeout(timer);
-  }
-  let reason = inner instanceof Error ? inner.message : String(inner);
-  const errno = (inner as { code?: unknown } | null)?.code;
-  if (errno !== undefined) reason += ` (code ${String(errno)})`;
-  try {
-    const fs = statfsSync(path);
-    const free = fs.bavail * fs.bsize;
-    reason += `; ${free} of ${fs.blocks * fs.bsize} bytes free on its file system${free < 1024 * 1024 ? ' (disk full?)' : ''}`;
-  } catch {
-    // no file system figures: the LMDB reason alone
-  }
-  return reason;
 }

@@ -8,12 +8,14 @@
  * PermanentSinkError moves the batch to the dead-letter store and advances.
  */
 import { OutpostError } from '../errors.js';
-import { writeFailureReason, type Outbox, type OutboxRecord } from './outbox.js';
-import type { SinkCommon } from './config.js';
+import type { Outbox, OutboxRecord } from './outbox.js';
+import type { SinkCommon, SinkSchema } from './settings.js';
+import { writeFailureReason } from './write-failure.js';
 
 export interface Sink {
   readonly name: string;
-  readonly type: 'https' | 'syslog' | 'nats';
+  /** The sink type's key in the table of src/forward/sinks/index.ts (https, syslog, nats, ...). */
+  readonly type: string;
   /** Resolve when the receiver acknowledged every record of the batch. */
   send(batch: OutboxRecord[], signal: AbortSignal): Promise<void>;
   close(): Promise<void>;
@@ -266,3 +268,23 @@ export class SinkRunner {
 }
 
 export const RATE_WINDOW_MS = 10_000;
+
+/**
+ * One entry of the sink table (src/forward/sinks/index.ts): the schema of one sink's settings
+ * (the items of the `forward.<type>` array), their defaults and the factory. Adding a sink type is
+ * one file in src/forward/sinks/ exporting a SinkType, and one table entry.
+ */
+export interface SinkType<C extends SinkCommon> {
+  /** Description of the `forward.<type>` array in docs/CONFIG.md. */
+  description: string;
+  schema: SinkSchema;
+  defaults: Readonly<C>;
+  create(cfg: C): Sink;
+}
+
+/** A table entry whose defaults are those of its schema. */
+export function sinkType<C extends SinkCommon>(description: string, schema: SinkSchema, create: (cfg: C) => Sink): SinkType<C> {
+  const defaults: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(schema.properties)) defaults[k] = structuredClone(v.default);
+  return { description, schema, defaults: Object.freeze(defaults) as Readonly<C>, create };
+}

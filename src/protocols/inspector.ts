@@ -21,6 +21,7 @@ import {
   type InspectedDnsCallback, type InspectorSettings, type PacketContext, type ProtocolDescriptor,
 } from './protocol.js';
 import { PROTOCOLS } from './registry.js';
+import { OutpostError } from '../errors.js';
 
 export type { DnsMessageEvent, DnsMessageCallback, FlowFindings, HostnameSource, InspectorSettings } from './protocol.js';
 
@@ -96,7 +97,7 @@ export class FlowInspector {
     const list: FlowAnalyzer[] = [];
     for (const d of protocols) if (d.flow !== undefined) list.push(d.flow(this.env));
     // Exclusion is a bit per analyzer in one 31-bit integer.
-    if (list.length > 31) throw new Error('more than 31 flow analyzers registered');
+    if (list.length > 31) throw new OutpostError('INTERNAL', { reason: 'more than 31 flow analyzers registered' });
     this.analyzers = list;
   }
 

@@ -15,6 +15,7 @@ import type { ParseStatus } from './parse-status.js';
 import type { DnsMessageInfo, DnsProtocol } from './dns/message.js';
 import { CounterSets, type LocalAnalyzer, type LocalProtocolConsumer, type ProtocolDescriptor } from './protocol.js';
 import { PROTOCOLS } from './registry.js';
+import { OutpostError } from '../errors.js';
 
 const IPPROTO_UDP = 17;
 
@@ -40,11 +41,11 @@ export class LocalProtocols {
       list.push(a);
       const index = list.length;
       for (const port of a.udpSourcePorts) {
-        if (this.byUdpSourcePort[port] !== 0) throw new Error(`UDP source port ${port} registered twice (${d.name})`);
+        if (this.byUdpSourcePort[port] !== 0) throw new OutpostError('INTERNAL', { reason: `UDP source port ${port} registered twice (${d.name})` });
         this.byUdpSourcePort[port] = index;
       }
       for (const proto of a.ipProtocols) {
-        if (this.byIpProtocol[proto] !== 0) throw new Error(`IP protocol ${proto} registered twice (${d.name})`);
+        if (this.byIpProtocol[proto] !== 0) throw new OutpostError('INTERNAL', { reason: `IP protocol ${proto} registered twice (${d.name})` });
         this.byIpProtocol[proto] = index;
       }
       if (a.nonIp) this.nonIpAnalyzers.push(a);

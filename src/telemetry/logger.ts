@@ -3,7 +3,7 @@
  * JSON is what log shippers want; pipe through pino-pretty for humans).
  */
 import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
-import type { LogLevel } from '../config/schema.js';
+import type { LogLevel } from './levels.js';
 
 export type Logger = PinoLogger;
 

@@ -6,14 +6,30 @@
  */
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { gzip as gzipCb, constants as zc } from 'node:zlib';
-import { Agent, request } from 'undici';
+import { createRequire } from 'node:module';
+import type { Agent } from 'undici';
 import { OutpostError } from '../../errors.js';
-import type { HttpsSinkConfig } from '../config.js';
 import type { OutboxRecord } from '../outbox.js';
-import { OrderedSends, PermanentSinkError, RetryableSinkError, parseRetryAfter, type Sink } from '../sink.js';
+import { OrderedSends, PermanentSinkError, RetryableSinkError, parseRetryAfter, sinkType, type Sink, type SinkType } from '../sink.js';
+import { sinkCommonProps, tlsFileSetting, type SinkCommon } from '../settings.js';
 
-const gzip = promisify(gzipCb);
+/**
+ * undici and zlib, loaded when the first HTTPS sink is built or compresses: the configuration
+ * schema imports this file (through src/forward/sinks/index.ts), and a CLI start must not pay
+ * for the HTTP client.
+ */
+const load = createRequire(import.meta.url);
+let undici: typeof import('undici') | undefined;
+function loadUndici(): typeof import('undici') {
+  undici ??= load('undici') as typeof import('undici');
+  return undici;
+}
+let gzipAsync: ((text: string, options: import('node:zlib').ZlibOptions) => Promise<Buffer>) | undefined;
+function gzip(text: string): Promise<Buffer> {
+  const zlib = load('node:zlib') as typeof import('node:zlib');
+  gzipAsync ??= promisify(zlib.gzip) as (text: string, options: import('node:zlib').ZlibOptions) => Promise<Buffer>;
+  return gzipAsync(text, { level: zlib.constants.Z_BEST_SPEED });
+}
 
 function readOpt(sink: string, what: string, path: string): string | undefined {
   if (path === '') return undefined;
@@ -53,7 +69,7 @@ export class HttpsSink implements Sink {
     const cert = readOpt(cfg.name, 'tlsCertFile', cfg.tlsCertFile);
     const key = readOpt(cfg.name, 'tlsKeyFile', cfg.tlsKeyFile);
     const token = cfg.bearerToken !== '' ? cfg.bearerToken : readOpt(cfg.name, 'bearerTokenFile', cfg.bearerTokenFile)?.trim();
-    this.#agent = new Agent({
+    this.#agent = new (loadUndici().Agent)({
       connections: 4,
       pipelining: 1,
       headersTimeout: cfg.requestTimeoutMs,
@@ -79,7 +95,7 @@ export class HttpsSink implements Sink {
     return this.#order.run(
       async () => {
         const text = buildBody(batch, this.#cfg.format);
-        return this.#cfg.gzip ? await gzip(text, { level: zc.Z_BEST_SPEED }) : Buffer.from(text);
+        return this.#cfg.gzip ? await gzip(text) : Buffer.from(text);
       },
       (body) => this.#post(batch, body, signal),
     );
@@ -88,7 +104,7 @@ export class HttpsSink implements Sink {
   async #post(batch: OutboxRecord[], body: Buffer, signal: AbortSignal): Promise<void> {
     let res;
     try {
-      res = await request(this.#url, {
+      res = await loadUndici().request(this.#url, {
         method: 'POST',
         dispatcher: this.#agent,
         headers: { ...this.#headers, 'x-outpost-batch-first-seq': String(batch[0]?.seq ?? 0), 'x-outpost-batch-events': String(batch.length) },
@@ -135,3 +151,41 @@ export class HttpsSink implements Sink {
     };
   }
 }
+
+export interface HttpsSinkConfig extends SinkCommon {
+  url: string;
+  format: 'ndjson' | 'array';
+  gzip: boolean;
+  bearerToken: string;
+  bearerTokenFile: string;
+  tlsCaFile: string;
+  tlsCertFile: string;
+  tlsKeyFile: string;
+  tlsServerName: string;
+  requestTimeoutMs: number;
+}
+
+const httpsSinkSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: [],
+  properties: {
+    ...sinkCommonProps(5000, 4 * 1024 * 1024, 2),
+    url: { type: 'string', default: 'https://localhost:8443/ingest', description: 'Receiver URL (https://; http:// only for tests). Each batch is POSTed here.' },
+    format: { type: 'string', enum: ['ndjson', 'array'], default: 'ndjson', description: "Body: one OCSF JSON event per line ('ndjson', application/x-ndjson) or a JSON array ('array')." },
+    gzip: { type: 'boolean', default: true, description: 'Compress each body with gzip (Content-Encoding: gzip).' },
+    bearerToken: { type: 'string', default: '', description: 'Bearer token sent as Authorization header; empty for none. Prefer bearerTokenFile.' },
+    bearerTokenFile: { type: 'string', default: '', description: 'File holding the bearer token (trimmed); read at start; empty for none.' },
+    tlsCaFile: tlsFileSetting('CA certificate(s) that verify the receiver, replacing the system roots'),
+    tlsCertFile: tlsFileSetting('Client certificate for mutual TLS'),
+    tlsKeyFile: tlsFileSetting('Client private key for mutual TLS'),
+    tlsServerName: { type: 'string', default: '', description: 'Name checked against the receiver certificate when it differs from the URL host; empty to use the URL host.' },
+    requestTimeoutMs: { type: 'integer', minimum: 100, default: 30_000, description: 'Time limit for one request (headers and body), in ms; a timeout is retried.' },
+  },
+} as const;
+
+export const httpsSinkType: SinkType<HttpsSinkConfig> = sinkType<HttpsSinkConfig>(
+  'HTTPS sinks: OCSF JSON batches POSTed to a receiver.',
+  httpsSinkSchema,
+  (cfg) => new HttpsSink(cfg),
+);

@@ -4,10 +4,10 @@
  * publishes run concurrently; the cursor advances only when every publish acknowledgement
  * arrived. A missing stream, a timeout or a lost connection is retried with backoff.
  */
-import { connect, type JetStreamClient, type NatsConnection } from 'nats';
-import type { NatsSinkConfig } from '../config.js';
+import type { JetStreamClient, NatsConnection } from 'nats';
 import type { OutboxRecord } from '../outbox.js';
-import { RetryableSinkError, type Sink } from '../sink.js';
+import { RetryableSinkError, sinkType, type Sink, type SinkType } from '../sink.js';
+import { sinkCommonProps, tlsFileSetting, type SinkCommon } from '../settings.js';
 
 const enc = new TextEncoder();
 
@@ -28,6 +28,9 @@ export class NatsSink implements Sink {
     if (this.#js && this.#nc && !this.#nc.isClosed()) return this.#js;
     const c = this.#cfg;
     try {
+      // Loaded on first use: the configuration schema imports this file (src/forward/sinks/index.ts)
+      // and must not pay for the NATS client at every start of the CLI.
+      const { connect } = await import('nats');
       this.#nc = await connect({
         servers: c.servers,
         name: `outpost-${c.name}`,
@@ -70,3 +73,35 @@ export class NatsSink implements Sink {
     return { jetstream_duplicates: this.counters.duplicates, connects: this.counters.connects };
   }
 }
+
+export interface NatsSinkConfig extends SinkCommon {
+  servers: string[];
+  subject: string;
+  token: string;
+  user: string;
+  password: string;
+  tlsCaFile: string;
+  publishTimeoutMs: number;
+}
+
+const natsSinkSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: [],
+  properties: {
+    ...sinkCommonProps(1000, 4 * 1024 * 1024, 1),
+    servers: { type: 'array', items: { type: 'string' }, default: ['nats://127.0.0.1:4222'], description: 'NATS server URLs (several for a cluster).' },
+    subject: { type: 'string', default: 'outpost.events', description: 'Subject published to; a JetStream stream must capture it (its duplicate_window bounds de-duplication by event uid).' },
+    token: { type: 'string', default: '', description: 'Authentication token; empty for none.' },
+    user: { type: 'string', default: '', description: 'User name; empty for none.' },
+    password: { type: 'string', default: '', description: 'Password for user.' },
+    tlsCaFile: tlsFileSetting('CA certificate(s) that verify the servers (enables TLS)'),
+    publishTimeoutMs: { type: 'integer', minimum: 100, default: 10_000, description: 'Time limit for a publish acknowledgement, in ms.' },
+  },
+} as const;
+
+export const natsSinkType: SinkType<NatsSinkConfig> = sinkType<NatsSinkConfig>(
+  'NATS JetStream sinks: one message per event, message id = event uid.',
+  natsSinkSchema,
+  (cfg) => new NatsSink(cfg),
+);

@@ -10,7 +10,8 @@
  * strings); the frames come back as a transferred ArrayBuffer (no copy). Bytes are the same as
  * formatting in-thread: both run SyslogFormatter.
  */
-import { Worker } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import type { Worker } from 'node:worker_threads';
 import { toCef, toRfc5424, type Rfc5424Options } from '../cef.js';
 import { OutpostError } from '../../errors.js';
 
@@ -94,8 +95,11 @@ export const WORKER_MIN_EVENTS = 64;
 function sendFailed(message: string): OutpostError {
   return new OutpostError('FORWARD_SINK_SEND_FAILED', { reason: message }, { message });
 }
+/** node:worker_threads, loaded with the first worker (a CLI start imports this file, see syslog.ts). */
+const load = createRequire(import.meta.url);
 
 function startWorker(settings: SyslogFormatSettings): Worker {
+  const { Worker } = load('node:worker_threads') as typeof import('node:worker_threads');
   if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./syslog-worker.js', import.meta.url), { workerData: settings });
   // Running from the TypeScript sources (tests, under tsx): Node 20 does not apply the parent's
   // --import loader hooks to a worker's entry module, so the worker registers tsx first.

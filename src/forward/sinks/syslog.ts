@@ -11,13 +11,13 @@
  * send reconnects.
  */
 import { readFileSync } from 'node:fs';
-import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { connect as netConnect, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import type { Socket as UdpSocket } from 'node:dgram';
+import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
 import { OutpostError } from '../../errors.js';
-import type { SyslogSinkConfig } from '../config.js';
 import type { OutboxRecord } from '../outbox.js';
-import { OrderedSends, RetryableSinkError, type Sink } from '../sink.js';
+import { OrderedSends, RetryableSinkError, sinkType, type Sink, type SinkType } from '../sink.js';
+import { sinkCommonProps, tlsFileSetting, type SinkCommon } from '../settings.js';
 import { cefPrefix, rfc5424Middle } from '../cef.js';
 import { FormatWorker } from './syslog-format.js';
 
@@ -29,6 +29,17 @@ function readOpt(sink: string, what: string, path: string): string | undefined {
     throw new OutpostError('FORWARD_SINK_CONFIG_INVALID', { sink, reason: `cannot read ${what} ${path}: ${(err as Error).message}` });
   }
 }
+
+/**
+ * The socket modules, loaded when the first syslog sink connects: the configuration schema
+ * imports this file (through src/forward/sinks/index.ts), and a CLI start must not pay for them.
+ */
+const load = createRequire(import.meta.url);
+const sockets = {
+  dgram: () => load('node:dgram') as typeof import('node:dgram'),
+  net: () => load('node:net') as typeof import('node:net'),
+  tls: () => load('node:tls') as typeof import('node:tls'),
+};
 
 export class SyslogSink implements Sink {
   readonly type = 'syslog' as const;
@@ -112,7 +123,7 @@ export class SyslogSink implements Sink {
 
   async #sendUdp(batch: OutboxRecord[]): Promise<void> {
     if (!this.#udp) {
-      this.#udp = createSocket(this.#cfg.host.includes(':') ? 'udp6' : 'udp4');
+      this.#udp = sockets.dgram().createSocket(this.#cfg.host.includes(':') ? 'udp6' : 'udp4');
       this.#udp.on('error', () => this.#drop());
     }
     const u = this.#udp;
@@ -147,8 +158,8 @@ export class SyslogSink implements Sink {
     return new Promise<Socket>((resolve, reject) => {
       const sock =
         c.transport === 'tls'
-          ? tlsConnect({ host: c.host, port: c.port, servername: c.tlsServerName || c.host, rejectUnauthorized: true, ...this.#tls })
-          : netConnect({ host: c.host, port: c.port });
+          ? sockets.tls().connect({ host: c.host, port: c.port, servername: c.tlsServerName || c.host, rejectUnauthorized: true, ...this.#tls })
+          : sockets.net().connect({ host: c.host, port: c.port });
       const timer = setTimeout(() => fail(new Error(`connect timeout after ${c.connectTimeoutMs} ms`)), c.connectTimeoutMs);
       const onAbort = () => fail(new Error('aborted'));
       signal.addEventListener('abort', onAbort, { once: true });
@@ -211,3 +222,51 @@ export class SyslogSink implements Sink {
     };
   }
 }
+
+export interface SyslogSinkConfig extends SinkCommon {
+  transport: 'tcp' | 'tls' | 'udp';
+  host: string;
+  port: number;
+  facility: number;
+  appName: string;
+  hostname: string;
+  udpMaxMessageBytes: number;
+  connectTimeoutMs: number;
+  tlsCaFile: string;
+  tlsCertFile: string;
+  tlsKeyFile: string;
+  tlsServerName: string;
+  cefDeviceVendor: string;
+  cefDeviceProduct: string;
+  cefDeviceVersion: string;
+}
+
+const syslogSinkSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: [],
+  properties: {
+    ...sinkCommonProps(5000, 4 * 1024 * 1024, 4),
+    transport: { type: 'string', enum: ['tcp', 'tls', 'udp'], default: 'tcp', description: "'tcp' (RFC 6587 octet counting), 'tls' (RFC 5425) or 'udp' (RFC 5426; loss cannot be detected and is counted as unknowable)." },
+    host: { type: 'string', default: '127.0.0.1', description: 'Syslog receiver host.' },
+    port: { type: 'integer', minimum: 1, maximum: 65535, default: 514, description: 'Syslog receiver port (usual: 514 tcp/udp, 6514 tls).' },
+    facility: { type: 'integer', minimum: 0, maximum: 23, default: 16, description: 'Syslog facility number (16 = local0); severity comes from the event.' },
+    appName: { type: 'string', default: 'outpost', description: 'RFC 5424 APP-NAME.' },
+    hostname: { type: 'string', default: '', description: 'RFC 5424 HOSTNAME; empty for the machine host name.' },
+    udpMaxMessageBytes: { type: 'integer', minimum: 480, maximum: 65507, default: 8192, description: 'Longest UDP datagram in bytes; longer messages are truncated and counted.' },
+    connectTimeoutMs: { type: 'integer', minimum: 100, default: 10_000, description: 'Time limit for a TCP/TLS connection (and handshake), in ms.' },
+    tlsCaFile: tlsFileSetting('CA certificate(s) that verify the receiver (tls transport)'),
+    tlsCertFile: tlsFileSetting('Client certificate (tls transport)'),
+    tlsKeyFile: tlsFileSetting('Client private key (tls transport)'),
+    tlsServerName: { type: 'string', default: '', description: 'Name checked against the receiver certificate; empty to use host.' },
+    cefDeviceVendor: { type: 'string', default: 'Outpost', description: 'CEF Device Vendor header field.' },
+    cefDeviceProduct: { type: 'string', default: 'Outpost Sensor', description: 'CEF Device Product header field.' },
+    cefDeviceVersion: { type: 'string', default: '0.1.0', description: 'CEF Device Version header field.' },
+  },
+} as const;
+
+export const syslogSinkType: SinkType<SyslogSinkConfig> = sinkType<SyslogSinkConfig>(
+  'Syslog sinks: CEF in RFC 5424 messages.',
+  syslogSinkSchema,
+  (cfg) => new SyslogSink(cfg),
+);

@@ -16,7 +16,7 @@ import { ArpMessage, parseArp, arpPayloadOffset } from './arp.js';
 import { NdpMessage, parseNdp, ICMPV6_NA, ICMPV6_NS } from './ndp.js';
 import { ArpNdpCounters } from './counters.js';
 import { macAt } from '../dhcp/fields.js';
-import { ipv4ToString, ipv6ToString } from '../../events/format.js';
+import { ipv4ToString, ipv6ToString } from '../../decode/format.js';
 import type { CounterSets, LocalAnalyzer, LocalProtocolConsumer, ProtocolDescriptor } from '../protocol.js';
 
 /** ICMPv6 (RFC 8200 §4 next header 58), which carries NDP. */

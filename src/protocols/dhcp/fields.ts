@@ -4,7 +4,7 @@
  */
 import type { Dhcp4Message } from './dhcp4.js';
 import { Dhcp4Option, DHCP4_TYPE_NAMES } from './dhcp4.js';
-import { ipv4ToString, ipv6ToString } from '../../events/format.js';
+import { ipv4ToString, ipv6ToString } from '../../decode/format.js';
 
 /** What the device store and the DHCP Activity event need from one DHCPv4 message. */
 export interface Dhcp4Info {

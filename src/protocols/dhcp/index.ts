@@ -10,7 +10,7 @@ import { Dhcp4Message, parseDhcp4 } from './dhcp4.js';
 import { Dhcp6Message, parseDhcp6, DHCP6_TYPE_NAMES } from './dhcp6.js';
 import { dhcp4Info, dhcp6Info, macAt } from './fields.js';
 import { DhcpCounters } from './counters.js';
-import { ipv4ToString, ipv6ToString } from '../../events/format.js';
+import { ipv4ToString, ipv6ToString } from '../../decode/format.js';
 import type { CounterSets, LocalAnalyzer, LocalEndpoint, LocalProtocolConsumer, ProtocolDescriptor } from '../protocol.js';
 
 export class DhcpAnalyzer implements LocalAnalyzer {

@@ -13,7 +13,7 @@ import { parseDnsFast } from './fast.js';
 import { DnsCounters } from './counters.js';
 import { NameResponseAnalyzer } from './local.js';
 import { ParseStatus } from '../parse-status.js';
-import { ipv4ToString, ipv6ToString } from '../../events/format.js';
+import { ipv4ToString, ipv6ToString } from '../../decode/format.js';
 import type { DecodedPacket } from '../../decode/decoder.js';
 import {
   Feed, Probe, TRANSPORT_TCP, TRANSPORT_UDP,

@@ -11,7 +11,7 @@ import { DnsMessageInfo, MDNS_PORT, LLMNR_PORT, type DnsProtocol } from './messa
 import { parseDnsFast } from './fast.js';
 import { DnsCounters } from './counters.js';
 import { macAt } from '../dhcp/fields.js';
-import { ipv4ToString, ipv6ToString } from '../../events/format.js';
+import { ipv4ToString, ipv6ToString } from '../../decode/format.js';
 import type { CounterSets, LocalAnalyzer, LocalProtocolConsumer } from '../protocol.js';
 
 /**

@@ -153,7 +153,7 @@ for (const [pname, parse] of PARSERS) {
     );
   });
 
-  test(`${pname}: AAAA text is RFC 5952 (matches src/events/format.ts)`, () => {
+  test(`${pname}: AAAA text is RFC 5952 (matches src/decode/format.ts)`, () => {
     const out = new DnsMessageInfo();
     assert.equal(parse(aaaaResponse, 0, aaaaResponse.length, out), ParseStatus.OK);
     assert.deepEqual(out.answers.map((a) => a.data), ['2001:db8::1:0:0:1', '2001:0:0:1::1']);

@@ -9,12 +9,12 @@
  *
  * No logging, clock or storage here: the caller owns `DnsMessageInfo` (reused between calls) and the
  * counters. Strings produced: names lowercased, no trailing dot (the root stays "."); A/AAAA data in
- * the same text form as src/events/format.ts (RFC 5952 for IPv6) so it matches flow addresses.
+ * the same text form as src/decode/format.ts (RFC 5952 for IPv6) so it matches flow addresses.
  */
 import { createRequire } from 'node:module';
 import dnsPacket from 'dns-packet';
 import { ParseStatus } from '../parse-status.js';
-import { ipv4ToString, ipv6ToString } from '../../events/format.js';
+import { ipv4ToString, ipv6ToString } from '../../decode/format.js';
 import { DnsCounters, dnsLimits, type DnsLimits } from './counters.js';
 
 export type DnsTransport = 'udp' | 'tcp';
@@ -166,7 +166,7 @@ function classNumberOfDp(s: string): number {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Address text (same as src/events/format.ts so cache keys match flow addresses).
+// Address text (same as src/decode/format.ts so cache keys match flow addresses).
 
 export function ipv4At(b: Uint8Array, p: number): string {
   return ipv4ToString((((b[p] ?? 0) << 24) | ((b[p + 1] ?? 0) << 16) | ((b[p + 2] ?? 0) << 8) | (b[p + 3] ?? 0)) >>> 0);

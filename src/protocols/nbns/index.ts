@@ -8,7 +8,7 @@ import type { DecodedPacket } from '../../decode/decoder.js';
 import { ParseStatus } from '../parse-status.js';
 import { NbnsMessage, NbnsCounters, parseNbns, NBNS_PORT } from './nbns.js';
 import { macAt } from '../dhcp/fields.js';
-import { ipv4ToString } from '../../events/format.js';
+import { ipv4ToString } from '../../decode/format.js';
 import type { CounterSets, LocalAnalyzer, LocalProtocolConsumer, ProtocolDescriptor } from '../protocol.js';
 
 export class NbnsAnalyzer implements LocalAnalyzer {

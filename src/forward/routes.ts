@@ -5,9 +5,9 @@
  *   GET /v1/sinks/:name/dead-letters   batches a receiver rejected (newest kept per sink), bounded by `limit`
  */
 import type { FastifyPluginAsync } from 'fastify';
-import { OutpostError } from '../../errors.js';
-import type { Forwarding } from '../../forward/index.js';
-import type { ApiPlugin, ApiPluginOptions } from '../types.js';
+import { OutpostError } from '../errors.js';
+import type { AreaRoutes } from '../area.js';
+import type { Forwarding } from './index.js';
 
 const sinkSchema = {
   type: 'object',
@@ -39,7 +39,7 @@ const sinkSchema = {
   },
 } as const;
 
-export function sinkRoutes(forwarding: Forwarding): FastifyPluginAsync<ApiPluginOptions> {
+export function sinkRoutes(forwarding: Forwarding): FastifyPluginAsync {
   return async (app) => {
     const configured = (): Set<string> => new Set([...forwarding.outbox.cursors.keys()]);
 
@@ -123,6 +123,6 @@ export function sinkRoutes(forwarding: Forwarding): FastifyPluginAsync<ApiPlugin
   };
 }
 
-export function sinkApiPlugin(forwarding: Forwarding): ApiPlugin {
+export function sinkApiPlugin(forwarding: Forwarding): AreaRoutes {
   return { name: 'sinks', prefix: '/v1/sinks', plugin: sinkRoutes(forwarding) };
 }
