@@ -38,11 +38,11 @@ import { DnsNameCache } from './protocols/dns/name-cache.js';
 import { createForwarding, type Forwarding } from './forward/index.js';
 import { DeviceStore } from './devices/store.js';
 import { DeviceIdentity } from './devices/identity.js';
-import { AgentRegistry, agentRoutes } from './devices/agent-routes.js';
+import { AgentRegistry } from './devices/agent-routes.js';
 import { createAgentListener, prepareAgentListenerTls, type AgentListener } from './devices/agent-listener.js';
 import { Discovery } from './discovery/discovery.js';
 import { discoveryApiPlugin } from './discovery/routes.js';
-import { deviceApiPlugins } from './api/routes/devices.js';
+import { deviceApiPlugins } from './devices/routes.js';
 import { sinkApiPlugin } from './api/routes/sinks.js';
 import { dropPrivileges } from './privileges.js';
 
@@ -228,12 +228,7 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
   const ctx: ApiContext = { logger, config, metrics, jobs, health, sensor, capture, startedAt, stats };
   const areaPlugins: ApiPlugin[] = [
     ...(discovery ? [discoveryApiPlugin(discovery) as ApiPlugin] : []),
-    ...(identity ? [{
-      name: 'agents',
-      prefix: '',
-      plugin: async (app: FastifyInstance) => { await app.register(agentRoutes, { identity, registry: agents }); },
-    } as unknown as ApiPlugin] : []),
-    ...deviceApiPlugins(deviceStore, agents, discovery?.maskUserIdentifier),
+    ...deviceApiPlugins(identity, agents, discovery?.maskUserIdentifier),
     sinkApiPlugin(forwarding),
   ];
   const api = await createApi(ctx, { plugins: [...areaPlugins, ...(options.apiPlugins ?? [])] });
