@@ -116,7 +116,7 @@ console.log(formatTable(['measure', 'result'], [
   ['replay without device identity', `${(base / 1e6).toFixed(3)} M packets/s`],
   ['replay with device identity (observer + enricher)', `${(withId / 1e6).toFixed(3)} M packets/s`],
   ['cost of identity', `${(100 * (1 - withId / base)).toFixed(1)} %`],
-  ['identity lookups (DeviceStore.lookup, 10,000 devices)', `${(lookupsPerS / 1e6).toFixed(2)} M/s (${hits} of ${n} found)`],
+  ['identity lookups (AddressTimeline.lookup, 10,000 devices)', `${(lookupsPerS / 1e6).toFixed(2)} M/s (${hits} of ${n} found)`],
   [`lookups in a pool with churn (${TURNS} holders per address, random times)`, `${(churnPerS / 1e6).toFixed(2)} M/s (${churnRight} of ${n} right)`],
   ['lookups of addresses the store never saw', `${(missPerS / 1e6).toFixed(2)} M/s (${missHits} found)`],
   ['ARP-seen MACs linked by DHCP client id, 100,000 addresses in the table', `${Math.round(linksPerS).toLocaleString('en-US')} /s (${linksMade} of ${LINKS} linked)`],
