@@ -408,7 +408,7 @@ export function deviceApiPlugins(identity: DeviceIdentity | null, registry: Agen
   return [
     agentApiPlugin(registry, identity),
     ...(store ? [
-      { name: 'devices', prefix: '/v1/devices', plugin: deviceRoutes(store, mask) },
+      { name: 'devices', prefix: '/v1/devices', plugin: deviceRoutes({ devices: store.devices, links: store.links, addresses: store.addresses, persistence: store.persistence }, mask) },
       { name: 'users', prefix: '/v1/users', plugin: userRoutes(store.users, mask) },
     ] : []),
   ];
