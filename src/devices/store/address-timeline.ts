@@ -37,9 +37,6 @@ export class AddressTimeline {
     private readonly dirty: DirtyMarks,
   ) {}
 
-  /** Number of addresses with intervals. */
-  get size(): number { return this.bindings.size; }
-
   /** Intervals read from disk; call rebuildIndex() once all are in. */
   load(address: string, list: Binding[]): void { this.bindings.set(address, list); }
 
