@@ -57,33 +57,33 @@ for (let i = 0; i < runs; i++) { base = Math.max(base, once(false)); withId = Ma
 const store = new DeviceStore();
 const addrs = Array.from({ length: 10_000 }, (_, i) => `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`);
 for (let i = 0; i < addrs.length; i++) {
-  const d = store.identify({ mac: `00:00:00:00:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`, trust: Trust.DHCP, source: 'bench', atMs: 0 })!;
-  store.bind(addrs[i]!, d, undefined, Trust.DHCP, 0, 1e15);
+  const d = store.links.identify({ mac: `00:00:00:00:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`, trust: Trust.DHCP, source: 'bench', atMs: 0 })!;
+  store.addresses.bind(addrs[i]!, d, undefined, Trust.DHCP, 0, 1e15);
 }
 const n = 2_000_000;
 let hits = 0;
 const t0 = process.hrtime.bigint();
-for (let i = 0; i < n; i++) if (store.lookup(addrs[i % addrs.length]!, 1000) !== undefined) hits++;
+for (let i = 0; i < n; i++) if (store.addresses.lookup(addrs[i % addrs.length]!, 1000) !== undefined) hits++;
 const lookupsPerS = n / (Number(process.hrtime.bigint() - t0) / 1e9);
 
 // A pool with churn: address i held by device (i + k) mod 10,000 during [k·H, (k+1)·H), k < 8.
 const HOLD_MS = 3_600_000, TURNS = 8;
 const churn = new DeviceStore({ maxDevices: 20_000 });
-const devs = addrs.map((_, i) => churn.identify({ mac: `02:00:00:00:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`, trust: Trust.DHCP, source: 'bench', atMs: 0 })!);
+const devs = addrs.map((_, i) => churn.links.identify({ mac: `02:00:00:00:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`, trust: Trust.DHCP, source: 'bench', atMs: 0 })!);
 for (let k = 0; k < TURNS; k++) {
-  for (let i = 0; i < addrs.length; i++) churn.bind(addrs[i]!, devs[(i + k) % devs.length]!, undefined, Trust.DHCP, k * HOLD_MS, (k + 1) * HOLD_MS);
+  for (let i = 0; i < addrs.length; i++) churn.addresses.bind(addrs[i]!, devs[(i + k) % devs.length]!, undefined, Trust.DHCP, k * HOLD_MS, (k + 1) * HOLD_MS);
 }
 const rnd = mulberry32(7);
 const probes = Array.from({ length: 100_000 }, () => { const i = Math.floor(rnd() * addrs.length); const at = Math.floor(rnd() * TURNS * HOLD_MS); return { a: addrs[i]!, at, want: devs[(i + Math.floor(at / HOLD_MS)) % devs.length]!.uid }; });
 let churnRight = 0;
 const t1 = process.hrtime.bigint();
-for (let i = 0; i < n; i++) { const p = probes[i % probes.length]!; if (churn.lookup(p.a, p.at)?.uid === p.want) churnRight++; }
+for (let i = 0; i < n; i++) { const p = probes[i % probes.length]!; if (churn.addresses.lookup(p.a, p.at)?.uid === p.want) churnRight++; }
 const churnPerS = n / (Number(process.hrtime.bigint() - t1) / 1e9);
 
 const unknown = Array.from({ length: 10_000 }, (_, i) => `198.${18 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`);
 let missHits = 0;
 const t2 = process.hrtime.bigint();
-for (let i = 0; i < n; i++) if (store.lookup(unknown[i % unknown.length]!, 1000) !== undefined) missHits++;
+for (let i = 0; i < n; i++) if (store.addresses.lookup(unknown[i % unknown.length]!, 1000) !== undefined) missHits++;
 const missPerS = n / (Number(process.hrtime.bigint() - t2) / 1e9);
 
 // Links: 50,000 devices holding 100,000 addresses; then 20,000 fresh randomized MACs, each seen
@@ -93,10 +93,10 @@ const big = new DeviceStore({ maxDevices: 100_000 }); // room for the ARP device
 const owners: string[] = [];
 for (let i = 0; i < 50_000; i++) {
   const hex = i.toString(16).padStart(6, '0');
-  const d = big.identify({ mac: `00:10:00:${hex.slice(0, 2)}:${hex.slice(2, 4)}:${hex.slice(4, 6)}`, clientId: `01${hex}`, trust: Trust.DHCP, source: 'bench', atMs: 0 })!;
+  const d = big.links.identify({ mac: `00:10:00:${hex.slice(0, 2)}:${hex.slice(2, 4)}:${hex.slice(4, 6)}`, clientId: `01${hex}`, trust: Trust.DHCP, source: 'bench', atMs: 0 })!;
   if (i < 1000) owners.push(`01${hex}`);
-  big.bind(`10.${(2 * i) >> 16}.${((2 * i) >> 8) & 255}.${(2 * i) & 255}`, d, undefined, Trust.DHCP, 0, 1e15);
-  big.bind(`10.${(2 * i + 1) >> 16}.${((2 * i + 1) >> 8) & 255}.${(2 * i + 1) & 255}`, d, undefined, Trust.DHCP, 0, 1e15);
+  big.addresses.bind(`10.${(2 * i) >> 16}.${((2 * i) >> 8) & 255}.${(2 * i) & 255}`, d, undefined, Trust.DHCP, 0, 1e15);
+  big.addresses.bind(`10.${(2 * i + 1) >> 16}.${((2 * i + 1) >> 8) & 255}.${(2 * i + 1) & 255}`, d, undefined, Trust.DHCP, 0, 1e15);
 }
 const LINKS = 20_000;
 const linkedBefore = big.counters.macLinked;
@@ -105,9 +105,9 @@ for (let i = 0; i < LINKS; i++) {
   const hex = i.toString(16).padStart(6, '0');
   const fresh = `02:20:00:${hex.slice(0, 2)}:${hex.slice(2, 4)}:${hex.slice(4, 6)}`;
   // Seen first by ARP (a weak device of its own, holding an address), then in a DHCP request.
-  const weak = big.identify({ mac: fresh, trust: Trust.NEIGHBOR, source: 'arp', atMs: 1000 + i })!;
-  big.bind(`172.16.${i >> 8}.${i & 255}`, weak, fresh, Trust.NEIGHBOR, 1000 + i);
-  big.identify({ mac: fresh, clientId: owners[i % owners.length]!, trust: Trust.DHCP, source: 'bench', atMs: 1000 + i });
+  const weak = big.links.identify({ mac: fresh, trust: Trust.NEIGHBOR, source: 'arp', atMs: 1000 + i })!;
+  big.addresses.bind(`172.16.${i >> 8}.${i & 255}`, weak, fresh, Trust.NEIGHBOR, 1000 + i);
+  big.links.identify({ mac: fresh, clientId: owners[i % owners.length]!, trust: Trust.DHCP, source: 'bench', atMs: 1000 + i });
 }
 const linksPerS = LINKS / (Number(process.hrtime.bigint() - t3) / 1e9);
 const linksMade = big.counters.macLinked - linkedBefore;
@@ -118,7 +118,7 @@ console.log(formatTable(['measure', 'result'], [
   ['replay without device identity', `${(base / 1e6).toFixed(3)} M packets/s`],
   ['replay with device identity (observer + enricher)', `${(withId / 1e6).toFixed(3)} M packets/s`],
   ['cost of identity', `${(100 * (1 - withId / base)).toFixed(1)} %`],
-  ['identity lookups (DeviceStore.lookup, 10,000 devices)', `${(lookupsPerS / 1e6).toFixed(2)} M/s (${hits} of ${n} found)`],
+  ['identity lookups (AddressTimeline.lookup, 10,000 devices)', `${(lookupsPerS / 1e6).toFixed(2)} M/s (${hits} of ${n} found)`],
   [`lookups in a pool with churn (${TURNS} holders per address, random times)`, `${(churnPerS / 1e6).toFixed(2)} M/s (${churnRight} of ${n} right)`],
   ['lookups of addresses the store never saw', `${(missPerS / 1e6).toFixed(2)} M/s (${missHits} found)`],
   ['ARP-seen MACs linked by DHCP client id, 100,000 addresses in the table', `${Math.round(linksPerS).toLocaleString('en-US')} /s (${linksMade} of ${LINKS} linked)`],

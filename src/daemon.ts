@@ -37,10 +37,10 @@ import { HealthRegistry, type ApiContext, type ApiPlugin } from './api/types.js'
 import type { HealthCheck } from './area.js';
 import { DnsNameCache } from './protocols/dns/name-cache.js';
 import { createForwarding, type Forwarding } from './forward/index.js';
-import { AgentRegistry, agentRoutes } from './devices/agent-routes.js';
+import { AgentRegistry } from './devices/agent-routes.js';
 import { createAgentListener, prepareAgentListenerTls, type AgentListener } from './devices/agent-listener.js';
 import { discoveryApiPlugin } from './discovery/routes.js';
-import { deviceApiPlugins } from './api/routes/devices.js';
+import { deviceApiPlugins } from './devices/routes.js';
 import { sinkApiPlugin } from './forward/routes.js';
 import { captureApiPlugin } from './capture/routes.js';
 import { flowsApiPlugin } from './flows/routes.js';
@@ -197,12 +197,7 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
     captureApiPlugin({ capture, configured: () => config.current.capture, running: () => config.running.capture }),
     flowsApiPlugin(sensor.flows),
     ...(discovery ? [discoveryApiPlugin(discovery)] : []),
-    ...(identity ? [{
-      name: 'agents',
-      prefix: '',
-      plugin: async (app: FastifyInstance) => { await app.register(agentRoutes, { identity, registry: agents }); },
-    }] : []),
-    ...deviceApiPlugins(deviceStore, agents, discovery?.maskUserIdentifier),
+    ...deviceApiPlugins(identity, agents, discovery?.maskUserIdentifier),
     sinkApiPlugin(forwarding),
   ];
   const api = await createApi(ctx, { plugins: [...areaPlugins, ...(options.apiPlugins ?? [])] });

@@ -33,11 +33,11 @@ test('enrollment returns a per-agent secret; a signed heartbeat is applied; stal
   const body = { agentId: 'lap-1', hostname: 'lap1', macs: ['00:11:22:33:44:55'], addresses: ['10.0.0.9'], users: [{ name: 'bob', domain: 'CORP' }], os: 'Windows 11 Pro' };
   const ok = heartbeat('lap-1', secret, body, now, 'nonce-0000000000001');
   assert.equal((await app.inject(ok)).statusCode, 204);
-  const d = identity.store.lookup('10.0.0.9', now + 1000)!;
+  const d = identity.store.addresses.lookup('10.0.0.9', now + 1000)!;
   assert.equal(d.hostname, 'lap1');
-  assert.equal(identity.store.userAt(d, now + 1000)?.name, 'bob');
+  assert.equal(identity.store.users.userAt(d, now + 1000)?.name, 'bob');
   assert.equal(d.os?.name, 'Windows 11 Pro');
-  assert.equal(identity.store.userAt(d, now + 301_000), undefined, 'user attribution ends agentHeartbeatTtlMs after the last heartbeat');
+  assert.equal(identity.store.users.userAt(d, now + 301_000), undefined, 'user attribution ends agentHeartbeatTtlMs after the last heartbeat');
 
   assert.equal((await app.inject(ok)).statusCode, 409, 'replayed');
   assert.equal((await app.inject(heartbeat('lap-1', secret, body, now - 600_000))).statusCode, 401, 'stale');
@@ -83,7 +83,7 @@ test('restart: enrolled agents (with their secrets) persist in the device store 
     // Second run: a new registry and store over the same LMDB keep lap-1 (not the revoked lap-2).
     const store2 = new DeviceStore();
     store2.open(path);
-    const registry2 = new AgentRegistry(10, 1000, 300_000, store2);
+    const registry2 = new AgentRegistry(10, 1000, 300_000, store2.agents);
     assert.deepEqual(registry2.list().map((a) => a.agentId), ['lap-1']);
     assert.equal(registry2.get('lap-1')?.secret, secret);
     assert.equal(registry2.get('lap-1')?.lastHeartbeatMs, now);
@@ -93,7 +93,7 @@ test('restart: enrolled agents (with their secrets) persist in the device store 
     const body = { agentId: 'lap-1', hostname: 'lap1', addresses: ['10.0.0.9'], users: [{ name: 'bob' }] };
     assert.equal((await app2.inject(heartbeat('lap-1', secret, body, now + 60_000, 'nonce-restart-00002'))).statusCode, 204, 'heartbeat after restart accepted');
     assert.equal((await app2.inject(heartbeat('lap-2', secret, { agentId: 'lap-2' }, now + 60_000))).statusCode, 401, 'revoked stays revoked');
-    assert.equal(store2.lookup('10.0.0.9', now + 61_000)?.hostname, 'lap1');
+    assert.equal(store2.addresses.lookup('10.0.0.9', now + 61_000)?.hostname, 'lap1');
     await app2.close();
     await store2.close();
   } finally {

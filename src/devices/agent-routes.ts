@@ -1,9 +1,14 @@
 /**
- * Endpoint-agent enrollment and heartbeats, as a fastify plugin the lead registers on the
- * gateway's HTTPS listener (heartbeats) and admin API (enrollment).
+ * Endpoint agents: the AgentRegistry (enrollments, secrets, nonces) and every agent route.
  *
- *   POST /v1/agents/enroll     {agentId}            → 201 {agentId, secret}     (admin API)
- *   POST /v1/agents/heartbeat  heartbeat JSON body  → 204                        (agents)
+ *   POST   /v1/agents/enroll     {agentId}            → 201 {agentId, secret}   (admin)
+ *   POST   /v1/agents/heartbeat  heartbeat JSON body  → 204                      (agents, signed)
+ *   GET    /v1/agents            enrolled agents (never their secrets)           (admin)
+ *   DELETE /v1/agents/:id        revoke an agent: its heartbeats get 401 after   (admin)
+ *
+ * agentRoutes (enroll, heartbeat) is registered by the agent listener (agent-listener.ts,
+ * heartbeats only) and, with the admin routes, by agentApiPlugin() on the admin API — one
+ * plugin named `agents` there.
  *
  * Heartbeat authentication: headers `x-outpost-agent` (agent id), `x-outpost-timestamp`
  * (ms since the epoch), `x-outpost-nonce` (16–128 chars [A-Za-z0-9_-]) and
@@ -15,7 +20,8 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { DeviceIdentity, AgentReport } from './identity.js';
-import type { DeviceStore } from './store.js';
+import type { AgentRecords, DeviceTable } from './store.js';
+import type { AreaRouteOptions as ApiPluginOptions, AreaRoutes as ApiPlugin } from '../area.js';
 import { OutpostError } from '../errors.js';
 
 export interface EnrolledAgent { agentId: string; secret: string; enrolledMs: number; lastHeartbeatMs?: number }
@@ -37,9 +43,9 @@ export class AgentCounters {
 }
 
 /**
- * Enrolled agents and their secrets, plus the nonces seen (bounded). With a DeviceStore attached
- * (constructor or attachStore(); agentRoutes attaches its identity's store) enrollments live in
- * the store's LMDB under ['a', agentId] and survive restarts: enroll and revoke are written
+ * Enrolled agents and their secrets, plus the nonces seen (bounded). With the device store's
+ * AgentRecords attached (constructor or attachStore(); agentRoutes attaches its identity's store's)
+ * enrollments live in the store's LMDB under ['a', agentId] and survive restarts: enroll and revoke are written
  * synchronously, heartbeat times asynchronously. Nonces are kept in memory only (a restart
  * cannot reopen a replay window: the timestamp check still refuses anything older than
  * agentMaxClockSkewMs).
@@ -48,8 +54,8 @@ export class AgentRegistry {
   readonly counters = new AgentCounters();
   private readonly agents = new Map<string, EnrolledAgent>();
   private readonly nonces = new Map<string, number>();
-  private store: DeviceStore | null = null;
-  constructor(readonly maxAgents: number, readonly maxNonces: number, readonly maxClockSkewMs: number, store?: DeviceStore) {
+  private store: AgentRecords | null = null;
+  constructor(readonly maxAgents: number, readonly maxNonces: number, readonly maxClockSkewMs: number, store?: AgentRecords) {
     if (store !== undefined) this.attachStore(store);
   }
 
@@ -57,7 +63,7 @@ export class AgentRegistry {
    * Persists enrollments in `store`'s LMDB (when it is open) and loads those saved there;
    * agents enrolled in memory before are written to it. Idempotent; returns the number loaded.
    */
-  attachStore(store: DeviceStore): number {
+  attachStore(store: AgentRecords): number {
     if (this.store === store || !store.persistent) return 0;
     this.store = store;
     const saved = store.loadAgents<EnrolledAgent>();
@@ -162,7 +168,7 @@ export const agentRoutes: FastifyPluginAsync<AgentRoutesOptions> = async (app: F
   const now = opts.now ?? Date.now;
   const { registry, identity } = opts;
   // Enrollments persist in the device store's LMDB (when it is open), so a restart keeps them.
-  registry.attachStore(identity.store);
+  registry.attachStore(identity.store.agents);
   const reply4xx = (err: unknown): { status: number; body: object } => {
     const e = err instanceof OutpostError ? err : new OutpostError('AGENT_HEARTBEAT_MALFORMED', { reason: err instanceof Error ? err.message : String(err) });
     return { status: e.httpStatus, body: { statusCode: e.httpStatus, code: e.code, error: 'Agent heartbeat refused', message: e.message } };
@@ -226,3 +232,73 @@ export const agentRoutes: FastifyPluginAsync<AgentRoutesOptions> = async (app: F
     });
   }
 };
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** GET /v1/agents and DELETE /v1/agents/:id (registered under that prefix). `devices` names each agent's device. */
+export function agentAdminRoutes(registry: AgentRegistry, devices: DeviceTable | null): FastifyPluginAsync<ApiPluginOptions> {
+  return async (app, { ctx }) => {
+    app.get('/', {
+      schema: {
+        summary: 'Enrolled endpoint agents (their secrets are never shown)',
+        response: {
+          200: {
+            type: 'object',
+            required: ['total', 'maxAgents', 'items'],
+            properties: {
+              total: { type: 'integer' },
+              maxAgents: { type: 'integer' },
+              items: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  required: ['agentId', 'enrolledAt', 'lastHeartbeat'],
+                  // No `secret` here: fast-json-stringify drops what the schema does not name.
+                  properties: { agentId: { type: 'string' }, enrolledAt: { type: 'string', format: 'date-time' }, lastHeartbeat: { type: ['string', 'null'] }, deviceUid: { type: 'string' } },
+                },
+              },
+            },
+          },
+        },
+      },
+    }, async () => {
+      const items = registry.list()
+        .sort((a, b) => a.agentId.localeCompare(b.agentId))
+        .map((a) => {
+          const dev = devices?.byAgentId(a.agentId);
+          return { agentId: a.agentId, enrolledAt: iso(a.enrolledMs), lastHeartbeat: a.lastHeartbeatMs === undefined ? null : iso(a.lastHeartbeatMs), ...(dev ? { deviceUid: dev.uid } : {}) };
+        });
+      return { total: items.length, maxAgents: registry.maxAgents, items };
+    });
+
+    app.delete<{ Params: { id: string } }>('/:id', {
+      schema: {
+        summary: 'Revoke an agent: its secret is forgotten and its heartbeats are refused (401) from now on',
+        description: 'The device and user history the agent reported stay. Enroll again (POST /v1/agents/enroll) to get a new secret.',
+        params: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 128 } } },
+        response: { 200: { type: 'object', required: ['agentId', 'revoked'], properties: { agentId: { type: 'string' }, revoked: { type: 'boolean' } } } },
+      },
+    }, async (req) => {
+      if (!registry.revoke(req.params.id)) throw new OutpostError('API_NOT_FOUND', { resource: `agent ${req.params.id}` }, { details: { resource: `agent ${req.params.id}` } });
+      ctx.logger.info({ agentId: req.params.id, by: req.principal.name }, 'agent revoked');
+      return { agentId: req.params.id, revoked: true };
+    });
+  };
+}
+
+/**
+ * The agents plugin of the admin API: enrollment and heartbeats (with a device identity, i.e.
+ * devices.enabled) and the admin listing and revocation (always). Routes name their role
+ * (enroll admin, heartbeat public); the listing and revocation take the plugin's, admin.
+ */
+export function agentApiPlugin(registry: AgentRegistry, identity: DeviceIdentity | null): ApiPlugin {
+  return {
+    name: 'agents',
+    prefix: '',
+    role: 'admin',
+    plugin: async (app, opts) => {
+      if (identity !== null) await app.register(agentRoutes, { identity, registry });
+      await app.register(agentAdminRoutes(registry, identity?.store.devices ?? null), { prefix: '/v1/agents', ctx: opts.ctx });
+    },
+  };
+}

@@ -89,8 +89,8 @@ test('DHCPv4 ACK event: client MAC, assigned address and the host name the clien
   assert.equal(c.unmapped.dhcp_requested_host_name, 'charlie', 'the name the client asked with, kept when the server gave another');
   assert.equal(a.unmapped.dhcp_requested_host_name, undefined, 'not repeated when it is the host name');
   // The event and the device store agree on the name.
-  assert.equal(identity.store.lookup('10.0.0.5', T + 1000)?.hostname, 'alpha');
-  assert.equal(identity.store.lookup('10.0.0.7', T + 1000)?.hostname, 'c-17');
+  assert.equal(identity.store.addresses.lookup('10.0.0.5', T + 1000)?.hostname, 'alpha');
+  assert.equal(identity.store.addresses.lookup('10.0.0.7', T + 1000)?.hostname, 'c-17');
   // The transaction is finished: a second ACK with the same xid does not reuse the name.
   events.length = 0;
   run([v4Frame(false, A, dhcp4({ xid: 0x0a0a0a0a, mac: A, msgType: 5, yiaddr: '10.0.0.5', options: [[54, ip4('10.0.0.1')], [51, u32be(3600)]] }))], identity, T + 5000);
@@ -108,7 +108,7 @@ test('DHCPv4: a pending request is used only by the ACK for the same client MAC 
   const [b, a] = acks(events);
   assert.equal(b!.src_endpoint.mac, B);
   assert.equal(b!.src_endpoint.hostname, undefined, 'B never asked as alpha');
-  assert.equal(identity.store.lookup('10.0.0.6', T + 100)?.hostname, undefined);
+  assert.equal(identity.store.addresses.lookup('10.0.0.6', T + 100)?.hostname, undefined);
   assert.equal(a!.src_endpoint.hostname, 'alpha');
 });
 
@@ -182,15 +182,15 @@ test('DHCPv6 SOLICIT/ADVERTISE/REQUEST/REPLY: every IA_NA address (RFC 8415 §21
   run(exchange6(), identity);
   const at = T + 1000;
   for (const a of ['2001:db8::a', '2001:db8::b', '2001:db8:1::c']) {
-    const d = identity.store.lookup(a, at);
+    const d = identity.store.addresses.lookup(a, at);
     assert.equal(d?.macs[0], V6, `${a} bound to the client`);
     assert.equal(d?.hostname, 'host6.lan');
   }
   // The ADVERTISE only offers: nothing is bound before the REPLY (RFC 8415 §18.3.1, §18.3.9).
-  assert.equal(identity.store.lookup('2001:db8::a', T + 15), undefined);
+  assert.equal(identity.store.addresses.lookup('2001:db8::a', T + 15), undefined);
   // Lifetimes are per address: ::c (1800 s) expires before ::a (7200 s).
-  assert.equal(identity.store.lookup('2001:db8:1::c', T + 1_900_000), undefined);
-  assert.equal(identity.store.lookup('2001:db8::a', T + 1_900_000)?.macs[0], V6);
+  assert.equal(identity.store.addresses.lookup('2001:db8:1::c', T + 1_900_000), undefined);
+  assert.equal(identity.store.addresses.lookup('2001:db8::a', T + 1_900_000)?.macs[0], V6);
   const dhcp = events.filter((e) => e.class_uid === 4004);
   assert.deepEqual(dhcp.map((e) => [e.unmapped.dhcp_msg_type, e.activity_id]), [['SOLICIT', 1], ['ADVERTISE', 2], ['REQUEST', 3], ['REPLY', 5]]);
   const reply = dhcp[3]!;
@@ -227,15 +227,15 @@ test('DHCPv6: addresses beyond DHCP6_MAX_IA_ADDRESSES are counted, not kept; REL
   assert.equal(reply.unmapped.dhcp6_ia_addresses.length, DHCP6_MAX_IA_ADDRESSES);
   assert.equal(reply.unmapped.dhcp6_ia_addresses_dropped, 3);
   assert.equal(identity.counters()['dhcp.v6.ia_addresses_dropped'], 3);
-  assert.equal(identity.store.lookup(`2001:db8::${DHCP6_MAX_IA_ADDRESSES.toString(16)}`, T + 100)?.macs[0], V6);
-  assert.equal(identity.store.lookup(`2001:db8::${(DHCP6_MAX_IA_ADDRESSES + 1).toString(16)}`, T + 100), undefined);
+  assert.equal(identity.store.addresses.lookup(`2001:db8::${DHCP6_MAX_IA_ADDRESSES.toString(16)}`, T + 100)?.macs[0], V6);
+  assert.equal(identity.store.addresses.lookup(`2001:db8::${(DHCP6_MAX_IA_ADDRESSES + 1).toString(16)}`, T + 100), undefined);
   // RELEASE (RFC 8415 §18.2.7) lists the addresses the client gives back.
   run([v6Frame(true, dhcp6(8, 2, [cid, sid, iana(1, iaaddr('2001:db8::1', 0))]))], identity, T + 10_000);
-  assert.equal(identity.store.lookup('2001:db8::1', T + 10_500), undefined);
-  assert.equal(identity.store.lookup('2001:db8::2', T + 10_500)?.macs[0], V6);
+  assert.equal(identity.store.addresses.lookup('2001:db8::1', T + 10_500), undefined);
+  assert.equal(identity.store.addresses.lookup('2001:db8::2', T + 10_500)?.macs[0], V6);
   // A REPLY with a valid lifetime of 0 (RFC 8415 §18.2.10.1: the address must no longer be used).
   run([v6Frame(false, dhcp6(7, 3, [sid, cid, iana(1, iaaddr('2001:db8::2', 0))]))], identity, T + 20_000);
-  assert.equal(identity.store.lookup('2001:db8::2', T + 20_500), undefined);
+  assert.equal(identity.store.addresses.lookup('2001:db8::2', T + 20_500), undefined);
 });
 
 test('DHCPv4 and DHCPv6 events built here validate against OCSF 1.8.0', { skip: noSchema }, () => {

@@ -107,7 +107,7 @@ test('flows map to the device that held the client address at the time, with its
   assert.equal(c['arp.messages'], 1);
   assert.equal(c['ndp.messages'], 1);
   assert.equal(c['devices.address_bound'], 4);
-  assert.equal(identity.store.lookup('2001:db8::7', 1_700_000_023_500)?.hostname, 'charlie');
+  assert.equal(identity.store.addresses.lookup('2001:db8::7', 1_700_000_023_500)?.hostname, 'charlie');
 });
 
 test('every event built here validates against OCSF 1.8.0', { skip: noSchema }, () => {
@@ -124,13 +124,13 @@ test('every event built here validates against OCSF 1.8.0', { skip: noSchema }, 
 test('identity lookups per second (informational)', () => {
   const s = new DeviceStore();
   for (let i = 0; i < 1000; i++) {
-    const d = s.identify({ mac: `00:00:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`, trust: 3, source: 'dhcp', atMs: 0 })!;
-    s.bind(`10.0.${i >> 8}.${i & 255}`, d, undefined, 3, 0, 1e12);
+    const d = s.links.identify({ mac: `00:00:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`, trust: 3, source: 'dhcp', atMs: 0 })!;
+    s.addresses.bind(`10.0.${i >> 8}.${i & 255}`, d, undefined, 3, 0, 1e12);
   }
   const n = 200_000;
   const t0 = process.hrtime.bigint();
   let hits = 0;
-  for (let i = 0; i < n; i++) if (s.lookup(`10.0.${(i % 1000) >> 8}.${i % 1000 & 255}`, 1000) !== undefined) hits++;
+  for (let i = 0; i < n; i++) if (s.addresses.lookup(`10.0.${(i % 1000) >> 8}.${i % 1000 & 255}`, 1000) !== undefined) hits++;
   const s1 = Number(process.hrtime.bigint() - t0) / 1e9;
   assert.equal(hits, n);
   console.log(`# identity lookups: ${Math.round(n / s1)} per second`);
@@ -180,7 +180,7 @@ test('a DHCP ACK newer than the agent\'s last report of an address moves it: flo
   assert.equal(bySport(42001).device.hostname, 'bravo');
   assert.equal(bySport(42001).device.mac, B);
   assert.equal(bySport(42001).actor, undefined, 'no user of the laptop on the new holder');
-  const h = identity.store.history('10.0.0.50');
+  const h = identity.store.addresses.history('10.0.0.50');
   assert.equal(h[0]!.toMs, T + 60_003, 'the agent interval closed at the ACK');
   assert.equal(identity.counters()['devices.binding_refused_lower_trust'], 0);
 });
@@ -207,11 +207,11 @@ test('ARP: a gratuitous announcement and a probe are counted; a second MAC claim
   assert.equal(c['arp.gratuitous'], 3);
   assert.equal(c['arp.conflicts'], 2, 'counted whether the claim wins (10.0.0.20) or is refused (10.0.0.30)');
   assert.equal(c['devices.binding_refused_lower_trust'], 1);
-  assert.equal(identity.store.lookup('10.0.0.30', T + 4500)?.macs[0], A, 'the lease holds');
+  assert.equal(identity.store.addresses.lookup('10.0.0.30', T + 4500)?.macs[0], A, 'the lease holds');
   const s = identity.store;
-  assert.equal(s.lookup('10.0.0.20', T + 50), undefined, 'a probe binds nothing');
-  assert.equal(s.lookup('10.0.0.20', T + 500)?.macs[0], B);
-  assert.equal(s.lookup('10.0.0.20', T + 1500)?.macs[0], C, 'equal trust: the newer claim wins');
+  assert.equal(s.addresses.lookup('10.0.0.20', T + 50), undefined, 'a probe binds nothing');
+  assert.equal(s.addresses.lookup('10.0.0.20', T + 500)?.macs[0], B);
+  assert.equal(s.addresses.lookup('10.0.0.20', T + 1500)?.macs[0], C, 'equal trust: the newer claim wins');
 });
 
 test('a randomized MAC seen first by ARP, then in a DHCP request with a known client id, joins the existing device', () => {
@@ -225,14 +225,14 @@ test('a randomized MAC seen first by ARP, then in a DHCP request with a known cl
   ];
   run(frames, identity, []);
   const s = identity.store;
-  const d = s.byMacAddress(R1)!;
-  assert.equal(s.byMacAddress(R2), d);
+  const d = s.devices.byMacAddress(R1)!;
+  assert.equal(s.devices.byMacAddress(R2), d);
   assert.deepEqual(d.macs, [R1, R2]);
   const link = d.links.find((l) => l.mac === R2)!;
   assert.equal(link.reason, 'dhcp_client_id');
   assert.equal(link.confidence, 0.9);
-  assert.equal(s.lookup('10.0.0.61', T + 1500)?.uid, d.uid);
-  assert.equal(s.size, 1);
+  assert.equal(s.addresses.lookup('10.0.0.61', T + 1500)?.uid, d.uid);
+  assert.equal(s.devices.size, 1);
 });
 
 test('User-Agent OS hints come from the HTTP requests of a flow with only Network Activity emitted', () => {
@@ -254,7 +254,7 @@ test('User-Agent OS hints come from the HTTP requests of a flow with only Networ
   for (const [tsMs, f] of frames) sensor.onPacket(f, 0, f.length, f.length, tsMs * 1000, 1, 0);
   sensor.flush();
   assert.ok(events.every((e) => e.class_uid === 4001), 'no HTTP Activity event was asked for');
-  const d = store.byMacAddress(A)!;
+  const d = store.devices.byMacAddress(A)!;
   assert.equal(d.os?.name, 'iOS', JSON.stringify(d.os));
   assert.match(d.os?.evidence ?? '', /^user_agent:Mozilla\/5\.0 \(iPhone/);
 });

@@ -102,7 +102,7 @@ export class DeviceIdentity {
     this.emitInventory = o.emitInventory ?? false;
     this.sink = o.sink ?? null;
     if (this.emitInventory) {
-      this.store.onChange = (d, change, atMs) => this.emit(buildDeviceInventory(d, change, atMs, (a) => this.store.bindingAt(a, atMs)?.mac));
+      this.store.onChange = (d, change, atMs) => this.emit(buildDeviceInventory(d, change, atMs, (a) => this.store.addresses.bindingAt(a, atMs)?.mac));
     }
   }
 
@@ -157,21 +157,21 @@ export class DeviceIdentity {
     }
     const hostname = dhcp4HostName(info, tx);
     const clientId = info.clientId ?? tx?.clientId;
-    const d = this.store.identify({
+    const d = this.store.links.identify({
       mac: info.mac, ...(clientId !== undefined ? { clientId } : {}), ...(hostname !== undefined ? { hostname } : {}),
       trust: Trust.DHCP, source: `dhcp_${info.msgTypeName.toLowerCase()}`, atMs,
     });
     if (d === undefined) return tx;
     if (info.op === 1) {
       if (info.vendorClass !== undefined) {
-        this.store.addEvidence(d, { kind: 'dhcp_vendor_class', value: info.vendorClass, source: 'dhcp', atMs });
+        this.store.devices.addEvidence(d, { kind: 'dhcp_vendor_class', value: info.vendorClass, source: 'dhcp', atMs });
         const h = hintFromVendorClass(info.vendorClass);
-        if (h !== undefined) this.store.addOsHint(d, h, atMs);
+        if (h !== undefined) this.store.names.addOsHint(d, h, atMs);
       }
       if (info.paramRequestList !== undefined) {
-        this.store.addEvidence(d, { kind: 'dhcp_prl', value: info.paramRequestList.join(','), source: 'dhcp', atMs });
+        this.store.devices.addEvidence(d, { kind: 'dhcp_prl', value: info.paramRequestList.join(','), source: 'dhcp', atMs });
         const h = hintFromParamRequestList(info.paramRequestList);
-        if (h !== undefined) this.store.addOsHint(d, h, atMs);
+        if (h !== undefined) this.store.names.addOsHint(d, h, atMs);
       }
     }
     switch (info.msgType) {
@@ -179,9 +179,9 @@ export class DeviceIdentity {
         // An ACK to an INFORM carries no lease (RFC 2131 §3.4): the client's own ciaddr holds.
         if (info.yiaddr !== undefined) {
           const exp = info.leaseTimeS !== undefined ? atMs + info.leaseTimeS * 1000 : undefined;
-          this.store.bind(info.yiaddr, d, info.mac, Trust.DHCP, atMs, exp);
+          this.store.addresses.bind(info.yiaddr, d, info.mac, Trust.DHCP, atMs, exp);
         } else if (info.ciaddr !== undefined) {
-          this.store.bind(info.ciaddr, d, info.mac, Trust.NEIGHBOR, atMs);
+          this.store.addresses.bind(info.ciaddr, d, info.mac, Trust.NEIGHBOR, atMs);
         }
         if (tx !== undefined) this.pending.delete(info.xid);
         break;
@@ -190,10 +190,10 @@ export class DeviceIdentity {
         break;
       case Dhcp4Type.RELEASE:
       case Dhcp4Type.DECLINE:
-        if (info.ciaddr !== undefined) this.store.release(info.ciaddr, atMs, d.uid);
+        if (info.ciaddr !== undefined) this.store.addresses.release(info.ciaddr, atMs, d.uid);
         break;
       case Dhcp4Type.INFORM:
-        if (info.ciaddr !== undefined) this.store.bind(info.ciaddr, d, info.mac, Trust.NEIGHBOR, atMs);
+        if (info.ciaddr !== undefined) this.store.addresses.bind(info.ciaddr, d, info.mac, Trust.NEIGHBOR, atMs);
         break;
       default:
         break;
@@ -250,7 +250,7 @@ export class DeviceIdentity {
    */
   private learnDhcp6(info: Dhcp6Info, mac: string, tx: PendingTx6 | undefined, atMs: number): void {
     const hostname = info.clientFqdn ?? tx?.fqdn;
-    const d = this.store.identify({
+    const d = this.store.links.identify({
       mac, ...(info.duid !== undefined ? { clientId: `duid:${info.duid}` } : {}),
       ...(hostname !== undefined ? { hostname } : {}),
       trust: Trust.DHCP, source: `dhcp6_${info.msgTypeName.toLowerCase()}`, atMs,
@@ -259,13 +259,13 @@ export class DeviceIdentity {
     const t = info.msgType;
     if (t === Dhcp6Type.REPLY) {
       for (const a of info.iaAddresses) {
-        if (a.validLifetimeS === 0) { this.store.release(a.address, atMs, d.uid); continue; }
+        if (a.validLifetimeS === 0) { this.store.addresses.release(a.address, atMs, d.uid); continue; }
         // 0xffffffff is infinity (§7.7): the store's own binding TTL then applies.
         const exp = a.validLifetimeS !== 0xffffffff ? atMs + a.validLifetimeS * 1000 : undefined;
-        this.store.bind(a.address, d, mac, Trust.DHCP, atMs, exp);
+        this.store.addresses.bind(a.address, d, mac, Trust.DHCP, atMs, exp);
       }
     } else if (t === Dhcp6Type.RELEASE || t === Dhcp6Type.DECLINE) {
-      for (const a of info.iaAddresses) this.store.release(a.address, atMs, d.uid);
+      for (const a of info.iaAddresses) this.store.addresses.release(a.address, atMs, d.uid);
     }
   }
 
@@ -314,43 +314,43 @@ export class DeviceIdentity {
   private nameClaim(address: string, mac: string, name: string, source: string, evidence: string, atMs: number): void {
     if (mac === '00:00:00:00:00:00' || mac === 'ff:ff:ff:ff:ff:ff' || (parseInt(mac.slice(0, 2), 16) & 1) !== 0) return;
     // The host name is not passed to identify(): a low-trust name never links MACs.
-    const d = this.store.identify({ mac, trust: Trust.DNS, source, atMs });
+    const d = this.store.links.identify({ mac, trust: Trust.DNS, source, atMs });
     if (d === undefined) return;
-    this.store.addEvidence(d, { kind: `${source}_name`, value: evidence, source, atMs });
-    this.store.setHostname(d, name, Trust.DNS, source, atMs);
-    this.store.bind(address, d, mac, Trust.DNS, atMs);
+    this.store.devices.addEvidence(d, { kind: `${source}_name`, value: evidence, source, atMs });
+    this.store.names.setHostname(d, name, Trust.DNS, source, atMs);
+    this.store.addresses.bind(address, d, mac, Trust.DNS, atMs);
   }
 
   /** An ARP/NDP claim "address is at mac" (RFC 826, RFC 4861 §7.2.5). */
   private neighbor(address: string, mac: string, atMs: number, source: string): void {
     if (mac === '00:00:00:00:00:00' || mac === 'ff:ff:ff:ff:ff:ff') return;
-    const cur = this.store.bindingAt(address, atMs);
-    const d = this.store.identify({ mac, trust: Trust.NEIGHBOR, source, atMs });
+    const cur = this.store.addresses.bindingAt(address, atMs);
+    const d = this.store.links.identify({ mac, trust: Trust.NEIGHBOR, source, atMs });
     if (d === undefined) return;
     if (cur !== undefined && cur.uid !== d.uid && cur.mac !== undefined && cur.mac !== mac) this.arpCounters.conflicts++;
-    this.store.bind(address, d, mac, Trust.NEIGHBOR, atMs);
+    this.store.addresses.bind(address, d, mac, Trust.NEIGHBOR, atMs);
   }
 
   /** Applies an authenticated agent heartbeat at atMs (trust: agent). */
   applyAgentReport(r: AgentReport, atMs: number): Device | undefined {
     const macs = (r.macs ?? []).map((m) => m.toLowerCase()).filter((m) => /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(m) && m !== '00:00:00:00:00:00');
-    let d = this.store.byAgentId(r.agentId);
+    let d = this.store.devices.byAgentId(r.agentId);
     if (d === undefined) {
-      for (const m of macs) { d = this.store.byMacAddress(m); if (d !== undefined) break; }
+      for (const m of macs) { d = this.store.devices.byMacAddress(m); if (d !== undefined) break; }
     }
-    if (d === undefined) d = this.store.identify({ agentId: r.agentId, ...(macs[0] !== undefined ? { mac: macs[0] } : {}), trust: Trust.AGENT, source: 'agent', atMs });
-    else this.store.identify({ agentId: r.agentId, mac: d.macs.find((m) => macs.includes(m)) ?? macs[0] ?? d.macs[0]!, trust: Trust.AGENT, source: 'agent', atMs });
+    if (d === undefined) d = this.store.links.identify({ agentId: r.agentId, ...(macs[0] !== undefined ? { mac: macs[0] } : {}), trust: Trust.AGENT, source: 'agent', atMs });
+    else this.store.links.identify({ agentId: r.agentId, mac: d.macs.find((m) => macs.includes(m)) ?? macs[0] ?? d.macs[0]!, trust: Trust.AGENT, source: 'agent', atMs });
     if (d === undefined) return undefined;
     // Every listed MAC is linked by the agent rule (confidence 1), folding a device known only
     // from ARP/NDP or names into this one; a MAC on another agent's device is a counted conflict.
-    for (const m of macs) if (this.store.byMacAddress(m) !== d) this.store.identify({ agentId: r.agentId, mac: m, trust: Trust.AGENT, source: 'agent', atMs });
-    if (r.hostname !== undefined && r.hostname.length > 0) this.store.setHostname(d, r.hostname, Trust.AGENT, 'agent', atMs);
-    if (r.os !== undefined && r.os.length > 0) this.store.addOsHint(d, hintFromAgentOs(r.os), atMs);
+    for (const m of macs) if (this.store.devices.byMacAddress(m) !== d) this.store.links.identify({ agentId: r.agentId, mac: m, trust: Trust.AGENT, source: 'agent', atMs });
+    if (r.hostname !== undefined && r.hostname.length > 0) this.store.names.setHostname(d, r.hostname, Trust.AGENT, 'agent', atMs);
+    if (r.os !== undefined && r.os.length > 0) this.store.names.addOsHint(d, hintFromAgentOs(r.os), atMs);
     for (const a of r.addresses ?? []) {
       if (a.startsWith('127.') || a === '::1' || a.startsWith('fe80:')) continue;
-      this.store.bind(a, d, undefined, Trust.AGENT, atMs, atMs + this.store.settings.agentHeartbeatTtlMs);
+      this.store.addresses.bind(a, d, undefined, Trust.AGENT, atMs, atMs + this.store.settings.agentHeartbeatTtlMs);
     }
-    if (r.users !== undefined && r.users.length > 0) this.store.reportUsers(d, r.users, atMs);
+    if (r.users !== undefined && r.users.length > 0) this.store.users.reportUsers(d, r.users, atMs);
     return d;
   }
 
@@ -363,11 +363,11 @@ export class DeviceIdentity {
     if (ev.class_uid !== 4001) return;
     const src = ev.src_endpoint;
     const t = ev.start_time;
-    const d = this.store.lookup(src.ip, t);
+    const d = this.store.addresses.lookup(src.ip, t);
     if (d === undefined) return;
     ev.device = deviceObject(d, src.ip, src.mac);
     addProfile(ev.metadata, 'host');
-    const u = this.store.userAt(d, t);
+    const u = this.store.users.userAt(d, t);
     if (u !== undefined) ev.actor = { ...ev.actor, user: userObject(u) };
   };
 
@@ -381,10 +381,10 @@ export class DeviceIdentity {
   readonly onHttpRequest: HttpRequestObserver = (req, clientIp, atMs) => {
     const ua = req.userAgent;
     if (ua === undefined) return;
-    const d = this.store.lookup(clientIp, atMs);
+    const d = this.store.addresses.lookup(clientIp, atMs);
     if (d === undefined) return;
     const h = hintFromUserAgent(ua);
-    if (h !== undefined) this.store.addOsHint(d, h, atMs);
+    if (h !== undefined) this.store.names.addOsHint(d, h, atMs);
   };
 
   /**

@@ -49,16 +49,16 @@ test('mDNS announcements name the sender (own address only) and bind the address
     [T + 20, mdns(B, '10.0.0.6', [{ type: 'A', name: 'bye.local', ttl: 0, data: '10.0.0.6' }])],
   ]);
   const s = identity.store;
-  const d = s.lookup('10.0.0.5', T + 1_000)!;
+  const d = s.addresses.lookup('10.0.0.5', T + 1_000)!;
   assert.equal(d.macs[0], A);
   assert.equal(d.hostname, 'alpha-laptop');
   assert.equal(d.hostnameTrust, Trust.DNS);
   assert.equal(d.hostnameSource, 'mdns');
   assert.ok(d.evidence.some((e) => e.kind === 'mdns_name' && e.value === 'alpha-laptop.local A 10.0.0.5'));
-  assert.equal(s.history('10.0.0.5')[0]!.trust, Trust.DNS);
-  assert.equal(s.lookup('fe80::211:22ff:fe33:4455', T + 1_000)?.uid, d.uid);
-  assert.equal(s.lookup('10.0.0.77', T + 1_000), undefined, 'an answer for another address is not bound');
-  assert.equal(s.lookup('10.0.0.6', T + 1_000), undefined, 'a goodbye (TTL 0) is not used');
+  assert.equal(s.addresses.history('10.0.0.5')[0]!.trust, Trust.DNS);
+  assert.equal(s.addresses.lookup('fe80::211:22ff:fe33:4455', T + 1_000)?.uid, d.uid);
+  assert.equal(s.addresses.lookup('10.0.0.77', T + 1_000), undefined, 'an answer for another address is not bound');
+  assert.equal(s.addresses.lookup('10.0.0.6', T + 1_000), undefined, 'a goodbye (TTL 0) is not used');
   const c = identity.counters();
   assert.equal(c['names.mdns_responses'], 3);
   assert.equal(c['names.used'], 2);
@@ -80,12 +80,12 @@ test('mDNS/LLMNR names do not override DHCP and cannot take a held address', () 
     [T + 300, llmnr(C, '10.0.0.8', '10.0.0.9', 'charlie', '10.0.0.8')],
   ]);
   const s = identity.store;
-  const a = s.byMacAddress(A)!;
+  const a = s.devices.byMacAddress(A)!;
   assert.equal(a.hostname, 'alpha');
   assert.ok(a.evidence.some((e) => e.kind === 'hostname_refused' && e.value === 'other-name' && e.source === 'mdns'));
-  assert.equal(s.lookup('10.0.0.5', T + 1_000)?.uid, a.uid);
-  const c = s.byMacAddress(C)!;
-  assert.equal(s.lookup('10.0.0.8', T + 1_000)?.uid, c.uid);
+  assert.equal(s.addresses.lookup('10.0.0.5', T + 1_000)?.uid, a.uid);
+  const c = s.devices.byMacAddress(C)!;
+  assert.equal(s.addresses.lookup('10.0.0.8', T + 1_000)?.uid, c.uid);
   assert.equal(identity.counters()['devices.binding_refused_lower_trust'], 1);
   assert.equal(identity.counters()['names.llmnr_responses'], 2);
 });
@@ -99,11 +99,11 @@ test('NetBIOS name registrations and query responses name the sender', () => {
     [T + 3, nbns(B, '10.0.0.1', nbnsQueryResponse(0x2002, 'ELSEWHERE', 0x00, ['10.0.0.44']), 50002)], // WINS answer for another host
   ]);
   const s = identity.store;
-  assert.equal(s.byMacAddress(A)!.hostname, 'DESKTOP-AB12');
-  assert.equal(s.byMacAddress(A)!.hostnameSource, 'netbios');
-  assert.equal(s.lookup('10.0.0.5', T + 10)?.macs[0], A);
-  assert.equal(s.byMacAddress(C)!.hostname, 'FILESRV');
-  assert.equal(s.lookup('10.0.0.44', T + 10), undefined);
+  assert.equal(s.devices.byMacAddress(A)!.hostname, 'DESKTOP-AB12');
+  assert.equal(s.devices.byMacAddress(A)!.hostnameSource, 'netbios');
+  assert.equal(s.addresses.lookup('10.0.0.5', T + 10)?.macs[0], A);
+  assert.equal(s.devices.byMacAddress(C)!.hostname, 'FILESRV');
+  assert.equal(s.addresses.lookup('10.0.0.44', T + 10), undefined);
   const c = identity.counters();
   assert.equal(c['nbns.registrations'], 2);
   assert.equal(c['nbns.query_responses'], 2);
@@ -123,10 +123,10 @@ test('an mDNS name never links MACs: a randomized MAC whose DHCP request uses th
     [T + 1000, request],
   ]);
   const s = identity.store;
-  const a = s.byMacAddress(A)!;
+  const a = s.devices.byMacAddress(A)!;
   assert.equal(a.hostname, 'ceo-laptop');
   assert.deepEqual(a.macs, [A], 'the mDNS-named device did not absorb the new MAC');
-  const r = s.byMacAddress(R)!;
+  const r = s.devices.byMacAddress(R)!;
   assert.notEqual(r.uid, a.uid);
   assert.equal(r.hostname, 'ceo-laptop');
   assert.equal(identity.counters()['devices.mac_linked'], 0);

@@ -214,14 +214,14 @@ fc.assert(
       tMs += p.dtMs;
       sensor.onPacket(f, 0, f.length, f.length, tMs * 1000, 1, 0);
       packetsFed++;
-      if (store.size > MAX_DEVICES) throw new Error(`store holds ${store.size} devices, bound ${MAX_DEVICES}`);
+      if (store.devices.size > MAX_DEVICES) throw new Error(`store holds ${store.devices.size} devices, bound ${MAX_DEVICES}`);
     }
     sensor.flush();
-    const indexProblems = store.checkAddressIndex();
+    const indexProblems = store.addresses.checkAddressIndex();
     if (indexProblems.length > 0) throw new Error(`address index: ${indexProblems.slice(0, 3).join('; ')}`);
     if (pkts.length % 5 === 0) {
       store.compact(tMs + 40 * 86_400_000); // past the retention of everything: history goes, the index follows
-      const after = store.checkAddressIndex();
+      const after = store.addresses.checkAddressIndex();
       if (after.length > 0) throw new Error(`address index after compact: ${after.slice(0, 3).join('; ')}`);
     }
     for (const e of out) {

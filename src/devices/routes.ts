@@ -1,20 +1,22 @@
 /**
- * Devices, users and agents, read from the device store and the agent registry:
+ * Devices and users, read from the parts of the device store they need:
  *
  *   GET    /v1/devices            devices, filtered by mac / ip / hostname, paged by uid cursor
  *   GET    /v1/devices/:id        one device with its MAC links, address-binding history, users, evidence
  *   POST   /v1/devices/:id/macs   link a MAC to the device by hand (merge)                 (admin)
  *   DELETE /v1/devices/:id/macs/:mac  split a linked MAC off into a device of its own     (admin)
  *   GET    /v1/users              users agents reported, with their devices and time spans, paged by key cursor
- *   GET    /v1/agents             enrolled agents (never their secrets)            (admin)
- *   DELETE /v1/agents/:id         revoke an agent: its heartbeats get 401 after   (admin)
+ *
+ * The agent routes (/v1/agents/…) are agent-routes.ts's; deviceApiPlugins() gives the daemon all
+ * of the area's plugins.
  */
 import { isIP } from 'node:net';
 import type { FastifyPluginAsync } from 'fastify';
-import { OutpostError } from '../../errors.js';
-import { OPEN_MS, TRUST_NAMES, type Binding, type Device, type DeviceStore } from '../../devices/store.js';
-import type { AgentRegistry } from '../../devices/agent-routes.js';
-import type { ApiPlugin, ApiPluginOptions } from '../types.js';
+import { OutpostError } from '../errors.js';
+import type { AreaRouteOptions as ApiPluginOptions, AreaRoutes as ApiPlugin } from '../area.js';
+import { OPEN_MS, TRUST_NAMES, type AddressTimeline, type Binding, type Device, type DeviceLinks, type DevicePersistence, type DeviceTable, type DeviceUsers } from './store.js';
+import { agentApiPlugin, type AgentRegistry } from './agent-routes.js';
+import type { DeviceIdentity } from './identity.js';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 /** Open ends (OPEN_MS) are null. */
@@ -134,7 +136,18 @@ const linkResultSchema = {
 export type UserIdentifierMask = (value: string) => string;
 const asStored: UserIdentifierMask = (v) => v;
 
-export function deviceRoutes(store: DeviceStore, mask: UserIdentifierMask = asStored): FastifyPluginAsync<ApiPluginOptions> {
+/** The parts of the device store the device routes use. */
+export interface DeviceRouteParts {
+  devices: DeviceTable;
+  /** Merges and splits by hand. */
+  links: DeviceLinks;
+  /** The `ip` filter and a device's address-binding history. */
+  addresses: AddressTimeline;
+  /** Written at once after a merge or split by hand. */
+  persistence: DevicePersistence;
+}
+
+export function deviceRoutes({ devices, links, addresses, persistence }: DeviceRouteParts, mask: UserIdentifierMask = asStored): FastifyPluginAsync<ApiPluginOptions> {
   return async (app, { ctx }) => {
     app.get<{ Querystring: DeviceQuery }>('/', {
       schema: {
@@ -173,11 +186,11 @@ export function deviceRoutes(store: DeviceStore, mask: UserIdentifierMask = asSt
         const v = isIP(q.ip);
         if (v === 0) throw badQuery('ip', `not an IPv4 or IPv6 address (got ${JSON.stringify(q.ip)})`);
         ip = v === 4 ? q.ip : new URL(`http://[${q.ip}]/`).hostname.replace(/^\[|\]$/g, '');
-        holders = store.devicesHolding(ip);
+        holders = addresses.devicesHolding(ip);
       }
       const host = q.hostname?.toLowerCase();
       const matches: Device[] = [];
-      for (const d of store.all()) {
+      for (const d of devices.all()) {
         if (q.after !== undefined && d.uid <= q.after) continue;
         if (mac !== undefined && !d.macs.includes(mac)) continue;
         if (ip !== undefined && !holders!.has(d.uid) && !d.addresses.includes(ip)) continue;
@@ -186,7 +199,7 @@ export function deviceRoutes(store: DeviceStore, mask: UserIdentifierMask = asSt
       }
       matches.sort((a, b) => (a.uid < b.uid ? -1 : a.uid > b.uid ? 1 : 0));
       const page = matches.slice(0, q.limit);
-      return { total: store.size, matched: matches.length, items: page.map(summary), nextAfter: matches.length > page.length ? (page.at(-1)?.uid ?? null) : null };
+      return { total: devices.size, matched: matches.length, items: page.map(summary), nextAfter: matches.length > page.length ? (page.at(-1)?.uid ?? null) : null };
     });
 
     app.get<{ Params: { id: string } }>('/:id', {
@@ -196,7 +209,7 @@ export function deviceRoutes(store: DeviceStore, mask: UserIdentifierMask = asSt
         response: { 200: detailSchema },
       },
     }, async (req) => {
-      const d = store.get(req.params.id);
+      const d = devices.get(req.params.id);
       if (d === undefined) throw notFound(`device ${req.params.id}`);
       return {
         ...summary(d),
@@ -207,7 +220,7 @@ export function deviceRoutes(store: DeviceStore, mask: UserIdentifierMask = asSt
           ...(l.unlinkedMs !== undefined ? { unlinkedAt: iso(l.unlinkedMs) } : {}),
           ...(l.splitTo !== undefined ? { splitTo: l.splitTo } : {}),
         })),
-        bindings: store.bindingsOf(d.uid).map(binding),
+        bindings: addresses.bindingsOf(d.uid).map(binding),
         users: d.users.map((u) => ({ name: mask(u.name), ...(u.domain !== undefined ? { domain: u.domain } : {}), ...(u.uid !== undefined ? { uid: mask(u.uid) } : {}), ...(u.upn !== undefined ? { upn: mask(u.upn) } : {}), from: iso(u.fromMs), to: iso(u.toMs) })),
         evidence: d.evidence.map((e) => ({ kind: e.kind, value: e.value, source: e.source, at: iso(e.atMs), ...(e.confidence !== undefined ? { confidence: e.confidence } : {}) })),
       };
@@ -227,12 +240,12 @@ export function deviceRoutes(store: DeviceStore, mask: UserIdentifierMask = asSt
       },
     }, async (req) => {
       const mac = canonicalMac(req.body.mac);
-      const target = store.get(req.params.id);
+      const target = devices.get(req.params.id);
       if (target === undefined) throw notFound(`device ${req.params.id}`);
-      const from = store.byMacAddress(mac);
-      const d = store.linkMac(mac, target.uid, Date.now());
+      const from = devices.byMacAddress(mac);
+      const d = links.linkMac(mac, target.uid, Date.now());
       if (d === undefined) throw notFound(`device ${req.params.id}`);
-      store.flush();
+      persistence.flush();
       ctx.logger.info({ mac, uid: d.uid, from: from?.uid ?? null, by: req.principal.name }, 'device MAC linked by hand');
       return { mac, device: summary(d), from: from === undefined || from === d ? null : from.uid };
     });
@@ -246,13 +259,13 @@ export function deviceRoutes(store: DeviceStore, mask: UserIdentifierMask = asSt
       },
     }, async (req) => {
       const mac = canonicalMac(req.params.mac);
-      const d = store.get(req.params.id);
+      const d = devices.get(req.params.id);
       if (d === undefined) throw notFound(`device ${req.params.id}`);
       if (!d.macs.includes(mac)) throw notFound(`MAC ${mac} on device ${d.uid}`);
       if (d.macs.length < 2) throw new OutpostError('DEVICE_MAC_ONLY_ONE', { mac, uid: d.uid });
-      const nd = store.unlinkMac(mac, Date.now());
+      const nd = links.unlinkMac(mac, Date.now());
       if (nd === undefined) throw new OutpostError('DEVICE_MAC_ONLY_ONE', { mac, uid: d.uid });
-      store.flush();
+      persistence.flush();
       ctx.logger.info({ mac, uid: d.uid, splitTo: nd.uid, by: req.principal.name }, 'device MAC split off by hand');
       return { mac, device: summary(nd), from: d.uid };
     });
@@ -285,7 +298,7 @@ interface UserEntry {
   devices: Map<string, { uid: string; hostname?: string; spans: Array<{ from: string; to: string }> }>;
 }
 
-export function userRoutes(store: DeviceStore, mask: UserIdentifierMask = asStored): FastifyPluginAsync<ApiPluginOptions> {
+export function userRoutes(userSpans: DeviceUsers, mask: UserIdentifierMask = asStored): FastifyPluginAsync<ApiPluginOptions> {
   return async (app) => {
     app.get<{ Querystring: UserQuery }>('/', {
       schema: {
@@ -338,25 +351,23 @@ export function userRoutes(store: DeviceStore, mask: UserIdentifierMask = asStor
     }, async (req) => {
       const filter = req.query.name?.toLowerCase();
       const users = new Map<string, UserEntry>();
-      for (const d of store.all()) {
-        for (const s of d.users) {
-          // Filtered and keyed on what the caller sees (the pseudonym while users are masked).
-          const name = mask(s.name);
-          if (filter !== undefined && !name.toLowerCase().includes(filter)) continue;
-          const key = `${s.domain ?? ''}\\${name}`;
-          let u = users.get(key);
-          if (u === undefined) {
-            u = { name, firstMs: s.fromMs, lastMs: s.toMs, devices: new Map(), ...(s.domain !== undefined ? { domain: s.domain } : {}) };
-            users.set(key, u);
-          }
-          if (s.uid !== undefined) u.uid = mask(s.uid);
-          if (s.upn !== undefined) u.upn = mask(s.upn);
-          u.firstMs = Math.min(u.firstMs, s.fromMs);
-          u.lastMs = Math.max(u.lastMs, s.toMs);
-          let dev = u.devices.get(d.uid);
-          if (dev === undefined) { dev = { uid: d.uid, spans: [], ...(d.hostname !== undefined ? { hostname: d.hostname } : {}) }; u.devices.set(d.uid, dev); }
-          dev.spans.push({ from: iso(s.fromMs), to: iso(s.toMs) });
+      for (const { device: d, span: s } of userSpans.spans()) {
+        // Filtered and keyed on what the caller sees (the pseudonym while users are masked).
+        const name = mask(s.name);
+        if (filter !== undefined && !name.toLowerCase().includes(filter)) continue;
+        const key = `${s.domain ?? ''}\\${name}`;
+        let u = users.get(key);
+        if (u === undefined) {
+          u = { name, firstMs: s.fromMs, lastMs: s.toMs, devices: new Map(), ...(s.domain !== undefined ? { domain: s.domain } : {}) };
+          users.set(key, u);
         }
+        if (s.uid !== undefined) u.uid = mask(s.uid);
+        if (s.upn !== undefined) u.upn = mask(s.upn);
+        u.firstMs = Math.min(u.firstMs, s.fromMs);
+        u.lastMs = Math.max(u.lastMs, s.toMs);
+        let dev = u.devices.get(d.uid);
+        if (dev === undefined) { dev = { uid: d.uid, spans: [], ...(d.hostname !== undefined ? { hostname: d.hostname } : {}) }; u.devices.set(d.uid, dev); }
+        dev.spans.push({ from: iso(s.fromMs), to: iso(s.toMs) });
       }
       const now = Date.now();
       const byName = req.query.sort === 'name';
@@ -387,63 +398,18 @@ export function userRoutes(store: DeviceStore, mask: UserIdentifierMask = asStor
   };
 }
 
-export function agentAdminRoutes(registry: AgentRegistry, store: DeviceStore | null): FastifyPluginAsync<ApiPluginOptions> {
-  return async (app, { ctx }) => {
-    app.get('/', {
-      schema: {
-        summary: 'Enrolled endpoint agents (their secrets are never shown)',
-        response: {
-          200: {
-            type: 'object',
-            required: ['total', 'maxAgents', 'items'],
-            properties: {
-              total: { type: 'integer' },
-              maxAgents: { type: 'integer' },
-              items: {
-                type: 'array',
-                items: {
-                  type: 'object',
-                  required: ['agentId', 'enrolledAt', 'lastHeartbeat'],
-                  // No `secret` here: fast-json-stringify drops what the schema does not name.
-                  properties: { agentId: { type: 'string' }, enrolledAt: { type: 'string', format: 'date-time' }, lastHeartbeat: { type: ['string', 'null'] }, deviceUid: { type: 'string' } },
-                },
-              },
-            },
-          },
-        },
-      },
-    }, async () => {
-      const items = registry.list()
-        .sort((a, b) => a.agentId.localeCompare(b.agentId))
-        .map((a) => {
-          const dev = store?.byAgentId(a.agentId);
-          return { agentId: a.agentId, enrolledAt: iso(a.enrolledMs), lastHeartbeat: a.lastHeartbeatMs === undefined ? null : iso(a.lastHeartbeatMs), ...(dev ? { deviceUid: dev.uid } : {}) };
-        });
-      return { total: items.length, maxAgents: registry.maxAgents, items };
-    });
-
-    app.delete<{ Params: { id: string } }>('/:id', {
-      schema: {
-        summary: 'Revoke an agent: its secret is forgotten and its heartbeats are refused (401) from now on',
-        description: 'The device and user history the agent reported stay. Enroll again (POST /v1/agents/enroll) to get a new secret.',
-        params: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 128 } } },
-        response: { 200: { type: 'object', required: ['agentId', 'revoked'], properties: { agentId: { type: 'string' }, revoked: { type: 'boolean' } } } },
-      },
-    }, async (req) => {
-      if (!registry.revoke(req.params.id)) throw notFound(`agent ${req.params.id}`);
-      ctx.logger.info({ agentId: req.params.id, by: req.principal.name }, 'agent revoked');
-      return { agentId: req.params.id, revoked: true };
-    });
-  };
-}
-
-/** The plugins for the daemon's plugin list. Device and user routes need the device store. */
-export function deviceApiPlugins(store: DeviceStore | null, registry: AgentRegistry, mask: UserIdentifierMask = asStored): ApiPlugin[] {
+/**
+ * The device area's plugins for the daemon's plugin list: devices and users need the device
+ * store (devices.enabled); the agents plugin is there either way (enrollment and heartbeats only
+ * with the store, see agentApiPlugin).
+ */
+export function deviceApiPlugins(identity: DeviceIdentity | null, registry: AgentRegistry, mask: UserIdentifierMask = asStored): ApiPlugin[] {
+  const store = identity?.store;
   return [
+    agentApiPlugin(registry, identity),
     ...(store ? [
-      { name: 'devices', prefix: '/v1/devices', plugin: deviceRoutes(store, mask) },
-      { name: 'users', prefix: '/v1/users', plugin: userRoutes(store, mask) },
+      { name: 'devices', prefix: '/v1/devices', plugin: deviceRoutes({ devices: store.devices, links: store.links, addresses: store.addresses, persistence: store.persistence }, mask) },
+      { name: 'users', prefix: '/v1/users', plugin: userRoutes(store.users, mask) },
     ] : []),
-    { name: 'agents', prefix: '/v1/agents', role: 'admin', plugin: agentAdminRoutes(registry, store) },
   ];
 }

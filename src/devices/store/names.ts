@@ -1,0 +1,64 @@
+/**
+ * What a device is called and what it runs: its host name by the order of trust, OS hints by
+ * confidence, and what its MACs say (IEEE OUI vendor, or a locally administered — randomized —
+ * MAC).
+ */
+import { isRandomizedMac, macVendor } from '../oui.js';
+import type { OsHint } from '../os-hints.js';
+import type { Device } from './model.js';
+import type { DeviceTable } from './device-table.js';
+import type { LinkIndex } from './link-index.js';
+
+export class DeviceNames {
+  constructor(private readonly table: DeviceTable, private readonly index: LinkIndex) {}
+
+  /**
+   * Sets the host name by the order of trust. Only a name from DHCP or an agent is indexed for
+   * linking MACs: a name announcement (mDNS, LLMNR, NetBIOS) can be sent by anyone, and indexing
+   * it would let a spoofed "ceo-laptop" absorb the next randomized MAC asking DHCP for that name.
+   */
+  setHostname(d: Device, name: string, trust: number, source: string, atMs: number): void {
+    if (d.hostname === name) {
+      if (trust > d.hostnameTrust) { d.hostnameTrust = trust; this.index.indexHostname(d, name, trust, source, atMs); }
+      return;
+    }
+    if (d.hostname !== undefined && trust < d.hostnameTrust) {
+      this.table.addEvidence(d, { kind: 'hostname_refused', value: name, source, atMs });
+      return;
+    }
+    this.index.unindexHostname(d);
+    d.hostname = name;
+    d.hostnameTrust = trust;
+    d.hostnameSource = source;
+    this.index.indexHostname(d, name, trust, source, atMs);
+    this.table.addEvidence(d, { kind: 'hostname', value: name, source, atMs });
+    this.table.changed(d, 'hostname', atMs);
+  }
+
+  /** Keeps the most confident OS hint (ties: the newer one). */
+  addOsHint(d: Device, h: OsHint, atMs: number): void {
+    this.table.addEvidence(d, { kind: 'os_hint', value: `${h.osName} (${h.evidence})`, source: h.evidence.split(':')[0] ?? 'hint', atMs, confidence: h.confidence });
+    if (d.os !== undefined && d.os.confidence > h.confidence) return;
+    const changed = d.os?.name !== h.osName;
+    d.os = { name: h.osName, typeId: h.osTypeId, confidence: h.confidence, evidence: h.evidence };
+    if (h.deviceTypeId !== undefined) d.typeId = h.deviceTypeId;
+    if (changed) this.table.changed(d, 'os', atMs);
+  }
+
+  /** What a MAC the device gained says: randomized, or (the first time one has an OUI) its vendor. */
+  noteMac(d: Device, mac: string): void {
+    if (isRandomizedMac(mac)) d.randomizedMac = true;
+    else if (d.vendor === undefined) { const v = macVendor(mac); if (v !== undefined) d.vendor = v; }
+  }
+
+  /** Takes the host name (by trust) and OS (by confidence) of a device folded into `d`. */
+  adoptFrom(w: Device, d: Device, source: string, atMs: number): void {
+    if (w.hostname !== undefined && (d.hostname === undefined || w.hostnameTrust > d.hostnameTrust)) {
+      this.setHostname(d, w.hostname, w.hostnameTrust, w.hostnameSource ?? source, atMs);
+    }
+    if (w.os !== undefined && (d.os === undefined || w.os.confidence > d.os.confidence)) {
+      d.os = w.os;
+      if (w.typeId !== undefined) d.typeId = w.typeId;
+    }
+  }
+}
