@@ -111,6 +111,11 @@ export interface Area<C, D = never, P extends AreaParts = AreaParts> {
   create?(cfg: C, deps: D): P | Promise<P>;
 }
 
+/** An area that makes running parts (its `create` is there to call). */
+export interface ActiveArea<C, D, P extends AreaParts = AreaParts> extends Area<C, D, P> {
+  create(cfg: C, deps: D): P | Promise<P>;
+}
+
 /** The subset of JSON Schema the defaults walker needs; a real schema has more keywords. */
 export interface SchemaNode {
   type?: unknown;

@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { OutpostConfig } from './config/index.js';
-import { assemble, configuredComponents, COMPONENTS, type Component } from './pipeline.js';
+import { assemble, configuredComponents, openReplayComponents, COMPONENTS, type Component } from './pipeline.js';
+import { createLogger } from './telemetry/logger.js';
 import { loadConfig } from './config/index.js';
 import { EVENT_KIND_NAMES, type EventKindName } from './events/config.js';
 import { OutpostError } from './errors.js';
@@ -94,11 +95,12 @@ async function main(argv: string[]): Promise<number> {
     const dir = components.size > 0 ? mkdtempSync(join(tmpdir(), 'outpost-replay-')) : '';
     const writer = new NdjsonWriter(1);
     try {
-      const assembled = await assemble({ cfg, dataDir: dir, components, write: emit, outputs: [writer.write] });
+      const parts = await openReplayComponents(cfg, dir, components, emit, createLogger('silent'));
+      const assembled = assemble({ cfg, write: emit, outputs: [writer.write], identity: parts.identity, discovery: parts.discovery });
       const result = replayFiles(assembled.sensor, positionals);
       writer.flush();
       const counters = { ...result.counters, ...assembled.counters() };
-      await assembled.close();
+      await parts.close();
       if (values.stats) {
         process.stderr.write(JSON.stringify({
           files: positionals,

@@ -1,6 +1,10 @@
 /**
  * `outpost run`: live capture → sensor → events, with the local admin API, metrics and jobs.
  *
+ * The daemon is a list of areas (src/area.ts): each is made from its configuration slice and
+ * contributes services, routes, metrics, health checks and job hooks; the event path between them
+ * is the one `outpost replay` runs (src/pipeline.ts).
+ *
  * Services start in order (forwarding, stores, flows, capture, privileges, API, agent listener,
  * jobs) with one AbortSignal and stop in reverse: on SIGTERM/SIGINT the jobs stop, then the
  * listeners close, then the capture, then every open flow is flushed as a final event into the
@@ -26,24 +30,24 @@ import { createLogger, type Logger } from './telemetry/logger.js';
 import { Metrics } from './telemetry/metrics.js';
 import { JobScheduler, type JobHook } from './jobs/scheduler.js';
 import { ServiceGroup, type Service } from './lifecycle.js';
-import { LiveCapture } from './capture/live.js';
+import type { LiveCapture } from './capture/live.js';
 import type { Sensor } from './sensor.js';
 import { NdjsonWriter } from './replay.js';
-import { assemble, configuredComponents } from './pipeline.js';
+import { assemble, builtKinds, configuredComponents } from './pipeline.js';
+import type { EventPipeline } from './events/pipeline.js';
 import { buildApiActivity, type ApiActivityEvent } from './events/api-activity.js';
 import { OutpostError } from './errors.js';
 import { createApi } from './api/server.js';
 import { HealthRegistry, type ApiContext, type ApiPlugin } from './api/types.js';
-import type { HealthCheck } from './area.js';
+import type { AreaParts, HealthCheck } from './area.js';
 import { DnsNameCache } from './protocols/dns/name-cache.js';
-import { createForwarding, type Forwarding } from './forward/index.js';
-import { AgentRegistry } from './devices/agent-routes.js';
-import { createAgentListener, prepareAgentListenerTls, type AgentListener } from './devices/agent-listener.js';
-import { discoveryApiPlugin } from './discovery/routes.js';
-import { deviceApiPlugins } from './devices/routes.js';
-import { sinkApiPlugin } from './forward/routes.js';
-import { captureApiPlugin } from './capture/routes.js';
-import { flowsApiPlugin } from './flows/routes.js';
+import type { AgentListener } from './devices/agent-listener.js';
+import type { Discovery } from './discovery/discovery.js';
+import { captureArea } from './capture/area.js';
+import { flowsArea } from './flows/area.js';
+import { devicesArea } from './devices/area.js';
+import { discoveryArea } from './discovery/area.js';
+import { forwardArea } from './forward/area.js';
 import { dropPrivileges } from './privileges.js';
 
 export interface DaemonOptions {
@@ -79,58 +83,62 @@ export const auditEvent = (r: AuditRecord): ApiActivityEvent => buildApiActivity
 export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: NdjsonWriter, options: DaemonOptions = {}): Promise<DaemonHandle> {
   // Data (LMDB stores, audit log) is for the outpost user only.
   mkdirSync(cfg.dataDir, { recursive: true, mode: 0o750 });
-  // Agent listener settings are checked (and its TLS files read) before anything is opened.
-  const agentListenerOn = cfg.devices.enabled && cfg.devices.agentListener.enabled;
-  const agentListenerTls = agentListenerOn ? prepareAgentListenerTls(cfg.devices.agentListener) : null;
   const config = new ConfigManager(cfg, options.configPath);
   const emit = new Set(cfg.events.emit);
+  const built = builtKinds(emit, configuredComponents(cfg));
+  const startedAt = Date.now();
+  let groupRef: ServiceGroup | undefined;
+  // Late-bound: areas made before the pipeline hand their events and questions to it.
+  let pipelineRef: EventPipeline | undefined;
+  let discoveryRef: Discovery | null = null;
 
-  // Stores and the event path, assembled as `outpost replay` assembles them (src/pipeline.ts):
-  // every event is enriched (device, user, app), rolled up, pseudonymised when configured, then
-  // written to the durable outbox and, optionally, stdout.
-  const forwarding: Forwarding = createForwarding(cfg.forward, logger.child({ component: 'forward' }), cfg.dataDir);
+  // The areas, each made from its own configuration slice (src/area.ts). Devices first: the agent
+  // listener's settings are checked (and its TLS files read) before any store is opened.
+  const devices = await devicesArea.create(cfg.devices, {
+    dataDir: cfg.dataDir, logger, emitDhcp: built.has('dhcp'), emitInventory: built.has('inventory'),
+    maskUser: (v) => (discoveryRef ? discoveryRef.maskUserIdentifier(v) : v),
+  });
+  const forward = await forwardArea.create(cfg.forward, { logger: logger.child({ component: 'forward' }), dataDir: cfg.dataDir });
+  const discovery = await discoveryArea.create(cfg.discovery, {
+    dataDir: cfg.dataDir, logger: logger.child({ component: 'discovery' }), emit: (ev) => pipelineRef?.emit(ev),
+  });
+  discoveryRef = discovery.discovery;
   const nameCache = new DnsNameCache();
   await nameCache.open(join(cfg.dataDir, 'dns-names'));
-  const assembled = await assemble({
+
+  // The event path, assembled as `outpost replay` assembles it (src/pipeline.ts): every event is
+  // enriched (device, user, app), rolled up, pseudonymised when configured, then written to the
+  // durable outbox and, optionally, stdout.
+  const { sensor, pipeline, counters } = assemble({
     cfg,
-    dataDir: cfg.dataDir,
-    components: configuredComponents(cfg),
     write: emit,
-    outputs: [forwarding.sink, ...(cfg.events.stdout ? [writer.write] : [])],
+    outputs: [forward.forwarding.sink, ...(cfg.events.stdout ? [writer.write] : [])],
+    identity: devices.identity,
+    discovery: discovery.discovery,
     nameCache,
-    logger,
   });
-  const { sensor, pipeline, deviceStore, identity, discovery } = assembled;
-  const agents = new AgentRegistry(cfg.devices.maxAgents, cfg.devices.agentMaxNonces, cfg.devices.agentMaxClockSkewMs);
-  let captureFailed: string | undefined;
-  const capture = cfg.capture.interfaces.length > 0
-    ? new LiveCapture({
-      interfaces: cfg.capture.interfaces,
-      bpfFilter: cfg.capture.bpfFilter,
-      snaplenBytes: cfg.capture.snaplenBytes,
-      promiscuous: cfg.capture.promiscuous,
-      bufferSizeBytes: cfg.capture.bufferSizeBytes,
-      bufferTimeoutMs: cfg.capture.bufferTimeoutMs,
-    }, sensor.onPacket, undefined, (err) => logger.error({ err }, 'packet handler failed'))
-    : null;
-  const startedAt = Date.now();
+  pipelineRef = pipeline;
+  const flows = await flowsArea.create(cfg.flows, { flows: sensor.flows, afterExpire: () => writer.flush() });
+  const capture = await captureArea.create(cfg.capture, {
+    onPacket: sensor.onPacket, logger, configured: () => config.current.capture, lifecycleState: () => groupRef?.state,
+  });
+  const liveCapture = capture.capture;
+
   const stats = () => ({
     uptimeMs: Date.now() - startedAt,
-    interfaces: capture ? capture.stats() : [],
-    counters: { ...(capture ? capture.counters.snapshot() : {}), ...sensor.counters() },
+    interfaces: liveCapture ? liveCapture.stats() : [],
+    counters: { ...(liveCapture ? liveCapture.counters.snapshot() : {}), ...sensor.counters() },
     // After a stop the outbox is closed; its last state is not readable any more.
-    ...(forwarding.outbox.closed ? {} : { forward: forwarding.status() }),
+    ...(forward.forwarding.outbox.closed ? {} : { forward: forward.forwarding.status() }),
   });
 
+  // What the areas contribute, in the order their services start.
+  const areas: AreaParts[] = [forward, devices, discovery, flows, capture];
+
   const metrics = new Metrics();
-  metrics.addSource('sensor', () => ({ ...sensor.counters(), ...pipeline.counters() }));
-  if (capture) {
-    metrics.addSource('capture', () => capture.counters.snapshot());
-    metrics.addInterfaceStats(() => capture.stats());
-  }
-  metrics.addSource('outbox', () => (forwarding.outbox.closed ? {} : numeric(forwarding.status().outbox)));
-  if (identity) metrics.addSource('devices', () => ({ ...identity.counters(), ...agents.counters.snapshot() }));
-  if (discovery) metrics.addSource('discovery', () => discovery.counterSnapshot());
+  metrics.addSource('sensor', counters);
+  if (liveCapture) metrics.addInterfaceStats(() => liveCapture.stats());
+  for (const a of areas) for (const [name, snap] of Object.entries(a.metrics ?? {})) metrics.addSource(name, snap);
   for (const [name, snap] of Object.entries(options.metricSources ?? {})) metrics.addSource(name, snap);
 
   const jobLog = logger.child({ component: 'jobs' });
@@ -141,26 +149,14 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
       else if (job !== 'flows.expire') jobLog.info({ job, durationMs: run.durationMs }, 'job finished');
     },
   });
-  // Live traffic can stop; idle flows must still end on the wall clock.
-  jobs.addHook('flows.expire', 'flows', () => { sensor.flows.expire(Date.now() * 1000); writer.flush(); });
   jobs.addHook('compaction', 'dns-names', () => nameCache.compact(Date.now()));
-  // Device history past devices.deviceHistoryRetentionMs goes with the daily retention run, like
-  // every other store's expired records (the weekly compaction job only reclaims LMDB space).
-  if (deviceStore) jobs.addHook('retention', 'devices', () => { deviceStore.compact(Date.now()); });
-  if (discovery) discovery.registerJobs(jobs, pipeline.emit);
+  for (const a of areas) for (const h of a.jobs ?? []) jobs.addHook(h.job, h.name, h.run);
   for (const h of options.jobHooks ?? []) jobs.addHook(h.job, h.name, h.run);
 
   let apiListening = false;
-  let groupRef: ServiceGroup | undefined;
   const health = new HealthRegistry();
   health.register('api', () => ({ state: apiListening ? 'running' : 'starting', ready: apiListening }));
-  health.register('capture', () => {
-    if (captureFailed !== undefined) return { state: 'failed', ready: false, detail: captureFailed };
-    if (!capture) return { state: 'idle', ready: true, detail: 'no capture.interfaces configured' };
-    const running = groupRef?.state === 'running';
-    return { state: running ? 'running' : (groupRef?.state ?? 'starting'), ready: running, detail: cfg.capture.interfaces.join(',') };
-  });
-  health.register('flows', () => ({ state: 'running', ready: true, detail: `${sensor.flows.size} active` }));
+  for (const a of areas) for (const [name, check] of Object.entries(a.health ?? {})) health.register(name, check);
   health.register('jobs', () => {
     const failing = jobs.list().filter((j) => j.lastRun?.outcome === 'error').map((j) => j.name);
     return { state: failing.length ? 'degraded' : 'running', ready: true, ...(failing.length ? { detail: `last run failed: ${failing.join(', ')}` } : {}) };
@@ -193,31 +189,15 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
   });
 
   const ctx: ApiContext = { logger, config, metrics, jobs, health, startedAt, stats };
-  const areaPlugins: ApiPlugin[] = [
-    captureApiPlugin({ capture, configured: () => config.current.capture, running: () => config.running.capture }),
-    flowsApiPlugin(sensor.flows),
-    ...(discovery ? [discoveryApiPlugin(discovery)] : []),
-    ...deviceApiPlugins(identity, agents, discovery?.maskUserIdentifier),
-    sinkApiPlugin(forwarding),
-  ];
-  const api = await createApi(ctx, { plugins: [...areaPlugins, ...(options.apiPlugins ?? [])] });
-  if (cfg.devices.agentListener.enabled && !identity) logger.warn('devices.agentListener.enabled is set but devices.enabled is false: no agent listener');
-  const agentListener = agentListenerOn && identity
-    ? await createAgentListener({ settings: cfg.devices.agentListener, tls: agentListenerTls, identity, registry: agents, logger: logger.child({ component: 'agent-listener' }) })
-    : null;
-  health.register('agent-listener', () => agentListener?.health() ?? { state: 'disabled', ready: true, detail: cfg.devices.enabled ? 'devices.agentListener.enabled is false' : 'devices.enabled is false' });
+  const api = await createApi(ctx, { plugins: [...areas.flatMap((a) => a.routes ?? []), ...(options.apiPlugins ?? [])] });
+  const agentListener = devices.agentListener;
 
   const services: Service[] = [
     // Started first, stopped last: the final flow flush still reaches the outbox and the stores.
-    ...forwarding.services,
-    {
-      name: 'stores',
-      start: async () => {},
-      stop: async () => {
-        await nameCache.close();
-        await assembled.close();
-      },
-    },
+    ...forward.services ?? [],
+    ...devices.services ?? [],
+    ...discovery.services ?? [],
+    { name: 'dns-names', start: async () => {}, stop: () => nameCache.close() },
     {
       name: 'flows',
       start: async () => { armStatsTimer(cfg.capture.statsIntervalMs); },
@@ -228,20 +208,7 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
         writer.flush();
       },
     },
-    {
-      name: 'capture',
-      start: async (signal) => {
-        if (!capture) { logger.warn('no capture interfaces configured (capture.interfaces): running without capture'); return; }
-        try {
-          capture.start(signal);
-        } catch (err) {
-          captureFailed = err instanceof Error ? err.message : String(err);
-          throw err;
-        }
-        logger.info({ interfaces: cfg.capture.interfaces }, 'capture started');
-      },
-      stop: async () => { capture?.stop(); },
-    },
+    ...capture.services ?? [],
     {
       // The capture handles are open: give up root now, if asked to (runAsUser), before anything
       // that takes requests (admin API, agent listener) or runs scheduled work (jobs) starts.
@@ -284,7 +251,7 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
   const group = new ServiceGroup(services, { logger });
   groupRef = group;
   await group.start();
-  return { sensor, capture, api, group, config, metrics, jobs, health, agentListener, stats };
+  return { sensor, capture: liveCapture, api, group, config, metrics, jobs, health, agentListener, stats };
 }
 
 /**
@@ -300,13 +267,6 @@ function warnIfConfigNotWritable(configPath: string | undefined, logger: Logger)
   } catch {
     logger.warn({ configPath, directory: dir }, 'the configuration directory is not writable after the privilege drop: configuration changes through the API will fail with CONFIG_WRITE_FAILED (make the directory writable by runAsUser, as the package does for /etc/outpost)');
   }
-}
-
-/** Numeric entries of a status object, for metrics. */
-function numeric(o: Record<string, unknown>): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(o)) if (typeof v === 'number') out[`outbox.${k}`] = v;
-  return out;
 }
 
 export async function runDaemon(cfg: OutpostConfig, configPath?: string, options: Omit<DaemonOptions, 'configPath'> = {}): Promise<number> {

@@ -9,18 +9,20 @@
  *     transform: discovery pseudonymisation (when configured)
  *     outputs: stdout (NDJSON), the forwarding outbox (daemon), a caller's collector
  *
- * The stores live in `dataDir`: the daemon's data directory, or a temporary one for a replay.
+ * The components are made by their areas (src/devices/area.ts, src/discovery/area.ts): the daemon
+ * keeps their routes, services and jobs; a replay only their pipeline stages, with the stores in
+ * a temporary folder.
  */
-import { join } from 'node:path';
 import type { OutpostConfig } from './config/index.js';
 import type { Logger } from './telemetry/logger.js';
 import { Sensor, sensorEventKinds } from './sensor.js';
 import { flowSettingsFromConfig } from './flows/settings.js';
 import { EventPipeline, type EventKind, type EventOutput, type EventStage } from './events/pipeline.js';
-import { DnsNameCache } from './protocols/dns/name-cache.js';
-import { DeviceStore } from './devices/store.js';
-import { DeviceIdentity } from './devices/identity.js';
-import { Discovery } from './discovery/discovery.js';
+import type { DnsNameCache } from './protocols/dns/name-cache.js';
+import type { DeviceIdentity } from './devices/identity.js';
+import type { Discovery } from './discovery/discovery.js';
+import { devicesArea } from './devices/area.js';
+import { discoveryArea } from './discovery/area.js';
 
 /** Components of the pipeline besides the sensor itself, each on unless its config turns it off. */
 export const COMPONENTS = ['devices', 'discovery'] as const;
@@ -36,27 +38,21 @@ export function configuredComponents(cfg: OutpostConfig): Set<Component> {
 
 export interface AssembleOptions {
   cfg: OutpostConfig;
-  /** Where the components' stores live. */
-  dataDir: string;
-  components: ReadonlySet<Component>;
   /** Event kinds written to the outputs (`events.emit`, `--emit`). */
   write: ReadonlySet<EventKind>;
   outputs: EventOutput[];
+  /** The components, as their areas made them (null: off). */
+  identity: DeviceIdentity | null;
+  discovery: Discovery | null;
   /** A DNS name cache (the daemon's is persisted); by default an in-memory one. */
   nameCache?: DnsNameCache;
-  logger?: Logger;
 }
 
 export interface Assembled {
   sensor: Sensor;
   pipeline: EventPipeline;
-  deviceStore: DeviceStore | null;
-  identity: DeviceIdentity | null;
-  discovery: Discovery | null;
   /** Counters of the sensor, the pipeline and every component, for `--stats` and metrics. */
   counters(): Record<string, number>;
-  /** Closes the components' stores (after the final flush). */
-  close(): Promise<void>;
 }
 
 /**
@@ -70,30 +66,18 @@ export function builtKinds(write: ReadonlySet<EventKind>, components: ReadonlySe
   return built;
 }
 
-export async function assemble(o: AssembleOptions): Promise<Assembled> {
-  const { cfg, components } = o;
+/** The sensor and the event pipeline around the given components, in the one stage order. */
+export function assemble(o: AssembleOptions): Assembled {
+  const { identity, discovery } = o;
+  const components = new Set<Component>([...(identity ? ['devices' as const] : []), ...(discovery ? ['discovery' as const] : [])]);
   const built = builtKinds(o.write, components);
-  let deviceStore: DeviceStore | null = null;
-  let identity: DeviceIdentity | null = null;
-  let discovery: Discovery | null = null;
-  const stages: EventStage[] = [];
-  if (components.has('discovery')) {
-    discovery = new Discovery({ dataDir: o.dataDir, config: cfg.discovery, ...(o.logger ? { logger: o.logger.child({ component: 'discovery' }) } : {}) });
-    await discovery.open();
-  }
-  if (components.has('devices')) {
-    deviceStore = new DeviceStore(cfg.devices);
-    deviceStore.open(join(o.dataDir, 'devices'));
-    identity = new DeviceIdentity({ store: deviceStore, emitDhcp: built.has('dhcp'), emitInventory: built.has('inventory') });
-    stages.push(identity.stage);
-  }
   // Devices enrich before discovery so that both see the same event; discovery's observer runs
   // after every enricher anyway (EventPipeline), so its rollups carry the device and the user.
-  if (discovery) stages.push(discovery.stage);
+  const stages: EventStage[] = [...(identity ? [identity.stage] : []), ...(discovery ? [discovery.stage] : [])];
   const pipeline = new EventPipeline({ stages, outputs: o.outputs, write: o.write });
   if (identity) identity.sink = pipeline.emit;
   const sensor = new Sensor({
-    flows: flowSettingsFromConfig(cfg.flows),
+    flows: flowSettingsFromConfig(o.cfg.flows),
     emit: sensorEventKinds(built),
     pipeline,
     ...(o.nameCache ? { nameCache: o.nameCache } : {}),
@@ -101,15 +85,41 @@ export async function assemble(o: AssembleOptions): Promise<Assembled> {
     httpObservers: identity ? [identity.onHttpRequest] : [],
   });
   return {
-    sensor, pipeline, deviceStore, identity, discovery,
+    sensor, pipeline,
     counters: () => ({
       ...sensor.counters(),
       ...pipeline.counters(),
       ...(identity ? identity.counters() : {}),
       ...(discovery ? discovery.counterSnapshot() : {}),
     }),
+  };
+}
+
+export interface ReplayComponents {
+  identity: DeviceIdentity | null;
+  discovery: Discovery | null;
+  close(): Promise<void>;
+}
+
+/**
+ * The components of a replay, made by their areas as the daemon makes them, with their stores in
+ * `dataDir` (a temporary folder): only what the pipeline uses is kept, the rest (routes, the agent
+ * listener) is not started.
+ */
+export async function openReplayComponents(cfg: OutpostConfig, dataDir: string, components: ReadonlySet<Component>, write: ReadonlySet<EventKind>, logger: Logger): Promise<ReplayComponents> {
+  const built = builtKinds(write, components);
+  const discovery = components.has('discovery')
+    ? (await discoveryArea.create({ ...cfg.discovery, enabled: true }, { dataDir, logger })).discovery
+    : null;
+  const devices = components.has('devices')
+    ? await devicesArea.create({ ...cfg.devices, enabled: true, agentListener: { ...cfg.devices.agentListener, enabled: false } },
+      { dataDir, logger, emitDhcp: built.has('dhcp'), emitInventory: built.has('inventory') })
+    : null;
+  return {
+    identity: devices?.identity ?? null,
+    discovery,
     close: async () => {
-      await deviceStore?.close();
+      await devices?.store?.close();
       await discovery?.close();
     },
   };

@@ -14,10 +14,11 @@ import { configSchema, defaultConfig, type OutpostConfig } from '../src/config/i
 import { createLogger } from '../src/telemetry/logger.js';
 import { captureArea } from '../src/capture/area.js';
 import { flowsArea } from '../src/flows/area.js';
-import { eventsArea } from '../src/events/area.js';
+import { eventsConfigSection } from '../src/events/config.js';
+import { devicesArea } from '../src/devices/area.js';
 import { forwardArea } from '../src/forward/area.js';
 import { discoveryArea } from '../src/discovery/area.js';
-import { apiArea } from '../src/api/area.js';
+import { apiConfigSection } from '../src/api/config.js';
 import { SINK_TYPES } from '../src/forward/sinks/index.js';
 import { resolveForwardConfig } from '../src/forward/config.js';
 import { FlowCounters, FlowTable, DEFAULT_FLOW_SETTINGS } from '../src/flows/flow-table.js';
@@ -36,7 +37,11 @@ async function serve(routes: readonly AreaRoutes[]): Promise<FastifyInstance> {
 }
 
 describe('configuration sections', () => {
-  const sections: Array<ConfigSection<unknown>> = [captureArea, flowsArea, apiArea, eventsArea, forwardArea, discoveryArea].map((a) => a.config as ConfigSection<unknown>);
+  // api and events own a section but make no running parts: their sections are listed as such.
+  const sections: Array<ConfigSection<unknown>> = [
+    ...[captureArea, flowsArea, forwardArea, discoveryArea, devicesArea].map((a) => a.config as ConfigSection<unknown>),
+    apiConfigSection as ConfigSection<unknown>, eventsConfigSection as ConfigSection<unknown>,
+  ];
 
   test('the full schema composes each area section as is, with the same defaults', () => {
     const defaults = defaultConfig() as unknown as Record<string, unknown>;

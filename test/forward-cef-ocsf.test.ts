@@ -16,7 +16,8 @@ import { join } from 'node:path';
 import dnsPacket from 'dns-packet';
 import { CEF_MAP, type CefMapping } from '../src/forward/cef-map.js';
 import { cefPrefix, toCef } from '../src/forward/cef.js';
-import { assemble, type Assembled } from '../src/pipeline.js';
+import { assemble, openReplayComponents, type ReplayComponents } from '../src/pipeline.js';
+import { createLogger } from '../src/telemetry/logger.js';
 import { defaultConfig } from '../src/config/defaults.js';
 import { auditEvent } from '../src/daemon.js';
 import { dhcp4, ip4, u32be, str } from './fixtures/dhcp.js';
@@ -122,7 +123,7 @@ const SRV_MAC = '00:00:5e:00:53:01', A = '00:11:22:33:44:55', BCAST = 'ff:ff:ff:
 const CLIENT = '10.0.0.5', ROUTER = '10.0.0.1', DROPBOX = '162.125.1.18';
 let dir: string;
 let events: Ev[] = [];
-let assembled: Assembled | undefined;
+let parts: ReplayComponents | undefined;
 
 function dhcpFrame(fromClient: boolean, payload: Buffer): Buffer {
   return fromClient
@@ -165,11 +166,10 @@ before(async () => {
   // The daemon's assembly: device identity then discovery enrich, discovery observes, every
   // event kind written to the output.
   const cfg = defaultConfig();
-  assembled = await assemble({
-    cfg, dataDir: dir, components: new Set(['devices', 'discovery']), write: new Set(['network', 'dns', 'http', 'dhcp', 'inventory']),
-    outputs: [(e) => { events.push(e as Ev); }],
-  });
-  const { sensor, identity, discovery } = assembled;
+  const write = new Set(['network', 'dns', 'http', 'dhcp', 'inventory'] as const);
+  parts = await openReplayComponents(cfg, dir, new Set(['devices', 'discovery']), write, createLogger('silent'));
+  const { identity, discovery } = parts;
+  const { sensor } = assemble({ cfg, write, outputs: [(e) => { events.push(e as Ev); }], identity, discovery });
   assert.ok(identity && discovery);
   await discovery.setSanction('dropbox', 'unsanctioned', 'test');
   const fs = frames();
@@ -191,7 +191,7 @@ before(async () => {
 });
 
 after(async () => {
-  await assembled?.close();
+  await parts?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -2,7 +2,7 @@
  * The capture area (src/area.ts): the `capture` section, and from it the live capture with its
  * service, routes (GET /v1/interfaces, GET /v1/capture), counters and health.
  */
-import type { Area, AreaParts } from '../area.js';
+import type { ActiveArea, AreaParts } from '../area.js';
 import type { Logger } from '../telemetry/logger.js';
 import { captureConfigSection, type CaptureConfig } from './config.js';
 import { LiveCapture } from './live.js';
@@ -24,7 +24,7 @@ export interface CaptureParts extends AreaParts {
   capture: LiveCapture | null;
 }
 
-export const captureArea: Area<CaptureConfig, CaptureDeps, CaptureParts> = {
+export const captureArea: ActiveArea<CaptureConfig, CaptureDeps, CaptureParts> = {
   name: 'capture',
   config: captureConfigSection,
   create(cfg, deps) {

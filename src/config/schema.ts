@@ -20,7 +20,7 @@ import { flowsConfigSection, type FlowsConfig } from '../flows/config.js';
 import { apiConfigSection, type ApiConfig } from '../api/config.js';
 import { eventsConfigSection, type EventsConfig } from '../events/config.js';
 import { forwardConfigSection, type ForwardConfig } from '../forward/config.js';
-import { DEVICES_CONFIG_SCHEMA, type DevicesConfig } from '../devices/config.js';
+import { devicesConfigSection, type DevicesConfig } from '../devices/config.js';
 import { discoveryConfigSection, type DiscoveryConfig } from '../discovery/config.js';
 
 export { LOG_LEVELS, type LogLevel };
@@ -79,9 +79,7 @@ export const configSchema: JSONSchemaType<OutpostConfig> = {
     api: apiConfigSection.schema,
     events: eventsConfigSection.schema,
     forward: forwardConfigSection.schema,
-    // The devices area's fragment predates ConfigSection: its section-level default and
-    // description are added here (src/devices/config.ts can take them over).
-    devices: { ...DEVICES_CONFIG_SCHEMA, default: {}, description: 'Device and user identity: DHCP, ARP/NDP, endpoint agents (docs/DEVICES.md).' } as unknown as JSONSchemaType<DevicesConfig>,
+    devices: devicesConfigSection.schema,
     discovery: discoveryConfigSection.schema,
   },
 };

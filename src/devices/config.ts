@@ -1,8 +1,9 @@
 /**
- * Device-identity settings: a JSON-schema fragment for `devices` in the configuration, its type
- * and defaults. The lead merges `DEVICES_CONFIG_SCHEMA` under `properties.devices` of
- * src/config/schema.ts. Units are in the names.
+ * Device-identity settings: the `devices` section of the configuration (its JSON schema, type
+ * and defaults), composed into the whole by src/config/schema.ts. Units are in the names.
  */
+import type { JSONSchemaType } from 'ajv';
+import type { ConfigSection } from '../area.js';
 
 /**
  * The agent listener: a second, small HTTPS server of the daemon that serves only
@@ -129,3 +130,9 @@ export function devicesConfig(partial?: Partial<DevicesConfig>): DevicesConfig {
   }
   return out;
 }
+
+/** The `devices` section as the configuration composes it (src/area.ts ConfigSection). */
+export const devicesConfigSection: ConfigSection<DevicesConfig> = {
+  key: 'devices',
+  schema: { ...DEVICES_CONFIG_SCHEMA, default: {}, description: 'Device and user identity: DHCP, ARP/NDP, endpoint agents (docs/DEVICES.md).' } as unknown as JSONSchemaType<DevicesConfig>,
+};

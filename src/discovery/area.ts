@@ -3,17 +3,18 @@
  * opened Discovery with its enricher, routes (/v1/discovery/...), counters, store service and job
  * hooks (retention, catalog.reload, reports).
  */
-import type { Area, AreaJobHook, AreaParts } from '../area.js';
+import type { ActiveArea, AreaJobHook, AreaParts } from '../area.js';
 import type { Logger } from '../telemetry/logger.js';
 import { discoveryConfigSection, type DiscoveryConfig } from './config.js';
 import { Discovery } from './discovery.js';
+import type { DiscoverySummaryEvent } from '../events/discovery-summary.js';
 import { discoveryApiPlugin } from './routes.js';
 
 export interface DiscoveryDeps {
   dataDir: string;
   logger: Logger;
   /** Where the `reports` job sends its summary event (the event path); none: no reports hook. */
-  emit?: (event: object) => void;
+  emit?: (event: DiscoverySummaryEvent) => void;
 }
 
 export interface DiscoveryParts extends AreaParts {
@@ -21,7 +22,7 @@ export interface DiscoveryParts extends AreaParts {
   discovery: Discovery | null;
 }
 
-export const discoveryArea: Area<DiscoveryConfig, DiscoveryDeps, DiscoveryParts> = {
+export const discoveryArea: ActiveArea<DiscoveryConfig, DiscoveryDeps, DiscoveryParts> = {
   name: 'discovery',
   config: discoveryConfigSection,
   async create(cfg, deps) {

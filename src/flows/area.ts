@@ -3,7 +3,7 @@
  * table's settings), and for a running flow table its routes (GET /v1/flows), health and the
  * `flows.expire` job hook.
  */
-import type { Area, AreaParts } from '../area.js';
+import type { ActiveArea, AreaParts } from '../area.js';
 import { flowsConfigSection, type FlowsConfig } from './config.js';
 import type { FlowTable } from './flow-table.js';
 import { flowsApiPlugin } from './routes.js';
@@ -15,7 +15,7 @@ export interface FlowsDeps {
   afterExpire?(): void;
 }
 
-export const flowsArea: Area<FlowsConfig, FlowsDeps, AreaParts> = {
+export const flowsArea: ActiveArea<FlowsConfig, FlowsDeps, AreaParts> = {
   name: 'flows',
   config: flowsConfigSection,
   create(_cfg, deps) {

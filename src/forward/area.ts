@@ -3,7 +3,7 @@
  * (services, to be started before the capture so they stop after it and the final flow flush
  * reaches the outbox), the routes (GET /v1/sinks...) and the outbox counters.
  */
-import type { Area, AreaParts } from '../area.js';
+import type { ActiveArea, AreaParts } from '../area.js';
 import { forwardConfigSection, type ForwardConfig } from './config.js';
 import { createForwarding, type ForwardLogger, type Forwarding } from './index.js';
 import { sinkApiPlugin } from './routes.js';
@@ -19,7 +19,7 @@ export interface ForwardParts extends AreaParts {
   forwarding: Forwarding;
 }
 
-export const forwardArea: Area<ForwardConfig, ForwardDeps, ForwardParts> = {
+export const forwardArea: ActiveArea<ForwardConfig, ForwardDeps, ForwardParts> = {
   name: 'forward',
   config: forwardConfigSection,
   create(cfg, deps) {
