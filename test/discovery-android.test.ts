@@ -1,20 +1,18 @@
 /**
  * An Android phone's background traffic is not "Google Cloud" or "Google Search": the nDPI
- * corpus's android.pcap replayed with device identity and discovery, as
- * `outpost replay android.pcap --with devices,discovery` does, and every named flow checked
- * against the app it must get. With `defaultSanction: unsanctioned`, the system-traffic apps still
- * stay out of the unsanctioned lists (docs/DISCOVERY.md, "System traffic").
+ * corpus's android.pcap through `outpost replay android.pcap --emit network --with
+ * devices,discovery` (the command, with `discovery.defaultSanction: unsanctioned`), every named
+ * flow checked against the app it must get; then the same events rolled up by a Discovery, whose
+ * reports and daily summary keep the system-traffic apps out of the unsanctioned lists
+ * (docs/DISCOVERY.md, "System traffic").
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { replay } from '../src/replay.js';
-import { DEFAULT_FLOW_SETTINGS } from '../src/flows/flow-table.js';
 import { Discovery } from '../src/discovery/discovery.js';
-import { DeviceStore } from '../src/devices/store.js';
-import { DeviceIdentity } from '../src/devices/identity.js';
 
 const corpus = process.env.OUTPOST_NDPI_CORPUS ?? resolve(process.cwd(), '../shared/corpus/ndpi');
 const pcap = join(corpus, 'pcap', 'android.pcap');
@@ -45,23 +43,21 @@ const SYSTEM = new Set([...EXPECTED].filter(([, id]) => id.endsWith('-system-ser
 
 type Ev = Record<string, any>;
 
-test('android.pcap: system traffic gets the system entries, never Google Cloud or Google Search, and is not shadow IT', { skip: missing }, async () => {
+test('android.pcap: system traffic gets the system entries, never Google Cloud or Google Search, and is not shadow IT', { skip: missing }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'outpost-android-'));
-  const store = new DeviceStore();
-  store.open(join(dir, 'devices'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const config = join(dir, 'outpost.yaml');
+  writeFileSync(config, 'discovery:\n  defaultSanction: unsanctioned\n');
+  const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'replay', pcap, '--emit', 'network', '--with', 'devices,discovery', '--config', config], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  assert.equal(run.status, 0, run.stderr);
+  const events = run.stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Ev);
   // The capture is from 2020: the summary's "last day" must be the capture's day.
   const capturedAt = 1582454872047;
-  const discovery = new Discovery({ dataDir: dir, config: { defaultSanction: 'unsanctioned' }, now: () => capturedAt + 3_600_000 });
+  const discovery = new Discovery({ dataDir: join(dir, 'data'), config: { defaultSanction: 'unsanctioned' }, now: () => capturedAt + 3_600_000 });
   await discovery.open();
   try {
-    const identity = new DeviceIdentity({ store, emitDhcp: false, emitInventory: false });
-    const events: Ev[] = [];
-    replay({
-      files: [pcap], emit: new Set(['network']), flows: DEFAULT_FLOW_SETTINGS,
-      enrichers: [identity.enrich, discovery.enricher], packetObservers: [identity.observer], httpObservers: [identity.onHttpRequest],
-      attachSink: (sink) => { identity.sink = sink; }, observe: discovery.observe,
-      sink: (e) => events.push(e as Ev),
-    });
+    // Rollups of the replayed events (observe() takes the app the command named).
+    for (const e of events) discovery.observe(e);
     const named = events.filter((e) => e.class_uid === 4001 && e.unmapped?.cloud_app !== undefined);
     const seen = new Map<string, Set<string>>();
     for (const e of named) {
@@ -110,7 +106,5 @@ test('android.pcap: system traffic gets the system entries, never Google Cloud o
     assert.equal(discovery.sanctionOf('google-system-services'), 'unsanctioned');
   } finally {
     await discovery.close();
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
   }
 });
