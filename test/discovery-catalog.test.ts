@@ -212,5 +212,5 @@ test('shared hosting and CDN names are unclassified, grouped per customer site; 
     'statuspage.io', 'akamaized.net', 'fastly.net'];
   const held = shipped.apps.flatMap((a) => a.domains.filter((d) => hosting.includes(d)).map((d) => `${a.id}: ${d}`));
   assert.deepEqual(held, []);
-  assert.equal(shipped.catalogVersion, '2025.4.0');
+  assert.equal(shipped.catalogVersion, '2025.5.0');
 });

@@ -3,6 +3,14 @@
  * the option-55 parameter request list (its order is specific to a DHCP client implementation,
  * as in fingerbank-style fingerprints) and HTTP User-Agent (RFC 9110 §10.1.5) product tokens.
  * A hint is a guess with a confidence in [0, 1]; the store keeps the strongest per device.
+ *
+ * A hint names a device type only where its signal tells the types apart. The DHCP client of
+ * macOS is the same on an iMac, a Mac mini, a Mac Pro and a MacBook (one option-55 order for all),
+ * and a ChromeOS User-Agent is the same on a Chromebook and a Chromebox, so those hints carry no
+ * device type: the device stays type_id 0 Unknown (OCSF device.type_id) unless another signal
+ * (an agent, an administrator) says more. Neither Desktop (2) nor Laptop (3) would be honest, and
+ * Other (99) would claim it is neither. The store keeps a type set earlier when the strongest
+ * hint has none (DeviceStore: a hint without deviceTypeId leaves typeId alone).
  */
 
 /** OCSF os.type_id values (objects/os.json). */
@@ -32,8 +40,9 @@ const PRL_RULES: Array<[string, string, number, number | undefined, number]> = [
   ['1,3,6,15,31,33,43,44,46,47,119,121,249,252', 'Windows', OsTypeId.WINDOWS, undefined, 0.8],
   ['1,3,6,15,31,33,43,44,46,47,121,249,252', 'Windows', OsTypeId.WINDOWS, undefined, 0.7],
   ['1,121,3,6,15,108,114,119,252,95,44,46', 'iOS', OsTypeId.IOS, DeviceTypeId.MOBILE, 0.6],
-  ['1,121,3,6,15,119,252,95,44,46', 'macOS', OsTypeId.MACOS, DeviceTypeId.LAPTOP, 0.6],
-  ['1,121,3,6,15,114,119,252', 'macOS', OsTypeId.MACOS, DeviceTypeId.LAPTOP, 0.5],
+  // macOS: no device type, desktop and laptop Macs send the same list (see the header).
+  ['1,121,3,6,15,119,252,95,44,46', 'macOS', OsTypeId.MACOS, undefined, 0.6],
+  ['1,121,3,6,15,114,119,252', 'macOS', OsTypeId.MACOS, undefined, 0.5],
   ['1,3,6,15,26,28,51,58,59,43', 'Android', OsTypeId.ANDROID, DeviceTypeId.MOBILE, 0.7],
   ['1,3,6,15,26,28,51,58,59', 'Android', OsTypeId.ANDROID, DeviceTypeId.MOBILE, 0.6],
   ['1,28,2,3,15,6,119,12,44,47,26,121,42', 'Linux', OsTypeId.LINUX, undefined, 0.6],
@@ -63,7 +72,8 @@ export function hintFromUserAgent(ua: string): OsHint | undefined {
   if (/\bAndroid\b/.test(ua)) return { osName: 'Android', osTypeId: OsTypeId.ANDROID, deviceTypeId: DeviceTypeId.MOBILE, confidence: 0.6, evidence: ev };
   if (/\bWindows NT\b/.test(ua)) return { osName: 'Windows', osTypeId: OsTypeId.WINDOWS, confidence: 0.6, evidence: ev };
   if (/\bMac OS X\b|\bMacintosh\b/.test(ua)) return { osName: 'macOS', osTypeId: OsTypeId.MACOS, confidence: 0.6, evidence: ev };
-  if (/\bCrOS\b/.test(ua)) return { osName: 'ChromeOS', osTypeId: OsTypeId.LINUX, deviceTypeId: DeviceTypeId.LAPTOP, confidence: 0.6, evidence: ev };
+  // ChromeOS: no device type, Chromebooks and Chromeboxes send the same token (see the header).
+  if (/\bCrOS\b/.test(ua)) return { osName: 'ChromeOS', osTypeId: OsTypeId.LINUX, confidence: 0.6, evidence: ev };
   if (/\bLinux\b/.test(ua)) return { osName: 'Linux', osTypeId: OsTypeId.LINUX, confidence: 0.4, evidence: ev };
   return undefined;
 }

@@ -5,7 +5,10 @@
  * File layout (docs/DISCOVERY.md has the full description):
  *   { catalogVersion: "2025.1.0", schema: 1, taxonomy: "outpost-saas-v1",
  *     apps: [{ id, name, vendor, category, domains: [...], addressRanges?: { cidrs, source },
- *              risk?: { <attribute>: { value, source } } }] }
+ *              risk?: { <attribute>: { value, source } } }],
+ *     noApp?: [{ domains: [...], reason }] }
+ * `noApp` suffixes name no app: under a broad provider domain an app holds (amazonaws.com), they
+ * mark the customers' endpoints (elb.amazonaws.com) so the broad rule does not claim them.
  *
  * Risk attributes are filled only with a named source per attribute; an absent attribute is
  * "unknown" and counts as documented in RISK_ATTRIBUTES / riskScore (never guessed).
@@ -70,11 +73,19 @@ export interface CatalogApp {
   risk?: RiskAttributes;
 }
 
+/** Suffixes under which names belong to no catalog app (customers' endpoints on a provider's domain). */
+export interface NoAppRule {
+  domains: string[];
+  /** Why these names are nobody's app (shown nowhere but the file; required so each rule is argued). */
+  reason: string;
+}
+
 export interface CatalogFile {
   catalogVersion: string;
   schema: number;
   taxonomy: string;
   apps: CatalogApp[];
+  noApp?: NoAppRule[];
 }
 
 /** An administrator's change to one app: a new app (all fields) or fields replacing the shipped ones. */
@@ -205,6 +216,26 @@ export function validateCatalog(doc: unknown): string[] {
     if (app.risk !== undefined) validateRisk(app.risk, `${where}.risk`, errors, false);
     for (const k of Object.keys(app)) if (!APP_KEYS.has(k)) errors.push(`${where}.${k}: unknown property`);
   });
+  if (doc.noApp !== undefined) {
+    if (!Array.isArray(doc.noApp)) errors.push('noApp: must be an array of { domains, reason }');
+    else doc.noApp.forEach((rule, i) => {
+      const where = `noApp[${i}]`;
+      if (!isObject(rule)) { errors.push(`${where}: must be { domains, reason }`); return; }
+      if (typeof rule.reason !== 'string' || rule.reason.trim().length < 8) errors.push(`${where}.reason: say why these names are no app`);
+      validateDomains(rule.domains, `${where}.domains`, errors);
+      if (Array.isArray(rule.domains)) {
+        for (const d of rule.domains) {
+          const n = typeof d === 'string' ? normalizeHostname(d) : undefined;
+          if (n === undefined) continue;
+          // A suffix both named and unnamed would leave the answer to insertion order.
+          const owner = domainOwner.get(n);
+          if (owner !== undefined) errors.push(`${where}.domains: ${n} already belongs to ${owner}`);
+          else domainOwner.set(n, where);
+        }
+      }
+      for (const k of Object.keys(rule)) if (k !== 'domains' && k !== 'reason') errors.push(`${where}.${k}: unknown property`);
+    });
+  }
   return errors;
 }
 
@@ -260,6 +291,8 @@ export interface ResolvedCatalog {
   adminClaims: Map<string, { domains: Set<string>; ranges: boolean }>;
   /** Domain claims that lost: the app that kept the domain and the one skipped. */
   conflicts: string[];
+  /** Normalised suffixes of the file's `noApp` rules (names under them are no catalog app). */
+  noApp: string[];
 }
 
 /**
@@ -309,5 +342,6 @@ export function resolveCatalog(file: CatalogFile, overrides: ReadonlyMap<string,
   }
   // Overrides change the version: "+o." and a digest of their content, so events say exactly which rules applied.
   const digest = createHash('sha256').update(JSON.stringify([...overrides].sort(([a], [b]) => (a < b ? -1 : 1)))).digest('hex').slice(0, 8);
-  return { version: overrides.size > 0 ? `${file.catalogVersion}+o.${digest}` : file.catalogVersion, apps, adminClaims, conflicts: [] };
+  const noApp = [...new Set((file.noApp ?? []).flatMap((r) => r.domains.map((d) => normalizeHostname(d)).filter((d): d is string => d !== undefined)))];
+  return { version: overrides.size > 0 ? `${file.catalogVersion}+o.${digest}` : file.catalogVersion, apps, adminClaims, conflicts: [], noApp };
 }

@@ -11,7 +11,7 @@
  * observe() runs after all enrichers, so it sees the device/user context whatever the order of
  * the stages; it also works without the enricher (it matches the event itself).
  */
-import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { AppMatcher, type AppMatch } from './matcher.js';
@@ -21,7 +21,7 @@ import {
 } from './catalog.js';
 import { DiscoveryStore, DAY_MS, HOUR_MS, type Rollup } from './store.js';
 import { DEFAULT_DISCOVERY_CONFIG, SANCTION_STATES, type DiscoveryConfig, type SanctionState } from './config.js';
-import { UNCLASSIFIED_CATEGORY } from './taxonomy.js';
+import { SYSTEM_CATEGORY_IDS, UNCLASSIFIED_CATEGORY } from './taxonomy.js';
 import { buildDiscoverySummary, type DiscoverySummaryEvent } from '../events/discovery-summary.js';
 import type { EventStage } from '../events/pipeline.js';
 import { OutpostError, type ErrorCode } from '../errors.js';
@@ -65,6 +65,8 @@ export interface CloudAppAnnotation {
   sanction: SanctionState;
   unsanctioned?: true;
   unclassified?: true;
+  /** The app is system traffic (a category with `system: true`): never shadow IT. */
+  system?: true;
   signal: 'hostname' | 'address';
   hostname_source?: string;
   rule: string;
@@ -98,6 +100,8 @@ export interface AppRow {
   riskScore: number | null;
   sanction: SanctionState;
   unclassified: boolean;
+  /** System traffic (OS services, web infrastructure): counted like any app, never shadow IT. */
+  system: boolean;
   bytesUp: number;
   bytesDown: number;
   bytes: number;
@@ -270,8 +274,19 @@ export class Discovery {
   app(id: string): ResolvedApp | undefined { return this.catalog?.apps.get(id); }
   apps(): ResolvedApp[] { return [...(this.catalog?.apps.values() ?? [])]; }
 
+  /**
+   * The administrator's state, else the default: `monitored` for system traffic (OS services, web
+   * infrastructure: nobody chose to use it, so `defaultSanction: unsanctioned` must not make every
+   * phone's push channel shadow IT), `discovery.defaultSanction` for everything else.
+   */
   sanctionOf(appId: string): SanctionState {
-    return this.sanctions.get(appId) ?? this.settings.defaultSanction;
+    return this.sanctions.get(appId) ?? (this.isSystemApp(appId) ? 'monitored' : this.settings.defaultSanction);
+  }
+
+  /** Whether an app id is a catalog app in a system category. */
+  isSystemApp(appId: string): boolean {
+    const app = this.catalog?.apps.get(appId);
+    return app !== undefined && SYSTEM_CATEGORY_IDS.has(app.category);
   }
 
   // ---------------------------------------------------------------- events
@@ -324,6 +339,7 @@ export class Discovery {
       : { id: m.appId, name: m.registrableDomain ?? m.appId, category: UNCLASSIFIED_CATEGORY, unclassified: true, sanction, signal: m.signal, rule: m.rule, catalog_version: this.catalogVersion };
     if (m.signal === 'hostname' && hostnameSource !== undefined) a.hostname_source = hostnameSource;
     if (sanction === 'unsanctioned') a.unsanctioned = true;
+    if (m.app !== null && SYSTEM_CATEGORY_IDS.has(m.app.category)) a.system = true;
     return a;
   }
 
@@ -523,11 +539,11 @@ export class Discovery {
     return this.store.rows(r.granularity === 'hour' ? 'h' : 'd', r.fromMs, r.toMs);
   }
 
-  private describe(appId: string): Pick<AppRow, 'name' | 'vendor' | 'category' | 'riskScore' | 'unclassified'> {
+  private describe(appId: string): Pick<AppRow, 'name' | 'vendor' | 'category' | 'riskScore' | 'unclassified' | 'system'> {
     const app = this.catalog?.apps.get(appId);
-    if (app !== undefined) return { name: app.name, vendor: app.vendor, category: app.category, riskScore: app.riskScore, unclassified: false };
+    if (app !== undefined) return { name: app.name, vendor: app.vendor, category: app.category, riskScore: app.riskScore, unclassified: false, system: SYSTEM_CATEGORY_IDS.has(app.category) };
     const unclassified = appId.startsWith('unclassified:');
-    return { name: unclassified ? appId.slice('unclassified:'.length) : appId, vendor: null, category: unclassified ? UNCLASSIFIED_CATEGORY : 'removed', riskScore: null, unclassified };
+    return { name: unclassified ? appId.slice('unclassified:'.length) : appId, vendor: null, category: unclassified ? UNCLASSIFIED_CATEGORY : 'removed', riskScore: null, unclassified, system: false };
   }
 
   private appRow(id: string, a: Acc): AppRow {
@@ -638,11 +654,16 @@ export class Discovery {
     const now = this.now();
     const { range, totals, rows } = await this.allRows({ fromMs: now - DAY_MS, toMs: now, sort: 'bytesUp' });
     const unsanctioned = rows.filter((r) => r.sanction === 'unsanctioned').sort((a, b) => b.bytes - a.bytes || a.id.localeCompare(b.id));
+    const system = rows.filter((r) => r.system);
     const message = `Cloud-app discovery: ${rows.length} apps, ${totals.bytesUp} bytes up, ${totals.bytesDown} bytes down, ${totals.flows} flows; ${unsanctioned.length} unsanctioned apps used`;
     return buildDiscoverySummary(now, range.fromMs, range.toMs, message, {
       granularity: range.granularity, catalog_version: this.catalogVersion, apps: rows.length,
       totals: { bytes_up: totals.bytesUp, bytes_down: totals.bytesDown, flows: totals.flows },
-      top_upload: rows.slice(0, top).map((r) => ({ id: r.id, name: r.name, category: r.category, bytes_up: r.bytesUp, bytes_down: r.bytesDown, flows: r.flows, users: r.users, devices: r.devices, sanction: r.sanction })),
+      top_upload: rows.slice(0, top).map((r) => ({ id: r.id, name: r.name, category: r.category, bytes_up: r.bytesUp, bytes_down: r.bytesDown, flows: r.flows, users: r.users, devices: r.devices, sanction: r.sanction, ...(r.system ? { system: true } : {}) })),
+      // System traffic is in `apps`, `totals` and `top_upload` (marked), never in `unsanctioned`
+      // unless the administrator sanctioned it so; this says how much of the period it was.
+      system_apps: system.length,
+      system_totals: { bytes_up: system.reduce((n, r) => n + r.bytesUp, 0), bytes_down: system.reduce((n, r) => n + r.bytesDown, 0), flows: system.reduce((n, r) => n + r.flows, 0) },
       unsanctioned_apps: unsanctioned.length,
       unsanctioned: unsanctioned.slice(0, top).map((r) => ({ id: r.id, name: r.name, bytes_up: r.bytesUp, bytes_down: r.bytesDown, flows: r.flows, users: r.users, devices: r.devices })),
     });

@@ -14,6 +14,13 @@
  *   one lump per hosting provider.
  * - administrator claims (an override's `domains`/`addDomains`, a custom app's ranges) are
  *   inserted before the shipped entries, so they win a domain or range both name, whatever the ids.
+ * - "no app" suffixes (the catalog's `noApp` rules) are trie nodes that name nothing: when one is
+ *   the deepest match, the broader app above it does not claim the name (elb.amazonaws.com under
+ *   amazonaws.com), address ranges are not consulted either (the name already says whose endpoint
+ *   it is: a customer's), and the name is grouped as unclassified by registrable domain, rule
+ *   "no-app:<suffix>", when the Public Suffix List puts that domain below the suffix (it names the
+ *   customer: "lb.us-east-1.elb.amazonaws.com"); otherwise the name has no app. A longer app
+ *   suffix below a no-app suffix still wins (deepest node).
  */
 import { isIP } from 'node:net';
 import { parse as parseDomain } from 'tldts';
@@ -27,6 +34,8 @@ interface TrieNode {
   domain: string | null;
   /** What matchDomain answers for names ending here, built with the trie (shared, never changed). */
   hit: DomainHit | null;
+  /** A `noApp` suffix ends here: names under it are no catalog app (unless a deeper node names one). */
+  noApp: boolean;
 }
 
 export interface DomainHit { readonly appId: string; readonly domain: string; readonly match: AppMatch }
@@ -42,7 +51,10 @@ export interface AppMatch {
   appId: string;
   /** The signal that named the flow: its hostname, or its server address. */
   signal: MatchSignal;
-  /** The catalog rule that matched: "domain:<suffix>", "cidr:<range>", "registrable-domain:<domain>". */
+  /**
+   * The catalog rule that matched: "domain:<suffix>", "cidr:<range>", "registrable-domain:<domain>",
+   * or "no-app:<suffix>" (an unclassified name under a `noApp` suffix).
+   */
   rule: string;
   unclassified: boolean;
   /** For unclassified apps, the registrable domain (also their display name). */
@@ -54,7 +66,7 @@ function rangeEntry(app: ResolvedApp, appId: string, cidr: string): RangeEntry {
 }
 
 function newNode(): TrieNode {
-  return { children: null, appId: null, domain: null, hit: null };
+  return { children: null, appId: null, domain: null, hit: null, noApp: false };
 }
 
 function ipv4ToInt(ip: string): number {
@@ -122,6 +134,8 @@ export class AppMatcher {
   private v6Leading: Set<number> | null = new Set();
   readonly domainCount: number;
   readonly rangeCount: number;
+  /** `noApp` suffixes in the trie. */
+  readonly noAppCount: number;
 
   constructor(readonly catalog: ResolvedCatalog) {
     let domains = 0, ranges = 0;
@@ -154,6 +168,15 @@ export class AppMatcher {
         ranges += this.insertRanges(app, id);
       }
     }
+    // After every app claim: a suffix an app (or the administrator) names keeps its app. The
+    // shipped file cannot hold both (validateCatalog); an override can, and then it wins.
+    let noApp = 0;
+    for (const n of catalog.noApp) {
+      const node = this.insert(n);
+      if (node.appId !== null) { catalog.conflicts.push(`${n}: ${node.appId} kept, no-app rule skipped`); continue; }
+      if (!node.noApp) { node.noApp = true; node.domain = n; noApp++; }
+    }
+    this.noAppCount = noApp;
     this.v4Prefixes = [...this.v4.keys()].sort((a, b) => b - a);
     this.v6Prefixes = [...this.v6.keys()].sort((a, b) => b - a);
     this.domainCount = domains;
@@ -201,8 +224,8 @@ export class AppMatcher {
     return node;
   }
 
-  /** Longest catalog domain that is a suffix (on label boundaries) of a normalised name. */
-  matchDomain(name: string): DomainHit | undefined {
+  /** The deepest trie node naming an app or marked no-app for a normalised name, or null. */
+  private deepest(name: string): TrieNode | null {
     let node: TrieNode | undefined = this.root;
     let best: TrieNode | null = null;
     let end = name.length;
@@ -210,10 +233,18 @@ export class AppMatcher {
       const dot = name.lastIndexOf('.', end - 1);
       node = node.children.get(name.slice(dot + 1, end));
       if (node === undefined) break;
-      if (node.appId !== null) best = node;
+      if (node.appId !== null || node.noApp) best = node;
       end = dot < 0 ? 0 : dot;
     }
-    return best === null ? undefined : best.hit!;
+    return best;
+  }
+
+  /**
+   * Longest catalog domain that is a suffix (on label boundaries) of a normalised name; undefined
+   * when none is, or when the longest rule is a no-app suffix.
+   */
+  matchDomain(name: string): DomainHit | undefined {
+    return this.deepest(name)?.hit ?? undefined;
   }
 
   /** Longest-prefix probe of an IPv4 address (as a number) in the ranges. */
@@ -262,16 +293,22 @@ export class AppMatcher {
   /**
    * The app of a flow: its hostname first (longest suffix), then its server address, then the
    * hostname's registrable domain as an unclassified app. Undefined when there is nothing to name
-   * (no hostname, no range, or a name under no public suffix such as "printer.local").
+   * (no hostname, no range, or a name under no public suffix such as "printer.local", or one the
+   * Public Suffix List makes a suffix itself, such as "ec2-192-0-2-1.compute-1.amazonaws.com").
+   * A name under a no-app suffix skips the address ranges and goes straight to the grouping.
    * Catalog answers are built once with the matcher and shared between calls: read-only.
    */
   match(hostname: string | undefined, serverIp: string | undefined): AppMatch | undefined {
     const name = hostname === undefined ? undefined : normalizeHostname(hostname);
+    let noAppSuffix: string | null = null;
     if (name !== undefined) {
-      const d = this.matchDomain(name);
-      if (d !== undefined) return d.match;
+      const node = this.deepest(name);
+      if (node !== null) {
+        if (node.hit !== null) return node.hit.match;
+        noAppSuffix = node.domain;
+      }
     }
-    if (serverIp !== undefined) {
+    if (serverIp !== undefined && noAppSuffix === null) {
       const r = this.matchAddress(serverIp);
       if (r !== undefined) return r.match;
     }
@@ -281,7 +318,12 @@ export class AppMatcher {
       // .example, ...) matches only tldts's default rule (neither ICANN nor private): not an app.
       const p = parseDomain(name, { allowPrivateDomains: true, extractHostname: false, validateHostname: false });
       if (p.domain !== null && (p.isIcann === true || p.isPrivate === true)) {
-        return { app: null, appId: `unclassified:${p.domain}`, signal: 'hostname', rule: `registrable-domain:${p.domain}`, unclassified: true, registrableDomain: p.domain };
+        // Under a no-app suffix, only a registrable domain below that suffix names the customer
+        // (PSL private entries such as elb.amazonaws.com): "vm.region.cloudapp.azure.com" would
+        // group as "azure.com", the very lump the rule is there to avoid, so it names nothing.
+        if (noAppSuffix !== null && !(p.domain.length > noAppSuffix.length && p.domain.endsWith(noAppSuffix) && p.domain.charCodeAt(p.domain.length - noAppSuffix.length - 1) === 46)) return undefined;
+        const rule = noAppSuffix !== null ? `no-app:${noAppSuffix}` : `registrable-domain:${p.domain}`;
+        return { app: null, appId: `unclassified:${p.domain}`, signal: 'hostname', rule, unclassified: true, registrableDomain: p.domain };
       }
     }
     return undefined;

@@ -1,10 +1,18 @@
 /**
  * The one category taxonomy of the catalog ("outpost-saas-v1"): a flat, closed list, each app in
  * exactly one category (its primary use). docs/DISCOVERY.md reproduces this table.
+ *
+ * Categories with `system: true` hold traffic a device makes by itself or that every web page
+ * pulls in (OS updates, push channels, connectivity checks, web fonts, CDN edges): nobody chose
+ * to use such an "app", so it is never shadow IT. Discovery gives these apps the sanction state
+ * `monitored` unless the administrator set one (never `discovery.defaultSanction`), so they stay
+ * out of the unsanctioned lists, and marks them `system: true` in events and reports.
  */
 export const TAXONOMY_ID = 'outpost-saas-v1';
 
-export const CATEGORIES: ReadonlyArray<{ id: string; name: string; description: string }> = [
+export interface Category { id: string; name: string; description: string; system?: true }
+
+export const CATEGORIES: ReadonlyArray<Category> = [
   { id: 'analytics', name: 'Analytics & BI', description: 'product/web analytics, business intelligence, data pipelines' },
   { id: 'automation', name: 'Automation', description: 'workflow and integration platforms (iPaaS)' },
   { id: 'backup', name: 'Backup', description: 'cloud backup of endpoints and servers' },
@@ -31,6 +39,7 @@ export const CATEGORIES: ReadonlyArray<{ id: string; name: string; description: 
   { id: 'marketing', name: 'Marketing', description: 'email marketing, social media management, SEO, ads, events' },
   { id: 'messaging', name: 'Messaging', description: 'consumer instant messaging' },
   { id: 'monitoring', name: 'Monitoring & observability', description: 'logs, metrics, APM, error tracking, uptime' },
+  { id: 'os-services', name: 'Operating system services', description: 'device and OS background traffic: updates, push channels, connectivity and time checks, certificate status (Android, Apple, Windows)', system: true },
   { id: 'payments', name: 'Payments', description: 'payment processors, money transfer, crypto exchanges' },
   { id: 'productivity', name: 'Productivity', description: 'office suites, notes, tasks, writing and translation aids' },
   { id: 'project-management', name: 'Project management', description: 'work and issue tracking, planning' },
@@ -42,10 +51,14 @@ export const CATEGORIES: ReadonlyArray<{ id: string; name: string; description: 
   { id: 'telephony', name: 'Telephony', description: 'cloud phone systems (UCaaS voice)' },
   { id: 'travel-expense', name: 'Travel & expense', description: 'booking, ride hailing, expense reporting' },
   { id: 'video-conferencing', name: 'Video conferencing', description: 'meetings and webinars' },
+  { id: 'web-infrastructure', name: 'Web infrastructure', description: 'what web pages load whatever site is visited: web fonts, CDN edges that name no customer', system: true },
   { id: 'web-publishing', name: 'Web publishing', description: 'site builders, CMS, blogs, documentation hosting' },
 ];
 
 export const CATEGORY_IDS: ReadonlySet<string> = new Set(CATEGORIES.map((c) => c.id));
+
+/** Categories of system traffic (see above): not shadow IT. */
+export const SYSTEM_CATEGORY_IDS: ReadonlySet<string> = new Set(CATEGORIES.filter((c) => c.system === true).map((c) => c.id));
 
 /** Category of apps built from names no catalog entry matches. */
 export const UNCLASSIFIED_CATEGORY = 'unclassified';

@@ -137,7 +137,7 @@ export const APP_JS = `'use strict';
       rep.rows.forEach(function (r) {
         var tr = el('tr', { 'data-app-id': r.id, 'class': r.sanction });
         var name = el('td', { 'class': 'name' }); name.appendChild(el('strong', {}, r.name));
-        name.appendChild(document.createTextNode(' ')); name.appendChild(el('span', { 'class': 'muted' }, r.unclassified ? 'unclassified' : r.category));
+        name.appendChild(document.createTextNode(' ')); name.appendChild(el('span', { 'class': 'muted' }, r.unclassified ? 'unclassified' : r.category + (r.system ? ' · system traffic' : '')));
         tr.appendChild(name);
         tr.appendChild(el('td', { 'class': 'risk num ' + riskClass(r.riskScore) }, r.riskScore === null ? '–' : r.riskScore.toFixed(1)));
         var s = el('td'); s.appendChild(el('span', { 'class': 'badge ' + r.sanction }, r.sanction)); tr.appendChild(s);
