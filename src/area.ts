@@ -9,7 +9,7 @@
  * in list order, stopped in reverse), API routes (a fastify plugin with its prefix and role),
  * metric sources, health checks and job hooks.
  *
- * This module sits at the bottom of the import graph (docs/ARCHITECTURE-areas.md): every area may
+ * This module sits at the bottom of the import graph (docs/ARCHITECTURE.md): every area may
  * import it, and it imports only the foundations (lifecycle, jobs, telemetry). That is why route
  * roles, principals and health types are defined here and not in src/api: an area's routes are
  * written against this file, and src/api (above every area) serves them.

@@ -1,5 +1,5 @@
 /**
- * The import graph runs one way down the pipeline (docs/ARCHITECTURE-areas.md):
+ * The import graph runs one way down the pipeline (docs/ARCHITECTURE.md):
  *
  *   foundation → capture → decode → flows → protocols → events → devices | discovery → forward
  *   → config → api → sensor/replay → daemon → cli/tools
@@ -32,7 +32,7 @@ const SRC = join(ROOT, 'src');
  * Layers, bottom first. An area may import its own files and any area of a lower layer; areas of
  * one layer (devices, discovery) may not import each other. Files are assigned by their top folder
  * under src/, root files by name; a file in no listed area fails the test, so a new area has to
- * be placed here (and in docs/ARCHITECTURE-areas.md).
+ * be placed here (and in docs/ARCHITECTURE.md).
  */
 const LAYERS: ReadonlyArray<readonly string[]> = [
   // Mechanisms every area may use: errors, lifecycle, the area contract, HTTP error format,
@@ -354,7 +354,7 @@ describe('import graph', () => {
 
   test('no edge goes up the layers or across sibling areas', () => {
     const bad = layerViolations(graph, product).filter((e) => !allowed(e));
-    assert.deepEqual(bad, [], `edges against the layer order (docs/ARCHITECTURE-areas.md):\n${bad.map(fmt).join('\n')}`);
+    assert.deepEqual(bad, [], `edges against the layer order (docs/ARCHITECTURE.md):\n${bad.map(fmt).join('\n')}`);
   });
 
   test('every allowlisted edge still exists (the list only shrinks)', () => {

@@ -4,7 +4,7 @@
  * process-wide settings below. `defaults.ts` derives the embedded defaults from it, `tools/config-docs.ts`
  * renders docs/CONFIG.md and config/outpost.example.yaml from it, and `load.ts` validates with it.
  *
- * The composition sits above every area it composes (docs/ARCHITECTURE-areas.md): an area imports
+ * The composition sits above every area it composes (docs/ARCHITECTURE.md): an area imports
  * its own config.ts, never this file; the daemon hands each area its slice.
  *
  * Units are in the setting names (…Ms, …Bytes) so a YAML file reads unambiguously without docs.

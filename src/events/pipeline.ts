@@ -18,6 +18,7 @@ import type { HttpActivityEvent } from './http-activity.js';
 import type { DhcpActivityEvent, InventoryInfoEvent } from './device-events.js';
 import type { ApiActivityEvent } from './api-activity.js';
 import type { DiscoverySummaryEvent } from './discovery-summary.js';
+import type { EventKindName } from './config.js';
 
 /** Every event class Outpost writes; `class_uid` narrows it. */
 export type OutpostEvent =
@@ -29,14 +30,18 @@ export type OutpostEvent =
   | ApiActivityEvent
   | DiscoverySummaryEvent;
 
-/** The event kinds an administrator asks for (`events.emit`, `--emit`), by OCSF class. */
+/**
+ * The event kinds an administrator asks for (`events.emit`, `--emit`; EVENT_KIND_NAMES in
+ * ./config.ts), by OCSF class. `satisfies` makes a kind added to the configuration without its
+ * class here a compile error.
+ */
 export const EVENT_KIND_CLASSES = {
   network: 4001,
   dns: 4003,
   http: 4002,
   dhcp: 4004,
   inventory: 5001,
-} as const;
+} as const satisfies Record<EventKindName, number>;
 export type EventKind = keyof typeof EVENT_KIND_CLASSES;
 
 /** The kind of an event, or undefined for classes that are always written (audit, summaries). */
