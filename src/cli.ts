@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { OutpostConfig } from './config/index.js';
 import { assemble, configuredComponents, openReplayComponents, COMPONENTS, type Component } from './pipeline.js';
-import { createLogger } from './telemetry/logger.js';
 import { loadConfig } from './config/index.js';
 import { EVENT_KIND_NAMES, type EventKindName } from './events/config.js';
 import { OutpostError } from './errors.js';
@@ -95,7 +94,8 @@ async function main(argv: string[]): Promise<number> {
     const dir = components.size > 0 ? mkdtempSync(join(tmpdir(), 'outpost-replay-')) : '';
     const writer = new NdjsonWriter(1);
     try {
-      const parts = await openReplayComponents(cfg, dir, components, emit, createLogger('silent'));
+      const parts = components.size === 0 ? { identity: null, discovery: null, close: async () => {} }
+        : await openReplayComponents(cfg, dir, components, emit, (await import('./telemetry/logger.js')).createLogger('silent'));
       const assembled = assemble({ cfg, write: emit, outputs: [writer.write], identity: parts.identity, discovery: parts.discovery });
       const result = replayFiles(assembled.sensor, positionals);
       writer.flush();

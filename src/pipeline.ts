@@ -21,8 +21,7 @@ import { EventPipeline, type EventKind, type EventOutput, type EventStage } from
 import type { DnsNameCache } from './protocols/dns/name-cache.js';
 import type { DeviceIdentity } from './devices/identity.js';
 import type { Discovery } from './discovery/discovery.js';
-import { devicesArea } from './devices/area.js';
-import { discoveryArea } from './discovery/area.js';
+
 
 /** Components of the pipeline besides the sensor itself, each on unless its config turns it off. */
 export const COMPONENTS = ['devices', 'discovery'] as const;
@@ -108,6 +107,9 @@ export interface ReplayComponents {
  */
 export async function openReplayComponents(cfg: OutpostConfig, dataDir: string, components: ReadonlySet<Component>, write: ReadonlySet<EventKind>, logger: Logger): Promise<ReplayComponents> {
   const built = builtKinds(write, components);
+  // Loaded only when asked for: a replay of the sensor alone starts without LMDB or fastify.
+  const { discoveryArea } = await import('./discovery/area.js');
+  const { devicesArea } = await import('./devices/area.js');
   const discovery = components.has('discovery')
     ? (await discoveryArea.create({ ...cfg.discovery, enabled: true }, { dataDir, logger })).discovery
     : null;
