@@ -28,8 +28,9 @@ cp -a "$src/config/outpost.example.yaml" "$app/config/"
 [ -d "$src/config/catalog" ] && cp -a "$src/config/catalog" "$app/config/"
 cp -a "$src/appliance/outpost.service" "$app/appliance/"
 # Production dependencies only: copy what is installed (native addons already built for this
-# machine) and prune the dev dependencies offline from the lockfile.
-cp -a "$src/node_modules" "$app/node_modules"
+# machine) and prune the dev dependencies offline from the lockfile. -L: a node_modules that is
+# a link (a checkout that shares another one's) is copied, never pruned in place.
+cp -aL "$src/node_modules" "$app/node_modules"
 (cd "$app" && npm prune --omit=dev --no-audit --no-fund --ignore-scripts --loglevel=error >&2)
 find "$app/dist" -name '*.map' -delete
 

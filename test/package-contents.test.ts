@@ -117,7 +117,7 @@ test('appliance/build-deb.sh copies dist/ wholesale and otherwise only the files
   // If the script starts selecting files differently, the dist/ checks above no longer describe
   // the .deb: this test then fails and must be revisited with the script.
   const script = readFileSync(join(ROOT, 'appliance/build-deb.sh'), 'utf8');
-  const copied = [...script.matchAll(/^\s*(?:\[[^\]]*\]\s*&&\s*)?(?:cp -a|install -m \d+)\s+(.+?)\s+"\$(?:app|stage)[^"]*"\s*$/gm)]
+  const copied = [...script.matchAll(/^\s*(?:\[[^\]]*\]\s*&&\s*)?(?:cp -aL?|install -m \d+)\s+(.+?)\s+"\$(?:app|stage)[^"]*"\s*$/gm)]
     .flatMap((m) => [...m[1]!.matchAll(/"\$src\/([^"]+)"/g)].map((x) => x[1]!));
   assert.deepEqual(copied.sort(), [
     'README.md', 'appliance/outpost.service', 'appliance/outpost.service', 'config/catalog', 'config/outpost.example.yaml',
