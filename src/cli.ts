@@ -95,7 +95,7 @@ async function main(argv: string[]): Promise<number> {
     const writer = new NdjsonWriter(1);
     try {
       const parts = components.size === 0 ? { identity: null, discovery: null, close: async () => {} }
-        : await openReplayComponents(cfg, dir, components, emit, (await import('./telemetry/logger.js')).createLogger('silent'));
+        : await openReplayComponents(cfg, dir, components, emit);
       const assembled = assemble({ cfg, write: emit, outputs: [writer.write], identity: parts.identity, discovery: parts.discovery });
       const result = replayFiles(assembled.sensor, positionals);
       writer.flush();

@@ -14,7 +14,6 @@
  * a temporary folder.
  */
 import type { OutpostConfig } from './config/index.js';
-import type { Logger } from './telemetry/logger.js';
 import { Sensor, sensorEventKinds } from './sensor.js';
 import { flowSettingsFromConfig } from './flows/settings.js';
 import { EventPipeline, type EventKind, type EventOutput, type EventStage } from './events/pipeline.js';
@@ -105,17 +104,17 @@ export interface ReplayComponents {
  * `dataDir` (a temporary folder): only what the pipeline uses is kept, the rest (routes, the agent
  * listener) is not started.
  */
-export async function openReplayComponents(cfg: OutpostConfig, dataDir: string, components: ReadonlySet<Component>, write: ReadonlySet<EventKind>, logger: Logger): Promise<ReplayComponents> {
+export async function openReplayComponents(cfg: OutpostConfig, dataDir: string, components: ReadonlySet<Component>, write: ReadonlySet<EventKind>): Promise<ReplayComponents> {
   const built = builtKinds(write, components);
   // Loaded only when asked for: a replay of the sensor alone starts without LMDB or fastify.
   const { discoveryArea } = await import('./discovery/area.js');
   const { devicesArea } = await import('./devices/area.js');
   const discovery = components.has('discovery')
-    ? (await discoveryArea.create({ ...cfg.discovery, enabled: true }, { dataDir, logger })).discovery
+    ? (await discoveryArea.create({ ...cfg.discovery, enabled: true }, { dataDir })).discovery
     : null;
   const devices = components.has('devices')
     ? await devicesArea.create({ ...cfg.devices, enabled: true, agentListener: { ...cfg.devices.agentListener, enabled: false } },
-      { dataDir, logger, emitDhcp: built.has('dhcp'), emitInventory: built.has('inventory') })
+      { dataDir, emitDhcp: built.has('dhcp'), emitInventory: built.has('inventory') })
     : null;
   return {
     identity: devices?.identity ?? null,

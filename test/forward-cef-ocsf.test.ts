@@ -17,7 +17,6 @@ import dnsPacket from 'dns-packet';
 import { CEF_MAP, type CefMapping } from '../src/forward/cef-map.js';
 import { cefPrefix, toCef } from '../src/forward/cef.js';
 import { assemble, openReplayComponents, type ReplayComponents } from '../src/pipeline.js';
-import { createLogger } from '../src/telemetry/logger.js';
 import { defaultConfig } from '../src/config/defaults.js';
 import { auditEvent } from '../src/daemon.js';
 import { dhcp4, ip4, u32be, str } from './fixtures/dhcp.js';
@@ -167,7 +166,7 @@ before(async () => {
   // event kind written to the output.
   const cfg = defaultConfig();
   const write = new Set(['network', 'dns', 'http', 'dhcp', 'inventory'] as const);
-  parts = await openReplayComponents(cfg, dir, new Set(['devices', 'discovery']), write, createLogger('silent'));
+  parts = await openReplayComponents(cfg, dir, new Set(['devices', 'discovery']), write);
   const { identity, discovery } = parts;
   const { sensor } = assemble({ cfg, write, outputs: [(e) => { events.push(e as Ev); }], identity, discovery });
   assert.ok(identity && discovery);

@@ -11,12 +11,13 @@ import { devicesConfigSection, type DevicesConfig } from './config.js';
 import { DeviceStore } from './store.js';
 import { DeviceIdentity } from './identity.js';
 import { AgentRegistry } from './agent-routes.js';
-import { createAgentListener, prepareAgentListenerTls, type AgentListener } from './agent-listener.js';
+import type { AgentListener } from './agent-listener.js';
 import { deviceApiPlugins, type UserIdentifierMask } from './routes.js';
 
 export interface DevicesDeps {
   dataDir: string;
-  logger: Logger;
+  /** None in a replay: nothing to report outside the events and counters. */
+  logger?: Logger;
   /** DHCP Activity / Device Inventory Info events built (the event path writes those asked for). */
   emitDhcp: boolean;
   emitInventory: boolean;
@@ -43,13 +44,15 @@ export const devicesArea: ActiveArea<DevicesConfig, DevicesDeps, DevicesParts> =
     const agents = new AgentRegistry(cfg.maxAgents, cfg.agentMaxNonces, cfg.agentMaxClockSkewMs);
     // Agent listener settings are checked (and its TLS files read) before anything is opened.
     const listenerOn = cfg.enabled && cfg.agentListener.enabled;
-    const tls = listenerOn ? prepareAgentListenerTls(cfg.agentListener) : null;
-    if (cfg.agentListener.enabled && !cfg.enabled) deps.logger.warn('devices.agentListener.enabled is set but devices.enabled is false: no agent listener');
+    // The listener's HTTPS server (fastify) is loaded only when it runs: a replay never needs it.
+    const listener = listenerOn ? await import('./agent-listener.js') : null;
+    const tls = listener ? listener.prepareAgentListenerTls(cfg.agentListener) : null;
+    if (cfg.agentListener.enabled && !cfg.enabled) deps.logger?.warn('devices.agentListener.enabled is set but devices.enabled is false: no agent listener');
     const store = cfg.enabled ? new DeviceStore(cfg) : null;
     store?.open(join(deps.dataDir, 'devices'));
     const identity = store ? new DeviceIdentity({ store, emitDhcp: deps.emitDhcp, emitInventory: deps.emitInventory }) : null;
-    const agentListener = listenerOn && identity
-      ? await createAgentListener({ settings: cfg.agentListener, tls, identity, registry: agents, logger: deps.logger.child({ component: 'agent-listener' }) })
+    const agentListener = listener && identity
+      ? await listener.createAgentListener({ settings: cfg.agentListener, tls, identity, registry: agents, ...(deps.logger ? { logger: deps.logger.child({ component: 'agent-listener' }) } : {}) })
       : null;
     const disabled = cfg.enabled ? 'devices.agentListener.enabled is false' : 'devices.enabled is false';
     return {

@@ -12,7 +12,8 @@ import { discoveryApiPlugin } from './routes.js';
 
 export interface DiscoveryDeps {
   dataDir: string;
-  logger: Logger;
+  /** None in a replay. */
+  logger?: Logger;
   /** Where the `reports` job sends its summary event (the event path); none: no reports hook. */
   emit?: (event: DiscoverySummaryEvent) => void;
 }
@@ -27,7 +28,7 @@ export const discoveryArea: ActiveArea<DiscoveryConfig, DiscoveryDeps, Discovery
   config: discoveryConfigSection,
   async create(cfg, deps) {
     if (!cfg.enabled) return { discovery: null };
-    const discovery = new Discovery({ dataDir: deps.dataDir, config: cfg, logger: deps.logger });
+    const discovery = new Discovery({ dataDir: deps.dataDir, config: cfg, ...(deps.logger ? { logger: deps.logger } : {}) });
     await discovery.open();
     const jobs: AreaJobHook[] = [];
     discovery.registerJobs({ addHook: (job, name, run) => jobs.push({ job, name, run }) }, deps.emit);
