@@ -56,6 +56,8 @@ export class HttpCounters {
   headerTooLong = 0;
   /** Bad field line (RFC 9112 §5; whitespace before colon, bare CR, NUL, non-token name). */
   headerMalformed = 0;
+  /** Request field lines skipped for a name with a non-tchar byte (not whitespace, NUL or CR), as nginx skips them. */
+  headerNameInvalid = 0;
   /** Field values with NUL or other control bytes, tolerated as SP (RFC 9110 §5.5). */
   headerControlInValue = 0;
   /** obs-fold continuation lines (RFC 9112 §5.2); ignored. */
@@ -98,6 +100,7 @@ export class HttpCounters {
       'http.version_unsupported': this.versionUnsupported,
       'http.header_too_long': this.headerTooLong,
       'http.header_malformed': this.headerMalformed,
+      'http.header_name_invalid': this.headerNameInvalid,
       'http.header_control_in_value': this.headerControlInValue,
       'http.header_obs_fold': this.headerObsFold,
       'http.host_malformed': this.hostMalformed,

@@ -376,3 +376,22 @@ test('probe: registered methods by their first bytes, extension methods by an HT
   const long = 'PROPFIND /' + 'a'.repeat(2000) + ' HTTP/1.1\r\n';
   assert.equal(probe(long), false, 'only the first 1024 bytes are searched');
 });
+
+test('a request field line with a non-tchar byte in its name is skipped and counted (nginx ignore_invalid_headers)', () => {
+  const r = parse(Buffer.from('GET /m HTTP/1.1\r\nCache-Contr\xf0l: no-cache\r\nHost: 172.20.3.13\r\nX(y: 1\r\nUser-Agent: T68\r\n\r\n', 'latin1'));
+  assert.equal(r.st, ParseStatus.OK);
+  assert.equal(r.out.host, '172.20.3.13');
+  assert.equal(r.out.userAgent, 'T68');
+  assert.equal(r.c.headerNameInvalid, 2);
+  assert.equal(r.c.headerMalformed, 0);
+  // Still malformed: whitespace before the colon (§5.1), no colon, NUL, bare CR.
+  for (const line of ['Host : h', 'Cache-Contr\xf0l no colon', 'X\xf0\x00: v', 'X\xf0: a\rb', 'X\xf0 y: v']) {
+    const m = parse(Buffer.from(`GET / HTTP/1.1\r\n${line}\r\nHost: h\r\n\r\n`, 'latin1'));
+    assert.equal(m.st, ParseStatus.MALFORMED, JSON.stringify(line));
+    assert.equal(m.c.headerMalformed, 1, JSON.stringify(line));
+  }
+  // A response is not read past such a line.
+  const res = newHttpResponseInfo();
+  const rb = Buffer.from('HTTP/1.1 200 OK\r\nX\xf0: v\r\nContent-Length: 0\r\n\r\n', 'latin1');
+  assert.equal(parseHttpResponse(rb, 0, rb.length, res, new HttpCounters()), ParseStatus.MALFORMED);
+});

@@ -224,6 +224,11 @@ export function parseHttpRequest(
       if (counters) counters.headerObsFold++;
       continue;
     }
+    if (r === FieldResult.INVALID_NAME) {
+      // Skipped as nginx skips it (fields.ts skipInvalidName); the rest of the head still counts.
+      if (counters) counters.headerNameInvalid++;
+      continue;
+    }
     // Only a field line sets controlInValue: on a fold line it still holds an earlier field's.
     if (field.controlInValue && counters) counters.headerControlInValue++;
     const ns = field.nameStart, ne = field.nameEnd, vs = field.valueStart, ve = field.valueEnd;
