@@ -63,7 +63,7 @@ test('every Network, DNS and HTTP Activity event of the corpus validates against
   for (const e of events) byKind[`${e.class_uid}/${e.activity_id}`] = (byKind[`${e.class_uid}/${e.activity_id}`] ?? 0) + 1;
   assert.deepEqual(byKind, {
     '4001/1': 6417, '4001/2': 2776, '4001/3': 232, '4001/6': 5934,
-    '4002/1': 1, '4002/3': 266, '4002/6': 34,
+    '4002/1': 1, '4002/3': 266, '4002/6': 36, // 2 POSTs of fuzz-2006-09-29-28586.pcap read leniently (target of no form, field name with a non-tchar byte)
     '4003/1': 954, '4003/2': 560,
   });
 
