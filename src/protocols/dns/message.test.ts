@@ -444,7 +444,7 @@ test('DNS UPDATE (RFC 2136): the zone is the query, prerequisites are not answer
   // A prerequisite "RRset exists (value dependent)" of type A (RFC 2136 §2.4.2) in a response is
   // still no resolution: nothing reaches the answers.
   const q = dnsUpdate(7, 'example.org', 'printer.example.org', '10.0.0.21', false);
-  q[2] |= 0x80; // QR
+  q[2] = q[2]! | 0x80; // QR
   const out = new DnsMessageInfo();
   assert.equal(parseDnsFast(q, 0, q.length, out), ParseStatus.OK);
   assert.deepEqual(out.answers, []);

@@ -182,9 +182,10 @@ export function parseHttpRequest(
     // for Host and User-Agent, so a sender cannot hide its name behind a line the server forgives.
     const lineEnd = head.lineEnd(buf, tStart, lim);
     if (lineEnd === head.Scan.NEED_MORE) {
-      // An extension method is HTTP only once its line names HTTP/ (probeRequestStart): a line
-      // already off the rule and not complete is not waited for.
-      if (known === undefined) return notMine(counters);
+      // Wait for the rest of the line unless it can no longer be read: a control byte already
+      // rules it out (a last CR may start the CRLF); an extension method's line that fills the bound never named HTTP/.
+      if (hasControl(buf, tStart, buf[lim - 1] === CR ? lim - 1 : lim)) return badLine(known, out, counters);
+      if (known === undefined && scan.end - off >= scan.max) return notMine(counters);
       return head.outOfBytes(off, scan, out, counters);
     }
     if (!lenientLine(buf, tStart, lineEnd, lenient)) return badLine(known, out, counters);
@@ -318,6 +319,15 @@ export function parseHttpRequest(
 interface LenientLine { targetStart: number; targetEnd: number; major: number; minor: number; versionOdd: boolean }
 const lenient: LenientLine = { targetStart: 0, targetEnd: 0, major: 0, minor: 0, versionOdd: false };
 
+/** A control byte (below SP, or DEL) in buf[s, e). */
+function hasControl(buf: Uint8Array, s: number, e: number): boolean {
+  for (let i = s; i < e; i++) {
+    const b = buf[i]!;
+    if (b < SP || b === 0x7f) return true;
+  }
+  return false;
+}
+
 /** "HTTP/" at i, within [i, stop). */
 function httpSlashAt(buf: Uint8Array, i: number, stop: number): boolean {
   return i + 5 <= stop && buf[i] === 0x48 && buf[i + 1] === 0x54 && buf[i + 2] === 0x54 && buf[i + 3] === 0x50 && buf[i + 4] === 0x2f;
@@ -340,10 +350,7 @@ function lenientLine(buf: Uint8Array, s: number, lf: number, o: LenientLine): bo
   }
   if (v < 0) return false;
   // A control byte anywhere (a bare CR above all, RFC 9112 §2.2) leaves the line unread.
-  for (let i = s; i < stop; i++) {
-    const b = buf[i]!;
-    if (b < SP || b === 0x7f) return false;
-  }
+  if (hasControl(buf, s, stop)) return false;
   // RFC 9112 §3: recipients MAY parse the request line on whitespace-delimited word boundaries.
   let ts = s, te = v;
   while (ts < te && buf[ts] === SP) ts++;
