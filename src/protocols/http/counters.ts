@@ -37,10 +37,10 @@ export class HttpCounters {
   h2Preface = 0;
   /**
    * Request line not `method SP request-target SP HTTP-version CRLF` (RFC 9112 §3): a known
-   * method's, or one read leniently (requestLineLenient).
+   * method's that could not be read, or one read leniently in a head that parsed (requestLineLenient).
    */
   requestLineMalformed = 0;
-  /** Of those, lines still read (target and version found as Zeek finds them); the head gave Host and User-Agent. */
+  /** Of those, lines read (target and version found as Zeek finds them) in heads that parsed (Host, User-Agent kept). */
   requestLineLenient = 0;
   /** Lenient lines without a request-target (`OPTIONS HTTP/1.1`). */
   requestTargetMissing = 0;
@@ -56,7 +56,7 @@ export class HttpCounters {
   headerTooLong = 0;
   /** Bad field line (RFC 9112 §5; whitespace before colon, bare CR, NUL, non-token name). */
   headerMalformed = 0;
-  /** Request field lines skipped for a name with a non-tchar byte (not whitespace, NUL or CR), as nginx skips them. */
+  /** Request field lines skipped for a name with a non-tchar byte (not whitespace, NUL or CR), as nginx skips them; counted in heads that parsed. */
   headerNameInvalid = 0;
   /** Field values with NUL or other control bytes, tolerated as SP (RFC 9110 §5.5). */
   headerControlInValue = 0;

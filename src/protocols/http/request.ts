@@ -167,7 +167,7 @@ export function parseHttpRequest(
   let tEnd = p;
   // §2.3 HTTP-version = "HTTP/" DIGIT "." DIGIT, then CRLF (bare LF accepted, §2.2). Any break
   // from the rule goes to the lenient reading below (Scan.BAD), which decides with the whole line.
-  let major = 0, minor = 0;
+  let major = 0, minor = 0, readLeniently = false;
   let q: number = buf[p] !== SP || p === tStart ? head.Scan.BAD : head.httpSlashEnd(buf, p + 1, lim);
   if (q >= 0) {
     if (q + 3 > lim) return head.outOfBytes(off, scan, out, counters);
@@ -189,13 +189,11 @@ export function parseHttpRequest(
       return head.outOfBytes(off, scan, out, counters);
     }
     if (!lenientLine(buf, tStart, lineEnd, lenient)) return badLine(known, out, counters);
-    if (counters) counters.requestLineMalformed++;
+    // Counted once the head is read (below): a split head is parsed again as it grows.
+    readLeniently = true;
     tStart = lenient.targetStart;
     tEnd = lenient.targetEnd;
     major = lenient.major; minor = lenient.minor;
-    if (lenient.versionOdd && counters) counters.versionMalformed++;
-    if (tEnd === tStart && counters) counters.requestTargetMissing++;
-    if (counters) counters.requestLineLenient++;
     p = lineEnd + 1;
   } else {
     p = q;
@@ -213,7 +211,7 @@ export function parseHttpRequest(
   }
 
   // §5 field lines up to the empty line; only Host, User-Agent, Content-Length, Transfer-Encoding matter.
-  let hostS = -1, hostE = -1, hostCount = 0;
+  let hostS = -1, hostE = -1, hostCount = 0, namesInvalid = 0;
   let uaS = -1, uaE = -1;
   for (;;) {
     const r = nextField(buf, p, lim, field);
@@ -227,7 +225,7 @@ export function parseHttpRequest(
     }
     if (r === FieldResult.INVALID_NAME) {
       // Skipped as nginx skips it (fields.ts skipInvalidName); the rest of the head still counts.
-      if (counters) counters.headerNameInvalid++;
+      namesInvalid++;
       continue;
     }
     // Only a field line sets controlInValue: on a fold line it still holds an earlier field's.
@@ -307,7 +305,16 @@ export function parseHttpRequest(
     if (hostE > hostS && !parseAuthority(buf, hostS, hostE, out) && counters) counters.hostMalformed++;
   }
 
-  if (known === undefined && counters) counters.methodExtension++;
+  if (counters) {
+    if (known === undefined) counters.methodExtension++;
+    counters.headerNameInvalid += namesInvalid;
+    if (readLeniently) {
+      counters.requestLineMalformed++;
+      counters.requestLineLenient++;
+      if (lenient.versionOdd) counters.versionMalformed++;
+      if (tEnd === tStart) counters.requestTargetMissing++;
+    }
+  }
   out.method = known ?? latin1(buf, off, mEnd);
   out.target = latin1(buf, tStart, tEnd);
   if (uaS >= 0) out.userAgent = latin1(buf, uaS, uaE);
