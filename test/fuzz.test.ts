@@ -55,13 +55,14 @@ const PINNED: Record<string, { runs: number; counters: Record<string, number> }>
   http: {
     runs: 3000,
     counters: {
-      'http.chunk_malformed': 64, 'http.content_length_invalid': 7, 'http.header_control_in_value': 34,
-      'http.header_malformed': 374, 'http.header_obs_fold': 11, 'http.header_too_long': 1,
-      'http.host_malformed': 64, 'http.host_missing': 121, 'http.not_http': 1319,
-      'http.request_line_malformed': 259, 'http.request_target_malformed': 58, 'http.requests': 1413,
-      'http.response_unmatched': 15, 'http.responses': 460, 'http.status_line_malformed': 1162,
-      'http.transfer_encoding_invalid': 8, 'http.tunnels': 34, 'runs.arbitrary_bytes': 1200,
-      'runs.model_pipelines': 900, 'runs.mutations': 900,
+      'http.chunk_malformed': 71, 'http.content_length_invalid': 7, 'http.header_control_in_value': 38,
+      'http.header_malformed': 282, 'http.header_name_invalid': 84, 'http.header_obs_fold': 11,
+      'http.header_too_long': 1, 'http.host_malformed': 82, 'http.host_missing': 143,
+      'http.method_extension': 394, 'http.not_http': 1308, 'http.request_line_lenient': 24,
+      'http.request_line_malformed': 223, 'http.request_target_malformed': 72, 'http.requests': 1563,
+      'http.response_unmatched': 15, 'http.responses': 460, 'http.status_line_malformed': 1267,
+      'http.transfer_encoding_invalid': 10, 'http.tunnels': 34, 'http.version_malformed': 22,
+      'runs.arbitrary_bytes': 1200, 'runs.model_pipelines': 900, 'runs.mutations': 900,
     },
   },
   dns: {
@@ -70,7 +71,8 @@ const PINNED: Record<string, { runs: number; counters: Record<string, number> }>
       'dns.answers.bad_rdata': 9, 'dns.answers.dropped': 278, 'dns.answers.txt_skipped': 1936,
       'dns.llmnr': 699, 'dns.malformed': 5740, 'dns.malformed.truncated': 1838, 'dns.mdns': 836,
       'dns.messages': 2220, 'dns.not_dns': 468, 'dns.queries': 1203, 'dns.responses': 1017, 'dns.tcp': 311,
-      'dns.tcp.frames': 2428, 'dns.tcp.need_more': 2252, 'mutated_ok': 311,
+      'dns.tcp.frames': 2428, 'dns.tcp.need_more': 2252, 'dns.update': 6, 'mutated_ok': 311,
+      'update_twins_ok': 658,
     },
   },
   devices: {

@@ -63,7 +63,7 @@ test('every Network, DNS and HTTP Activity event of the corpus validates against
   for (const e of events) byKind[`${e.class_uid}/${e.activity_id}`] = (byKind[`${e.class_uid}/${e.activity_id}`] ?? 0) + 1;
   assert.deepEqual(byKind, {
     '4001/1': 6417, '4001/2': 2776, '4001/3': 232, '4001/6': 5934,
-    '4002/1': 1, '4002/3': 266, '4002/6': 34,
+    '4002/1': 1, '4002/3': 266, '4002/6': 36, // 2 POSTs of fuzz-2006-09-29-28586.pcap read leniently (target of no form, field name with a non-tchar byte)
     '4003/1': 954, '4003/2': 560,
   });
 
@@ -107,7 +107,7 @@ test('every Network, DNS and HTTP Activity event of the corpus validates against
   }
   assert.deepEqual(bad, [], 'every event carries the fields of its kind');
   // Named flow events by where the name came from.
-  assert.deepEqual(bySource, { sni: 492, quic: 44, certificate: 79, http_host: 286, dns: 336 });
+  assert.deepEqual(bySource, { sni: 492, quic: 44, certificate: 79, http_host: 288, dns: 336 }); // http_host: +2 (open and close) for the fuzzed MMS capture's POST to a target of no form
 
   // Exact values from individual captures. Names and the JA4 b/c hashes are also in nDPI's
   // result files for these captures (../shared/corpus/ndpi/result/*.out); the JA4 a part differs

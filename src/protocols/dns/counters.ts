@@ -46,6 +46,8 @@ export class DnsCounters {
   llmnr = 0;
   /** OK messages seen over TCP (RFC 7766). */
   tcp = 0;
+  /** OK messages with opcode UPDATE (RFC 2136): the zone is the query; prerequisites are not answers. */
+  updates = 0;
   /** Header plausible but the message does not decode (truncated, bad name, bad pointer, ...). */
   malformed = 0;
   /** Subset of `malformed`: shorter than the 12-byte header or than its counts require. */
@@ -75,6 +77,7 @@ export class DnsCounters {
       'dns.mdns': this.mdns,
       'dns.llmnr': this.llmnr,
       'dns.tcp': this.tcp,
+      'dns.update': this.updates,
       'dns.malformed': this.malformed,
       'dns.malformed.truncated': this.truncated,
       'dns.not_dns': this.notDns,

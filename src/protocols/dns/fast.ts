@@ -7,7 +7,7 @@
  *
  * Differences from the dns-packet path, all on the lenient side:
  * - questions after the first are skipped unchecked beyond their bounds; authority and
- *   additional sections are not walked at all;
+ *   additional sections are not walked at all, nor an UPDATE's Prerequisite section (answerCount);
  * - RDATA of other types is skipped by RDLENGTH, not decoded (dns-packet may reject bad SOA, SRV, ...);
  * - A/AAAA whose RDLENGTH is not 4/16 is kept without data (`dns.answers.bad_rdata`), where
  *   dns-packet reads 4/16 octets regardless of RDLENGTH.
@@ -16,7 +16,9 @@
 import { ParseStatus } from '../parse-status.js';
 import { DnsCounters, dnsLimits } from './counters.js';
 import {
+  answerCount,
   DNS_HEADER_BYTES,
+  OPCODE_UPDATE,
   RrType,
   classNameOf,
   ipv4At,
@@ -132,9 +134,10 @@ export function parseDnsFast(b: Uint8Array, off: number, end: number, out: DnsMe
     }
   }
   const max = limits.dnsMaxAnswers;
-  for (let i = 0; i < out.anCount; i++) {
+  const anCount = answerCount(out);
+  for (let i = 0; i < anCount; i++) {
     if (out.answers.length >= max) {
-      const rest = out.anCount - i;
+      const rest = anCount - i;
       c.answersDropped += rest;
       out.answersOmitted += rest;
       break;
@@ -196,6 +199,7 @@ export function parseDnsFast(b: Uint8Array, off: number, end: number, out: DnsMe
     });
   }
   c.messages++;
+  if (out.opcode === OPCODE_UPDATE) c.updates++;
   if (out.qr) c.responses++;
   else c.queries++;
   if (out.protocol === 'mdns') c.mdns++;

@@ -419,3 +419,40 @@ test('TCP framing: oversize messages skipped, gap desynchronises, bad frames cou
   const more = framed(query);
   assert.equal(parseDnsOverTcp(framer, more, 0, more.length, out, () => assert.fail('no message after a gap'), { counters: c }), ParseStatus.NOT_MINE);
 });
+
+test('DNS UPDATE (RFC 2136): the zone is the query, prerequisites are not answers, both parsers agree', async () => {
+  const { dnsUpdate } = await import('../../../test/fixtures/lenient-corpus.js');
+  for (const response of [false, true]) {
+    const m = dnsUpdate(0x4a01, 'Corp.Example.com', 'laptop-7.corp.example.com', '10.0.0.20', response);
+    const infos = [];
+    for (const parse of [parseDnsMessage, parseDnsFast]) {
+      const c = new DnsCounters();
+      const out = new DnsMessageInfo();
+      assert.equal(parse(m, 0, m.length, out, { counters: c }), ParseStatus.OK, `${parse.name} response=${response}`);
+      assert.equal(out.opcode, 5);
+      assert.equal(out.qr, response);
+      assert.equal(out.hasQuestion, true);
+      assert.equal(out.qname, 'corp.example.com');
+      assert.equal(out.qtypeName, 'SOA');
+      assert.equal(out.anCount, response ? 0 : 1, 'PRCOUNT');
+      assert.deepEqual(out.answers, []);
+      assert.equal(c.snapshot()['dns.update'], 1);
+      infos.push(out);
+    }
+    assert.deepEqual(infos[0], infos[1]);
+  }
+  // A prerequisite "RRset exists (value dependent)" of type A (RFC 2136 §2.4.2) in a response is
+  // still no resolution: nothing reaches the answers.
+  const q = dnsUpdate(7, 'example.org', 'printer.example.org', '10.0.0.21', false);
+  q[2] = q[2]! | 0x80; // QR
+  const out = new DnsMessageInfo();
+  assert.equal(parseDnsFast(q, 0, q.length, out), ParseStatus.OK);
+  assert.deepEqual(out.answers, []);
+  // A query (opcode 0) still reads its answers.
+  const c = new DnsCounters();
+  const r = Buffer.from(dnsPacket.encode({ type: 'response', id: 1, questions: [{ type: 'A', name: 'a.example' }], answers: [{ type: 'A', name: 'a.example', data: '192.0.2.1', ttl: 60 }] }));
+  const o2 = new DnsMessageInfo();
+  assert.equal(parseDnsFast(r, 0, r.length, o2, { counters: c }), ParseStatus.OK);
+  assert.equal(o2.answers.length, 1);
+  assert.equal(c.snapshot()['dns.update'], 0);
+});

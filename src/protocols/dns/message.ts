@@ -262,8 +262,23 @@ export function skipName(b: Uint8Array, p: number, end: number): number {
   return -1;
 }
 
+/** DNS UPDATE (RFC 2136 §1.3). */
+export const OPCODE_UPDATE = 5;
+
+/**
+ * The records in the answer-section position that are answers. In an UPDATE that section is the
+ * Prerequisite section (RFC 2136 §2: ZOCOUNT, PRCOUNT, UPCOUNT, ADCOUNT replace QDCOUNT, ANCOUNT,
+ * NSCOUNT, ARCOUNT): conditions the requester states, not resolutions, so none are read as
+ * answers. The Zone section has the question's format (§2.3), so the zone is the query name and
+ * SOA its type, as Zeek's dns.log logs it.
+ */
+export function answerCount(out: DnsMessageInfo): number {
+  return out.opcode === OPCODE_UPDATE ? 0 : out.anCount;
+}
+
 function countOk(out: DnsMessageInfo, c: DnsCounters): void {
   c.messages++;
+  if (out.opcode === OPCODE_UPDATE) c.updates++;
   if (out.qr) c.responses++;
   else c.queries++;
   if (out.protocol === 'mdns') c.mdns++;
@@ -306,6 +321,25 @@ export function beginDnsMessage(b: Uint8Array, off: number, end: number, out: Dn
   return ParseStatus.OK;
 }
 
+/**
+ * An UPDATE cut after its Zone section, with the other three counts zeroed: dns-packet decodes
+ * the zone as a question and never sees the Prerequisite/Update records, whose RDLENGTH-0 forms
+ * (class ANY/NONE deletions, RFC 2136 §2.4-§2.5) it cannot decode. Names in the Zone section can
+ * only point backwards (RFC 1035 §4.1.4), so the cut keeps them whole. A copy: this is the
+ * reference parser, not the hot path.
+ */
+function updateZoneOnly(b: Uint8Array, off: number, end: number): Buffer {
+  let p = off + DNS_HEADER_BYTES;
+  const zo = ((b[off + 4] ?? 0) << 8) | (b[off + 5] ?? 0);
+  for (let i = 0; i < zo && p >= 0; i++) {
+    p = skipName(b, p, end);
+    if (p >= 0) p = p + 4 <= end ? p + 4 : -1;
+  }
+  const cut = Buffer.from(asBuffer(b, off, p < 0 ? end : p));
+  cut.fill(0, 6, 12);
+  return cut;
+}
+
 export function parseDnsMessage(
   b: Uint8Array,
   off: number,
@@ -319,7 +353,7 @@ export function parseDnsMessage(
   if (hs !== ParseStatus.OK) return hs;
   let pkt: dnsPacket.DecodedPacket;
   try {
-    pkt = dnsPacket.decode(asBuffer(b, off, end));
+    pkt = dnsPacket.decode(out.opcode === OPCODE_UPDATE ? updateZoneOnly(b, off, end) : asBuffer(b, off, end));
   } catch {
     c.malformed++;
     return ParseStatus.MALFORMED;
@@ -342,7 +376,7 @@ export function parseDnsMessage(
       out.qclass = out.protocol === 'mdns' ? qclassRaw & 0x7fff : qclassRaw;
       out.qclassName = classNameOf(out.qclass);
     }
-    const answers = pkt.answers ?? [];
+    const answers = answerCount(out) === 0 ? [] : pkt.answers ?? [];
     const max = limits.dnsMaxAnswers;
     for (const a of answers) {
       // Same order as parseDnsFast: the bound first, then OPT / TXT.

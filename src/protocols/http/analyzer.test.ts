@@ -238,3 +238,32 @@ test('100k random mutations: statuses in range, consumed bytes within bounds, no
   }
   assert.ok(c.requests > 1000, `some mutants still parse (${c.requests})`);
 });
+
+test('extension methods and lenient request lines, split at every byte, give the same requests', () => {
+  const stream =
+    'PROPFIND /dav/ HTTP/1.1\r\nHost: dav.example\r\nContent-Length: 4\r\n\r\n<a/>' +
+    'OPTIONS HTTP/1.1\r\nHost: o.example\r\n\r\n' +
+    'MKCOL  /dav/x HTTP/1.\r\nHost: m.example\r\nX\xf0: y\r\nUser-Agent: u\r\n\r\n' +
+    'GET /t HTTP/1.1\r\nHost: t.example\r\n\r\n';
+  const want = [
+    ['PROPFIND', 'dav.example', undefined, '/dav/', undefined],
+    ['OPTIONS', 'o.example', undefined, undefined, undefined],
+    ['MKCOL', 'm.example', undefined, '/dav/x', undefined],
+    ['GET', 't.example', undefined, '/t', undefined],
+  ];
+  const whole = new HttpFlowState();
+  whole.onClientData(b(stream), 0, stream.length);
+  assert.deepEqual(summary(whole), want);
+  for (let cut = 1; cut < stream.length; cut++) {
+    const f = new HttpFlowState();
+    const buf = b(stream);
+    f.onClientData(buf, 0, cut);
+    f.onClientData(buf, cut, stream.length - cut);
+    assert.deepEqual(summary(f), want, `cut at ${cut}`);
+    // A head parsed again as it grows is counted once.
+    const c = f.counters;
+    assert.deepEqual([c.requestLineLenient, c.requestLineMalformed, c.versionMalformed, c.requestTargetMissing, c.headerNameInvalid, c.methodExtension], [2, 2, 1, 1, 1, 2], `cut at ${cut}`);
+  }
+  assert.equal(whole.counters.methodExtension, 2);
+  assert.equal(whole.counters.requestLineLenient, 2);
+});

@@ -35,9 +35,20 @@ export class HttpCounters {
   notHttp = 0;
   /** HTTP/2 prior-knowledge preface `PRI * HTTP/2.0` (RFC 9113 §3.4): not ours. */
   h2Preface = 0;
-  /** Known method but the request line is not `method SP request-target SP HTTP-version CRLF` (RFC 9112 §3). */
+  /**
+   * Request line not `method SP request-target SP HTTP-version CRLF` (RFC 9112 §3): a known
+   * method's that could not be read, or one read leniently in a head that parsed (requestLineLenient).
+   */
   requestLineMalformed = 0;
-  /** Request target fits none of the four forms (RFC 9112 §3.2). */
+  /** Of those, lines read (target and version found as Zeek finds them) in heads that parsed (Host, User-Agent kept). */
+  requestLineLenient = 0;
+  /** Lenient lines without a request-target (`OPTIONS HTTP/1.1`). */
+  requestTargetMissing = 0;
+  /** Lenient lines whose HTTP-version is not DIGIT "." DIGIT (truncated, read as 1.1) or is followed by other bytes. */
+  versionMalformed = 0;
+  /** Requests with an extension method (not GET POST PUT DELETE HEAD OPTIONS PATCH CONNECT TRACE; RFC 9110 §9.1, §16.1). */
+  methodExtension = 0;
+  /** Request target fits none of the four forms (RFC 9112 §3.2); the head is still read, except for CONNECT. */
   requestTargetMalformed = 0;
   /** HTTP-version other than HTTP/1.x. */
   versionUnsupported = 0;
@@ -45,6 +56,8 @@ export class HttpCounters {
   headerTooLong = 0;
   /** Bad field line (RFC 9112 §5; whitespace before colon, bare CR, NUL, non-token name). */
   headerMalformed = 0;
+  /** Request field lines skipped for a name with a non-tchar byte (not whitespace, NUL or CR), as nginx skips them; counted in heads that parsed. */
+  headerNameInvalid = 0;
   /** Field values with NUL or other control bytes, tolerated as SP (RFC 9110 §5.5). */
   headerControlInValue = 0;
   /** obs-fold continuation lines (RFC 9112 §5.2); ignored. */
@@ -79,10 +92,15 @@ export class HttpCounters {
       'http.not_http': this.notHttp,
       'http.h2_preface': this.h2Preface,
       'http.request_line_malformed': this.requestLineMalformed,
+      'http.request_line_lenient': this.requestLineLenient,
+      'http.request_target_missing': this.requestTargetMissing,
+      'http.version_malformed': this.versionMalformed,
+      'http.method_extension': this.methodExtension,
       'http.request_target_malformed': this.requestTargetMalformed,
       'http.version_unsupported': this.versionUnsupported,
       'http.header_too_long': this.headerTooLong,
       'http.header_malformed': this.headerMalformed,
+      'http.header_name_invalid': this.headerNameInvalid,
       'http.header_control_in_value': this.headerControlInValue,
       'http.header_obs_fold': this.headerObsFold,
       'http.host_malformed': this.hostMalformed,

@@ -71,6 +71,12 @@ export const enum FieldResult {
   FOLD = 2,
   NEED_MORE = 3,
   MALFORMED = 4,
+  /**
+   * A whole line `name ":" value` whose name holds a byte that is not a tchar (nor whitespace,
+   * NUL or CR): not a field line (§5.1), but one a server may skip (see skipInvalidName).
+   * FieldSpan.next is past it.
+   */
+  INVALID_NAME = 5,
 }
 
 export interface FieldSpan {
@@ -114,7 +120,8 @@ export function nextField(buf: Uint8Array, p: number, lim: number, f: FieldSpan)
   let i = p;
   while (i < lim && TCHAR[buf[i]!] === 1) i++;
   if (i >= lim) return FieldResult.NEED_MORE;
-  if (i === p || buf[i] !== 0x3a /* ':' */) return FieldResult.MALFORMED;
+  if (buf[i] !== 0x3a /* ':' */) return skipInvalidName(buf, i, lim, f);
+  if (i === p) return FieldResult.MALFORMED;
   f.nameStart = p;
   f.nameEnd = i;
   i++;
@@ -144,6 +151,38 @@ export function nextField(buf: Uint8Array, p: number, lim: number, f: FieldSpan)
   f.valueStart = vs;
   f.valueEnd = ve;
   return FieldResult.FIELD;
+}
+
+/**
+ * A field name stopped at i by a byte that is neither a tchar nor ':'. Whitespace there (§5.1:
+ * "Host : x" MUST be rejected, a smuggling vector), NUL, CR or LF leave the line MALFORMED, as
+ * does a line without ':' or with a bare CR. Any other byte (a non-ASCII or separator byte inside
+ * the name) makes a line nginx skips with its default `ignore_invalid_headers on`
+ * (ngx_http_request.c, ngx_http_process_request_headers: "client sent invalid header line"):
+ * INVALID_NAME, `f.next` past its LF, so the request's other fields still count.
+ */
+function skipInvalidName(buf: Uint8Array, i: number, lim: number, f: FieldSpan): FieldResult {
+  let colon = false;
+  for (; i < lim; i++) {
+    const b = buf[i]!;
+    if (b === LF) {
+      if (!colon) return FieldResult.MALFORMED;
+      f.next = i + 1;
+      return FieldResult.INVALID_NAME;
+    }
+    if (b === CR) {
+      if (i + 1 >= lim) return FieldResult.NEED_MORE;
+      if (buf[i + 1] !== LF || !colon) return FieldResult.MALFORMED;
+      f.next = i + 2;
+      return FieldResult.INVALID_NAME;
+    }
+    if (b === 0) return FieldResult.MALFORMED;
+    if (!colon) {
+      if (b === SP || b === HTAB) return FieldResult.MALFORMED;
+      if (b === 0x3a) colon = true;
+    }
+  }
+  return FieldResult.NEED_MORE;
 }
 
 /** Where parseAuthority puts its result. */

@@ -122,6 +122,12 @@ export function httpSlashEnd(buf: Uint8Array, p: number, lim: number): number {
   return p;
 }
 
+/** Position of the first LF in buf[p, lim), or Scan.NEED_MORE when there is none yet. */
+export function lineEnd(buf: Uint8Array, p: number, lim: number): number {
+  for (; p < lim; p++) if (buf[p] === LF) return p;
+  return Scan.NEED_MORE;
+}
+
 /**
  * The line ending of a start line at p: CRLF, or a bare LF, which §2.2 lets a recipient accept;
  * a bare CR is not accepted. The position just past it, Scan.NEED_MORE when `lim` cuts it short,

@@ -1,22 +1,27 @@
 /**
  * HTTP/1.x over TCP as a registered flow analyzer: claims a flow whose client payload starts
- * with a request method and a space (RFC 9112 §3), feeds both directions in sequence order and
+ * with a request method and a space (RFC 9112 §3; any token method, RFC 9110 §9.1, when the line
+ * names HTTP/), feeds both directions in sequence order and
  * names the flow by the first request's Host (RFC 9110 §7.2). HTTP Activity events (4002) are
  * built from the flow's requests at its end (src/events/http-activity.ts).
  */
 import { HttpFlowState } from './analyzer.js';
 import { HttpCounters } from './counters.js';
+import { probeRequestStart } from './request.js';
 import {
   Feed, Probe, TRANSPORT_TCP,
   type FlowAnalyzer, type FlowAnalyzerEnv, type FlowContext, type PacketContext, type ProtocolDescriptor,
 } from '../protocol.js';
 
-const HTTP_METHOD_START = /^(GET|POST|PUT|HEAD|DELETE|OPTIONS|PATCH|CONNECT|TRACE) /;
+/**
+ * Bytes of an undecided packet's first line searched for " HTTP/" after an extension method
+ * (probeRequestStart). Registered methods are decided by their first bytes alone.
+ */
+const PROBE_LINE_BYTES = 1024;
 
-/** Once per undecided payload packet: does it start with a method and a space? */
+/** Once per undecided payload packet: does it start a request line (method token SP ...)? */
 function looksLikeHttpRequest(buf: Buffer, off: number, end: number): boolean {
-  const n = Math.min(end - off, 8);
-  return n >= 4 && HTTP_METHOD_START.test(buf.toString('latin1', off, off + n));
+  return probeRequestStart(buf, off, end, PROBE_LINE_BYTES);
 }
 
 export class HttpAnalyzer implements FlowAnalyzer<HttpFlowState> {

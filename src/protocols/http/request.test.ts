@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ParseStatus } from '../parse-status.js';
 import { HttpCounters } from './counters.js';
-import { newHttpRequestInfo, parseHttpRequest, type HttpRequestInfo } from './request.js';
+import { newHttpRequestInfo, parseHttpRequest, probeRequestStart, type HttpRequestInfo } from './request.js';
 import { newHttpResponseInfo, parseHttpResponse } from './response.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
@@ -103,9 +103,13 @@ test('absolute-form: the URI authority overrides Host (RFC 9112 §3.2.2)', () =>
   assert.equal(noPath.out.port, undefined);
   const query = parse('GET http://example.net?x HTTP/1.1\r\n\r\n');
   assert.equal(query.out.path, '/');
+  // A target of no form is counted; the head is still read for its Host (no path claimed).
   const bad = parse('GET urn:isbn:123 HTTP/1.1\r\nHost: h\r\n\r\n');
-  assert.equal(bad.st, ParseStatus.MALFORMED);
+  assert.equal(bad.st, ParseStatus.OK);
   assert.equal(bad.c.requestTargetMalformed, 1);
+  assert.equal(bad.out.host, 'h');
+  assert.equal(bad.out.path, undefined);
+  assert.equal(bad.out.target, 'urn:isbn:123');
 });
 
 test('asterisk-form for OPTIONS (RFC 9112 §3.2.4)', () => {
@@ -207,12 +211,13 @@ test('garbage → NOT_MINE or MALFORMED with counters', () => {
     ['ABCDEFGHIJKLMNOPQ / HTTP/1.1\r\n\r\n', ParseStatus.NOT_MINE, 'notHttp'],
     ['PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', ParseStatus.NOT_MINE, 'h2Preface'],
     ['GET /\r\n', ParseStatus.MALFORMED, 'requestLineMalformed'],
-    ['GET  / HTTP/1.1\r\n\r\n', ParseStatus.MALFORMED, 'requestLineMalformed'],
-    ['GET / HTTP/1.1 \r\n\r\n', ParseStatus.MALFORMED, 'requestLineMalformed'],
     ['GET / HTTP/1.1\rX\n\r\n', ParseStatus.MALFORMED, 'requestLineMalformed'],
     ['GET / HTTQ/1.1\r\n\r\n', ParseStatus.MALFORMED, 'requestLineMalformed'],
+    ['OPTIONS HTTP\r\nHost: h\r\n\r\n', ParseStatus.MALFORMED, 'requestLineMalformed'],
+    ['CONNECT HTTP/1.1\r\nHost: h:443\r\n\r\n', ParseStatus.MALFORMED, 'requestTargetMalformed'],
+    ['PROPFIND /dav/ HTTQ/1.1\r\n\r\n', ParseStatus.NOT_MINE, 'notHttp'],
+    ['PROPFIND /dav/ HTTP/1.1\x01\r\n\r\n', ParseStatus.NOT_MINE, 'notHttp'],
     ['GET / HTTP/2.0\r\n\r\n', ParseStatus.MALFORMED, 'versionUnsupported'],
-    ['GET foo HTTP/1.1\r\n\r\n', ParseStatus.MALFORMED, 'requestTargetMalformed'],
     ['GET / HTTP/1.1\r\nHost : h\r\n\r\n', ParseStatus.MALFORMED, 'headerMalformed'],
     ['GET / HTTP/1.1\r\n: v\r\n\r\n', ParseStatus.MALFORMED, 'headerMalformed'],
     ['GET / HTTP/1.1\r\nX: a\rb\r\n\r\n', ParseStatus.MALFORMED, 'headerMalformed'],
@@ -295,4 +300,98 @@ test('an obs-fold line after a field with a control byte counts that field once,
   const next = Buffer.from('GET / HTTP/1.1\r\n lead\r\nHost: h\r\n\r\n', 'latin1');
   assert.equal(parseHttpRequest(next, 0, next.length, out, counters), ParseStatus.OK);
   assert.equal(counters.headerControlInValue, 1);
+});
+
+test('extension methods (RFC 9110 §9.1: method = token) yield host, path and User-Agent', () => {
+  for (const m of ['PROPFIND', 'MKCOL', 'LOCK', 'UNLOCK', 'PROPPATCH', 'REPORT', 'CCM_POST', 'M-SEARCH']) {
+    const r = parse(`${m} /dav/a?x HTTP/1.1\r\nHost: Files.Example.com:8080\r\nUser-Agent: ua/1\r\nContent-Length: 3\r\n\r\nabc`);
+    assert.equal(r.st, ParseStatus.OK, m);
+    assert.equal(r.out.method, m);
+    assert.equal(r.out.host, 'files.example.com');
+    assert.equal(r.out.port, 8080);
+    assert.equal(r.out.path, '/dav/a');
+    assert.equal(r.out.userAgent, 'ua/1');
+    assert.equal(r.out.contentLength, 3);
+    assert.equal(r.c.methodExtension, 1);
+    assert.equal(r.c.requestLineMalformed, 0);
+  }
+  const get = parse('GET / HTTP/1.1\r\nHost: h\r\n\r\n');
+  assert.equal(get.c.methodExtension, 0);
+});
+
+test('request lines Zeek reads though RFC 9112 §3 does not: head read, oddity counted', () => {
+  const cases: Array<[string, { target: string; path: string | undefined; minor: number; counters: Array<keyof HttpCounters> }]> = [
+    // No target: Zeek's missing_HTTP_uri.
+    ['OPTIONS HTTP/1.1', { target: '', path: undefined, minor: 1, counters: ['requestTargetMissing'] }],
+    // Truncated or bad versions: Zeek's bad_HTTP_version; read as 1.1.
+    ['GET /a HTTP/1.', { target: '/a', path: '/a', minor: 1, counters: ['versionMalformed'] }],
+    ['GET /a HTTP/', { target: '/a', path: '/a', minor: 1, counters: ['versionMalformed'] }],
+    ['POST /p HTTP/d.1', { target: '/p', path: '/p', minor: 1, counters: ['versionMalformed'] }],
+    ['GET /a HTTP/1.0 x', { target: '/a', path: '/a', minor: 0, counters: ['versionMalformed'] }],
+    ['GET / HTTP/1.1 ', { target: '/', path: '/', minor: 1, counters: ['versionMalformed'] }],
+    // Whitespace-delimited words (RFC 9112 §3 allows recipients this).
+    ['GET  / HTTP/1.1', { target: '/', path: '/', minor: 1, counters: [] }],
+    ['GET /a b HTTP/1.1', { target: '/a b', path: '/a b', minor: 1, counters: [] }],
+    ['PROPFIND  /dav/ HTTP/1.', { target: '/dav/', path: '/dav/', minor: 1, counters: ['versionMalformed', 'methodExtension'] }],
+  ];
+  for (const [line, want] of cases) {
+    const r = parse(`${line}\r\nHost: www.example.com\r\nUser-Agent: ua\r\n\r\n`);
+    assert.equal(r.st, ParseStatus.OK, line);
+    assert.equal(r.out.host, 'www.example.com', line);
+    assert.equal(r.out.userAgent, 'ua', line);
+    assert.equal(r.out.target, want.target, line);
+    assert.equal(r.out.path, want.path, line);
+    assert.equal(r.out.versionMinor, want.minor, line);
+    assert.equal(r.out.error, undefined, line);
+    assert.equal(r.c.requestLineMalformed, 1, line);
+    assert.equal(r.c.requestLineLenient, 1, line);
+    for (const k of ['requestTargetMissing', 'versionMalformed', 'methodExtension'] as const) {
+      assert.equal(r.c[k], want.counters.includes(k) ? 1 : 0, `${k} for ${line}`);
+    }
+  }
+  // A target of no form (RFC 9112 §3.2), as in a fuzzed capture: counted, head read.
+  const dot = parse('POST .servlets/mms HTTP/1.1\r\nHost: 172.20.3.13\r\n\r\n');
+  assert.equal(dot.st, ParseStatus.OK);
+  assert.equal(dot.out.host, '172.20.3.13');
+  assert.equal(dot.c.requestTargetMalformed, 1);
+  assert.equal(dot.c.requestLineLenient, 0);
+  // A lenient line still needs its LF before it is read (a known method waits for it).
+  assert.equal(parse('GET /a HTTP/1.').st, ParseStatus.NEED_MORE);
+});
+
+test('probe: registered methods by their first bytes, extension methods by an HTTP/ request line', () => {
+  const probe = (t: string): boolean => { const b = Buffer.from(t, 'latin1'); return probeRequestStart(b, 0, b.length, 1024); };
+  assert.equal(probe('GET '), true);
+  assert.equal(probe('OPTIONS HTTP/1.1\r\n'), true);
+  assert.equal(probe('PROPFIND /dav/ HTTP/1.1\r\n'), true);
+  assert.equal(probe('CCM_POST /hnap HTTP/1.1\r\n'), true);
+  assert.equal(probe('MKCOL /a%20b HTTP/1.'), true);
+  assert.equal(probe('PROPFIND /dav/'), false, 'line not seen yet');
+  assert.equal(probe('EHLO mail.example.com\r\n'), false);
+  assert.equal(probe('USER anonymous\r\nPASS HTTP/1.1\r\n'), false, 'HTTP/ on a later line');
+  assert.equal(probe('RETR /pub/file\r\n'), false);
+  assert.equal(probe('220 smtp.example.com ESMTP\r\n'), false);
+  assert.equal(probe('ABCDEFGHIJKLMNOPQ / HTTP/1.1\r\n'), false, 'token over 16 chars');
+  assert.equal(probe('get / HTTP/1.1\r\n'), true, 'a lowercase token is a token');
+  const long = 'PROPFIND /' + 'a'.repeat(2000) + ' HTTP/1.1\r\n';
+  assert.equal(probe(long), false, 'only the first 1024 bytes are searched');
+});
+
+test('a request field line with a non-tchar byte in its name is skipped and counted (nginx ignore_invalid_headers)', () => {
+  const r = parse(Buffer.from('GET /m HTTP/1.1\r\nCache-Contr\xf0l: no-cache\r\nHost: 172.20.3.13\r\nX(y: 1\r\nUser-Agent: T68\r\n\r\n', 'latin1'));
+  assert.equal(r.st, ParseStatus.OK);
+  assert.equal(r.out.host, '172.20.3.13');
+  assert.equal(r.out.userAgent, 'T68');
+  assert.equal(r.c.headerNameInvalid, 2);
+  assert.equal(r.c.headerMalformed, 0);
+  // Still malformed: whitespace before the colon (§5.1), no colon, NUL, bare CR.
+  for (const line of ['Host : h', 'Cache-Contr\xf0l no colon', 'X\xf0\x00: v', 'X\xf0: a\rb', 'X\xf0 y: v']) {
+    const m = parse(Buffer.from(`GET / HTTP/1.1\r\n${line}\r\nHost: h\r\n\r\n`, 'latin1'));
+    assert.equal(m.st, ParseStatus.MALFORMED, JSON.stringify(line));
+    assert.equal(m.c.headerMalformed, 1, JSON.stringify(line));
+  }
+  // A response is not read past such a line.
+  const res = newHttpResponseInfo();
+  const rb = Buffer.from('HTTP/1.1 200 OK\r\nX\xf0: v\r\nContent-Length: 0\r\n\r\n', 'latin1');
+  assert.equal(parseHttpResponse(rb, 0, rb.length, res, new HttpCounters()), ParseStatus.MALFORMED);
 });

@@ -23,12 +23,14 @@
 import { ParseStatus } from '../parse-status.js';
 import type { HttpCounters } from './counters.js';
 import {
+  CR,
   eqLower,
   FieldResult,
   isDigit,
   isTchar,
   latin1,
   latin1Lower,
+  LF,
   newFieldSpan,
   nextField,
   parseAuthority,
@@ -155,27 +157,47 @@ export function parseHttpRequest(
   const known = knownMethod(buf, off, mEnd);
 
   // §3.2 request-target: no whitespace or CTLs up to the next SP.
-  const tStart = ++p;
+  let tStart = ++p;
   while (p < lim) {
     const b = buf[p]!;
     if (b <= SP || b === 0x7f) break;
     p++;
   }
   if (p >= lim) return head.outOfBytes(off, scan, out, counters);
-  if (buf[p] !== SP || p === tStart) return badLine(known, out, counters);
-  const tEnd = p;
-  p++;
-
-  // §2.3 HTTP-version = "HTTP/" DIGIT "." DIGIT, then CRLF (bare LF accepted, §2.2).
-  p = head.httpSlashEnd(buf, p, lim);
-  if (p === head.Scan.NEED_MORE) return head.outOfBytes(off, scan, out, counters);
-  if (p === head.Scan.BAD) return badLine(known, out, counters);
-  if (p + 3 > lim) return head.outOfBytes(off, scan, out, counters);
-  const major = buf[p]!, dot = buf[p + 1]!, minor = buf[p + 2]!;
-  if (!isDigit(major) || dot !== 0x2e || !isDigit(minor)) return badLine(known, out, counters);
-  p = head.startLineEnd(buf, p + 3, lim);
-  if (p === head.Scan.NEED_MORE) return head.outOfBytes(off, scan, out, counters);
-  if (p === head.Scan.BAD) return badLine(known, out, counters);
+  let tEnd = p;
+  // §2.3 HTTP-version = "HTTP/" DIGIT "." DIGIT, then CRLF (bare LF accepted, §2.2). Any break
+  // from the rule goes to the lenient reading below (Scan.BAD), which decides with the whole line.
+  let major = 0, minor = 0, readLeniently = false;
+  let q: number = buf[p] !== SP || p === tStart ? head.Scan.BAD : head.httpSlashEnd(buf, p + 1, lim);
+  if (q >= 0) {
+    if (q + 3 > lim) return head.outOfBytes(off, scan, out, counters);
+    major = buf[q]!; minor = buf[q + 2]!;
+    q = !isDigit(major) || buf[q + 1] !== 0x2e || !isDigit(minor) ? head.Scan.BAD : head.startLineEnd(buf, q + 3, lim);
+  }
+  if (q === head.Scan.NEED_MORE) return head.outOfBytes(off, scan, out, counters);
+  if (q === head.Scan.BAD) {
+    // Not `method SP request-target SP HTTP-version EOL` (§3). Read the line as Zeek does
+    // (src/analyzer/protocol/http/HTTP.cc, ParseRequest: a line starting "HTTP/" has no URI,
+    // a bad version is reported, not fatal) when it still names "HTTP/": the head is then read
+    // for Host and User-Agent, so a sender cannot hide its name behind a line the server forgives.
+    const lineEnd = head.lineEnd(buf, tStart, lim);
+    if (lineEnd === head.Scan.NEED_MORE) {
+      // Wait for the rest of the line unless it can no longer be read: a control byte already
+      // rules it out (a last CR may start the CRLF); an extension method's line that fills the bound never named HTTP/.
+      if (hasControl(buf, tStart, buf[lim - 1] === CR ? lim - 1 : lim)) return badLine(known, out, counters);
+      if (known === undefined && scan.end - off >= scan.max) return notMine(counters);
+      return head.outOfBytes(off, scan, out, counters);
+    }
+    if (!lenientLine(buf, tStart, lineEnd, lenient)) return badLine(known, out, counters);
+    // Counted once the head is read (below): a split head is parsed again as it grows.
+    readLeniently = true;
+    tStart = lenient.targetStart;
+    tEnd = lenient.targetEnd;
+    major = lenient.major; minor = lenient.minor;
+    p = lineEnd + 1;
+  } else {
+    p = q;
+  }
   if (major !== 0x31) {
     // RFC 9113 §3.4: "PRI * HTTP/2.0" is the HTTP/2 prior-knowledge preface, not HTTP/1.x.
     if (major === 0x32 && known === undefined && mEnd - off === 3 && buf[off] === 0x50 && buf[off + 1] === 0x52 && buf[off + 2] === 0x49) {
@@ -189,7 +211,7 @@ export function parseHttpRequest(
   }
 
   // §5 field lines up to the empty line; only Host, User-Agent, Content-Length, Transfer-Encoding matter.
-  let hostS = -1, hostE = -1, hostCount = 0;
+  let hostS = -1, hostE = -1, hostCount = 0, namesInvalid = 0;
   let uaS = -1, uaE = -1;
   for (;;) {
     const r = nextField(buf, p, lim, field);
@@ -199,6 +221,11 @@ export function parseHttpRequest(
     if (r === FieldResult.END) break;
     if (r === FieldResult.FOLD) {
       if (counters) counters.headerObsFold++;
+      continue;
+    }
+    if (r === FieldResult.INVALID_NAME) {
+      // Skipped as nginx skips it (fields.ts skipInvalidName); the rest of the head still counts.
+      namesInvalid++;
       continue;
     }
     // Only a field line sets controlInValue: on a fold line it still holds an earlier field's.
@@ -240,7 +267,7 @@ export function parseHttpRequest(
   const t0 = buf[tStart]!;
   if (isConnect) {
     // §3.2.3 authority-form = uri-host ":" port, only for CONNECT.
-    if (!parseAuthority(buf, tStart, tEnd, out) || out.port === undefined) {
+    if (tEnd === tStart || !parseAuthority(buf, tStart, tEnd, out) || out.port === undefined) {
       out.host = undefined;
       out.port = undefined;
       out.error = 'http.request_target_malformed';
@@ -248,6 +275,9 @@ export function parseHttpRequest(
       return ParseStatus.MALFORMED;
     }
     out.targetForm = 'authority';
+  } else if (tEnd === tStart) {
+    // No target at all (lenient line above): Zeek logs an empty URI; the Host field names the flow.
+    out.targetForm = 'origin';
   } else if (t0 === 0x2f /* '/' */) {
     // §3.2.1 origin-form = absolute-path [ "?" query ]
     out.targetForm = 'origin';
@@ -257,9 +287,13 @@ export function parseHttpRequest(
     out.targetForm = 'asterisk';
     out.path = '*';
   } else if (!parseAbsoluteForm(buf, tStart, tEnd, out, counters)) {
-    out.error = 'http.request_target_malformed';
+    // Fits no form (§3.2: a server answers 400). Counted; the head is still read, as Zeek logs
+    // the URI as sent with the Host field: `target` keeps it, no path is claimed.
     if (counters) counters.requestTargetMalformed++;
-    return ParseStatus.MALFORMED;
+    out.host = undefined;
+    out.port = undefined;
+    out.scheme = undefined;
+    out.targetForm = 'origin';
   }
 
   // Host (RFC 9110 §7.2; RFC 9112 §3.2): used unless the target already named the authority.
@@ -271,11 +305,98 @@ export function parseHttpRequest(
     if (hostE > hostS && !parseAuthority(buf, hostS, hostE, out) && counters) counters.hostMalformed++;
   }
 
+  if (counters) {
+    if (known === undefined) counters.methodExtension++;
+    counters.headerNameInvalid += namesInvalid;
+    if (readLeniently) {
+      counters.requestLineMalformed++;
+      counters.requestLineLenient++;
+      if (lenient.versionOdd) counters.versionMalformed++;
+      if (tEnd === tStart) counters.requestTargetMissing++;
+    }
+  }
   out.method = known ?? latin1(buf, off, mEnd);
   out.target = latin1(buf, tStart, tEnd);
   if (uaS >= 0) out.userAgent = latin1(buf, uaS, uaE);
   if (counters) counters.requests++;
   return ParseStatus.OK;
+}
+
+/** What lenientLine found; scratch, one parse at a time. */
+interface LenientLine { targetStart: number; targetEnd: number; major: number; minor: number; versionOdd: boolean }
+const lenient: LenientLine = { targetStart: 0, targetEnd: 0, major: 0, minor: 0, versionOdd: false };
+
+/** A control byte (below SP, or DEL) in buf[s, e). */
+function hasControl(buf: Uint8Array, s: number, e: number): boolean {
+  for (let i = s; i < e; i++) {
+    const b = buf[i]!;
+    if (b < SP || b === 0x7f) return true;
+  }
+  return false;
+}
+
+/** "HTTP/" at i, within [i, stop). */
+function httpSlashAt(buf: Uint8Array, i: number, stop: number): boolean {
+  return i + 5 <= stop && buf[i] === 0x48 && buf[i + 1] === 0x54 && buf[i + 2] === 0x54 && buf[i + 3] === 0x50 && buf[i + 4] === 0x2f;
+}
+
+/**
+ * The lenient reading of a request line whose part after `method SP` is buf[s, lf) (lf = its LF)
+ * and breaks RFC 9112 §3: the version is the first "HTTP/" at the start or after SP (Zeek's
+ * ParseRequest); the target is what lies between, SP-trimmed, possibly empty ("OPTIONS
+ * HTTP/1.1") or holding SP. A version that is not DIGIT "." DIGIT (truncated "HTTP/1.", "HTTP/")
+ * is read as 1.1 and flagged; bytes after a good version are flagged too (Zeek: "crud after HTTP
+ * version is ignored"). False when no "HTTP/" is there or the line holds a control byte: then
+ * it is not read.
+ */
+function lenientLine(buf: Uint8Array, s: number, lf: number, o: LenientLine): boolean {
+  const stop = lf > s && buf[lf - 1] === CR ? lf - 1 : lf;
+  let v = -1;
+  for (let i = s; i + 5 <= stop; i++) {
+    if ((i === s || buf[i - 1] === SP) && httpSlashAt(buf, i, stop)) { v = i; break; }
+  }
+  if (v < 0) return false;
+  // A control byte anywhere (a bare CR above all, RFC 9112 §2.2) leaves the line unread.
+  if (hasControl(buf, s, stop)) return false;
+  // RFC 9112 §3: recipients MAY parse the request line on whitespace-delimited word boundaries.
+  let ts = s, te = v;
+  while (ts < te && buf[ts] === SP) ts++;
+  while (te > ts && buf[te - 1] === SP) te--;
+  o.targetStart = ts;
+  o.targetEnd = te;
+  const d = v + 5;
+  if (d + 3 <= stop && isDigit(buf[d]!) && buf[d + 1] === 0x2e && isDigit(buf[d + 2]!)) {
+    o.major = buf[d]!;
+    o.minor = buf[d + 2]!;
+    o.versionOdd = d + 3 !== stop;
+  } else {
+    o.major = 0x31;
+    o.minor = 0x31;
+    o.versionOdd = true;
+  }
+  return true;
+}
+
+/**
+ * Probe for a flow's first client bytes buf[off, end): `token SP` (RFC 9110 §9.1 method = token,
+ * ≤ MAX_METHOD_LENGTH tchars) with a registered method, or an extension method (WebDAV PROPFIND,
+ * MKCOL, LOCK, ..., CCM_POST) whose first line names "HTTP/" after a SP within `lineBytes`. The
+ * second test keeps line protocols with `WORD SP` commands (SMTP, FTP, IMAP) unclaimed.
+ * Allocation-free; reads at most `lineBytes` bytes.
+ */
+export function probeRequestStart(buf: Uint8Array, off: number, end: number, lineBytes: number): boolean {
+  const lim = Math.min(end, off + MAX_METHOD_LENGTH + 1);
+  let p = off;
+  while (p < lim && isTchar(buf[p]!)) p++;
+  if (p === off || p >= lim || buf[p] !== SP) return false;
+  if (knownMethod(buf, off, p) !== undefined) return true;
+  const stop = Math.min(end, off + lineBytes);
+  for (let i = p + 1; i < stop; i++) {
+    const b = buf[i]!;
+    if (b === LF) return false;
+    if (b === SP && httpSlashAt(buf, i + 1, stop)) return true;
+  }
+  return false;
 }
 
 function notMine(counters: HttpCounters | undefined): ParseStatus {

@@ -92,7 +92,8 @@ export function parseHttpResponse(
   for (;;) {
     const r = nextField(buf, p, lim, field);
     if (r === FieldResult.NEED_MORE) return head.outOfBytes(off, scan, out, counters);
-    if (r === FieldResult.MALFORMED) return head.headerMalformed(out, counters);
+    // A response's field line with an invalid name stays malformed (only requests are read past one).
+    if (r === FieldResult.MALFORMED || r === FieldResult.INVALID_NAME) return head.headerMalformed(out, counters);
     p = field.next;
     if (r === FieldResult.END) break;
     if (r === FieldResult.FOLD) {
