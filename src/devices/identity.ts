@@ -120,7 +120,7 @@ export class DeviceIdentity {
     const info = m.info;
     const atMs = Math.floor(m.tsUs / 1000);
     // A BOOTREPLY's sender is the server or a relay (RFC 2131 §4.1), never a client.
-    if (info.op === 2 && m.src.mac !== undefined) this.store.names.noteDhcpServer(m.src.mac);
+    if (info.op === 2 && m.src.mac !== undefined) this.store.names.noteDhcpServer(m.src.mac, atMs);
     const request = this.learnDhcp4(info, atMs);
     if (this.emitDhcp) {
       this.emit(buildDhcpActivity(info, {
@@ -211,7 +211,7 @@ export class DeviceIdentity {
     const info = m.info;
     const atMs = Math.floor(m.tsUs / 1000);
     const fromServer = info.msgType === Dhcp6Type.REPLY || info.msgType === Dhcp6Type.ADVERTISE;
-    if (fromServer && m.src.mac !== undefined) this.store.names.noteDhcpServer(m.src.mac);
+    if (fromServer && m.src.mac !== undefined) this.store.names.noteDhcpServer(m.src.mac, atMs);
     const clientMac = fromServer ? m.dst.mac : m.src.mac;
     const mac = info.duidMac ?? clientMac;
     const tx = this.pendingDhcp6(info, fromServer);

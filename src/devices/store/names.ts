@@ -64,9 +64,9 @@ export class DeviceNames {
 
   /**
    * `mac` sent a DHCP server message: its device (now or when it appears) is not randomized by
-   * that MAC; its flag is recomputed from its other MACs.
+   * that MAC; its flag is recomputed from its other MACs (a change, reported as `dhcp_server`).
    */
-  noteDhcpServer(mac: string): void {
+  noteDhcpServer(mac: string, atMs: number): void {
     if (!this.serverMacs.has(mac)) {
       this.serverMacs.add(mac);
       if (this.serverMacs.size > MAX_SERVER_MACS) this.serverMacs.delete(this.serverMacs.values().next().value as string);
@@ -74,7 +74,7 @@ export class DeviceNames {
     const d = this.table.byMacAddress(mac);
     if (d !== undefined && d.randomizedMac) {
       d.randomizedMac = d.macs.some((m) => isRandomizedMac(m) && !this.serverMacs.has(m));
-      if (!d.randomizedMac) this.table.mark(d);
+      if (!d.randomizedMac) this.table.changed(d, 'dhcp_server', atMs);
     }
   }
 
