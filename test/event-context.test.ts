@@ -266,12 +266,12 @@ test('two replays of the same packets share no connection_info.uid; within one, 
   assert.equal(one.size, two.size);
   for (const u of one) assert.ok(!two.has(u), `uid ${u} in both replays`);
   // A fixed key gives the same uids: the randomness is the key's alone.
-  const seed = Buffer.alloc(12, 7);
+  const seed = Buffer.alloc(20, 7);
   assert.deepEqual([...uids(runLab(new FlowUids(seed)))], [...uids(runLab(new FlowUids(seed)))]);
 });
 
 test('flow uids: distinct for distinct flow numbers, 18 characters, differ with the key', () => {
-  const a = new FlowUids(Buffer.alloc(12, 1)), b = new FlowUids(Buffer.alloc(12, 2));
+  const a = new FlowUids(Buffer.alloc(20, 1)), b = new FlowUids(Buffer.alloc(20, 2));
   const seen = new Set<string>();
   for (let n = 1; n <= 100_000; n++) seen.add(a.of(n));
   assert.equal(seen.size, 100_000);
