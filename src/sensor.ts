@@ -12,7 +12,9 @@ import { FlowTable, FlowCounters, type FlowSettings, type FlowActivity, DEFAULT_
 import { buildNetworkActivity } from './events/network-activity.js';
 import { FlowInspector, DEFAULT_INSPECTOR_SETTINGS, type InspectorSettings, type DnsMessageEvent } from './protocols/inspector.js';
 import { DnsNameCache } from './protocols/dns/name-cache.js';
-import { buildDnsActivityEvent } from './events/dns-activity.js';
+import { buildDnsActivityEvent, DnsQueryTimes } from './events/dns-activity.js';
+import { directionOf, isInternalAddress } from './events/direction.js';
+import { FlowUids } from './events/flow-uid.js';
 import { EventPipeline, type EventOutput, type EventStage, type OutpostEvent } from './events/pipeline.js';
 import { buildHttpActivity } from './events/http-activity.js';
 
@@ -51,6 +53,8 @@ export interface SensorOptions {
   nameCache?: DnsNameCache;
   packetObservers?: PacketObserver[];
   httpObservers?: HttpRequestObserver[];
+  /** Flow uids (a fixed key for tests); by default a random key drawn now. */
+  flowUids?: FlowUids;
 }
 
 /** How often (in packet time) idle flows are looked for. */
@@ -72,6 +76,10 @@ export class Sensor {
   private readonly emitDns: boolean;
   private readonly emitHttp: boolean;
   readonly nameCache: DnsNameCache;
+  /** connection_info.uid of each flow: this sensor's random key mixed with the flow's number. */
+  readonly flowUids: FlowUids;
+  /** Query times of outstanding DNS queries, for query_time / response_time (DNS events only). */
+  readonly dnsQueryTimes = new DnsQueryTimes();
   private nextExpiryUs = -Infinity;
   /** Latest packet time seen: the clock for timeouts in replay. */
   lastPacketUs = 0;
@@ -88,6 +96,7 @@ export class Sensor {
     this.emitDns = options.emit.has('dns');
     this.emitHttp = options.emit.has('http');
     this.nameCache = options.nameCache ?? new DnsNameCache();
+    this.flowUids = options.flowUids ?? new FlowUids();
     this.decoder = new Decoder(this.decodeCounters, { decapsulateUdpTunnels: options.decapsulateTunnels ?? true });
     this.flows = new FlowTable(options.flows ?? DEFAULT_FLOW_SETTINGS, this.flowCounters, this.onFlowEvent);
     this.inspector = options.inspect === false ? null : new FlowInspector(options.inspector ?? DEFAULT_INSPECTOR_SETTINGS);
@@ -103,7 +112,18 @@ export class Sensor {
     const timeMs = Math.floor(m.tsUs / 1000);
     if (m.info.qr) this.nameCache.recordResponse(m.client.ip, m.info, timeMs);
     if (this.emitDns) {
-      this.sink(buildDnsActivityEvent(m.info, { src: m.client, dst: m.server, timeMs }));
+      const info = m.info;
+      let queryTimeMs: number | undefined, responseTimeMs: number | undefined;
+      if (info.qr) { responseTimeMs = timeMs; queryTimeMs = this.dnsQueryTimes.response(m.flowUid, info.id); }
+      else { queryTimeMs = timeMs; this.dnsQueryTimes.query(m.flowUid, info.id, timeMs); }
+      this.sink(buildDnsActivityEvent(info, {
+        src: m.client, dst: m.server, timeMs,
+        ...(queryTimeMs !== undefined ? { queryTimeMs } : {}),
+        ...(responseTimeMs !== undefined ? { responseTimeMs } : {}),
+        // As for the flow's Network Activity events: the querier is the client.
+        directionId: directionOf(isInternalAddress(m.client.ip), isInternalAddress(m.server.ip)),
+        flowUid: this.flowUids.of(m.flowUid),
+      }));
       this.eventsEmitted++;
     }
   };
@@ -139,7 +159,7 @@ export class Sensor {
     const httpAtEnd = final && (this.emitHttp || this.httpObservers.length > 0);
     if (this.emitNetwork || httpAtEnd) {
       const findings = this.inspector?.findingsOf(table, slot);
-      const ev = buildNetworkActivity(table, slot, activity, tsUs, findings, this.resolveName);
+      const ev = buildNetworkActivity(table, slot, activity, tsUs, findings, this.resolveName, this.flowUids);
       if (this.emitNetwork) {
         this.sink(ev);
         this.eventsEmitted++;
@@ -149,7 +169,7 @@ export class Sensor {
           for (let i = 0; i < this.httpObservers.length; i++) this.httpObservers[i]!(req, ev.src_endpoint.ip, ev.end_time);
           // One HTTP Activity event per request the flow carried, at the flow's end.
           if (this.emitHttp) {
-            this.sink(buildHttpActivity(req, ev.src_endpoint, ev.dst_endpoint, ev.end_time));
+            this.sink(buildHttpActivity(req, ev.src_endpoint, ev.dst_endpoint, ev.end_time, ev.connection_info));
             this.eventsEmitted++;
           }
         }
@@ -170,6 +190,7 @@ export class Sensor {
       ...this.flowCounters.snapshot(this.flows.size),
       ...(this.inspector?.counters() ?? {}),
       ...this.nameCache.snapshot(),
+      ...(this.emitDns ? this.dnsQueryTimes.snapshot() : {}),
       'events.emitted': this.eventsEmitted,
     };
   }

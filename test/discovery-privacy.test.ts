@@ -68,6 +68,13 @@ test('forwarded events: every user field that names the user is pseudonymised or
     assert.equal(out.name, d.pseudonym('alice'), 'the rollup key and the event agree');
     assert.equal(await d.reveal(out.uid_alt as string, 'test', 'check'), 'alice.smith@corp.example');
     assert.equal(await d.reveal(out.uid as string, 'test', 'check'), 'S-1-5-21-1111-2222-3333-1001');
+    // Device Inventory Info names the user as the device's owner too: pseudonymised the same way.
+    const inv = { class_uid: 5001, device: { uid: 'd1', type_id: 0, type: 'Unknown', owner: fromDevices }, actor: { user: fromDevices }, unmapped: {} };
+    const invOut = d.pseudonymizeEvent(inv) as unknown as { device: { owner: Record<string, unknown> }; actor: { user: Record<string, unknown> } };
+    assert.ok(!JSON.stringify(invOut).includes('alice'), JSON.stringify(invOut));
+    assert.deepEqual(invOut.device.owner, invOut.actor.user);
+    assert.equal(invOut.device.owner.name, d.pseudonym('alice'));
+    assert.equal(inv.device.owner.name, 'alice', 'the local event is untouched');
     // An event without a user is passed on as it is.
     const plain = flowWithUser({});
     delete plain.actor;

@@ -79,7 +79,7 @@ const PINNED: Record<string, { runs: number; counters: Record<string, number> }>
     runs: 3000,
     counters: {
       'devices.address_moved': 211, 'devices.bindings_dropped': 9, 'devices.evicted': 347,
-      'devices.link_conflicts': 20, 'devices.mac_linked': 28, 'devices.merged': 1, 'events': 38121,
+      'devices.link_conflicts': 20, 'devices.mac_linked': 28, 'devices.merged': 1, 'events': 38195,
       'packets': 36092,
     },
   },

@@ -21,7 +21,10 @@
  * DHCP Activity and Device Inventory Info events are on too: one DHCP ACK per lease with the
  * client's MAC, assigned address, host name and dnsmasq's lease time; one device per client whose
  * inventory lists its MAC, address and host name together; all valid OCSF 1.8.0 (when the schema
- * is there).
+ * is there). DNS Activity is on as well: every lookup of a client names its device, MAC and (the
+ * agent's host, after its heartbeat) its user, and carries the connection_info.uid of its flow;
+ * every DHCP event names its client's device; the agent's host's inventory for its user's logon
+ * names alice as actor and owner and is managed.
  *
  * tcpdump records the bridge at the same time; `outpost replay --with devices --emit
  * network,dhcp,inventory` of that capture must give the same flows with the same host names and
@@ -176,7 +179,7 @@ test('lab: the daemon maps every flow to its device host name and MAC, the agent
       logLevel: 'info',
       capture: { interfaces: [br], bufferTimeoutMs: 10 },
       api: { host: '127.0.0.1', port: 0, tokens: [{ name: 'lab', role: 'admin', sha256: admin.sha256 }] },
-      events: { emit: ['network', 'dhcp', 'inventory'], stdout: true },
+      events: { emit: ['network', 'dns', 'dhcp', 'inventory'], stdout: true },
       devices: { enabled: true, agentListener: { enabled: true, host: `${net}.2`, port: 0, tlsCertFile: cert, tlsKeyFile: key } },
       // Not under test here; its catalog is someone else's moving part.
       discovery: { enabled: false },
@@ -377,6 +380,39 @@ test('lab: the daemon maps every flow to its device host name and MAC, the agent
       return acks.map(row).sort();
     };
     const liveAcks = checkIdentityEvents(events1, 'live');
+
+    /**
+     * Context on every class: each DNS lookup of a client names the client's device and MAC (and
+     * alice for the agent's host once its heartbeat was accepted, nobody before) and carries the
+     * connection_info.uid of the UDP flow it travelled in; each DHCP event names its client's
+     * device by MAC; the agent's host's inventory names alice (its owner) and is managed.
+     */
+    const flowUid = new Map<string, string>();
+    const tuple = (e: Ev) => `${e.src_endpoint.ip}:${e.src_endpoint.port}>${e.dst_endpoint.ip}:${e.dst_endpoint.port}/${e.connection_info.protocol_num}`;
+    for (const f of events1) if (f.class_uid === 4001) flowUid.set(tuple(f), f.connection_info.uid);
+    const lookups = events1.filter((e) => e.class_uid === 4003);
+    assert.ok(lookups.length >= 10, `DNS events: ${lookups.length}`);
+    for (const e of lookups) {
+      const ip = e.src_endpoint.ip as string;
+      const where = `live DNS ${tuple(e)} at ${e.time}`;
+      const who = ip === `${net}.60` ? (e.time < movedAtMs ? 'd' : 'e') : Object.keys(addr).find((n) => addr[n] === ip);
+      assert.ok(who !== undefined, `${where}: from a lab client`);
+      assert.equal(e.device?.hostname, host[who], where);
+      assert.equal(e.device?.mac, macs[who], where);
+      assert.equal(e.src_endpoint.mac, macs[who], where);
+      assert.match(e.connection_info.uid, /^C[0-9A-Za-z]{17}$/, where);
+      assert.equal(e.connection_info.uid, flowUid.get(tuple(e)), `${where}: joins its flow`);
+      if (who === 'c' && e.time >= heartbeatDoneMs) assert.equal(e.actor?.user?.name, 'alice', where);
+      else if (who !== 'c' || e.time < heartbeatStartMs) assert.equal(e.actor?.user, undefined, where);
+    }
+    for (const e of events1.filter((x) => x.class_uid === 4004)) {
+      assert.ok(e.device?.uid, `live DHCP ${e.activity_name} ${e.src_endpoint.mac} names its device`);
+      assert.equal(e.device.mac, e.src_endpoint.mac);
+    }
+    const cInv = events1.filter((e) => e.class_uid === 5001 && e.device.mac === macs.c && e.unmapped?.change === 'user');
+    assert.equal(cInv.length, 1, 'one inventory of the agent\'s host for alice\'s logon');
+    assert.deepEqual([cInv[0]!.actor?.user?.name, cInv[0]!.device.owner?.name, cInv[0]!.device.is_managed], ['alice', 'alice', true]);
+    if (ocsf !== null) for (const e of lookups) assert.deepEqual(ocsf.validate(e), [], `live: ${JSON.stringify(e).slice(0, 400)}`);
 
     // ---- replay of the tcpdump recording: the same devices --------------------------------------
     const replayed = (await run(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'replay', pcapFile, '--with', 'devices', '--emit', 'network,dhcp,inventory', '--config', configPath],

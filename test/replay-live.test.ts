@@ -10,7 +10,8 @@
  * job, replay at the next packet or at the end, so the order across flows differs), except the
  * fields that are not a function of the traffic:
  *   - metadata.uid: a random UUID per event;
- *   - connection_info.uid: flow numbering of one process;
+ *   - connection_info.uid: drawn from a random key per sensor (src/events/flow-uid.ts), so the
+ *     daemon and the replay never share one;
  *   - time of Network Activity events: the emit time, the wall clock of the daemon's expiry job
  *     or stop (live) and the packet clock (replay).
  * Needs root, iproute2, tcpdump, dnsmasq, udhcpc, curl, openssl and python3; skipped otherwise.

@@ -36,7 +36,7 @@ import { NbnsCounters } from '../protocols/nbns/nbns.js';
 import { NameAnnounceCounters } from '../protocols/dns/local.js';
 import { LocalProtocols } from '../protocols/local.js';
 import type { Dhcp4Seen, Dhcp6Seen, LocalProtocolConsumer, NameResponseSeen, NbnsSeen, NeighborClaim } from '../protocols/protocol.js';
-import { DeviceStore, Trust, type Device } from './store.js';
+import { DeviceStore, Trust, type Device, type UserSpan } from './store.js';
 import { buildDhcpActivity, buildDeviceInventory, deviceObject, userObject, dhcp4HostName, type DhcpRequestInfo } from '../events/device-events.js';
 import { hintFromParamRequestList, hintFromUserAgent, hintFromVendorClass, hintFromAgentOs } from './os-hints.js';
 
@@ -58,6 +58,9 @@ export interface AgentReport {
   users?: Array<{ name: string; domain?: string; uid?: string; upn?: string }>;
   os?: string;
 }
+
+/** What contextAt found: the device, the MAC its address was bound with, the user bound then. */
+export interface DeviceContext { device: Device; mac: string | undefined; user: UserSpan | undefined }
 
 /** What a DHCPv4 client sent in its DISCOVER / REQUEST, kept for the server's reply. */
 interface PendingTx extends DhcpRequestInfo { mac: string; clientId?: string }
@@ -102,7 +105,8 @@ export class DeviceIdentity {
     this.emitInventory = o.emitInventory ?? false;
     this.sink = o.sink ?? null;
     if (this.emitInventory) {
-      this.store.onChange = (d, change, atMs) => this.emit(buildDeviceInventory(d, change, atMs, (a) => this.store.addresses.bindingAt(a, atMs)?.mac));
+      this.store.onChange = (d, change, atMs) => this.emit(buildDeviceInventory(d, change, atMs,
+        (a) => this.store.addresses.bindingAt(a, atMs)?.mac, (dev, t) => this.store.users.userAt(dev as Device, t)));
     }
   }
 
@@ -115,6 +119,8 @@ export class DeviceIdentity {
   private onDhcp4(m: Dhcp4Seen): void {
     const info = m.info;
     const atMs = Math.floor(m.tsUs / 1000);
+    // A BOOTREPLY's sender is the server or a relay (RFC 2131 §4.1), never a client.
+    if (info.op === 2 && m.src.mac !== undefined) this.store.names.noteDhcpServer(m.src.mac, atMs);
     const request = this.learnDhcp4(info, atMs);
     if (this.emitDhcp) {
       this.emit(buildDhcpActivity(info, {
@@ -205,6 +211,7 @@ export class DeviceIdentity {
     const info = m.info;
     const atMs = Math.floor(m.tsUs / 1000);
     const fromServer = info.msgType === Dhcp6Type.REPLY || info.msgType === Dhcp6Type.ADVERTISE;
+    if (fromServer && m.src.mac !== undefined) this.store.names.noteDhcpServer(m.src.mac, atMs);
     const clientMac = fromServer ? m.dst.mac : m.src.mac;
     const mac = info.duidMac ?? clientMac;
     const tx = this.pendingDhcp6(info, fromServer);
@@ -355,21 +362,66 @@ export class DeviceIdentity {
   }
 
   /**
-   * The enrich stage of the event pipeline: adds `device` (and the OCSF `host` profile) and
-   * `actor.user` to Network Activity (4001) events, from the device that held the client address
-   * when the flow started.
+   * The one lookup behind every event's device context: the device that held `ip` at atMs (the
+   * address timeline), the MAC it held it with, and the user an agent reported on that device
+   * then. A DNS lookup and the flow it named ask the same question and get the same answer.
+   */
+  contextAt(ip: string, atMs: number): DeviceContext | undefined {
+    const d = this.store.addresses.lookup(ip, atMs);
+    if (d === undefined) return undefined;
+    return { device: d, mac: this.store.addresses.bindingAt(ip, atMs)?.mac, user: this.store.users.userAt(d, atMs) };
+  }
+
+  /**
+   * The enrich stage of the event pipeline: adds `device` (and the OCSF `host` profile),
+   * `actor.user` and the client endpoint's `hostname` / `mac` to every class, from the device
+   * that held the client's address then (contextAt):
+   *   - Network Activity (4001): src_endpoint (the client) when the flow started;
+   *   - HTTP (4002), DNS (4003), later Network-category classes: src_endpoint (the client, the
+   *     querier) at the event's time;
+   *   - DHCP (4004): the client by its MAC (chaddr / DUID, learned just before the event), with
+   *     its assigned address as device.ip;
+   *   - Device Inventory Info (5001): built with its device, user and owner (buildDeviceInventory).
+   * An endpoint's own `mac` / `hostname` (from the packet, from DHCP) is never replaced.
    */
   readonly enrich = (ev: OutpostEvent): void => {
-    if (ev.class_uid !== 4001) return;
-    const src = ev.src_endpoint;
-    const t = ev.start_time;
-    const d = this.store.addresses.lookup(src.ip, t);
-    if (d === undefined) return;
-    ev.device = deviceObject(d, src.ip, src.mac);
-    addProfile(ev.metadata, 'host');
-    const u = this.store.users.userAt(d, t);
-    if (u !== undefined) ev.actor = { ...ev.actor, user: userObject(u) };
+    switch (ev.class_uid) {
+      case 5001: return;
+      case 4001: {
+        const src = ev.src_endpoint;
+        this.applyContext(ev, src, this.contextAt(src.ip, ev.start_time), src.ip);
+        return;
+      }
+      case 4004: {
+        const src = ev.src_endpoint as { ip?: unknown; mac?: unknown; hostname?: unknown };
+        if (typeof src.mac !== 'string') return;
+        const d = this.store.devices.byMacAddress(src.mac);
+        if (d === undefined) return;
+        const ip = typeof src.ip === 'string' && src.ip !== '0.0.0.0' && src.ip !== '::' ? src.ip : undefined;
+        this.applyContext(ev, src, { device: d, mac: src.mac, user: this.store.users.userAt(d, ev.time) }, ip);
+        return;
+      }
+      default: {
+        if (ev.category_uid !== 4) return;
+        const src = ev.src_endpoint as { ip?: unknown } | undefined;
+        if (src === undefined || typeof src.ip !== 'string') return;
+        this.applyContext(ev, src, this.contextAt(src.ip, ev.time), src.ip);
+      }
+    }
   };
+
+  private applyContext(ev: OutpostEvent, endpoint: { ip?: unknown; mac?: unknown; hostname?: unknown }, c: DeviceContext | undefined, ip: string | undefined): void {
+    if (c === undefined) return;
+    const d = c.device;
+    // The MAC the endpoint used: the packet's, else the one the address was bound with, else the
+    // device's only one (an agent's binding names no MAC).
+    const mac = typeof endpoint.mac === 'string' ? endpoint.mac : c.mac ?? (d.macs.length === 1 ? d.macs[0] : undefined);
+    ev.device = deviceObject(d, ip, mac);
+    addProfile(ev.metadata, 'host');
+    if (endpoint.mac === undefined && mac !== undefined) endpoint.mac = mac;
+    if (endpoint.hostname === undefined && d.hostname !== undefined) endpoint.hostname = d.hostname;
+    if (c.user !== undefined) ev.actor = { ...ev.actor, user: userObject(c.user) };
+  }
 
   /** Device identity's place in the event pipeline. */
   readonly stage: EventStage = { name: 'devices', enrich: this.enrich };

@@ -447,7 +447,7 @@ export class Discovery {
   readonly maskUserIdentifier = (value: string): string => (this.key !== undefined ? this.pseudonym(value) : value);
 
   /**
-   * For forwarded events: a copy whose actor.user no longer names the user. The OCSF user fields
+   * For forwarded events: a copy whose actor.user (and device.owner) no longer names the user. The OCSF user fields
    * that are identifiers (name, uid, uid_alt — the UPN —, credential_uid, display_name, full_name)
    * become pseudonyms, each of its own value; the fields that describe without naming (USER_KEPT)
    * stay; everything else (email_addr, forward_addr, phone_number, account, ldap_person, ... and
@@ -459,12 +459,22 @@ export class Discovery {
     const ev = event as Record<string, unknown>;
     const actor = obj(ev.actor);
     const user = obj(actor?.user);
-    if (user === undefined) return event;
+    // Device Inventory Info names the user on the device as its owner too (device.owner).
+    const device = obj(ev.device);
+    const owner = obj(device?.owner);
+    if (user === undefined && owner === undefined) return event;
+    const out: Record<string, unknown> = { ...ev, unmapped: { ...obj(ev.unmapped), user_pseudonymized: true } };
+    if (user !== undefined) out.actor = { ...actor, user: this.pseudonymizeUser(user) };
+    if (owner !== undefined) out.device = { ...device, owner: this.pseudonymizeUser(owner) };
+    return out as T;
+  }
+
+  private pseudonymizeUser(user: Record<string, unknown>): Record<string, unknown> {
     const u: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(user)) {
       if (USER_PSEUDONYMIZED.has(k)) { if (str(v) !== undefined) u[k] = this.pseudonym(v as string); } else if (USER_KEPT.has(k)) u[k] = v;
     }
-    return { ...ev, actor: { ...actor, user: u }, unmapped: { ...obj(ev.unmapped), user_pseudonymized: true } } as T;
+    return u;
   }
 
   /** The name behind a pseudonym; always audited (store and log), found or not. */

@@ -1,7 +1,7 @@
 /**
  * OCSF 1.8.0 events of device identity: DHCP Activity (class 4004) per DHCP message and Device
  * Inventory Info (class 5001) when a device appears or its identity changes; and the `device` /
- * `actor.user` objects added to Network Activity events (which needs the `host` profile).
+ * `actor.user` objects the device enrich stage adds to every event class (`host` profile).
  */
 import { randomUUID } from 'node:crypto';
 import { OCSF_VERSION, PRODUCT, type OcsfDevice, type OcsfEventBase, type OcsfMetadata, type OcsfUser } from './ocsf.js';
@@ -13,6 +13,7 @@ export const TRUST_NAMES: Record<number, string> = { 1: 'dns', 2: 'arp_ndp', 3: 
 /** What the builders read of a user span (the device store's UserSpan has these and more). */
 export interface UserSpanLike {
   name: string;
+  fromMs?: number;
   domain?: string;
   uid?: string;
   upn?: string;
@@ -189,7 +190,14 @@ export function buildDhcpActivity(info: Dhcp4Info | Dhcp6Info, ctx: DhcpEventCon
     transaction_uid: info.xid.toString(16).padStart(isV4 ? 8 : 6, '0'),
     unmapped,
   };
-  if (lease !== undefined) ev.lease_dur = lease;
+  // lease_dur is a lease granted: the server's OFFER / ACK (RFC 2131 §3.1 steps 2 and 4), DHCPv6
+  // ADVERTISE / REPLY (RFC 8415 §18.3). A client's option 51 in DISCOVER / REQUEST (RFC 2132
+  // §9.2) or its IA lifetimes (RFC 8415 §21.6) only ask for one: kept in unmapped.
+  const granted = isV4 ? info.msgType === 2 || info.msgType === 5 : info.msgType === 2 || info.msgType === 7;
+  if (lease !== undefined) {
+    if (granted) ev.lease_dur = lease;
+    else unmapped.dhcp_requested_lease_dur = lease;
+  }
   if (info.version === 4 && info.giaddr !== undefined) ev.relay = { ip: info.giaddr };
   if (info.version === 4 && (info.msgType === 3 && info.ciaddr !== undefined)) ev.is_renewal = true;
   return ev;
@@ -203,6 +211,8 @@ export function deviceObject(d: DeviceLike, ip?: string, mac?: string): OcsfDevi
   if (m !== undefined) o.mac = m;
   if (ip !== undefined) o.ip = ip;
   if (d.vendor !== undefined) o.vendor_name = d.vendor;
+  // An enrolled agent reports this device: it is managed. Without one nothing says either way.
+  if (d.agentId !== undefined) o.is_managed = true;
   if (d.os !== undefined) o.os = { name: d.os.name, type_id: d.os.typeId, type: OS_TYPES[d.os.typeId] ?? 'Other' };
   o.first_seen_time = d.firstSeenMs;
   o.last_seen_time = d.lastSeenMs;
@@ -225,8 +235,10 @@ export function userObject(u: UserSpanLike): OcsfUser {
  * names the MAC an address was bound with (DHCP and ARP/NDP bindings know it; an agent's report
  * does not), so each address is listed with its own interface.
  */
-export function buildDeviceInventory(d: DeviceLike, change: string, timeMs: number, macOf?: (address: string) => string | undefined): InventoryInfoEvent {
-  const device = deviceObject(d);
+export function buildDeviceInventory(d: DeviceLike, change: string, timeMs: number, macOf?: (address: string) => string | undefined,
+  userAt?: (d: DeviceLike, atMs: number) => UserSpanLike | undefined): InventoryInfoEvent {
+  // device.ip: the address the device took most recently (the store lists them in binding order).
+  const device = deviceObject(d, d.addresses.length > 0 ? d.addresses[d.addresses.length - 1] : undefined);
   const ifaces = d.macs.map((mac) => {
     const n: Record<string, unknown> = { mac, type_id: 0 };
     if (d.hostname !== undefined) n.hostname = d.hostname;
@@ -269,7 +281,12 @@ export function buildDeviceInventory(d: DeviceLike, change: string, timeMs: numb
   };
   const um = ev.unmapped;
   for (const k of Object.keys(um)) if (um[k] === undefined) delete um[k];
-  const u = d.users.length > 0 ? d.users[d.users.length - 1] : undefined;
-  if (u !== undefined && u.toMs >= timeMs) ev.actor = { user: userObject(u) };
+  // The user on the device now (the same lookup as every other class's actor.user): the actor,
+  // and the device's owner as far as the sensor can tell.
+  const u = userAt !== undefined ? userAt(d, timeMs) : (d.users.length > 0 ? d.users[d.users.length - 1] : undefined);
+  if (u !== undefined && u.toMs >= timeMs) {
+    ev.actor = { user: userObject(u) };
+    device.owner = userObject(u);
+  }
   return ev;
 }

@@ -25,6 +25,8 @@ export interface DnsEventContext {
   responseTimeMs?: number;
   /** Network Activity direction_id (0 Unknown, 1 Inbound, 2 Outbound, 3 Lateral). */
   directionId?: 0 | 1 | 2 | 3;
+  /** connection_info.uid of the UDP / TCP flow that carried the message (its Network Activity events' uid). */
+  flowUid?: string;
 }
 
 const ACTIVITY_NAMES: Record<number, string> = { 1: 'Query', 2: 'Response', 6: 'Traffic' };
@@ -96,6 +98,7 @@ export interface DnsActivityEvent extends OcsfEventBase {
   src_endpoint: DnsEndpoint;
   dst_endpoint: DnsEndpoint;
   connection_info: {
+    uid?: string;
     protocol_num: number;
     protocol_name: string;
     protocol_ver_id?: number;
@@ -137,6 +140,7 @@ export function buildDnsActivityEvent(info: DnsMessageInfo, ctx: DnsEventContext
     src_endpoint: endpoint(ctx.src),
     dst_endpoint: endpoint(ctx.dst),
     connection_info: {
+      ...(ctx.flowUid !== undefined ? { uid: ctx.flowUid } : {}),
       protocol_num: info.transport === 'tcp' ? 6 : 17,
       protocol_name: info.transport,
       ...(ver === 4 || ver === 6 ? { protocol_ver_id: ver } : {}),
@@ -183,4 +187,48 @@ export function buildDnsActivityEvent(info: DnsMessageInfo, ctx: DnsEventContext
     ev.unmapped = { dns_protocol: info.protocol, answers_omitted: info.answersOmitted };
   }
   return ev;
+}
+
+/**
+ * When each outstanding query was sent, so that its response's event carries `query_time` and
+ * `response_time` together. A response answers the query of the same flow (client address and
+ * port, server address and port) with the same ID (RFC 1035 §4.1.1, §7.3; RFC 5452 §9.1); the
+ * key is the flow's number and the ID. Bounded: past `max` outstanding queries the oldest is
+ * dropped and counted (`dns.query_times_evicted`), as is a response with no query kept
+ * (`dns.responses_unmatched`: the query was missed, dropped, or answered twice).
+ */
+export class DnsQueryTimes {
+  private readonly sent = new Map<string, number>();
+  evicted = 0;
+  matched = 0;
+  unmatched = 0;
+
+  constructor(private readonly max = 4096) {}
+
+  /** A query of `flowUid` with `id` was seen at timeMs. */
+  query(flowUid: number, id: number, timeMs: number): void {
+    const key = `${flowUid}/${id}`;
+    this.sent.delete(key);
+    this.sent.set(key, timeMs);
+    if (this.sent.size > this.max) {
+      this.sent.delete(this.sent.keys().next().value as string);
+      this.evicted++;
+    }
+  }
+
+  /** A response of `flowUid` with `id`: the time of its query (forgotten now), if one was kept. */
+  response(flowUid: number, id: number): number | undefined {
+    const key = `${flowUid}/${id}`;
+    const t = this.sent.get(key);
+    if (t === undefined) { this.unmatched++; return undefined; }
+    this.sent.delete(key);
+    this.matched++;
+    return t;
+  }
+
+  get size(): number { return this.sent.size; }
+
+  snapshot(): Record<string, number> {
+    return { 'dns.responses_matched': this.matched, 'dns.responses_unmatched': this.unmatched, 'dns.query_times_evicted': this.evicted };
+  }
 }

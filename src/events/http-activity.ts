@@ -58,6 +58,18 @@ export interface HttpActivityEvent extends OcsfEventBase {
   dst_endpoint: HttpEndpoint;
   http_request: { http_method: string; url: HttpUrl; user_agent?: string; version: string };
   http_response?: { code: number };
+  /** The flow that carried the request: its uid (its Network Activity events' uid), protocol and direction. */
+  connection_info?: HttpConnectionInfo;
+}
+
+/** What an HTTP event takes from its flow's connection_info (not the flow's TCP flags). */
+export interface HttpConnectionInfo {
+  uid: string;
+  protocol_num: number;
+  protocol_name: string;
+  protocol_ver_id?: number;
+  direction_id: number;
+  direction: string;
 }
 
 /** What the builder reads: a parsed request, optionally with the response's status code. */
@@ -77,13 +89,14 @@ function urlHost(h: string): string {
 
 /**
  * Builds the event. `src` is the client, `dst` the server (plain values from the caller);
- * `timeMs` is epoch milliseconds.
+ * `timeMs` is epoch milliseconds; `flow` is the carrying flow's connection_info.
  */
 export function buildHttpActivity(
   req: HttpRequestLike,
   src: HttpEndpoint,
   dst: HttpEndpoint,
   timeMs: number,
+  flow?: HttpConnectionInfo,
 ): HttpActivityEvent {
   const [activityId, activityName] = ACTIVITY[req.method] ?? [99, req.method || 'Other'];
   const url: HttpUrl = { url_string: '' };
@@ -134,5 +147,12 @@ export function buildHttpActivity(
     http_request: httpRequest,
   };
   if (req.statusCode !== undefined) ev.http_response = { code: req.statusCode };
+  if (flow !== undefined) {
+    ev.connection_info = {
+      uid: flow.uid, protocol_num: flow.protocol_num, protocol_name: flow.protocol_name,
+      ...(flow.protocol_ver_id !== undefined ? { protocol_ver_id: flow.protocol_ver_id } : {}),
+      direction_id: flow.direction_id, direction: flow.direction,
+    };
+  }
   return ev;
 }

@@ -4,7 +4,8 @@
  * The client (SYN sender, else the endpoint judged to have started the conversation) is
  * `src_endpoint`; `traffic.*_out` is client → server. Each event carries the counts since the
  * flow's previous event, so the events of one flow sum to its totals; `connection_info.uid` is
- * the flow's id and ties its events together.
+ * the flow's id (flow-uid.ts: unique across restarts and sensors) and ties its events together,
+ * and its DNS and HTTP events to them.
  */
 import { randomUUID } from 'node:crypto';
 import type { FlowTable } from '../flows/flow-table.js';
@@ -13,6 +14,7 @@ import { protocolName } from '../decode/constants.js';
 import { ipv4ToString, ipv6ToString, macToString } from '../decode/format.js';
 import { directionOf, isInternal } from './direction.js';
 import { tlsVersionName, type FlowFindings } from '../protocols/inspector.js';
+import { FlowUids } from './flow-uid.js';
 
 import { OCSF_VERSION, PRODUCT, type OcsfEventBase, type OcsfMetadata } from './ocsf.js';
 
@@ -85,11 +87,14 @@ function address(words: Uint32Array, k: number, version: number): string {
   return version === 4 ? ipv4ToString(words[k + 3]!) : ipv6ToString(words[k]!, words[k + 1]!, words[k + 2]!, words[k + 3]!);
 }
 
+/** For callers that pass no FlowUids of their own (a Sensor has one). */
+const PROCESS_FLOW_UIDS = new FlowUids();
+
 /** Name a client looked up for a server address (DNS answers), if any. */
 export type NameResolver = (clientIp: string, serverIp: string, atMs: number) => string | undefined;
 
 export function buildNetworkActivity(t: FlowTable, slot: number, activity: FlowActivity, tsUs: number,
-  findings?: FlowFindings, resolveName?: NameResolver): NetworkActivityEvent {
+  findings?: FlowFindings, resolveName?: NameResolver, uids: FlowUids = PROCESS_FLOW_UIDS): NetworkActivityEvent {
   const k = slot << 2;
   const ver = t.ipVersion[slot]!;
   const proto = t.protocol[slot]!;
@@ -134,7 +139,7 @@ export function buildNetworkActivity(t: FlowTable, slot: number, activity: FlowA
     src_endpoint: clientIsA ? a : b,
     dst_endpoint: clientIsA ? b : a,
     connection_info: {
-      uid: t.uid[slot]!.toString(36),
+      uid: uids.of(t.uid[slot]!),
       protocol_num: proto,
       protocol_name: PROTOCOL_NAMES[proto] ?? protocolName(proto).toLowerCase(),
       protocol_ver_id: ver,

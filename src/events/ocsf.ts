@@ -32,6 +32,10 @@ export interface OcsfDevice {
   mac?: string;
   ip?: string;
   vendor_name?: string;
+  /** True when an enrolled agent reports the device (absent: not known). */
+  is_managed?: boolean;
+  /** The user on the device when the event was written (Device Inventory Info). */
+  owner?: OcsfUser;
   os?: { name: string; type_id: number; type: string };
   first_seen_time?: number;
   last_seen_time?: number;

@@ -109,6 +109,7 @@ export const CEF_MAP: readonly CefMapping[] = [
   // HTTP Activity.
   { classes: [HTTP], ocsf: 'http_response.code', key: 'cn1', label: 'httpStatus' },
   { classes: [HTTP], ocsf: 'http_request.version', key: 'cs1', label: 'httpVersion' },
+  { classes: [HTTP], ocsf: 'connection_info.uid', key: 'cs2', label: 'connectionUid' },
   // DNS Activity.
   { classes: [DNS], ocsf: 'query.packet_uid | answers[0].packet_uid', key: 'cn1', label: 'dnsTransactionId' },
   { classes: [DNS], ocsf: 'query.hostname', key: 'cs1', label: 'dnsQuery' },

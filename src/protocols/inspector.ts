@@ -64,6 +64,7 @@ class CurrentPacket implements PacketContext {
   fromClient = false;
   clientDecidedBySyn = false;
   syn = false;
+  flowUid = 0;
 }
 
 /** The inspector's environment: listeners may be attached after construction. */
@@ -142,7 +143,7 @@ export class FlowInspector {
       this.findings[slot] = ins.findings;
     }
     const pc = this.cur;
-    pc.p = p; pc.buf = buf; pc.tsUs = tsUs; pc.syn = syn;
+    pc.p = p; pc.buf = buf; pc.tsUs = tsUs; pc.syn = syn; pc.flowUid = uid;
     pc.clientDecidedBySyn = t.clientKnown(slot);
     pc.fromClient = t.lastPacketFromClient !== ins.swapped;
     if (ins.owner === UNDECIDED && !this.decide(ins, pc, proto === IPPROTO_TCP ? TRANSPORT_TCP : TRANSPORT_UDP)) {

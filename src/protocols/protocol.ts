@@ -38,12 +38,16 @@ export interface FlowFindings {
   http?: HttpRequestRecord[];
 }
 
-/** A parsed DNS message with its endpoints: `client` asked, `server` answered. */
+/**
+ * A parsed DNS message with its endpoints: `client` asked, `server` answered. `flowUid` is the
+ * flow table's number of the UDP / TCP flow that carried it, so that its event names the flow.
+ */
 export interface DnsMessageEvent {
   info: DnsMessageInfo;
   client: { ip: string; port: number };
   server: { ip: string; port: number };
   tsUs: number;
+  flowUid: number;
 }
 export type DnsMessageCallback = (m: DnsMessageEvent) => void;
 
@@ -104,6 +108,8 @@ export interface PacketContext {
   readonly clientDecidedBySyn: boolean;
   /** TCP segment with SYN set. */
   readonly syn: boolean;
+  /** The flow table's number of the packet's flow (FlowTable.uid). */
+  readonly flowUid: number;
 }
 
 /**

@@ -80,7 +80,7 @@ export interface Binding {
   trust: number;
 }
 
-export type DeviceChange = 'new' | 'hostname' | 'mac_linked' | 'mac_unlinked' | 'agent' | 'os' | 'address';
+export type DeviceChange = 'new' | 'hostname' | 'mac_linked' | 'mac_unlinked' | 'agent' | 'os' | 'address' | 'dhcp_server' | 'user';
 
 export class DeviceCounters {
   created = 0; evicted = 0; macLinked = 0; macUnlinked = 0;

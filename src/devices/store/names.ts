@@ -9,7 +9,18 @@ import type { Device } from './model.js';
 import type { DeviceTable } from './device-table.js';
 import type { LinkIndex } from './link-index.js';
 
+/** DHCP server MACs remembered (most recent kept): a handful per network. */
+const MAX_SERVER_MACS = 256;
+
 export class DeviceNames {
+  /**
+   * MACs seen sending DHCP server messages (DHCPv4 BOOTREPLY, DHCPv6 ADVERTISE / REPLY). A
+   * locally administered address there is a router's or a virtual interface's configured address,
+   * not a client's privacy address (IEEE 802c; clients randomise to hide between networks and do
+   * not serve DHCP), so it does not make the device `randomizedMac`.
+   */
+  private readonly serverMacs = new Set<string>();
+
   constructor(private readonly table: DeviceTable, private readonly index: LinkIndex) {}
 
   /**
@@ -47,8 +58,24 @@ export class DeviceNames {
 
   /** What a MAC the device gained says: randomized, or (the first time one has an OUI) its vendor. */
   noteMac(d: Device, mac: string): void {
-    if (isRandomizedMac(mac)) d.randomizedMac = true;
+    if (isRandomizedMac(mac)) { if (!this.serverMacs.has(mac)) d.randomizedMac = true; }
     else if (d.vendor === undefined) { const v = macVendor(mac); if (v !== undefined) d.vendor = v; }
+  }
+
+  /**
+   * `mac` sent a DHCP server message: its device (now or when it appears) is not randomized by
+   * that MAC; its flag is recomputed from its other MACs (a change, reported as `dhcp_server`).
+   */
+  noteDhcpServer(mac: string, atMs: number): void {
+    if (!this.serverMacs.has(mac)) {
+      this.serverMacs.add(mac);
+      if (this.serverMacs.size > MAX_SERVER_MACS) this.serverMacs.delete(this.serverMacs.values().next().value as string);
+    }
+    const d = this.table.byMacAddress(mac);
+    if (d !== undefined && d.randomizedMac) {
+      d.randomizedMac = d.macs.some((m) => isRandomizedMac(m) && !this.serverMacs.has(m));
+      if (!d.randomizedMac) this.table.changed(d, 'dhcp_server', atMs);
+    }
   }
 
   /** Takes the host name (by trust) and OS (by confidence) of a device folded into `d`. */

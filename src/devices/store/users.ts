@@ -13,6 +13,7 @@ export class DeviceUsers {
   /** Opens or extends the user spans an agent reported at atMs. */
   reportUsers(d: Device, users: ReadonlyArray<Omit<UserSpan, 'fromMs' | 'toMs'>>, atMs: number): void {
     const ttl = this.settings.agentHeartbeatTtlMs;
+    let started = false;
     for (const u of users) {
       let span: UserSpan | undefined;
       for (let i = d.users.length - 1; i >= 0; i--) {
@@ -20,10 +21,13 @@ export class DeviceUsers {
         if (s.name === u.name && s.domain === u.domain && s.toMs >= atMs) { span = s; break; }
       }
       if (span !== undefined) span.toMs = Math.max(span.toMs, atMs + ttl);
-      else d.users.push({ ...u, fromMs: atMs, toMs: atMs + ttl });
+      else { d.users.push({ ...u, fromMs: atMs, toMs: atMs + ttl }); started = true; }
     }
     while (d.users.length > this.settings.maxEvidencePerDevice) { d.users.shift(); this.counters.compactedEvidence++; }
-    this.table.mark(d);
+    // A user who was not on the device is a change of who uses it (Device Inventory Info
+    // carries the user); a heartbeat that only extends the spans is not.
+    if (started) this.table.changed(d, 'user', atMs);
+    else this.table.mark(d);
   }
 
   /** The user reported on the device at atMs (the most recently started span holding atMs). */

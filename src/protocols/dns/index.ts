@@ -39,6 +39,7 @@ export class DnsAnalyzer implements FlowAnalyzer<DnsFlowState> {
   private readonly info = new DnsMessageInfo();
   private packet: DecodedPacket | null = null;
   private tsUs = 0;
+  private flowUid = 0;
   /** Parse options per protocol and transport, built once rather than per packet. */
   private readonly udpOptions;
   private readonly tcpOptions;
@@ -77,6 +78,7 @@ export class DnsAnalyzer implements FlowAnalyzer<DnsFlowState> {
     const protocol = dnsProtocolForPorts(p.srcPort, p.dstPort) ?? 'dns';
     this.packet = p;
     this.tsUs = pc.tsUs;
+    this.flowUid = pc.flowUid;
     if (p.protocol !== 6) {
       const st = parseDnsFast(buf, off, end, this.info, this.udpOptions[protocol]);
       if (st === ParseStatus.OK) this.deliver(this.info, ParseStatus.OK);
@@ -113,7 +115,7 @@ export class DnsAnalyzer implements FlowAnalyzer<DnsFlowState> {
     const src = { ip: packetAddress(p, true), port: p.srcPort };
     const dst = { ip: packetAddress(p, false), port: p.dstPort };
     const queryFromSrc = !info.qr;
-    listener({ info, client: queryFromSrc ? src : dst, server: queryFromSrc ? dst : src, tsUs: this.tsUs });
+    listener({ info, client: queryFromSrc ? src : dst, server: queryFromSrc ? dst : src, tsUs: this.tsUs, flowUid: this.flowUid });
   };
 
   isDone(): boolean { return false; }
