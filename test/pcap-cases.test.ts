@@ -73,12 +73,10 @@ for (const name of cases) {
 }
 
 // A request seen mid-stream after a server packet: the request's sender is the client (RFC 9110
-// §3.3: the client sends requests). Today the flow is oriented by its first packet, so the
-// server is src_endpoint and the Host name is put on the client's address; expected.json pins
-// that output so that a change is seen, and this test states what is right.
+// §3.3: the client sends requests). The flow's first packet is the server's; its user port
+// (8080) facing a dynamic-range one, and the request itself, make the requester src_endpoint.
 test('http-midstream: the side that sent the request is the client', {
   skip: existsSync(CLI) ? false : 'dist/cli.js missing: run npm run build',
-  todo: 'flow orientation comes from the first packet seen, not from the HTTP request direction',
 }, () => {
   const { events } = runCase(join(CASES_DIR, 'http-midstream'));
   assert.equal(events.length, 2);
