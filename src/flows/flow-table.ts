@@ -69,10 +69,11 @@ const enum ClientBy { SYN, SERVER_TABLE, PORT, DNS, FIRST_SENDER }
 /**
  * Known servers: (address, port) pairs seen answering a SYN (the SYN-ACK's sender) or proven
  * server by an application request, remembered so that a later flow with the same pair whose
- * handshake was not seen is oriented the same way. Direct-mapped, 4096 entries (about 90 KB); a
- * pair overwritten by another is counted in `flows.server_table_evictions`.
+ * handshake was not seen is oriented the same way (over TCP or UDP: a service port usually
+ * serves both, as DNS and HTTPS/QUIC do). Direct-mapped, 16384 entries (320 KB, independent of
+ * maxFlows); a pair overwritten by another is counted in `flows.server_table_evictions`.
  */
-const KNOWN_SERVER_ENTRIES = 1 << 12;
+const KNOWN_SERVER_ENTRIES = 1 << 14;
 
 export class FlowCounters {
   created = 0;
