@@ -204,7 +204,7 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
       stop: async () => {
         clearInterval(statsTimer);
         sensor.lastPacketUs = Math.max(sensor.lastPacketUs, Date.now() * 1000);
-        sensor.flush();
+        sensor.flush('shutdown');
         writer.flush();
       },
     },

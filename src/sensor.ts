@@ -8,7 +8,8 @@
 import type { PacketCallback } from './capture/types.js';
 import { Decoder, DecodedPacket, DecodeStatus } from './decode/decoder.js';
 import { DecodeCounters } from './decode/counters.js';
-import { FlowTable, FlowCounters, type FlowSettings, type FlowActivity, DEFAULT_FLOW_SETTINGS } from './flows/flow-table.js';
+import { FlowTable, FlowCounters, EndReason, type FlowSettings, type FlowActivity, DEFAULT_FLOW_SETTINGS } from './flows/flow-table.js';
+import { ipv4ToString, ipv6ToString } from './decode/format.js';
 import { buildNetworkActivity } from './events/network-activity.js';
 import { FlowInspector, DEFAULT_INSPECTOR_SETTINGS, type InspectorSettings, type DnsMessageEvent } from './protocols/inspector.js';
 import { DnsNameCache } from './protocols/dns/name-cache.js';
@@ -99,6 +100,7 @@ export class Sensor {
     this.flowUids = options.flowUids ?? new FlowUids();
     this.decoder = new Decoder(this.decodeCounters, { decapsulateUdpTunnels: options.decapsulateTunnels ?? true });
     this.flows = new FlowTable(options.flows ?? DEFAULT_FLOW_SETTINGS, this.flowCounters, this.onFlowEvent);
+    this.flows.serverHint = this.serverHint;
     this.inspector = options.inspect === false ? null : new FlowInspector(options.inspector ?? DEFAULT_INSPECTOR_SETTINGS);
     if (this.inspector !== null) {
       this.inspector.onDnsMessage = this.onDnsMessage;
@@ -126,6 +128,23 @@ export class Sensor {
       }));
       this.eventsEmitted++;
     }
+  };
+
+  /**
+   * For a new flow without handshake whose ports tell nothing: the endpoint the other one had
+   * resolved through DNS is the server. Called once per such flow (rare: most flows have a
+   * system or registered port on one side), so formatting the two addresses here is acceptable.
+   */
+  private readonly serverHint = (t: FlowTable, slot: number): 0 | 1 | 2 => {
+    if (this.nameCache.size === 0) return 0;
+    const k = slot << 2;
+    const v4 = t.ipVersion[slot] === 4;
+    const a = v4 ? ipv4ToString(t.addrA[k + 3]!) : ipv6ToString(t.addrA[k]!, t.addrA[k + 1]!, t.addrA[k + 2]!, t.addrA[k + 3]!);
+    const b = v4 ? ipv4ToString(t.addrB[k + 3]!) : ipv6ToString(t.addrB[k]!, t.addrB[k + 1]!, t.addrB[k + 2]!, t.addrB[k + 3]!);
+    const atMs = Math.floor(t.firstSeenUs[slot]! / 1000);
+    const aServes = this.nameCache.resolvedBy(b, a, atMs);
+    const bServes = this.nameCache.resolvedBy(a, b, atMs);
+    return aServes === bServes ? 0 : aServes ? 1 : 2;
   };
 
   /** The name a client looked up for a server address just before `atMs`, from DNS answers. */
@@ -179,9 +198,12 @@ export class Sensor {
     if (final) this.inspector?.release(slot);
   };
 
-  /** Ends all flows, emitting their final events (end of replay, shutdown). */
-  flush(): void {
-    this.flows.flush(this.lastPacketUs);
+  /**
+   * Ends all flows, emitting their final events: Close (Reset after an RST) with
+   * unmapped.flow_end_reason 'capture_end' (end of replay) or 'shutdown' for flows still open.
+   */
+  flush(reason: 'capture_end' | 'shutdown' = 'capture_end'): void {
+    this.flows.flush(this.lastPacketUs, reason === 'shutdown' ? EndReason.SHUTDOWN : EndReason.CAPTURE_END);
   }
 
   counters(): Record<string, number> {

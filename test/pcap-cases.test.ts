@@ -85,12 +85,10 @@ for (const name of cases) {
 }
 
 // A request seen mid-stream after a server packet: the request's sender is the client (RFC 9110
-// §3.3: the client sends requests). Today the flow is oriented by its first packet, so the
-// server is src_endpoint and the Host name is put on the client's address; expected.json pins
-// that output so that a change is seen, and this test states what is right.
+// §3.3: the client sends requests). The flow's first packet is the server's; its user port
+// (8080) facing a dynamic-range one, and the request itself, make the requester src_endpoint.
 test('http-midstream: the side that sent the request is the client', {
   skip: existsSync(CLI) ? false : 'dist/cli.js missing: run npm run build',
-  todo: 'flow orientation comes from the first packet seen, not from the HTTP request direction',
 }, () => {
   const { events } = runCase(join(CASES_DIR, 'http-midstream'));
   assert.equal(events.length, 2);
@@ -98,4 +96,25 @@ test('http-midstream: the side that sent the request is the client', {
     assert.deepEqual([(e.src_endpoint as { ip: string }).ip, (e.dst_endpoint as { ip: string }).ip], ['192.168.50.10', '203.0.113.31'], `class ${String(e.class_uid)}`);
   }
   assert.equal((events[0]!.dst_endpoint as { hostname?: string }).hostname, 'api.example.org');
+});
+
+// Connections already open when the capture started (no SYN or SYN-ACK, the server's packet
+// first): each is the phone's, with its device, told by an earlier handshake to the same server,
+// a DNS answer, a system port or the phone's HTTP request (test/pcap/build.ts, midstream-cloud).
+test('midstream-cloud: every connection is the phone\'s, with its device, without a handshake', {
+  skip: existsSync(CLI) ? false : 'dist/cli.js missing: run npm run build',
+}, () => {
+  const { events, stats } = runCase(join(CASES_DIR, 'midstream-cloud'));
+  type Ep = { ip: string; port: number };
+  const tcp = events.filter((e) => e.class_uid === 4001 && (e.connection_info as { protocol_num: number }).protocol_num === 6);
+  assert.deepEqual(tcp.map((e) => (e.dst_endpoint as Ep).port), [50443, 50443, 55000, 443, 8088]);
+  for (const e of tcp) {
+    const what = JSON.stringify(e.dst_endpoint);
+    assert.equal((e.src_endpoint as Ep).ip, '192.168.50.10', what);
+    assert.equal((e.device as { uid?: string } | undefined)?.uid, 'mac:02:00:00:00:00:0a', what);
+    assert.equal((e.connection_info as { direction: string }).direction, 'Outbound', what);
+  }
+  assert.deepEqual(tcp.map((e) => e.is_src_dst_assignment_known), [true, false, false, false, false]);
+  const c = stats.counters;
+  assert.deepEqual([c['flows.client_by_server_table'], c['flows.client_by_dns'], c['flows.client_by_payload']], [1, 1, 1]);
 });

@@ -24,6 +24,8 @@ export interface OurFlow {
   s2cPackets: number;
   s2cBytes: number;
   hostname: string | null;
+  /** Our client was a guess (no SYN/SYN-ACK seen: is_src_dst_assignment_known false). */
+  guessed: boolean;
 }
 
 export type Mismatch =
@@ -38,7 +40,13 @@ export interface FileResult {
   ourFlows: number;
   found: number;
   identical: number;
-  /** Same counts with client and server swapped. */
+  /**
+   * Of `identical`: flows whose handshake neither side saw, with the same counts but our client
+   * on the other side. ndpiReader's client is then its first sender by construction; ours comes
+   * from ports, known servers, DNS answers or a client-only message (docs/ACCURACY.md).
+   */
+  guessedOtherWay: number;
+  /** Same counts with client and server swapped, our client decided by the handshake. */
   reversed: number;
   /** nDPI flows labelled TLS, QUIC or HTTP that carry a Hostname/SNI, matched to one of ours. */
   named: number;
@@ -55,10 +63,13 @@ export interface CompareSummary {
   ourFlows: number;
   found: number;
   identical: number;
+  guessedOtherWay: number;
   reversed: number;
   extra: number;
   foundPct: number;
   identicalPct: number;
+  /** Identical with the same client as ndpiReader's first sender, guessed flows included. */
+  sameClientAsNdpiPct: number;
   named: number;
   sameName: number;
   sameNamePct: number;
@@ -112,6 +123,7 @@ export function ourFlowsFromEvents(events: NetworkActivityEvent[]): OurFlow[] {
         serverIp: ndpiAddressText(e.dst_endpoint.ip), serverPort: e.dst_endpoint.port ?? 0,
         c2sPackets: 0, c2sBytes: 0, s2cPackets: 0, s2cBytes: 0,
         hostname: e.dst_endpoint.hostname ?? null,
+        guessed: !e.is_src_dst_assignment_known,
       };
       byUid.set(uid, f);
     }
@@ -142,7 +154,7 @@ export function compareFile(pcapPath: string, outPath: string, settings: FlowSet
     if (list) list.push(f); else index.set(k, [f]);
   }
   const result: FileResult = {
-    capture: basename(pcapPath), ndpiFlows: ndpi.length, ourFlows: ours.length, found: 0, identical: 0, reversed: 0,
+    capture: basename(pcapPath), ndpiFlows: ndpi.length, ourFlows: ours.length, found: 0, identical: 0, guessedOtherWay: 0, reversed: 0,
     named: 0, sameName: 0, nameMismatches: [], mismatches: [], counters,
   };
   const used = new Set<OurFlow>();
@@ -160,6 +172,7 @@ export function compareFile(pcapPath: string, outPath: string, settings: FlowSet
     const match = exact ?? rev ?? candidates[0]!;
     used.add(match);
     if (exact) result.identical++;
+    else if (rev?.guessed === true) { result.identical++; result.guessedOtherWay++; }
     else if (rev) { result.reversed++; result.mismatches.push({ kind: 'direction', ndpi: n, ours: rev }); }
     else result.mismatches.push({ kind: 'counts', ndpi: n, ours: match });
     if (isNamedByNdpi(n)) {
@@ -186,16 +199,19 @@ export function compareCorpus(dir: string, settings: FlowSettings, only?: (name:
   const ndpiFlows = sum((r) => r.ndpiFlows);
   const found = sum((r) => r.found);
   const identical = sum((r) => r.identical);
+  const guessedOtherWay = sum((r) => r.guessedOtherWay);
   return {
     captures: files.length,
     ndpiFlows,
     ourFlows: sum((r) => r.ourFlows),
     found,
     identical,
+    guessedOtherWay,
     reversed: sum((r) => r.reversed),
     extra: sum((r) => r.mismatches.filter((m) => m.kind === 'extra').length),
     foundPct: ndpiFlows ? (100 * found) / ndpiFlows : 0,
     identicalPct: ndpiFlows ? (100 * identical) / ndpiFlows : 0,
+    sameClientAsNdpiPct: ndpiFlows ? (100 * (identical - guessedOtherWay)) / ndpiFlows : 0,
     named: sum((r) => r.named),
     sameName: sum((r) => r.sameName),
     sameNamePct: sum((r) => r.named) ? (100 * sum((r) => r.sameName)) / sum((r) => r.named) : 0,
@@ -231,8 +247,9 @@ async function main(): Promise<void> {
   }
   console.log(JSON.stringify({
     captures: s.captures, ndpiFlows: s.ndpiFlows, ourFlows: s.ourFlows, found: s.found, identical: s.identical,
-    reversedDirection: s.reversed, extraFlows: s.extra,
+    guessedOtherWay: s.guessedOtherWay, reversedDirection: s.reversed, extraFlows: s.extra,
     foundPct: Number(s.foundPct.toFixed(3)), identicalPct: Number(s.identicalPct.toFixed(3)),
+    sameClientAsNdpiPct: Number(s.sameClientAsNdpiPct.toFixed(3)),
     namedByNdpi: s.named, sameName: s.sameName, sameNamePct: Number(s.sameNamePct.toFixed(3)),
     elapsedMs: Date.now() - t0, details: 'test-output/compare-ndpi.json',
   }, null, 2));

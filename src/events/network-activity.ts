@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { FlowTable } from '../flows/flow-table.js';
-import { FlowActivity } from '../flows/flow-table.js';
+import { FlowActivity, EndReason, END_REASON_NAMES } from '../flows/flow-table.js';
 import { protocolName } from '../decode/constants.js';
 import { ipv4ToString, ipv6ToString, macToString } from '../decode/format.js';
 import { directionOf, isInternal } from './direction.js';
@@ -152,6 +152,8 @@ export function buildNetworkActivity(t: FlowTable, slot: number, activity: FlowA
       : { packets_out: pBA, packets_in: pAB, bytes_out: bBA, bytes_in: bAB, packets: pAB + pBA, bytes: bAB + bBA },
   };
   if (proto === 6) ev.connection_info.tcp_flags = t.tcpFlagsA[slot]! | t.tcpFlagsB[slot]!;
+  // A flow still open that the sensor ended (capture end, shutdown, table full): its Close says why.
+  if (t.ending !== EndReason.NONE) (ev.unmapped ??= {}).flow_end_reason = END_REASON_NAMES[t.ending];
   if (findings !== undefined) addFindings(ev, findings);
   if (ev.dst_endpoint.hostname === undefined && resolveName !== undefined) {
     // No name on the wire (no SNI, encrypted ClientHello, plain TCP): the name the client

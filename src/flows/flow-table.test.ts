@@ -5,7 +5,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  DEFAULT_FLOW_SETTINGS, FlowActivity, FlowCounters, FlowTable, type FlowSettings,
+  DEFAULT_FLOW_SETTINGS, EndReason, FlowActivity, FlowCounters, FlowTable, type FlowSettings,
 } from './flow-table.js';
 import { Decoder, DecodedPacket, DecodeStatus } from '../decode/decoder.js';
 import { DecodeCounters } from '../decode/counters.js';
@@ -148,7 +148,10 @@ describe('flow keys', () => {
     h.table.flush(T0 + 10);
     assert.equal(h.events.length, 1);
     const e = h.events[0]!;
-    assert.equal(e.activity_id, FlowActivity.TRAFFIC);
+    // Still open at the flush: a Close that says why (capture_end), at its last packet's time.
+    assert.equal(e.activity_id, FlowActivity.CLOSE);
+    assert.equal(e.unmapped?.flow_end_reason, 'capture_end');
+    assert.equal(e.time, e.end_time);
     assert.deepEqual(e.src_endpoint, { ip: CLIENT, port: 40000, mac: macOf(CLIENT) });
     assert.deepEqual(e.dst_endpoint, { ip: SERVER, port: 443, mac: macOf(SERVER) });
     assert.deepEqual(e.traffic, {
@@ -267,11 +270,85 @@ describe('client / server', () => {
     assert.equal(clientOf(h), `${CLIENT}:40000 known=true`);
   });
 
-  it('mid-stream (no SYN): the first sender is the client, not known', () => {
+  it('mid-stream (no SYN): the system-port side is the server, not known', () => {
     const h = new Harness();
     h.send(tcpPkt(SERVER, 443, CLIENT, 40000, PSH | ACK, 100), T0);
     h.send(tcpPkt(CLIENT, 40000, SERVER, 443, ACK), T0 + 1);
+    assert.equal(clientOf(h), `${CLIENT}:40000 known=false`);
+    assert.equal(h.counters.clientByPort, 1);
+  });
+
+  it('mid-stream (no SYN): a user port facing a dynamic port (TCP) is the server', () => {
+    const h = new Harness();
+    h.send(tcpPkt(SERVER, 8080, CLIENT, 50000, PSH | ACK, 100), T0);
+    assert.equal(clientOf(h), `${CLIENT}:50000 known=false`);
+  });
+
+  it('mid-stream (no SYN): ports of one rank tell nothing, the first sender is the client', () => {
+    for (const [sp, cp] of [[40000, 41000], [50000, 60000], [22, 80]] as const) {
+      const h = new Harness();
+      h.send(tcpPkt(SERVER, sp, CLIENT, cp, PSH | ACK, 100), T0);
+      assert.equal(clientOf(h), `${SERVER}:${sp} known=false`, `${sp}/${cp}`);
+      assert.equal(h.counters.clientByFirstSender, 1);
+    }
+  });
+
+  it('mid-stream (no SYN): an endpoint seen answering a SYN before is the server, whatever the ports', () => {
+    const h = new Harness();
+    // A first connection with its handshake: SERVER:50001 answers a SYN (a dynamic port).
+    h.send(tcpPkt(CLIENT, 40000, SERVER, 50001, SYN), T0);
+    h.send(tcpPkt(SERVER, 50001, CLIENT, 40000, SYN | ACK), T0 + 1);
+    // A second one seen mid-stream, the server's packet first, from a port of a higher rank.
+    const h2slot = h.send(tcpPkt(SERVER, 50001, CLIENT, 40001, PSH | ACK, 10), T0 + 2);
+    const t = h.table;
+    const clientIsA = t.clientIsA(h2slot);
+    const clientPort = clientIsA ? t.portA[h2slot] : t.portB[h2slot];
+    assert.equal(clientPort, 40001);
+    assert.equal(t.clientKnown(h2slot), false);
+    assert.equal(h.counters.clientByServerTable, 1);
+  });
+
+  it('the known-server table is bounded: an overwritten entry is counted', () => {
+    const h = new Harness();
+    // 20000 distinct servers answering a SYN into a 16384-entry direct-mapped table.
+    for (let i = 0; i < 20000; i++) {
+      h.send(tcpPkt(SERVER, 1024 + i, CLIENT, 40000, SYN | ACK), T0 + i);
+    }
+    assert.ok(h.counters.serverTableEvictions >= 20000 - 16384, String(h.counters.serverTableEvictions));
+    // The most recent one is still known: a flow with it seen mid-stream is oriented by it,
+    // even against the ports (the client's is a system port here).
+    const s = h.send(tcpPkt(SERVER, 1024 + 19999, CLIENT, 1000, PSH | ACK, 10), T0 + 30000);
+    assert.equal(h.counters.clientByServerTable, 1);
+    assert.equal((h.table.clientIsA(s) ? h.table.portA : h.table.portB)[s], 1000);
+  });
+
+  it('a client decided by ports is turned round by reverseClient once; a SYN-decided one never', () => {
+    const h = new Harness();
+    const s1 = h.send(tcpPkt(SERVER, 443, CLIENT, 40000, PSH | ACK, 100), T0);
+    assert.equal(h.table.reverseClient(s1), true);
     assert.equal(clientOf(h), `${SERVER}:443 known=false`);
+    assert.equal(h.table.reverseClient(s1), false, 'decided once');
+    assert.equal(h.counters.clientByPayload, 1);
+    const h2 = new Harness();
+    const s2 = h2.send(tcpPkt(CLIENT, 40000, SERVER, 443, SYN), T0);
+    assert.equal(h2.table.reverseClient(s2), false);
+    assert.equal(clientOf(h2), `${CLIENT}:40000 known=true`);
+  });
+
+  it('the server hint (DNS) decides when the ports do not', () => {
+    const h = new Harness();
+    let asked = 0;
+    h.table.serverHint = (t, slot) => {
+      asked++;
+      const k = slot << 2;
+      // Endpoint holding SERVER's address is the server.
+      return P.ipv4Word(SERVER) === t.addrA[k + 3] ? 1 : 2;
+    };
+    h.send(tcpPkt(SERVER, 50000, CLIENT, 60000, PSH | ACK, 100), T0); // ports of one rank
+    assert.equal(clientOf(h), `${CLIENT}:60000 known=false`);
+    h.send(tcpPkt(SERVER, 443, CLIENT, 60001, PSH | ACK, 100), T0); // the port decides: not asked
+    assert.equal(asked, 1);
+    assert.equal(h.counters.clientByDns, 1);
   });
 
   it('a SYN right after a first out-of-order packet decides', () => {
@@ -281,11 +358,17 @@ describe('client / server', () => {
     assert.equal(clientOf(h), `${CLIENT}:40000 known=true`);
   });
 
-  it('UDP: the first sender is the client', () => {
+  it('UDP: a system port is the server even when its answer is seen first', () => {
     const h = new Harness();
     h.send(udpPkt(SERVER, 53, CLIENT, 5353), T0);
     h.send(udpPkt(CLIENT, 5353, SERVER, 53), T0 + 1);
-    assert.equal(clientOf(h), `${SERVER}:53 known=false`);
+    assert.equal(clientOf(h), `${CLIENT}:5353 known=false`);
+  });
+
+  it('UDP: user and dynamic ports tell nothing (peer-to-peer, media), the first sender is the client', () => {
+    const h = new Harness();
+    h.send(udpPkt(SERVER, 28681, CLIENT, 61616), T0);
+    assert.equal(clientOf(h), `${SERVER}:28681 known=false`);
   });
 });
 
@@ -468,16 +551,29 @@ describe('expiry', () => {
     assert.equal(h.events[0]!.activity_name, 'Reset');
   });
 
-  it('flush ends every flow: TRAFFIC for open ones, CLOSE / RESET for closed ones', () => {
+  it('flush ends every flow: CLOSE with flow_end_reason for open ones, CLOSE / RESET for closed ones', () => {
     const h = new Harness();
     h.send(udpPkt(CLIENT, 1, SERVER, 2), T0);
     h.send(tcpPkt(CLIENT, 3, SERVER, 4, RST), T0 + 1);
     h.send(tcpPkt(CLIENT, 5, SERVER, 6, FIN), T0 + 2);
     h.send(tcpPkt(SERVER, 6, CLIENT, 5, FIN), T0 + 3);
-    h.table.flush(T0 + 10);
-    assert.deepEqual(h.events.map((e) => e.activity_id), [FlowActivity.TRAFFIC, FlowActivity.RESET, FlowActivity.CLOSE]);
+    h.table.flush(T0 + 10 * S);
+    assert.deepEqual(h.events.map((e) => e.activity_id), [FlowActivity.CLOSE, FlowActivity.RESET, FlowActivity.CLOSE]);
+    assert.deepEqual(h.events.map((e) => e.unmapped?.flow_end_reason), ['capture_end', undefined, undefined]);
+    // Each final event is timed at its flow's last packet, not at the flush.
+    assert.deepEqual(h.events.map((e) => e.time), [T0, T0 + 1, T0 + 3].map((t) => Math.floor(t / 1000)));
+    assert.ok(h.events.every((e) => e.time === e.end_time));
     assert.equal(h.snapshot()['flows.flushed'], 3);
     assert.equal(h.table.size, 0);
+  });
+
+  it('flush at shutdown and table-full eviction say so in flow_end_reason', () => {
+    const h = new Harness(settings({ maxFlows: 1 }));
+    h.send(udpPkt(CLIENT, 1000, SERVER, 53), T0);
+    h.send(udpPkt(CLIENT, 1001, SERVER, 53), T0 + 5 * S);
+    h.table.flush(T0 + 10 * S, EndReason.SHUTDOWN);
+    assert.deepEqual(h.events.map((e) => [e.activity_id, e.unmapped?.flow_end_reason, e.time]),
+      [[FlowActivity.CLOSE, 'table_full', Math.floor(T0 / 1000)], [FlowActivity.CLOSE, 'shutdown', Math.floor((T0 + 5 * S) / 1000)]]);
   });
 });
 
@@ -663,6 +759,8 @@ describe('counters', () => {
     assert.deepEqual(Object.keys(new FlowCounters().snapshot(0)), [
       'flows.created', 'flows.active', 'flows.evicted_idle', 'flows.evicted_tcp_closed', 'flows.evicted_table_full',
       'flows.flushed', 'flows.active_timeout_events', 'flows.orphan_fragments', 'flows.table_growths',
+      'flows.client_by_server_table', 'flows.client_by_port', 'flows.client_by_dns', 'flows.client_by_first_sender',
+      'flows.client_by_payload', 'flows.server_table_evictions',
     ]);
   });
 });

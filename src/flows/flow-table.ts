@@ -46,6 +46,35 @@ export const enum EvictReason {
   FLUSH = 3,
 }
 
+/**
+ * Why the sensor, not the flow, ended a flow still open: `FlowTable.ending` during a final event.
+ * NONE: the flow ended on its own (FIN/RST then the closed timeout, or the idle timeout).
+ */
+export const enum EndReason {
+  NONE = 0,
+  /** The capture file ended (replay). */
+  CAPTURE_END = 1,
+  /** The sensor stopped (daemon shutdown). */
+  SHUTDOWN = 2,
+  /** The table was full and this was the least recently seen flow. */
+  TABLE_FULL = 3,
+}
+
+/** `unmapped.flow_end_reason` text per EndReason (index). */
+export const END_REASON_NAMES: readonly string[] = ['', 'capture_end', 'shutdown', 'table_full'];
+
+/** How a flow's client was decided, for the `flows.client_by_*` counters. */
+const enum ClientBy { SYN, SERVER_TABLE, PORT, DNS, FIRST_SENDER }
+
+/**
+ * Known servers: (address, port) pairs seen answering a SYN (the SYN-ACK's sender) or proven
+ * server by an application request, remembered so that a later flow with the same pair whose
+ * handshake was not seen is oriented the same way (over TCP or UDP: a service port usually
+ * serves both, as DNS and HTTPS/QUIC do). Direct-mapped, 16384 entries (320 KB, independent of
+ * maxFlows); a pair overwritten by another is counted in `flows.server_table_evictions`.
+ */
+const KNOWN_SERVER_ENTRIES = 1 << 14;
+
 export class FlowCounters {
   created = 0;
   evictedIdle = 0;
@@ -56,6 +85,15 @@ export class FlowCounters {
   /** Later IP fragments whose flow was not found (their first fragment was never seen). */
   orphanFragments = 0;
   tableGrowths = 0;
+  /** Flows whose handshake was not seen, by what decided their client (see initialClient). */
+  clientByServerTable = 0;
+  clientByPort = 0;
+  clientByDns = 0;
+  clientByFirstSender = 0;
+  /** Flows whose client guess a TLS ClientHello or HTTP request from the other side corrected. */
+  clientByPayload = 0;
+  /** Known-server entries overwritten by a different (address, port). */
+  serverTableEvictions = 0;
 
   snapshot(active: number): Record<string, number> {
     return {
@@ -68,12 +106,25 @@ export class FlowCounters {
       'flows.active_timeout_events': this.activeTimeoutEvents,
       'flows.orphan_fragments': this.orphanFragments,
       'flows.table_growths': this.tableGrowths,
+      'flows.client_by_server_table': this.clientByServerTable,
+      'flows.client_by_port': this.clientByPort,
+      'flows.client_by_dns': this.clientByDns,
+      'flows.client_by_first_sender': this.clientByFirstSender,
+      'flows.client_by_payload': this.clientByPayload,
+      'flows.server_table_evictions': this.serverTableEvictions,
     };
   }
 }
 
 /** Receives flow events; reads what it needs from the table during the call. */
 export type FlowEventCallback = (table: FlowTable, slot: number, activity: FlowActivity, tsUs: number, final: boolean) => void;
+
+/**
+ * For a flow whose handshake was not seen and whose ports do not tell the server: which endpoint
+ * a DNS answer named (an address a client resolved is a server). 1: endpoint A, 2: endpoint B,
+ * 0: neither or both. Called at most once per flow, when it is created.
+ */
+export type ServerHint = (table: FlowTable, slot: number) => 0 | 1 | 2;
 
 // LRU list ids, one per timeout class.
 const LIST_TCP = 0;
@@ -92,6 +143,8 @@ const ST_RST = 0x08;
 const ST_CLOSED = 0x10;
 /** The client was decided from a SYN/SYN-ACK rather than guessed. */
 const ST_CLIENT_BY_SYN = 0x20;
+/** The client was decided by an application message (TLS ClientHello, HTTP request). */
+const ST_CLIENT_BY_PAYLOAD = 0x40;
 
 const TCP_FIN = 0x01;
 const TCP_SYN = 0x02;
@@ -115,6 +168,41 @@ function fragmentIndex(p: DecodedPacket): number {
   return (h ^ (h >>> 15)) & (FRAGMENT_CACHE_ENTRIES - 1);
 }
 
+/**
+ * Port rank for telling a server from a client (lower rank = more likely the server):
+ * 0 for IANA system ports (1-1023), 1 for user (registered) ports 1024-49151, 2 for the dynamic
+ * ports 49152-65535 (RFC 6335 §6), which IANA never assigns to a service. Port 0 tells nothing.
+ */
+function portRank(port: number): number {
+  if (port === 0) return 3;
+  if (port < 1024) return 0;
+  if (port < 49152) return 1;
+  return 2;
+}
+
+/**
+ * Which side the ports name as server: > 0 the source, < 0 the destination, 0 neither. A system
+ * port facing a non-system one is the server, and so is a user port facing a dynamic one. Two
+ * ports of one rank tell nothing: Linux picks ephemeral ports from 32768-60999 (RFC 6056 §2.1),
+ * inside the user range, so "the lower port" would often name a client (VoIP relays, games,
+ * BACnet's 47808 against a scanner's port).
+ */
+function portSaysServer(srcPort: number, dstPort: number, udp: boolean): number {
+  const rs = portRank(srcPort), rd = portRank(dstPort);
+  if (rs === rd || rs === 3 || rd === 3) return 0;
+  // Over UDP, peer-to-peer and real-time media pick both ports freely (Gnutella, BitTorrent,
+  // games, RTP relays): only a system port names a server there.
+  if (udp && rs !== 0 && rd !== 0) return 0;
+  return rd - rs;
+}
+
+function knownServerIndex(w0: number, w1: number, w2: number, w3: number, port: number): number {
+  let h = Math.imul(w3 ^ 0x9e3779b9, 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13) ^ w2 ^ port, 0xc2b2ae35);
+  h = Math.imul(h ^ (h >>> 16) ^ w1 ^ (w0 << 1), 0x85ebca6b);
+  return (h ^ (h >>> 15)) & (KNOWN_SERVER_ENTRIES - 1);
+}
+
 function nextPow2(n: number): number {
   let p = 1;
   while (p < n) p *= 2;
@@ -132,6 +220,11 @@ export class FlowTable {
   size = 0;
   /** Whether the packet last passed to update() was sent by its flow's client. */
   lastPacketFromClient = false;
+  /** During a final event: why the sensor ended the flow (EndReason), else NONE. */
+  ending: EndReason = EndReason.NONE;
+  /** Consulted for flows without a handshake whose ports tell nothing (the sensor sets it). */
+  serverHint: ServerHint | null = null;
+  private flushReason: EndReason = EndReason.CAPTURE_END;
   private nextUid = 1;
 
   // Key.
@@ -178,6 +271,9 @@ export class FlowTable {
   private readonly fragSrc = new Uint32Array(FRAGMENT_CACHE_ENTRIES);
   private readonly fragDst = new Uint32Array(FRAGMENT_CACHE_ENTRIES);
   private readonly fragProto = new Uint8Array(FRAGMENT_CACHE_ENTRIES);
+  // Known servers (see KNOWN_SERVER_ENTRIES): address words and port, -1 = empty.
+  private readonly srvAddr = new Uint32Array(KNOWN_SERVER_ENTRIES * 4);
+  private readonly srvPort = new Int32Array(KNOWN_SERVER_ENTRIES).fill(-1);
   private readonly listHead = new Int32Array(LIST_COUNT).fill(NONE);
   private readonly listTail = new Int32Array(LIST_COUNT).fill(NONE);
   private freeHead = NONE;
@@ -318,7 +414,7 @@ export class FlowTable {
     const fromA = aIsSrc;
     if (slot === NONE) {
       slot = this.create(h, ver, proto, vlan, a0, a1, a2, a3, b0, b1, b2, b3, pa, pb, tsUs);
-      this.state[slot] = this.initialClient(p, aIsSrc);
+      this.state[slot] = this.initialClient(p, aIsSrc, slot);
       if (this.settings.emitOpenEvents && this.onEvent !== null) {
         this.onEvent(this, slot, FlowActivity.OPEN, tsUs, false);
       }
@@ -393,18 +489,89 @@ export class FlowTable {
   }
 
   /**
-   * Who is the client: the sender of a SYN, the receiver of a SYN-ACK, otherwise the first
-   * sender seen (as ndpiReader does; a port-based guess would make a capture that starts
-   * mid-conversation disagree with it without being more often right).
+   * Who is the client, decided once when the flow is created: the sender of a SYN, the receiver
+   * of a SYN-ACK (is_src_dst_assignment_known). Without a handshake (connections already open
+   * when the sensor started, a capture cut mid-stream, UDP), in this order: an endpoint seen
+   * before as a server (known-server table), the ports (portSaysServer), an address a DNS answer
+   * gave (serverHint), and last the first sender. A TLS ClientHello or HTTP request seen later
+   * from the side taken as server corrects the guess (reverseClient).
    */
-  private initialClient(p: DecodedPacket, aIsSrc: boolean): number {
+  private initialClient(p: DecodedPacket, aIsSrc: boolean, slot: number): number {
     let srcIsClient = true;
-    let bySyn = false;
-    if (p.protocol === IPPROTO_TCP && (p.tcpFlags & TCP_SYN) !== 0) {
+    let by = ClientBy.FIRST_SENDER;
+    const proto = p.protocol;
+    if (proto === IPPROTO_TCP && (p.tcpFlags & TCP_SYN) !== 0) {
       srcIsClient = (p.tcpFlags & TCP_ACK) === 0;
-      bySyn = true;
+      by = ClientBy.SYN;
+    } else if (proto === IPPROTO_TCP || proto === IPPROTO_UDP) {
+      const srcServes = this.isKnownServer(p.src0, p.src1, p.src2, p.src3, p.srcPort);
+      const dstServes = this.isKnownServer(p.dst0, p.dst1, p.dst2, p.dst3, p.dstPort);
+      const ports = portSaysServer(p.srcPort, p.dstPort, proto === IPPROTO_UDP);
+      if (srcServes !== dstServes) {
+        srcIsClient = dstServes;
+        by = ClientBy.SERVER_TABLE;
+      } else if (ports !== 0) {
+        srcIsClient = ports < 0;
+        by = ClientBy.PORT;
+      } else if (this.serverHint !== null) {
+        const hint = this.serverHint(this, slot);
+        if (hint !== 0) {
+          // hint 1: A is the server, so the source is the client when it is B.
+          srcIsClient = (hint === 1) !== aIsSrc;
+          by = ClientBy.DNS;
+        }
+      }
     }
-    return (srcIsClient === aIsSrc ? ST_CLIENT_IS_A : 0) | (bySyn ? ST_CLIENT_BY_SYN : 0);
+    const c = this.counters;
+    switch (by) {
+      case ClientBy.SERVER_TABLE: c.clientByServerTable++; break;
+      case ClientBy.PORT: c.clientByPort++; break;
+      case ClientBy.DNS: c.clientByDns++; break;
+      case ClientBy.FIRST_SENDER: c.clientByFirstSender++; break;
+      default: break;
+    }
+    return (srcIsClient === aIsSrc ? ST_CLIENT_IS_A : 0) | (by === ClientBy.SYN ? ST_CLIENT_BY_SYN : 0);
+  }
+
+  private isKnownServer(w0: number, w1: number, w2: number, w3: number, port: number): boolean {
+    const i = knownServerIndex(w0, w1, w2, w3, port);
+    const k = i << 2;
+    const a = this.srvAddr;
+    return this.srvPort[i] === port && a[k + 3] === w3 && a[k] === w0 && a[k + 1] === w1 && a[k + 2] === w2;
+  }
+
+  private rememberServer(w0: number, w1: number, w2: number, w3: number, port: number): void {
+    const i = knownServerIndex(w0, w1, w2, w3, port);
+    const k = i << 2;
+    const a = this.srvAddr;
+    const old = this.srvPort[i]!;
+    if (old === port && a[k + 3] === w3 && a[k] === w0 && a[k + 1] === w1 && a[k + 2] === w2) return;
+    if (old !== -1) this.counters.serverTableEvictions++;
+    a[k] = w0; a[k + 1] = w1; a[k + 2] = w2; a[k + 3] = w3;
+    this.srvPort[i] = port;
+  }
+
+  /** Remembers the flow's server side (A or B) as a known server. */
+  private rememberServerOf(slot: number, serverIsA: boolean): void {
+    const k = slot << 2;
+    const w = serverIsA ? this.addrA : this.addrB;
+    this.rememberServer(w[k]!, w[k + 1]!, w[k + 2]!, w[k + 3]!, serverIsA ? this.portA[slot]! : this.portB[slot]!);
+  }
+
+  /**
+   * An application message proved that the flow's client is the side taken as server (a TLS
+   * ClientHello or HTTP request sent by it; RFC 8446 §4.1.2, RFC 9110 §3.3). Only a guess is
+   * corrected: a client decided by the handshake stays. Returns whether the flow was reversed;
+   * the packet last passed to update() then counts as the client's.
+   */
+  reverseClient(slot: number): boolean {
+    const st = this.state[slot]!;
+    if ((st & (ST_CLIENT_BY_SYN | ST_CLIENT_BY_PAYLOAD)) !== 0) return false;
+    this.state[slot] = (st ^ ST_CLIENT_IS_A) | ST_CLIENT_BY_PAYLOAD;
+    this.lastPacketFromClient = !this.lastPacketFromClient;
+    this.counters.clientByPayload++;
+    this.rememberServerOf(slot, (st & ST_CLIENT_IS_A) !== 0);
+    return true;
   }
 
   private tcp(slot: number, flags: number, fromA: boolean): void {
@@ -416,6 +583,9 @@ export class FlowTable {
       const senderIsClient = (flags & TCP_ACK) === 0;
       st = (st & ~ST_CLIENT_IS_A) | ((senderIsClient === fromA) ? ST_CLIENT_IS_A : 0) | ST_CLIENT_BY_SYN;
     }
+    // The sender of a SYN-ACK serves on that port (RFC 9293 §3.5): remembered for flows with the
+    // same endpoint whose handshake will not be seen.
+    if ((flags & (TCP_SYN | TCP_ACK)) === (TCP_SYN | TCP_ACK)) this.rememberServerOf(slot, fromA);
     if (flags & TCP_RST) st |= ST_RST | ST_CLOSED;
     if (flags & TCP_FIN) st |= fromA ? ST_FIN_A : ST_FIN_B;
     if ((st & (ST_FIN_A | ST_FIN_B)) === (ST_FIN_A | ST_FIN_B)) st |= ST_CLOSED;
@@ -429,7 +599,7 @@ export class FlowTable {
   private create(h: number, ver: number, proto: number, vlan: number,
     a0: number, a1: number, a2: number, a3: number, b0: number, b1: number, b2: number, b3: number,
     pa: number, pb: number, tsUs: number): number {
-    if (this.size >= this.settings.maxFlows) this.evictOldest(tsUs);
+    if (this.size >= this.settings.maxFlows) this.evictOldest();
     if (this.freeHead === NONE) {
       this.counters.tableGrowths++;
       this.allocate(Math.min(this.capacity * 2, this.settings.maxFlows));
@@ -500,12 +670,21 @@ export class FlowTable {
     }
   }
 
-  private evict(slot: number, reason: EvictReason, tsUs: number): void {
+  /**
+   * Ends a flow with its final event: Reset after an RST, otherwise Close, also for a flow the
+   * sensor ended while it was open (capture end, shutdown, table full; `ending` says which), so
+   * that every flow ends with one event that consumers count as its end. The event's time is the
+   * flow's last packet: the end the sensor observed, never later than end_time.
+   */
+  private evict(slot: number, reason: EvictReason): void {
     if (this.onEvent !== null) {
       const st = this.state[slot]!;
-      const activity = reason === EvictReason.FLUSH && (st & ST_CLOSED) === 0 ? FlowActivity.TRAFFIC
-        : (st & ST_RST) !== 0 ? FlowActivity.RESET : FlowActivity.CLOSE;
-      this.onEvent(this, slot, activity, tsUs, true);
+      const activity = (st & ST_RST) !== 0 ? FlowActivity.RESET : FlowActivity.CLOSE;
+      this.ending = (st & ST_CLOSED) !== 0 ? EndReason.NONE
+        : reason === EvictReason.FLUSH ? this.flushReason
+        : reason === EvictReason.TABLE_FULL ? EndReason.TABLE_FULL : EndReason.NONE;
+      this.onEvent(this, slot, activity, this.lastSeenUs[slot]!, true);
+      this.ending = EndReason.NONE;
     }
     switch (reason) {
       case EvictReason.IDLE: this.counters.evictedIdle++; break;
@@ -522,13 +701,13 @@ export class FlowTable {
     this.size--;
   }
 
-  private evictOldest(tsUs: number): void {
+  private evictOldest(): void {
     let oldest = NONE;
     for (let l = 0; l < LIST_COUNT; l++) {
       const h = this.listHead[l]!;
       if (h !== NONE && (oldest === NONE || this.lastSeenUs[h]! < this.lastSeenUs[oldest]!)) oldest = h;
     }
-    if (oldest !== NONE) this.evict(oldest, EvictReason.TABLE_FULL, tsUs);
+    if (oldest !== NONE) this.evict(oldest, EvictReason.TABLE_FULL);
   }
 
   /** Evicts every flow idle for longer than its class's timeout at time `nowUs`. */
@@ -538,13 +717,18 @@ export class FlowTable {
       const reason = l === LIST_CLOSED ? EvictReason.TCP_CLOSED : EvictReason.IDLE;
       for (let s = this.listHead[l]!; s !== NONE; s = this.listHead[l]!) {
         if (nowUs - this.lastSeenUs[s]! <= timeout) break;
-        this.evict(s, reason, this.lastSeenUs[s]!);
+        this.evict(s, reason);
       }
     }
   }
 
-  /** Ends every flow (end of a capture file, shutdown), oldest first. */
-  flush(nowUs: number): void {
+  /**
+   * Ends every flow (end of a capture file, shutdown), oldest first. Each final event carries
+   * its flow's last packet time, not `nowUs` (kept for callers that know the clock).
+   */
+  flush(nowUs: number, reason: EndReason.CAPTURE_END | EndReason.SHUTDOWN = EndReason.CAPTURE_END): void {
+    void nowUs;
+    this.flushReason = reason;
     for (;;) {
       let oldest = NONE;
       for (let l = 0; l < LIST_COUNT; l++) {
@@ -552,7 +736,7 @@ export class FlowTable {
         if (h !== NONE && (oldest === NONE || this.lastSeenUs[h]! < this.lastSeenUs[oldest]!)) oldest = h;
       }
       if (oldest === NONE) return;
-      this.evict(oldest, EvictReason.FLUSH, nowUs);
+      this.evict(oldest, EvictReason.FLUSH);
     }
   }
 
@@ -569,7 +753,7 @@ export class FlowTable {
     return (this.state[slot]! & ST_CLIENT_IS_A) !== 0;
   }
 
-  /** The client was decided by a SYN or SYN-ACK, not by who was seen first. */
+  /** The client was decided by a SYN or SYN-ACK, not guessed (is_src_dst_assignment_known). */
   clientKnown(slot: number): boolean {
     return (this.state[slot]! & ST_CLIENT_BY_SYN) !== 0;
   }

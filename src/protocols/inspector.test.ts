@@ -35,10 +35,10 @@ function tcpFrame(src: string, dst: string, sport: number, dport: number, flags:
 
 /** A made-up line protocol: "HELO <name>" from the client names the flow; done after 2 lines. */
 interface HeloState { lines: number; name: string }
-function heloDescriptor(log: string[]): ProtocolDescriptor {
+function heloDescriptor(log: string[], provesClient = false): ProtocolDescriptor {
   let lines = 0;
   const analyzer: FlowAnalyzer<HeloState> = {
-    name: 'helo', transports: TRANSPORT_TCP, probeEmpty: false, everyPacket: false,
+    name: 'helo', transports: TRANSPORT_TCP, probeEmpty: false, everyPacket: false, provesClient,
     probe(pc) {
       log.push(`helo.probe ${pc.buf.toString('latin1', pc.p.payloadOffset, pc.p.payloadOffset + 4)}`);
       return pc.buf.toString('latin1', pc.p.payloadOffset, pc.p.payloadOffset + 5) === 'HELO ' ? (pc.fromClient ? Probe.MINE : Probe.MINE_REVERSED) : Probe.NOT_YET;
@@ -107,6 +107,34 @@ test('the first claimant owns the flow; a request from the guessed server revers
   const slot = h.send(tcpFrame('10.0.0.1', '10.0.0.2', 40002, 2525, P.TCP_ACK, 100, 'HELO gamma\r\n'), 2);
   assert.equal(first.length, 2);
   assert.equal(second.length, 1, 'the second analyzer is not asked once the first claimed the flow');
+  assert.equal(inspector.findingsOf(h.table, slot)?.hostname, 'gamma');
+});
+
+test('a claim that proves the client turns a guessed flow round in the flow table, once', () => {
+  const log: string[] = [];
+  const inspector = new FlowInspector(DEFAULT_INSPECTOR_SETTINGS, [heloDescriptor(log, true)]);
+  const h = new Harness(inspector);
+  // Ports of one rank and no SYN: the first sender (the server, 10.0.0.2) is taken as client.
+  const slot = h.send(tcpFrame('10.0.0.2', '10.0.0.1', 2525, 40002, P.TCP_ACK, 900, '220 hi\r\n'), 1);
+  const clientIp = (): number => (h.table.clientIsA(slot) ? h.table.addrA : h.table.addrB)[(slot << 2) + 3]!;
+  assert.equal(clientIp(), P.ipv4Word('10.0.0.2'));
+  h.send(tcpFrame('10.0.0.1', '10.0.0.2', 40002, 2525, P.TCP_ACK, 100, 'HELO gamma\r\n'), 2);
+  assert.equal(clientIp(), P.ipv4Word('10.0.0.1'), 'the HELO sender is now the flow\'s client');
+  assert.equal(h.table.clientKnown(slot), false, 'still not known from a handshake');
+  assert.equal(h.table.lastPacketFromClient, true);
+  // Later packets are seen from the corrected side: the client's second line is fed as the client's.
+  h.send(tcpFrame('10.0.0.1', '10.0.0.2', 40002, 2525, P.TCP_ACK, 112, 'HELO delta\r\n'), 3);
+  assert.equal(inspector.findingsOf(h.table, slot)?.hostname, 'delta');
+  assert.equal(h.table.counters.clientByPayload, 1);
+});
+
+test('a claim that proves the client does not override a handshake', () => {
+  const inspector = new FlowInspector(DEFAULT_INSPECTOR_SETTINGS, [heloDescriptor([], true)]);
+  const h = new Harness(inspector);
+  const slot = h.send(tcpFrame('10.0.0.2', '10.0.0.1', 2525, 40002, P.TCP_SYN, 900), 1);
+  h.send(tcpFrame('10.0.0.1', '10.0.0.2', 40002, 2525, P.TCP_ACK, 100, 'HELO gamma\r\n'), 2);
+  assert.equal((h.table.clientIsA(slot) ? h.table.addrA : h.table.addrB)[(slot << 2) + 3], P.ipv4Word('10.0.0.2'));
+  assert.equal(h.table.clientKnown(slot), true);
   assert.equal(inspector.findingsOf(h.table, slot)?.hostname, 'gamma');
 });
 

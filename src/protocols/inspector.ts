@@ -146,7 +146,7 @@ export class FlowInspector {
     pc.p = p; pc.buf = buf; pc.tsUs = tsUs; pc.syn = syn; pc.flowUid = uid;
     pc.clientDecidedBySyn = t.clientKnown(slot);
     pc.fromClient = t.lastPacketFromClient !== ins.swapped;
-    if (ins.owner === UNDECIDED && !this.decide(ins, pc, proto === IPPROTO_TCP ? TRANSPORT_TCP : TRANSPORT_UDP)) {
+    if (ins.owner === UNDECIDED && !this.decide(t, slot, ins, pc, proto === IPPROTO_TCP ? TRANSPORT_TCP : TRANSPORT_UDP)) {
       this.packetSeen(slot, ins, len);
       return;
     }
@@ -161,7 +161,7 @@ export class FlowInspector {
    * state is created and the packet is to be fed); false when the flow stays undecided or was
    * settled without an owner (ins.owner NONE).
    */
-  private decide(ins: Inspection, pc: CurrentPacket, transport: number): boolean {
+  private decide(t: FlowTable, slot: number, ins: Inspection, pc: CurrentPacket, transport: number): boolean {
     const p = pc.p, len = p.payloadLength;
     if (pc.syn) {
       // Keep the ISN: a ClientHello split across segments is reassembled from it.
@@ -177,7 +177,10 @@ export class FlowInspector {
       if (r === Probe.NOT_MINE) { ins.excluded |= 1 << i; continue; }
       if (r === Probe.FINISHED) { ins.owner = NONE; return false; }
       if (r === Probe.MINE_REVERSED) {
-        ins.swapped = !ins.swapped;
+        // A message only a client sends came from the side the flow table guessed as server:
+        // the flow itself is turned round (its events' src/dst follow) when its analyzer proves
+        // the client by content and no handshake decided it; otherwise only this view is.
+        if (!(a.provesClient === true && t.reverseClient(slot))) ins.swapped = !ins.swapped;
         pc.fromClient = true;
         const n = ins.clientNext; ins.clientNext = ins.serverNext; ins.serverNext = n;
       }

@@ -130,6 +130,13 @@ export interface FlowAnalyzer<S = unknown> {
    * maxInspectedPackets and never done.
    */
   readonly everyPacket: boolean;
+  /**
+   * MINE_REVERSED proves by content which side is the client (a TLS ClientHello, an HTTP
+   * request): a flow whose handshake was not seen is then turned round in the flow table, so its
+   * events name that side as src_endpoint. Unset: the reversal changes only the analyzer's view
+   * (a QUIC Initial may be the server's, RFC 9000 §14.1 pads both).
+   */
+  readonly provesClient?: boolean;
   probe(pc: PacketContext, ctx: FlowContext): Probe;
   start(pc: PacketContext, ctx: FlowContext): S;
   feed(state: S, pc: PacketContext, ctx: FlowContext): Feed;

@@ -125,8 +125,7 @@ const CASES: Record<string, () => Capture> = {
   },
   /**
    * A connection already open when the capture started: the first packet is the server's (a bare
-   * ACK), then the client sends a request. The side that sent the request is the client; what
-   * the sensor makes of it today is pinned in expected.json (see test/pcap/README.md).
+   * ACK), then the client sends a request. The side that sent the request is the client.
    */
   'http-midstream': () => {
     const cap = new Capture();
@@ -240,6 +239,51 @@ const CASES: Record<string, () => Capture> = {
     cap.add(ethernet(GATEWAY_MAC, CLIENT_MAC, ETH_IPV4, ipv4({ src: CLIENT, dst: '198.51.100.70', proto: PROTO_TCP, transportChecksum: false }, Buffer.alloc(10, 0x41))));
     cap.add(Buffer.from(mac(GATEWAY_MAC)));
     cap.add(ethernet(GATEWAY_MAC, CLIENT_MAC, ETH_IPV4, good));
+    return cap;
+  },
+  /**
+   * A phone (DHCP: CLIENT_MAC, CLIENT) whose connections were open before the capture started:
+   * no SYN or SYN-ACK is seen for them and each one's first packet is the server's. What tells
+   * the server: an earlier connection with a handshake to the same address and port (both
+   * ports dynamic), a DNS answer the phone got for the address (both ports dynamic), a system
+   * port (443), an HTTP request sent by the phone (user port facing a user port).
+   */
+  'midstream-cloud': () => {
+    const cap = new Capture();
+    const xid = 0x5eed0001;
+    const opts: Array<[number, Buffer]> = [[61, Buffer.concat([Buffer.from([1]), mac(CLIENT_MAC)])], [12, str('phone-ana')], [55, Buffer.from([1, 3, 6, 15, 119, 252])]];
+    const srv: Array<[number, Buffer]> = [[54, ip4('192.168.50.1')], [51, u32be(86400)], [1, ip4('255.255.255.0')], [3, ip4('192.168.50.1')], [6, ip4('192.168.50.1')]];
+    const fromClient = (m: Buffer): Buffer => ethernet('ff:ff:ff:ff:ff:ff', CLIENT_MAC, ETH_IPV4,
+      ipv4({ src: '0.0.0.0', dst: '255.255.255.255', proto: PROTO_UDP }, udp({ sport: 68, dport: 67 }, m)));
+    const fromServer = (m: Buffer): Buffer => ethernet(CLIENT_MAC, GATEWAY_MAC, ETH_IPV4,
+      ipv4({ src: '192.168.50.1', dst: CLIENT, proto: PROTO_UDP }, udp({ sport: 67, dport: 68 }, m)));
+    cap.add(fromClient(dhcp4({ xid, mac: CLIENT_MAC, msgType: 3, options: [[50, ip4(CLIENT)], [54, ip4('192.168.50.1')], ...opts] })));
+    cap.add(fromServer(dhcp4({ xid, mac: CLIENT_MAC, msgType: 5, yiaddr: CLIENT, options: srv })));
+    const q = dnsPacket.encode({ type: 'query', id: 0x77, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name: 'sync.example.com' }] });
+    const r = dnsPacket.encode({
+      type: 'response', id: 0x77, flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE,
+      questions: [{ type: 'A', name: 'sync.example.com' }], answers: [{ type: 'A', name: 'sync.example.com', ttl: 300, data: '203.0.113.90' }],
+    });
+    cap.add(udpFrame(CLIENT, '192.168.50.1', 53010, 53, q, true));
+    cap.add(udpFrame('192.168.50.1', CLIENT, 53, 53010, r, false));
+    // A connection with its handshake: 198.51.100.95 serves on 50443.
+    const first = new TcpConn(cap, '198.51.100.95', 51000, 50443);
+    first.handshake();
+    first.c(TCP_PSH | TCP_ACK, Buffer.alloc(40, 1));
+    first.s(TCP_PSH | TCP_ACK, Buffer.alloc(60, 2));
+    first.close();
+    const data = (k: TcpConn): void => {
+      k.s(TCP_PSH | TCP_ACK, Buffer.alloc(120, 3));
+      k.c(TCP_PSH | TCP_ACK, Buffer.alloc(30, 4));
+      k.s(TCP_PSH | TCP_ACK, Buffer.alloc(80, 5));
+    };
+    data(new TcpConn(cap, '198.51.100.95', 51001, 50443)); // known server
+    data(new TcpConn(cap, '203.0.113.90', 52002, 55000)); // DNS answer
+    data(new TcpConn(cap, '203.0.113.91', 53003, 443)); // system port
+    const web = new TcpConn(cap, '203.0.113.92', 40004, 8088); // the request
+    web.s(TCP_ACK);
+    web.c(TCP_PSH | TCP_ACK, Buffer.from('GET /v1/state HTTP/1.1\r\nHost: state.example.org:8088\r\n\r\n'));
+    web.s(TCP_PSH | TCP_ACK, Buffer.from('HTTP/1.1 204 No Content\r\n\r\n'));
     return cap;
   },
   /** A TCP connection refused: SYN answered by RST|ACK (RFC 9293 §3.10.7.1). */

@@ -358,6 +358,15 @@ export class DnsNameCache {
     return this.#find(clientIp, address, atMs)?.name;
   }
 
+  /**
+   * Whether `clientIp` had resolved `address` (valid at atMs): that address is a server to it.
+   * Asked when a flow's client is decided; counts no hit or miss and keeps the LRU order.
+   */
+  resolvedBy(clientIp: string, address: string, atMs: number): boolean {
+    if (!this.#byAddress.has(address)) return false;
+    return pickBest(this.#byPair.get(clientIp + SEP + address), atMs) !== undefined;
+  }
+
   #find(clientIp: string, address: string, atMs: number): Entry | undefined {
     // Every entry is indexed by its address: an address nobody resolved (most flows) is a miss
     // without building the (client, address) key.

@@ -29,6 +29,7 @@ export class HttpAnalyzer implements FlowAnalyzer<HttpFlowState> {
   readonly transports = TRANSPORT_TCP;
   readonly probeEmpty = false;
   readonly everyPacket = false;
+  readonly provesClient = true;
   readonly httpCounters: HttpCounters;
 
   constructor(env: FlowAnalyzerEnv) {

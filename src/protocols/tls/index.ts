@@ -20,6 +20,7 @@ export class TlsAnalyzer implements FlowAnalyzer<TlsFlowState> {
   readonly transports = TRANSPORT_TCP;
   readonly probeEmpty = false;
   readonly everyPacket = false;
+  readonly provesClient = true;
   readonly tlsCounters: TlsCounters;
   readonly streamCounters: StreamPrefixCounters;
   private readonly maxBytes: number;
