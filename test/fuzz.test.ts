@@ -81,6 +81,34 @@ const PINNED: Record<string, { runs: number; counters: Record<string, number> }>
       'packets': 36092,
     },
   },
+  kerberos: {
+    runs: 3000,
+    counters: {
+      'framer_records': 2970, 'kerberos.ap_req': 212, 'kerberos.as_rep': 106, 'kerberos.as_req': 91, 'kerberos.bad_der': 269,
+      'kerberos.bad_name': 196, 'kerberos.bad_structure': 275, 'kerberos.krb_error': 201, 'kerberos.messages': 823,
+      'kerberos.not_kerberos': 89, 'kerberos.tgs_rep': 90, 'kerberos.tgs_req': 123, 'kerberos.truncated': 1348,
+      'parseKerberos.malformed': 2088, 'parseKerberos.not_mine': 89, 'parseKerberos.ok': 823,
+    },
+  },
+  ntlm: {
+    runs: 3000,
+    counters: {
+      'findGssToken.malformed': 62, 'findGssToken.ok': 1161, 'framer_records': 1537, 'ntlm.authenticate': 345,
+      'ntlm.bad_av_pairs': 48, 'ntlm.bad_field': 58, 'ntlm.bad_type': 11, 'ntlm.challenge': 309, 'ntlm.messages': 948,
+      'ntlm.negotiate': 294, 'ntlm.smb.bad_buffer': 764, 'ntlm.smb.session_setups': 1468, 'ntlm.smb.truncated': 336,
+      'parseNtlmssp.any_offset.malformed': 3, 'parseNtlmssp.any_offset.not_mine': 2987, 'parseNtlmssp.any_offset.ok': 10,
+      'parseNtlmssp.malformed': 117, 'parseNtlmssp.ok': 948, 'parseSmb2SessionSetup.malformed': 1100,
+      'parseSmb2SessionSetup.not_mine': 432, 'parseSmb2SessionSetup.ok': 1468,
+    },
+  },
+  radius: {
+    runs: 3000,
+    counters: {
+      'parseRadius.malformed': 1600, 'parseRadius.not_mine': 253, 'parseRadius.ok': 1147, 'radius.accounting_requests': 518,
+      'radius.accounting_responses': 629, 'radius.bad_attribute': 252, 'radius.bad_length': 140, 'radius.messages': 1147,
+      'radius.not_radius': 253, 'radius.truncated': 1208, 'verified': 336,
+    },
+  },
 };
 
 for (const [name, script] of SCRIPTS) {
