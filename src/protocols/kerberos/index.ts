@@ -121,4 +121,5 @@ export function kerberosTimeIso(t: string): string {
 export const kerberos: ProtocolDescriptor = {
   name: 'kerberos',
   flow: (env) => new KerberosAnalyzer(env),
+  events: [{ kind: 'auth', classUid: 3002, builder: 'src/events/authentication.ts buildAuthenticationEvent' }],
 };

@@ -107,4 +107,5 @@ export class NtlmAnalyzer implements FlowAnalyzer<NtlmFlowState> {
 export const ntlm: ProtocolDescriptor = {
   name: 'ntlm',
   flow: (env) => new NtlmAnalyzer(env),
+  events: [{ kind: 'auth', classUid: 3002, builder: 'src/events/authentication.ts buildAuthenticationEvent' }],
 };

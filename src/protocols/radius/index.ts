@@ -85,4 +85,5 @@ export class RadiusAnalyzer implements FlowAnalyzer<RadiusFlowState> {
 export const radius: ProtocolDescriptor = {
   name: 'radius',
   flow: (env) => new RadiusAnalyzer(env),
+  events: [{ kind: 'auth', classUid: 3002, builder: 'src/events/authentication.ts buildAuthenticationEvent' }],
 };
