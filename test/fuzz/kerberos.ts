@@ -13,7 +13,7 @@ import fc from 'fast-check';
 import { ParseStatus } from '../../src/protocols/parse-status.js';
 import { KerberosMessage, parseKerberos } from '../../src/protocols/kerberos/message.js';
 import { KerberosCounters } from '../../src/protocols/kerberos/counters.js';
-import { RecordFramer, kerberosRecordLength } from '../../src/protocols/kerberos/framing.js';
+import { RecordFramer, kerberosFraming } from '../../src/protocols/kerberos/framing.js';
 import * as K from '../fixtures/logons.js';
 import { mutate, mutation, runsArg, seedArg, StatusTally } from './mutations.js';
 import { printFuzzResult } from '../support/fuzz-result.js';
@@ -52,10 +52,10 @@ fc.assert(
       if (g.code !== undefined && m.errorCode !== g.code) throw new Error('error code differs');
     }
     // The same bytes record-marked (the length of the mutated message, possibly then cut), in two segments.
-    const f = new RecordFramer(kerberosRecordLength, 4096);
+    const f = new RecordFramer(kerberosFraming, 4096);
     const stream = Buffer.concat([K.krbTcp(x), x.subarray(0, 3)]);
     const c = cut % (stream.length + 1);
-    const sink = (b: Buffer, s: number, e: number): void => { framerRecords++; parseKerberos(b, s, e, m); };
+    const sink = (b: Buffer, s: number, e: number): void => { framerRecords++; parseKerberos(b, s + 4, e, m); };
     f.push(7, stream, 0, c, sink);
     f.push(7 + c, stream, c, stream.length, sink);
   }),

@@ -2,7 +2,8 @@
  * Property-based fuzz of the NTLMSSP parser, the SPNEGO / GSS-API unwrapper and the SMB session
  * setup reader (fast-check). Valid NEGOTIATE / CHALLENGE / AUTHENTICATE messages (Unicode and
  * OEM names, AV pairs) are generated, wrapped bare, in SPNEGO NegTokenInit / NegTokenResp, and in
- * an SMB2 SESSION_SETUP request or response, then mutated (test/fuzz/mutations.ts).
+ * an SMB2 SESSION_SETUP request or response, an LDAP Sicily bind or a DCE-RPC auth3, then
+ * mutated (test/fuzz/mutations.ts).
  * Properties:
  *   1. parseSmb2SessionSetup, findGssToken and parseNtlmssp never throw and return their verdicts;
  *      the session-record framer never throws on the same bytes cut into two segments;
@@ -16,7 +17,9 @@ import { NtlmMessage, NtlmType, parseNtlmssp } from '../../src/protocols/ntlm/nt
 import { GssKind, GssToken, findGssToken } from '../../src/protocols/ntlm/spnego.js';
 import { Smb2SessionSetup, parseSmb2SessionSetup } from '../../src/protocols/ntlm/smb2.js';
 import { NtlmCounters } from '../../src/protocols/ntlm/counters.js';
-import { RecordFramer, sessionRecordLength } from '../../src/protocols/kerberos/framing.js';
+import { RecordFramer, sessionFraming, ldapFraming, dceRpcFraming } from '../../src/protocols/kerberos/framing.js';
+import { LdapBind, parseLdapBind } from '../../src/protocols/ntlm/ldap.js';
+import { DcePdu, parseDcePdu } from '../../src/protocols/ntlm/dcerpc.js';
 import * as K from '../fixtures/logons.js';
 import { mutate, mutation, runsArg, seedArg, StatusTally } from './mutations.js';
 import { printFuzzResult } from '../support/fuzz-result.js';
@@ -30,6 +33,8 @@ const ntlmMsg: fc.Arbitrary<Gen> = fc.oneof(
   fc.record({ user: word, domain: word, workstation: word, unicode: fc.boolean() }).map((o) => ({ ntlm: K.ntlmAuthenticate(o), user: o.user, domain: o.domain, workstation: o.workstation, type: 3 })),
 );
 const wrap = fc.constantFrom('bare', 'init', 'resp');
+const carrier = fc.constantFrom('smb', 'ldap', 'dce');
+const lb = new LdapBind(), dp = new DcePdu();
 
 const n = new NtlmMessage(), g = new GssToken(), s = new Smb2SessionSetup();
 const counters = new NtlmCounters();
@@ -37,9 +42,25 @@ const tally = new StatusTally();
 let records = 0, calls = 0;
 const started = Date.now();
 fc.assert(
-  fc.property(ntlmMsg, wrap, fc.boolean(), fc.nat(0xffff), fc.array(mutation, { maxLength: 4 }), fc.nat(), (gen, w, response, messageId, ms, cut) => {
+  fc.property(ntlmMsg, wrap, carrier, fc.boolean(), fc.nat(0xffff), fc.array(mutation, { maxLength: 4 }), fc.nat(), (gen, w, via, response, messageId, ms, cut) => {
     calls++;
     const blob = w === 'bare' ? gen.ntlm : w === 'init' ? K.spnegoInit(gen.ntlm) : K.spnegoResp(1, gen.ntlm);
+    if (via !== 'smb') {
+      // The LDAP and DCE-RPC carriers: the same message in a Sicily bind or an auth3 PDU.
+      const framed = via === 'ldap' ? K.ldapSicilyBind(messageId, gen.ntlm) : K.dcePdu(16, messageId, gen.ntlm);
+      const x = ms.length === 0 ? framed : mutate(framed, ms);
+      const st = via === 'ldap' ? parseLdapBind(x, 0, x.length, lb) : parseDcePdu(x, 0, x.length, dp);
+      tally.add(via === 'ldap' ? 'parseLdapBind' : 'parseDcePdu', st);
+      const [bs, be] = via === 'ldap' ? [lb.blobStart, lb.blobEnd] : [dp.authStart, dp.authEnd];
+      if (ms.length === 0 && (st !== ParseStatus.OK || !x.subarray(bs, be).equals(gen.ntlm))) throw new Error(`valid ${via} carrier not OK: ${st}`);
+      if (st === ParseStatus.OK && be > bs) tally.add(`parseNtlmssp.${via}`, parseNtlmssp(x, bs, be, n));
+      const f = new RecordFramer(via === 'ldap' ? ldapFraming : dceRpcFraming, 4096);
+      const o = cut % (x.length + 1);
+      const sink = (): void => { records++; };
+      f.push(1, x, 0, o, sink);
+      f.push(1 + o, x, o, x.length, sink);
+      return;
+    }
     const framed = K.smb2SessionSetup({ response, messageId, status: response ? 0xc0000016 : 0, blob });
     const x = ms.length === 0 ? framed : mutate(framed, ms);
     const st = parseSmb2SessionSetup(x, 4, x.length, s);
@@ -64,7 +85,7 @@ fc.assert(
     // Arbitrary offsets into the mutated bytes: the NTLMSSP parser alone.
     const o = cut % (x.length + 1);
     tally.add('parseNtlmssp.any_offset', parseNtlmssp(x, o, x.length, n));
-    const f = new RecordFramer(sessionRecordLength, 4096);
+    const f = new RecordFramer(sessionFraming, 4096);
     const sink = (): void => { records++; };
     f.push(1, x, 0, o, sink);
     f.push(1 + o, x, o, x.length, sink);

@@ -1,24 +1,61 @@
 /**
- * Length-prefixed records over TCP, fed in order and reassembled across segments, bounded:
+ * Length-delimited records over TCP, fed in order and reassembled across segments, bounded:
  * Kerberos record marking (RFC 4120 §7.2.2: a 4-octet big-endian length whose high bit is
- * reserved) and the 4-octet session header in front of SMB2 (MS-SMB2 §2.1, RFC 1002 §4.3.1:
- * type 0x00, 3-octet length). A record longer than the bound is skipped (counted by the caller),
- * a header that is not one ends the framer for the flow. A record that arrives in one segment is
- * handed on in place; only a record cut across segments is copied, into one buffer of its size.
+ * reserved), the 4-octet session header in front of SMB (MS-SMB2 §2.1, RFC 1002 §4.3.1), the
+ * DCE-RPC connection-oriented PDU header (C706 §12.6.3: frag_length at octet 8) and LDAP's BER
+ * LDAPMessage (RFC 4511 §4.1.1, X.690 §8.1.3). The sink gets each whole record, header included.
+ * A record longer than the bound is skipped (the caller counts it); a header that is not one ends
+ * the framer for that direction, as does a gap in the sequence numbers. A record that arrives in
+ * one segment is handed on in place; only a record cut across segments is copied, into one
+ * buffer of its size.
  */
 
-/** The record's length from its 4 header octets; -1 when the header is not one. */
-export type RecordLength = (b0: number, b1: number, b2: number, b3: number) => number;
+/** A framing: how many octets decide the length, and the record's whole length from them (-1: not a header). */
+export interface Framing { readonly headerBytes: number; total(b: Uint8Array, o: number): number }
 
 /** RFC 4120 §7.2.2: the high bit is reserved for extensions we do not speak. */
-export const kerberosRecordLength: RecordLength = (b0, b1, b2, b3) => (b0 & 0x80) !== 0 ? -1 : ((b0 << 24) | (b1 << 16) | (b2 << 8) | b3) >>> 0;
+export const kerberosFraming: Framing = {
+  headerBytes: 4,
+  total: (b, o) => (b[o]! & 0x80) !== 0 ? -1 : 4 + (((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0),
+};
 
 /**
- * Direct-TCP SMB2 (MS-SMB2 §2.1: type 0x00, 24-bit length) and the NetBIOS session packets of
- * port 139 (RFC 1002 §4.3.1: request 0x81, responses 0x82-0x84, keep-alive 0x85; 17-bit length).
+ * Direct-TCP SMB (MS-SMB2 §2.1: type 0x00, 24-bit length) and the NetBIOS session packets of port
+ * 139 (RFC 1002 §4.3.1: request 0x81, responses 0x82-0x84, keep-alive 0x85; 17-bit length).
  */
-export const sessionRecordLength: RecordLength = (b0, b1, b2, b3) =>
-  b0 === 0x00 ? (b1 << 16) | (b2 << 8) | b3 : b0 >= 0x81 && b0 <= 0x85 ? ((b1 & 1) << 16) | (b2 << 8) | b3 : -1;
+export const sessionFraming: Framing = {
+  headerBytes: 4,
+  total: (b, o) => {
+    const t = b[o]!;
+    if (t === 0x00) return 4 + ((b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!);
+    return t >= 0x81 && t <= 0x85 ? 4 + (((b[o + 1]! & 1) << 16) | (b[o + 2]! << 8) | b[o + 3]!) : -1;
+  },
+};
+
+/** DCE-RPC CO PDU (C706 §12.6.3.1): version 5.0/5.1, frag_length in the data representation's byte order. */
+export const dceRpcFraming: Framing = {
+  headerBytes: 10,
+  total: (b, o) => {
+    if (b[o] !== 5 || b[o + 1]! > 1) return -1;
+    const n = (b[o + 4]! & 0x10) !== 0 ? b[o + 8]! | (b[o + 9]! << 8) : (b[o + 8]! << 8) | b[o + 9]!;
+    return n >= 16 ? n : -1;
+  },
+};
+
+/** LDAPMessage ::= SEQUENCE (RFC 4511 §4.1.1), DER/BER definite length of at most 4 octets. */
+export const ldapFraming: Framing = {
+  headerBytes: 6,
+  total: (b, o) => {
+    if (b[o] !== 0x30) return -1;
+    const l = b[o + 1]!;
+    if (l < 0x80) return 2 + l;
+    const n = l & 0x7f;
+    if (n === 0 || n > 4) return -1;
+    let v = 0;
+    for (let i = 0; i < n; i++) v = v * 256 + b[o + 2 + i]!;
+    return 2 + n + v;
+  },
+};
 
 export const enum FramerEvent { RECORD = 0, TOO_LONG = 1, BAD_HEADER = 2 }
 
@@ -29,14 +66,15 @@ export class RecordFramer {
   next = -1;
   /** No more records from this direction (bad header or a gap). */
   dead = false;
-  private readonly hdr = [0, 0, 0, 0];
-  private have = 0;
-  private need = 0;
+  private readonly hdr: Buffer;
+  private hdrHave = 0;
   private skip = 0;
   private rec: Buffer | null = null;
-  private recHave = 0;
+  private have = 0;
 
-  constructor(private readonly length: RecordLength, private readonly maxRecord: number) {}
+  constructor(private readonly framing: Framing, private readonly maxRecord: number) {
+    this.hdr = Buffer.alloc(framing.headerBytes);
+  }
 
   /**
    * Feeds one segment with sequence number `seq` (payload buf[off, end)). Bytes already seen are
@@ -51,6 +89,7 @@ export class RecordFramer {
     if (skipped < 0) { this.dead = true; this.rec = null; return 0; }
     this.next = (seq + len) >>> 0;
     off += skipped;
+    const H = this.framing.headerBytes;
     let events = 0;
     while (off < end) {
       if (this.skip > 0) {
@@ -58,33 +97,34 @@ export class RecordFramer {
         this.skip -= n; off += n;
         continue;
       }
-      if (this.have < 4) {
-        this.hdr[this.have++] = buf[off++]!;
-        if (this.have < 4) continue;
-        const h = this.hdr;
-        const n = this.length(h[0]!, h[1]!, h[2]!, h[3]!);
-        if (n < 0) { this.dead = true; return events | (1 << FramerEvent.BAD_HEADER); }
-        if (n > this.maxRecord) { this.skip = n; this.have = 0; events |= 1 << FramerEvent.TOO_LONG; continue; }
-        this.need = n;
-        this.recHave = 0;
-        if (n === 0) { this.have = 0; continue; }
-      }
-      if (this.rec === null && end - off >= this.need) {
-        const start = off;
-        off += this.need;
-        this.have = 0;
-        sink(buf, start, off);
+      const rec = this.rec;
+      if (rec !== null) {
+        const n = Math.min(rec.length - this.have, end - off);
+        buf.copy(rec, this.have, off, off + n);
+        this.have += n; off += n;
+        if (this.have === rec.length) { this.rec = null; this.have = 0; sink(rec, 0, rec.length); }
         continue;
       }
-      if (this.rec === null) this.rec = Buffer.allocUnsafe(this.need);
-      const n = Math.min(this.need - this.recHave, end - off);
-      buf.copy(this.rec, this.recHave, off, off + n);
-      this.recHave += n; off += n;
-      if (this.recHave === this.need) {
-        const rec = this.rec;
-        this.rec = null; this.have = 0;
-        sink(rec, 0, rec.length);
+      let total: number;
+      if (this.hdrHave === 0 && end - off >= H) {
+        total = this.framing.total(buf, off);
+        if (total < H) { this.dead = true; return events | (1 << FramerEvent.BAD_HEADER); }
+        if (total > this.maxRecord) { this.skip = total; events |= 1 << FramerEvent.TOO_LONG; continue; }
+        if (end - off >= total) { const s = off; off += total; sink(buf, s, off); continue; }
+        this.rec = Buffer.allocUnsafe(total);
+        continue;
       }
+      // The header itself is cut across segments.
+      this.hdr[this.hdrHave++] = buf[off++]!;
+      if (this.hdrHave < H) continue;
+      this.hdrHave = 0;
+      total = this.framing.total(this.hdr, 0);
+      if (total < H) { this.dead = true; return events | (1 << FramerEvent.BAD_HEADER); }
+      if (total > this.maxRecord) { this.skip = total - H; events |= 1 << FramerEvent.TOO_LONG; continue; }
+      const r = Buffer.allocUnsafe(total);
+      this.hdr.copy(r, 0, 0, H);
+      if (total === H) { sink(r, 0, H); continue; }
+      this.rec = r; this.have = H;
     }
     return events;
   }

@@ -10,7 +10,7 @@ import { Feed, Probe, TRANSPORT_TCP, TRANSPORT_UDP, type FlowAnalyzer, type Flow
 import { packetEndpoint, type LogonSeen } from '../logon.js';
 import { KerberosMessage, KrbMsgType, krbErrorName, parseKerberos } from './message.js';
 import { KerberosCounters } from './counters.js';
-import { FramerEvent, RecordFramer, kerberosRecordLength } from './framing.js';
+import { FramerEvent, RecordFramer, kerberosFraming } from './framing.js';
 
 export const KERBEROS_PORT = 88;
 /** TCP records longer than this are skipped (a TGS-REP with a large PAC stays well under it). */
@@ -58,7 +58,7 @@ export class KerberosAnalyzer implements FlowAnalyzer<KerberosFlowState> {
     const fromClient = p.dstPort === KERBEROS_PORT;
     let f = fromClient ? s.client : s.server;
     if (f === null) {
-      f = new RecordFramer(kerberosRecordLength, KERBEROS_MAX_RECORD);
+      f = new RecordFramer(kerberosFraming, KERBEROS_MAX_RECORD);
       if (fromClient) s.client = f; else s.server = f;
     }
     const ev = f.push(p.tcpSeq, pc.buf, off, end, this.onRecord);
@@ -69,9 +69,10 @@ export class KerberosAnalyzer implements FlowAnalyzer<KerberosFlowState> {
   }
 
   /** One message (datagram or TCP record); `this.pc` is the packet that completed it. */
+  /** A TCP record (its 4-octet marking first) or a UDP datagram. */
   private readonly onRecord = (buf: Buffer, start: number, end: number): void => {
     const s = this.state!, pc = this.pc!, m = this.m, c = this.kerberosCounters;
-    if (pc.p.protocol === 6) c.tcpRecords++;
+    if (pc.p.protocol === 6) { c.tcpRecords++; start += 4; }
     const st = parseKerberos(buf, start, end, m);
     c.count(st, m);
     if (st !== ParseStatus.OK) return;

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ParseStatus } from '../parse-status.js';
 import { KerberosMessage, KrbError, KrbMsgType, parseKerberos } from './message.js';
-import { RecordFramer, kerberosRecordLength, FramerEvent } from './framing.js';
+import { RecordFramer, kerberosFraming, FramerEvent } from './framing.js';
 import * as K from '../../../test/fixtures/logons.js';
 import * as P from '../../../test/support/packets.js';
 import { LogonHarness, logonsOf } from '../../../test/support/logons.js';
@@ -51,10 +51,10 @@ test('odd input is a named verdict, never an exception', () => {
 
 test('record marking: records cut across segments are reassembled, an oversized one skipped, a reserved bit ends the framer (RFC 4120 §7.2.2)', () => {
   const got: string[] = [];
-  const f = new RecordFramer(kerberosRecordLength, 100);
+  const f = new RecordFramer(kerberosFraming, 100);
   const a = K.krbTcp(Buffer.from('first')), big = K.krbTcp(Buffer.alloc(150, 1)), b = K.krbTcp(Buffer.from('second'));
   const stream = Buffer.concat([a, big, b]);
-  const sink = (buf: Buffer, s: number, e: number): void => { got.push(buf.toString('latin1', s, e)); };
+  const sink = (buf: Buffer, s: number, e: number): void => { got.push(buf.toString('latin1', s + 4, e)); };
   let ev = 0;
   for (let i = 0; i < stream.length; i += 7) ev |= f.push(1000 + i, stream, i, Math.min(stream.length, i + 7), sink);
   assert.deepEqual(got, ['first', 'second']);

@@ -10,6 +10,7 @@ export class NtlmCounters {
   smbSessionSetups = 0; smbTruncated = 0; smbBadBuffer = 0; smb1NotExtended = 0; smbEncrypted = 0;
   tcpTooLong = 0; tcpBadHeader = 0;
   httpHeaders = 0; httpBadBase64 = 0;
+  ldapBinds = 0; ldapMalformed = 0; dcePdus = 0; dceMalformed = 0;
   logons = 0; unanswered = 0;
 
   count(st: ParseStatus, m: NtlmMessage): void {
@@ -51,6 +52,8 @@ export class NtlmCounters {
       'ntlm.smb.bad_buffer': this.smbBadBuffer, 'ntlm.smb1.not_extended': this.smb1NotExtended, 'ntlm.smb.encrypted': this.smbEncrypted,
       'ntlm.tcp.record_too_long': this.tcpTooLong, 'ntlm.tcp.bad_header': this.tcpBadHeader,
       'ntlm.http.headers': this.httpHeaders, 'ntlm.http.bad_base64': this.httpBadBase64,
+      'ntlm.ldap.binds': this.ldapBinds, 'ntlm.ldap.malformed': this.ldapMalformed,
+      'ntlm.dcerpc.pdus': this.dcePdus, 'ntlm.dcerpc.malformed': this.dceMalformed,
       'ntlm.logons': this.logons, 'ntlm.unanswered': this.unanswered,
     };
   }

@@ -108,3 +108,38 @@ test('Zeek test trace: Kerberos AP-REQ inside SPNEGO in SMB1 SESSION_SETUP_ANDX 
   assert.deepEqual(r.logons.map((l) => [l.protocol, l.kind, l.user, l.domain, l.service, l.success, l.client.port]),
     [['kerberos', 'AP', '', 'HOUSING.HKSARG', 'cifs/EDISK03A.housing.hksarg', true, 1227]]);
 });
+
+test('Zeek test traces: NTLM in LDAP Sicily and SASL binds, Kerberos AP-REQ in an LDAP GSS-SPNEGO bind, NTLM in DCE-RPC binds', () => {
+  const names = (f: string) => logonsOf(`${ZEEK}/traces/${f}`).logons.filter((l) => l.server.port !== 88 && l.server.port !== 445)
+    .map((l) => [l.protocol, l.kind, l.user, l.domain, l.workstation, l.service, l.success, `${l.client.ip}:${l.client.port}`]);
+  assert.deepEqual(names('ldap/aduser1-ntlm.pcap'), [['ntlm', 'NTLM', 'User1', 'ADHACKING.LOCAL', '', 'WIN-VGO56I95EAK.ADHACKING.local', true, '192.168.226.131:37618']]);
+  assert.deepEqual(names('ldap/aduser1.pcap'), [['kerberos', 'AP', '', 'ADHACKING.LOCAL', '', 'ldap/WIN-VGO56I95EAK', true, '192.168.226.131:54544']]);
+  assert.deepEqual(names('ldap/sasl-ntlm.pcap').map((r) => r.slice(2, 4)), [['sasladmin@slapd.ldap', 'LOCALHOST']]);
+  // DCE-RPC: the AUTHENTICATE (auth3 or alter_context) is handed on at once, its outcome unknown.
+  assert.deepEqual(names('dce-rpc/mapi.pcap').map((r) => [...r.slice(2, 5), r[6]]), [['ALeonard', 'CNAMIS', 'ALEONARD-XP', undefined], ['ALeonard', 'CNAMIS', 'ALEONARD-XP', undefined]]);
+  assert.deepEqual(names('dce-rpc/dce_rpc_ntlm.pcapng'), [['ntlm', 'NTLM', 'Administrator', 'BLACKCLOVER', 'CBTH-WS-1', 'CBTH-WS-2.blackclover.local', undefined, '10.10.10.120:54784']]);
+  // NEGOTIATE and a CHALLENGE whose TargetInfo runs past the message: no logon, counted.
+  const empty = logonsOf(`${ZEEK}/traces/dce-rpc/ntlm-empty-av-sequence.pcap`);
+  assert.deepEqual([empty.logons.length, empty.counters['ntlm.bad_field']], [0, 1]);
+});
+
+test('LDAP: a Sicily bind answered invalidCredentials is a failed logon; DCE-RPC bind found on any port', () => {
+  const h = new LogonHarness();
+  let cseq = 1, sseq = 1;
+  const frame = (fromClient: boolean, sport: number, dport: number, payload: Buffer): Buffer => {
+    const f = fromClient
+      ? P.ethernet(SMAC, CMAC, P.ETH_IPV4, P.ipv4({ src: '10.0.0.5', dst: '10.0.0.2', proto: P.PROTO_TCP }, P.tcp({ sport, dport, flags: 0x18, seq: cseq }, payload)))
+      : P.ethernet(CMAC, SMAC, P.ETH_IPV4, P.ipv4({ src: '10.0.0.2', dst: '10.0.0.5', proto: P.PROTO_TCP }, P.tcp({ sport, dport, flags: 0x18, seq: sseq }, payload)));
+    if (fromClient) cseq += payload.length; else sseq += payload.length;
+    return f;
+  };
+  h.send(frame(true, 50010, 389, K.ldapSicilyBind(3, K.ntlmAuthenticate({ user: 'eve', domain: 'CORP', workstation: 'PC-9' }))));
+  h.send(frame(false, 389, 50010, K.ldapBindResponse(3, 49)));
+  assert.deepEqual(h.logons.map((l) => [l.user, l.success, l.errorCode, l.errorName]), [['eve', false, 49, 'invalidCredentials']]);
+  cseq = 1; sseq = 1;
+  h.send(frame(true, 50011, 49700, K.dcePdu(11, 1, K.ntlmNegotiate())));
+  h.send(frame(false, 49700, 50011, K.dcePdu(12, 1, K.ntlmChallenge({ target: 'CORP', nbComputer: 'APP1', nbDomain: 'CORP' }))));
+  h.send(frame(true, 50011, 49700, K.dcePdu(16, 1, K.ntlmAuthenticate({ user: 'frank', domain: 'CORP', workstation: 'PC-3' }))));
+  assert.deepEqual(h.logons.slice(1).map((l) => [l.user, l.service, l.success, l.server.port]), [['frank', 'APP1', undefined, 49700]]);
+  assert.equal(h.counters('ntlm.')['ntlm.dcerpc.pdus'], 3);
+});

@@ -74,6 +74,8 @@ function negotiation(buf: Uint8Array, start: number, end: number, out: GssToken)
     if (c.num === 2) {
       if (d.tag !== 0x04) return err(out, GssError.BAD_STRUCTURE);
       if (isNtlmssp(buf, d.start, d.end)) { out.kind = GssKind.NTLMSSP; out.start = d.start; out.end = d.end; }
+      // Some clients (Windows LDAP) put a bare AP-REQ ([APPLICATION 14]) in the mechToken.
+      else if (buf[d.start] === 0x6e) { out.kind = GssKind.KRB5_AP_REQ; out.start = d.start; out.end = d.end; }
       else if (buf[d.start] === 0x60) {
         const s = d.start, e = d.end;
         if (readDer(buf, s, e, a) === DerResult.OK && readDer(buf, a.start, a.end, b) === DerResult.OK &&
