@@ -447,7 +447,8 @@ export class Discovery {
   readonly maskUserIdentifier = (value: string): string => (this.key !== undefined ? this.pseudonym(value) : value);
 
   /**
-   * For forwarded events: a copy whose actor.user no longer names the user. The OCSF user fields
+   * For forwarded events: a copy whose actor.user (and, in Authentication events, user) no longer
+   * names the user. The OCSF user fields
    * that are identifiers (name, uid, uid_alt — the UPN —, credential_uid, display_name, full_name)
    * become pseudonyms, each of its own value; the fields that describe without naming (USER_KEPT)
    * stay; everything else (email_addr, forward_addr, phone_number, account, ldap_person, ... and
@@ -459,12 +460,21 @@ export class Discovery {
     const ev = event as Record<string, unknown>;
     const actor = obj(ev.actor);
     const user = obj(actor?.user);
-    if (user === undefined) return event;
+    // Authentication (3002) names the logged-on account in the top-level `user`: the same rule.
+    const target = obj(ev.user);
+    if (user === undefined && target === undefined) return event;
+    const out: Record<string, unknown> = { ...ev, unmapped: { ...obj(ev.unmapped), user_pseudonymized: true } };
+    if (user !== undefined) out.actor = { ...actor, user: this.pseudonymizeUser(user) };
+    if (target !== undefined) out.user = this.pseudonymizeUser(target);
+    return out as T;
+  }
+
+  private pseudonymizeUser(user: Record<string, unknown>): Record<string, unknown> {
     const u: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(user)) {
       if (USER_PSEUDONYMIZED.has(k)) { if (str(v) !== undefined) u[k] = this.pseudonym(v as string); } else if (USER_KEPT.has(k)) u[k] = v;
     }
-    return { ...ev, actor: { ...actor, user: u }, unmapped: { ...obj(ev.unmapped), user_pseudonymized: true } } as T;
+    return u;
   }
 
   /** The name behind a pseudonym; always audited (store and log), found or not. */

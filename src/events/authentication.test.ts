@@ -96,3 +96,22 @@ test('a replay with --emit auth writes one Authentication event per logon; witho
   replay({ files: [trace], emit: new Set(['network', 'dns']), flows: DEFAULT_FLOW_SETTINGS, sink: (e) => { if (e.class_uid === 3002) none.push(e); } });
   assert.equal(none.length, 0);
 });
+
+test('with pseudonymisation on, a forwarded Authentication event names the account by pseudonym only', async () => {
+  const { Discovery } = await import('../discovery/discovery.js');
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(path.join(tmpdir(), 'outpost-auth-priv-'));
+  const d = new Discovery({ dataDir: dir, config: { pseudonymizeUsers: true }, logger: { info: () => {}, warn: () => {} } });
+  try {
+    await d.open();
+    const ev = buildAuthenticationEvent(base);
+    const fwd = d.pseudonymizeEvent(ev);
+    assert.equal(ev.user.name, 'alice', 'the local event is untouched');
+    assert.deepEqual(fwd.user, { name: d.pseudonym('alice'), domain: 'CORP.EXAMPLE', uid: d.pseudonym('alice@CORP.EXAMPLE') });
+    assert.ok(!JSON.stringify(fwd).includes('alice'));
+  } finally {
+    await d.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
