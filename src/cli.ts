@@ -16,7 +16,7 @@ import { OutpostError } from './errors.js';
 const USAGE = `usage:
   outpost run [--config FILE]
       the gateway daemon: live capture on the configured interfaces
-  outpost replay FILE... [--emit network,dns,http,dhcp,inventory|none] [--with|--without devices,discovery] [--stats] [--config FILE]
+  outpost replay FILE... [--emit network,dns,http,dhcp,inventory,auth|none] [--with|--without devices,discovery] [--stats] [--config FILE]
       reads pcap/pcapng files, packet timestamps as the clock, through the daemon's pipeline;
       one OCSF JSON event per line on stdout. Defaults are the daemon's (the configuration's
       events.emit, device identity and discovery on); --with runs only the named components,

@@ -16,11 +16,12 @@ import { DnsNameCache } from './protocols/dns/name-cache.js';
 import { buildDnsActivityEvent, DnsQueryTimes } from './events/dns-activity.js';
 import { directionOf, isInternalAddress } from './events/direction.js';
 import { FlowUids } from './events/flow-uid.js';
+import { buildAuthenticationEvent } from './events/authentication.js';
 import { EventPipeline, type EventOutput, type EventStage, type OutpostEvent } from './events/pipeline.js';
 import { buildHttpActivity } from './events/http-activity.js';
 
-export type EventKind = 'network' | 'dns' | 'http';
-export const EVENT_KINDS: readonly EventKind[] = ['network', 'dns', 'http'];
+export type EventKind = 'network' | 'dns' | 'http' | 'auth';
+export const EVENT_KINDS: readonly EventKind[] = ['network', 'dns', 'http', 'auth'];
 
 /** Of the configured event kinds, those the Sensor builds itself (DHCP and inventory come from device identity). */
 export function sensorEventKinds(kinds: Iterable<string>): Set<EventKind> {
@@ -104,6 +105,8 @@ export class Sensor {
     this.inspector = options.inspect === false ? null : new FlowInspector(options.inspector ?? DEFAULT_INSPECTOR_SETTINGS);
     if (this.inspector !== null) {
       this.inspector.onDnsMessage = this.onDnsMessage;
+      // Logons seen on the wire (Kerberos, NTLM, RADIUS) become Authentication events (3002).
+      if (options.emit.has('auth')) this.inspector.onLogon = (l) => { this.sink(buildAuthenticationEvent(l)); this.eventsEmitted++; };
       const takers = (options.packetObservers ?? []).filter((o) => o.onInspectedDns !== undefined && o.onIpPacket !== undefined).map((o) => o.onInspectedDns!);
       if (takers.length === 1) this.inspector.onInspectedDns = takers[0]!;
       else if (takers.length > 1) this.inspector.onInspectedDns = (st, info, protocol, p, buf, tsUs) => { for (const t of takers) t(st, info, protocol, p, buf, tsUs); };

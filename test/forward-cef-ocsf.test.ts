@@ -20,6 +20,7 @@ import { assemble, openReplayComponents, type ReplayComponents } from '../src/pi
 import { defaultConfig } from '../src/config/defaults.js';
 import { auditEvent } from '../src/daemon.js';
 import { dhcp4, ip4, u32be, str } from './fixtures/dhcp.js';
+import { kdcReq, kdcRep } from './fixtures/logons.js';
 import { ethernet, ipv4, udp, tcp, ETH_IPV4, PROTO_UDP, TCP_SYN, TCP_ACK, TCP_FIN } from './support/packets.js';
 import { mulberry32 as rng } from './support/prng.js';
 import { CUSTOM, DICTIONARY, parseCef, type ParsedCef } from './support/cef-parse.js';
@@ -157,7 +158,12 @@ function frames(): Buffer[] {
     out(TCP_SYN, 1, 0), back(TCP_SYN | TCP_ACK, 100, 2), out(TCP_ACK, 2, 101), out(TCP_ACK, 2, 101, req),
     back(TCP_ACK, 101, 2 + req.length, res), out(TCP_FIN | TCP_ACK, 2 + req.length, 101 + res.length), back(TCP_FIN | TCP_ACK, 101 + res.length, 3 + req.length),
   ];
-  return [...lease, ...dns, ...http];
+  // A Kerberos AS exchange with the router as KDC (RFC 4120 §5.4.1, §5.4.2): an Authentication event.
+  const krb = [
+    ethernet(SRV_MAC, A, ETH_IPV4, ipv4({ src: CLIENT, dst: ROUTER, proto: PROTO_UDP }, udp({ sport: 53001, dport: 88 }, kdcReq({ cname: 'alice', realm: 'CORP.EXAMPLE', sname: 'krbtgt/CORP.EXAMPLE' })))),
+    ethernet(A, SRV_MAC, ETH_IPV4, ipv4({ src: ROUTER, dst: CLIENT, proto: PROTO_UDP }, udp({ sport: 88, dport: 53001 }, kdcRep({ cname: 'alice', crealm: 'CORP.EXAMPLE', sname: 'krbtgt/CORP.EXAMPLE' })))),
+  ];
+  return [...lease, ...dns, ...http, ...krb];
 }
 
 before(async () => {
@@ -165,7 +171,7 @@ before(async () => {
   // The daemon's assembly: device identity then discovery enrich, discovery observes, every
   // event kind written to the output.
   const cfg = defaultConfig();
-  const write = new Set(['network', 'dns', 'http', 'dhcp', 'inventory'] as const);
+  const write = new Set(['network', 'dns', 'http', 'dhcp', 'inventory', 'auth'] as const);
   parts = await openReplayComponents(cfg, dir, new Set(['devices', 'discovery']), write);
   const { identity, discovery } = parts;
   const { sensor } = assemble({ cfg, write, outputs: [(e) => { events.push(e as Ev); }], identity, discovery });
@@ -202,7 +208,7 @@ const one = (pred: (e: Ev) => boolean, what: string): Ev => {
 
 test('every event of every class parses and holds exactly its mapped fields', () => {
   const classes = new Set(events.map((e) => e.class_uid));
-  assert.deepEqual([...classes].sort((a, b) => a - b), [0, 4001, 4002, 4003, 4004, 5001, 6003]);
+  assert.deepEqual([...classes].sort((a, b) => a - b), [0, 3002, 4001, 4002, 4003, 4004, 5001, 6003]);
   for (const ev of events) {
     const configured = checkLine(ev);
     // Without a configured header, Device Vendor / Product / Version are metadata.product's.
@@ -224,6 +230,20 @@ test('every event of every class parses and holds exactly its mapped fields', ()
     return o;
   };
   for (let i = 0; i < 20; i++) for (const ev of events) checkLine(scramble(ev) as Ev);
+});
+
+test('Authentication: the logged-on account is the destination user, the protocol and service are labelled', () => {
+  const ev = one((e) => e.class_uid === 3002, 'Authentication');
+  const a = checkLine(ev).ext;
+  assert.equal(a.get('duser'), 'alice');
+  assert.equal(a.get('duid'), 'alice@CORP.EXAMPLE');
+  assert.equal(a.get('dntdom'), 'CORP.EXAMPLE');
+  assert.equal(a.get('cs1'), 'Kerberos');
+  assert.equal(a.get('cs2'), 'krbtgt/CORP.EXAMPLE');
+  assert.equal(a.get('cs4'), 'AS');
+  assert.equal(a.get('outcome'), 'Success');
+  assert.equal(a.get('src'), CLIENT);
+  assert.equal(a.get('dpt'), '88');
 });
 
 test('Network Activity: the enriched flow carries its device, user, app and traffic', () => {

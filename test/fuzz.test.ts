@@ -83,6 +83,39 @@ const PINNED: Record<string, { runs: number; counters: Record<string, number> }>
       'packets': 36092,
     },
   },
+  kerberos: {
+    runs: 3000,
+    counters: {
+      'framer_records': 3000, 'kerberos.ap_req': 212, 'kerberos.as_rep': 106, 'kerberos.as_req': 91,
+      'kerberos.bad_der': 269, 'kerberos.bad_name': 196, 'kerberos.bad_structure': 275, 'kerberos.krb_error': 201,
+      'kerberos.messages': 823, 'kerberos.not_kerberos': 89, 'kerberos.tgs_rep': 90, 'kerberos.tgs_req': 123,
+      'kerberos.truncated': 1348, 'parseKerberos.malformed': 2088, 'parseKerberos.not_mine': 89,
+      'parseKerberos.ok': 823,
+    },
+  },
+  ntlm: {
+    runs: 3000,
+    counters: {
+      'findGssToken.malformed': 30, 'findGssToken.ok': 392, 'framer_records': 1675, 'ntlm.authenticate': 118,
+      'ntlm.bad_av_pairs': 13, 'ntlm.bad_field': 21, 'ntlm.bad_type': 4, 'ntlm.challenge': 115, 'ntlm.messages': 324,
+      'ntlm.negotiate': 91, 'ntlm.smb.bad_buffer': 284, 'ntlm.smb.session_setups': 500, 'ntlm.smb.truncated': 120,
+      'parseDcePdu.malformed': 319, 'parseDcePdu.not_mine': 100, 'parseDcePdu.ok': 538,
+      'parseLdapBind.malformed': 549, 'parseLdapBind.not_mine': 10, 'parseLdapBind.ok': 439,
+      'parseNtlmssp.any_offset.malformed': 2, 'parseNtlmssp.any_offset.not_mine': 1041,
+      'parseNtlmssp.any_offset.ok': 2, 'parseNtlmssp.dce.malformed': 24, 'parseNtlmssp.dce.not_mine': 189,
+      'parseNtlmssp.dce.ok': 300, 'parseNtlmssp.ldap.malformed': 74, 'parseNtlmssp.ldap.not_mine': 40,
+      'parseNtlmssp.ldap.ok': 321, 'parseNtlmssp.malformed': 38, 'parseNtlmssp.ok': 324,
+      'parseSmb2SessionSetup.malformed': 404, 'parseSmb2SessionSetup.not_mine': 141, 'parseSmb2SessionSetup.ok': 500,
+    },
+  },
+  radius: {
+    runs: 3000,
+    counters: {
+      'parseRadius.malformed': 1600, 'parseRadius.not_mine': 253, 'parseRadius.ok': 1147, 'radius.accounting_requests': 518,
+      'radius.accounting_responses': 629, 'radius.bad_attribute': 252, 'radius.bad_length': 140, 'radius.messages': 1147,
+      'radius.not_radius': 253, 'radius.truncated': 1208, 'verified': 336,
+    },
+  },
 };
 
 for (const [name, script] of SCRIPTS) {

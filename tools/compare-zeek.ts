@@ -31,6 +31,7 @@ import { replay } from '../src/replay.js';
 import { DEFAULT_FLOW_SETTINGS } from '../src/flows/flow-table.js';
 import { compareZeekDhcp, type ZeekDhcpSummary } from './zeek-dhcp.js';
 import { writeLenientCorpus } from '../test/fixtures/lenient-corpus.js';
+import { compareZeekIdentity, defaultZeekIdentityDir, formatIdentity, zeekIdentityPresent, type ZeekIdentitySummary } from './zeek-identity.js';
 
 export interface ZeekManifestEntry { test: string; trace: string; logs: string[]; non_default_settings: boolean }
 export type ZeekRow = Record<string, string>;
@@ -217,11 +218,14 @@ function main(): void {
   const built = compareZeek(writeLenientCorpus(resolve('test-output/zeek-built')));
   // dhcp.log: MAC, assigned address, host name and lease time per row (tools/zeek-dhcp.ts).
   const dhcp: ZeekDhcpSummary = compareZeekDhcp(dir);
+  // kerberos.log and ntlm.log from the identity corpus (tools/zeek-identity.ts).
+  const identityDir = defaultZeekIdentityDir();
+  const identity: ZeekIdentitySummary | undefined = zeekIdentityPresent(identityDir) ? compareZeekIdentity(identityDir) : undefined;
   mkdirSync('test-output', { recursive: true });
-  writeFileSync('test-output/compare-zeek.json', JSON.stringify({ ...s, dhcp, built }, null, 1));
+  writeFileSync('test-output/compare-zeek.json', JSON.stringify({ ...s, dhcp, built, identity }, null, 1));
   const fmt = (m: Record<string, LogScore>) => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, `${v.agree}/${v.rows} (${v.rows ? ((100 * v.agree) / v.rows).toFixed(2) : '0'} %)`]));
   if (process.argv.includes('--verbose')) {
-    for (const [log, v] of [...Object.entries(s.logs), ...Object.entries(s.nonDefault)]) {
+    for (const [log, v] of [...Object.entries(s.logs), ...Object.entries(s.nonDefault), ...Object.entries(identity?.logs ?? {})]) {
       for (const d of v.differences) console.log(`${log} ${d.test} ${d.key}: zeek "${d.zeek}" ours "${d.ours}"`);
     }
   }
@@ -233,6 +237,8 @@ function main(): void {
       traces: built.traces, byLog: fmt(built.logs),
       lenientRows: Object.fromEntries(Object.entries(built.lenient).map(([k, v]) => [k, `${v.agree}/${v.rows}`])),
     },
+    kerberosLog: identity ? formatIdentity(identity.logs['kerberos.log']) : `skipped: no corpus at ${identityDir}`,
+    ntlmLog: identity ? formatIdentity(identity.logs['ntlm.log']) : `skipped: no corpus at ${identityDir}`,
     dnsQuestionRows: `${s.dnsQuestion.agree}/${s.dnsQuestion.rows} (question name against Zeek's query field, whatever Zeek filled it from)`,
     nameRows: s.totalRows, nameRowsAgree: s.totalAgree, nameAgreementPct: Number(s.agreementPct.toFixed(3)),
     allRows: s.totalRows + dhcp.zeekRows, allRowsAgree: s.totalAgree + dhcp.rowsFullyAgree,

@@ -60,7 +60,7 @@ test('defaults match the documented values', () => {
       emitOpenEvents: false,
     },
     api: { host: '127.0.0.1', port: 8470, tokens: [], tls: { certFile: '', keyFile: '' }, rateLimitPerMinute: 3000 },
-    events: { emit: ['network', 'dns', 'http', 'dhcp', 'inventory'], stdout: true },
+    events: { emit: ['network', 'dns', 'http', 'dhcp', 'inventory', 'auth'], stdout: true },
     // The component sections carry their own documented defaults (and tests) in their modules.
     forward: structuredClone(DEFAULT_FORWARD_CONFIG) as OutpostConfig['forward'],
     devices: structuredClone(DEFAULT_DEVICES_CONFIG) as OutpostConfig['devices'],

@@ -447,7 +447,8 @@ export class Discovery {
   readonly maskUserIdentifier = (value: string): string => (this.key !== undefined ? this.pseudonym(value) : value);
 
   /**
-   * For forwarded events: a copy whose actor.user (and device.owner) no longer names the user. The OCSF user fields
+   * For forwarded events: a copy whose actor.user (and device.owner, and in Authentication events
+   * the top-level user) no longer names the user. The OCSF user fields
    * that are identifiers (name, uid, uid_alt — the UPN —, credential_uid, display_name, full_name)
    * become pseudonyms, each of its own value; the fields that describe without naming (USER_KEPT)
    * stay; everything else (email_addr, forward_addr, phone_number, account, ldap_person, ... and
@@ -459,13 +460,16 @@ export class Discovery {
     const ev = event as Record<string, unknown>;
     const actor = obj(ev.actor);
     const user = obj(actor?.user);
-    // Device Inventory Info names the user on the device as its owner too (device.owner).
+    // Device Inventory Info names the user on the device as its owner too (device.owner);
+    // Authentication (3002) names the logged-on account in the top-level `user`: the same rule.
     const device = obj(ev.device);
     const owner = obj(device?.owner);
-    if (user === undefined && owner === undefined) return event;
+    const target = obj(ev.user);
+    if (user === undefined && owner === undefined && target === undefined) return event;
     const out: Record<string, unknown> = { ...ev, unmapped: { ...obj(ev.unmapped), user_pseudonymized: true } };
     if (user !== undefined) out.actor = { ...actor, user: this.pseudonymizeUser(user) };
     if (owner !== undefined) out.device = { ...device, owner: this.pseudonymizeUser(owner) };
+    if (target !== undefined) out.user = this.pseudonymizeUser(target);
     return out as T;
   }
 

@@ -6,7 +6,7 @@ import type { JSONSchemaType } from 'ajv';
 import type { ConfigSection } from '../area.js';
 
 /** Event classes the daemon emits (Network Activity always). */
-export const EVENT_KIND_NAMES = ['network', 'dns', 'http', 'dhcp', 'inventory'] as const;
+export const EVENT_KIND_NAMES = ['network', 'dns', 'http', 'dhcp', 'inventory', 'auth'] as const;
 export type EventKindName = (typeof EVENT_KIND_NAMES)[number];
 
 export interface EventsConfig {
@@ -27,8 +27,8 @@ export const eventsConfigSection: ConfigSection<EventsConfig> = {
         type: 'array',
         items: { type: 'string', enum: [...EVENT_KIND_NAMES] },
         uniqueItems: true,
-        default: ['network', 'dns', 'http', 'dhcp', 'inventory'],
-        description: 'Event kinds: network (Network Activity 4001), dns (DNS Activity 4003), http (HTTP Activity 4002), dhcp (DHCP Activity 4004), inventory (Device Inventory Info 5001).',
+        default: ['network', 'dns', 'http', 'dhcp', 'inventory', 'auth'],
+        description: 'Event kinds: network (Network Activity 4001), dns (DNS Activity 4003), http (HTTP Activity 4002), dhcp (DHCP Activity 4004), inventory (Device Inventory Info 5001), auth (Authentication 3002: Kerberos, NTLM and RADIUS logons seen on the wire).',
       },
       stdout: {
         type: 'boolean',

@@ -19,6 +19,7 @@ import type { DhcpActivityEvent, InventoryInfoEvent } from './device-events.js';
 import type { ApiActivityEvent } from './api-activity.js';
 import type { DiscoverySummaryEvent } from './discovery-summary.js';
 import type { EventKindName } from './config.js';
+import type { AuthenticationEvent } from './authentication.js';
 
 /** Every event class Outpost writes; `class_uid` narrows it. */
 export type OutpostEvent =
@@ -28,7 +29,8 @@ export type OutpostEvent =
   | DhcpActivityEvent
   | InventoryInfoEvent
   | ApiActivityEvent
-  | DiscoverySummaryEvent;
+  | DiscoverySummaryEvent
+  | AuthenticationEvent;
 
 /**
  * The event kinds an administrator asks for (`events.emit`, `--emit`; EVENT_KIND_NAMES in
@@ -41,6 +43,7 @@ export const EVENT_KIND_CLASSES = {
   http: 4002,
   dhcp: 4004,
   inventory: 5001,
+  auth: 3002,
 } as const satisfies Record<EventKindName, number>;
 export type EventKind = keyof typeof EVENT_KIND_CLASSES;
 
@@ -52,6 +55,7 @@ export function eventKindOf(ev: OutpostEvent): EventKind | undefined {
     case 4002: return 'http';
     case 4004: return 'dhcp';
     case 5001: return 'inventory';
+    case 3002: return 'auth';
     default: return undefined;
   }
 }

@@ -60,7 +60,7 @@ export interface CefMapping {
   as?: CefConversion;
 }
 
-const NETWORK = 4001, HTTP = 4002, DNS = 4003, DHCP = 4004, INVENTORY = 5001, API = 6003, BASE = 0;
+const NETWORK = 4001, HTTP = 4002, DNS = 4003, DHCP = 4004, INVENTORY = 5001, API = 6003, AUTH = 3002, BASE = 0;
 
 export const CEF_MAP: readonly CefMapping[] = [
   // Time, what happened, which event.
@@ -138,6 +138,14 @@ export const CEF_MAP: readonly CefMapping[] = [
   { classes: [API], ocsf: 'unmapped.previous_revision', key: 'cs3', label: 'previousConfigRevision' },
   { classes: [API], ocsf: 'actor.user.type', key: 'cs4', label: 'userType' },
   { classes: [API], ocsf: 'unmapped.changes[].path', key: 'cs5', label: 'changedSettings' },
+  // Authentication (logons seen on the wire): the account logged on to the destination.
+  { classes: [AUTH], ocsf: 'user.name', key: 'duser' },
+  { classes: [AUTH], ocsf: 'user.uid', key: 'duid' },
+  { classes: [AUTH], ocsf: 'user.domain', key: 'dntdom' },
+  { classes: [AUTH], ocsf: 'auth_protocol', key: 'cs1', label: 'authProtocol' },
+  { classes: [AUTH], ocsf: 'service.name', key: 'cs2', label: 'authService' },
+  { classes: [AUTH], ocsf: 'status_code', key: 'cs3', label: 'authStatusCode' },
+  { classes: [AUTH], ocsf: 'unmapped.logon_kind', key: 'cs4', label: 'logonKind' },
   // Discovery summary (Base Event).
   { classes: [BASE], ocsf: 'unmapped.discovery_summary.apps', key: 'cn1', label: 'apps' },
   { classes: [BASE], ocsf: 'unmapped.discovery_summary.unsanctioned_apps', key: 'cn2', label: 'unsanctionedApps' },

@@ -138,8 +138,8 @@ test('a claim that proves the client does not override a handshake', () => {
   assert.equal(inspector.findingsOf(h.table, slot)?.hostname, 'gamma');
 });
 
-test('the default registry probes DNS first, then TLS, QUIC and HTTP', () => {
+test('the default registry probes DNS first, then TLS, QUIC and HTTP, then the port-keyed logon analyzers', () => {
   const inspector = new FlowInspector();
-  assert.deepEqual(inspector.analyzers.map((a) => a.name), ['dns', 'tls', 'quic', 'http']);
-  assert.deepEqual(PROTOCOLS.map((d) => d.name), ['dns', 'tls', 'quic', 'http', 'dhcp', 'arp', 'nbns']);
+  assert.deepEqual(inspector.analyzers.map((a) => a.name), ['dns', 'tls', 'quic', 'http', 'kerberos', 'ntlm', 'radius']);
+  assert.deepEqual(PROTOCOLS.map((d) => d.name), ['dns', 'tls', 'quic', 'http', 'dhcp', 'arp', 'nbns', 'kerberos', 'ntlm', 'radius']);
 });

@@ -21,6 +21,7 @@ import {
   type InspectedDnsCallback, type InspectorSettings, type PacketContext, type ProtocolDescriptor,
 } from './protocol.js';
 import { PROTOCOLS } from './registry.js';
+import type { LogonCallback } from './logon.js';
 import { OutpostError } from '../errors.js';
 
 export type { DnsMessageEvent, DnsMessageCallback, FlowFindings, HostnameSource, InspectorSettings } from './protocol.js';
@@ -72,6 +73,7 @@ class Env implements FlowAnalyzerEnv {
   readonly counters = new CounterSets();
   onDnsMessage: DnsMessageCallback | null = null;
   onInspectedDns: InspectedDnsCallback | null = null;
+  onLogon: LogonCallback | null = null;
   constructor(readonly settings: InspectorSettings) {}
 }
 
@@ -109,6 +111,10 @@ export class FlowInspector {
   /** Receives mDNS / LLMNR datagrams as parsed (local-protocol dispatcher); null = none. */
   get onInspectedDns(): InspectedDnsCallback | null { return this.env.onInspectedDns; }
   set onInspectedDns(cb: InspectedDnsCallback | null) { this.env.onInspectedDns = cb; }
+
+  /** Receives each logon attempt the Kerberos, NTLM and RADIUS analyzers saw; null = none. */
+  get onLogon(): LogonCallback | null { return this.env.onLogon; }
+  set onLogon(cb: LogonCallback | null) { this.env.onLogon = cb; }
 
   private ensure(capacity: number): void {
     if (this.owner.length >= capacity) return;

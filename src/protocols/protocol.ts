@@ -25,6 +25,7 @@ import type { ParseStatus } from './parse-status.js';
 import type { DnsAnswer, DnsMessageInfo, DnsProtocol } from './dns/message.js';
 import type { Dhcp4Info, Dhcp6Info } from './dhcp/fields.js';
 import type { NbnsMessage } from './nbns/nbns.js';
+import type { LogonCallback } from './logon.js';
 
 export type HostnameSource = 'sni' | 'quic' | 'http_host' | 'certificate' | 'dns';
 
@@ -168,6 +169,8 @@ export interface FlowAnalyzerEnv {
   readonly onDnsMessage: DnsMessageCallback | null;
   /** Receives mDNS / LLMNR datagrams the DNS analyzer parsed; null = no local dispatcher. */
   readonly onInspectedDns: InspectedDnsCallback | null;
+  /** Receives each logon attempt seen (Kerberos, NTLMSSP, RADIUS); null or absent = no one listens. */
+  readonly onLogon?: LogonCallback | null;
 }
 
 /** Sender / receiver of a local-protocol packet. */

@@ -12,6 +12,9 @@ import { http } from './http/index.js';
 import { dhcp } from './dhcp/index.js';
 import { arp } from './arp/index.js';
 import { nbns } from './nbns/index.js';
+import { kerberos } from './kerberos/index.js';
+import { ntlm } from './ntlm/index.js';
+import { radius } from './radius/index.js';
 
 export const PROTOCOLS: readonly ProtocolDescriptor[] = [
   dns,
@@ -21,4 +24,7 @@ export const PROTOCOLS: readonly ProtocolDescriptor[] = [
   dhcp,
   arp,
   nbns,
+  kerberos,
+  ntlm,
+  radius,
 ];

@@ -18,4 +18,8 @@ export const FUZZ_TARGETS: readonly FuzzTarget[] = [
   { name: 'dns', script: 'test/fuzz/dns.ts', protocols: ['dns'] },
   // DHCPv4/v6, ARP, NDP, NetBIOS and mDNS through the device-identity path (sequences of packets).
   { name: 'devices', script: 'test/fuzz/devices.ts', protocols: ['dhcp', 'arp', 'nbns'] },
+  { name: 'kerberos', script: 'test/fuzz/kerberos.ts', protocols: ['kerberos'] },
+  // NTLMSSP, SPNEGO and SMB session setup.
+  { name: 'ntlm', script: 'test/fuzz/ntlm.ts', protocols: ['ntlm'] },
+  { name: 'radius', script: 'test/fuzz/radius.ts', protocols: ['radius'] },
 ];
