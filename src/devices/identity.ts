@@ -402,7 +402,8 @@ export class DeviceIdentity {
         return;
       }
       default: {
-        if (ev.category_uid !== 4) return;
+        // Network classes (category 4) and Authentication (3002): the client endpoint's device.
+        if (ev.category_uid !== 4 && ev.class_uid !== 3002) return;
         const src = ev.src_endpoint as { ip?: unknown } | undefined;
         if (src === undefined || typeof src.ip !== 'string') return;
         this.applyContext(ev, src, this.contextAt(src.ip, ev.time), src.ip);
