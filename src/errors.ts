@@ -91,6 +91,8 @@ export const ERRORS = {
   AGENT_HEARTBEAT_STALE: { message: 'heartbeat timestamp of agent {agentId} is outside the allowed clock skew', httpStatus: 401 },
   AGENT_HEARTBEAT_REPLAYED: { message: 'heartbeat nonce of agent {agentId} was already used', httpStatus: 409 },
   AGENT_LIMIT_REACHED: { message: 'no more agents can be enrolled (devices.maxAgents = {max})', httpStatus: 429 },
+  AGENT_NONCE_WINDOW_FULL: { message: 'agent {agentId} used {max} nonces within the replay window: wait before the next heartbeat', httpStatus: 429 },
+  AGENT_CLAIM_INVALID: { message: 'agent claim refused: {reason}', httpStatus: 400 },
   AGENT_HEARTBEAT_MALFORMED: { message: 'heartbeat is malformed: {reason}', httpStatus: 400 },
   AGENT_STORE_WRITE_FAILED: { message: 'enrolled agents cannot be saved: {reason}', httpStatus: 503 },
   AGENT_LISTENER_INSECURE_BIND: { message: 'refusing to start the agent listener on non-loopback address {host} without TLS (devices.agentListener.tlsCertFile and tlsKeyFile)', httpStatus: 500 },

@@ -19,7 +19,7 @@ import type { Service } from '../lifecycle.js';
 import type { ComponentHealth } from '../area.js';
 import type { AgentListenerConfig } from './config.js';
 import type { DeviceIdentity } from './identity.js';
-import { agentRoutes, type AgentRegistry } from './agent-routes.js';
+import { agentRoutes, HEARTBEAT_BODY_LIMIT_BYTES, type AgentRegistry } from './agent-routes.js';
 
 export interface AgentListenerTls { cert: Buffer; key: Buffer }
 
@@ -81,7 +81,7 @@ export async function createAgentListener(opts: AgentListenerOptions): Promise<A
   const { settings, tls, registry } = opts;
   const fastifyOptions = {
     logger: false,
-    bodyLimit: 65_536,
+    bodyLimit: HEARTBEAT_BODY_LIMIT_BYTES,
     // Agents send one small request: a client that stops mid-request is cut off soon.
     requestTimeout: 10_000,
     connectionTimeout: 30_000,
