@@ -41,7 +41,7 @@ import { createApi } from './api/server.js';
 import { HealthRegistry, type ApiContext, type ApiPlugin } from './api/types.js';
 import type { AreaParts, HealthCheck } from './area.js';
 import { DnsNameCache } from './protocols/dns/name-cache.js';
-import type { AgentListener } from './devices/agent-listener.js';
+import { devicesConfigCheck, type AgentListener } from './devices/agent-listener.js';
 import type { Discovery } from './discovery/discovery.js';
 import { captureArea } from './capture/area.js';
 import { flowsArea } from './flows/area.js';
@@ -84,6 +84,12 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
   // Data (LMDB stores, audit log) is for the outpost user only.
   mkdirSync(cfg.dataDir, { recursive: true, mode: 0o750 });
   const config = new ConfigManager(cfg, options.configPath);
+  // A change the next start would refuse is refused now (the API adds its own checks in createApi).
+  config.addCheck((next) => devicesConfigCheck(next.devices));
+  const scopeProblems = devicesConfigCheck(cfg.devices).problems.filter((p) => p.rule === 'prefix');
+  if (scopeProblems.length > 0) {
+    throw new OutpostError('CONFIG_INVALID', { source: options.configPath ?? '<defaults>', problems: scopeProblems.map((p) => `  ${p.path}: ${p.message}`).join('\n') }, { details: { problems: scopeProblems } });
+  }
   const emit = new Set(cfg.events.emit);
   const built = builtKinds(emit, configuredComponents(cfg));
   const startedAt = Date.now();

@@ -24,6 +24,7 @@ import type { AgentRecords, DeviceTable } from './store.js';
 import type { AreaRouteOptions as ApiPluginOptions, AreaRoutes as ApiPlugin } from '../area.js';
 import { OutpostError } from '../errors.js';
 import { unicastMac } from './agent-claims.js';
+import { MAX_JSON_DEPTH, jsonNestsDeeperThan, jsonTooDeepError } from '../http.js';
 
 export interface EnrolledAgent {
   agentId: string; secret: string; enrolledMs: number; lastHeartbeatMs?: number;
@@ -193,6 +194,7 @@ export const agentRoutes: FastifyPluginAsync<AgentRoutesOptions> = async (app: F
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: HEARTBEAT_BODY_LIMIT_BYTES }, (req, body, done) => {
     (req as unknown as { rawBody: string }).rawBody = body as string;
+    if (jsonNestsDeeperThan(body as string, MAX_JSON_DEPTH)) { registry.counters.refusedMalformed++; done(jsonTooDeepError(), undefined); return; }
     try { done(null, JSON.parse(body as string)); } catch (e) { registry.counters.refusedMalformed++; (e as { statusCode?: number }).statusCode = 400; done(e as Error, undefined); }
   });
 
