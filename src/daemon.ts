@@ -48,7 +48,7 @@ import { flowsArea } from './flows/area.js';
 import { devicesArea } from './devices/area.js';
 import { discoveryArea } from './discovery/area.js';
 import { forwardArea } from './forward/area.js';
-import { dropPrivileges } from './privileges.js';
+import { dropPrivileges, prepareStoreDir, restrictStoreFiles } from './privileges.js';
 
 export interface DaemonOptions {
   /** The file the configuration came from; without it the API cannot change the configuration. */
@@ -110,7 +110,10 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
   });
   discoveryRef = discovery.discovery;
   const nameCache = new DnsNameCache();
+  // DNS answers name the hosts users visited: owner-only whatever the umask (as every store).
+  prepareStoreDir(join(cfg.dataDir, 'dns-names'));
   await nameCache.open(join(cfg.dataDir, 'dns-names'));
+  restrictStoreFiles(join(cfg.dataDir, 'dns-names'));
 
   // The event path, assembled as `outpost replay` assembles it (src/pipeline.ts): every event is
   // enriched (device, user, app), rolled up, pseudonymised when configured, then written to the
