@@ -6,6 +6,7 @@
  */
 import { isIP } from 'node:net';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { statSync } from 'node:fs';
 import type { FastifyError } from 'fastify';
 import { OutpostError, isOutpostError, type ErrorCode } from './errors.js';
 
@@ -38,6 +39,22 @@ export function jsonNestsDeeperThan(text: string, max: number): boolean {
 /** The error a too-deep body gets (400 API_JSON_TOO_DEEP), with the status fastify's parser callback needs. */
 export function jsonTooDeepError(): OutpostError {
   return new OutpostError('API_JSON_TOO_DEEP', { max: MAX_JSON_DEPTH }, { details: { max: MAX_JSON_DEPTH } });
+}
+
+/** Largest TLS certificate chain or key file read (a chain of a few certificates is a few KB). */
+export const TLS_FILE_MAX_BYTES = 1024 * 1024;
+
+/**
+ * Why a TLS file cannot be used before it is read, or undefined: it must be a regular file of at
+ * most TLS_FILE_MAX_BYTES. A setting naming /dev/zero or a FIFO must not block the daemon reading
+ * forever. The reason is an errno code or a fixed phrase, never the file's contents.
+ */
+export function tlsFileProblem(path: string): string | undefined {
+  let st;
+  try { st = statSync(path); } catch (err) { return (err as NodeJS.ErrnoException).code ?? 'cannot stat'; }
+  if (!st.isFile()) return 'not a regular file';
+  if (st.size > TLS_FILE_MAX_BYTES) return 'larger than 1 MiB';
+  return undefined;
 }
 
 /**

@@ -9,7 +9,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, realpathSync } from 'node:fs';
-import { join } from 'node:path';
+import { extname, join } from 'node:path';
 import { OutpostError } from './errors.js';
 
 export interface UserIds { user: string; uid: number; gid: number }
@@ -78,6 +78,8 @@ export function dropPrivileges(user: string, dirs: readonly string[], configFile
  * pseudonym keys' mappings, queued events and DNS answers. Call restrictStoreFiles after opening.
  */
 export function prepareStoreDir(path: string): void {
+  // lmdb-js opens a path with an extension as a single file (noSubdir): nothing to create then.
+  if (extname(path) !== '') return;
   mkdirSync(path, { recursive: true, mode: 0o700 });
   chmodSync(path, 0o700);
 }

@@ -13,7 +13,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import rateLimit from '@fastify/rate-limit';
 import { OutpostError } from '../errors.js';
 import type { RouteRole } from '../area.js';
-import { BODY_LIMIT_BYTES, MAX_JSON_DEPTH, checkTlsMaterial, isLoopback, jsonNestsDeeperThan, jsonTooDeepError, toOutpostError } from '../http.js';
+import { BODY_LIMIT_BYTES, MAX_JSON_DEPTH, checkTlsMaterial, tlsFileProblem, isLoopback, jsonNestsDeeperThan, jsonTooDeepError, toOutpostError } from '../http.js';
 import type { CheckResult } from '../config/manager.js';
 import type { ConfigProblem } from '../config/load.js';
 import type { ApiConfig } from './config.js';
@@ -40,6 +40,8 @@ export function checkBindSecurity(api: ApiConfig): void {
 export function readTls(api: ApiConfig): { cert: Buffer; key: Buffer } | null {
   if (!api.tls.certFile && !api.tls.keyFile) return null;
   const read = (what: string, path: string): Buffer => {
+    const problem = tlsFileProblem(path);
+    if (problem !== undefined) throw new OutpostError('API_TLS_UNREADABLE', { what, path, reason: problem }, { details: { what, path, reason: problem } });
     try {
       return readFileSync(path);
     } catch (err) {

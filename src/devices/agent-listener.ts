@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import { OutpostError } from '../errors.js';
-import { checkTlsMaterial, isLoopback, toOutpostError } from '../http.js';
+import { checkTlsMaterial, isLoopback, tlsFileProblem, toOutpostError } from '../http.js';
 import type { Service } from '../lifecycle.js';
 import type { ComponentHealth } from '../area.js';
 import type { AgentListenerConfig, DevicesConfig } from './config.js';
@@ -48,6 +48,8 @@ export function prepareAgentListenerTls(s: AgentListenerConfig): AgentListenerTl
       { details: { what, path: '', reason: 'not set' } });
   }
   const read = (what: string, path: string): Buffer => {
+    const problem = tlsFileProblem(path);
+    if (problem !== undefined) throw new OutpostError('AGENT_LISTENER_TLS_UNREADABLE', { what, path, reason: problem }, { details: { what, path, reason: problem } });
     try {
       return readFileSync(path);
     } catch (err) {

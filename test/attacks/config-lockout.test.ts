@@ -98,6 +98,9 @@ describe('on loopback', () => {
     r = await refusedUnchanged(t, () => call('PATCH', '/v1/config', { token: t.admin, body: { devices: { agentListener: { enabled: true, host: '127.0.0.1', tlsCertFile: shadow, tlsKeyFile: shadow } } } }), 'CONFIG_CHANGE_REFUSED');
     assert.equal(r.details.problems[0].rule, 'AGENT_LISTENER_TLS_UNREADABLE');
     assert.ok(!JSON.stringify(r).includes('SECRETSALT'));
+    // A device file as a TLS file: refused at once, not read forever.
+    r = await refusedUnchanged(t, () => call('PATCH', '/v1/config', { token: t.admin, body: { api: { tls: { certFile: '/dev/zero', keyFile: '/dev/zero' } } } }), 'CONFIG_CHANGE_REFUSED');
+    assert.match(r.details.problems[0].message, /not a regular file/);
     r = await refusedUnchanged(t, () => call('PATCH', '/v1/config', { token: t.admin, body: { devices: { agentAddressScopes: ['10.0.0.0/33'] } } }), 'CONFIG_CHANGE_REFUSED');
     assert.equal(r.details.problems[0].path, '/devices/agentAddressScopes/0');
   });
