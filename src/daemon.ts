@@ -41,14 +41,14 @@ import { createApi } from './api/server.js';
 import { HealthRegistry, type ApiContext, type ApiPlugin } from './api/types.js';
 import type { AreaParts, HealthCheck } from './area.js';
 import { DnsNameCache } from './protocols/dns/name-cache.js';
-import type { AgentListener } from './devices/agent-listener.js';
+import { devicesConfigCheck, type AgentListener } from './devices/agent-listener.js';
 import type { Discovery } from './discovery/discovery.js';
 import { captureArea } from './capture/area.js';
 import { flowsArea } from './flows/area.js';
 import { devicesArea } from './devices/area.js';
 import { discoveryArea } from './discovery/area.js';
 import { forwardArea } from './forward/area.js';
-import { dropPrivileges } from './privileges.js';
+import { dropPrivileges, prepareStoreDir, restrictStoreFiles } from './privileges.js';
 
 export interface DaemonOptions {
   /** The file the configuration came from; without it the API cannot change the configuration. */
@@ -84,6 +84,12 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
   // Data (LMDB stores, audit log) is for the outpost user only.
   mkdirSync(cfg.dataDir, { recursive: true, mode: 0o750 });
   const config = new ConfigManager(cfg, options.configPath);
+  // A change the next start would refuse is refused now (the API adds its own checks in createApi).
+  config.addCheck((next) => devicesConfigCheck(next.devices));
+  const scopeProblems = devicesConfigCheck(cfg.devices).problems.filter((p) => p.rule === 'prefix');
+  if (scopeProblems.length > 0) {
+    throw new OutpostError('CONFIG_INVALID', { source: options.configPath ?? '<defaults>', problems: scopeProblems.map((p) => `  ${p.path}: ${p.message}`).join('\n') }, { details: { problems: scopeProblems } });
+  }
   const emit = new Set(cfg.events.emit);
   const built = builtKinds(emit, configuredComponents(cfg));
   const startedAt = Date.now();
@@ -104,7 +110,10 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
   });
   discoveryRef = discovery.discovery;
   const nameCache = new DnsNameCache();
+  // DNS answers name the hosts users visited: owner-only whatever the umask (as every store).
+  prepareStoreDir(join(cfg.dataDir, 'dns-names'));
   await nameCache.open(join(cfg.dataDir, 'dns-names'));
+  restrictStoreFiles(join(cfg.dataDir, 'dns-names'));
 
   // The event path, assembled as `outpost replay` assembles it (src/pipeline.ts): every event is
   // enriched (device, user, app), rolled up, pseudonymised when configured, then written to the

@@ -8,8 +8,8 @@
  * (after setuid a process can no longer change its groups).
  */
 import { execFileSync } from 'node:child_process';
-import { chownSync, existsSync, lchownSync, lstatSync, readdirSync, realpathSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, chownSync, existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, realpathSync } from 'node:fs';
+import { extname, join } from 'node:path';
 import { OutpostError } from './errors.js';
 
 export interface UserIds { user: string; uid: number; gid: number }
@@ -70,4 +70,26 @@ export function dropPrivileges(user: string, dirs: readonly string[], configFile
     fail('verify', new Error(`still uid ${process.getuid?.()} euid ${process.geteuid?.()} gid ${process.getgid?.()}`));
   }
   return { ...ids, chowned };
+}
+
+/**
+ * Creates a store's directory owner-only (0700) whatever the process umask, before the store
+ * opens it: LMDB creates its files with the umask's modes, and these stores hold agent secrets,
+ * pseudonym keys' mappings, queued events and DNS answers. Call restrictStoreFiles after opening.
+ */
+export function prepareStoreDir(path: string): void {
+  // lmdb-js opens a path with an extension as a single file (noSubdir): nothing to create then.
+  if (extname(path) !== '') return;
+  mkdirSync(path, { recursive: true, mode: 0o700 });
+  chmodSync(path, 0o700);
+}
+
+/** Owner-only modes (0700 directory, 0600 files) for an opened store. Best effort on filesystems without modes. */
+export function restrictStoreFiles(path: string): void {
+  try {
+    chmodSync(path, 0o700);
+    for (const f of readdirSync(path)) chmodSync(join(path, f), 0o600);
+  } catch {
+    // A file path (noSubdir) or a filesystem without modes: the directory's own mode still holds.
+  }
 }

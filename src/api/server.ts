@@ -13,7 +13,9 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import rateLimit from '@fastify/rate-limit';
 import { OutpostError } from '../errors.js';
 import type { RouteRole } from '../area.js';
-import { BODY_LIMIT_BYTES, isLoopback, toOutpostError } from '../http.js';
+import { BODY_LIMIT_BYTES, MAX_JSON_DEPTH, checkTlsMaterial, tlsFileProblem, isLoopback, jsonNestsDeeperThan, jsonTooDeepError, toOutpostError } from '../http.js';
+import type { CheckResult } from '../config/manager.js';
+import type { ConfigProblem } from '../config/load.js';
 import type { ApiConfig } from './config.js';
 import { TokenStore, bearerToken, roleAllows } from './auth.js';
 import type { ApiContext, ApiPlugin } from './types.js';
@@ -34,9 +36,12 @@ export function checkBindSecurity(api: ApiConfig): void {
   }
 }
 
-function readTls(api: ApiConfig): { cert: Buffer; key: Buffer } | null {
+/** Reads (and checks, see checkTlsMaterial) the API's TLS files; null without TLS. Throws API_TLS_UNREADABLE. */
+export function readTls(api: ApiConfig): { cert: Buffer; key: Buffer } | null {
   if (!api.tls.certFile && !api.tls.keyFile) return null;
   const read = (what: string, path: string): Buffer => {
+    const problem = tlsFileProblem(path);
+    if (problem !== undefined) throw new OutpostError('API_TLS_UNREADABLE', { what, path, reason: problem }, { details: { what, path, reason: problem } });
     try {
       return readFileSync(path);
     } catch (err) {
@@ -44,7 +49,38 @@ function readTls(api: ApiConfig): { cert: Buffer; key: Buffer } | null {
       throw new OutpostError('API_TLS_UNREADABLE', { what, path, reason }, { details: { what, path, reason }, cause: err });
     }
   };
-  return { cert: read('certificate', api.tls.certFile), key: read('key', api.tls.keyFile) };
+  const cert = read('certificate', api.tls.certFile), key = read('key', api.tls.keyFile);
+  checkTlsMaterial(cert, key, 'API_TLS_UNREADABLE', api.tls.certFile, api.tls.keyFile);
+  return { cert, key };
+}
+
+/**
+ * The API's checks of a configuration change (ConfigManager.addCheck), docs/SECURITY.md:
+ * - what the next start would refuse: a non-loopback address without TLS or tokens
+ *   (API_INSECURE_BIND), TLS files that cannot be read or are no certificate/key pair;
+ * - a change through the API that leaves no admin token when there was one: nobody could change
+ *   the configuration through the API again (refused; edit the file and reload instead);
+ * - reductions of access, which an API change must confirm: a token removed, demoted or given
+ *   a new hash, or tokens required where there were none.
+ */
+export function apiConfigCheck(next: ApiConfig, prev: ApiConfig, action: string): CheckResult {
+  const problems: ConfigProblem[] = [];
+  try { checkBindSecurity(next); } catch (err) { problems.push({ path: '/api/host', rule: 'API_INSECURE_BIND', message: (err as Error).message }); }
+  try { readTls(next); } catch (err) { problems.push({ path: '/api/tls', rule: 'API_TLS_UNREADABLE', message: (err as Error).message }); }
+  const admins = (l: ApiConfig['tokens']) => l.filter((t) => t.role === 'admin').length;
+  if (action !== 'reload' && admins(prev.tokens) > 0 && admins(next.tokens) === 0) {
+    problems.push({ path: '/api/tokens', rule: 'last_admin_token', message: 'removes the last admin token: no one could change the configuration through the API afterwards' });
+  }
+  const reducesAccess: string[] = [];
+  const byName = new Map(next.tokens.map((t) => [t.name, t]));
+  for (const t of prev.tokens) {
+    const n = byName.get(t.name);
+    if (n === undefined) reducesAccess.push(`token ${t.name} removed`);
+    else if (t.role === 'admin' && n.role !== 'admin') reducesAccess.push(`token ${t.name} demoted to ${n.role}`);
+    else if (n.sha256 !== t.sha256) reducesAccess.push(`token ${t.name} replaced`);
+  }
+  if (prev.tokens.length === 0 && next.tokens.length > 0) reducesAccess.push('tokens required where none were');
+  return { problems, reducesAccess };
 }
 
 function defaultRole(method: string): RouteRole {
@@ -64,6 +100,7 @@ export async function createApi(ctx: ApiContext, options: CreateApiOptions = {})
   const tls = readTls(cfg.api);
   const tokens = new TokenStore(cfg.api.tokens);
   ctx.config.onChange((next) => tokens.update(next.api.tokens));
+  ctx.config.addCheck((next, prev, action) => apiConfigCheck(next.api, prev.api, action));
 
   const fastifyOptions = {
     logger: false,
@@ -80,6 +117,17 @@ export async function createApi(ctx: ApiContext, options: CreateApiOptions = {})
   };
   const app = (tls ? Fastify({ ...fastifyOptions, https: tls }) : Fastify(fastifyOptions)) as unknown as FastifyInstance;
   app.decorateRequest('principal', null as never);
+  // Bounded nesting on every route's JSON body (RFC 8259 §9 allows a limit), checked before
+  // parsing; the parser itself stays fastify's (prototype-poisoning keys refused).
+  const jsonParser = app.getDefaultJsonParser('error', 'error');
+  const boundedJson = (req: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void): void => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (jsonNestsDeeperThan(text, MAX_JSON_DEPTH)) { done(jsonTooDeepError()); return; }
+    jsonParser(req, text, done);
+  };
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, boundedJson);
+  app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, boundedJson);
 
   // Every route must carry a schema with a response, so every route is validated and documented.
   const routes: RouteRecord[] = [];

@@ -1,7 +1,8 @@
 /**
  * The running configuration and its changes: API PUT/PATCH, SIGHUP and POST /v1/config/reload.
  *
- * A change is validated first (same schema and messages as at start), then written atomically
+ * A change is validated first (same schema and messages as at start, then the checks areas add
+ * with addCheck: what the next start would refuse, what would lock administrators out), then written atomically
  * (temporary file in the same directory, fsync, rename, fsync of the directory), and only then
  * swapped in memory and handed to the listeners that apply it live. A change that fails at any
  * step before the rename changes nothing, neither the file nor the running configuration.
@@ -63,6 +64,40 @@ export interface ConfigView {
 }
 
 export type ConfigListener = (next: OutpostConfig, prev: OutpostConfig, changes: ConfigChange[]) => void;
+
+/**
+ * What a check (addCheck) finds in a change before it is written: problems that refuse it
+ * (CONFIG_CHANGE_REFUSED, 400), and reductions of access that an API change must confirm
+ * (CONFIG_CONFIRMATION_REQUIRED, 400, unless sent with `confirm=reduce-access`).
+ */
+export interface CheckResult { problems?: ConfigProblem[]; reducesAccess?: string[] }
+/**
+ * A check of a validated configuration: what the next start would refuse (unreadable TLS files,
+ * an insecure bind), or what would lock administrators out. May also throw an OutpostError,
+ * taken as one problem. `action` is 'reload' for SIGHUP / POST /v1/config/reload.
+ */
+export type ConfigCheck = (next: OutpostConfig, prev: OutpostConfig, action: AuditRecord['action']) => CheckResult | void;
+
+/** Options of an API change. */
+export interface ChangeOptions {
+  /** The administrator confirmed that the change reduces access (removes or demotes tokens ...). */
+  confirmReduceAccess?: boolean;
+}
+
+/** Deepest nesting (objects and arrays) a configuration document may have; far above the schema's own. */
+export const MAX_CONFIG_DEPTH = 32;
+
+/** True when `v` nests deeper than `max` (iterative: a hostile document cannot overflow the stack here). */
+export function nestsDeeperThan(v: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[v, 0]];
+  while (stack.length > 0) {
+    const [x, depth] = stack.pop()!;
+    if (typeof x !== 'object' || x === null) continue;
+    if (depth >= max) return true;
+    for (const c of Object.values(x)) if (typeof c === 'object' && c !== null) stack.push([c, depth + 1]);
+  }
+  return false;
+}
 export type AuditListener = (record: AuditRecord) => void;
 
 const SECRET_PATHS = /^api\.tokens/;
@@ -137,6 +172,7 @@ export class ConfigManager {
   #revision: string;
   readonly #listeners: ConfigListener[] = [];
   readonly #auditListeners: AuditListener[] = [];
+  readonly #checks: ConfigCheck[] = [];
   readonly #audit: AuditRecord[] = [];
   readonly #auditLimit: number;
   /** Serialises changes: each one validates against the state the previous one left. */
@@ -177,6 +213,11 @@ export class ConfigManager {
     this.#listeners.push(fn);
   }
 
+  /** Adds a check every change (API and reload) must pass before it is written (see ConfigCheck). */
+  addCheck(fn: ConfigCheck): void {
+    this.#checks.push(fn);
+  }
+
   onAudit(fn: AuditListener): void {
     this.#auditListeners.push(fn);
   }
@@ -185,14 +226,20 @@ export class ConfigManager {
     return [...this.#audit];
   }
 
-  /** PUT: the document replaces the file's contents (settings left out take their defaults). */
-  replace(doc: unknown, actor: Actor, ifMatch?: string): AuditRecord {
-    return this.#change('replace', () => doc, actor, ifMatch);
+  /**
+   * PUT: each top-level section of the document replaces that section of the file; sections left
+   * out keep their current values (a document that forgets `api` must not drop every token), and
+   * `null` resets a section to its defaults.
+   */
+  replace(doc: unknown, actor: Actor, ifMatch?: string, options: ChangeOptions = {}): AuditRecord {
+    refuseDeep(doc);
+    return this.#change('replace', (raw) => replaceSections(raw, doc), actor, ifMatch, true, options);
   }
 
   /** PATCH: RFC 7396 merge patch onto the file's document (null resets a setting to its default). */
-  patch(patch: unknown, actor: Actor, ifMatch?: string): AuditRecord {
-    return this.#change('patch', (raw) => mergePatch(raw, patch), actor, ifMatch);
+  patch(patch: unknown, actor: Actor, ifMatch?: string, options: ChangeOptions = {}): AuditRecord {
+    refuseDeep(patch);
+    return this.#change('patch', (raw) => mergePatch(raw, patch), actor, ifMatch, true, options);
   }
 
   /** SIGHUP / POST /v1/config/reload: read the file again; invalid → nothing changes. */
@@ -207,11 +254,13 @@ export class ConfigManager {
       const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
       throw new OutpostError('CONFIG_FILE_UNREADABLE', { path, reason }, { details: { path, reason }, cause: err });
     }
+    refuseDeep(raw);
     return this.#change('reload', () => raw, actor, undefined, false);
   }
 
-  #change(action: AuditRecord['action'], build: (raw: unknown) => unknown, actor: Actor, ifMatch: string | undefined, write = true): AuditRecord {
+  #change(action: AuditRecord['action'], build: (raw: unknown) => unknown, actor: Actor, ifMatch: string | undefined, write = true, options: ChangeOptions = {}): AuditRecord {
     if (write && this.path === null) throw new OutpostError('CONFIG_NO_FILE');
+
     if (ifMatch !== undefined && ifMatch !== this.#revision) {
       throw new OutpostError('CONFIG_CONFLICT', { expected: ifMatch, actual: this.#revision }, { details: { expected: ifMatch, actual: this.#revision } });
     }
@@ -234,6 +283,7 @@ export class ConfigManager {
         }
         throw err;
       }
+      this.#runChecks(next, action, options);
       if (write && this.path !== null) writeFileAtomic(this.path, stringify(raw));
       const prev = this.#current;
       const previousRevision = this.#revision;
@@ -260,5 +310,47 @@ export class ConfigManager {
     } finally {
       this.#busy = false;
     }
+  }
+
+  /** Runs every check on a validated configuration; throws when one refuses it or it reduces access unconfirmed. */
+  #runChecks(next: OutpostConfig, action: AuditRecord['action'], options: ChangeOptions): void {
+    const problems: ConfigProblem[] = [];
+    const reductions: string[] = [];
+    for (const check of this.#checks) {
+      try {
+        const r = check(next, this.#current, action);
+        if (r?.problems) problems.push(...r.problems);
+        if (r?.reducesAccess) reductions.push(...r.reducesAccess);
+      } catch (err) {
+        if (!isOutpostError(err)) throw err;
+        problems.push({ path: '', rule: (err as OutpostError).code, message: (err as OutpostError).message });
+      }
+    }
+    if (problems.length > 0) {
+      const text = problems.map((p) => `  ${p.path || '/'}: ${p.message}`).join('\n');
+      throw new OutpostError('CONFIG_CHANGE_REFUSED', { problems: text }, { details: { problems } });
+    }
+    // A file edited by hand (reload) is the administrator's own recovery path: no confirmation.
+    if (reductions.length > 0 && action !== 'reload' && options.confirmReduceAccess !== true) {
+      throw new OutpostError('CONFIG_CONFIRMATION_REQUIRED', { reductions: reductions.join('; ') }, { details: { reductions } });
+    }
+  }
+}
+
+/** PUT semantics (ConfigManager.replace): top-level sections replace, absent ones stay, null resets. */
+function replaceSections(raw: unknown, doc: unknown): unknown {
+  if (!isPlainObject(doc)) return doc;
+  const out: Record<string, unknown> = isPlainObject(raw) ? { ...raw } : {};
+  for (const [k, v] of Object.entries(doc)) {
+    if (v === null) delete out[k];
+    else Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}
+
+function refuseDeep(doc: unknown): void {
+  if (nestsDeeperThan(doc, MAX_CONFIG_DEPTH)) {
+    const problems: ConfigProblem[] = [{ path: '', rule: 'depth', message: `nests deeper than ${MAX_CONFIG_DEPTH} levels` }];
+    throw new OutpostError('CONFIG_REJECTED', { problems: `  /: nests deeper than ${MAX_CONFIG_DEPTH} levels` }, { details: { problems } });
   }
 }

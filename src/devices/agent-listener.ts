@@ -14,12 +14,13 @@ import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import { OutpostError } from '../errors.js';
-import { isLoopback, toOutpostError } from '../http.js';
+import { checkTlsMaterial, isLoopback, tlsFileProblem, toOutpostError } from '../http.js';
 import type { Service } from '../lifecycle.js';
 import type { ComponentHealth } from '../area.js';
-import type { AgentListenerConfig } from './config.js';
+import type { AgentListenerConfig, DevicesConfig } from './config.js';
+import { parsePrefix } from './agent-claims.js';
 import type { DeviceIdentity } from './identity.js';
-import { agentRoutes, type AgentRegistry } from './agent-routes.js';
+import { agentRoutes, HEARTBEAT_BODY_LIMIT_BYTES, type AgentRegistry } from './agent-routes.js';
 
 export interface AgentListenerTls { cert: Buffer; key: Buffer }
 
@@ -31,7 +32,8 @@ interface ListenerLogger {
 
 /**
  * Checks the settings and reads the TLS files: throws AGENT_LISTENER_INSECURE_BIND (non-loopback
- * without TLS) or AGENT_LISTENER_TLS_UNREADABLE. Returns the TLS material, or null for plain HTTP
+ * without TLS) or AGENT_LISTENER_TLS_UNREADABLE (unreadable, or not a certificate and key that
+ * belong together). Returns the TLS material, or null for plain HTTP
  * (loopback). Call before opening anything else, so a bad setting stops the daemon early.
  */
 export function prepareAgentListenerTls(s: AgentListenerConfig): AgentListenerTls | null {
@@ -46,6 +48,8 @@ export function prepareAgentListenerTls(s: AgentListenerConfig): AgentListenerTl
       { details: { what, path: '', reason: 'not set' } });
   }
   const read = (what: string, path: string): Buffer => {
+    const problem = tlsFileProblem(path);
+    if (problem !== undefined) throw new OutpostError('AGENT_LISTENER_TLS_UNREADABLE', { what, path, reason: problem }, { details: { what, path, reason: problem } });
     try {
       return readFileSync(path);
     } catch (err) {
@@ -53,7 +57,27 @@ export function prepareAgentListenerTls(s: AgentListenerConfig): AgentListenerTl
       throw new OutpostError('AGENT_LISTENER_TLS_UNREADABLE', { what, path, reason }, { details: { what, path, reason }, cause: err });
     }
   };
-  return { cert: read('certificate', s.tlsCertFile), key: read('key', s.tlsKeyFile) };
+  const cert = read('certificate', s.tlsCertFile), key = read('key', s.tlsKeyFile);
+  checkTlsMaterial(cert, key, 'AGENT_LISTENER_TLS_UNREADABLE', s.tlsCertFile, s.tlsKeyFile);
+  return { cert, key };
+}
+
+/**
+ * What the next start would refuse in the `devices` section (for the configuration manager's
+ * checks, src/config/manager.ts addCheck): the agent listener's bind and TLS files when it is
+ * enabled, and malformed agent address scopes. Problems as ConfigProblem ({path, rule, message}).
+ */
+export function devicesConfigCheck(d: DevicesConfig): { problems: Array<{ path: string; rule: string; message: string }> } {
+  const problems: Array<{ path: string; rule: string; message: string }> = [];
+  if (d.enabled && d.agentListener.enabled) {
+    try { prepareAgentListenerTls(d.agentListener); } catch (err) {
+      problems.push({ path: '/devices/agentListener', rule: (err as OutpostError).code ?? 'INTERNAL', message: (err as Error).message });
+    }
+  }
+  d.agentAddressScopes.forEach((p, i) => {
+    if (parsePrefix(p) === undefined) problems.push({ path: `/devices/agentAddressScopes/${i}`, rule: 'prefix', message: `not an address prefix (got ${JSON.stringify(p)})` });
+  });
+  return { problems };
 }
 
 export interface AgentListenerOptions {
@@ -81,7 +105,7 @@ export async function createAgentListener(opts: AgentListenerOptions): Promise<A
   const { settings, tls, registry } = opts;
   const fastifyOptions = {
     logger: false,
-    bodyLimit: 65_536,
+    bodyLimit: HEARTBEAT_BODY_LIMIT_BYTES,
     // Agents send one small request: a client that stops mid-request is cut off soon.
     requestTimeout: 10_000,
     connectionTimeout: 30_000,

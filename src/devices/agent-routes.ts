@@ -23,11 +23,24 @@ import type { DeviceIdentity, AgentReport } from './identity.js';
 import type { AgentRecords, DeviceTable } from './store.js';
 import type { AreaRouteOptions as ApiPluginOptions, AreaRoutes as ApiPlugin } from '../area.js';
 import { OutpostError } from '../errors.js';
+import { unicastMac } from './agent-claims.js';
+import { MAX_JSON_DEPTH, jsonNestsDeeperThan, jsonTooDeepError } from '../http.js';
 
-export interface EnrolledAgent { agentId: string; secret: string; enrolledMs: number; lastHeartbeatMs?: number }
+export interface EnrolledAgent {
+  agentId: string; secret: string; enrolledMs: number; lastHeartbeatMs?: number;
+  /** MACs an administrator bound to the agent at enrollment: its heartbeats may claim them even when a DHCP-known device holds them. */
+  macs?: string[];
+}
+
+/**
+ * Largest heartbeat body (bytes) on the admin API and the agent listener. A heartbeat at the
+ * schema's maxima written as ASCII is about 83 KB (64 users × 4 fields × 256 characters, 256
+ * addresses × 45, 64 MACs × 17 and the rest); the limit leaves room for non-ASCII text.
+ */
+export const HEARTBEAT_BODY_LIMIT_BYTES = 256 * 1024;
 
 export class AgentCounters {
-  enrolled = 0; accepted = 0; refusedUnknown = 0; refusedForged = 0; refusedStale = 0; refusedReplayed = 0; refusedMalformed = 0; noncesEvicted = 0; refusedLimit = 0; revoked = 0;
+  enrolled = 0; accepted = 0; refusedUnknown = 0; refusedForged = 0; refusedStale = 0; refusedReplayed = 0; refusedMalformed = 0; refusedNonceWindowFull = 0; refusedLimit = 0; revoked = 0;
   /** Agent listener (src/devices/agent-listener.ts): requests over its rate limit, failed TLS handshakes. */
   refusedRateLimited = 0; listenerTlsErrors = 0;
   snapshot(): Record<string, number> {
@@ -36,14 +49,17 @@ export class AgentCounters {
       'agents.refused_unknown': this.refusedUnknown, 'agents.refused_forged': this.refusedForged,
       'agents.refused_stale': this.refusedStale, 'agents.refused_replayed': this.refusedReplayed,
       'agents.refused_malformed': this.refusedMalformed, 'agents.refused_limit': this.refusedLimit,
-      'agents.nonces_evicted': this.noncesEvicted, 'agents.revoked': this.revoked,
+      'agents.refused_nonce_window_full': this.refusedNonceWindowFull, 'agents.revoked': this.revoked,
       'agents.refused_rate_limited': this.refusedRateLimited, 'agents.listener_tls_errors': this.listenerTlsErrors,
     };
   }
 }
 
 /**
- * Enrolled agents and their secrets, plus the nonces seen (bounded). With the device store's
+ * Enrolled agents and their secrets, plus the nonces each has used (a window per agent, at most
+ * maxNonces unexpired ones each: a full window refuses the agent's next heartbeat, 429
+ * AGENT_NONCE_WINDOW_FULL, instead of forgetting a nonce that could then be replayed; one agent
+ * can neither evict nor fill another's window). With the device store's
  * AgentRecords attached (constructor or attachStore(); agentRoutes attaches its identity's store's)
  * enrollments live in the store's LMDB under ['a', agentId] and survive restarts: enroll and revoke are written
  * synchronously, heartbeat times asynchronously. Nonces are kept in memory only (a restart
@@ -53,7 +69,8 @@ export class AgentCounters {
 export class AgentRegistry {
   readonly counters = new AgentCounters();
   private readonly agents = new Map<string, EnrolledAgent>();
-  private readonly nonces = new Map<string, number>();
+  /** agentId → (nonce → expiry ms), each in insertion (= expiry) order. */
+  private readonly nonces = new Map<string, Map<string, number>>();
   private store: AgentRecords | null = null;
   constructor(readonly maxAgents: number, readonly maxNonces: number, readonly maxClockSkewMs: number, store?: AgentRecords) {
     if (store !== undefined) this.attachStore(store);
@@ -73,9 +90,9 @@ export class AgentRegistry {
     return saved.length;
   }
 
-  enroll(agentId: string, nowMs: number): EnrolledAgent {
+  enroll(agentId: string, nowMs: number, macs?: readonly string[]): EnrolledAgent {
     if (!this.agents.has(agentId) && this.agents.size >= this.maxAgents) { this.counters.refusedLimit++; throw new OutpostError('AGENT_LIMIT_REACHED', { max: this.maxAgents }); }
-    const a: EnrolledAgent = { agentId, secret: randomBytes(32).toString('base64url'), enrolledMs: nowMs };
+    const a: EnrolledAgent = { agentId, secret: randomBytes(32).toString('base64url'), enrolledMs: nowMs, ...(macs !== undefined && macs.length > 0 ? { macs: [...macs] } : {}) };
     // Durable before the secret is handed out: an agent never holds a secret a restart forgets.
     if (this.store !== null && !this.store.saveAgent(agentId, a, true)) throw new OutpostError('AGENT_STORE_WRITE_FAILED', { reason: `LMDB write for agent ${agentId} failed` });
     this.agents.set(agentId, a);
@@ -88,8 +105,7 @@ export class AgentRegistry {
   revoke(agentId: string): boolean {
     if (!this.agents.delete(agentId)) return false;
     this.store?.saveAgent(agentId, undefined, true);
-    const prefix = `${agentId}\u0000`;
-    for (const k of this.nonces.keys()) if (k.startsWith(prefix)) this.nonces.delete(k);
+    this.nonces.delete(agentId);
     this.counters.revoked++;
     return true;
   }
@@ -109,12 +125,13 @@ export class AgentRegistry {
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) { c.refusedForged++; throw new OutpostError('AGENT_SIGNATURE_INVALID', { agentId }); }
     const ts = Number(timestamp);
     if (!Number.isFinite(ts) || Math.abs(nowMs - ts) > this.maxClockSkewMs) { c.refusedStale++; throw new OutpostError('AGENT_HEARTBEAT_STALE', { agentId }); }
+    let seen = this.nonces.get(agentId);
+    if (seen === undefined) { seen = new Map(); this.nonces.set(agentId, seen); }
     // Nonces older than the skew window cannot be replayed (the timestamp check refuses them).
-    for (const [n, exp] of this.nonces) { if (exp >= nowMs) break; this.nonces.delete(n); }
-    const key = `${agentId}\u0000${nonce}`;
-    if (this.nonces.has(key)) { c.refusedReplayed++; throw new OutpostError('AGENT_HEARTBEAT_REPLAYED', { agentId }); }
-    this.nonces.set(key, nowMs + 2 * this.maxClockSkewMs);
-    if (this.nonces.size > this.maxNonces) { this.nonces.delete(this.nonces.keys().next().value as string); c.noncesEvicted++; }
+    for (const [n, exp] of seen) { if (exp >= nowMs) break; seen.delete(n); }
+    if (seen.has(nonce)) { c.refusedReplayed++; throw new OutpostError('AGENT_HEARTBEAT_REPLAYED', { agentId }); }
+    if (seen.size >= this.maxNonces) { c.refusedNonceWindowFull++; throw new OutpostError('AGENT_NONCE_WINDOW_FULL', { agentId, max: this.maxNonces }); }
+    seen.set(nonce, nowMs + 2 * this.maxClockSkewMs);
     a.lastHeartbeatMs = nowMs;
     this.store?.saveAgent(agentId, a, false);
     c.accepted++;
@@ -175,17 +192,25 @@ export const agentRoutes: FastifyPluginAsync<AgentRoutesOptions> = async (app: F
   };
   // The signature covers the raw body: keep it (this plugin's scope only).
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: 65_536 }, (req, body, done) => {
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: HEARTBEAT_BODY_LIMIT_BYTES }, (req, body, done) => {
     (req as unknown as { rawBody: string }).rawBody = body as string;
+    if (jsonNestsDeeperThan(body as string, MAX_JSON_DEPTH)) { registry.counters.refusedMalformed++; done(jsonTooDeepError(), undefined); return; }
     try { done(null, JSON.parse(body as string)); } catch (e) { registry.counters.refusedMalformed++; (e as { statusCode?: number }).statusCode = 400; done(e as Error, undefined); }
   });
 
   if (opts.enrollment !== false) {
-    app.post<{ Body: { agentId: string } }>('/v1/agents/enroll', {
+    app.post<{ Body: { agentId: string; macs?: string[] } }>('/v1/agents/enroll', {
       // Enrolling hands out a signing secret: administrators only.
       config: { role: 'admin' } as never,
       schema: {
-        body: { type: 'object', required: ['agentId'], additionalProperties: false, properties: { agentId: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:-]+$' } } },
+        body: {
+          type: 'object', required: ['agentId'], additionalProperties: false,
+          properties: {
+            agentId: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:-]+$' },
+            // The administrator's assignment: MACs this agent's heartbeats may claim even when a DHCP-known device has them.
+            macs: { type: 'array', maxItems: 64, items: { type: 'string', pattern: '^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$' } },
+          },
+        },
         response: {
           201: { type: 'object', required: ['agentId', 'secret'], properties: { agentId: { type: 'string' }, secret: { type: 'string' } } },
           '4xx': AGENT_ERROR_SCHEMA,
@@ -193,7 +218,13 @@ export const agentRoutes: FastifyPluginAsync<AgentRoutesOptions> = async (app: F
       },
     }, async (req, reply) => {
       try {
-        const a = registry.enroll(req.body.agentId, now());
+        const macs: string[] = [];
+        for (const m of req.body.macs ?? []) {
+          const u = unicastMac(m);
+          if (u === undefined) throw new OutpostError('AGENT_CLAIM_INVALID', { reason: `${m} is not a unicast MAC` });
+          if (!macs.includes(u)) macs.push(u);
+        }
+        const a = registry.enroll(req.body.agentId, now(), macs);
         return reply.code(201).send({ agentId: a.agentId, secret: a.secret });
       } catch (err) {
         const r = reply4xx(err);
@@ -221,13 +252,14 @@ export const agentRoutes: FastifyPluginAsync<AgentRoutesOptions> = async (app: F
         return reply.code(400).send({ statusCode: 400, code: 'AGENT_HEARTBEAT_MALFORMED', error: 'Bad Request', message: 'missing or inconsistent authentication headers' });
       }
       const nowMs = now();
+      let enrolled: EnrolledAgent;
       try {
-        registry.verify(agentId, ts, nonce, sig, (req as unknown as { rawBody: string }).rawBody ?? '', nowMs);
+        enrolled = registry.verify(agentId, ts, nonce, sig, (req as unknown as { rawBody: string }).rawBody ?? '', nowMs);
       } catch (err) {
         const r = reply4xx(err);
         return reply.code(r.status).send(r.body);
       }
-      identity.applyAgentReport(req.body, nowMs);
+      identity.applyAgentReport(req.body, nowMs, { sourceAddress: req.ip, ...(enrolled.macs !== undefined ? { boundMacs: enrolled.macs } : {}) });
       return reply.code(204).send();
     });
   }

@@ -51,6 +51,11 @@ export interface DevicesConfig {
   dhcpMaxPendingTransactions: number;
   /** Longest time a change waits before it is written to LMDB. */
   deviceFlushIntervalMs: number;
+  /**
+   * Address prefixes (CIDR) an agent may claim as its own; empty: any unicast address. Claims
+   * outside are refused and counted (devices.agent_claims_out_of_scope); docs/SECURITY.md.
+   */
+  agentAddressScopes: string[];
   /** HTTPS listener for agent heartbeats (docs/DEVICES.md, "Agent listener"). */
   agentListener: AgentListenerConfig;
 }
@@ -78,6 +83,7 @@ export const DEFAULT_DEVICES_CONFIG: Readonly<DevicesConfig> = Object.freeze({
   maxEvidencePerDevice: 32,
   dhcpMaxPendingTransactions: 4096,
   deviceFlushIntervalMs: 1_000,
+  agentAddressScopes: Object.freeze([]) as unknown as string[],
   agentListener: DEFAULT_AGENT_LISTENER_CONFIG,
 });
 
@@ -101,6 +107,11 @@ export const DEVICES_CONFIG_SCHEMA = {
     maxEvidencePerDevice: { ...int(1, 'Evidence records kept per device.'), default: DEFAULT_DEVICES_CONFIG.maxEvidencePerDevice },
     dhcpMaxPendingTransactions: { ...int(1, 'Open DHCP transactions remembered.'), default: DEFAULT_DEVICES_CONFIG.dhcpMaxPendingTransactions },
     deviceFlushIntervalMs: { ...int(10, 'Longest wait before changes are written to LMDB.'), default: DEFAULT_DEVICES_CONFIG.deviceFlushIntervalMs },
+    agentAddressScopes: {
+      type: 'array', maxItems: 256, default: [],
+      items: { type: 'string', maxLength: 49, pattern: '^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$' },
+      description: 'Address prefixes (CIDR, e.g. 10.0.0.0/8, fd00::/8) an agent may claim as its own in heartbeats. Empty: any unicast address. Claims outside are refused and counted (devices.agent_claims_out_of_scope).',
+    },
     agentListener: {
       type: 'object',
       additionalProperties: false,
@@ -125,6 +136,7 @@ export function devicesConfig(partial?: Partial<DevicesConfig>): DevicesConfig {
   for (const k of Object.keys(DEFAULT_DEVICES_CONFIG) as (keyof DevicesConfig)[]) {
     const v = partial[k];
     if (k === 'enabled') { if (typeof v === 'boolean') out.enabled = v; continue; }
+    if (k === 'agentAddressScopes') { if (Array.isArray(v)) out.agentAddressScopes = (v as unknown[]).filter((x): x is string => typeof x === 'string'); continue; }
     if (k === 'agentListener') { if (v !== null && typeof v === 'object') out.agentListener = { ...DEFAULT_AGENT_LISTENER_CONFIG, ...(v as Partial<AgentListenerConfig>) }; continue; }
     if (typeof v === 'number' && Number.isFinite(v) && v >= 0) (out as unknown as Record<string, number>)[k] = Math.floor(v);
   }

@@ -38,6 +38,7 @@ import { LocalProtocols } from '../protocols/local.js';
 import type { Dhcp4Seen, Dhcp6Seen, LocalProtocolConsumer, NameResponseSeen, NbnsSeen, NeighborClaim } from '../protocols/protocol.js';
 import { DeviceStore, Trust, type Device, type UserSpan } from './store.js';
 import { buildDhcpActivity, buildDeviceInventory, deviceObject, userObject, dhcp4HostName, type DhcpRequestInfo } from '../events/device-events.js';
+import { compileScopes, judgeAddress, unicastMac, type AddressScopes } from './agent-claims.js';
 import { hintFromParamRequestList, hintFromUserAgent, hintFromVendorClass, hintFromAgentOs } from './os-hints.js';
 
 export interface DeviceIdentityOptions {
@@ -61,6 +62,35 @@ export interface AgentReport {
 
 /** What contextAt found: the device, the MAC its address was bound with, the user bound then. */
 export interface DeviceContext { device: Device; mac: string | undefined; user: UserSpan | undefined }
+/** Where a heartbeat came from, as the agent routes know it (see applyAgentReport). */
+export interface AgentOrigin {
+  /** The TCP peer address of the heartbeat. */
+  sourceAddress?: string;
+  /** MACs an administrator bound to this agent at enrollment. */
+  boundMacs?: readonly string[];
+}
+
+/** Agent claims not applied (applyAgentReport), by reason. */
+export class AgentClaimCounters {
+  invalidMacs = 0; invalidAddresses = 0; notUnicast = 0; outOfScope = 0; conflicts = 0;
+  snapshot(): Record<string, number> {
+    return {
+      'devices.agent_claims_invalid_mac': this.invalidMacs, 'devices.agent_claims_invalid_address': this.invalidAddresses,
+      'devices.agent_claims_not_unicast': this.notUnicast, 'devices.agent_claims_out_of_scope': this.outOfScope,
+      'devices.agent_claims_conflicts': this.conflicts,
+    };
+  }
+}
+
+/** A device identified by DHCP or an agent (not only by ARP/NDP or names). */
+function isStrongDevice(d: Device): boolean {
+  return d.agentId !== undefined || d.clientIds.length > 0 || (d.identityTrust ?? (d.hostnameTrust >= Trust.DHCP ? Trust.DHCP : 0)) >= Trust.DHCP;
+}
+
+/** A claimed value as evidence text: JSON-quoted and bounded (it is the agent's, not ours). */
+function quote(s: string): string {
+  return JSON.stringify(s.length > 64 ? `${s.slice(0, 64)}…` : s);
+}
 
 /** What a DHCPv4 client sent in its DISCOVER / REQUEST, kept for the server's reply. */
 interface PendingTx extends DhcpRequestInfo { mac: string; clientId?: string }
@@ -98,12 +128,15 @@ export class DeviceIdentity {
   private readonly pending6 = new Map<number, PendingTx6>();
   pendingDropped = 0;
   eventsEmitted = 0;
+  readonly claimCounters = new AgentClaimCounters();
+  private readonly agentScopes: AddressScopes;
 
   constructor(o: DeviceIdentityOptions) {
     this.store = o.store;
     this.emitDhcp = o.emitDhcp ?? false;
     this.emitInventory = o.emitInventory ?? false;
     this.sink = o.sink ?? null;
+    this.agentScopes = compileScopes(this.store.settings.agentAddressScopes);
     if (this.emitInventory) {
       this.store.onChange = (d, change, atMs) => this.emit(buildDeviceInventory(d, change, atMs,
         (a) => this.store.addresses.bindingAt(a, atMs)?.mac, (dev, t) => this.store.users.userAt(dev as Device, t)));
@@ -338,25 +371,79 @@ export class DeviceIdentity {
     this.store.addresses.bind(address, d, mac, Trust.NEIGHBOR, atMs);
   }
 
-  /** Applies an authenticated agent heartbeat at atMs (trust: agent). */
-  applyAgentReport(r: AgentReport, atMs: number): Device | undefined {
-    const macs = (r.macs ?? []).map((m) => m.toLowerCase()).filter((m) => /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(m) && m !== '00:00:00:00:00:00');
-    let d = this.store.devices.byAgentId(r.agentId);
-    if (d === undefined) {
-      for (const m of macs) { d = this.store.devices.byMacAddress(m); if (d !== undefined) break; }
+  /**
+   * Applies an authenticated agent heartbeat at atMs (trust: agent). An agent speaks only for its
+   * own device (docs/SECURITY.md, "Enrolled agents"):
+   *
+   * - its device is the one already bound to its agent id; on first use, the device of a MAC it
+   *   lists, but only a MAC that is unknown, known only from ARP/NDP or names, bound to it by an
+   *   administrator at enrollment (`origin.boundMacs`), or whose device holds the address the
+   *   heartbeat came from (`origin.sourceAddress`: the packets agree with the claim);
+   * - a MAC on another agent's device, or on a DHCP-known device without that corroboration, and
+   *   an address that another device holds by a live DHCP lease or another agent's report, are
+   *   conflicts: counted (devices.agent_claims_conflicts), kept as evidence on the agent's device,
+   *   never applied;
+   * - only valid unicast MACs and valid unicast addresses inside devices.agentAddressScopes are
+   *   used (agent-claims.ts); the others are counted and kept as evidence. Loopback and
+   *   link-local addresses are ignored as before.
+   *
+   * Without `origin` the caller vouches for the report itself (in-process use, tests of the
+   * identity rules): DHCP-known devices may then be adopted by MAC as before; another agent's
+   * device never is.
+   */
+  applyAgentReport(r: AgentReport, atMs: number, origin?: AgentOrigin): Device | undefined {
+    const c = this.claimCounters;
+    const refused: string[] = [];
+    const macs: string[] = [];
+    for (const raw of r.macs ?? []) {
+      const m = unicastMac(raw);
+      if (m === undefined) { c.invalidMacs++; refused.push(`mac ${quote(raw)} is not a unicast MAC`); continue; }
+      if (!macs.includes(m)) macs.push(m);
     }
-    if (d === undefined) d = this.store.links.identify({ agentId: r.agentId, ...(macs[0] !== undefined ? { mac: macs[0] } : {}), trust: Trust.AGENT, source: 'agent', atMs });
-    else this.store.links.identify({ agentId: r.agentId, mac: d.macs.find((m) => macs.includes(m)) ?? macs[0] ?? d.macs[0]!, trust: Trust.AGENT, source: 'agent', atMs });
+    let d = this.store.devices.byAgentId(r.agentId);
+    const conflicts: string[] = [];
+    const src = origin?.sourceAddress !== undefined ? origin.sourceAddress.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '') : undefined;
+    const allowed = macs.filter((m) => {
+      const own = this.store.devices.byMacAddress(m);
+      if (own === undefined || own === d) return true;
+      let ok: boolean;
+      if (own.agentId !== undefined && own.agentId !== r.agentId) ok = false;
+      else if (origin === undefined || origin.boundMacs?.includes(m) === true || !isStrongDevice(own)) ok = true;
+      else ok = src !== undefined && this.store.addresses.bindingAt(src, atMs)?.uid === own.uid;
+      if (!ok) conflicts.push(`mac ${m} is on ${own.uid}`);
+      return ok;
+    });
+    if (d === undefined) {
+      for (const m of allowed) { d = this.store.devices.byMacAddress(m); if (d !== undefined) break; }
+    }
+    if (d === undefined) d = this.store.links.identify({ agentId: r.agentId, ...(allowed[0] !== undefined ? { mac: allowed[0] } : {}), trust: Trust.AGENT, source: 'agent', atMs });
+    else this.store.links.identify({ agentId: r.agentId, mac: d.macs.find((m) => allowed.includes(m)) ?? allowed[0] ?? d.macs[0]!, trust: Trust.AGENT, source: 'agent', atMs });
     if (d === undefined) return undefined;
-    // Every listed MAC is linked by the agent rule (confidence 1), folding a device known only
-    // from ARP/NDP or names into this one; a MAC on another agent's device is a counted conflict.
-    for (const m of macs) if (this.store.devices.byMacAddress(m) !== d) this.store.links.identify({ agentId: r.agentId, mac: m, trust: Trust.AGENT, source: 'agent', atMs });
+    // Every allowed MAC is linked by the agent rule (confidence 1), folding a device known only
+    // from ARP/NDP or names into this one.
+    for (const m of allowed) if (this.store.devices.byMacAddress(m) !== d) this.store.links.identify({ agentId: r.agentId, mac: m, trust: Trust.AGENT, source: 'agent', atMs });
     if (r.hostname !== undefined && r.hostname.length > 0) this.store.names.setHostname(d, r.hostname, Trust.AGENT, 'agent', atMs);
     if (r.os !== undefined && r.os.length > 0) this.store.names.addOsHint(d, hintFromAgentOs(r.os), atMs);
-    for (const a of r.addresses ?? []) {
-      if (a.startsWith('127.') || a === '::1' || a.startsWith('fe80:')) continue;
-      this.store.addresses.bind(a, d, undefined, Trust.AGENT, atMs, atMs + this.store.settings.agentHeartbeatTtlMs);
+    for (const raw of r.addresses ?? []) {
+      const v = judgeAddress(raw, this.agentScopes);
+      if (!v.ok) {
+        if (v.why === 'local') continue;
+        if (v.why === 'out_of_scope') c.outOfScope++; else if (v.why === 'not_unicast') c.notUnicast++; else c.invalidAddresses++;
+        refused.push(`address ${quote(raw)} ${v.why === 'out_of_scope' ? 'is outside devices.agentAddressScopes' : v.why === 'not_unicast' ? 'is not a unicast address' : 'is not an address'}`);
+        continue;
+      }
+      // A live DHCP lease or another agent's report on this address belongs to another device
+      // (unless its MAC is one of this agent's): the agent's word does not move it.
+      const held = this.store.addresses.bindingAt(v.address, atMs);
+      if (held !== undefined && held.uid !== d.uid && held.trust >= Trust.DHCP && !(held.mac !== undefined && d.macs.includes(held.mac))) {
+        conflicts.push(`address ${v.address} is held by ${held.uid} (${held.trust === Trust.AGENT ? 'agent' : 'dhcp'})`);
+        continue;
+      }
+      this.store.addresses.bind(v.address, d, undefined, Trust.AGENT, atMs, atMs + this.store.settings.agentHeartbeatTtlMs);
     }
+    c.conflicts += conflicts.length;
+    for (const x of conflicts) this.store.devices.addEvidence(d, { kind: 'agent_claim_conflict', value: x, source: 'agent', atMs });
+    for (const x of refused) this.store.devices.addEvidence(d, { kind: 'agent_claim_refused', value: x, source: 'agent', atMs });
     if (r.users !== undefined && r.users.length > 0) this.store.users.reportUsers(d, r.users, atMs);
     return d;
   }
@@ -454,6 +541,7 @@ export class DeviceIdentity {
       ...this.store.snapshot(),
       'dhcp.pending_dropped': this.pendingDropped,
       'devices.events_emitted': this.eventsEmitted,
+      ...this.claimCounters.snapshot(),
     };
   }
 }

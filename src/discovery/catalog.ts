@@ -132,6 +132,13 @@ export function riskScore(risk: RiskAttributes | undefined, settings: RiskSettin
 }
 
 const ID_RE = /^[a-z0-9][a-z0-9-]{0,63}$/;
+/**
+ * Any app id a route may name: a catalog id, or `unclassified:<registrable domain>` (matcher.ts).
+ * Routes check ids against it, so `__proto__`, `constructor` and other non-ids never reach the
+ * sanction and override tables.
+ */
+export const APP_ID_PATTERN = '^(?:[a-z0-9][a-z0-9-]{0,63}|unclassified:[a-z0-9_][a-z0-9_.-]{0,252})$';
+export const APP_ID_RE = new RegExp(APP_ID_PATTERN);
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -268,11 +275,19 @@ export class CatalogError extends OutpostError {
 }
 
 export function readCatalogFile(path: string): CatalogFile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new CatalogError('DISCOVERY_CATALOG_UNREADABLE', `cannot read catalog ${path}: ${(e as NodeJS.ErrnoException).code ?? 'read failed'}`);
+  }
   let doc: unknown;
   try {
-    doc = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new CatalogError('DISCOVERY_CATALOG_UNREADABLE', `cannot read catalog ${path}: ${(e as Error).message}`);
+    doc = JSON.parse(text);
+  } catch {
+    // JSON.parse's message quotes the text around the error: whatever file the setting names
+    // (a shadow file, a key), its contents must not reach logs or API replies.
+    throw new CatalogError('DISCOVERY_CATALOG_UNREADABLE', `cannot read catalog ${path}: not valid JSON`);
   }
   const errors = validateCatalog(doc);
   if (errors.length > 0) throw new CatalogError('DISCOVERY_CATALOG_INVALID', `catalog ${path} is invalid: ${errors.slice(0, 5).join('; ')}${errors.length > 5 ? ` (+${errors.length - 5} more)` : ''}`, errors);

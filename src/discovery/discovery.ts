@@ -16,7 +16,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { AppMatcher, type AppMatch } from './matcher.js';
 import {
-  CatalogError, DEFAULT_CATALOG_PATH, overrideDomainClaims, readCatalogFile, resolveCatalog, validateOverride,
+  APP_ID_RE, CatalogError, DEFAULT_CATALOG_PATH, overrideDomainClaims, readCatalogFile, resolveCatalog, validateOverride,
   type AppOverride, type CatalogFile, type ResolvedApp, type ResolvedCatalog,
 } from './catalog.js';
 import { DiscoveryStore, DAY_MS, HOUR_MS, type Rollup } from './store.js';
@@ -493,6 +493,11 @@ export class Discovery {
   // ---------------------------------------------------------------- administration
 
   async setSanction(appId: string, state: SanctionState | null, actor: string): Promise<void> {
+    // The routes check ids too (routes.ts idParams); this keeps any other caller to real ids.
+    // An app is a catalog entry (shipped or the administrator's) or an unclassified domain.
+    if (!APP_ID_RE.test(appId) || (!appId.startsWith('unclassified:') && this.app(appId) === undefined)) {
+      throw new DiscoveryError('DISCOVERY_APP_NOT_FOUND', `no app ${JSON.stringify(appId.slice(0, 80))}`);
+    }
     if (state !== null && !(SANCTION_STATES as readonly string[]).includes(state)) throw new DiscoveryError('DISCOVERY_BAD_SANCTION', `sanction must be one of ${SANCTION_STATES.join(', ')}`);
     await this.store.putSanction(appId, state);
     if (state === null) this.sanctions.delete(appId); else this.sanctions.set(appId, state);

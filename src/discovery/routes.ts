@@ -23,7 +23,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest 
 import { Readable } from 'node:stream';
 import type { AreaRoutes } from '../area.js';
 import { Discovery, DiscoveryError, REPORT_SORTS, type ReportQuery } from './discovery.js';
-import { CatalogError } from './catalog.js';
+import { APP_ID_PATTERN, CatalogError } from './catalog.js';
 import { CATEGORIES, TAXONOMY_ID } from './taxonomy.js';
 import { SANCTION_STATES, type SanctionState } from './config.js';
 import { APP_JS, INDEX_HTML, STYLE_CSS } from './ui.js';
@@ -60,7 +60,7 @@ const rangeQuerySchema = {
   properties: { from: { type: 'string' }, to: { type: 'string' } },
 } as const;
 
-const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 300 } } } as const;
+const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 300, pattern: APP_ID_PATTERN } } } as const;
 
 function parseTime(v: string | undefined, name: string): number | undefined {
   if (v === undefined || v === '') return undefined;

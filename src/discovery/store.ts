@@ -16,6 +16,7 @@
  * ['p', pseudonym] → user name, ['a', timeMs, seq] → audit record, ['m', name] → meta value.
  */
 import { open as lmdbOpen, type RootDatabase } from 'lmdb';
+import { prepareStoreDir, restrictStoreFiles } from '../privileges.js';
 import { OutpostError } from '../errors.js';
 
 export const HOUR_MS = 3_600_000;
@@ -82,7 +83,10 @@ export class DiscoveryStore {
 
   open(path: string): void {
     try {
+      // It maps pseudonyms back to user names: owner-only whatever the umask.
+      prepareStoreDir(path);
       this.db = lmdbOpen<unknown, Key>({ path, compression: false });
+      restrictStoreFiles(path);
     } catch (err) {
       throw new OutpostError('STORE_OPEN_FAILED', { path, reason: (err as Error).message }, { details: { path }, cause: err });
     }

@@ -29,7 +29,8 @@
  * sweep removes records older than that: `expired`). Every removed-before-sent record is counted,
  * globally and per sink.
  */
-import { closeSync, fstatSync, mkdirSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { prepareStoreDir, restrictStoreFiles } from '../privileges.js';
 import { join } from 'node:path';
 import { open as lmdbOpen, type Database, type RootDatabase } from 'lmdb';
 import { OutpostError } from '../errors.js';
@@ -200,7 +201,8 @@ export class Outbox {
   /** Open (creating) the outbox. Throws FORWARD_OUTBOX_OPEN_FAILED naming the path. */
   static open(opts: OutboxOptions): Outbox {
     try {
-      mkdirSync(opts.path, { recursive: true });
+      // Queued events carry user names and addresses: owner-only whatever the umask.
+      prepareStoreDir(opts.path);
       checkMetaPages(join(opts.path, 'data.mdb'));
       const root = lmdbOpen({
         path: opts.path,
@@ -213,6 +215,7 @@ export class Outbox {
         // outbox already batches one transaction per turn itself.
         eventTurnBatching: false,
       });
+      restrictStoreFiles(opts.path);
       try {
         return new Outbox(opts, root);
       } catch (err) {

@@ -7,8 +7,12 @@
  * API on 127.0.0.1 with an ephemeral port), then:
  *  1. sends `--requests` malformed requests (random methods, paths, query strings, headers,
  *     tokens, content types and bodies, half of them with the admin token so that config
- *     validation is reached), and checks: no 5xx, the config file and revision unchanged, no
- *     audit record;
+ *     validation is reached), a fifth of them from two families aimed at PUT/PATCH /v1/config
+ *     with the admin token (docs/SECURITY.md): `depth` (bodies nested 33 to 5,000 deep, objects,
+ *     arrays, inside a section, with braces in strings) and `configReset` (documents that would
+ *     reset the configuration or lock administrators out: no tokens, no admin token, a section
+ *     set to null or {}, an insecure bind, unreadable TLS files, a token removed unconfirmed),
+ *     and checks: no 5xx, the config file and revision unchanged, no audit record;
  *  2. measures requests/s of the main read routes for `--bench-seconds` each.
  * Prints a JSON report; exit code 1 if any check failed. The load client runs in the same
  * process as the server, so requests/s are a lower bound for a separate client.
@@ -35,6 +39,8 @@ export interface FuzzReport {
   byStatus: Record<string, number>;
   serverErrors: Array<{ method: string; path: string; status: number; body: string }>;
   configUnchanged: boolean;
+  /** Requests of each targeted family and their statuses. */
+  families: Record<string, { requests: number; byStatus: Record<string, number> }>;
   /** Audit records that changed something (must be 0). */
   auditRecords: number;
   bench: Array<{ route: string; requests: number; seconds: number; requestsPerSecond: number; non2xx: number }>;
@@ -71,6 +77,35 @@ function badConfigBody(r: () => number): string {
     () => JSON.stringify({ x: 'y'.repeat(300_000) }), // over the body limit
   ];
   return pick(shapes)();
+}
+
+/** The `depth` family: JSON nested past MAX_JSON_DEPTH (32) in several shapes. */
+function deepBody(r: () => number): string {
+  const n = 33 + Math.floor(r() * r() * 5000);
+  const shapes = [
+    () => `${'{"a":'.repeat(n)}1${'}'.repeat(n)}`,
+    () => `${'['.repeat(n)}${']'.repeat(n)}`,
+    () => `{"api":${'{"tls":'.repeat(n)}{}${'}'.repeat(n)}}`,
+    () => `{"logLevel":"{[{[","flows":${'[{"x":'.repeat(n)}0${'}]'.repeat(n)}}`,
+    () => `${'{"a":['.repeat(n)}${']}'.repeat(n)}`, // unbalanced on purpose
+  ];
+  return shapes[Math.floor(r() * shapes.length)]!();
+}
+
+/** The `configReset` family: documents that would reset the configuration or lock administrators out (all refused). */
+function resetBody(r: () => number, tokens: ReadonlyArray<{ name: string; role: string; sha256: string }>): string {
+  const admin = tokens.filter((t) => t.role === 'admin'), read = tokens.filter((t) => t.role === 'read');
+  const docs: unknown[] = [
+    { api: { tokens: [] } }, { api: { tokens: read } }, { api: null }, { api: {} }, { api: { tokens: null } },
+    { api: { tokens: tokens.map((t) => ({ ...t, role: 'read' })) } }, { api: { tokens: admin } },
+    { api: { tokens: tokens.map((t) => ({ ...t, sha256: 'f'.repeat(64) })) } },
+    { api: { host: '0.0.0.0' } }, { api: { host: '0.0.0.0', tokens: [] } }, { api: { tls: { certFile: '/etc/shadow', keyFile: '/etc/shadow' } } },
+    { api: { tls: { certFile: '/proc/self/environ', keyFile: '/dev/zero' } } }, { api: { tls: { certFile: '/dev/zero', keyFile: '/dev/zero' } } },
+    { devices: { agentListener: { enabled: true, host: '0.0.0.0' } } }, { devices: { agentListener: { enabled: true, tlsCertFile: '/etc/passwd', tlsKeyFile: '/etc/passwd' } } },
+    { devices: { agentAddressScopes: ['10.0.0.0/99'] } },
+  ];
+  const text = JSON.stringify(docs[Math.floor(r() * docs.length)]);
+  return r() < 0.2 ? `\ufeff${text}` : text;
 }
 
 function send(agent: Agent, port: number, method: string, path: string, headers: Record<string, string>, body?: string): Promise<{ status: number; body: string }> {
@@ -135,7 +170,25 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
     const t0 = performance.now();
     const deadline = t0 + opts.maxSeconds * 1000;
     let sent = 0;
+    const tokenList = d.config.current.api.tokens.map((t) => ({ ...t }));
+    const families: FuzzReport['families'] = { depth: { requests: 0, byStatus: {} }, configReset: { requests: 0, byStatus: {} } };
+    const targeted = async (): Promise<void> => {
+      const family = r() < 0.5 ? 'depth' : 'configReset';
+      const method = pick(['PUT', 'PATCH']);
+      const body = family === 'depth' ? deepBody(r) : resetBody(r, tokenList);
+      const headers = { authorization: `Bearer ${tokens.admin}`, 'content-type': method === 'PATCH' && r() < 0.5 ? 'application/merge-patch+json' : 'application/json' };
+      const res = await send(agent, port, method, '/v1/config', headers, body).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ECONNRESET') throw err;
+        return send(fresh, port, method, '/v1/config', headers, body);
+      });
+      const f = families[family]!;
+      f.requests++;
+      f.byStatus[res.status] = (f.byStatus[res.status] ?? 0) + 1;
+      byStatus[res.status] = (byStatus[res.status] ?? 0) + 1;
+      if (res.status >= 500) serverErrors.push({ method, path: `/v1/config (${family})`, status: res.status, body: res.body });
+    };
     const one = async (): Promise<void> => {
+      if (r() < 0.2) { await targeted(); return; }
       const method = pick(METHODS);
       let path = pick(PATHS);
       const roll = r();
@@ -207,9 +260,10 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
       byStatus,
       serverErrors: serverErrors.slice(0, 20),
       configUnchanged,
+      families,
       auditRecords,
       bench,
-      ok: serverErrors.length === 0 && configUnchanged && auditRecords === 0 && !Object.keys(byStatus).some((k) => k.startsWith('client:')) && bench.every((b) => b.non2xx === 0),
+      ok: serverErrors.length === 0 && configUnchanged && Object.values(families).every((f) => f.requests > 0) && auditRecords === 0 && !Object.keys(byStatus).some((k) => k.startsWith('client:')) && bench.every((b) => b.non2xx === 0),
     };
   });
 }

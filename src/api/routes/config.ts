@@ -36,6 +36,16 @@ function actorOf(req: FastifyRequest): Actor {
   return { kind: req.principal.role === 'anonymous' ? 'anonymous' : 'token', name: req.principal.name, role: req.principal.role, address: req.ip };
 }
 
+const confirmQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { confirm: { type: 'string', enum: ['reduce-access'], description: 'Confirms a change that reduces access (a token removed, demoted or replaced, tokens required where none were); without it such a change gets 400 CONFIG_CONFIRMATION_REQUIRED.' } },
+} as const;
+
+function confirmed(req: FastifyRequest): { confirmReduceAccess: boolean } {
+  return { confirmReduceAccess: (req.query as { confirm?: string }).confirm === 'reduce-access' };
+}
+
 function revisionHeader(req: FastifyRequest): string | undefined {
   const h = req.headers['if-match'];
   return typeof h === 'string' ? h.replace(/^W\//, '').replace(/^"|"$/g, '') : undefined;
@@ -43,13 +53,14 @@ function revisionHeader(req: FastifyRequest): string | undefined {
 
 /** GET/PUT/PATCH /v1/config, POST /v1/config/reload, GET /v1/config/audit, GET /v1/config/schema. */
 export const configRoutes: FastifyPluginAsync<ApiPluginOptions> = async (app, { ctx }) => {
-  // RFC 7396 media type for PATCH, parsed like JSON.
-  app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+  // RFC 7396 media type for PATCH is parsed like JSON, with the same depth bound (src/api/server.ts).
 
   app.get('/', {
-    schema: { summary: 'The effective configuration, its revision, and settings waiting for a restart', response: { 200: viewSchema } },
-  }, async (_req, reply) => {
+    schema: { summary: 'The effective configuration, its revision, and settings waiting for a restart', description: 'Read tokens see the API tokens\' names and roles only; their hashes are shown to admin tokens.', response: { 200: viewSchema } },
+  }, async (req, reply) => {
     const view = ctx.config.view();
+    // Hashes of tokens are for the administrators who manage them.
+    if (req.principal.role !== 'admin') view.config.api.tokens = view.config.api.tokens.map((t) => ({ name: t.name, role: t.role }) as typeof t);
     void reply.header('etag', `"${view.revision}"`);
     return view;
   });
@@ -66,22 +77,24 @@ export const configRoutes: FastifyPluginAsync<ApiPluginOptions> = async (app, { 
   app.put<{ Body: Record<string, unknown> }>('/', {
     schema: {
       summary: 'Replace the configuration file',
-      description: 'The body is the whole document (settings left out take their defaults). Validated with the configuration schema; on success written atomically (temp file, fsync, rename), applied live where possible and audited. Invalid: 422 CONFIG_REJECTED with every problem, nothing changed.',
+      description: 'Each top-level section of the body replaces that section of the file; sections left out keep their current values, `null` resets a section to its defaults. Validated with the configuration schema (422 CONFIG_REJECTED with every problem) and as the next start would check it (400 CONFIG_CHANGE_REFUSED: insecure bind, unreadable TLS files, no admin token left); a change that reduces access needs confirm=reduce-access (else 400 CONFIG_CONFIRMATION_REQUIRED). On success written atomically (temp file, fsync, rename), applied live where possible and audited; refused, nothing changed.',
       headers: ifMatch,
+      querystring: confirmQuery,
       body: { type: 'object', maxProperties: 64 },
       response: { 200: changeResult },
     },
-  }, async (req) => result(ctx.config.replace(req.body, actorOf(req), revisionHeader(req))));
+  }, async (req) => result(ctx.config.replace(req.body, actorOf(req), revisionHeader(req), confirmed(req))));
 
   app.patch<{ Body: Record<string, unknown> }>('/', {
     schema: {
       summary: 'Change some settings (JSON merge patch, RFC 7396)',
-      description: 'Objects merge, `null` resets a setting to its default, anything else replaces. Same validation, atomic write, live apply and audit as PUT.',
+      description: 'Objects merge, `null` resets a setting to its default, anything else replaces. Same validation, checks, confirmation, atomic write, live apply and audit as PUT.',
       headers: ifMatch,
+      querystring: confirmQuery,
       body: { type: 'object', maxProperties: 64 },
       response: { 200: changeResult },
     },
-  }, async (req) => result(ctx.config.patch(req.body, actorOf(req), revisionHeader(req))));
+  }, async (req) => result(ctx.config.patch(req.body, actorOf(req), revisionHeader(req), confirmed(req))));
 
   app.post('/reload', {
     schema: { summary: 'Read the configuration file again (like SIGHUP)', response: { 200: changeResult } },

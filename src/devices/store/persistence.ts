@@ -14,6 +14,7 @@
 import { chmodSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { open as lmdbOpen, type RootDatabase } from 'lmdb';
+import { prepareStoreDir } from '../../privileges.js';
 import { OutpostError } from '../../errors.js';
 import type { Binding, Device, DeviceCounters } from './model.js';
 
@@ -53,6 +54,7 @@ export class DevicePersistence {
   /** Opens (creating) the LMDB store at `path`, hands what it holds to `load`, and starts the flush timer. */
   open(path: string, load: LoadTarget): void {
     try {
+      prepareStoreDir(path);
       this.db = lmdbOpen({ path, compression: false });
     } catch (err) {
       throw new OutpostError('DEVICE_STORE_OPEN_FAILED', { path, reason: (err as Error).message }, { details: { path }, cause: err });
