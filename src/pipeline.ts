@@ -81,6 +81,7 @@ export function assemble(o: AssembleOptions): Assembled {
     ...(o.nameCache ? { nameCache: o.nameCache } : {}),
     packetObservers: identity ? [identity.observer] : [],
     httpObservers: identity ? [identity.onHttpRequest] : [],
+    logonObservers: identity ? [identity.onLogon] : [],
   });
   return {
     sensor, pipeline,

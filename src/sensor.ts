@@ -31,8 +31,8 @@ export function sensorEventKinds(kinds: Iterable<string>): Set<EventKind> {
 /** Where events go: the event pipeline (src/events/pipeline.ts), or an array in tests. */
 export type EventSink = EventOutput;
 
-import type { PacketObserver, HttpRequestObserver } from './protocols/observers.js';
-export type { PacketObserver, HttpRequestObserver };
+import type { PacketObserver, HttpRequestObserver, LogonObserver } from './protocols/observers.js';
+export type { PacketObserver, HttpRequestObserver, LogonObserver };
 
 export interface SensorOptions {
   flows: FlowSettings;
@@ -55,6 +55,8 @@ export interface SensorOptions {
   nameCache?: DnsNameCache;
   packetObservers?: PacketObserver[];
   httpObservers?: HttpRequestObserver[];
+  /** Each logon record (device identity binds users with it), after its Authentication event. */
+  logonObservers?: LogonObserver[];
   /** Flow uids (a fixed key for tests); by default a random key drawn now. */
   flowUids?: FlowUids;
 }
@@ -106,7 +108,14 @@ export class Sensor {
     if (this.inspector !== null) {
       this.inspector.onDnsMessage = this.onDnsMessage;
       // Logons seen on the wire (Kerberos, NTLM, RADIUS) become Authentication events (3002).
-      if (options.emit.has('auth')) this.inspector.onLogon = (l) => { this.sink(buildAuthenticationEvent(l)); this.eventsEmitted++; };
+      const emitAuth = options.emit.has('auth');
+      const logonObservers = options.logonObservers ?? [];
+      if (emitAuth || logonObservers.length > 0) {
+        this.inspector.onLogon = (l) => {
+          if (emitAuth) { this.sink(buildAuthenticationEvent(l)); this.eventsEmitted++; }
+          for (let i = 0; i < logonObservers.length; i++) logonObservers[i]!(l);
+        };
+      }
       const takers = (options.packetObservers ?? []).filter((o) => o.onInspectedDns !== undefined && o.onIpPacket !== undefined).map((o) => o.onInspectedDns!);
       if (takers.length === 1) this.inspector.onInspectedDns = takers[0]!;
       else if (takers.length > 1) this.inspector.onInspectedDns = (st, info, protocol, p, buf, tsUs) => { for (const t of takers) t(st, info, protocol, p, buf, tsUs); };

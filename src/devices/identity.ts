@@ -23,7 +23,8 @@
  * whose NB_ADDRESS is the source address, name the sender (its source MAC) and bind the address
  * to it. Answers for other addresses (proxies, sleep proxies, WINS servers) are not used.
  */
-import type { PacketObserver, HttpRequestObserver } from '../protocols/observers.js';
+import type { PacketObserver, HttpRequestObserver, LogonObserver } from '../protocols/observers.js';
+import type { LogonSeen } from '../protocols/logon.js';
 import type { EventOutput as EventSink } from '../events/pipeline.js';
 import type { EventStage, OutpostEvent } from '../events/pipeline.js';
 import { addProfile } from '../events/ocsf.js';
@@ -82,6 +83,30 @@ export class AgentClaimCounters {
   }
 }
 
+/** Wire logons not bound to a device (DeviceIdentity.onLogon), by reason; and those bound. */
+export class LogonBindCounters {
+  bound = 0; failed = 0; noAnswer = 0; notALogon = 0; machineAccount = 0; serverUnknown = 0; serverMacMismatch = 0;
+  radiusUnverified = 0; clientUnknown = 0; lowerTrust = 0; serverPinsDropped = 0;
+  snapshot(): Record<string, number> {
+    return {
+      'devices.logon_bound': this.bound, 'devices.logon_failed': this.failed, 'devices.logon_no_answer': this.noAnswer,
+      'devices.logon_not_a_logon': this.notALogon, 'devices.logon_machine_account': this.machineAccount,
+      'devices.logon_server_unknown': this.serverUnknown, 'devices.logon_server_mac_mismatch': this.serverMacMismatch,
+      'devices.logon_radius_unverified': this.radiusUnverified, 'devices.logon_client_unknown': this.clientUnknown,
+      'devices.logon_lower_trust': this.lowerTrust, 'devices.logon_server_pins_dropped': this.serverPinsDropped,
+    };
+  }
+}
+
+/**
+ * How long a user bound by a wire logon stays on the device without a newer logon: 10 hours,
+ * the default ticket lifetime of MIT Kerberos (krb5.conf ticket_lifetime) and of Active
+ * Directory ("Maximum lifetime for user ticket"), after which a logged-on client asks again.
+ */
+const WIRE_LOGON_SPAN_MS = 10 * 3600_000;
+/** Logon servers (KDC, SMB/LDAP/HTTP server) whose address → MAC is remembered (oldest dropped). */
+const MAX_LOGON_SERVERS = 4096;
+
 /** A device identified by DHCP or an agent (not only by ARP/NDP or names). */
 function isStrongDevice(d: Device): boolean {
   return d.agentId !== undefined || d.clientIds.length > 0 || (d.identityTrust ?? (d.hostnameTrust >= Trust.DHCP ? Trust.DHCP : 0)) >= Trust.DHCP;
@@ -127,6 +152,9 @@ export class DeviceIdentity {
   /** DHCPv6 transaction id → what the client said, for the ADVERTISE / REPLY (same bound). */
   private readonly pending6 = new Map<number, PendingTx6>();
   pendingDropped = 0;
+  readonly logonCounters = new LogonBindCounters();
+  /** Logon server address → the MAC its first answer came from (the pin onLogon checks). */
+  private readonly logonServers = new Map<string, string>();
   eventsEmitted = 0;
   readonly claimCounters = new AgentClaimCounters();
   private readonly agentScopes: AddressScopes;
@@ -528,6 +556,54 @@ export class DeviceIdentity {
   };
 
   /**
+   * Binds the user of a successful wire logon to the client's device (Sensor logonObservers).
+   * Any LAN host can put logon-looking packets on the wire, so only evidence a bystander cannot
+   * forge cheaply binds (docs/DEVICES.md, "Users from logons"):
+   *   - the server's answer showed success: a Kerberos AS-REP for the AS-REQ's client principal
+   *     (RFC 4120 §3.1.3), an NTLM session setup / bind that succeeded; failures, requests without
+   *     an answer, TGS and AP exchanges (no client name in clear) bind nothing;
+   *   - the answer came from the address *and* MAC the server was seen with before: the first
+   *     answer from a server address pins its MAC and binds nothing itself; a "success" from the
+   *     pinned address with another MAC is refused and counted (devices.logon_server_mac_mismatch);
+   *   - machine accounts (`NAME$`) name the device, not a user: no user is bound;
+   *   - RADIUS accounting binds nothing until the NAS list and shared secrets can be checked
+   *     (RFC 2866 §3 Request Authenticator): counted as devices.logon_radius_unverified;
+   *   - trust order agent > RADIUS > Kerberos AS > NTLM: a lower-trust logon does not replace a
+   *     current user of higher trust (devices.logon_lower_trust).
+   */
+  readonly onLogon: LogonObserver = (l: LogonSeen) => {
+    const c = this.logonCounters;
+    if (l.protocol === 'radius') { c.radiusUnverified++; return; }
+    const atMs = Math.floor(l.tsUs / 1000);
+    // The server answered (success or failure): its address → MAC is checked and, the first
+    // time, learned. A mismatching answer neither binds nor moves the pin.
+    let pinned = false;
+    if (l.success !== undefined && l.server.mac !== undefined) {
+      const pin = this.logonServers.get(l.server.ip);
+      if (pin === undefined) {
+        if (this.logonServers.size >= MAX_LOGON_SERVERS) {
+          this.logonServers.delete(this.logonServers.keys().next().value!);
+          c.serverPinsDropped++;
+        }
+        this.logonServers.set(l.server.ip, l.server.mac);
+      } else if (pin !== l.server.mac) {
+        if (l.success === true) c.serverMacMismatch++;
+        return;
+      } else pinned = true;
+    }
+    if (l.success === false) { c.failed++; return; }
+    if (l.success === undefined) { c.noAnswer++; return; }
+    if (!(l.protocol === 'kerberos' ? l.kind === 'AS' : l.kind === 'NTLM') || l.user.length === 0) { c.notALogon++; return; }
+    if (l.user.endsWith('$')) { c.machineAccount++; return; }
+    if (!pinned) { c.serverUnknown++; return; }
+    const d = this.store.addresses.lookup(l.client.ip, atMs);
+    if (d === undefined) { c.clientUnknown++; return; }
+    const u = l.domain.length > 0 ? { name: l.user, domain: l.domain } : { name: l.user };
+    if (!this.store.users.bindLogon(d, u, l.protocol, atMs, WIRE_LOGON_SPAN_MS)) { c.lowerTrust++; return; }
+    c.bound++;
+  };
+
+  /**
    * The local protocols' counters (every registered one; the four sets identity counts into come
    * first, in the order the metrics have always listed them), then the store's and identity's own.
    */
@@ -542,6 +618,7 @@ export class DeviceIdentity {
       'dhcp.pending_dropped': this.pendingDropped,
       'devices.events_emitted': this.eventsEmitted,
       ...this.claimCounters.snapshot(),
+      ...this.logonCounters.snapshot(),
     };
   }
 }

@@ -221,7 +221,7 @@ export function deviceRoutes({ devices, links, addresses, persistence }: DeviceR
           ...(l.splitTo !== undefined ? { splitTo: l.splitTo } : {}),
         })),
         bindings: addresses.bindingsOf(d.uid).map(binding),
-        users: d.users.map((u) => ({ name: mask(u.name), ...(u.domain !== undefined ? { domain: u.domain } : {}), ...(u.uid !== undefined ? { uid: mask(u.uid) } : {}), ...(u.upn !== undefined ? { upn: mask(u.upn) } : {}), from: iso(u.fromMs), to: iso(u.toMs) })),
+        users: d.users.map((u) => ({ name: mask(u.name), ...(u.domain !== undefined ? { domain: u.domain } : {}), ...(u.uid !== undefined ? { uid: mask(u.uid) } : {}), ...(u.upn !== undefined ? { upn: mask(u.upn) } : {}), from: iso(u.fromMs), to: iso(u.toMs), source: u.source ?? 'agent' })),
         evidence: d.evidence.map((e) => ({ kind: e.kind, value: e.value, source: e.source, at: iso(e.atMs), ...(e.confidence !== undefined ? { confidence: e.confidence } : {}) })),
       };
     });

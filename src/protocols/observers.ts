@@ -6,6 +6,7 @@
 import type { DecodedPacket } from '../decode/decoder.js';
 import type { InspectedDnsCallback } from './protocol.js';
 import type { HttpRequestRecord } from './http/analyzer.js';
+import type { LogonSeen } from './logon.js';
 
 /**
  * Sees packets the flow pipeline does not interpret itself (device identity: DHCP, ARP, NDP,
@@ -31,3 +32,10 @@ export interface PacketObserver {
  * client, `atMs` the flow's end.
  */
 export type HttpRequestObserver = (request: HttpRequestRecord, clientIp: string, atMs: number) => void;
+
+/**
+ * Sees each logon record the Kerberos, NTLM and RADIUS analyzers hand on (src/protocols/logon.ts),
+ * whether or not Authentication events are emitted (device identity binds users to devices this
+ * way). Called once per logon attempt, after its Authentication event when one is emitted.
+ */
+export type LogonObserver = (logon: LogonSeen) => void;

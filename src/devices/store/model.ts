@@ -39,7 +39,22 @@ export interface UserSpan {
   upn?: string;
   fromMs: number;
   toMs: number;
+  /**
+   * Who reported the user (the evidence; fromMs is the report's or logon's time). Absent in spans
+   * saved before wire logons bound users: those came from agents, so absent reads as 'agent'.
+   */
+  source?: UserSource;
 }
+
+/** Where a user span came from, in trust order (USER_SOURCE_TRUST). */
+export type UserSource = 'agent' | 'radius' | 'kerberos' | 'ntlm';
+/**
+ * Trust order agent > RADIUS > Kerberos AS > NTLM (docs/DEVICES.md): the agent runs on the device;
+ * a verified RADIUS accounting start comes from a configured NAS that authenticated the station;
+ * a Kerberos AS exchange is the domain logon itself; NTLM is also used for network logons
+ * to a share with other credentials than the desktop user's.
+ */
+export const USER_SOURCE_TRUST: Readonly<Record<UserSource, number>> = { agent: 3, radius: 2, kerberos: 1, ntlm: 0 };
 
 export interface Device {
   uid: string;

@@ -4,7 +4,7 @@
  * maxEvidencePerDevice spans per device, the oldest dropped and counted).
  */
 import type { DevicesConfig } from '../config.js';
-import type { Device, DeviceCounters, UserSpan } from './model.js';
+import { USER_SOURCE_TRUST, type Device, type DeviceCounters, type UserSource, type UserSpan } from './model.js';
 import type { DeviceTable } from './device-table.js';
 
 export class DeviceUsers {
@@ -28,6 +28,28 @@ export class DeviceUsers {
     // carries the user); a heartbeat that only extends the spans is not.
     if (started) this.table.changed(d, 'user', atMs);
     else this.table.mark(d);
+  }
+
+  /**
+   * Binds a user seen logging on over the wire (Kerberos AS, NTLM, RADIUS start) to `d` from atMs
+   * until atMs + forMs. A current span of higher trust (USER_SOURCE_TRUST; agent first) is kept
+   * and the logon refused (returns false); otherwise the newer logon replaces the current user:
+   * the same user from the same source extends its span, another ends the current span at atMs.
+   */
+  bindLogon(d: Device, u: { name: string; domain?: string }, source: Exclude<UserSource, 'agent'>, atMs: number, forMs: number): boolean {
+    const cur = this.userAt(d, atMs);
+    const trust = USER_SOURCE_TRUST[source];
+    if (cur !== undefined && USER_SOURCE_TRUST[cur.source ?? 'agent'] > trust) return false;
+    if (cur !== undefined && cur.name === u.name && cur.domain === u.domain && cur.source === source) {
+      cur.toMs = Math.max(cur.toMs, atMs + forMs);
+      this.table.mark(d);
+      return true;
+    }
+    if (cur !== undefined) cur.toMs = Math.max(cur.fromMs, atMs);
+    d.users.push({ name: u.name, ...(u.domain !== undefined ? { domain: u.domain } : {}), fromMs: atMs, toMs: atMs + forMs, source });
+    while (d.users.length > this.settings.maxEvidencePerDevice) { d.users.shift(); this.counters.compactedEvidence++; }
+    this.table.changed(d, 'user', atMs);
+    return true;
   }
 
   /** The user reported on the device at atMs (the most recently started span holding atMs). */
