@@ -25,7 +25,7 @@ import type { FastifyInstance } from 'fastify';
 import { accessSync, appendFileSync, constants, mkdirSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import type { OutpostConfig } from './config/index.js';
-import { ConfigManager, type AuditRecord } from './config/manager.js';
+import { ConfigManager } from './config/manager.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
 import { Metrics } from './telemetry/metrics.js';
 import { JobScheduler, type JobHook } from './jobs/scheduler.js';
@@ -35,7 +35,7 @@ import type { Sensor } from './sensor.js';
 import { NdjsonWriter } from './replay.js';
 import { assemble, builtKinds, configuredComponents } from './pipeline.js';
 import type { EventPipeline } from './events/pipeline.js';
-import { buildApiActivity, type ApiActivityEvent } from './events/api-activity.js';
+import { buildApiActivity } from './events/api-activity.js';
 import { OutpostError } from './errors.js';
 import { createApi } from './api/server.js';
 import { HealthRegistry, type ApiContext, type ApiPlugin } from './api/types.js';
@@ -76,9 +76,6 @@ export interface DaemonHandle {
   /** Counters of the sensor and the capture, with per-interface kernel statistics. */
   stats(): object;
 }
-
-/** An OCSF API Activity (6003) event for a configuration change, for the event stream. */
-export const auditEvent = (r: AuditRecord): ApiActivityEvent => buildApiActivity(r);
 
 export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: NdjsonWriter, options: DaemonOptions = {}): Promise<DaemonHandle> {
   // Data (LMDB stores, audit log) is for the outpost user only.
@@ -193,7 +190,7 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
     } catch (err) {
       logger.error({ err, path: auditPath }, 'cannot append to the audit log');
     }
-    writer.write(auditEvent(record));
+    writer.write(buildApiActivity(record));
     writer.flush();
   });
 

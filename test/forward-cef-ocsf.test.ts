@@ -18,7 +18,7 @@ import { CEF_MAP, type CefMapping } from '../src/forward/cef-map.js';
 import { cefPrefix, toCef } from '../src/forward/cef.js';
 import { assemble, openReplayComponents, type ReplayComponents } from '../src/pipeline.js';
 import { defaultConfig } from '../src/config/defaults.js';
-import { auditEvent } from '../src/daemon.js';
+import { buildApiActivity } from '../src/events/api-activity.js';
 import { dhcp4, ip4, u32be, str } from './fixtures/dhcp.js';
 import { kdcReq, kdcRep } from './fixtures/logons.js';
 import { ethernet, ipv4, udp, tcp, ETH_IPV4, PROTO_UDP, TCP_SYN, TCP_ACK, TCP_FIN } from './support/packets.js';
@@ -186,7 +186,7 @@ before(async () => {
   identity.applyAgentReport({ ...report, hostname: 'alpha-pc' }, T + 600);
   fs.slice(4).forEach((f, i) => sensor.onPacket(f, 0, f.length, f.length, (T + 1000 + i) * 1000, 1, 0));
   sensor.flush();
-  events.push(auditEvent({
+  events.push(buildApiActivity({
     time: new Date(T + 2000).toISOString(), actor: { kind: 'token', name: 'ops-token', role: 'admin', address: '192.0.2.7' }, action: 'patch',
     revision: 'b1946ac92492d234', previousRevision: '0f343b0931126a20',
     changes: [{ path: 'forward.syslog', from: [], to: [{}] }, { path: 'discovery.enabled', from: false, to: true }], applied: ['forward.syslog'], restartRequired: [],

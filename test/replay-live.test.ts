@@ -12,8 +12,6 @@
  *   - metadata.uid: a random UUID per event;
  *   - connection_info.uid: drawn from a random key per sensor (src/events/flow-uid.ts), so the
  *     daemon and the replay never share one;
- *   - time of Network Activity events: the emit time, the wall clock of the daemon's expiry job
- *     or stop (live) and the packet clock (replay);
  *   - unmapped.flow_end_reason of flows still open at the end: `shutdown` when the daemon
  *     stopped, `capture_end` when the recorded file ended; both are compared as one value.
  * Needs root, iproute2, tcpdump, dnsmasq, udhcpc, curl, openssl and python3; skipped otherwise.
@@ -84,7 +82,7 @@ function comparable(e: Record<string, unknown>): string {
   delete (c.metadata as Record<string, unknown>).uid;
   const ci = c.connection_info as Record<string, unknown> | undefined;
   if (ci) delete ci.uid;
-  if (c.class_uid === 4001) delete c.time;
+  // time: a final event's time is its last packet, live and replayed alike (compared).
   const u = c.unmapped as Record<string, unknown> | undefined;
   if (u?.flow_end_reason === 'shutdown' || u?.flow_end_reason === 'capture_end') u.flow_end_reason = 'shutdown|capture_end';
   return JSON.stringify(c);

@@ -197,8 +197,16 @@ export function buildDnsActivityEvent(info: DnsMessageInfo, ctx: DnsEventContext
  * dropped and counted (`dns.query_times_evicted`), as is a response with no query kept
  * (`dns.responses_unmatched`: the query was missed, dropped, or answered twice).
  */
+/**
+ * One number for (flow, DNS message id): the flow counter times 2^16 plus the 16-bit id (RFC 1035
+ * §4.1.1). Exact while the counter stays below 2^37 flows, so no string is built per message.
+ */
+function queryKey(flowUid: number, id: number): number {
+  return flowUid * 65536 + (id & 0xffff);
+}
+
 export class DnsQueryTimes {
-  private readonly sent = new Map<string, number>();
+  private readonly sent = new Map<number, number>();
   evicted = 0;
   matched = 0;
   unmatched = 0;
@@ -207,18 +215,18 @@ export class DnsQueryTimes {
 
   /** A query of `flowUid` with `id` was seen at timeMs. */
   query(flowUid: number, id: number, timeMs: number): void {
-    const key = `${flowUid}/${id}`;
+    const key = queryKey(flowUid, id);
     this.sent.delete(key);
     this.sent.set(key, timeMs);
     if (this.sent.size > this.max) {
-      this.sent.delete(this.sent.keys().next().value as string);
+      this.sent.delete(this.sent.keys().next().value as number);
       this.evicted++;
     }
   }
 
   /** A response of `flowUid` with `id`: the time of its query (forgotten now), if one was kept. */
   response(flowUid: number, id: number): number | undefined {
-    const key = `${flowUid}/${id}`;
+    const key = queryKey(flowUid, id);
     const t = this.sent.get(key);
     if (t === undefined) { this.unmatched++; return undefined; }
     this.sent.delete(key);

@@ -47,17 +47,13 @@ export const EVENT_KIND_CLASSES = {
 } as const satisfies Record<EventKindName, number>;
 export type EventKind = keyof typeof EVENT_KIND_CLASSES;
 
+/** EVENT_KIND_CLASSES the other way round, built once. */
+const KIND_OF_CLASS: ReadonlyMap<number, EventKind> = new Map(
+  (Object.entries(EVENT_KIND_CLASSES) as Array<[EventKind, number]>).map(([kind, cls]) => [cls, kind]));
+
 /** The kind of an event, or undefined for classes that are always written (audit, summaries). */
 export function eventKindOf(ev: OutpostEvent): EventKind | undefined {
-  switch (ev.class_uid) {
-    case 4001: return 'network';
-    case 4003: return 'dns';
-    case 4002: return 'http';
-    case 4004: return 'dhcp';
-    case 5001: return 'inventory';
-    case 3002: return 'auth';
-    default: return undefined;
-  }
+  return KIND_OF_CLASS.get(ev.class_uid);
 }
 
 /** What stages learned about the event being processed; reset for every event. */
