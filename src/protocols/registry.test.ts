@@ -14,6 +14,7 @@ import { CounterSets, type FlowAnalyzerEnv, type ProtocolDescriptor } from './pr
 import { DEFAULT_INSPECTOR_SETTINGS, FlowInspector } from './inspector.js';
 import { LocalProtocols } from './local.js';
 import { FUZZ_TARGETS, type FuzzTarget } from '../../test/fuzz/targets.js';
+import { EVENT_KIND_CLASSES } from '../events/pipeline.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -73,6 +74,21 @@ test('every registered protocol is fed by a fuzz target that imports its parsers
   const liar: FuzzTarget = { name: 'liar', script: 'test/fuzz/tls.ts', protocols: ['nbns'] };
   const nbns = PROTOCOLS.find((d) => d.name === 'nbns')!;
   assert.deepEqual(fuzzProblems([nbns], [liar], REPO), ['nbns: fuzz target test/fuzz/tls.ts imports nothing from src/protocols/nbns/']);
+});
+
+test('each event class a protocol declares is the class its kind writes, built by the function it names', async () => {
+  let declared = 0;
+  for (const d of PROTOCOLS) {
+    for (const e of d.events ?? []) {
+      declared++;
+      assert.equal((EVENT_KIND_CLASSES as Record<string, number>)[e.kind], e.classUid, `${d.name}: kind ${e.kind} is not class ${e.classUid}`);
+      const [file, fn] = e.builder.split(' ');
+      assert.ok(file !== undefined && fn !== undefined && file.startsWith('src/events/'), `${d.name}: builder "${e.builder}"`);
+      const mod = await import(join(REPO, file)) as Record<string, unknown>;
+      assert.equal(typeof mod[fn], 'function', `${d.name}: ${file} exports no function ${fn}`);
+    }
+  }
+  assert.ok(declared >= 6, `only ${declared} declared event classes`);
 });
 
 test('each registered protocol reports counters and registers at least one analyzer', () => {
