@@ -4,11 +4,12 @@
  *
  * Variants, each a separate process so that its peak RSS is its own, run round-robin
  * `--runs` times (default 3) after one untimed read of the file to warm the page cache:
- *   outpost        node dist/cli.js replay FILE --emit none --stats   (decode + flow tracking)
+ *   outpost        node dist/cli.js replay FILE --emit none --without devices,discovery --stats
+ *                  (the sensor alone: decode, flows, protocol analysis)
  *   ndpiReader     ndpiReader -i FILE -q -t                           (quiet, tunnel decoding)
  *   pcap-npm       the `pcap` npm package reading FILE, one JS callback per packet, no decoding
  *   js-reader      our capture-file reader alone (readCaptureFile with a no-op callback)
- *   outpost-emit   node dist/cli.js replay FILE --emit network (stdout to /dev/null), with --emit-network
+ *   outpost-emit   node dist/cli.js replay FILE --emit network --without devices,discovery (stdout to /dev/null), with --emit-network
  * Packets/s = packets in the file / median wall time of the whole process (start-up included,
  * for every variant alike). Outpost's own in-process figure (elapsedMs) is reported beside it.
  *
@@ -146,7 +147,8 @@ async function main(): Promise<number> {
   const childRel = 'bench/replay-child.mjs';
 
   const variants: Variant[] = [
-    { name: 'outpost', cmd: 'node', args: [relative(PROJECT_ROOT, cli), 'replay', fileRel, '--emit', 'none', '--stats'], stdout: 'pipe', parse: parseOutpost },
+    // The sensor alone: replay runs device identity and discovery by default, as the daemon does.
+    { name: 'outpost', cmd: 'node', args: [relative(PROJECT_ROOT, cli), 'replay', fileRel, '--emit', 'none', '--without', 'devices,discovery', '--stats'], stdout: 'pipe', parse: parseOutpost },
   ];
   const haveNdpi = haveCommand('ndpiReader');
   if (haveNdpi) {
@@ -163,7 +165,7 @@ async function main(): Promise<number> {
     variants.push({ name: 'outpost-full', cmd: 'node', args: [relative(PROJECT_ROOT, cli), 'replay', fileRel, '--emit', 'none', '--with', 'devices,discovery', '--stats'], stdout: 'pipe', parse: parseOutpost });
   }
   if (values['emit-network']) {
-    variants.push({ name: 'outpost-emit', cmd: 'node', args: [relative(PROJECT_ROOT, cli), 'replay', fileRel, '--emit', 'network', '--stats'], stdout: 'ignore', parse: parseOutpost });
+    variants.push({ name: 'outpost-emit', cmd: 'node', args: [relative(PROJECT_ROOT, cli), 'replay', fileRel, '--emit', 'network', '--without', 'devices,discovery', '--stats'], stdout: 'ignore', parse: parseOutpost });
   }
 
   const machine = machineInfo();
