@@ -1,7 +1,7 @@
 /**
  * The import graph runs one way down the pipeline (docs/ARCHITECTURE.md):
  *
- *   foundation → capture → decode → flows → protocols → events → devices | discovery → forward
+ *   foundation → capture → decode → flows → protocols → events → devices | discovery → control → forward
  *   → config → api → sensor/replay → daemon → cli/tools
  *
  * This test reads every import of every .ts file under src/ (static `import`/`export … from`,
@@ -44,6 +44,8 @@ const LAYERS: ReadonlyArray<readonly string[]> = [
   ['protocols'],
   ['events'],
   ['devices', 'discovery'],
+  // Enforcement of sanctions (inline verdicts, block lists): reads device identity and discovery.
+  ['control'],
   ['forward'],
   // The composition of every area's configuration section (above all areas it composes).
   ['config'],
@@ -77,9 +79,12 @@ const FOLDERS: Readonly<Record<string, string>> = {
   events: 'events',
   devices: 'devices',
   discovery: 'discovery',
+  control: 'control',
   forward: 'forward',
   config: 'config',
   api: 'api',
+  // The local console (pages and their assets), served by the admin API.
+  console: 'api',
   tools: 'tools',
 };
 
