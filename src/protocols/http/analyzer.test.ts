@@ -135,14 +135,60 @@ test('httpMaxRequestsPerFlow bounds recorded requests', () => {
   assert.equal(d.requests.length, 32);
 });
 
-test('a head trickling in past httpMaxHeaderBytes stops the flow (bounded buffer)', () => {
+test('a head trickling in past httpMaxHeaderBytes stops the flow (bounded buffer), its lines before the bound still read', () => {
   const f = new HttpFlowState();
   const s = 'GET / HTTP/1.1\r\nHost: h\r\nX-Pad: ' + 'a'.repeat(10000);
   const buf = b(s);
   for (let i = 0; i < buf.length; i++) f.onClientData(buf, i, 1);
-  assert.equal(f.done, true);
   assert.equal(f.counters.headerTooLong, 1);
+  // Servers take longer heads than the sensor keeps (nginx: 4 x 8 KiB buffers): the request line
+  // and the field lines inside the bound are read, as a line-by-line reader reads them.
+  assert.equal(f.requests.length, 1);
+  assert.equal(f.requests[0]!.host, 'h');
+  assert.equal(f.requests[0]!.headCut, true);
+  assert.equal(f.counters.requestHeadCut, 1);
+  // The client side stopped: later bytes add nothing.
+  const more = b('\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n');
+  f.onClientData(more, 0, more.length);
+  assert.equal(f.requests.length, 1);
+});
+
+test('a head that never ends (the rest lost, or the capture over) names the flow from its complete lines, without changing the state', () => {
+  const f = new HttpFlowState();
+  const s = 'GET /servlets/mms?message-id=1 HTTP/1.1\r\nHost: 172.20.3.13\r\nUser-Agent: T68\r\nOpt: "htt';
+  f.onClientData(b(s), 0, s.length);
   assert.equal(f.requests.length, 0);
+  const soFar = f.requestsSoFar();
+  assert.equal(soFar.length, 1);
+  assert.equal(soFar[0]!.host, '172.20.3.13');
+  assert.equal(soFar[0]!.path, '/servlets/mms');
+  assert.equal(soFar[0]!.userAgent, 'T68');
+  assert.equal(soFar[0]!.headCut, true);
+  assert.equal(f.requestsSoFar().length, 1);
+  assert.equal(f.counters.requestHeadCut, 1, 'counted once per flow however often it is asked');
+  // The head completes after all: the real request replaces the cut one.
+  const rest = '://x"\r\n\r\n';
+  f.onClientData(b(rest), 0, rest.length);
+  assert.equal(f.requests.length, 1);
+  assert.equal(f.requests[0]!.headCut, false);
+  assert.equal(f.requestsSoFar().length, 1);
+});
+
+test('a field line no reader can take (no colon) ends the head: the lines before it count, the ones after do not', () => {
+  const f = new HttpFlowState();
+  const s = 'POST /a HTTP/1.1\r\nHost: before\r\nthis line has no colon\r\nUser-Agent: after\r\n\r\n';
+  f.onClientData(b(s), 0, s.length);
+  assert.equal(f.counters.headerMalformed, 1);
+  assert.equal(f.requests.length, 1);
+  assert.equal(f.requests[0]!.host, 'before');
+  assert.equal(f.requests[0]!.userAgent, undefined);
+  assert.equal(f.requests[0]!.headCut, true);
+  // A request line that never completed names nothing.
+  const g = new HttpFlowState();
+  const t = 'GET /servlets/mms?message-id=1 HTT';
+  g.onClientData(b(t), 0, t.length);
+  assert.equal(g.requestsSoFar().length, 0);
+  assert.equal(g.counters.requestHeadCut, 0);
 });
 
 test('response without body length ends server parsing; later requests still recorded', () => {

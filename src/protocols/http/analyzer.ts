@@ -91,11 +91,30 @@ export class HttpFlowState {
   private readonly req = newHttpRequestInfo();
   private readonly res = newHttpResponseInfo();
   private readonly opts: HttpParseOptions;
+  private readonly cutOpts: HttpParseOptions;
+  /** A pending head was reported read up to its cut (counted once per flow). */
+  private cutReported = false;
 
   constructor(counters?: HttpCounters, limits?: Partial<HttpLimits>) {
     this.counters = counters ?? new HttpCounters();
     this.limits = httpLimits(limits);
     this.opts = { httpMaxHeaderBytes: this.limits.httpMaxHeaderBytes };
+    this.cutOpts = { httpMaxHeaderBytes: this.limits.httpMaxHeaderBytes, headCut: true };
+  }
+
+  /**
+   * The requests so far, and the request of a head still pending read up to its last complete
+   * field line: a head whose end never comes (a lost segment, a flow cut by the capture's end
+   * or by the inspection budget) still names its flow, as Zeek's and nDPI's line-by-line readers
+   * name it. Called at events, so it changes no state but the once-per-flow counter.
+   */
+  requestsSoFar(): HttpRequestRecord[] {
+    const c = this.client;
+    if (c.mode !== Mode.HEAD || c.len === 0 || c.pending === undefined) return this.requests;
+    const cut = newHttpRequestInfo();
+    if (parseHttpRequest(c.pending, 0, c.len, cut, undefined, this.cutOpts) !== ParseStatus.OK) return this.requests;
+    if (!this.cutReported) { this.cutReported = true; this.counters.requestHeadCut++; }
+    return [...this.requests, { ...cut, statusCode: undefined }];
   }
 
   /** Nothing more to learn from this flow. */
@@ -154,6 +173,7 @@ export class HttpFlowState {
           d.scan();
           p += n;
         } else {
+          if (isClient) this.readCut(buf, p, end);
           this.onFailure(d, isClient, st);
         }
         continue;
@@ -180,6 +200,7 @@ export class HttpFlowState {
       } else if (st === ParseStatus.NEED_MORE) {
         p += n;
       } else {
+        if (isClient) this.readCut(pend, 0, d.len);
         d.clearPending();
         this.onFailure(d, isClient, st);
       }
@@ -190,6 +211,26 @@ export class HttpFlowState {
     return isClient
       ? parseHttpRequest(buf, off, end, this.req, this.counters, this.opts)
       : parseHttpResponse(buf, off, end, this.res, this.counters, this.opts);
+  }
+
+  /**
+   * A request head that broke on a field line (a NUL or bare CR, a line without a colon) or
+   * outgrew httpMaxHeaderBytes: a line-by-line reader (Zeek, nDPI) has read its request line and
+   * the field lines before the break, so they are recorded; the client side stops all the same.
+   */
+  private readCut(buf: Uint8Array, off: number, end: number): void {
+    const e = this.req.error;
+    if (e !== 'http.header_malformed' && e !== 'http.header_too_long') return;
+    // Counted into a scratch set first: the failed parse has counted the field lines it read
+    // (control bytes in values, obs-folds); what only a parsed head counts is added from it.
+    const tally = new HttpCounters();
+    if (parseHttpRequest(buf, off, end, this.req, tally, this.cutOpts) !== ParseStatus.OK) return;
+    tally.headerControlInValue = 0;
+    tally.headerObsFold = 0;
+    addCounters(this.counters, tally);
+    this.counters.requestHeadCut++;
+    this.isHttp = true;
+    this.requests.push({ ...this.req, statusCode: undefined });
   }
 
   private onFailure(d: Direction, isClient: boolean, st: ParseStatus): void {
@@ -277,5 +318,13 @@ export class HttpFlowState {
     this.counters.tunnels++;
     this.stop(this.client, true);
     this.stop(this.server, false);
+  }
+}
+
+/** dst += src, field by field (both HttpCounters: numeric fields only). */
+function addCounters(dst: HttpCounters, src: HttpCounters): void {
+  const d = dst as unknown as Record<string, number>;
+  for (const [k, v] of Object.entries(src as unknown as Record<string, unknown>)) {
+    if (typeof v === 'number' && v !== 0) d[k] = (d[k] ?? 0) + v;
   }
 }

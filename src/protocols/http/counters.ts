@@ -44,6 +44,8 @@ export class HttpCounters {
   requestLineLenient = 0;
   /** Lenient lines without a request-target (`OPTIONS HTTP/1.1`). */
   requestTargetMissing = 0;
+  /** Requests read from a head that never ended or broke on a field line (read line by line up to there). */
+  requestHeadCut = 0;
   /** Lenient lines whose HTTP-version is not DIGIT "." DIGIT (truncated, read as 1.1) or is followed by other bytes. */
   versionMalformed = 0;
   /** Requests with an extension method (not GET POST PUT DELETE HEAD OPTIONS PATCH CONNECT TRACE; RFC 9110 §9.1, §16.1). */
@@ -94,6 +96,7 @@ export class HttpCounters {
       'http.request_line_malformed': this.requestLineMalformed,
       'http.request_line_lenient': this.requestLineLenient,
       'http.request_target_missing': this.requestTargetMissing,
+      'http.request_head_cut': this.requestHeadCut,
       'http.version_malformed': this.versionMalformed,
       'http.method_extension': this.methodExtension,
       'http.request_target_malformed': this.requestTargetMalformed,

@@ -16,6 +16,13 @@ import { CR, eqLower, finalCodingIsChunked, LF, parseContentLength } from './fie
 
 export interface HttpParseOptions {
   httpMaxHeaderBytes?: number;
+  /**
+   * buf[off, end) is all of this head there will be (the flow ended, or a field line broke):
+   * read it line by line, as Zeek's and nDPI's HTTP analyzers do, and take the head to end
+   * before the first field line that is incomplete or unreadable. The request line must still
+   * be complete. Only the request parser honours it.
+   */
+  headCut?: boolean;
 }
 
 /** The part of HttpRequestInfo / HttpResponseInfo the shared failures write. */

@@ -74,10 +74,11 @@ export class HttpAnalyzer implements FlowAnalyzer<HttpFlowState> {
   isDone(s: HttpFlowState): boolean { return s.done; }
 
   contribute(s: HttpFlowState, ctx: FlowContext): void {
-    if (s.requests.length === 0) return;
+    const requests = s.requestsSoFar();
+    if (requests.length === 0) return;
     const f = ctx.findings;
-    f.http = s.requests;
-    const host = s.requests.find((r) => r.host !== undefined && r.host !== '')?.host;
+    f.http = requests;
+    const host = requests.find((r) => r.host !== undefined && r.host !== '')?.host;
     if (host !== undefined && f.hostname === undefined) { f.hostname = host; f.hostnameSource = 'http_host'; }
   }
 

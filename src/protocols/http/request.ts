@@ -72,6 +72,11 @@ export interface HttpRequestInfo {
   chunked: boolean;
   /** On MALFORMED: the dotted counter name of the reason (see README); undefined otherwise. */
   error: string | undefined;
+  /**
+   * Read with `headCut`: the head had no end (or broke on a field line) and was read through its
+   * last readable field line; `headerBytes` ends there and no body framing was read.
+   */
+  headCut: boolean;
 }
 
 export function newHttpRequestInfo(): HttpRequestInfo {
@@ -89,6 +94,7 @@ export function newHttpRequestInfo(): HttpRequestInfo {
     contentLength: undefined,
     chunked: false,
     error: undefined,
+    headCut: false,
   };
 }
 
@@ -106,6 +112,7 @@ function resetInfo(o: HttpRequestInfo): void {
   o.contentLength = undefined;
   o.chunked = false;
   o.error = undefined;
+  o.headCut = false;
 }
 
 /** Longest method token considered (generic token rule, bounded). */
@@ -213,8 +220,14 @@ export function parseHttpRequest(
   // §5 field lines up to the empty line; only Host, User-Agent, Content-Length, Transfer-Encoding matter.
   let hostS = -1, hostE = -1, hostCount = 0, namesInvalid = 0;
   let uaS = -1, uaE = -1;
+  const cut = opts?.headCut === true;
   for (;;) {
     const r = nextField(buf, p, lim, field);
+    if (cut && (r === FieldResult.NEED_MORE || r === FieldResult.MALFORMED)) {
+      // The head ends here for a reader that goes line by line: what came before still counts.
+      out.headCut = true;
+      break;
+    }
     if (r === FieldResult.NEED_MORE) return head.outOfBytes(off, scan, out, counters);
     if (r === FieldResult.MALFORMED) return head.headerMalformed(out, counters);
     p = field.next;
@@ -246,8 +259,10 @@ export function parseHttpRequest(
   out.headerBytes = p - off;
   out.versionMinor = minor - 0x30;
 
-  // §6.3 message body length for requests.
-  if (scan.te !== head.NO_TRANSFER_ENCODING) {
+  // §6.3 message body length for requests (nothing follows a cut head).
+  if (cut) {
+    // No framing: the caller stops reading this direction.
+  } else if (scan.te !== head.NO_TRANSFER_ENCODING) {
     if (scan.te !== 1) {
       // §6.3 item 4: chunked is not the final coding → 400 and close.
       out.error = 'http.transfer_encoding_invalid';
