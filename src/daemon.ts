@@ -48,6 +48,7 @@ import { flowsArea } from './flows/area.js';
 import { devicesArea } from './devices/area.js';
 import { discoveryArea } from './discovery/area.js';
 import { forwardArea } from './forward/area.js';
+import { createPolicy, type PolicyParts } from './control/policy-area.js';
 import { dropPrivileges, prepareStoreDir, restrictStoreFiles } from './privileges.js';
 
 export interface DaemonOptions {
@@ -73,6 +74,8 @@ export interface DaemonHandle {
   health: HealthRegistry;
   /** The HTTPS listener for agent heartbeats (devices.agentListener), when enabled. */
   agentListener: AgentListener | null;
+  /** The control policy: its store, the VerdictPolicy the inline path asks, the verdict recorder. */
+  control: PolicyParts;
   /** Counters of the sensor and the capture, with per-interface kernel statistics. */
   stats(): object;
 }
@@ -124,6 +127,12 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
     nameCache,
   });
   pipelineRef = pipeline;
+  // The control policy reads device identity and discovery (layer above both); its verdict and
+  // audit events go through the same pipeline.
+  const control = await createPolicy({
+    dataDir: cfg.dataDir, logger: logger.child({ component: 'control' }), discovery: discovery.discovery, identity: devices.identity,
+    nameCache, emit: (ev) => pipelineRef?.emit(ev),
+  });
   const flows = await flowsArea.create(cfg.flows, { flows: sensor.flows, afterExpire: () => writer.flush() });
   const capture = await captureArea.create(cfg.capture, {
     onPacket: sensor.onPacket, logger, configured: () => config.current.capture, lifecycleState: () => groupRef?.state,
@@ -139,7 +148,7 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
   });
 
   // What the areas contribute, in the order their services start.
-  const areas: AreaParts[] = [forward, devices, discovery, flows, capture];
+  const areas: AreaParts[] = [forward, devices, discovery, control, flows, capture];
 
   const metrics = new Metrics();
   metrics.addSource('sensor', counters);
@@ -203,6 +212,7 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
     ...forward.services ?? [],
     ...devices.services ?? [],
     ...discovery.services ?? [],
+    ...control.services ?? [],
     { name: 'dns-names', start: async () => {}, stop: () => nameCache.close() },
     {
       name: 'flows',
@@ -257,7 +267,7 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
   const group = new ServiceGroup(services, { logger });
   groupRef = group;
   await group.start();
-  return { sensor, capture: liveCapture, api, group, config, metrics, jobs, health, agentListener, stats };
+  return { sensor, capture: liveCapture, api, group, config, metrics, jobs, health, agentListener, control, stats };
 }
 
 /**

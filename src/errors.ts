@@ -111,6 +111,10 @@ export const ERRORS = {
   DISCOVERY_PSEUDONYMS_DISABLED: { message: 'user pseudonymization is off', httpStatus: 409 },
   DISCOVERY_PSEUDONYM_KEY_INVALID: { message: 'pseudonym key {path} is unusable: {reason}', httpStatus: 500 },
   DISCOVERY_OVERRIDE_CONFLICT: { message: '{field}: {domain} is already claimed by the administrator\'s app {app}', httpStatus: 409 },
+  CONTROL_INVALID: { message: 'control policy change refused: {field}: {reason}', httpStatus: 422 },
+  CONTROL_NOT_FOUND: { message: 'no control {kind} {id}', httpStatus: 404 },
+  CONTROL_LIMIT_REACHED: { message: 'the control policy holds its limit of {limit} {kind}s already', httpStatus: 409 },
+  CONTROL_IN_USE: { message: 'control {kind} {id} is named by {by}: remove that first', httpStatus: 409 },
 } as const satisfies Record<string, ErrorDefinition>;
 
 export type ErrorCode = keyof typeof ERRORS;
