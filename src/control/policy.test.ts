@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ControlPolicy, type PolicyApp, type PolicyApps, type PolicyClient } from './policy.js';
+import { ControlPolicy, type ExceptionScope, type PolicyApp, type PolicyApps, type PolicyClient } from './policy.js';
 import { PolicyStore, CONTROL_OVERRIDE_MIN_DURATION_MS, type PolicyCatalog } from './policy-store.js';
 import { isOutpostError } from '../errors.js';
 import type { VerdictRequest } from './policy-types.js';
@@ -244,7 +244,7 @@ describe('refused changes change nothing and are not audited', () => {
     await refused('CONTROL_INVALID', () => s.store.putRule({ match: { domain: 'a b.com' }, action: 'block' }, ADMIN));
     await refused('CONTROL_INVALID', () => s.store.putException({ subject: { group: 'nobody' } }, ADMIN));
     await refused('CONTROL_INVALID', () => s.store.putException({ subject: { user: 'alice', device: 'dev-alice' } }, ADMIN));
-    await refused('CONTROL_INVALID', () => s.store.putException({ subject: { user: 'alice' }, scope: { minRiskScore: 3 } }, ADMIN));
+    await refused('CONTROL_INVALID', () => s.store.putException({ subject: { user: 'alice' }, scope: { minRiskScore: 3 } as unknown as ExceptionScope }, ADMIN));
     await refused('CONTROL_INVALID', () => s.store.addOverride({ subject: { user: 'alice' }, app: 'chatgpt', durationMs: CONTROL_OVERRIDE_MIN_DURATION_MS - 1, reason: 'x' }, ADMIN));
     await refused('CONTROL_INVALID', () => s.store.addOverride({ subject: { user: 'alice' }, app: 'chatgpt', durationMs: 8 * 86_400_000, reason: 'x' }, ADMIN));
     await refused('CONTROL_INVALID', () => s.store.addOverride({ subject: { user: 'alice\n' }, app: 'chatgpt', durationMs: 600_000, reason: 'x' }, ADMIN));
