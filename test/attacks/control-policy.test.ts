@@ -11,6 +11,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { testDaemon, type TestDaemon } from '../support/daemon.js';
+import { mulberry32 } from '../support/prng.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -150,5 +151,31 @@ describe('attacks', () => {
     assert.equal(proto.statusCode, 400);
     assert.equal(({} as Json).polluted, undefined);
     assert.equal(snapshot(), before);
+  });
+
+  test('600 random bodies on every write route: never a 5xx; what is refused changes nothing', async () => {
+    const seed = Number(process.env.OUTPOST_FUZZ_SEED ?? 18);
+    const rnd = mulberry32(seed);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+    const atoms: unknown[] = [null, true, 0, -1, 1e308, 3.5, '', 'chatgpt', 'alice', 'file-sharing', 'chatgpt.com', '__proto__', 'constructor', 'a\nb', '../x', '\u0000', 'x'.repeat(300), [], {}, ['alice'], { user: 'alice' }, { app: 'chatgpt' }, { domain: 'x.com' }, { minRiskScore: 5 }, 'block', 'allow', 600_000];
+    const keys = ['match', 'action', 'note', 'subject', 'scope', 'app', 'verdict', 'durationMs', 'reason', 'users', 'devices', 'name', 'user', 'device', 'group', 'domain', 'category', 'minRiskScore', '__proto__'];
+    const value = (depth: number): unknown => {
+      if (depth > 2 || rnd() < 0.5) return pick(atoms);
+      if (rnd() < 0.2) return [value(depth + 1), value(depth + 1)];
+      const o: Record<string, unknown> = {};
+      for (let i = Math.floor(rnd() * 4); i > 0; i--) o[pick(keys)] = value(depth + 1);
+      return o;
+    };
+    const routes: Array<[string, string]> = [['POST', '/v1/control/rules'], ['POST', '/v1/control/exceptions'], ['POST', '/v1/control/overrides'], ['PUT', '/v1/control/groups/fuzz'], ['PUT', '/v1/control/rules/rule-0123456789ab'], ['PUT', '/v1/control/exceptions/exc-0123456789ab']];
+    const statuses = new Map<number, number>();
+    for (let i = 0; i < 600; i++) {
+      const [m, url] = pick(routes);
+      const before = snapshot();
+      const r = await call(m, url, t.admin, value(0));
+      statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+      assert.ok(r.status < 500, `seed ${seed} #${i}: ${m} ${url} → ${r.status} ${r.body}`);
+      if (r.status >= 400) assert.equal(snapshot(), before, `seed ${seed} #${i}: refused but changed`);
+    }
+    assert.ok((statuses.get(400) ?? 0) > 300, JSON.stringify([...statuses]));
   });
 });
