@@ -17,6 +17,8 @@ import { EventPipeline, type OutpostEvent } from '../src/events/pipeline.js';
 import { createPolicy } from '../src/control/policy-area.js';
 import { buildVerdictEvent, type VerdictFlowContext } from '../src/control/verdict-event.js';
 import { loadOcsfSchema } from './support/ocsf-schema.js';
+import { toCef } from '../src/forward/cef.js';
+import { parseCef } from './support/cef-parse.js';
 
 const OCSF_DIR = process.env['OUTPOST_OCSF_DIR'] ?? resolve(process.cwd(), '../shared/reference/ocsf-1.8.0');
 const dir = mkdtempSync(join(tmpdir(), 'outpost-control-ev-'));
@@ -81,6 +83,11 @@ test('blocked and excepted verdicts: events through the pipeline, OCSF-valid, ro
     assert.equal(x!.firewall_rule.type, 'exception');
     assert.equal(x!.firewall_rule.uid, exc.id);
     assert.match(x!.message, new RegExp(`Allowed www\\.dropbox\\.com by exception ${exc.id}`));
+    // Forwarded as CEF: deviceAction is the verdict, `reason` the rule that decided.
+    const cef = parseCef(toCef(b1!));
+    assert.equal(cef.ext.get('act'), 'Denied');
+    assert.equal(cef.ext.get('reason'), 'ChatGPT is unsanctioned');
+    assert.equal(parseCef(toCef(x!)).ext.get('act'), 'Allowed');
     const audit = out.filter((e) => e.class_uid === 6003) as Array<Record<string, any>>;
     assert.equal(audit.length, 1);
     assert.deepEqual([audit[0]!.activity_id, audit[0]!.api.operation, audit[0]!.resources[0]], [1, 'control.exception.create', { type: 'control.exception', uid: exc.id }]);
