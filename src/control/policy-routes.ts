@@ -178,7 +178,7 @@ function controlRoutes(o: ControlRoutesOptions): FastifyPluginAsync {
     // -------------------------------------------------------------------- verdict, audit
     app.get('/control/verdict', {
       schema: {
-        summary: 'The verdict the policy gives now for a name asked by a client (a dry run: counted, no event)',
+        summary: 'The verdict the policy gives now for a name asked by a client (a dry run: not counted, no event)',
         querystring: {
           type: 'object', additionalProperties: false, required: ['name', 'clientIp'],
           properties: { name: { type: 'string', minLength: 1, maxLength: 253 }, clientIp: { type: 'string', anyOf: [{ format: 'ipv4' }, { format: 'ipv6' }] }, clientMac: { type: 'string', pattern: '^[0-9a-f]{2}(:[0-9a-f]{2}){5}$' } },
@@ -187,7 +187,7 @@ function controlRoutes(o: ControlRoutesOptions): FastifyPluginAsync {
       },
     }, async (req) => {
       const q = req.query as { name: string; clientIp: string; clientMac?: string };
-      return o.policy.decide({ name: q.name, nameSource: 'dns-query', clientIp: q.clientIp, ...(q.clientMac !== undefined ? { clientMac: q.clientMac } : {}), nowMs: o.now() });
+      return o.policy.dryRun({ name: q.name, nameSource: 'dns-query', clientIp: q.clientIp, ...(q.clientMac !== undefined ? { clientMac: q.clientMac } : {}), nowMs: o.now() });
     });
     app.get('/control/audit', {
       config: { role: 'admin' as const },

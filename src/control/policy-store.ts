@@ -289,10 +289,11 @@ export class PolicyStore {
     return g;
   }
 
-  /** A group still named by an exception or a live override cannot go (they would name nothing). */
+  /** A group still named by an exception or a live override cannot go (they would name nothing; an expired override no longer counts). */
   async deleteGroup(id: string, actor: AuditActor): Promise<void> {
     this.getGroup(id);
-    const user = [...this.exceptions.values(), ...this.overrides.values()].find((x) => x.subject.group === id);
+    const now = this.now();
+    const user = [...this.exceptions.values(), ...[...this.overrides.values()].filter((o) => o.expiresMs > now)].find((x) => x.subject.group === id);
     if (user !== undefined) throw new OutpostError('CONTROL_IN_USE', { kind: 'group', id, by: user.id }, { details: { kind: 'group', id, usedBy: user.id } });
     await this.d.remove(['g', id]);
     this.groups.delete(id);

@@ -258,7 +258,11 @@ describe('refused changes change nothing and are not audited', () => {
     const e = await s.store.putException({ subject: { group: 'g1' } }, ADMIN);
     await refused('CONTROL_IN_USE', () => s.store.deleteGroup('g1', ADMIN));
     await s.store.deleteException(e.id, ADMIN);
+    await s.store.addOverride({ subject: { group: 'g1' }, app: 'chatgpt', durationMs: 600_000, reason: 'pilot' }, ADMIN);
+    await refused('CONTROL_IN_USE', () => s.store.deleteGroup('g1', ADMIN));
+    s.advance(600_000);
     await s.store.deleteGroup('g1', ADMIN);
+    assert.deepEqual(s.store.listGroups(), []);
   });
 });
 

@@ -309,7 +309,15 @@ export class ControlPolicy implements VerdictPolicy {
   constructor(private readonly o: ControlPolicyOptions) {}
 
   decide(req: VerdictRequest): VerdictDecision {
-    const c = this.counters;
+    return this.evaluate(req, this.counters);
+  }
+
+  /** The same decision without counting it (GET /v1/control/verdict: an administrator's question, not traffic). */
+  dryRun(req: VerdictRequest): VerdictDecision {
+    return this.evaluate(req, new PolicyCounters());
+  }
+
+  private evaluate(req: VerdictRequest, c: PolicyCounters): VerdictDecision {
     c.verdicts++;
     const name = normalizeHostname(req.name);
     const client = this.o.identity?.(req.clientIp, req.nowMs);

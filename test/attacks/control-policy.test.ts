@@ -81,6 +81,7 @@ describe('CRUD with audit', () => {
     const created = events.find((e) => e.api.operation === 'control.override.create')!;
     assert.deepEqual([created.activity_id, created.actor.user.name, created.resources[0].uid, created.unmapped.reason], [1, 'ops', ovr.json.id, 'customer demo']);
     assert.equal(events.find((e) => e.api.operation === 'control.override.revoke')!.activity_id, 4);
+    assert.equal(t.daemon.control.policy.counters.verdicts, 0, 'GET /v1/control/verdict is a dry run: not counted as traffic');
   });
 });
 
