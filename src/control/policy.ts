@@ -138,17 +138,6 @@ export function subjectOf(s: PolicySubject): { kind: 'device' | 'user' | 'group'
   return { kind: 'group', value: s.group ?? '' };
 }
 
-/** Walks a normalised name's suffixes, longest first: a.b.c, b.c, c. */
-function* suffixes(name: string): Generator<string> {
-  let i = 0;
-  for (;;) {
-    yield name.slice(i);
-    const dot = name.indexOf('.', i);
-    if (dot < 0) return;
-    i = dot + 1;
-  }
-}
-
 /**
  * The administrator's state in lookup form, built once per change. Rules by app, category and
  * domain suffix in maps; risk rules sorted by threshold, highest first; exceptions and overrides
@@ -200,6 +189,9 @@ export class PolicyIndex {
     const list = this.groupsOfMember.get(key);
     if (list === undefined) this.groupsOfMember.set(key, [group]); else if (!list.includes(group)) list.push(group);
   }
+
+  /** Whether any exception or override exists (else no client's subjects need to be known). */
+  get hasSubjects(): boolean { return this.exceptionsBySubject.size > 0 || this.overridesBySubject.size > 0; }
 
   /** Subject keys of a client: its device uid and MACs, its user names, and their groups. */
   subjectKeys(client: PolicyClient | undefined, clientMac: string | undefined): string[] {
@@ -254,9 +246,13 @@ export class PolicyIndex {
       if (r !== undefined) return r;
     }
     if (this.ruleByDomain.size > 0) {
-      for (const suffix of suffixes(name)) {
-        const r = this.ruleByDomain.get(suffix);
+      // The name's suffixes, longest first (a.b.c, b.c, c): the longest rule suffix wins.
+      for (let i = 0; ;) {
+        const r = this.ruleByDomain.get(i === 0 ? name : name.slice(i));
         if (r !== undefined) return r;
+        const dot = name.indexOf('.', i);
+        if (dot < 0) break;
+        i = dot + 1;
       }
     }
     if (app !== undefined && this.ruleByCategory.size > 0) {
@@ -321,36 +317,35 @@ export class ControlPolicy implements VerdictPolicy {
     c.verdicts++;
     const name = normalizeHostname(req.name);
     const client = this.o.identity?.(req.clientIp, req.nowMs);
-    const who: { deviceId?: string; user?: string } = {};
-    if (client?.deviceId !== undefined) who.deviceId = client.deviceId;
-    if (client?.user !== undefined) who.user = client.user;
     if (name === undefined) {
       c.badNames++;
       c.byDefault++;
-      return { verdict: 'allow', reason: 'default', ruleId: 'default', ...who };
+      return decision('allow', 'default', 'default', undefined, client);
     }
     const app = this.o.apps?.appOf(name);
-    const appFields: { appId?: string; appName?: string } = app === undefined ? {} : { appId: app.id, appName: app.name };
     const index = this.o.index();
-    const keys = index.subjectKeys(client, req.clientMac);
-
-    const ov = index.override(keys, app?.id, req.nowMs);
-    if (ov !== undefined) {
-      c.byOverride++;
-      if (ov.verdict === 'block') c.blocked++;
-      return { verdict: ov.verdict, reason: 'override', ruleId: ov.id, ...appFields, ...who };
+    // Exceptions and overrides name users, devices and groups: the client's are worked out only
+    // when there are any.
+    if (index.hasSubjects) {
+      const keys = index.subjectKeys(client, req.clientMac);
+      const ov = index.override(keys, app?.id, req.nowMs);
+      if (ov !== undefined) {
+        c.byOverride++;
+        if (ov.verdict === 'block') c.blocked++;
+        return decision(ov.verdict, 'override', ov.id, app, client);
+      }
+      const ex = index.exception(keys, name, app);
+      if (ex !== undefined) {
+        c.byException++;
+        return decision('allow', 'exception', ex.id, app, client);
+      }
     }
-    const ex = index.exception(keys, name, app);
-    if (ex !== undefined) {
-      c.byException++;
-      return { verdict: 'allow', reason: 'exception', ruleId: ex.id, ...appFields, ...who };
-    }
-    const d = this.byRuleOrSanction(index, name, app);
+    const d = this.byRuleOrSanction(index, name, app, client);
     if (d.reason === 'rule') c.byRule++;
     else if (d.ruleId === 'default') c.byDefault++;
     else c.bySanction++;
     if (d.verdict === 'block') c.blocked++;
-    return { ...d, ...who };
+    return d;
   }
 
   /**
@@ -359,19 +354,27 @@ export class ControlPolicy implements VerdictPolicy {
    */
   decideName(name: string): VerdictDecision {
     const n = normalizeHostname(name);
-    if (n === undefined) return { verdict: 'allow', reason: 'default', ruleId: 'default' };
-    return this.byRuleOrSanction(this.o.index(), n, this.o.apps?.appOf(n));
+    if (n === undefined) return decision('allow', 'default', 'default', undefined, undefined);
+    return this.byRuleOrSanction(this.o.index(), n, this.o.apps?.appOf(n), undefined);
   }
 
-  private byRuleOrSanction(index: PolicyIndex, name: string, app: PolicyApp | undefined): VerdictDecision {
-    const appFields: { appId?: string; appName?: string } = app === undefined ? {} : { appId: app.id, appName: app.name };
+  private byRuleOrSanction(index: PolicyIndex, name: string, app: PolicyApp | undefined, client: PolicyClient | undefined): VerdictDecision {
     const rule = index.rule(name, app);
-    if (rule !== undefined) return { verdict: rule.action, reason: 'rule', ruleId: rule.id, ...appFields };
+    if (rule !== undefined) return decision(rule.action, 'rule', rule.id, app, client);
     if (app !== undefined && this.o.apps !== null) {
       const sanction = this.o.apps.sanctionOf(app.id);
-      if (sanction === 'unsanctioned') return { verdict: 'block', reason: 'unsanctioned', ruleId: `sanction:${app.id}`, ...appFields };
-      return { verdict: 'allow', reason: 'default', ruleId: `sanction:${sanction}`, ...appFields };
+      if (sanction === 'unsanctioned') return decision('block', 'unsanctioned', `sanction:${app.id}`, app, client);
+      return decision('allow', 'default', `sanction:${sanction}`, app, client);
     }
-    return { verdict: 'allow', reason: 'default', ruleId: 'default', ...appFields };
+    return decision('allow', 'default', 'default', app, client);
   }
+}
+
+/** A decision with the app and the client's device and user when known (no spread: one object). */
+function decision(verdict: 'allow' | 'block', reason: VerdictDecision['reason'], ruleId: string, app: PolicyApp | undefined, client: PolicyClient | undefined): VerdictDecision {
+  const d: { -readonly [K in keyof VerdictDecision]: VerdictDecision[K] } = { verdict, reason, ruleId };
+  if (app !== undefined) { d.appId = app.id; d.appName = app.name; }
+  if (client?.deviceId !== undefined) d.deviceId = client.deviceId;
+  if (client?.user !== undefined) d.user = client.user;
+  return d;
 }
