@@ -161,6 +161,14 @@ async function freeUdpPort(): Promise<number> {
   return port;
 }
 
+async function freeTcpPort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
 const children: ChildProcess[] = [];
 after(() => { for (const c of children) c.kill('SIGKILL'); });
 
@@ -300,7 +308,7 @@ forward-zone:
     const site: Server = createServer((_req, res) => { res.end('hello from the cloud'); });
     await new Promise<void>((r) => site.listen(0, '127.0.0.1', r));
     const sitePort = (site.address() as { port: number }).port;
-    const proxyPort = await freeUdpPort();
+    const proxyPort = await freeTcpPort();
     const acl = join(dir, 'blocklist.squid.conf');
     writeFileSync(acl, lists.get('squid')!);
     // Every name resolves to the local site, so what squid refuses it refuses by the list alone.
