@@ -50,6 +50,7 @@ import { flowsArea } from './flows/area.js';
 import { devicesArea } from './devices/area.js';
 import { discoveryArea } from './discovery/area.js';
 import { forwardArea } from './forward/area.js';
+import { createPolicy, type PolicyParts } from './control/policy-area.js';
 import { dropPrivileges, prepareStoreDir, restrictStoreFiles } from './privileges.js';
 
 export interface DaemonOptions {
@@ -87,6 +88,8 @@ export interface DaemonHandle {
   health: HealthRegistry;
   /** The HTTPS listener for agent heartbeats (devices.agentListener), when enabled. */
   agentListener: AgentListener | null;
+  /** The control policy: its store, the VerdictPolicy the inline path asks, the verdict recorder. */
+  control: PolicyParts;
   /** Counters of the sensor and the capture, with per-interface kernel statistics. */
   stats(): object;
   /** The login URL holding the first-run admin token: set only on the start that created it. */
@@ -140,6 +143,12 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
     nameCache,
   });
   pipelineRef = pipeline;
+  // The control policy reads device identity and discovery (layer above both); its verdict and
+  // audit events go through the same pipeline.
+  const control = await createPolicy({
+    dataDir: cfg.dataDir, logger: logger.child({ component: 'control' }), discovery: discovery.discovery, identity: devices.identity,
+    nameCache, emit: (ev) => pipelineRef?.emit(ev),
+  });
   const flows = await flowsArea.create(cfg.flows, { flows: sensor.flows, afterExpire: () => writer.flush() });
   const capture = await captureArea.create(cfg.capture, {
     onPacket: sensor.onPacket, logger, configured: () => config.current.capture, lifecycleState: () => groupRef?.state,
@@ -156,7 +165,7 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
   });
 
   // What the areas contribute, in the order their services start.
-  const areas: AreaParts[] = [forward, devices, discovery, flows, capture];
+  const areas: AreaParts[] = [forward, devices, discovery, control, flows, capture];
 
   const metrics = new Metrics();
   metrics.addSource('sensor', counters);
@@ -233,6 +242,7 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
     ...forward.services ?? [],
     ...devices.services ?? [],
     ...discovery.services ?? [],
+    ...control.services ?? [],
     { name: 'dns-names', start: async () => {}, stop: () => nameCache.close() },
     {
       name: 'flows',
@@ -298,7 +308,7 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
     const port = address !== null && typeof address === 'object' ? address.port : cfg.api.port;
     url = loginUrl(cfg.api.host, port, Boolean(cfg.api.tls.certFile), firstRun.token);
   }
-  return { sensor, capture: liveCapture, api, group, config, metrics, jobs, health, agentListener, stats, ...(url !== undefined ? { loginUrl: url } : {}) };
+  return { sensor, capture: liveCapture, api, group, config, metrics, jobs, health, agentListener, control, stats, ...(url !== undefined ? { loginUrl: url } : {}) };
 }
 
 /**

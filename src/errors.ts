@@ -115,6 +115,10 @@ export const ERRORS = {
   API_CSRF_REJECTED: { message: 'write refused: {reason}', httpStatus: 403 },
   API_TOKEN_FILE_INVALID: { message: 'first-run admin token file {path} is unusable: {reason}', httpStatus: 500 },
   CAPTURE_NO_INTERFACE: { message: 'no interface to capture on: {reason}', httpStatus: 500 },
+  CONTROL_INVALID: { message: 'control policy change refused: {field}: {reason}', httpStatus: 422 },
+  CONTROL_NOT_FOUND: { message: 'no control {kind} {id}', httpStatus: 404 },
+  CONTROL_LIMIT_REACHED: { message: 'the control policy holds its limit of {limit} {kind}s already', httpStatus: 409 },
+  CONTROL_IN_USE: { message: 'control {kind} {id} is named by {by}: remove that first', httpStatus: 409 },
 } as const satisfies Record<string, ErrorDefinition>;
 
 export type ErrorCode = keyof typeof ERRORS;

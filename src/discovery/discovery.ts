@@ -73,8 +73,8 @@ export interface CloudAppAnnotation {
   catalog_version: string;
 }
 
-export type ReportSort = 'bytes' | 'bytesUp' | 'bytesDown' | 'flows' | 'users' | 'devices' | 'ips' | 'riskScore' | 'name' | 'lastSeen' | 'firstSeen';
-export const REPORT_SORTS: readonly ReportSort[] = ['bytes', 'bytesUp', 'bytesDown', 'flows', 'users', 'devices', 'ips', 'riskScore', 'name', 'lastSeen', 'firstSeen'];
+export type ReportSort = 'bytes' | 'bytesUp' | 'bytesDown' | 'flows' | 'blocked' | 'users' | 'devices' | 'ips' | 'riskScore' | 'name' | 'lastSeen' | 'firstSeen';
+export const REPORT_SORTS: readonly ReportSort[] = ['bytes', 'bytesUp', 'bytesDown', 'flows', 'blocked', 'users', 'devices', 'ips', 'riskScore', 'name', 'lastSeen', 'firstSeen'];
 
 export interface ReportQuery {
   fromMs?: number;
@@ -106,6 +106,8 @@ export interface AppRow {
   bytesDown: number;
   bytes: number;
   flows: number;
+  /** Attempts the control policy blocked (docs/DISCOVERY.md, "Blocked attempts"). */
+  blocked: number;
   users: number;
   devices: number;
   ips: number;
@@ -121,6 +123,7 @@ export interface DrillRow {
   bytesUp: number;
   bytesDown: number;
   flows: number;
+  blocked: number;
   /** Users of this device, or devices of this user. */
   related: number;
   ips: string[];
@@ -129,16 +132,16 @@ export interface DrillRow {
 }
 
 interface Acc {
-  up: number; down: number; flows: number; first: number; last: number;
+  up: number; down: number; flows: number; blocked: number; first: number; last: number;
   users: Set<string>; devices: Set<string>; ips: Set<string>;
 }
 
 function newAcc(): Acc {
-  return { up: 0, down: 0, flows: 0, first: Infinity, last: -Infinity, users: new Set(), devices: new Set(), ips: new Set() };
+  return { up: 0, down: 0, flows: 0, blocked: 0, first: Infinity, last: -Infinity, users: new Set(), devices: new Set(), ips: new Set() };
 }
 
 function addTo(a: Acc, v: Rollup, device: string, user: string): void {
-  a.up += v.up; a.down += v.down; a.flows += v.flows;
+  a.up += v.up; a.down += v.down; a.flows += v.flows; a.blocked += v.blocked ?? 0;
   a.first = Math.min(a.first, v.first); a.last = Math.max(a.last, v.last);
   a.devices.add(device);
   if (user !== '') a.users.add(user);
@@ -168,6 +171,8 @@ export class DiscoveryCounters {
   eventsUnnamed = 0;
   eventsInboundSkipped = 0;
   eventsUnsanctioned = 0;
+  /** Blocked attempts (disposition Blocked) rolled up per app, device and user. */
+  eventsBlocked = 0;
   catalogReloads = 0;
   catalogReloadErrors = 0;
   /** Bytes of a flow's earlier unnamed events credited to the app a later event named. */
@@ -182,6 +187,7 @@ export class DiscoveryCounters {
       'discovery.events_unnamed': this.eventsUnnamed,
       'discovery.events_inbound_skipped': this.eventsInboundSkipped,
       'discovery.events_unsanctioned': this.eventsUnsanctioned,
+      'discovery.events_blocked': this.eventsBlocked,
       'discovery.catalog_reloads': this.catalogReloads,
       'discovery.catalog_reload_errors': this.catalogReloadErrors,
       'discovery.bytes_credited_late': this.bytesCreditedLate,
@@ -368,12 +374,18 @@ export class Discovery {
     const traffic = obj(ev.traffic);
     let up = typeof traffic?.bytes_out === 'number' ? traffic.bytes_out : 0;
     let down = typeof traffic?.bytes_in === 'number' ? traffic.bytes_in : 0;
-    const flowEnded = ev.activity_id === 2 || ev.activity_id === 3;
+    // A verdict of the control policy (Security Control profile, disposition 2 Blocked): an
+    // attempt, counted as such; it carries no traffic and ends no flow of its own (the sensor's
+    // events of that flow, if it saw any, count those).
+    const blocked = ev.disposition_id === 2;
+    const flowEnded = !blocked && (ev.activity_id === 2 || ev.activity_id === 3);
+    if (blocked) { up = 0; down = 0; }
     if (appId === undefined) {
-      this.holdUnnamed(ev, up, down, flowEnded);
+      if (!blocked) this.holdUnnamed(ev, up, down, flowEnded);
       return;
     }
-    if (this.unnamedFlows.size > 0) {
+    if (blocked) this.counters.eventsBlocked++;
+    else if (this.unnamedFlows.size > 0) {
       // Earlier events of this flow (an Open event before the ClientHello, say) named no app:
       // their bytes belong to the app this one names, so the rollups still sum to the flow.
       const uid = str(obj(ev.connection_info)?.uid);
@@ -402,6 +414,7 @@ export class Discovery {
       flowEnded,
       clientIp: srcIp,
       deviceName,
+      ...(blocked ? { blocked: true } : {}),
     });
   };
 
@@ -568,7 +581,7 @@ export class Discovery {
   private appRow(id: string, a: Acc): AppRow {
     return {
       id, ...this.describe(id), sanction: this.sanctionOf(id),
-      bytesUp: a.up, bytesDown: a.down, bytes: a.up + a.down, flows: a.flows,
+      bytesUp: a.up, bytesDown: a.down, bytes: a.up + a.down, flows: a.flows, blocked: a.blocked,
       users: a.users.size, devices: a.devices.size, ips: a.ips.size, firstSeen: a.first, lastSeen: a.last,
     };
   }
@@ -645,7 +658,7 @@ export class Discovery {
       addTo(a, row.value, row.deviceKey, row.userKey);
     }
     const rows: DrillRow[] = [...groups].map(([key, a]) => ({
-      key, name: a.name, bytesUp: a.up, bytesDown: a.down, flows: a.flows,
+      key, name: a.name, bytesUp: a.up, bytesDown: a.down, flows: a.flows, blocked: a.blocked,
       related: by === 'devices' ? a.users.size : a.devices.size, ips: [...a.ips].sort(), firstSeen: a.first, lastSeen: a.last,
     })).sort((x, y) => (y.bytesUp + y.bytesDown) - (x.bytesUp + x.bytesDown) || x.key.localeCompare(y.key));
     const summary = total.devices.size > 0 ? this.appRow(appId, total) : null;

@@ -36,6 +36,11 @@ export interface Rollup {
   ips: string[];
   /** Latest device hostname / MAC seen for the device key. */
   deviceName?: string;
+  /**
+   * Attempts the control policy blocked (Network Activity events with disposition Blocked);
+   * absent while there were none (rows written before blocking existed read as 0).
+   */
+  blocked?: number;
 }
 
 export type Granularity = 'h' | 'd';
@@ -51,6 +56,8 @@ export interface RollupInput {
   flowEnded: boolean;
   clientIp: string | undefined;
   deviceName: string | undefined;
+  /** The event is a blocked attempt (counted in `blocked`, no bytes). */
+  blocked?: boolean;
 }
 
 export interface StoreSettings {
@@ -68,6 +75,7 @@ function merge(into: Rollup, r: Rollup, maxIps: number): void {
   into.last = Math.max(into.last, r.last);
   for (const ip of r.ips) if (into.ips.length < maxIps && !into.ips.includes(ip)) into.ips.push(ip);
   if (r.deviceName !== undefined) into.deviceName = r.deviceName;
+  if (r.blocked !== undefined) into.blocked = (into.blocked ?? 0) + r.blocked;
 }
 
 export class DiscoveryStore {
@@ -115,6 +123,7 @@ export class DiscoveryStore {
     if (p === undefined) {
       const value: Rollup = { up: i.up, down: i.down, flows: i.flowEnded ? 1 : 0, events: 1, first: i.timeMs, last: i.timeMs, ips: i.clientIp === undefined ? [] : [i.clientIp] };
       if (i.deviceName !== undefined) value.deviceName = i.deviceName;
+      if (i.blocked === true) value.blocked = 1;
       this.pending.set(k, { key: [g, bucket, i.appId, i.deviceKey, i.userKey], value });
       return;
     }
@@ -127,6 +136,7 @@ export class DiscoveryStore {
     if (i.timeMs > v.last) v.last = i.timeMs;
     if (i.clientIp !== undefined && v.ips.length < this.settings.maxIpsPerRollup && !v.ips.includes(i.clientIp)) v.ips.push(i.clientIp);
     if (i.deviceName !== undefined) v.deviceName = i.deviceName;
+    if (i.blocked === true) v.blocked = (v.blocked ?? 0) + 1;
   }
 
   /** Writes pending rollups (merged with what is stored) in one transaction. */

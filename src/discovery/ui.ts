@@ -40,7 +40,7 @@ export const INDEX_HTML = `<!doctype html>
     <th data-sort="name">App</th><th data-sort="riskScore">Risk</th><th>Sanction</th>
     <th data-sort="bytesUp" title="Bytes the devices sent: whole frames as captured (link header included)">Upload</th><th data-sort="bytesDown" title="Bytes the devices received: whole frames as captured">Download</th>
     <th data-sort="users">Users</th><th data-sort="devices">Devices</th><th data-sort="ips">IPs</th>
-    <th data-sort="flows">Flows</th><th data-sort="lastSeen">Last seen</th>
+    <th data-sort="flows">Flows</th><th data-sort="blocked" title="Attempts the control policy blocked (inline verdicts)">Blocked</th><th data-sort="lastSeen">Last seen</th>
   </tr></thead>
   <tbody></tbody>
 </table>
@@ -48,8 +48,8 @@ export const INDEX_HTML = `<!doctype html>
 <section id="detail" hidden>
   <h2 id="detail-title"></h2>
   <div class="cols">
-    <div><h3>Devices</h3><table id="devices"><thead><tr><th>Device</th><th>Upload</th><th>Download</th><th>Users</th><th>Flows</th><th>IPs</th></tr></thead><tbody></tbody></table></div>
-    <div><h3>Users</h3><table id="users"><thead><tr><th>User</th><th>Upload</th><th>Download</th><th>Devices</th><th>Flows</th></tr></thead><tbody></tbody></table></div>
+    <div><h3>Devices</h3><table id="devices"><thead><tr><th>Device</th><th>Upload</th><th>Download</th><th>Users</th><th>Flows</th><th>IPs</th><th title="Attempts the control policy blocked">Blocked</th></tr></thead><tbody></tbody></table></div>
+    <div><h3>Users</h3><table id="users"><thead><tr><th>User</th><th>Upload</th><th>Download</th><th>Devices</th><th>Flows</th><th title="Attempts the control policy blocked">Blocked</th></tr></thead><tbody></tbody></table></div>
   </div>
 </section>
 <script src="app.js"></script>
@@ -143,7 +143,7 @@ export const APP_JS = `'use strict';
         var s = el('td'); s.appendChild(el('span', { 'class': 'badge ' + r.sanction }, r.sanction)); tr.appendChild(s);
         tr.appendChild(bar(r.bytesUp, max, 'up'));
         tr.appendChild(bar(r.bytesDown, max, 'down'));
-        ['users', 'devices', 'ips', 'flows'].forEach(function (k) { tr.appendChild(el('td', { 'class': 'num ' + k }, String(r[k]))); });
+        ['users', 'devices', 'ips', 'flows', 'blocked'].forEach(function (k) { tr.appendChild(el('td', { 'class': 'num ' + k }, String(r[k]))); });
         tr.appendChild(el('td', {}, fmtTime(r.lastSeen)));
         tr.addEventListener('click', function () { state.selected = r; detail(); });
         tbody.appendChild(tr);
@@ -172,6 +172,7 @@ export const APP_JS = `'use strict';
         tr.appendChild(bar(x.bytesUp, max, 'up')); tr.appendChild(bar(x.bytesDown, max, 'down'));
         tr.appendChild(el('td', { 'class': 'num' }, String(x.related))); tr.appendChild(el('td', { 'class': 'num' }, String(x.flows)));
         tr.appendChild(el('td', {}, x.ips.join(', ')));
+        tr.appendChild(el('td', { 'class': 'num blocked' }, String(x.blocked)));
         tb.appendChild(tr);
       });
     });
@@ -182,9 +183,10 @@ export const APP_JS = `'use strict';
         var tr = el('tr'); tr.appendChild(el('td', {}, x.name));
         tr.appendChild(bar(x.bytesUp, max, 'up')); tr.appendChild(bar(x.bytesDown, max, 'down'));
         tr.appendChild(el('td', { 'class': 'num' }, String(x.related))); tr.appendChild(el('td', { 'class': 'num' }, String(x.flows)));
+        tr.appendChild(el('td', { 'class': 'num blocked' }, String(x.blocked)));
         tb.appendChild(tr);
       });
-      if (d.rows.length === 0) { var tr = el('tr'); tr.appendChild(el('td', { colspan: '5', 'class': 'muted' }, 'no user identity for this app')); tb.appendChild(tr); }
+      if (d.rows.length === 0) { var tr = el('tr'); tr.appendChild(el('td', { colspan: '6', 'class': 'muted' }, 'no user identity for this app')); tb.appendChild(tr); }
     });
   }
 

@@ -23,8 +23,8 @@
  *   miss it.
  * - `cat` is deviceEventCategory, "the category assigned by the originating device": OCSF
  *   category_name. The cloud app's category is a custom string.
- * - `act` is deviceAction: OCSF activity_name (a passive sensor takes no allow/deny action, so
- *   OCSF `action` is never set).
+ * - `act` is deviceAction: OCSF `action` (Allowed, Denied) where the control policy decided the
+ *   flow (its verdict events, docs/POLICY.md), else activity_name (what was seen happening).
  * - `shost` / `smac` / `src`: the host the event is about. In Network Activity that is the source
  *   endpoint, identified by the device enricher (`device` is the device that held the source
  *   address); in Device Inventory Info (5001) it is `device` itself. `dvchost`, `dvc` and
@@ -67,7 +67,7 @@ export const CEF_MAP: readonly CefMapping[] = [
   { classes: 'all', ocsf: 'time', key: 'rt' },
   { classes: 'all', ocsf: 'start_time', key: 'start' },
   { classes: 'all', ocsf: 'end_time', key: 'end' },
-  { classes: 'all', ocsf: 'activity_name', key: 'act' },
+  { classes: 'all', ocsf: 'action | activity_name', key: 'act' },
   { classes: 'all', ocsf: 'category_name', key: 'cat' },
   { classes: 'all', ocsf: 'metadata.uid', key: 'externalId' },
   { classes: 'all', ocsf: 'status', key: 'outcome' },
@@ -106,6 +106,8 @@ export const CEF_MAP: readonly CefMapping[] = [
   { classes: [NETWORK], ocsf: 'unmapped.cloud_app.category', key: 'cs4', label: 'cloudAppCategory' },
   { classes: [NETWORK], ocsf: 'unmapped.cloud_app.sanction', key: 'cs5', label: 'cloudAppSanction' },
   { classes: [NETWORK], ocsf: 'unmapped.cloud_app.risk_score', key: 'cfp1', label: 'cloudAppRiskScore' },
+  // The control policy's verdicts: the rule that decided (CEF `reason`, "the reason an audit event was generated").
+  { classes: [NETWORK], ocsf: 'firewall_rule.name', key: 'reason' },
   // HTTP Activity.
   { classes: [HTTP], ocsf: 'http_response.code', key: 'cn1', label: 'httpStatus' },
   { classes: [HTTP], ocsf: 'http_request.version', key: 'cs1', label: 'httpVersion' },

@@ -367,6 +367,22 @@ export class DnsNameCache {
     return pickBest(this.#byPair.get(clientIp + SEP + address), atMs) !== undefined;
   }
 
+  /**
+   * Every (name, CNAME chain, address) resolution valid at atMs, over all clients, each pair
+   * once: what block lists of addresses are built from. A walk over the bounded cache (at most
+   * dnsCacheMaxEntries), on request, never on the packet path; the LRU order is left alone.
+   */
+  *resolutionsAt(atMs: number): Generator<{ name: string; chain: readonly string[]; address: string }> {
+    const seen = new Set<string>();
+    for (const e of this.#lru.values()) {
+      if (e.firstMs > atMs || e.expiresMs <= atMs) continue;
+      const k = e.name + SEP + e.address;
+      if (seen.has(k)) continue;
+      seen.add(k);
+      yield { name: e.name, chain: e.chain, address: e.address };
+    }
+  }
+
   #find(clientIp: string, address: string, atMs: number): Entry | undefined {
     // Every entry is indexed by its address: an address nobody resolved (most flows) is a miss
     // without building the (client, address) key.
