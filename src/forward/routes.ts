@@ -16,7 +16,7 @@ const sinkSchema = {
   additionalProperties: true,
   properties: {
     name: { type: 'string' },
-    type: { type: 'string', description: 'https, syslog or nats' },
+    type: { type: 'string', description: 'The sink type: https, syslog, nats or cloudDiscoveryUpload' },
     enabled: { type: 'boolean' },
     running: { type: 'boolean', description: 'False for a configured but disabled sink (its cursor still holds its backlog).' },
     cursor_seq: { type: 'number' },

@@ -21,6 +21,26 @@ export interface Sink {
   close(): Promise<void>;
   /** Sink-specific counters (e.g. udp_unacknowledged). */
   extraStats?(): Record<string, number>;
+  /**
+   * Optional: resolves when the sink wants its next batch read (the upload sink batches into
+   * files on a schedule or when a file is full), or when `signal` aborts. Called only with no
+   * batch in flight; without it a batch is read as soon as records are committed.
+   */
+  whenReady?(pending: () => PendingProbe, signal: AbortSignal): Promise<void>;
+}
+
+/** What a sink's whenReady() can ask the outbox about the records after its read position. */
+export interface PendingProbe {
+  /** Records are committed after the read position. */
+  any: boolean;
+  /** The last committed sequence number. */
+  committedSeq: number;
+  /** The read position (the last record handed to the sink). */
+  readSeq: number;
+  /** A full batch (batchMaxEvents or batchMaxBytes) waits. */
+  full(): boolean;
+  /** Resolves when the cursor moves (acknowledgements) so far are committed to the outbox. */
+  durable(): Promise<void>;
 }
 
 /**
@@ -164,6 +184,17 @@ export class SinkRunner {
       while (!signal.aborted && !ob.closed) {
         if (readSeq < cur.acked) readSeq = cur.acked; // records dropped/expired under the cursor
         while (inflight.length < window) {
+          if (this.sink.whenReady !== undefined && inflight.length === 0) {
+            const at = readSeq;
+            await this.sink.whenReady(() => ({
+              any: ob.committedSeq > at,
+              committedSeq: ob.committedSeq,
+              readSeq: at,
+              full: () => ob.pendingReaches(at, this.settings.batchMaxEvents, this.settings.batchMaxBytes),
+              durable: () => ob.flush(),
+            }), signal);
+            if (signal.aborted || ob.closed) break;
+          }
           const batch = ob.read(readSeq, this.settings.batchMaxEvents, this.settings.batchMaxBytes);
           const last = batch[batch.length - 1];
           if (!last) break;
