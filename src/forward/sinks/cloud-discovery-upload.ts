@@ -124,13 +124,14 @@ export class CloudDiscoveryUploadSink implements Sink {
   }
 
   #token(): string {
+    let t: string;
     try {
-      const t = readFileSync(this.#cfg.apiTokenFile, 'utf8').trim();
-      if (t === '') throw new Error('empty');
-      return t;
+      t = readFileSync(this.#cfg.apiTokenFile, 'utf8').trim();
     } catch (err) {
       throw new OutpostError('FORWARD_SINK_CONFIG_INVALID', { sink: this.name, reason: `cannot read apiTokenFile ${this.#cfg.apiTokenFile}: ${(err as Error).message}` });
     }
+    if (t === '') throw new OutpostError('FORWARD_SINK_CONFIG_INVALID', { sink: this.name, reason: `apiTokenFile ${this.#cfg.apiTokenFile} is empty` });
+    return t;
   }
 
   /** The schedule's ticks; started with the first whenReady (the runner's start). */
@@ -216,15 +217,8 @@ export class CloudDiscoveryUploadSink implements Sink {
       init.searchParams.set('filename', file.filename);
       init.searchParams.set('source', DISCOVERY_UPLOAD_SOURCE[this.#cfg.format]);
       const r1 = await this.#request(init, { method: 'GET', headers: auth }, signal);
-      let target: { url: string; provider: string };
-      try {
-        const j = JSON.parse(r1.text) as { url?: unknown; provider?: unknown };
-        if (typeof j.url !== 'string' || j.url === '') throw new Error('no url');
-        target = { url: j.url, provider: typeof j.provider === 'string' ? j.provider : '' };
-        new URL(target.url);
-      } catch {
-        throw new RetryableSinkError(`initiate: response without a usable url: ${r1.text.slice(0, 200)}`);
-      }
+      const target = uploadTarget(r1.text);
+      if (target === undefined) throw new RetryableSinkError(`response without a usable url: ${r1.text.slice(0, 200)}`);
       step = 'upload';
       // The upload URL carries its own authorisation (a shared access signature): no token on it.
       const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8' };
@@ -300,6 +294,18 @@ export class CloudDiscoveryUploadSink implements Sink {
       unparsable: this.counters.unparsable,
     };
   }
+}
+
+/** Step 1's response: `{ url, provider }`; undefined unless url is an absolute URL. */
+function uploadTarget(text: string): { url: string; provider: string } | undefined {
+  let j: { url?: unknown; provider?: unknown };
+  try {
+    j = JSON.parse(text) as typeof j;
+  } catch {
+    return undefined;
+  }
+  if (j === null || typeof j !== 'object' || typeof j.url !== 'string' || !URL.canParse(j.url)) return undefined;
+  return { url: j.url, provider: typeof j.provider === 'string' ? j.provider : '' };
 }
 
 const withSlash = (u: URL): URL => (u.pathname.endsWith('/') ? u : new URL(u.href + '/'));
