@@ -18,7 +18,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { toDiscoveryCef, toDiscoveryW3c, w3cHeader, discoveryLineKind } from '../src/forward/discovery-format.js';
+import { toDiscoveryCef, toDiscoveryW3c, w3cHeader, discoveryLineKind, DISCOVERY_FIELDS } from '../src/forward/discovery-format.js';
 
 type Obj = Record<string, any>;
 
@@ -233,4 +233,16 @@ test('escaping: separators inside values survive both formats', () => {
   assert.equal(w!.get('cs(User-Agent)'), 'Agent "x" a=b\\c|d next'); // a line break cannot be in a W3C entry
   assert.equal(w!.get('cs-uri'), 'http://h.example/a?b=c d');
   assert.equal(w!.get('cs-username'), '-'); // a user named "-" is quoted, not read as missing
+});
+
+test('docs/DISCOVERY-FORMATS.md lists the fields of the table, in order, with their CEF keys and W3C fields', () => {
+  const doc = readFileSync(join(import.meta.dirname, '..', 'docs', 'DISCOVERY-FORMATS.md'), 'utf8');
+  const section = doc.slice(doc.indexOf('## Fields'), doc.indexOf('## Log-upload sink'));
+  const rows = section.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| field') && !l.startsWith('|---'));
+  const firstCode = (cell: string) => /`([^`]+)`/.exec(cell)?.[1];
+  const doced = rows.map((r) => {
+    const cells = r.split(' | ');
+    return { name: cells[0]!.slice(2), cef: firstCode(cells[1]!), w3c: firstCode(cells[2]!) };
+  });
+  assert.deepEqual(doced, DISCOVERY_FIELDS.map((f) => ({ name: f.name, cef: f.cef, w3c: f.w3c })));
 });

@@ -316,6 +316,8 @@ const uploadSchema = {
   required: [],
   properties: {
     ...sinkCommonProps(100_000, 32 * 1024 * 1024, 1),
+    // One file at a time: the schedule gates each read, and read-ahead would cut files short.
+    maxInFlightBatches: { ...sinkCommonProps(100_000, 32 * 1024 * 1024, 1).maxInFlightBatches, maximum: 1, description: 'Always 1: one file at a time (the three steps of a file complete before the next file is read).' },
     apiUrl: { type: 'string', default: 'https://localhost:8443/', description: "The tenant's Defender for Cloud Apps API URL (https://<tenant>.<region>.portal.cloudappsecurity.com); the log-upload calls go to <apiUrl>/api/v1/discovery/...." },
     apiTokenFile: { type: 'string', default: '', description: 'File holding the API token (sent as "Authorization: Token <token>"); read before each upload, so a replaced token is used at once. Required.' },
     format: { type: 'string', enum: [...DISCOVERY_FORMATS], default: 'generic-cef', description: "Line format of the files: 'generic-cef' (source GENERIC_CEF) or 'generic-w3c' (GENERIC_W3C); see docs/DISCOVERY-FORMATS.md." },
