@@ -103,38 +103,42 @@ export function discoveryLineKind(ev: Obj): 'flow' | 'http' | undefined {
   return undefined;
 }
 
-const PATHS = new Map<string, string[][]>();
-function pathOf(p: string): string[][] {
-  let v = PATHS.get(p);
-  if (v === undefined) {
-    v = p.split('|').map((alt) => alt.trim().split('.'));
-    PATHS.set(p, v);
-  }
-  return v;
+/** A table path as its alternatives, each a list of property names. */
+function splitPath(p: string): string[][] {
+  return p === '' ? [] : p.split('|').map((alt) => alt.trim().split('.'));
 }
 
-/** The first present alternative of a table path ('' when the path is empty). */
-export function readPath(ev: Obj, path: string): string | number | undefined {
-  if (path === '') return undefined;
-  for (const alt of pathOf(path)) {
+/** The first present alternative of pre-split paths. */
+function readAlts(ev: Obj, alts: readonly (readonly string[])[]): string | number | undefined {
+  for (let a = 0; a < alts.length; a++) {
+    const alt = alts[a]!;
     let v: unknown = ev;
-    for (const step of alt) {
-      if (v === null || typeof v !== 'object') { v = undefined; break; }
-      v = (v as Obj)[step];
-    }
+    for (let i = 0; i < alt.length && v !== undefined; i++) v = v !== null && typeof v === 'object' ? (v as Obj)[alt[i]!] : undefined;
     if (typeof v === 'string' ? v !== '' : typeof v === 'number' && Number.isFinite(v)) return v as string | number;
   }
   return undefined;
 }
 
+/** The first present alternative of a table path ('' when the path is empty). */
+export function readPath(ev: Obj, path: string): string | number | undefined {
+  return readAlts(ev, splitPath(path));
+}
+
+// Split once at load: formatting reads every field of every event.
+const FLOW_PATHS = DISCOVERY_FIELDS.map((f) => splitPath(f.flow));
+const HTTP_PATHS = DISCOVERY_FIELDS.map((f) => splitPath(f.http));
+const ACTION = DISCOVERY_FIELDS.findIndex((f) => f.name === 'action');
+const TIME_TAKEN = DISCOVERY_FIELDS.findIndex((f) => f.w3c === 'time-taken');
+
 /** The values of one line, by field (undefined: absent), or undefined when the event makes no line. */
 export function discoveryValues(ev: Obj): Array<string | number | undefined> | undefined {
   const kind = discoveryLineKind(ev);
   if (kind === undefined) return undefined;
-  return DISCOVERY_FIELDS.map((f) => {
-    const v = readPath(ev, kind === 'flow' ? f.flow : f.http);
-    return v === undefined && f.name === 'action' ? DEFAULT_ACTION : v;
-  });
+  const paths = kind === 'flow' ? FLOW_PATHS : HTTP_PATHS;
+  const out = new Array<string | number | undefined>(paths.length);
+  for (let i = 0; i < paths.length; i++) out[i] = readAlts(ev, paths[i]!);
+  if (out[ACTION] === undefined) out[ACTION] = DEFAULT_ACTION;
+  return out;
 }
 
 const CEF_PREFIX = `CEF:0|${escapeHeader(PRODUCT.vendor_name)}|${escapeHeader(PRODUCT.name)}|${escapeHeader(PRODUCT.version)}|`;
@@ -143,7 +147,7 @@ const CEF_PREFIX = `CEF:0|${escapeHeader(PRODUCT.vendor_name)}|${escapeHeader(PR
 export function toDiscoveryCef(ev: Obj): string | undefined {
   const values = discoveryValues(ev);
   if (values === undefined) return undefined;
-  const kind = discoveryLineKind(ev);
+  const kind = ev['class_uid'] === 4001 ? 'flow' : 'http';
   let e = '';
   for (let i = 0; i < DISCOVERY_FIELDS.length; i++) {
     const v = values[i];
@@ -158,35 +162,57 @@ export function toDiscoveryCef(ev: Obj): string | undefined {
 
 const pad2 = (n: number) => (n < 10 ? '0' : '') + n;
 
-/** A W3C string field: as is when it has no space, quote or control character; else quoted with `"` doubled. */
+/**
+ * A W3C string field: as is when it has no space, quote or control character; else quoted with
+ * `"` doubled. CR/LF would end the entry, so control characters become spaces (a header or URL
+ * holds none on the wire anyway). One scan; the common case returns the string itself.
+ */
 function w3cString(s: string): string {
-  // CR/LF would end the entry; they become spaces (a header or URL holds none on the wire anyway).
-  // eslint-disable-next-line no-control-regex
-  const clean = /[\u0000-\u001f\u007f]/.test(s) ? s.replace(/[\u0000-\u001f\u007f]/g, ' ') : s;
-  return /[\s"]/.test(clean) || clean === '-' || clean === '' ? '"' + clean.replace(/"/g, '""') + '"' : clean;
+  if (s === '' || s === '-') return '"' + s + '"';
+  let special = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c <= 0x20 || c === 0x22 || c === 0x7f || c === 0x85 || c === 0xa0 || c === 0x2028 || c === 0x2029) { special = true; break; }
+  }
+  if (!special) return s;
+  let out = '"';
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    out += c < 0x20 || c === 0x7f ? ' ' : c === 0x22 ? '""' : s[i];
+  }
+  return out + '"';
+}
+
+/** `YYYY-MM-DD HH:MM:SS` of the last second formatted (events come in time order, so mostly a hit). */
+let cachedSecond = NaN;
+let cachedDateTime = '';
+function w3cDateTime(ms: number): string {
+  const sec = Math.floor(ms / 1000);
+  if (sec !== cachedSecond) {
+    const d = new Date(sec * 1000);
+    cachedDateTime = `${d.getUTCFullYear()}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())} ${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())}`;
+    cachedSecond = sec;
+  }
+  const frac = ms - sec * 1000;
+  return cachedDateTime + '.' + (frac < 10 ? '00' : frac < 100 ? '0' : '') + Math.floor(frac);
 }
 
 /** One W3C entry (no line break); undefined for no line. Times are GMT (WD-logfile: "Times are recorded in GMT"). */
 export function toDiscoveryW3c(ev: Obj): string | undefined {
   const values = discoveryValues(ev);
   if (values === undefined) return undefined;
-  const out: string[] = [];
+  let out = '';
   for (let i = 0; i < DISCOVERY_FIELDS.length; i++) {
     const v = values[i];
     const f = DISCOVERY_FIELDS[i]!;
-    if (f.kind === 'time') {
-      if (typeof v !== 'number') { out.push('-', '-'); continue; }
-      const d = new Date(v);
-      out.push(`${d.getUTCFullYear()}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())}`,
-        `${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())}.${String(d.getUTCMilliseconds()).padStart(3, '0')}`);
-      continue;
-    }
-    if (v === undefined) out.push('-');
+    if (i > 0) out += ' ';
+    if (f.kind === 'time') out += typeof v === 'number' && Number.isInteger(v) && v >= 0 ? w3cDateTime(v) : '- -';
+    else if (v === undefined) out += '-';
     // time-taken is in seconds (WD-logfile: "Time taken for transaction to complete in seconds").
-    else if (f.w3c === 'time-taken' && typeof v === 'number') out.push((v / 1000).toFixed(3));
-    else out.push(typeof v === 'number' ? numStr(v) : w3cString(v));
+    else if (i === TIME_TAKEN && typeof v === 'number') out += (v / 1000).toFixed(3);
+    else out += typeof v === 'number' ? numStr(v) : w3cString(v);
   }
-  return out.join(' ');
+  return out;
 }
 
 /** The line of an event in the given format (no line break), or undefined when it makes none. */

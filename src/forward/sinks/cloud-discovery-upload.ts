@@ -49,6 +49,9 @@ function loadCron(): typeof import('node-cron') {
   return cron;
 }
 
+/** Events formatted between two yields to the event loop while a file is built. */
+const YIELD_EVERY = 2000;
+
 /** Azure's limit for one PUT of a block blob (api-discovery-perform: "under 64 MB"). */
 export const UPLOAD_SINGLE_PUT_MAX_BYTES = 64 * 1024 * 1024 - 1;
 
@@ -176,10 +179,14 @@ export class CloudDiscoveryUploadSink implements Sink {
   }
 
   /** The file of a batch: its name (the same for the same events, so a re-upload is recognisable) and text. */
-  buildFile(batch: OutboxRecord[]): UploadFile {
+  async buildFile(batch: OutboxRecord[]): Promise<UploadFile> {
     let text = discoveryFileHeader(this.#cfg.format);
     let lines = 0, withoutLine = 0, unparsable = 0;
-    for (const r of batch) {
+    for (let i = 0; i < batch.length; i++) {
+      // A file is up to batchMaxEvents lines built on the thread that also runs capture and the
+      // outbox: it yields every YIELD_EVERY events so that work goes on meanwhile.
+      if (i > 0 && i % YIELD_EVERY === 0) await new Promise<void>((r) => setImmediate(r));
+      const r = batch[i]!;
       let ev: unknown;
       try {
         ev = JSON.parse(r.json);
