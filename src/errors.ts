@@ -86,6 +86,7 @@ export const ERRORS = {
   FORWARD_SINK_CONFIG_INVALID: { message: 'forwarding sink {sink}: {reason}', httpStatus: 500 },
   FORWARD_SINK_SEND_FAILED: { message: 'forwarding sink {sink}: send failed: {reason}', httpStatus: 502 },
   FORWARD_SINK_REJECTED: { message: 'forwarding sink {sink}: receiver rejected a batch ({reason}); batch moved to dead letters', httpStatus: 502 },
+  FORWARD_SINK_ITEMS_REJECTED: { message: 'forwarding sink {sink}: receiver rejected {count} of {events} events ({reason}); those moved to dead letters, the rest delivered', httpStatus: 502 },
   // Devices and agents (src/devices), cloud discovery (src/discovery).
   DEVICE_STORE_OPEN_FAILED: { message: 'device store at {path} cannot be opened: {reason}', httpStatus: 500 },
   DEVICE_MAC_ONLY_ONE: { message: 'MAC {mac} is the only MAC of device {uid}: there is no link to split', httpStatus: 409 },

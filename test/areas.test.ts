@@ -62,7 +62,7 @@ describe('configuration sections', () => {
   test('the forward section has one array per entry of the sink table, in table order, with its defaults', () => {
     const keys = Object.keys(forwardArea.config.schema.properties as object);
     assert.deepEqual(keys.slice(-Object.keys(SINK_TYPES).length), Object.keys(SINK_TYPES));
-    const filled = resolveForwardConfig({ https: [{}], syslog: [{}], nats: [{}] });
+    const filled = resolveForwardConfig({ https: [{}], syslog: [{}], nats: [{}], cloudDiscoveryUpload: [{}] });
     for (const [type, t] of Object.entries(SINK_TYPES)) {
       assert.deepEqual((filled as unknown as Record<string, unknown[]>)[type]![0], t.defaults, `${type} defaults`);
     }

@@ -76,6 +76,8 @@ export interface NetworkActivityEvent extends OcsfEventBase {
   app_protocol_name?: string;
   unmapped?: Record<string, unknown>;
   traffic: { packets_out: number; packets_in: number; bytes_out: number; bytes_in: number; packets: number; bytes: number };
+  /** On the final event of a flow that had interim events: the whole flow's counts. */
+  cumulative_traffic?: { packets_out: number; packets_in: number; bytes_out: number; bytes_in: number; packets: number; bytes: number };
 }
 
 /** Protocols whose ports are meaningful in the flow key. */
@@ -152,6 +154,17 @@ export function buildNetworkActivity(t: FlowTable, slot: number, activity: FlowA
       : { packets_out: pBA, packets_in: pAB, bytes_out: bBA, bytes_in: bAB, packets: pAB + pBA, bytes: bAB + bBA },
   };
   if (proto === 6) ev.connection_info.tcp_flags = t.tcpFlagsA[slot]! | t.tcpFlagsB[slot]!;
+  // The final event of a flow that had interim Traffic events carries its counts since the last
+  // one (like every event) and, in OCSF `cumulative_traffic` ("the cumulative (running total)
+  // network traffic for this event"), the whole flow's: a consumer that keeps one record per flow
+  // (a Cloud Discovery log line, docs/DISCOVERY-FORMATS.md) reads them off the final event alone.
+  // Absent when the final event is the flow's only report: then `traffic` is the whole flow.
+  if ((activity === FlowActivity.CLOSE || activity === FlowActivity.RESET) && t.reportedPacketsAB[slot]! + t.reportedPacketsBA[slot]! > 0) {
+    const pa = t.packetsAB[slot]!, pb = t.packetsBA[slot]!, ba = t.bytesAB[slot]!, bb = t.bytesBA[slot]!;
+    ev.cumulative_traffic = clientIsA
+      ? { packets_out: pa, packets_in: pb, bytes_out: ba, bytes_in: bb, packets: pa + pb, bytes: ba + bb }
+      : { packets_out: pb, packets_in: pa, bytes_out: bb, bytes_in: ba, packets: pa + pb, bytes: ba + bb };
+  }
   // A flow still open that the sensor ended (capture end, shutdown, table full): its Close says why.
   if (t.ending !== EndReason.NONE) (ev.unmapped ??= {}).flow_end_reason = END_REASON_NAMES[t.ending];
   if (findings !== undefined) addFindings(ev, findings);

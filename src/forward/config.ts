@@ -17,6 +17,7 @@ export { OUTBOX_FULL_POLICIES, OUTBOX_SYNC_MODES, type OutboxFullPolicy, type Ou
 export type { HttpsSinkConfig } from './sinks/https.js';
 export type { SyslogSinkConfig } from './sinks/syslog.js';
 export type { NatsSinkConfig } from './sinks/nats.js';
+export type { CloudDiscoveryUploadConfig } from './sinks/cloud-discovery-upload.js';
 
 /** The outbox settings; the sinks are the arrays of SinkArrays (one per sink type). */
 export interface OutboxConfig {

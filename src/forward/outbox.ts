@@ -302,6 +302,22 @@ export class Outbox {
     return out;
   }
 
+  /**
+   * Whether the committed records after `afterSeq` reach `maxEvents` or `maxBytes` (stored bytes):
+   * a full batch waits. Reads keys only (the byte count is in the key), stopping at the limit.
+   */
+  pendingReaches(afterSeq: number, maxEvents: number, maxBytes: number): boolean {
+    const start = Math.max(afterSeq + 1, this.#tailSeq);
+    if (start > this.#committedSeq) return false;
+    let n = 0, bytes = 0;
+    for (const key of this.#events.getKeys({ start: [start], end: [this.#committedSeq + 1], limit: maxEvents })) {
+      n++;
+      bytes += (key as Key)[2];
+      if (bytes >= maxBytes) return true;
+    }
+    return n >= maxEvents;
+  }
+
   /** Appended time of the first committed record after `afterSeq` (undefined if none). */
   oldestAfter(afterSeq: number): number | undefined {
     const start = Math.max(afterSeq + 1, this.#tailSeq);

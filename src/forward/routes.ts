@@ -16,7 +16,7 @@ const sinkSchema = {
   additionalProperties: true,
   properties: {
     name: { type: 'string' },
-    type: { type: 'string', description: 'https, syslog or nats' },
+    type: { type: 'string', description: 'The sink type: https, syslog, nats or cloudDiscoveryUpload' },
     enabled: { type: 'boolean' },
     running: { type: 'boolean', description: 'False for a configured but disabled sink (its cursor still holds its backlog).' },
     cursor_seq: { type: 'number' },
@@ -31,6 +31,8 @@ const sinkSchema = {
     dropped: { type: 'number', description: 'Events removed (outbox full, drop-oldest) before this sink sent them.' },
     expired: { type: 'number', description: 'Events removed for age (outboxMaxAgeMs) before this sink sent them.' },
     last_ack_ms: { type: ['number', 'null'] },
+    files_uploaded: { type: 'number', description: 'cloudDiscoveryUpload: files finalized (acknowledged).' },
+    files_failed: { type: 'number', description: 'cloudDiscoveryUpload: upload attempts that failed at one of the three steps (see initiate_failures, upload_failures, finalize_failures); the file is uploaded again.' },
     last_error: {
       type: 'object', nullable: true, additionalProperties: true,
       description: 'The last send error ({ code, message, atMs }); null when none.',

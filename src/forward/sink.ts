@@ -16,11 +16,40 @@ export interface Sink {
   readonly name: string;
   /** The sink type's key in the table of src/forward/sinks/index.ts (https, syslog, nats, ...). */
   readonly type: string;
-  /** Resolve when the receiver acknowledged every record of the batch. */
-  send(batch: OutboxRecord[], signal: AbortSignal): Promise<void>;
+  /**
+   * Resolve when the receiver acknowledged every record of the batch, or with the records it
+   * rejected for good (per-item errors, e.g. an Elasticsearch bulk response): those go to the dead
+   * letters, the rest count as acknowledged.
+   */
+  send(batch: OutboxRecord[], signal: AbortSignal): Promise<void | SendOutcome>;
   close(): Promise<void>;
   /** Sink-specific counters (e.g. udp_unacknowledged). */
   extraStats?(): Record<string, number>;
+  /**
+   * Optional: resolves when the sink wants its next batch read (the upload sink batches into
+   * files on a schedule or when a file is full), or when `signal` aborts. Called only with no
+   * batch in flight; without it a batch is read as soon as records are committed.
+   */
+  whenReady?(pending: () => PendingProbe, signal: AbortSignal): Promise<void>;
+}
+
+/** Items of a batch the receiver rejected for good, by index in the batch. */
+export interface SendOutcome {
+  rejected: Array<{ index: number; status: number | null; reason: string }>;
+}
+
+/** What a sink's whenReady() can ask the outbox about the records after its read position. */
+export interface PendingProbe {
+  /** Records are committed after the read position. */
+  any: boolean;
+  /** The last committed sequence number. */
+  committedSeq: number;
+  /** The read position (the last record handed to the sink). */
+  readSeq: number;
+  /** A full batch (batchMaxEvents or batchMaxBytes) waits. */
+  full(): boolean;
+  /** Resolves when the cursor moves (acknowledgements) so far are committed to the outbox. */
+  durable(): Promise<void>;
 }
 
 /**
@@ -46,7 +75,7 @@ export class RetryableSinkError extends OutpostError {
 export class OrderedSends {
   #tail: { done: Promise<boolean>; settled: boolean } | undefined;
 
-  async run<P>(prepare: () => P | Promise<P>, deliver: (prepared: P) => Promise<void>): Promise<void> {
+  async run<P, R = void>(prepare: () => P | Promise<P>, deliver: (prepared: P) => Promise<R>): Promise<R> {
     const prev = this.#tail !== undefined && !this.#tail.settled ? this.#tail : undefined;
     let settle!: (ok: boolean) => void;
     const link = { done: new Promise<boolean>((r) => (settle = r)), settled: false };
@@ -55,8 +84,9 @@ export class OrderedSends {
     try {
       const prepared = await prepare();
       if (prev && !(await prev.done)) throw new RetryableSinkError('not sent: an earlier batch failed');
-      await deliver(prepared);
+      const result = await deliver(prepared);
       ok = true;
+      return result;
     } catch (err) {
       if (err instanceof PermanentSinkError) ok = true; // later batches may go on
       throw err;
@@ -158,12 +188,23 @@ export class SinkRunner {
     const ob = this.#outbox;
     const cur = ob.cursor(this.sink.name);
     const window = Math.max(1, this.settings.maxInFlightBatches ?? 1);
-    const inflight: Array<{ batch: OutboxRecord[]; last: number; done: Promise<void> }> = [];
+    const inflight: Array<{ batch: OutboxRecord[]; last: number; done: Promise<void | SendOutcome> }> = [];
     let readSeq = cur.acked;
     try {
       while (!signal.aborted && !ob.closed) {
         if (readSeq < cur.acked) readSeq = cur.acked; // records dropped/expired under the cursor
         while (inflight.length < window) {
+          if (this.sink.whenReady !== undefined && inflight.length === 0) {
+            const at = readSeq;
+            await this.sink.whenReady(() => ({
+              any: ob.committedSeq > at,
+              committedSeq: ob.committedSeq,
+              readSeq: at,
+              full: () => ob.pendingReaches(at, this.settings.batchMaxEvents, this.settings.batchMaxBytes),
+              durable: () => ob.flush(),
+            }), signal);
+            if (signal.aborted || ob.closed) break;
+          }
           const batch = ob.read(readSeq, this.settings.batchMaxEvents, this.settings.batchMaxBytes);
           const last = batch[batch.length - 1];
           if (!last) break;
@@ -179,8 +220,10 @@ export class SinkRunner {
           continue;
         }
         try {
-          await head.done;
-          this.#acked(head.batch.length);
+          const outcome = await head.done;
+          const rejected = outcome?.rejected.length ?? 0;
+          if (outcome !== undefined && rejected > 0) this.#deadLetterItems(head.batch, outcome);
+          this.#acked(head.batch.length - rejected);
           ob.ack(this.sink.name, head.last);
           this.#attempt = 0;
         } catch (err) {
@@ -236,6 +279,27 @@ export class SinkRunner {
     this.counters.deadLetteredBatches++;
     this.lastError = { code: e.code, message: e.message, atMs };
     this.#log?.error({ code: e.code, sink: this.sink.name, events: batch.length, status: err.status }, e.message);
+  }
+
+  /** The items of a batch the receiver rejected for good (the rest of the batch was accepted). */
+  #deadLetterItems(batch: OutboxRecord[], outcome: SendOutcome): void {
+    const atMs = Date.now();
+    const stored: Array<Promise<unknown>> = [];
+    for (const r of outcome.rejected) {
+      const rec = batch[r.index];
+      if (rec === undefined) continue;
+      stored.push(this.#outbox.dead.put([this.sink.name, rec.seq], { uid: rec.uid, json: rec.json, status: r.status, reason: r.reason, atMs }));
+    }
+    void Promise.all(stored).catch(async (werr: unknown) => {
+      const reason = await writeFailureReason(werr, this.#outbox.path);
+      const w = new OutpostError('FORWARD_OUTBOX_WRITE_FAILED', { path: this.#outbox.path, reason: `dead letters of sink ${this.sink.name}: ${reason}` });
+      this.#log?.error({ code: w.code, sink: this.sink.name, events: stored.length }, w.message);
+    });
+    const first = outcome.rejected[0]!;
+    const e = new OutpostError('FORWARD_SINK_ITEMS_REJECTED', { sink: this.sink.name, count: outcome.rejected.length, events: batch.length, reason: first.reason });
+    this.counters.deadLettered += stored.length;
+    this.lastError = { code: e.code, message: e.message, atMs };
+    this.#log?.error({ code: e.code, sink: this.sink.name, rejected: stored.length, events: batch.length, status: first.status }, e.message);
   }
 
   status(): Record<string, unknown> {

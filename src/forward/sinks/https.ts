@@ -5,12 +5,14 @@
  * honour Retry-After); any other 4xx is permanent: the batch goes to the dead-letter store.
  */
 import { readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { createRequire } from 'node:module';
 import type { Agent } from 'undici';
 import { OutpostError } from '../../errors.js';
 import type { OutboxRecord } from '../outbox.js';
-import { OrderedSends, PermanentSinkError, RetryableSinkError, parseRetryAfter, sinkType, type Sink, type SinkType } from '../sink.js';
+import { OrderedSends, PermanentSinkError, RetryableSinkError, parseRetryAfter, sinkType, type SendOutcome, type Sink, type SinkType } from '../sink.js';
+import { SIEM_FORMATS, elasticBulkBody, elasticBulkOutcome, splunkHecBody, splunkAckIds, type SiemEnvelope } from './siem-envelopes.js';
 import { sinkCommonProps, tlsFileSetting, type SinkCommon } from '../settings.js';
 
 /**
@@ -40,7 +42,9 @@ function readOpt(sink: string, what: string, path: string): string | undefined {
   }
 }
 
-export function buildBody(batch: OutboxRecord[], format: 'ndjson' | 'array'): string {
+export function buildBody(batch: OutboxRecord[], format: HttpsSinkConfig['format'], envelope?: SiemEnvelope): string {
+  if (format === 'splunk-hec') return splunkHecBody(batch, envelope ?? {});
+  if (format === 'elastic-bulk') return elasticBulkBody(batch, envelope ?? {});
   if (format === 'array') return '[' + batch.map((r) => r.json).join(',') + ']';
   let s = '';
   for (const r of batch) s += r.json + '\n';
@@ -55,7 +59,10 @@ export class HttpsSink implements Sink {
   readonly #url: URL;
   readonly #headers: Record<string, string>;
   readonly #order = new OrderedSends();
-  readonly counters = { status4xx: 0, status5xx: 0, status429: 0, networkErrors: 0, bytesSent: 0 };
+  readonly counters = { status4xx: 0, status5xx: 0, status429: 0, networkErrors: 0, bytesSent: 0, itemsRejected: 0, itemsDuplicate: 0, itemsRetried: 0, acksPending: 0, ackTimeouts: 0 };
+  /** Splunk HEC: the request channel (X-Splunk-Request-Channel), a GUID per sink unless configured. */
+  readonly channel: string;
+  readonly #envelope: SiemEnvelope;
 
   constructor(cfg: HttpsSinkConfig) {
     this.name = cfg.name;
@@ -83,25 +90,30 @@ export class HttpsSink implements Sink {
         ...(cfg.tlsServerName === '' ? {} : { servername: cfg.tlsServerName }),
       },
     });
+    this.channel = cfg.splunkChannel !== '' ? cfg.splunkChannel : randomUUID();
+    this.#envelope = { sourcetype: cfg.splunkSourcetype, index: cfg.splunkIndex, elasticIndex: cfg.elasticIndex };
+    // Splunk HEC authenticates with "Authorization: Splunk <token>"; Elasticsearch API keys with "ApiKey <key>".
+    const scheme = cfg.authScheme !== '' ? cfg.authScheme : cfg.format === 'splunk-hec' ? 'Splunk' : 'Bearer';
     this.#headers = {
-      'content-type': cfg.format === 'ndjson' ? 'application/x-ndjson' : 'application/json',
+      'content-type': cfg.format === 'ndjson' || cfg.format === 'elastic-bulk' ? 'application/x-ndjson' : 'application/json',
       ...(cfg.gzip ? { 'content-encoding': 'gzip' } : {}),
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(token ? { authorization: `${scheme} ${token}` } : {}),
+      ...(cfg.format === 'splunk-hec' ? { 'x-splunk-request-channel': this.channel } : {}),
     };
   }
 
   /** Body built and compressed at once (ahead, while earlier batches are in flight); POSTed in order. */
-  send(batch: OutboxRecord[], signal: AbortSignal): Promise<void> {
+  send(batch: OutboxRecord[], signal: AbortSignal): Promise<void | SendOutcome> {
     return this.#order.run(
       async () => {
-        const text = buildBody(batch, this.#cfg.format);
+        const text = buildBody(batch, this.#cfg.format, this.#envelope);
         return this.#cfg.gzip ? await gzip(text) : Buffer.from(text);
       },
       (body) => this.#post(batch, body, signal),
     );
   }
 
-  async #post(batch: OutboxRecord[], body: Buffer, signal: AbortSignal): Promise<void> {
+  async #post(batch: OutboxRecord[], body: Buffer, signal: AbortSignal): Promise<void | SendOutcome> {
     let res;
     try {
       res = await loadUndici().request(this.#url, {
@@ -120,6 +132,8 @@ export class HttpsSink implements Sink {
     const st = res.statusCode;
     if (st >= 200 && st < 300) {
       this.counters.bytesSent += body.length;
+      if (this.#cfg.format === 'elastic-bulk') return this.#bulkItems(batch, text2);
+      if (this.#cfg.format === 'splunk-hec' && this.#cfg.splunkIndexerAck) await this.#splunkAck(text2, signal);
       return;
     }
     const detail = `HTTP ${st}${text2 ? ': ' + text2.slice(0, 200) : ''}`;
@@ -137,6 +151,73 @@ export class HttpsSink implements Sink {
     throw new PermanentSinkError(detail, st);
   }
 
+  /**
+   * Elasticsearch `_bulk` (docs-bulk: "errors" true when an item failed; each item has its own
+   * `status` and `error`): 2xx items are delivered; 409 on a `create` is an event already indexed
+   * by an earlier send of the batch (its _id is the event uid), so delivered; 429 and 5xx items
+   * make the batch retried (the items already indexed come back 409); any other failed item is
+   * rejected for good and goes to the dead letters, the rest of the batch is acknowledged.
+   */
+  #bulkItems(batch: OutboxRecord[], text: string): SendOutcome | undefined {
+    const r = elasticBulkOutcome(text, batch.length);
+    if (r === undefined) throw new RetryableSinkError(`bulk response not understood: ${text.slice(0, 200)}`);
+    this.counters.itemsDuplicate += r.duplicates;
+    if (r.retry > 0) {
+      this.counters.itemsRetried += r.retry;
+      throw new RetryableSinkError(`bulk: ${r.retry} of ${batch.length} items to retry (${r.retryReason})`);
+    }
+    this.counters.itemsRejected += r.rejected.length;
+    return r.rejected.length > 0 ? { rejected: r.rejected } : undefined;
+  }
+
+  /**
+   * Splunk HEC indexer acknowledgement (About HTTP Event Collector Indexer Acknowledgment): the
+   * event response carries an `ackId`; POST {"acks":[id]} to /services/collector/ack?channel=...
+   * on the same channel until it reports `true` (indexed). Not indexed within splunkAckTimeoutMs:
+   * the batch is sent again (at-least-once).
+   */
+  async #splunkAck(text: string, signal: AbortSignal): Promise<void> {
+    const ids = splunkAckIds(text);
+    if (ids === undefined) throw new RetryableSinkError(`HEC response without ackId (is indexer acknowledgement enabled on the token?): ${text.slice(0, 200)}`);
+    const ackUrl = new URL(this.#cfg.splunkAckUrl !== '' ? this.#cfg.splunkAckUrl : new URL('/services/collector/ack', this.#url).href);
+    ackUrl.searchParams.set('channel', this.channel);
+    const deadline = Date.now() + this.#cfg.splunkAckTimeoutMs;
+    this.counters.acksPending++;
+    try {
+      for (;;) {
+        let res;
+        try {
+          res = await loadUndici().request(ackUrl, {
+            method: 'POST',
+            dispatcher: this.#agent,
+            headers: { 'content-type': 'application/json', 'x-splunk-request-channel': this.channel, ...(this.#headers['authorization'] ? { authorization: this.#headers['authorization'] } : {}) },
+            body: JSON.stringify({ acks: ids }),
+            signal,
+          });
+        } catch (err) {
+          throw new RetryableSinkError(`ack query: ${(err as Error).message}`, undefined, { cause: err });
+        }
+        const body: string = await res.body.text().catch(() => '');
+        if (res.statusCode < 200 || res.statusCode >= 300) throw new RetryableSinkError(`ack query: HTTP ${res.statusCode}: ${body.slice(0, 200)}`);
+        let acks: Record<string, unknown> | undefined;
+        try {
+          acks = (JSON.parse(body) as { acks?: Record<string, unknown> }).acks;
+        } catch {
+          acks = undefined;
+        }
+        if (acks !== undefined && ids.every((id) => acks[String(id)] === true)) return;
+        if (Date.now() >= deadline) {
+          this.counters.ackTimeouts++;
+          throw new RetryableSinkError(`not indexed within ${this.#cfg.splunkAckTimeoutMs} ms (ackId ${ids.join(',')})`);
+        }
+        await new Promise((r) => setTimeout(r, this.#cfg.splunkAckPollMs));
+        if (signal.aborted) throw new RetryableSinkError('stopped while waiting for the indexer acknowledgement');
+      }
+    } finally {
+      this.counters.acksPending--;
+    }
+  }
+
   async close(): Promise<void> {
     await this.#agent.close();
   }
@@ -148,13 +229,26 @@ export class HttpsSink implements Sink {
       http_429: this.counters.status429,
       network_errors: this.counters.networkErrors,
       bytes_sent: this.counters.bytesSent,
+      items_rejected: this.counters.itemsRejected,
+      items_duplicate: this.counters.itemsDuplicate,
+      items_retried: this.counters.itemsRetried,
+      splunk_ack_timeouts: this.counters.ackTimeouts,
     };
   }
 }
 
 export interface HttpsSinkConfig extends SinkCommon {
   url: string;
-  format: 'ndjson' | 'array';
+  format: 'ndjson' | 'array' | (typeof SIEM_FORMATS)[number];
+  authScheme: string;
+  splunkChannel: string;
+  splunkSourcetype: string;
+  splunkIndex: string;
+  splunkIndexerAck: boolean;
+  splunkAckUrl: string;
+  splunkAckTimeoutMs: number;
+  splunkAckPollMs: number;
+  elasticIndex: string;
   gzip: boolean;
   bearerToken: string;
   bearerTokenFile: string;
@@ -172,7 +266,16 @@ const httpsSinkSchema = {
   properties: {
     ...sinkCommonProps(5000, 4 * 1024 * 1024, 2),
     url: { type: 'string', default: 'https://localhost:8443/ingest', description: 'Receiver URL (https://; http:// only for tests). Each batch is POSTed here.' },
-    format: { type: 'string', enum: ['ndjson', 'array'], default: 'ndjson', description: "Body: one OCSF JSON event per line ('ndjson', application/x-ndjson) or a JSON array ('array')." },
+    format: { type: 'string', enum: ['ndjson', 'array', ...SIEM_FORMATS], default: 'ndjson', description: "Body: one OCSF JSON event per line ('ndjson', application/x-ndjson), a JSON array ('array'), Splunk HTTP Event Collector event envelopes ('splunk-hec', POST to .../services/collector/event) or an Elasticsearch/OpenSearch bulk request ('elastic-bulk', POST to .../_bulk; per-item errors go to the dead letters). See docs/FORWARDING.md." },
+    authScheme: { type: 'string', pattern: '^[A-Za-z]*$', default: '', description: "Scheme of the Authorization header carrying the token: empty for 'Splunk' with splunk-hec and 'Bearer' otherwise; 'ApiKey' for an Elasticsearch API key." },
+    splunkChannel: { type: 'string', default: '', description: 'splunk-hec: the X-Splunk-Request-Channel (a GUID); empty for a random one per start.' },
+    splunkSourcetype: { type: 'string', default: 'ocsf', description: 'splunk-hec: the sourcetype of every event.' },
+    splunkIndex: { type: 'string', default: '', description: "splunk-hec: the index of every event; empty for the token's default index." },
+    splunkIndexerAck: { type: 'boolean', default: false, description: 'splunk-hec: wait for the indexer acknowledgement (POST /services/collector/ack) before a batch counts as delivered; the token must have it enabled.' },
+    splunkAckUrl: { type: 'string', default: '', description: 'splunk-hec: the acknowledgement endpoint; empty for /services/collector/ack on the url host.' },
+    splunkAckTimeoutMs: { type: 'integer', minimum: 100, default: 60_000, description: 'splunk-hec: a batch not acknowledged as indexed within this time, in ms, is sent again.' },
+    splunkAckPollMs: { type: 'integer', minimum: 10, default: 500, description: 'splunk-hec: interval of the acknowledgement queries, in ms.' },
+    elasticIndex: { type: 'string', minLength: 1, default: 'outpost-ocsf', description: 'elastic-bulk: the index (or data stream) every event is created in; the _id is the event uid, so a re-sent event is not indexed twice.' },
     gzip: { type: 'boolean', default: true, description: 'Compress each body with gzip (Content-Encoding: gzip).' },
     bearerToken: { type: 'string', default: '', description: 'Bearer token sent as Authorization header; empty for none. Prefer bearerTokenFile.' },
     bearerTokenFile: { type: 'string', default: '', description: 'File holding the bearer token (trimmed); read at start; empty for none.' },

@@ -12,11 +12,13 @@ import type { SinkCommon } from '../settings.js';
 import { httpsSinkType } from './https.js';
 import { syslogSinkType } from './syslog.js';
 import { natsSinkType } from './nats.js';
+import { cloudDiscoveryUploadSinkType } from './cloud-discovery-upload.js';
 
 export const SINK_TYPES = {
   https: httpsSinkType,
   syslog: syslogSinkType,
   nats: natsSinkType,
+  cloudDiscoveryUpload: cloudDiscoveryUploadSinkType,
 } as const;
 
 export type SinkTypeName = keyof typeof SINK_TYPES;
