@@ -97,7 +97,7 @@ export function buildAuthenticationEvent(l: LogonSeen): AuthenticationEvent {
     severity_id: 1,
     severity: 'Informational',
     time: Math.floor(l.tsUs / 1000),
-    metadata: { version: OCSF_VERSION, product: PRODUCT, uid: randomUUID(), log_name: l.protocol },
+    metadata: { version: OCSF_VERSION, product: PRODUCT, uid: l.uid ?? randomUUID(), log_name: l.protocol },
     user,
     auth_protocol_id: PROTOCOL_IDS[l.protocol],
     auth_protocol: PROTOCOL_NAMES[l.protocol],
