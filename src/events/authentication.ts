@@ -106,7 +106,10 @@ export function buildAuthenticationEvent(l: LogonSeen): AuthenticationEvent {
   };
   if (l.errorName !== undefined) {
     ev.status_code = l.errorName;
-    ev.status_detail = l.protocol === 'kerberos' ? `${l.errorName} (${l.errorCode ?? ''})` : `${l.errorName} (0x${((l.errorCode ?? 0) >>> 0).toString(16).padStart(8, '0')})`;
+    ev.status_detail = l.protocol === 'kerberos' && !l.errorName.startsWith('HTTP_') ? `${l.errorName} (${l.errorCode ?? ''})`
+      // NTLM / Negotiate over HTTP fail with a status code (401, 403), not an NT status.
+      : l.errorName.startsWith('HTTP_') ? `${l.errorName} (HTTP status ${l.errorCode ?? ''})`
+        : `${l.errorName} (0x${((l.errorCode ?? 0) >>> 0).toString(16).padStart(8, '0')})`;
   }
   if (l.service !== '') ev.service = { name: l.service };
   // The NTLM workstation name is the client's NetBIOS name (MS-NLMP §2.2.1.3).
