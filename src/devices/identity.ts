@@ -683,6 +683,8 @@ export class DeviceIdentity {
    * first, in the order the metrics have always listed them), then the store's and identity's own.
    */
   counters(): Record<string, number> {
+    // The pins are the store's (they persist); their drops are listed with the logon counters.
+    this.logonCounters.serverPinsDropped = this.store.logonServers.dropped;
     return {
       ...this.dhcpCounters.snapshot(),
       ...this.arpCounters.snapshot(),
@@ -693,7 +695,7 @@ export class DeviceIdentity {
       'dhcp.pending_dropped': this.pendingDropped,
       'devices.events_emitted': this.eventsEmitted,
       ...this.claimCounters.snapshot(),
-      ...(this.logonCounters.serverPinsDropped = this.store.logonServers.dropped, this.logonCounters.snapshot()),
+      ...this.logonCounters.snapshot(),
     };
   }
 }
