@@ -165,6 +165,7 @@ test('lab: Kerberos, NTLM and RADIUS logons put their users on each client\'s la
     const configPath = join(dir, 'outpost.yaml'), replayConfig = join(dir, 'replay.yaml');
     writeFileSync(configPath, stringify(config(join(dir, 'data'))), { mode: 0o600 });
     writeFileSync(replayConfig, stringify(config(join(dir, 'replay-data'))), { mode: 0o600 });
+    let apiUrl = '';
     const startDaemon = async (eventsFile: string) => {
       const out = openSync(eventsFile, 'w');
       const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'run', '--config', configPath], { cwd: ROOT, stdio: ['ignore', out, 'pipe'] });
@@ -175,6 +176,7 @@ test('lab: Kerberos, NTLM and RADIUS logons put their users on each client\'s la
       const exited = new Promise<number | null>((res) => proc.on('exit', (code) => res(code)));
       for (let i = 0; i < 300 && !/"msg":"outpost running"/.test(stderr) && proc.exitCode === null; i++) await sleep(100);
       assert.match(stderr, /"msg":"outpost running"/, `daemon came up within 30 s (exit ${proc.exitCode}); stderr:\n${stderr}`);
+      apiUrl = /"address":"(http:\/\/127\.0\.0\.1:\d+)","msg":"admin API listening"/.exec(stderr)?.[1] ?? '';
       return { proc, stderr: () => stderr, exited, eventsFile };
     };
     const stopDaemon = async (): Promise<Ev[]> => {
@@ -257,6 +259,10 @@ test('lab: Kerberos, NTLM and RADIUS logons put their users on each client\'s la
     await browse('phone', 44003);
     await accounting('Stop');
     await browse('phone', 44004);
+    // The bindings with their evidence, as the admin API shows them.
+    const users = await (await fetch(`${apiUrl}/v1/users?sort=name`, { headers: { authorization: `Bearer ${admin.token}` }, signal: AbortSignal.timeout(5000) })).json() as { items: Ev[] };
+    const spans = users.items.flatMap((u) => (u.devices as Ev[]).flatMap((d) => (d.spans as Ev[]).map((x) => `${u.name as string} ${x.source as string} ${x.ip as string} ${x.endedBy ?? '-'} ${typeof x.logonUid === 'string' ? 'uid' : 'no-uid'}`))).sort();
+    assert.deepEqual(spans, [`alice kerberos ${ips.pc1} replaced uid`, `bob kerberos ${ips.pc1} - uid`, `erin radius ${ips.phone} stop uid`, `root ntlm ${ips.pc3} - uid`], 'GET /v1/users');
     const events2 = await stopDaemon();
     assert.deepEqual(usersByPort(events2), { 41004: `bob@${REALM}`, 43003: 'root@LAB', 44003: 'erin', 44004: '-' }, 'after the restart');
   } catch (err) {
