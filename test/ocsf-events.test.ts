@@ -141,7 +141,7 @@ test('every event of the pinned cases validates against OCSF 1.8.0', { skip: noS
       n++;
     }
   }
-  // Network, HTTP, DNS and DHCP Activity and Device Inventory Info all occur among the cases.
-  assert.deepEqual([...classes].sort(), [4001, 4002, 4003, 4004, 5001]);
+  // Authentication, Network, HTTP, DNS and DHCP Activity and Device Inventory Info all occur among the cases.
+  assert.deepEqual([...classes].sort(), [3002, 4001, 4002, 4003, 4004, 5001]);
   assert.ok(n >= 30, `${n} events`);
 });
