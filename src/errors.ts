@@ -102,6 +102,7 @@ export const ERRORS = {
   AGENT_LISTENER_INSECURE_BIND: { message: 'refusing to start the agent listener on non-loopback address {host} without TLS (devices.agentListener.tlsCertFile and tlsKeyFile)', httpStatus: 500 },
   AGENT_LISTENER_TLS_UNREADABLE: { message: 'cannot read the agent listener TLS {what} file {path}: {reason}', httpStatus: 500 },
   AGENT_LISTENER_LISTEN_FAILED: { message: 'agent listener cannot listen on {host}:{port}: {reason}', httpStatus: 500 },
+  DEVICES_RADIUS_SECRET_UNREADABLE: { message: 'cannot read the shared secret of RADIUS NAS {address} from {path}: {reason}', httpStatus: 500 },
   DISCOVERY_CATALOG_INVALID: { message: 'app catalog {path} is invalid: {reason}', httpStatus: 422 },
   DISCOVERY_CATALOG_UNREADABLE: { message: 'app catalog {path} cannot be read: {reason}', httpStatus: 422 },
   DISCOVERY_OVERRIDE_INVALID: { message: 'app override is invalid: {reason}', httpStatus: 400 },

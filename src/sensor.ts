@@ -5,6 +5,7 @@
  * reused DecodedPacket and the flow table updates typed arrays. Strings and objects are built
  * only when a flow event is emitted, and not at all when no event kind is enabled.
  */
+import { randomUUID } from 'node:crypto';
 import type { PacketCallback } from './capture/types.js';
 import { Decoder, DecodedPacket, DecodeStatus } from './decode/decoder.js';
 import { DecodeCounters } from './decode/counters.js';
@@ -112,6 +113,8 @@ export class Sensor {
       const logonObservers = options.logonObservers ?? [];
       if (emitAuth || logonObservers.length > 0) {
         this.inspector.onLogon = (l) => {
+          // One uid per attempt, shared by its event and the user binding it may make (evidence).
+          l.uid ??= randomUUID();
           if (emitAuth) { this.sink(buildAuthenticationEvent(l)); this.eventsEmitted++; }
           for (let i = 0; i < logonObservers.length; i++) logonObservers[i]!(l);
         };

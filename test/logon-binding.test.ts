@@ -30,13 +30,16 @@ const REALM = 'CORP.EXAMPLE';
 const BCAST = 'ff:ff:ff:ff:ff:ff';
 
 class Office {
-  readonly store = new DeviceStore();
-  readonly identity = new DeviceIdentity({ store: this.store });
+  readonly store: DeviceStore;
+  readonly identity: DeviceIdentity;
   readonly events: Ev[] = [];
   readonly sensor: Sensor;
   private tMs = 1_700_000_000_000;
   private sport = 40000;
-  constructor() {
+  constructor(o: { radiusSecrets?: Map<string, Buffer>; store?: DeviceStore; startMs?: number } = {}) {
+    this.store = o.store ?? new DeviceStore();
+    this.identity = new DeviceIdentity({ store: this.store, ...(o.radiusSecrets !== undefined ? { radiusSecrets: o.radiusSecrets } : {}) });
+    if (o.startMs !== undefined) this.tMs = o.startMs;
     this.sensor = new Sensor({
       flows: DEFAULT_FLOW_SETTINGS, emit: new Set(['network', 'auth']), sink: (e: OutpostEvent) => { this.events.push(structuredClone(e)); },
       stages: [this.identity.stage], packetObservers: [this.identity.observer], httpObservers: [this.identity.onHttpRequest],
@@ -47,6 +50,8 @@ class Office {
   }
   send(frame: Buffer): void { this.tMs += 1; this.sensor.onPacket(frame, 0, frame.length, frame.length, this.tMs * 1000, 1, 0); }
   get nowMs(): number { return this.tMs; }
+  /** Lets time pass with nothing on the wire. */
+  advance(ms: number): void { this.tMs += ms; }
   /** DHCP DORA (RFC 2131 §3.1): the router leases `addr` to `cmac` for an hour. */
   dora(xid: number, cmac: string, addr: string): void {
     const server: Array<[number, Buffer]> = [[54, ip4(ROUTER)], [51, u32be(3600)], [1, ip4('255.255.255.0')]];
@@ -69,8 +74,8 @@ class Office {
    * AS-REP — or, with `fail`, KDC_ERR_PREAUTH_FAILED (24). `repMac` sends the final answer from
    * another MAC (a forger on the LAN answering in the KDC's name).
    */
-  asExchange(cname: string, o: { fail?: boolean; repMac?: string } = {}): void {
-    const req = K.kdcReq({ cname, realm: REALM, sname: `krbtgt/${REALM}` });
+  asExchange(cname: string, o: { fail?: boolean; repMac?: string; till?: string } = {}): void {
+    const req = K.kdcReq({ cname, realm: REALM, sname: `krbtgt/${REALM}`, ...(o.till !== undefined ? { till: o.till } : {}) });
     let p = this.sport++;
     this.krb(true, p, req);
     this.krb(false, p, K.krbError({ code: 25, realm: REALM, sname: `krbtgt/${REALM}`, cname, crealm: REALM }));
@@ -92,10 +97,23 @@ class Office {
     s(K.smb2SessionSetup({ response: true, messageId: 2, status, ...(status === 0 ? { blob: K.spnegoResp(0) } : {}) }));
   }
   /** A RADIUS accounting start for the PC sent by `nas` to the accounting server, and its answer (RFC 2866 §4.1, §4.2). */
-  radiusStart(nas: string, nasMac: string, user: string): void {
-    const req = K.acctRequest({ id: 7, status: 1, user, framedIp: PC, callingStationId: PC_MAC.replaceAll(':', '-'), nasIp: nas, sessionId: 's1', secret: 'testing123' });
-    this.send(ethernet(DC_MAC, nasMac, ETH_IPV4, ipv4({ src: nas, dst: DC, proto: PROTO_UDP }, udp({ sport: 50000, dport: 1813 }, req))));
-    this.send(ethernet(nasMac, DC_MAC, ETH_IPV4, ipv4({ src: DC, dst: nas, proto: PROTO_UDP }, udp({ sport: 1813, dport: 50000 }, K.acctResponse(7)))));
+  radiusStart(nas: string, nasMac: string, user: string): void { this.radius({ nas, nasMac, user, status: 1 }); }
+  /**
+   * An Accounting-Request about the PC (Calling-Station-Id its MAC unless `station` names
+   * another, Framed-IP-Address `framedIp` or the PC's) signed with `secret`, and the server's
+   * Accounting-Response from `respMac` (the server's own MAC unless a forger's is given).
+   */
+  radius(o: { nas: string; nasMac: string; user: string; status: number; secret?: string; respMac?: string; station?: string; framedIp?: string }): void {
+    const id = (this.sport++) & 0xff;
+    const req = K.acctRequest({ id, status: o.status, user: o.user, framedIp: o.framedIp ?? PC, callingStationId: (o.station ?? PC_MAC).replaceAll(':', '-'), nasIp: o.nas, sessionId: 's1', secret: o.secret ?? 'testing123' });
+    this.send(ethernet(DC_MAC, o.nasMac, ETH_IPV4, ipv4({ src: o.nas, dst: DC, proto: PROTO_UDP }, udp({ sport: 50000, dport: 1813 }, req))));
+    this.send(ethernet(o.nasMac, o.respMac ?? DC_MAC, ETH_IPV4, ipv4({ src: DC, dst: o.nas, proto: PROTO_UDP }, udp({ sport: 1813, dport: 50000 }, K.acctResponse(id)))));
+  }
+  /** A TGS exchange (RFC 4120 §3.3) for `cname`'s ticket to a file server, its reply naming the client (§5.4.2). */
+  tgs(cname: string, till?: string): void {
+    const p = this.sport++;
+    this.krb(true, p, K.kdcReq({ tgs: true, realm: REALM, sname: 'cifs/fs1.corp.example', ...(till !== undefined ? { till } : {}) }));
+    this.krb(false, p, K.kdcRep({ tgs: true, cname, crealm: REALM, sname: 'cifs/fs1.corp.example' }));
   }
   /** A TLS flow from the PC to the cloud app; returns its Network Activity event(s). */
   tlsFlow(): Ev[] {
@@ -182,13 +200,160 @@ test('(e) an NTLM logon does not replace an agent-reported user; without the age
   assert.deepEqual(userOf(none.tlsFlow()), { name: 'carol', domain: REALM });
 });
 
-test('(f) RADIUS accounting without a configured NAS binds nothing', () => {
+/** KerberosTime (RFC 4120 §5.2.3) of a time in ms. */
+const krbTime = (ms: number): string => new Date(ms).toISOString().replace(/[-:T]/g, '').replace(/\.\d+Z$/, 'Z');
+const NAS_SECRETS = (): Map<string, Buffer> => new Map([[ROUTER, Buffer.from('testing123')]]);
+
+test('(f) RADIUS accounting without a configured NAS list binds once the server (its pinned MAC) answered; stop ends it', () => {
   const o = new Office();
   o.radiusStart(ROUTER, ROUTER_MAC, 'erin');
+  // The first answer pins the accounting server's MAC and binds nothing itself.
+  assert.equal(o.counter('devices.logon_server_unknown'), 1);
+  assert.equal(userOf(o.tlsFlow()), undefined);
   o.radiusStart(ROUTER, ROUTER_MAC, 'erin');
-  assert.equal(o.counter('devices.logon_radius_unverified'), 2);
+  assert.equal(o.counter('devices.logon_bound'), 1);
+  assert.deepEqual(userOf(o.tlsFlow()), { name: 'erin' });
+  const d = o.store.addresses.lookup(PC, o.nowMs)!;
+  assert.deepEqual(d.users.map((u) => [u.name, u.source, u.ip]), [['erin', 'radius', PC]]);
+  o.radius({ nas: ROUTER, nasMac: ROUTER_MAC, user: 'erin', status: 2 });
+  assert.equal(o.counter('devices.logon_ended'), 1);
+  assert.equal(d.users[0]!.endedBy, 'stop');
+  assert.equal(userOf(o.tlsFlow()), undefined);
+});
+
+test('(f) a forged Accounting-Response from another MAC binds nothing', () => {
+  const o = new Office();
+  o.radiusStart(ROUTER, ROUTER_MAC, 'erin'); // pins the server
+  o.radius({ nas: ROUTER, nasMac: ROUTER_MAC, user: 'mallory', status: 1, respMac: EVIL_MAC });
+  assert.equal(o.counter('devices.logon_server_mac_mismatch'), 1);
   assert.equal(o.counter('devices.logon_bound'), 0);
   assert.equal(userOf(o.tlsFlow()), undefined);
+  o.radius({ nas: ROUTER, nasMac: ROUTER_MAC, user: 'erin', status: 1 });
+  assert.deepEqual(userOf(o.tlsFlow()), { name: 'erin' });
+});
+
+test('(f) with the NAS list configured, only a listed NAS with a verifying Request Authenticator binds (RFC 2866 §3)', () => {
+  const o = new Office({ radiusSecrets: NAS_SECRETS() });
+  // A LAN host writing as the NAS without its secret: refused (the server may still answer it).
+  o.radius({ nas: ROUTER, nasMac: ROUTER_MAC, user: 'mallory', status: 1, secret: 'guess' });
+  o.radius({ nas: ROUTER, nasMac: ROUTER_MAC, user: 'mallory', status: 1, secret: 'guess' });
+  // An unlisted NAS, even one that knows a secret.
+  o.radius({ nas: '10.9.0.66', nasMac: EVIL_MAC, user: 'mallory', status: 1 });
+  assert.equal(o.counter('devices.logon_radius_unverified'), 3);
+  assert.equal(o.counter('devices.logon_bound'), 0);
+  assert.equal(userOf(o.tlsFlow()), undefined);
+  // The listed NAS with its secret binds (the request verifies: no server pin needed first).
+  o.radius({ nas: ROUTER, nasMac: ROUTER_MAC, user: 'erin', status: 1 });
+  assert.equal(o.counter('devices.logon_bound'), 1);
+  assert.deepEqual(userOf(o.tlsFlow()), { name: 'erin' });
+  // A verified stop from the listed NAS ends it; a forged stop would not have.
+  o.radius({ nas: ROUTER, nasMac: ROUTER_MAC, user: 'erin', status: 2, secret: 'guess' });
+  assert.deepEqual(userOf(o.tlsFlow()), { name: 'erin' });
+  o.radius({ nas: ROUTER, nasMac: ROUTER_MAC, user: 'erin', status: 2 });
+  assert.equal(userOf(o.tlsFlow()), undefined);
+});
+
+test('a RADIUS start names the station by Calling-Station-Id first: a Wi-Fi client named only by RADIUS gets its user', () => {
+  const o = new Office({ radiusSecrets: NAS_SECRETS() });
+  const PHONE_MAC = '00:16:3e:09:00:20', PHONE = '10.9.0.20';
+  o.dora(0x0920, PHONE_MAC, PHONE);
+  // Framed-IP-Address wrong (a stale one: the PC's), station MAC the phone's: the phone gets it.
+  o.radius({ nas: ROUTER, nasMac: ROUTER_MAC, user: 'frank@corp.example', status: 1, station: PHONE_MAC, framedIp: PHONE });
+  const phone = o.store.devices.byMacAddress(PHONE_MAC)!;
+  assert.equal(o.store.users.userAt(phone, o.nowMs)?.name, 'frank@corp.example');
+  assert.equal(userOf(o.tlsFlow()), undefined, 'the PC got no user');
+});
+
+test('a Kerberos binding ends with the ticket (the AS-REQ till); a TGS exchange naming the user refreshes it', () => {
+  const o = new Office();
+  o.asExchange('alice', { till: krbTime(o.nowMs + 60_000) });
+  assert.deepEqual(userOf(o.tlsFlow()), { name: 'alice', domain: REALM });
+  o.advance(61_000);
+  assert.equal(userOf(o.tlsFlow()), undefined, 'the ticket ended');
+
+  const r = new Office();
+  r.asExchange('alice', { till: krbTime(r.nowMs + 60_000) });
+  r.advance(30_000);
+  r.tgs('alice', krbTime(r.nowMs + 3_600_000));
+  assert.equal(r.counter('devices.logon_refreshed'), 1);
+  r.advance(31_000);
+  assert.deepEqual(userOf(r.tlsFlow()), { name: 'alice', domain: REALM });
+  // A TGS naming someone else binds nobody (a cached ticket says nothing of who sits there).
+  const t = new Office();
+  t.asExchange('bootstrap$'); // pins the KDC
+  t.tgs('bob');
+  assert.equal(t.counter('devices.logon_bound'), 0);
+  assert.equal(userOf(t.tlsFlow()), undefined);
+});
+
+test('a binding ends when the device no longer holds the address the logon came from', () => {
+  const o = new Office();
+  o.asExchange('alice');
+  assert.deepEqual(userOf(o.tlsFlow()), { name: 'alice', domain: REALM });
+  // The PC's address goes to another host (its lease moved); the PC's logon does not follow.
+  o.dora(0x0966, EVIL_MAC, PC);
+  const pc = o.store.devices.byMacAddress(PC_MAC)!;
+  assert.equal(o.store.users.userAt(pc, o.nowMs), undefined);
+  assert.equal(userOf(o.tlsFlow()), undefined, 'the new holder of the address gets no user');
+});
+
+test('a newer logon replaces the user; a replaced user active again while the newer is current marks the device shared', () => {
+  const o = new Office();
+  o.asExchange('alice');
+  o.asExchange('bob');
+  assert.deepEqual(userOf(o.tlsFlow()), { name: 'bob', domain: REALM });
+  const pc = o.store.devices.byMacAddress(PC_MAC)!;
+  assert.deepEqual(pc.users.map((u) => [u.name, u.endedBy]), [['alice', 'replaced'], ['bob', undefined]]);
+  assert.equal(o.counter('devices.user_withheld_shared'), 0);
+  // alice's session is still there (a terminal server): her ticket requests go on.
+  o.tgs('alice');
+  assert.equal(o.counter('devices.logon_shared'), 1);
+  assert.equal(userOf(o.tlsFlow()), undefined, 'no single user on a shared device');
+  assert.equal(o.counter('devices.user_withheld_shared'), 1);
+  assert.ok(pc.sharedFromMs !== undefined && pc.sharedToMs! > o.nowMs);
+});
+
+test('a machine account names the device (lowest trust), not a user', () => {
+  const o = new Office();
+  o.asExchange('PC-10$');
+  assert.equal(o.counter('devices.logon_machine_account'), 1);
+  assert.equal(o.store.devices.byMacAddress(PC_MAC)!.hostname, 'pc-10');
+});
+
+test('every binding keeps its evidence: protocol, time, client address and the uid of its Authentication event', () => {
+  const o = new Office();
+  o.asExchange('alice');
+  const ev = o.events.filter((e) => e.class_uid === 3002 && e.status_id === 1).at(-1)!;
+  const span = o.store.devices.byMacAddress(PC_MAC)!.users.at(-1)!;
+  assert.deepEqual([span.source, span.fromMs, span.ip, span.logonUid], ['kerberos', ev.time, PC, ev.metadata.uid]);
+});
+
+test('server MAC pins survive a restart: a forged answer after it is refused, not taken as the first one', async () => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'outpost-pins-'));
+  try {
+    const s1 = new DeviceStore();
+    s1.open(join(dir, 'devices'));
+    const a = new Office({ store: s1 });
+    a.asExchange('alice');
+    const t = a.nowMs;
+    await s1.close();
+    const s2 = new DeviceStore();
+    s2.open(join(dir, 'devices'));
+    const b = new Office({ store: s2, startMs: t + 1000 });
+    assert.deepEqual(userOf(b.tlsFlow()), { name: 'alice', domain: REALM }, 'the binding survived');
+    const p = 47000;
+    b.krb(true, p, K.kdcReq({ cname: 'mallory', realm: REALM, sname: `krbtgt/${REALM}` }));
+    b.krb(false, p, K.kdcRep({ cname: 'mallory', crealm: REALM, sname: `krbtgt/${REALM}` }), EVIL_MAC);
+    assert.equal(b.counter('devices.logon_server_mac_mismatch'), 1);
+    assert.equal(b.counter('devices.logon_server_unknown'), 0);
+    assert.deepEqual(userOf(b.tlsFlow()), { name: 'alice', domain: REALM });
+    await s2.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('a bound user keeps its source across a restart (LMDB); spans stored without one read as the agent\'s', async () => {
@@ -212,7 +377,7 @@ test('a bound user keeps its source across a restart (LMDB); spans stored withou
     assert.deepEqual(d2.users.map((u) => [u.name, u.source]), [['alice', 'kerberos'], ['old', undefined]]);
     assert.equal(s2.users.userAt(d2, at)!.name, 'alice');
     // The old span, current at its time, is an agent's: an NTLM logon then does not replace it.
-    assert.equal(s2.users.bindLogon(d2, { name: 'bob' }, 'ntlm', at - 7, 1000), false);
+    assert.equal(s2.users.bindLogon(d2, { name: 'bob' }, 'ntlm', at - 7, { untilMs: at - 7 + 1000 }), 'lower_trust');
     await s2.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });

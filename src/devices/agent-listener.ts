@@ -21,6 +21,7 @@ import type { AgentListenerConfig, DevicesConfig } from './config.js';
 import { parsePrefix } from './agent-claims.js';
 import type { DeviceIdentity } from './identity.js';
 import { agentRoutes, HEARTBEAT_BODY_LIMIT_BYTES, type AgentRegistry } from './agent-routes.js';
+import { readRadiusSecrets } from './radius-secrets.js';
 
 export interface AgentListenerTls { cert: Buffer; key: Buffer }
 
@@ -72,6 +73,11 @@ export function devicesConfigCheck(d: DevicesConfig): { problems: Array<{ path: 
   if (d.enabled && d.agentListener.enabled) {
     try { prepareAgentListenerTls(d.agentListener); } catch (err) {
       problems.push({ path: '/devices/agentListener', rule: (err as OutpostError).code ?? 'INTERNAL', message: (err as Error).message });
+    }
+  }
+  if (d.enabled) {
+    try { readRadiusSecrets(d.radiusNases); } catch (err) {
+      problems.push({ path: '/devices/radiusNases', rule: (err as OutpostError).code ?? 'INTERNAL', message: (err as Error).message });
     }
   }
   d.agentAddressScopes.forEach((p, i) => {

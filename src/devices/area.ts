@@ -10,6 +10,7 @@ import type { Logger } from '../telemetry/logger.js';
 import { devicesConfigSection, type DevicesConfig } from './config.js';
 import { DeviceStore } from './store.js';
 import { DeviceIdentity } from './identity.js';
+import { readRadiusSecrets } from './radius-secrets.js';
 import { AgentRegistry } from './agent-routes.js';
 import type { AgentListener } from './agent-listener.js';
 import { deviceApiPlugins, type UserIdentifierMask } from './routes.js';
@@ -48,9 +49,11 @@ export const devicesArea: ActiveArea<DevicesConfig, DevicesDeps, DevicesParts> =
     const listener = listenerOn ? await import('./agent-listener.js') : null;
     const tls = listener ? listener.prepareAgentListenerTls(cfg.agentListener) : null;
     if (cfg.agentListener.enabled && !cfg.enabled) deps.logger?.warn('devices.agentListener.enabled is set but devices.enabled is false: no agent listener');
+    // RADIUS shared secrets are read before anything is opened (and before privileges drop).
+    const radiusSecrets = cfg.enabled ? readRadiusSecrets(cfg.radiusNases) : new Map<string, Buffer>();
     const store = cfg.enabled ? new DeviceStore(cfg) : null;
     store?.open(join(deps.dataDir, 'devices'));
-    const identity = store ? new DeviceIdentity({ store, emitDhcp: deps.emitDhcp, emitInventory: deps.emitInventory }) : null;
+    const identity = store ? new DeviceIdentity({ store, emitDhcp: deps.emitDhcp, emitInventory: deps.emitInventory, radiusSecrets }) : null;
     const agentListener = listener && identity
       ? await listener.createAgentListener({ settings: cfg.agentListener, tls, identity, registry: agents, ...(deps.logger ? { logger: deps.logger.child({ component: 'agent-listener' }) } : {}) })
       : null;

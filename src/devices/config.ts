@@ -58,7 +58,30 @@ export interface DevicesConfig {
   agentAddressScopes: string[];
   /** HTTPS listener for agent heartbeats (docs/DEVICES.md, "Agent listener"). */
   agentListener: AgentListenerConfig;
+  /**
+   * How long a user bound by a logon seen on the wire stays on its device without a refresh or a
+   * newer logon (a Kerberos ticket's end time, when sooner, ends it first). docs/DEVICES.md.
+   */
+  wireLogonBindingMs: number;
+  /**
+   * RADIUS NASes (Wi-Fi controllers, VPN concentrators) whose accounting may bind users, each with
+   * the file holding its shared secret. Empty: any NAS whose request the accounting server
+   * answered; set: only requests from a listed NAS address whose Request Authenticator verifies
+   * with its secret (RFC 2866 §3).
+   */
+  radiusNases: RadiusNasConfig[];
+  /** Logon servers' MACs (KDC, file server, RADIUS accounting server), instead of learning them from their first answer. */
+  logonServerMacs: LogonServerMacConfig[];
 }
+
+export interface RadiusNasConfig {
+  /** The NAS's address as its accounting requests come from (the packets' source). */
+  address: string;
+  /** File holding the shared secret (its bytes; one trailing newline is not part of it). */
+  sharedSecretFile: string;
+}
+
+export interface LogonServerMacConfig { address: string; mac: string }
 
 export const DEFAULT_AGENT_LISTENER_CONFIG: Readonly<AgentListenerConfig> = Object.freeze({
   enabled: false,
@@ -85,6 +108,9 @@ export const DEFAULT_DEVICES_CONFIG: Readonly<DevicesConfig> = Object.freeze({
   deviceFlushIntervalMs: 1_000,
   agentAddressScopes: Object.freeze([]) as unknown as string[],
   agentListener: DEFAULT_AGENT_LISTENER_CONFIG,
+  wireLogonBindingMs: 10 * 3_600_000,
+  radiusNases: Object.freeze([]) as unknown as RadiusNasConfig[],
+  logonServerMacs: Object.freeze([]) as unknown as LogonServerMacConfig[],
 });
 
 const int = (min: number, description: string): Record<string, unknown> => ({ type: 'integer', minimum: min, description });
@@ -127,6 +153,29 @@ export const DEVICES_CONFIG_SCHEMA = {
         rateLimitPerMinute: { type: 'integer', minimum: 1, maximum: 1_000_000, default: DEFAULT_AGENT_LISTENER_CONFIG.rateLimitPerMinute, description: 'Requests per minute per client address; beyond it 429 API_RATE_LIMITED (counted as agents.refused_rate_limited).' },
       },
     },
+    wireLogonBindingMs: { ...int(60_000, 'How long a user bound by a Kerberos, NTLM or RADIUS logon seen on the wire stays on its device without a refresh (Kerberos TGS, RADIUS interim) or a newer logon. A Kerberos ticket that ends sooner ends it first. The default is the usual 10-hour ticket lifetime.'), default: DEFAULT_DEVICES_CONFIG.wireLogonBindingMs },
+    radiusNases: {
+      type: 'array', maxItems: 1024, default: [],
+      description: 'RADIUS NASes whose accounting may bind users, each with its shared-secret file. Empty: accounting binds when the accounting server (its pinned MAC) answered it. Set: only requests from a listed NAS whose Request Authenticator verifies with its secret (RFC 2866 §3); others are counted (devices.logon_radius_unverified). Restart to apply.',
+      items: {
+        type: 'object', additionalProperties: false, required: ['address', 'sharedSecretFile'],
+        properties: {
+          address: { type: 'string', maxLength: 45, pattern: '^[0-9A-Fa-f:.]+$', description: 'The NAS address its accounting requests come from.' },
+          sharedSecretFile: { type: 'string', minLength: 1, description: 'File holding the shared secret (a regular file of at most 1 KiB, readable by the outpost user; one trailing newline is ignored).' },
+        },
+      },
+    },
+    logonServerMacs: {
+      type: 'array', maxItems: 1024, default: [],
+      description: 'MACs logon servers (KDC, SMB/LDAP/HTTP server, RADIUS accounting server) answer from, by address. Unlisted servers are pinned to the MAC of their first answer.',
+      items: {
+        type: 'object', additionalProperties: false, required: ['address', 'mac'],
+        properties: {
+          address: { type: 'string', maxLength: 45, pattern: '^[0-9A-Fa-f:.]+$' },
+          mac: { type: 'string', pattern: '^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$' },
+        },
+      },
+    },
   },
 } as const;
 
@@ -137,6 +186,8 @@ export function devicesConfig(partial?: Partial<DevicesConfig>): DevicesConfig {
     const v = partial[k];
     if (k === 'enabled') { if (typeof v === 'boolean') out.enabled = v; continue; }
     if (k === 'agentAddressScopes') { if (Array.isArray(v)) out.agentAddressScopes = (v as unknown[]).filter((x): x is string => typeof x === 'string'); continue; }
+    if (k === 'radiusNases') { if (Array.isArray(v)) out.radiusNases = (v as unknown[]).filter((x): x is RadiusNasConfig => typeof (x as RadiusNasConfig)?.address === 'string' && typeof (x as RadiusNasConfig).sharedSecretFile === 'string'); continue; }
+    if (k === 'logonServerMacs') { if (Array.isArray(v)) out.logonServerMacs = (v as unknown[]).filter((x): x is LogonServerMacConfig => typeof (x as LogonServerMacConfig)?.address === 'string' && typeof (x as LogonServerMacConfig).mac === 'string'); continue; }
     if (k === 'agentListener') { if (v !== null && typeof v === 'object') out.agentListener = { ...DEFAULT_AGENT_LISTENER_CONFIG, ...(v as Partial<AgentListenerConfig>) }; continue; }
     if (typeof v === 'number' && Number.isFinite(v) && v >= 0) (out as unknown as Record<string, number>)[k] = Math.floor(v);
   }

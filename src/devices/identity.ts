@@ -38,6 +38,9 @@ import { NameAnnounceCounters } from '../protocols/dns/local.js';
 import { LocalProtocols } from '../protocols/local.js';
 import type { Dhcp4Seen, Dhcp6Seen, LocalProtocolConsumer, NameResponseSeen, NbnsSeen, NeighborClaim } from '../protocols/protocol.js';
 import { DeviceStore, Trust, type Device, type UserSpan } from './store.js';
+import type { WireLogon, WireSource } from './store/users.js';
+import { verifyAccountingRequest } from '../protocols/radius/radius.js';
+import { isMachineAccount } from '../events/authentication.js';
 import { buildDhcpActivity, buildDeviceInventory, deviceObject, userObject, dhcp4HostName, type DhcpRequestInfo } from '../events/device-events.js';
 import { compileScopes, judgeAddress, unicastMac, type AddressScopes } from './agent-claims.js';
 import { hintFromParamRequestList, hintFromUserAgent, hintFromVendorClass, hintFromAgentOs } from './os-hints.js';
@@ -49,6 +52,8 @@ export interface DeviceIdentityOptions {
   /** Device Inventory Info events (`--emit inventory`). */
   emitInventory?: boolean;
   sink?: EventSink;
+  /** RADIUS NAS address → its shared secret (devices.radiusNases with their files read). */
+  radiusSecrets?: ReadonlyMap<string, Buffer>;
 }
 
 /** A heartbeat as the agent routes hand it over (already authenticated). */
@@ -87,6 +92,7 @@ export class AgentClaimCounters {
 export class LogonBindCounters {
   bound = 0; failed = 0; noAnswer = 0; notALogon = 0; machineAccount = 0; serverUnknown = 0; serverMacMismatch = 0;
   radiusUnverified = 0; clientUnknown = 0; lowerTrust = 0; serverPinsDropped = 0;
+  refreshed = 0; ended = 0; shared = 0; sharedWithheld = 0;
   snapshot(): Record<string, number> {
     return {
       'devices.logon_bound': this.bound, 'devices.logon_failed': this.failed, 'devices.logon_no_answer': this.noAnswer,
@@ -94,18 +100,12 @@ export class LogonBindCounters {
       'devices.logon_server_unknown': this.serverUnknown, 'devices.logon_server_mac_mismatch': this.serverMacMismatch,
       'devices.logon_radius_unverified': this.radiusUnverified, 'devices.logon_client_unknown': this.clientUnknown,
       'devices.logon_lower_trust': this.lowerTrust, 'devices.logon_server_pins_dropped': this.serverPinsDropped,
+      'devices.logon_refreshed': this.refreshed, 'devices.logon_ended': this.ended, 'devices.logon_shared': this.shared,
+      'devices.user_withheld_shared': this.sharedWithheld,
     };
   }
 }
 
-/**
- * How long a user bound by a wire logon stays on the device without a newer logon: 10 hours,
- * the default ticket lifetime of MIT Kerberos (krb5.conf ticket_lifetime) and of Active
- * Directory ("Maximum lifetime for user ticket"), after which a logged-on client asks again.
- */
-const WIRE_LOGON_SPAN_MS = 10 * 3600_000;
-/** Logon servers (KDC, SMB/LDAP/HTTP server) whose address → MAC is remembered (oldest dropped). */
-const MAX_LOGON_SERVERS = 4096;
 
 /** A device identified by DHCP or an agent (not only by ARP/NDP or names). */
 function isStrongDevice(d: Device): boolean {
@@ -153,8 +153,8 @@ export class DeviceIdentity {
   private readonly pending6 = new Map<number, PendingTx6>();
   pendingDropped = 0;
   readonly logonCounters = new LogonBindCounters();
-  /** Logon server address → the MAC its first answer came from (the pin onLogon checks). */
-  private readonly logonServers = new Map<string, string>();
+  /** NAS address → shared secret (devices.radiusNases, read by the devices area); empty: none configured. */
+  private readonly radiusSecrets: ReadonlyMap<string, Buffer>;
   eventsEmitted = 0;
   readonly claimCounters = new AgentClaimCounters();
   private readonly agentScopes: AddressScopes;
@@ -165,6 +165,8 @@ export class DeviceIdentity {
     this.emitInventory = o.emitInventory ?? false;
     this.sink = o.sink ?? null;
     this.agentScopes = compileScopes(this.store.settings.agentAddressScopes);
+    this.radiusSecrets = o.radiusSecrets ?? new Map();
+    for (const p of this.store.settings.logonServerMacs) this.store.logonServers.configure(p.address, p.mac.toLowerCase());
     if (this.emitInventory) {
       this.store.onChange = (d, change, atMs) => this.emit(buildDeviceInventory(d, change, atMs,
         (a) => this.store.addresses.bindingAt(a, atMs)?.mac, (dev, t) => this.store.users.userAt(dev as Device, t)));
@@ -504,7 +506,7 @@ export class DeviceIdentity {
       case 5001: return;
       case 4001: {
         const src = ev.src_endpoint;
-        this.applyContext(ev, src, this.contextAt(src.ip, ev.start_time), src.ip);
+        this.applyContext(ev, src, this.contextAt(src.ip, ev.start_time), src.ip, ev.start_time);
         return;
       }
       case 4004: {
@@ -513,7 +515,7 @@ export class DeviceIdentity {
         const d = this.store.devices.byMacAddress(src.mac);
         if (d === undefined) return;
         const ip = typeof src.ip === 'string' && src.ip !== '0.0.0.0' && src.ip !== '::' ? src.ip : undefined;
-        this.applyContext(ev, src, { device: d, mac: src.mac, user: this.store.users.userAt(d, ev.time) }, ip);
+        this.applyContext(ev, src, { device: d, mac: src.mac, user: this.store.users.userAt(d, ev.time) }, ip, ev.time);
         return;
       }
       default: {
@@ -521,14 +523,16 @@ export class DeviceIdentity {
         if (ev.category_uid !== 4 && ev.class_uid !== 3002) return;
         const src = ev.src_endpoint as { ip?: unknown } | undefined;
         if (src === undefined || typeof src.ip !== 'string') return;
-        this.applyContext(ev, src, this.contextAt(src.ip, ev.time), src.ip);
+        this.applyContext(ev, src, this.contextAt(src.ip, ev.time), src.ip, ev.time);
       }
     }
   };
 
-  private applyContext(ev: OutpostEvent, endpoint: { ip?: unknown; mac?: unknown; hostname?: unknown }, c: DeviceContext | undefined, ip: string | undefined): void {
+  private applyContext(ev: OutpostEvent, endpoint: { ip?: unknown; mac?: unknown; hostname?: unknown }, c: DeviceContext | undefined, ip: string | undefined, atMs: number): void {
     if (c === undefined) return;
     const d = c.device;
+    // A shared device (several wire-logon users at once) gives its events no single user.
+    if (c.user === undefined && d.sharedToMs !== undefined && this.store.users.sharedAt(d, atMs)) this.logonCounters.sharedWithheld++;
     // The MAC the endpoint used: the packet's, else the one the address was bound with, else the
     // device's only one (an agent's binding names no MAC).
     const mac = typeof endpoint.mac === 'string' ? endpoint.mac : c.mac ?? (d.macs.length === 1 ? d.macs[0] : undefined);
@@ -560,54 +564,127 @@ export class DeviceIdentity {
    * Any LAN host can put logon-looking packets on the wire, so only evidence a bystander cannot
    * forge cheaply binds (docs/DEVICES.md, "Users from logons"):
    *   - the server's answer showed success: a Kerberos AS-REP for the AS-REQ's client principal
-   *     (RFC 4120 §3.1.3), an NTLM session setup / bind that succeeded; failures, requests without
-   *     an answer, TGS and AP exchanges (no client name in clear) bind nothing;
-   *   - the answer came from the address *and* MAC the server was seen with before: the first
-   *     answer from a server address pins its MAC and binds nothing itself; a "success" from the
-   *     pinned address with another MAC is refused and counted (devices.logon_server_mac_mismatch);
-   *   - machine accounts (`NAME$`) name the device, not a user: no user is bound;
-   *   - RADIUS accounting binds nothing until the NAS list and shared secrets can be checked
-   *     (RFC 2866 §3 Request Authenticator): counted as devices.logon_radius_unverified;
+   *     (RFC 4120 §3.1.3), an NTLM session setup / bind that succeeded, a RADIUS
+   *     Accounting-Response (RFC 2866 §4.2); failures and requests without an answer bind nothing;
+   *   - the answer came from the address *and* MAC the server was seen with before (or configured,
+   *     devices.logonServerMacs): the first answer from a server address pins its MAC and binds
+   *     nothing itself; a "success" from the pinned address with another MAC is refused and
+   *     counted (devices.logon_server_mac_mismatch); the pins are kept in the store (LMDB);
+   *   - RADIUS, where devices.radiusNases is set: only requests from a listed NAS whose Request
+   *     Authenticator verifies with its shared secret (RFC 2866 §3), else
+   *     devices.logon_radius_unverified. Without that list, the server's answer is the proof: an
+   *     accounting server silently discards requests that do not verify (RFC 2866 §3);
+   *   - machine accounts (`NAME$`) name the device (its host name, lowest trust), not a user;
    *   - trust order agent > RADIUS > Kerberos AS > NTLM: a lower-trust logon does not replace a
    *     current user of higher trust (devices.logon_lower_trust).
+   * What each binds, refreshes or ends: a Kerberos AS logon binds until the ticket's requested
+   * end (`till`) or devices.wireLogonBindingMs, whichever is sooner; a TGS exchange naming the
+   * bound user refreshes it (no binding of its own: a cached ticket says nothing of who sits
+   * there now); an NTLM logon binds for wireLogonBindingMs; RADIUS start (and interim, which
+   * also covers a start the sensor missed) binds the station's device, stop ends the binding.
+   * A binding also ends when the device no longer holds the address the logon came from, and is
+   * replaced by a newer logon. A replaced user seen active again (TGS, interim) while its
+   * successor is current marks the device shared: no single user for its events then.
    */
   readonly onLogon: LogonObserver = (l: LogonSeen) => {
     const c = this.logonCounters;
-    if (l.protocol === 'radius') { c.radiusUnverified++; return; }
     const atMs = Math.floor(l.tsUs / 1000);
     // The server answered (success or failure): its address → MAC is checked and, the first
     // time, learned. A mismatching answer neither binds nor moves the pin.
     let pinned = false;
     if (l.success !== undefined && l.server.mac !== undefined) {
-      const pin = this.logonServers.get(l.server.ip);
-      if (pin === undefined) {
-        if (this.logonServers.size >= MAX_LOGON_SERVERS) {
-          this.logonServers.delete(this.logonServers.keys().next().value!);
-          c.serverPinsDropped++;
-        }
-        this.logonServers.set(l.server.ip, l.server.mac);
-      } else if (pin !== l.server.mac) {
+      const servers = this.store.logonServers;
+      const pin = servers.get(l.server.ip);
+      if (pin === undefined) servers.learn(l.server.ip, l.server.mac, atMs);
+      else if (pin !== l.server.mac) {
         if (l.success === true) c.serverMacMismatch++;
         return;
       } else pinned = true;
     }
     if (l.success === false) { c.failed++; return; }
     if (l.success === undefined) { c.noAnswer++; return; }
-    if (!(l.protocol === 'kerberos' ? l.kind === 'AS' : l.kind === 'NTLM') || l.user.length === 0) { c.notALogon++; return; }
-    if (l.user.endsWith('$')) { c.machineAccount++; return; }
+    if (l.protocol === 'radius') { this.radiusLogon(l, pinned, atMs); return; }
+    const as = l.protocol === 'kerberos' ? l.kind === 'AS' : l.kind === 'NTLM';
+    const tgs = l.protocol === 'kerberos' && l.kind === 'TGS';
+    if (!(as || tgs) || l.user.length === 0) { c.notALogon++; return; }
     if (!pinned) { c.serverUnknown++; return; }
     const d = this.store.addresses.lookup(l.client.ip, atMs);
     if (d === undefined) { c.clientUnknown++; return; }
+    if (isMachineAccount(l.user)) {
+      c.machineAccount++;
+      // NAME$ is the computer's own account (MS-ADTS §6.4): it names the device, at the lowest trust.
+      const name = l.user.slice(0, l.user.indexOf('$')).toLowerCase();
+      if (as && HOST_LABEL.test(name)) this.store.names.setHostname(d, name, Trust.DNS, `${l.protocol}_machine_account`, atMs);
+      return;
+    }
     const u = l.domain.length > 0 ? { name: l.user, domain: l.domain } : { name: l.user };
-    if (!this.store.users.bindLogon(d, u, l.protocol, atMs, WIRE_LOGON_SPAN_MS)) { c.lowerTrust++; return; }
-    c.bound++;
+    const untilMs = this.logonUntil(l, atMs);
+    if (tgs) {
+      const r = this.store.users.refreshLogon(d, u, atMs, untilMs);
+      if (r === 'refreshed') c.refreshed++; else if (r === 'shared') c.shared++; else c.notALogon++;
+      return;
+    }
+    this.bind(d, u, l.protocol, atMs, { untilMs, ip: l.client.ip, ...(l.uid !== undefined ? { logonUid: l.uid } : {}) });
   };
+
+  /** A bind through the store, counted by its outcome. */
+  private bind(d: Device, u: { name: string; domain?: string }, source: WireSource, atMs: number, o: WireLogon): void {
+    const c = this.logonCounters;
+    const r = this.store.users.bindLogon(d, u, source, atMs, o);
+    if (r === 'lower_trust') c.lowerTrust++;
+    else if (r === 'refreshed') c.refreshed++;
+    else c.bound++;
+  }
+
+  /** Where a wire logon's binding ends unless refreshed: the Kerberos ticket's requested end, capped by devices.wireLogonBindingMs. */
+  private logonUntil(l: LogonSeen, atMs: number): number {
+    const cap = atMs + this.store.settings.wireLogonBindingMs;
+    // The KDC's own end time is in the encrypted part of the reply (RFC 4120 §5.4.2); the
+    // request's till (§5.4.1) bounds it: the KDC never issues a ticket past what was asked.
+    if (l.till === undefined) return cap;
+    const till = Date.parse(l.till);
+    return Number.isFinite(till) && till > atMs ? Math.min(cap, till) : cap;
+  }
+
+  /**
+   * RADIUS accounting (RFC 2866 §5.1): start and interim bind User-Name to the station's device
+   * (Calling-Station-Id as a MAC, else Framed-IP-Address), stop ends it. See onLogon for the
+   * rules of proof.
+   */
+  private radiusLogon(l: LogonSeen, pinned: boolean, atMs: number): void {
+    const c = this.logonCounters;
+    if (!(l.kind === 'start' || l.kind === 'interim' || l.kind === 'stop') || l.user.length === 0) { c.notALogon++; return; }
+    if (this.radiusSecrets.size > 0) {
+      const secret = l.relay !== undefined ? this.radiusSecrets.get(l.relay.ip) : undefined;
+      if (secret === undefined || l.request === undefined || !verifyAccountingRequest(l.request, 0, l.request.length, secret)) { c.radiusUnverified++; return; }
+    } else if (!pinned) { c.serverUnknown++; return; }
+    const framed = l.framedIp?.[0];
+    let d = l.client.mac !== undefined ? this.store.devices.byMacAddress(l.client.mac) : undefined;
+    if (d === undefined && framed !== undefined) d = this.store.addresses.lookup(framed, atMs);
+    if (d === undefined) { c.clientUnknown++; return; }
+    if (isMachineAccount(l.user)) { c.machineAccount++; return; }
+    const u = { name: l.user };
+    if (l.kind === 'stop') {
+      if (this.store.users.endLogon(d, u, 'radius', atMs)) c.ended++; else c.notALogon++;
+      return;
+    }
+    const untilMs = atMs + this.store.settings.wireLogonBindingMs;
+    // Interim for the user already bound is a refresh (and may show a replaced user still active).
+    if (l.kind === 'interim') {
+      const r = this.store.users.refreshLogon(d, u, atMs, untilMs);
+      if (r === 'refreshed') { c.refreshed++; return; }
+      if (r === 'shared') { c.shared++; return; }
+    }
+    this.bind(d, u, 'radius', atMs, { untilMs, ...(framed !== undefined ? { ip: framed } : {}), ...(l.uid !== undefined ? { logonUid: l.uid } : {}) });
+  }
 
   /**
    * The local protocols' counters (every registered one; the four sets identity counts into come
    * first, in the order the metrics have always listed them), then the store's and identity's own.
    */
   counters(): Record<string, number> {
+    // The pins are the store's (they persist); their drops are listed with the logon counters.
+    this.logonCounters.serverPinsDropped = this.store.logonServers.dropped;
     return {
       ...this.dhcpCounters.snapshot(),
       ...this.arpCounters.snapshot(),

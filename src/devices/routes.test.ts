@@ -62,3 +62,24 @@ test('without the device store (devices.enabled false) only the agents listing a
   assert.equal((await app.inject({ method: 'POST', url: '/v1/agents/enroll', payload: { agentId: 'x' } })).statusCode, 404);
   await app.close();
 });
+
+test('wire-logon users show their source and evidence in GET /v1/devices/:id and GET /v1/users; a shared device says so', async () => {
+  const store = new DeviceStore();
+  const identity = new DeviceIdentity({ store });
+  const t0 = Date.now() - 60_000;
+  const d = store.links.identify({ mac: '02:00:00:00:00:0a', trust: 3, source: 'dhcp_ack', atMs: t0 })!;
+  store.addresses.bind('10.9.0.10', d, '02:00:00:00:00:0a', 3, t0, t0 + 3_600_000);
+  store.users.bindLogon(d, { name: 'alice', domain: 'CORP.EXAMPLE' }, 'kerberos', t0, { untilMs: t0 + 600_000, ip: '10.9.0.10', logonUid: 'logon-1' });
+  store.users.bindLogon(d, { name: 'bob', domain: 'CORP.EXAMPLE' }, 'kerberos', t0 + 1000, { untilMs: t0 + 600_000, ip: '10.9.0.10', logonUid: 'logon-2' });
+  assert.equal(store.users.refreshLogon(d, { name: 'alice', domain: 'CORP.EXAMPLE' }, t0 + 2000, t0 + 600_000), 'shared');
+  const { app } = await serve(identity, new AgentRegistry(10, 1000, 300_000));
+  const one = (await app.inject({ method: 'GET', url: `/v1/devices/${encodeURIComponent(d.uid)}` })).json();
+  assert.deepEqual(one.users.map((u: Record<string, string>) => [u.name, u.source, u.ip, u.logonUid, u.endedBy]), [
+    ['alice', 'kerberos', '10.9.0.10', 'logon-1', undefined], ['bob', 'kerberos', '10.9.0.10', 'logon-2', undefined],
+  ]);
+  assert.deepEqual(one.shared, { from: new Date(t0 + 2000).toISOString(), to: new Date(t0 + 600_000).toISOString() });
+  const users = (await app.inject({ method: 'GET', url: '/v1/users?sort=name' })).json();
+  assert.deepEqual(users.items.map((u: { name: string; devices: Array<{ spans: Array<Record<string, string>> }> }) => [u.name, u.devices[0]!.spans[0]!.source, u.devices[0]!.spans[0]!.logonUid]),
+    [['alice', 'kerberos', 'logon-1'], ['bob', 'kerberos', 'logon-2']]);
+  await app.close();
+});

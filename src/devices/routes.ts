@@ -14,7 +14,7 @@ import { isIP } from 'node:net';
 import type { FastifyPluginAsync } from 'fastify';
 import { OutpostError } from '../errors.js';
 import type { AreaRouteOptions as ApiPluginOptions, AreaRoutes as ApiPlugin } from '../area.js';
-import { OPEN_MS, TRUST_NAMES, type AddressTimeline, type Binding, type Device, type DeviceLinks, type DevicePersistence, type DeviceTable, type DeviceUsers } from './store.js';
+import { OPEN_MS, TRUST_NAMES, type AddressTimeline, type Binding, type Device, type DeviceLinks, type DevicePersistence, type DeviceTable, type DeviceUsers, type UserSpan } from './store.js';
 import { agentApiPlugin, type AgentRegistry } from './agent-routes.js';
 import type { DeviceIdentity } from './identity.js';
 
@@ -41,10 +41,18 @@ const summarySchema = {
   },
 } as const;
 
+/** Where a user span came from and its evidence (wire logons: docs/DEVICES.md, "Users from logons"). */
+const spanEvidence = {
+  source: { type: 'string', enum: ['agent', 'radius', 'kerberos', 'ntlm'], description: 'Who bound the user: an agent heartbeat, or a logon seen on the wire (trust order agent > radius > kerberos > ntlm).' },
+  ip: { type: 'string', description: 'Wire logons: the client address the logon came from (the binding holds while the device holds it).' },
+  logonUid: { type: 'string', description: 'Wire logons: metadata.uid of the Authentication (3002) event of the logon.' },
+  endedBy: { type: 'string', enum: ['replaced', 'stop'], description: 'Why the span ended before its time: a newer logon at the device, a RADIUS Accounting Stop.' },
+} as const;
+
 const spanSchema = {
   type: 'object',
   required: ['name', 'from', 'to'],
-  properties: { name: { type: 'string' }, domain: { type: 'string' }, uid: { type: 'string' }, upn: { type: 'string' }, from: { type: 'string', format: 'date-time' }, to: { type: 'string', format: 'date-time' } },
+  properties: { name: { type: 'string' }, domain: { type: 'string' }, uid: { type: 'string' }, upn: { type: 'string' }, from: { type: 'string', format: 'date-time' }, to: { type: 'string', format: 'date-time' }, ...spanEvidence },
 } as const;
 
 const detailSchema = {
@@ -77,6 +85,11 @@ const detailSchema = {
       },
     },
     users: { type: 'array', items: spanSchema },
+    shared: {
+      type: 'object', required: ['from', 'to'],
+      description: 'Present when several wire-logon users were active on the device at once: its events get no single user between from and to.',
+      properties: { from: { type: 'string', format: 'date-time' }, to: { type: 'string', format: 'date-time' } },
+    },
     evidence: {
       type: 'array',
       items: { type: 'object', required: ['kind', 'value', 'source', 'at'], properties: { kind: { type: 'string' }, value: { type: 'string' }, source: { type: 'string' }, at: { type: 'string', format: 'date-time' }, confidence: { type: 'number' } } },
@@ -103,6 +116,13 @@ function binding(b: Binding & { address: string }): Record<string, unknown> {
     from: iso(b.fromMs), to: isoOrNull(b.toMs), lastSeen: iso(b.lastMs),
     expires: b.toMs >= OPEN_MS ? isoOrNull(b.expiresMs) : null,
     trust: TRUST_NAMES[b.trust] ?? String(b.trust),
+  };
+}
+
+function spanEvidenceOf(u: UserSpan): Record<string, string> {
+  return {
+    source: u.source ?? 'agent',
+    ...(u.ip !== undefined ? { ip: u.ip } : {}), ...(u.logonUid !== undefined ? { logonUid: u.logonUid } : {}), ...(u.endedBy !== undefined ? { endedBy: u.endedBy } : {}),
   };
 }
 
@@ -221,7 +241,8 @@ export function deviceRoutes({ devices, links, addresses, persistence }: DeviceR
           ...(l.splitTo !== undefined ? { splitTo: l.splitTo } : {}),
         })),
         bindings: addresses.bindingsOf(d.uid).map(binding),
-        users: d.users.map((u) => ({ name: mask(u.name), ...(u.domain !== undefined ? { domain: u.domain } : {}), ...(u.uid !== undefined ? { uid: mask(u.uid) } : {}), ...(u.upn !== undefined ? { upn: mask(u.upn) } : {}), from: iso(u.fromMs), to: iso(u.toMs), source: u.source ?? 'agent' })),
+        users: d.users.map((u) => ({ name: mask(u.name), ...(u.domain !== undefined ? { domain: u.domain } : {}), ...(u.uid !== undefined ? { uid: mask(u.uid) } : {}), ...(u.upn !== undefined ? { upn: mask(u.upn) } : {}), from: iso(u.fromMs), to: iso(u.toMs), ...spanEvidenceOf(u) })),
+        ...(d.sharedFromMs !== undefined && d.sharedToMs !== undefined ? { shared: { from: iso(d.sharedFromMs), to: iso(d.sharedToMs) } } : {}),
         evidence: d.evidence.map((e) => ({ kind: e.kind, value: e.value, source: e.source, at: iso(e.atMs), ...(e.confidence !== undefined ? { confidence: e.confidence } : {}) })),
       };
     });
@@ -295,15 +316,15 @@ function decodeUserCursor(after: string, byName: boolean): { key: string; lastMs
 interface UserEntry {
   name: string; domain?: string; uid?: string; upn?: string;
   firstMs: number; lastMs: number;
-  devices: Map<string, { uid: string; hostname?: string; spans: Array<{ from: string; to: string }> }>;
+  devices: Map<string, { uid: string; hostname?: string; spans: Array<{ from: string; to: string } & Record<string, string>> }>;
 }
 
 export function userRoutes(userSpans: DeviceUsers, mask: UserIdentifierMask = asStored): FastifyPluginAsync<ApiPluginOptions> {
   return async (app) => {
     app.get<{ Querystring: UserQuery }>('/', {
       schema: {
-        summary: 'Users reported by endpoint agents, with their devices and time spans, paged',
-        description: 'One entry per user (name and domain), sorted by most recently seen (`sort=lastSeen`, the default) or by domain and name (`sort=name`). Each span is [from, to] of consecutive heartbeats naming the user on that device; `active` when a span holds now. For the next page pass `after` = the previous page\'s `nextAfter` with the same `sort`: paging is by key, not by offset, so users added meanwhile do not shift a page (a user seen again moves up in `lastSeen` order, as that order says).',
+        summary: 'Users reported by endpoint agents or bound by logons seen on the wire, with their devices and time spans, paged',
+        description: 'One entry per user (name and domain), sorted by most recently seen (`sort=lastSeen`, the default) or by domain and name (`sort=name`). Each span is [from, to] of consecutive heartbeats naming the user on that device, or of a logon seen on the wire (Kerberos, NTLM, RADIUS) until it ended, with its `source` and evidence; `active` when a span holds now. For the next page pass `after` = the previous page\'s `nextAfter` with the same `sort`: paging is by key, not by offset, so users added meanwhile do not shift a page (a user seen again moves up in `lastSeen` order, as that order says).',
         querystring: {
           type: 'object',
           additionalProperties: false,
@@ -337,7 +358,7 @@ export function userRoutes(userSpans: DeviceUsers, mask: UserIdentifierMask = as
                         required: ['uid', 'spans'],
                         properties: {
                           uid: { type: 'string' }, hostname: { type: 'string' },
-                          spans: { type: 'array', items: { type: 'object', required: ['from', 'to'], properties: { from: { type: 'string', format: 'date-time' }, to: { type: 'string', format: 'date-time' } } } },
+                          spans: { type: 'array', items: { type: 'object', required: ['from', 'to'], properties: { from: { type: 'string', format: 'date-time' }, to: { type: 'string', format: 'date-time' }, ...spanEvidence } } },
                         },
                       },
                     },
@@ -367,7 +388,7 @@ export function userRoutes(userSpans: DeviceUsers, mask: UserIdentifierMask = as
         u.lastMs = Math.max(u.lastMs, s.toMs);
         let dev = u.devices.get(d.uid);
         if (dev === undefined) { dev = { uid: d.uid, spans: [], ...(d.hostname !== undefined ? { hostname: d.hostname } : {}) }; u.devices.set(d.uid, dev); }
-        dev.spans.push({ from: iso(s.fromMs), to: iso(s.toMs) });
+        dev.spans.push({ from: iso(s.fromMs), to: iso(s.toMs), ...spanEvidenceOf(s) });
       }
       const now = Date.now();
       const byName = req.query.sort === 'name';

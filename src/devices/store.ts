@@ -9,7 +9,8 @@
  * - `addresses` (store/address-timeline.ts): address → device intervals by the order of trust,
  *   time-aware lookup, and the uid → addresses index.
  * - `names` (store/names.ts): host names by trust, OS hints, vendor.
- * - `users` (store/users.ts): user spans reported by agents.
+ * - `users` (store/users.ts): user spans reported by agents or bound by logons seen on the wire.
+ * - `logonServers` (store/logon-servers.ts): the MACs logon servers answer from (pins).
  * - `agents` (store/agents.ts): enrolled agents' records for the AgentRegistry.
  * - `persistence` (store/persistence.ts): LMDB, its key layout and batched writes.
  *
@@ -24,7 +25,11 @@ import { AddressTimeline } from './store/address-timeline.js';
 import { DeviceLinks, LinkIndex } from './store/device-links.js';
 import { DeviceNames } from './store/names.js';
 import { DeviceUsers } from './store/users.js';
+import { LogonServers } from './store/logon-servers.js';
 import { AgentRecords } from './store/agents.js';
+
+/** Logon servers whose address → MAC is remembered (the oldest learned dropped, counted). */
+const MAX_LOGON_SERVERS = 4096;
 
 export {
   Trust, TRUST_NAMES, OPEN_MS, DeviceCounters,
@@ -47,6 +52,8 @@ export class DeviceStore {
   readonly links: DeviceLinks;
   readonly names: DeviceNames;
   readonly users: DeviceUsers;
+  /** Logon servers' pinned MACs (DeviceIdentity.onLogon). */
+  readonly logonServers: LogonServers;
   readonly agents: AgentRecords;
   private readonly linkIndex: LinkIndex;
 
@@ -64,8 +71,9 @@ export class DeviceStore {
     this.addresses = new AddressTimeline(s, c, this.devices, dirty);
     this.names = new DeviceNames(this.devices, this.linkIndex);
     this.links = new DeviceLinks(s, c, this.devices, this.linkIndex, this.names, this.addresses);
-    this.users = new DeviceUsers(s, c, this.devices);
+    this.users = new DeviceUsers(s, c, this.devices, this.addresses);
     this.agents = new AgentRecords(this.persistence);
+    this.logonServers = new LogonServers(this.persistence, MAX_LOGON_SERVERS);
   }
 
   /** Told of every device change (Device Inventory events). */
@@ -79,6 +87,7 @@ export class DeviceStore {
       intervals: (address, list) => this.addresses.load(address, list),
     });
     this.addresses.rebuildIndex();
+    this.logonServers.load();
     this.counters.devices = this.devices.size;
     this.persistence.startTimer();
   }

@@ -97,7 +97,7 @@ export function buildAuthenticationEvent(l: LogonSeen): AuthenticationEvent {
     severity_id: 1,
     severity: 'Informational',
     time: Math.floor(l.tsUs / 1000),
-    metadata: { version: OCSF_VERSION, product: PRODUCT, uid: randomUUID(), log_name: l.protocol },
+    metadata: { version: OCSF_VERSION, product: PRODUCT, uid: l.uid ?? randomUUID(), log_name: l.protocol },
     user,
     auth_protocol_id: PROTOCOL_IDS[l.protocol],
     auth_protocol: PROTOCOL_NAMES[l.protocol],
@@ -106,7 +106,10 @@ export function buildAuthenticationEvent(l: LogonSeen): AuthenticationEvent {
   };
   if (l.errorName !== undefined) {
     ev.status_code = l.errorName;
-    ev.status_detail = l.protocol === 'kerberos' ? `${l.errorName} (${l.errorCode ?? ''})` : `${l.errorName} (0x${((l.errorCode ?? 0) >>> 0).toString(16).padStart(8, '0')})`;
+    ev.status_detail = l.protocol === 'kerberos' && !l.errorName.startsWith('HTTP_') ? `${l.errorName} (${l.errorCode ?? ''})`
+      // NTLM / Negotiate over HTTP fail with a status code (401, 403), not an NT status.
+      : l.errorName.startsWith('HTTP_') ? `${l.errorName} (HTTP status ${l.errorCode ?? ''})`
+        : `${l.errorName} (0x${((l.errorCode ?? 0) >>> 0).toString(16).padStart(8, '0')})`;
   }
   if (l.service !== '') ev.service = { name: l.service };
   // The NTLM workstation name is the client's NetBIOS name (MS-NLMP §2.2.1.3).

@@ -54,6 +54,13 @@ export interface LogonSeen {
   relay?: LogonEndpoint;
   /** RADIUS: Acct-Session-Id (RFC 2866 §5.5). */
   sessionId?: string;
+  /**
+   * RADIUS: the Accounting-Request as sent (a copy, its Length octets), so that whoever knows
+   * the NAS's shared secret can check its Request Authenticator (RFC 2866 §3).
+   */
+  request?: Buffer;
+  /** The uid of this attempt's Authentication (3002) event (set by the sensor before handing it on). */
+  uid?: string;
 }
 
 export type LogonCallback = (m: LogonSeen) => void;

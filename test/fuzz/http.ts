@@ -66,7 +66,10 @@ function fail(msg: string): never {
 /** The invariants every input must satisfy. */
 function checkAnyBytes(buf: Uint8Array, off: number, end: number, max: number, c: HttpCounters): void {
   const req = newHttpRequestInfo();
-  const st = parseHttpRequest(buf, off, end, req, c, { httpMaxHeaderBytes: max });
+  // The credentials span (NTLM / Negotiate token) must lie inside the head parsed.
+  const auth = { start: -1, end: -1 };
+  const st = parseHttpRequest(buf, off, end, req, c, { httpMaxHeaderBytes: max, auth });
+  if (st === ParseStatus.OK && auth.start >= 0 && (auth.start < off || auth.end > off + req.headerBytes || auth.end <= auth.start)) fail(`request auth span ${auth.start}-${auth.end}`);
   if (!(st >= ParseStatus.OK && st <= ParseStatus.NOT_MINE)) fail(`request status ${st}`);
   const avail = Math.max(0, Math.min(end, buf.length) - off);
   if (st === ParseStatus.OK) {
@@ -76,8 +79,9 @@ function checkAnyBytes(buf: Uint8Array, off: number, end: number, max: number, c
   }
   if (st === ParseStatus.NEED_MORE && avail >= max) fail('NEED_MORE at the bound');
   const res = newHttpResponseInfo();
-  const rs = parseHttpResponse(buf, off, end, res, c, { httpMaxHeaderBytes: max });
+  const rs = parseHttpResponse(buf, off, end, res, c, { httpMaxHeaderBytes: max, auth });
   if (!(rs >= ParseStatus.OK && rs <= ParseStatus.NOT_MINE)) fail(`response status ${rs}`);
+  if (rs === ParseStatus.OK && auth.start >= 0 && (auth.start < off || auth.end > off + res.headerBytes || auth.end <= auth.start)) fail(`response auth span ${auth.start}-${auth.end}`);
   if (rs === ParseStatus.OK && (res.headerBytes <= 0 || res.headerBytes > avail)) fail('response headerBytes');
 }
 

@@ -16,7 +16,7 @@ import {
   ethernet, ipv4, tcp, udp, pcapFile, ETH_IPV4, ETH_ARP, PROTO_TCP, PROTO_UDP, TCP_SYN, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST,
   mac, ipv4Bytes,
   certificateBody, chromeLikeClientHelloBody, clientHelloBody, ext, fakeCertificateDer, handshake, records, serverHelloBody,
-  supportedVersionsExt, u16, dhcp4, ip4, str, u32be, RFC9001_CLIENT_INITIAL_HEX,
+  supportedVersionsExt, u16, dhcp4, ip4, str, u32be, RFC9001_CLIENT_INITIAL_HEX, kdcReq, kdcRep, krbError,
 } from './packets.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -192,6 +192,36 @@ const CASES: Record<string, () => Capture> = {
     cap.add(fromServer(dhcp4({ xid, mac: dmac, msgType: 2, yiaddr: '192.168.50.77', options: serverOpts })));
     cap.add(fromClient(dhcp4({ xid, mac: dmac, msgType: 3, options: [[50, ip4('192.168.50.77')], [54, ip4('192.168.50.1')], ...clientOpts] })));
     cap.add(fromServer(dhcp4({ xid, mac: dmac, msgType: 5, yiaddr: '192.168.50.77', options: serverOpts })));
+    return cap;
+  },
+  /**
+   * A domain logon seen on the wire, then a TLS flow: the client (known by its ARP) asks the KDC
+   * 192.168.50.2 for a TGT without pre-authentication, gets KDC_ERR_PREAUTH_REQUIRED (which pins
+   * the KDC's MAC), asks again and gets the AS-REP (RFC 4120 §3.1.1): alice is bound to the
+   * client's device, and its TLS flow after the logon carries her (a flow before it does not).
+   */
+  'logon-kerberos': () => {
+    const cap = new Capture();
+    const KDC = '192.168.50.2', KDC_MAC = '02:00:00:00:00:02', REALM = 'CORP.EXAMPLE';
+    const arp = (op: number, sha: string, spa: string, tha: string, tpa: string): Buffer => Buffer.concat([
+      Buffer.from([0, 1, 8, 0, 6, 4, 0, op]), mac(sha), ipv4Bytes(spa), mac(tha), ipv4Bytes(tpa)]);
+    cap.add(ethernet('ff:ff:ff:ff:ff:ff', CLIENT_MAC, ETH_ARP, arp(1, CLIENT_MAC, CLIENT, '00:00:00:00:00:00', KDC), 60));
+    cap.add(ethernet(CLIENT_MAC, KDC_MAC, ETH_ARP, arp(2, KDC_MAC, KDC, CLIENT_MAC, CLIENT), 60));
+    const tls = (sport: number): void => {
+      const t = new TcpConn(cap, '203.0.113.80', sport, 443);
+      t.handshake();
+      t.c(TCP_PSH | TCP_ACK, records(handshake(1, chromeLikeClientHelloBody(undefined, 'app.cloud.test'))));
+      t.close();
+    };
+    tls(50100);
+    const krb = (sport: number, req: Buffer, rep: Buffer): void => {
+      cap.add(ethernet(KDC_MAC, CLIENT_MAC, ETH_IPV4, ipv4({ src: CLIENT, dst: KDC, proto: PROTO_UDP }, udp({ sport, dport: 88 }, req))));
+      cap.add(ethernet(CLIENT_MAC, KDC_MAC, ETH_IPV4, ipv4({ src: KDC, dst: CLIENT, proto: PROTO_UDP }, udp({ sport: 88, dport: sport }, rep))));
+    };
+    const asReq = kdcReq({ cname: 'alice', realm: REALM, sname: `krbtgt/${REALM}`, till: '20231115081320Z' });
+    krb(50200, asReq, krbError({ code: 25, realm: REALM, sname: `krbtgt/${REALM}`, cname: 'alice', crealm: REALM }));
+    krb(50201, asReq, kdcRep({ cname: 'alice', crealm: REALM, sname: `krbtgt/${REALM}` }));
+    tls(50101);
     return cap;
   },
   /** ARP request and reply (RFC 826): two devices learnt from their MAC and IPv4 address. */

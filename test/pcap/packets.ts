@@ -10,3 +10,4 @@ export {
 export { dhcp4, ip4, str, u32be } from '../fixtures/dhcp.js';
 export { nbnsRegistration } from '../fixtures/nbns.js';
 export { RFC9001_CLIENT_INITIAL_HEX } from '../fixtures/quic-rfc-vectors.js';
+export { kdcReq, kdcRep, krbError } from '../fixtures/logons.js';

@@ -44,6 +44,16 @@ export interface UserSpan {
    * saved before wire logons bound users: those came from agents, so absent reads as 'agent'.
    */
   source?: UserSource;
+  /**
+   * Wire logons only: the evidence of the binding. `ip` is the client address the logon came from
+   * (the binding holds only while the device holds that address); `logonUid` the uid of its
+   * Authentication (3002) event; `untilMs` where the span would end if nothing ended it sooner
+   * (ticket end, or the logon's lifetime, moved by refreshes); `endedBy` why it ended sooner.
+   */
+  ip?: string;
+  logonUid?: string;
+  untilMs?: number;
+  endedBy?: 'replaced' | 'stop';
 }
 
 /** Where a user span came from, in trust order (USER_SOURCE_TRUST). */
@@ -81,6 +91,12 @@ export interface Device {
    * another identity. Absent in devices saved before it existed (see identityTrust()).
    */
   identityTrust?: number;
+  /**
+   * [sharedFromMs, sharedToMs]: several users were active on the device at once (wire logons):
+   * its events get no single user then (docs/DEVICES.md, "Shared devices").
+   */
+  sharedFromMs?: number;
+  sharedToMs?: number;
 }
 
 export interface Binding {

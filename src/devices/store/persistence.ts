@@ -5,6 +5,7 @@
  *   ['d', uid]      → Device                   (written in batches by flush())
  *   ['b', address]  → Binding[] (its intervals) (written in batches by flush())
  *   ['a', agentId]  → an enrolled agent with its signing secret (AgentRecords, written at once)
+ *   ['s', address]  → { mac, atMs }: the MAC a logon server answered from (LogonServers, written at once)
  *
  * The other parts of the store only mark what they changed (DirtyMarks); flush() writes those
  * records in one transaction, every deviceFlushIntervalMs and on close. Failures are counted
@@ -39,7 +40,7 @@ export interface LoadTarget {
 }
 
 /** The key prefixes of the layout above. */
-const DEVICE = 'd', BINDINGS = 'b', AGENT = 'a';
+const DEVICE = 'd', BINDINGS = 'b', AGENT = 'a', LOGON_SERVER = 's';
 
 export class DevicePersistence {
   readonly dirty: DirtyMarks = { devices: new Set(), addresses: new Set() };
@@ -141,7 +142,31 @@ export class DevicePersistence {
       return false;
     }
   }
+
+  /** Records under ['s', address] (LogonServers). */
+  logonServerRecords(): Array<{ address: string; record: LogonServerRecord }> {
+    const db = this.db;
+    if (db === null) return [];
+    const out: Array<{ address: string; record: LogonServerRecord }> = [];
+    for (const { key, value } of db.getRange({ start: [LOGON_SERVER], end: [LOGON_SERVER, '\uffff'] })) {
+      const v = value as Partial<LogonServerRecord> | undefined;
+      if (Array.isArray(key) && typeof key[1] === 'string' && typeof v?.mac === 'string' && typeof v.atMs === 'number') out.push({ address: key[1], record: { mac: v.mac, atMs: v.atMs } });
+    }
+    return out;
+  }
+
+  /** Queues (or with value undefined removes) ['s', address] to LMDB's next commit; false when no store is open. */
+  putLogonServer(address: string, value: LogonServerRecord | undefined): boolean {
+    const db = this.db;
+    if (db === null) return false;
+    const p = value === undefined ? db.remove([LOGON_SERVER, address]) : db.put([LOGON_SERVER, address], value);
+    p.catch(() => { this.counters.flushErrors++; });
+    return true;
+  }
 }
+
+/** A logon server's pinned MAC as stored under ['s', address]. */
+export interface LogonServerRecord { mac: string; atMs: number }
 
 /** Owner-only access to the LMDB directory and its files (they hold agent secrets). Best effort. */
 function restrictPermissions(path: string): void {

@@ -22,6 +22,14 @@ import { HttpCounters, httpLimits, type HttpLimits } from './counters.js';
 import { CR, LF } from './fields.js';
 import { newHttpRequestInfo, parseHttpRequest, type HttpRequestInfo, type HttpParseOptions } from './request.js';
 import { newHttpResponseInfo, parseHttpResponse, type HttpResponseInfo } from './response.js';
+import type { AuthSpan } from './head.js';
+
+/**
+ * Told of each head's NTLM / Negotiate credentials (RFC 4559 §4, MS-NTHT §2.2): a request's
+ * `Authorization` token (isClient, status 0), and every final response (its status code, and its
+ * `WWW-Authenticate` token when it has one; start -1 when not). buf[start, end) is the base64 text.
+ */
+export type HttpAuthHook = (s: HttpFlowState, isClient: boolean, buf: Uint8Array, start: number, end: number, statusCode: number) => void;
 
 export interface HttpRequestRecord extends HttpRequestInfo {
   /** Final status code of the matching response (1xx other than 101 are skipped); undefined until seen. */
@@ -94,11 +102,18 @@ export class HttpFlowState {
   private readonly cutOpts: HttpParseOptions;
   /** A pending head was reported read up to its cut (counted once per flow). */
   private cutReported = false;
+  /** Where the last head's credentials were (only with an auth hook). */
+  private readonly auth: AuthSpan | undefined;
+  /** The buffer of the last head parsed (the packet, or the copied partial head). */
+  private lastBuf: Uint8Array | null = null;
+  /** The flow's NTLM / Negotiate conversation, owned by the auth hook's side (undefined until one starts). */
+  authConversation: unknown = undefined;
 
-  constructor(counters?: HttpCounters, limits?: Partial<HttpLimits>) {
+  constructor(counters?: HttpCounters, limits?: Partial<HttpLimits>, private readonly authHook?: HttpAuthHook) {
     this.counters = counters ?? new HttpCounters();
     this.limits = httpLimits(limits);
-    this.opts = { httpMaxHeaderBytes: this.limits.httpMaxHeaderBytes };
+    this.auth = authHook !== undefined ? { start: -1, end: -1 } : undefined;
+    this.opts = { httpMaxHeaderBytes: this.limits.httpMaxHeaderBytes, ...(this.auth !== undefined ? { auth: this.auth } : {}) };
     this.cutOpts = { httpMaxHeaderBytes: this.limits.httpMaxHeaderBytes, headCut: true };
   }
 
@@ -208,6 +223,7 @@ export class HttpFlowState {
   }
 
   private parse(isClient: boolean, buf: Uint8Array, off: number, end: number): ParseStatus {
+    this.lastBuf = buf;
     return isClient
       ? parseHttpRequest(buf, off, end, this.req, this.counters, this.opts)
       : parseHttpResponse(buf, off, end, this.res, this.counters, this.opts);
@@ -267,6 +283,8 @@ export class HttpFlowState {
     const r = this.req;
     this.isHttp = true;
     this.requests.push({ ...r, statusCode: undefined });
+    const a = this.auth;
+    if (a !== undefined && a.start >= 0) this.authHook!(this, true, this.lastBuf!, a.start, a.end, 0);
     this.startBody(d, r.chunked, r.contentLength);
     if (r.method === 'CONNECT') {
       // §9.3.6 (RFC 9110): after CONNECT the client side carries the tunnel, not HTTP.
@@ -293,6 +311,7 @@ export class HttpFlowState {
       d.mode = Mode.HEAD;
       return;
     }
+    if (this.auth !== undefined) this.authHook!(this, false, this.lastBuf!, this.auth.start, this.auth.end, code);
     if (!req) {
       this.counters.responseUnmatched++;
     } else {

@@ -23,6 +23,32 @@ export interface HttpParseOptions {
    * be complete. Only the request parser honours it.
    */
   headCut?: boolean;
+  /**
+   * When set, the value span of the head's NTLM / Negotiate credentials (a request's
+   * `Authorization`, a response's `WWW-Authenticate` naming NTLM or Negotiate with a token,
+   * RFC 4559 §4, MS-NTHT §2.2) is written here; start -1 when there is none. Offsets only: the
+   * credentials never become part of the parsed request (nor of any event).
+   */
+  auth?: AuthSpan;
+}
+
+/** Where a head's `NTLM <token>` / `Negotiate <token>` value is: buf[start, end) holds the base64 token. */
+export interface AuthSpan { start: number; end: number }
+
+/**
+ * If buf[vs, ve) is `NTLM <token>` or `Negotiate <token>` (scheme case-insensitive, RFC 9110
+ * §11.1), the token's span into `out`; true when found.
+ */
+export function authToken(buf: Uint8Array, vs: number, ve: number, out: AuthSpan): boolean {
+  let n: number;
+  if (ve - vs > 5 && eqLower(buf, vs, vs + 4, 'ntlm') && buf[vs + 4] === 0x20) n = 5;
+  else if (ve - vs > 10 && eqLower(buf, vs, vs + 9, 'negotiate') && buf[vs + 9] === 0x20) n = 10;
+  else return false;
+  let s = vs + n;
+  while (s < ve && buf[s] === 0x20) s++;
+  if (s >= ve) return false;
+  out.start = s; out.end = ve;
+  return true;
 }
 
 /** The part of HttpRequestInfo / HttpResponseInfo the shared failures write. */

@@ -5,7 +5,10 @@
  * names the flow by the first request's Host (RFC 9110 §7.2). HTTP Activity events (4002) are
  * built from the flow's requests at its end (src/events/http-activity.ts).
  */
-import { HttpFlowState } from './analyzer.js';
+import { HttpFlowState, type HttpAuthHook } from './analyzer.js';
+import { packetEndpoint } from '../logon.js';
+import { AuthConversation, clientBlob, serverAnswer } from '../ntlm/session.js';
+import { NtlmCounters } from '../ntlm/counters.js';
 import { HttpCounters } from './counters.js';
 import { probeRequestStart } from './request.js';
 import {
@@ -31,10 +34,41 @@ export class HttpAnalyzer implements FlowAnalyzer<HttpFlowState> {
   readonly everyPacket = false;
   readonly provesClient = true;
   readonly httpCounters: HttpCounters;
+  private readonly ntlmCounters: NtlmCounters;
+  /** The packet being fed (the auth hook's time and endpoints). */
+  private pc: PacketContext | null = null;
 
-  constructor(env: FlowAnalyzerEnv) {
+  constructor(private readonly env: FlowAnalyzerEnv) {
     this.httpCounters = env.counters.get(HttpCounters);
+    this.ntlmCounters = env.counters.get(NtlmCounters);
   }
+
+  /**
+   * HTTP authentication with NTLM or Negotiate (RFC 4559 §4, MS-NTHT §3.1.5): the client's
+   * `Authorization` tokens and the server's `WWW-Authenticate` tokens go through the same
+   * conversation as SMB's session setup legs (../ntlm/session.ts). The final response to the
+   * request that carried the AUTHENTICATE (or the Kerberos AP-REQ) is its outcome: 401 or 403 a
+   * failure, any other final status success. Decoding allocates only for a head that carries a
+   * token; a flow without one costs a header-name comparison per field.
+   */
+  private readonly onAuth: HttpAuthHook = (s, isClient, buf, start, end, statusCode) => {
+    const pc = this.pc;
+    if (pc === null) return;
+    let conv = s.authConversation as AuthConversation | undefined;
+    if (conv === undefined) {
+      if (start < 0) return;
+      s.authConversation = conv = new AuthConversation();
+    }
+    const blob = start >= 0 ? Buffer.from(Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString('latin1'), 'base64') : null;
+    if (isClient) {
+      if (blob !== null && blob.length > 0) clientBlob(conv, blob, 0, blob.length, 0, pc.tsUs, this.ntlmCounters);
+      return;
+    }
+    const failed = statusCode === 401 || statusCode === 403;
+    const logon = serverAnswer(conv, blob, 0, blob?.length ?? 0, 0, conv.pending !== null, !failed, statusCode, `HTTP_${statusCode}`, pc.tsUs,
+      packetEndpoint(pc.p, pc.buf, false), packetEndpoint(pc.p, pc.buf, true), this.ntlmCounters);
+    if (logon !== null) this.env.onLogon?.(logon);
+  };
 
   probe(pc: PacketContext): Probe {
     // A packet from the flow's server when the SYN settled who the client is cannot be a request.
@@ -47,7 +81,8 @@ export class HttpAnalyzer implements FlowAnalyzer<HttpFlowState> {
   }
 
   start(): HttpFlowState {
-    return new HttpFlowState(this.httpCounters);
+    // Credentials are looked for only when someone takes logons (auth events, user binding).
+    return new HttpFlowState(this.httpCounters, undefined, this.env.onLogon != null ? this.onAuth : undefined);
   }
 
   /**
@@ -64,8 +99,10 @@ export class HttpAnalyzer implements FlowAnalyzer<HttpFlowState> {
     if (skip < 0) return Feed.STOP;
     if (skip >= len) return Feed.CONTINUE;
     const off = p.payloadOffset;
+    this.pc = pc;
     if (fromClient) s.onClientData(pc.buf, off + skip, len - skip);
     else s.onServerData(pc.buf, off + skip, len - skip);
+    this.pc = null;
     const advanced = (seq + len) >>> 0;
     if (fromClient) ctx.clientNext = advanced; else ctx.serverNext = advanced;
     return Feed.CONTINUE;

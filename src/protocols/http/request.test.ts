@@ -395,3 +395,25 @@ test('a request field line with a non-tchar byte in its name is skipped and coun
   const rb = Buffer.from('HTTP/1.1 200 OK\r\nX\xf0: v\r\nContent-Length: 0\r\n\r\n', 'latin1');
   assert.equal(parseHttpResponse(rb, 0, rb.length, res, new HttpCounters()), ParseStatus.MALFORMED);
 });
+
+test('NTLM / Negotiate credentials are found by offset only, inside the head, at every cut and in any case (RFC 4559 §4)', () => {
+  const enc = (s: string): Uint8Array => Uint8Array.from(s, (ch) => ch.charCodeAt(0) & 0xff);
+  const req = enc('GET / HTTP/1.1\r\nHost: a\r\nAuthorization: Basic eA==\r\naUTHORIZATION: nTlM  TlRMTVNTUAAB\r\n\r\n');
+  const res = enc('HTTP/1.1 401 No\r\nWWW-Authenticate: Negotiate\r\nWWW-Authenticate: NEGOTIATE YII=\r\nContent-Length: 0\r\n\r\n');
+  const auth = { start: -1, end: -1 };
+  const out = newHttpRequestInfo();
+  assert.equal(parseHttpRequest(req, 0, req.length, out, undefined, { auth }), ParseStatus.OK);
+  // The first Authorization field is Basic: not a token of ours; the second is, spaces skipped.
+  assert.equal(Buffer.from(req.subarray(auth.start, auth.end)).toString('latin1'), 'TlRMTVNTUAAB');
+  assert.ok(!JSON.stringify(out).includes('TlRM'), 'the token is not in the parsed request');
+  const rout = newHttpResponseInfo();
+  assert.equal(parseHttpResponse(res, 0, res.length, rout, undefined, { auth }), ParseStatus.OK);
+  assert.equal(Buffer.from(res.subarray(auth.start, auth.end)).toString('latin1'), 'YII=');
+  for (const [buf, parse] of [[req, (b: Uint8Array, e: number) => parseHttpRequest(b, 0, e, newHttpRequestInfo(), undefined, { auth })], [res, (b: Uint8Array, e: number) => parseHttpResponse(b, 0, e, newHttpResponseInfo(), undefined, { auth })]] as const) {
+    for (let cut = 0; cut <= buf.length; cut++) {
+      const st = parse(buf, cut);
+      if (st !== ParseStatus.OK) continue;
+      assert.ok(auth.start < 0 || (auth.start > 0 && auth.end <= cut && auth.end > auth.start), `cut ${cut}`);
+    }
+  }
+});

@@ -150,6 +150,8 @@ export function parseHttpRequest(
   opts?: head.HttpParseOptions,
 ): ParseStatus {
   resetInfo(out);
+  const auth = opts?.auth;
+  if (auth !== undefined) auth.start = -1;
   const st = head.begin(buf, off, end, opts, scan);
   if (st !== ParseStatus.OK) return st;
   const lim = scan.lim;
@@ -253,6 +255,9 @@ export function parseHttpRequest(
         break;
       case 10:
         if (uaS < 0 && eqLower(buf, ns, ne, 'user-agent')) { uaS = vs; uaE = ve; }
+        break;
+      case 13:
+        if (auth !== undefined && auth.start < 0 && eqLower(buf, ns, ne, 'authorization')) head.authToken(buf, vs, ve, auth);
         break;
     }
   }

@@ -11,7 +11,7 @@
 
 import { ParseStatus } from '../parse-status.js';
 import type { HttpCounters } from './counters.js';
-import { CR, FieldResult, HTAB, isDigit, LF, newFieldSpan, nextField, SP } from './fields.js';
+import { CR, eqLower, FieldResult, HTAB, isDigit, LF, newFieldSpan, nextField, SP } from './fields.js';
 import * as head from './head.js';
 
 export interface HttpResponseInfo {
@@ -49,6 +49,8 @@ export function parseHttpResponse(
   counters?: HttpCounters,
   opts?: head.HttpParseOptions,
 ): ParseStatus {
+  const auth = opts?.auth;
+  if (auth !== undefined) auth.start = -1;
   out.statusCode = 0;
   out.versionMinor = 0;
   out.headerBytes = 0;
@@ -100,7 +102,11 @@ export function parseHttpResponse(
       if (counters) counters.headerObsFold++;
       continue;
     }
-    head.framingField(buf, field.nameStart, field.nameEnd, field.valueStart, field.valueEnd, scan);
+    if (head.framingField(buf, field.nameStart, field.nameEnd, field.valueStart, field.valueEnd, scan)) continue;
+    // A 401 may list several schemes; the one carrying an NTLM / Negotiate token is the leg.
+    if (auth !== undefined && auth.start < 0 && field.nameEnd - field.nameStart === 16 && eqLower(buf, field.nameStart, field.nameEnd, 'www-authenticate')) {
+      head.authToken(buf, field.valueStart, field.valueEnd, auth);
+    }
   }
   out.statusCode = code;
   out.headerBytes = p - off;

@@ -143,3 +143,40 @@ test('LDAP: a Sicily bind answered invalidCredentials is a failed logon; DCE-RPC
   assert.deepEqual(h.logons.slice(1).map((l) => [l.user, l.service, l.success, l.server.port]), [['frank', 'APP1', undefined, 49700]]);
   assert.equal(h.counters('ntlm.')['ntlm.dcerpc.pdus'], 3);
 });
+
+/** One HTTP/1.1 connection PC → proxy 10.0.0.8:8080, segments in order (RFC 9112). */
+function httpConversation(): { c: (text: string) => Buffer; s: (text: string) => Buffer } {
+  const PC = '02:00:00:00:00:0a', PROXY = '02:00:00:00:00:08';
+  let cseq = 1000, sseq = 7000;
+  return {
+    c: (text) => { const b = Buffer.from(text, 'latin1'); const f = P.ethernet(PROXY, PC, P.ETH_IPV4, P.ipv4({ src: '10.0.0.10', dst: '10.0.0.8', proto: P.PROTO_TCP }, P.tcp({ sport: 50123, dport: 8080, flags: P.TCP_PSH | P.TCP_ACK, seq: cseq, ack: sseq }, b))); cseq += b.length; return f; },
+    s: (text) => { const b = Buffer.from(text, 'latin1'); const f = P.ethernet(PC, PROXY, P.ETH_IPV4, P.ipv4({ src: '10.0.0.8', dst: '10.0.0.10', proto: P.PROTO_TCP }, P.tcp({ sport: 8080, dport: 50123, flags: P.TCP_PSH | P.TCP_ACK, seq: sseq, ack: cseq }, b))); sseq += b.length; return f; },
+  };
+}
+const b64 = (b: Buffer): string => b.toString('base64');
+
+test('NTLM in HTTP Authorization / WWW-Authenticate (MS-NTHT §2.2, RFC 4559 §4): the AUTHENTICATE\'s names, the CHALLENGE\'s server, the final status as outcome', () => {
+  for (const [status, ok] of [[200, true], [401, false]] as const) {
+    const h = new LogonHarness();
+    const { c, s } = httpConversation();
+    h.send(c(`GET http://intranet.corp.example/ HTTP/1.1\r\nHost: intranet.corp.example\r\nProxy-Connection: keep-alive\r\n\r\n`));
+    h.send(s('HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Negotiate\r\nWWW-Authenticate: NTLM\r\nContent-Length: 0\r\n\r\n'));
+    h.send(c(`GET / HTTP/1.1\r\nHost: intranet.corp.example\r\nAuthorization: NTLM ${b64(K.ntlmNegotiate())}\r\n\r\n`));
+    h.send(s(`HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: NTLM ${b64(K.ntlmChallenge({ target: 'CORP', nbComputer: 'WEB1', nbDomain: 'CORP', dnsComputer: 'web1.corp.example' }))}\r\nContent-Length: 0\r\n\r\n`));
+    h.send(c(`GET / HTTP/1.1\r\nHost: intranet.corp.example\r\nauthorization: ntlm ${b64(K.ntlmAuthenticate({ user: 'alice', domain: 'CORP', workstation: 'PC-17' }))}\r\n\r\n`));
+    h.send(s(`HTTP/1.1 ${status} X\r\nContent-Length: 2\r\n\r\nok`));
+    assert.deepEqual(h.logons.map((l) => [l.protocol, l.kind, l.user, l.domain, l.workstation, l.service, l.success, l.client.ip, l.server.port]),
+      [['ntlm', 'NTLM', 'alice', 'CORP', 'PC-17', 'web1.corp.example', ok, '10.0.0.10', 8080]], `status ${status}`);
+    if (!ok) assert.equal(h.logons[0]!.errorName, 'HTTP_401');
+  }
+});
+
+test('Negotiate in HTTP carrying a Kerberos AP-REQ: the service only (the client name is encrypted); an HTTP flow without credentials hands on nothing', () => {
+  const h = new LogonHarness();
+  const { c, s } = httpConversation();
+  h.send(c(`GET / HTTP/1.1\r\nHost: intranet\r\nAuthorization: Negotiate ${b64(K.spnegoInit(K.gssKrb5(K.apReq('CORP.EXAMPLE', 'HTTP/intranet.corp.example'))))}\r\n\r\n`));
+  h.send(s('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'));
+  h.send(c('GET /b HTTP/1.1\r\nHost: intranet\r\nAuthorization: Basic YWxpY2U6cHc=\r\n\r\n'));
+  h.send(s('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'));
+  assert.deepEqual(h.logons.map((l) => [l.protocol, l.kind, l.user, l.domain, l.service, l.success]), [['kerberos', 'AP', '', 'CORP.EXAMPLE', 'HTTP/intranet.corp.example', true]]);
+});

@@ -60,6 +60,8 @@ export class RadiusAnalyzer implements FlowAnalyzer<RadiusFlowState> {
         client: station, server: packetEndpoint(p, pc.buf, false), relay: packetEndpoint(p, pc.buf, true),
         user: m.userName, domain: '', workstation: m.callingStationId, service: m.calledStationId, success: undefined,
         framedIp: m.framedIps, nas: m.nasIdentifier !== '' ? m.nasIdentifier : m.nasIp, ...(m.sessionId !== '' ? { sessionId: m.sessionId } : {}),
+        // Copied once per request (not per packet): the buffer is the capture's, reused.
+        request: Buffer.from(pc.buf.subarray(p.payloadOffset, p.payloadOffset + m.length)),
       };
     } else if (m.code === RadiusCode.ACCOUNTING_RESPONSE && acctPort(p.srcPort)) {
       const q = s.pending[m.identifier];
@@ -67,6 +69,8 @@ export class RadiusAnalyzer implements FlowAnalyzer<RadiusFlowState> {
       s.pending[m.identifier] = undefined;
       q.success = true;
       q.tsUs = pc.tsUs;
+      // The answer's sender is the server as far as proof goes (its MAC is what gets pinned).
+      q.server = packetEndpoint(p, pc.buf, true);
       this.hand(q);
     }
     return Feed.CONTINUE;
