@@ -38,6 +38,7 @@ import type { EventPipeline } from './events/pipeline.js';
 import { buildApiActivity } from './events/api-activity.js';
 import { OutpostError } from './errors.js';
 import { createApi } from './api/server.js';
+import { consoleApiPlugin } from './console/routes.js';
 import { HealthRegistry, type ApiContext, type ApiPlugin } from './api/types.js';
 import type { AreaParts, HealthCheck } from './area.js';
 import { DnsNameCache } from './protocols/dns/name-cache.js';
@@ -195,7 +196,8 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
   });
 
   const ctx: ApiContext = { logger, config, metrics, jobs, health, startedAt, stats };
-  const api = await createApi(ctx, { plugins: [...areas.flatMap((a) => a.routes ?? []), ...(options.apiPlugins ?? [])] });
+  // The console (/, /console/*) reads the routes above with the caller's session or token.
+  const api = await createApi(ctx, { plugins: [...areas.flatMap((a) => a.routes ?? []), consoleApiPlugin({ dataDir: cfg.dataDir }), ...(options.apiPlugins ?? [])] });
   const agentListener = devices.agentListener;
 
   const services: Service[] = [

@@ -14,6 +14,7 @@ import { isIP } from 'node:net';
 import type { FastifyPluginAsync } from 'fastify';
 import { OutpostError } from '../errors.js';
 import type { AreaRouteOptions as ApiPluginOptions, AreaRoutes as ApiPlugin } from '../area.js';
+import type { UserSource } from './store/model.js';
 import { OPEN_MS, TRUST_NAMES, type AddressTimeline, type Binding, type Device, type DeviceLinks, type DevicePersistence, type DeviceTable, type DeviceUsers } from './store.js';
 import { agentApiPlugin, type AgentRegistry } from './agent-routes.js';
 import type { DeviceIdentity } from './identity.js';
@@ -295,7 +296,7 @@ function decodeUserCursor(after: string, byName: boolean): { key: string; lastMs
 interface UserEntry {
   name: string; domain?: string; uid?: string; upn?: string;
   firstMs: number; lastMs: number;
-  devices: Map<string, { uid: string; hostname?: string; spans: Array<{ from: string; to: string }> }>;
+  devices: Map<string, { uid: string; hostname?: string; spans: Array<{ from: string; to: string; source: UserSource }> }>;
 }
 
 export function userRoutes(userSpans: DeviceUsers, mask: UserIdentifierMask = asStored): FastifyPluginAsync<ApiPluginOptions> {
@@ -337,7 +338,7 @@ export function userRoutes(userSpans: DeviceUsers, mask: UserIdentifierMask = as
                         required: ['uid', 'spans'],
                         properties: {
                           uid: { type: 'string' }, hostname: { type: 'string' },
-                          spans: { type: 'array', items: { type: 'object', required: ['from', 'to'], properties: { from: { type: 'string', format: 'date-time' }, to: { type: 'string', format: 'date-time' } } } },
+                          spans: { type: 'array', items: { type: 'object', required: ['from', 'to', 'source'], properties: { from: { type: 'string', format: 'date-time' }, to: { type: 'string', format: 'date-time' }, source: { type: 'string', enum: ['agent', 'radius', 'kerberos', 'ntlm'], description: 'Where the user was seen: an agent heartbeat, or a logon on the wire (RADIUS accounting, Kerberos AS, NTLM).' } } } },
                         },
                       },
                     },
@@ -367,7 +368,8 @@ export function userRoutes(userSpans: DeviceUsers, mask: UserIdentifierMask = as
         u.lastMs = Math.max(u.lastMs, s.toMs);
         let dev = u.devices.get(d.uid);
         if (dev === undefined) { dev = { uid: d.uid, spans: [], ...(d.hostname !== undefined ? { hostname: d.hostname } : {}) }; u.devices.set(d.uid, dev); }
-        dev.spans.push({ from: iso(s.fromMs), to: iso(s.toMs) });
+        // Spans stored before spans had a source are an agent's (store/model.ts).
+        dev.spans.push({ from: iso(s.fromMs), to: iso(s.toMs), source: s.source ?? 'agent' });
       }
       const now = Date.now();
       const byName = req.query.sort === 'name';
