@@ -212,7 +212,7 @@ export const APP_JS = String.raw`'use strict';
     rows.forEach(function (r) {
       var tr = el('tr', { 'data-app-id': r.id, 'class': 'clickable' + (appsState.selected === r.id ? ' selected' : '') });
       var name = el('td', { 'class': 'name' }); name.appendChild(el('strong', {}, r.name));
-      if (r.vendor) { name.appendChild(document.createTextNode(' ')); name.appendChild(el('span', { 'class': 'muted' }, r.vendor)); }
+      if (r.vendor && r.vendor !== r.name) { name.appendChild(document.createTextNode(' ')); name.appendChild(el('span', { 'class': 'muted' }, r.vendor)); }
       tr.appendChild(name);
       tr.appendChild(td(r.unclassified ? 'unclassified' : r.category + (r.system ? ' · system' : ''), { 'class': 'category' }));
       tr.appendChild(el('td', { 'class': 'num risk ' + riskClass(r.riskScore), 'data-value': r.riskScore === null ? '' : String(r.riskScore) }, r.riskScore === null ? '–' : r.riskScore.toFixed(1)));

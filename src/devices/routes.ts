@@ -45,7 +45,11 @@ const summarySchema = {
 const spanSchema = {
   type: 'object',
   required: ['name', 'from', 'to'],
-  properties: { name: { type: 'string' }, domain: { type: 'string' }, uid: { type: 'string' }, upn: { type: 'string' }, from: { type: 'string', format: 'date-time' }, to: { type: 'string', format: 'date-time' } },
+  properties: {
+    name: { type: 'string' }, domain: { type: 'string' }, uid: { type: 'string' }, upn: { type: 'string' }, from: { type: 'string', format: 'date-time' }, to: { type: 'string', format: 'date-time' },
+    // Sent all along but dropped by the response schema until it was listed here.
+    source: { type: 'string', enum: ['agent', 'radius', 'kerberos', 'ntlm'], description: 'Where the user was seen: an agent heartbeat, or a logon on the wire.' },
+  },
 } as const;
 
 const detailSchema = {
