@@ -804,7 +804,7 @@ export { CatalogError };
 
 const CSV_COLUMNS: Array<keyof AppRow> = ['id', 'name', 'vendor', 'category', 'riskScore', 'sanction', 'unclassified', 'bytesUp', 'bytesDown', 'bytes', 'flows', 'users', 'devices', 'ips', 'firstSeen', 'lastSeen'];
 
-function csvCell(v: unknown): string {
+export function csvCell(v: unknown): string {
   const s = v === null || v === undefined ? '' : String(v);
   // RFC 4180 quoting; a leading =,+,-,@ is prefixed with ' so spreadsheets do not run it as a formula.
   const safe = /^[=+\-@\t\r]/.test(s) && !/^-?\d+(\.\d+)?$/.test(s) ? `'${s}` : s;
