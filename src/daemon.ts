@@ -39,6 +39,7 @@ import { buildApiActivity } from './events/api-activity.js';
 import { OutpostError } from './errors.js';
 import { createApi } from './api/server.js';
 import { consoleApiPlugin } from './console/routes.js';
+import { ensureFirstRunToken, loginUrl } from './api/first-run.js';
 import { HealthRegistry, type ApiContext, type ApiPlugin } from './api/types.js';
 import type { AreaParts, HealthCheck } from './area.js';
 import { DnsNameCache } from './protocols/dns/name-cache.js';
@@ -61,6 +62,12 @@ export interface DaemonOptions {
   /** Dotted-counter snapshots exported as Prometheus metrics (outbox, identity store, sinks). */
   metricSources?: Readonly<Record<string, () => Record<string, number>>>;
   healthChecks?: Readonly<Record<string, HealthCheck>>;
+  /**
+   * First-run access (src/api/first-run.ts): the daemon keeps its own admin token in dataDir,
+   * created on the first start, and the handle carries the login URL on that start only. `outpost
+   * run` turns it on when it runs without a configuration file.
+   */
+  firstRunAccess?: boolean;
 }
 
 export interface DaemonHandle {
@@ -76,6 +83,8 @@ export interface DaemonHandle {
   agentListener: AgentListener | null;
   /** Counters of the sensor and the capture, with per-interface kernel statistics. */
   stats(): object;
+  /** The login URL holding the first-run admin token: set only on the start that created it. */
+  loginUrl?: string;
 }
 
 export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: NdjsonWriter, options: DaemonOptions = {}): Promise<DaemonHandle> {
@@ -196,8 +205,12 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
   });
 
   const ctx: ApiContext = { logger, config, metrics, jobs, health, startedAt, stats };
-  // The console (/, /console/*) reads the routes above with the caller's session or token.
-  const api = await createApi(ctx, { plugins: [...areas.flatMap((a) => a.routes ?? []), consoleApiPlugin({ dataDir: cfg.dataDir }), ...(options.apiPlugins ?? [])] });
+  const firstRun = options.firstRunAccess ? ensureFirstRunToken(cfg.dataDir) : undefined;
+  const api = await createApi(ctx, {
+    // The console (/, /console/*) reads the routes above with the caller's session or token.
+    plugins: [...areas.flatMap((a) => a.routes ?? []), consoleApiPlugin({ dataDir: cfg.dataDir }), ...(options.apiPlugins ?? [])],
+    ...(firstRun ? { extraTokens: [firstRun.entry] } : {}),
+  });
   const agentListener = devices.agentListener;
 
   const services: Service[] = [
@@ -259,7 +272,13 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
   const group = new ServiceGroup(services, { logger });
   groupRef = group;
   await group.start();
-  return { sensor, capture: liveCapture, api, group, config, metrics, jobs, health, agentListener, stats };
+  let url: string | undefined;
+  if (firstRun?.token !== undefined) {
+    const address = api.server.address();
+    const port = address !== null && typeof address === 'object' ? address.port : cfg.api.port;
+    url = loginUrl(cfg.api.host, port, Boolean(cfg.api.tls.certFile), firstRun.token);
+  }
+  return { sensor, capture: liveCapture, api, group, config, metrics, jobs, health, agentListener, stats, ...(url !== undefined ? { loginUrl: url } : {}) };
 }
 
 /**
@@ -280,8 +299,13 @@ function warnIfConfigNotWritable(configPath: string | undefined, logger: Logger)
 export async function runDaemon(cfg: OutpostConfig, configPath?: string, options: Omit<DaemonOptions, 'configPath'> = {}): Promise<number> {
   const logger = createLogger(cfg.logLevel, pino.destination(2));
   const writer = new NdjsonWriter(1);
-  const daemon = await startDaemon(cfg, logger, writer, { ...options, ...(configPath !== undefined ? { configPath } : {}) });
+  const daemon = await startDaemon(cfg, logger, writer, { firstRunAccess: configPath === undefined, ...options, ...(configPath !== undefined ? { configPath } : {}) });
   logger.info({ configPath: configPath ?? '(embedded defaults)', api: `${cfg.api.host}:${cfg.api.port}` }, 'outpost running');
+  if (daemon.loginUrl !== undefined) {
+    // Printed once, on the start that created the token, as a plain line a terminal can link
+    // (not a log record: logs are kept and shipped, and this line holds an admin secret).
+    process.stderr.write(`\n  Outpost is running. Open the console (this link is shown only once; it logs you in as admin):\n\n      ${daemon.loginUrl}\n\n`);
+  }
   const onHup = () => {
     try {
       const record = daemon.config.reload({ kind: 'signal', name: 'SIGHUP' });

@@ -111,6 +111,9 @@ export const ERRORS = {
   DISCOVERY_PSEUDONYMS_DISABLED: { message: 'user pseudonymization is off', httpStatus: 409 },
   DISCOVERY_PSEUDONYM_KEY_INVALID: { message: 'pseudonym key {path} is unusable: {reason}', httpStatus: 500 },
   DISCOVERY_OVERRIDE_CONFLICT: { message: '{field}: {domain} is already claimed by the administrator\'s app {app}', httpStatus: 409 },
+  // Console sessions and first-run access (src/api/session.ts, src/api/first-run.ts); zero-configuration capture.
+  API_CSRF_REJECTED: { message: 'write refused: {reason}', httpStatus: 403 },
+  API_TOKEN_FILE_INVALID: { message: 'first-run admin token file {path} is unusable: {reason}', httpStatus: 500 },
 } as const satisfies Record<string, ErrorDefinition>;
 
 export type ErrorCode = keyof typeof ERRORS;

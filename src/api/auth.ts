@@ -47,6 +47,11 @@ export class TokenStore {
     return this.#byHash.size;
   }
 
+  /** Whether a token with this SHA-256 is (still) configured: sessions made from it stay valid. */
+  hasHash(sha256: string): boolean {
+    return this.#byHash.has(sha256);
+  }
+
   hasRole(role: ApiRole): boolean {
     for (const t of this.#byHash.values()) if (t.role === role) return true;
     return false;

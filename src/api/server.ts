@@ -18,6 +18,10 @@ import type { CheckResult } from '../config/manager.js';
 import type { ConfigProblem } from '../config/load.js';
 import type { ApiConfig } from './config.js';
 import { TokenStore, bearerToken, roleAllows } from './auth.js';
+import type { ApiTokenConfig } from './config.js';
+import { SESSION_COOKIE, SessionStore, cookieValue, csrfMatches, type Session } from './session.js';
+import { sessionRoutes } from './session-routes.js';
+import { rootRoutes } from './root-redirect.js';
 import type { ApiContext, ApiPlugin } from './types.js';
 import { buildOpenApi, type RouteRecord } from './openapi.js';
 import { healthRoutes } from './routes/health.js';
@@ -92,14 +96,40 @@ export interface CreateApiOptions {
   plugins?: readonly ApiPlugin[];
   /** Fastify logger off by default: the daemon logs what matters itself. */
   requestLogging?: boolean;
+  /**
+   * Tokens accepted besides `api.tokens` (the first-run admin token, src/api/first-run.ts); they
+   * survive configuration changes.
+   */
+  extraTokens?: readonly ApiTokenConfig[];
+}
+
+/** Methods that change nothing (RFC 9110 §9.2.1): the only ones a cookie session may send without its CSRF token. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * A cookie-authenticated write must carry the session's CSRF token, and when the browser names
+ * the page's origin (Origin, RFC 6454 §7) it must be this server's own.
+ */
+function csrfProblem(req: FastifyRequest, session: Session, tls: boolean): string | undefined {
+  const origin = req.headers.origin;
+  if (origin !== undefined) {
+    // Both sides through the URL parser, so a default port (`:80`) spelled or not compares equal.
+    let same = false;
+    try { same = new URL(origin).origin === new URL(`${tls ? 'https' : 'http'}://${req.headers.host ?? ''}`).origin; } catch { same = false; }
+    if (!same) return `request from another origin (${origin.slice(0, 100)})`;
+  }
+  if (!csrfMatches(session, req.headers['x-csrf-token'])) return 'a write with the session cookie needs the header X-CSRF-Token (GET /v1/session gives it)';
+  return undefined;
 }
 
 export async function createApi(ctx: ApiContext, options: CreateApiOptions = {}): Promise<FastifyInstance> {
   const cfg = ctx.config.current;
   checkBindSecurity(cfg.api);
   const tls = readTls(cfg.api);
-  const tokens = new TokenStore(cfg.api.tokens);
-  ctx.config.onChange((next) => tokens.update(next.api.tokens));
+  const extraTokens = options.extraTokens ?? [];
+  const tokens = new TokenStore([...cfg.api.tokens, ...extraTokens]);
+  ctx.config.onChange((next) => tokens.update([...next.api.tokens, ...extraTokens]));
+  const sessions = new SessionStore();
   ctx.config.addCheck((next, prev, action) => apiConfigCheck(next.api, prev.api, action));
 
   const fastifyOptions = {
@@ -117,6 +147,7 @@ export async function createApi(ctx: ApiContext, options: CreateApiOptions = {})
   };
   const app = (tls ? Fastify({ ...fastifyOptions, https: tls }) : Fastify(fastifyOptions)) as unknown as FastifyInstance;
   app.decorateRequest('principal', null as never);
+  app.decorateRequest('session', undefined);
   // Bounded nesting on every route's JSON body (RFC 8259 §9 allows a limit), checked before
   // parsing; the parser itself stays fastify's (prototype-poisoning keys refused).
   const jsonParser = app.getDefaultJsonParser('error', 'error');
@@ -148,7 +179,11 @@ export async function createApi(ctx: ApiContext, options: CreateApiOptions = {})
     keyGenerator: (req) => {
       const t = bearerToken(req.headers.authorization);
       const found = t === undefined ? undefined : tokens.lookup(t);
-      return found ? `token:${found.name}` : `ip:${req.ip}`;
+      if (found) return `token:${found.name}`;
+      // A console session counts against its token's bucket (it is that token, in a browser).
+      const id = req.headers.authorization === undefined ? cookieValue(req.headers.cookie, SESSION_COOKIE) : undefined;
+      const s = id === undefined ? undefined : sessions.lookup(id, (h) => tokens.hasHash(h));
+      return s ? `token:${s.user}` : `ip:${req.ip}`;
     },
     errorResponseBuilder: (_req, context) => new OutpostError('API_RATE_LIMITED', { max: context.max, retryAfterS: Math.ceil(context.ttl / 1000) }, { details: { max: context.max, retryAfterMs: context.ttl } }),
   });
@@ -158,6 +193,11 @@ export async function createApi(ctx: ApiContext, options: CreateApiOptions = {})
     if (req.is404) return;
     const need: RouteRole = req.routeOptions.config.role ?? defaultRole(req.method);
     const header = req.headers.authorization;
+    // A bearer token wins over a cookie; the cookie's session is looked up on every matched route
+    // (GET /v1/session is public and reads it).
+    const cookie = header === undefined ? cookieValue(req.headers.cookie, SESSION_COOKIE) : undefined;
+    const session = cookie === undefined ? undefined : sessions.lookup(cookie, (h) => tokens.hasHash(h));
+    (req as FastifyRequest & { session?: Session }).session = session;
     if (need === 'public') return;
     if (header !== undefined) {
       const token = bearerToken(header);
@@ -171,9 +211,17 @@ export async function createApi(ctx: ApiContext, options: CreateApiOptions = {})
         throw new OutpostError('API_UNAUTHORIZED', { reason: 'unknown token' });
       }
       req.principal = { name: found.name, role: found.role };
+    } else if (session !== undefined) {
+      req.principal = { name: session.user, role: session.role };
+      if (!SAFE_METHODS.has(req.method)) {
+        const problem = csrfProblem(req, session, tls !== null);
+        if (problem !== undefined) throw new OutpostError('API_CSRF_REJECTED', { reason: problem });
+      }
     } else if (tokens.size > 0) {
       void reply.header('www-authenticate', 'Bearer');
-      throw new OutpostError('API_UNAUTHORIZED', { reason: 'send Authorization: Bearer <token> (outpost token create)' });
+      throw new OutpostError('API_UNAUTHORIZED', { reason: cookie !== undefined
+        ? 'the session cookie is unknown or expired: log in again'
+        : 'send Authorization: Bearer <token> (outpost token create)' });
     } else if (need === 'admin') {
       throw new OutpostError('API_FORBIDDEN', { reason: 'no admin token is configured (api.tokens); create one with `outpost token create --role admin`' });
     } else {
@@ -192,7 +240,8 @@ export async function createApi(ctx: ApiContext, options: CreateApiOptions = {})
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const e = toOutpostError(err);
-    if (e.httpStatus >= 500) ctx.logger.error({ err, method: req.method, url: req.url }, 'API request failed');
+    // The path only: a query may hold a login token (GET /login?token=).
+    if (e.httpStatus >= 500) ctx.logger.error({ err, method: req.method, url: req.url.split('?')[0] }, 'API request failed');
     void reply.code(e.httpStatus).type('application/json; charset=utf-8').send(JSON.stringify(e.toJSON()));
   });
   app.setNotFoundHandler((req, reply) => {
@@ -210,8 +259,10 @@ export async function createApi(ctx: ApiContext, options: CreateApiOptions = {})
     { name: 'metrics', prefix: '', plugin: metricsRoutes },
     { name: 'config', prefix: '/v1/config', plugin: configRoutes },
     { name: 'jobs', prefix: '/v1/jobs', plugin: jobRoutes },
+    { name: 'session', prefix: '', plugin: sessionRoutes({ tokens, sessions, secure: tls !== null }) },
   ];
   for (const p of [...core, ...(options.plugins ?? [])]) await registerApiPlugin(app, ctx, p);
+  if (!app.hasRoute({ method: 'GET', url: '/' })) await registerApiPlugin(app, ctx, { name: 'root', prefix: '', plugin: rootRoutes });
   await app.ready();
   return app;
 }
