@@ -1,12 +1,12 @@
 /**
- * The console in a real browser (Debian's Chromium through playwright-core), against the real
- * daemon (`outpost run`, from src/ through tsx) capturing on a veth, fed a capture built here
- * (test/support/office-capture.ts) and played onto the wire with tcpreplay: two PCs get
- * addresses and host names by DHCP (one with a randomized MAC), a Kerberos logon names a user,
- * and both PCs upload to cloud apps over TLS and HTTP.
+ * The console in a real browser (Debian's Chromium through playwright-core), against the daemon
+ * as `outpost run` starts it the first time (its own admin token and the login URL it prints),
+ * capturing on a veth, fed a capture built here (test/support/office-capture.ts) and played onto
+ * the wire with tcpreplay: two PCs get addresses and host names by DHCP (one with a randomized
+ * MAC), a Kerberos logon names a user, and both PCs upload to cloud apps over TLS and HTTP.
  *
- * 1. Sign in: with the login URL the daemon prints when it has one, else (a daemon without
- *    sessions) with the admin token typed into the sign-in form.
+ * 1. Sign in with the printed login URL: an HttpOnly, SameSite=Strict session cookie; the page
+ *    holds no token and its writes carry the session's CSRF token.
  * 2. Each page (Apps, Devices, Users, Health) is visited; what it shows is compared with the
  *    API's JSON read by the test with its own token: table rows and their raw figures
  *    (data-* attributes next to the formatted text), cards, and what each chart plots.
@@ -17,18 +17,17 @@
  *    (`<img src=x onerror=...>`, `"><script>...`) and the User-Agent a script tag. No script may
  *    run (no JavaScript dialog, no page error, no element made from them) and the names must show
  *    exactly as written.
+ * 6. The third: logging out ends the session; the sign-in form takes a token instead of the URL.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BrowserContext, Page } from 'playwright-core';
 import { createWire, removeWire } from './support/netns.js';
+import { testDaemon, type TestDaemon } from './support/daemon.js';
 import { officeCapture, officeUploads, PC1_MAC, PC2_MAC, type OfficeNames } from './support/office-capture.js';
 
 const CHROMIUM = process.env.OUTPOST_CHROMIUM ?? '/usr/bin/chromium';
@@ -68,30 +67,17 @@ async function until<T>(what: string, ms: number, probe: () => Promise<T | undef
   }
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((ok) => s.listen(0, '127.0.0.1', ok));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((ok) => s.close(() => ok()));
-  return port;
-}
-
-function exited(p: ChildProcess, ms: number): Promise<boolean> {
-  if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve(true);
-  return Promise.race([new Promise<boolean>((ok) => p.once('exit', () => ok(true))), sleep(ms).then(() => false)]);
-}
-
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 // The functions below that run in the page see the browser's globals; this program has no DOM
 // library (it would type every file as if it ran in a browser), so they are declared here.
-declare const document: any, window: any, location: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+declare const document: any, window: any, location: any, sessionStorage: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const env = {
   dir: '',
   base: '',
   admin: '',
-  daemon: undefined as ChildProcess | undefined,
-  stderr: '',
+  t: undefined as TestDaemon | undefined,
+  loginUrl: '',
   context: undefined as BrowserContext | undefined,
   page: undefined as Page | undefined,
   dialogs: [] as string[],
@@ -110,40 +96,22 @@ const out = resolve('test-output');
 
 before(async () => {
   if (skip) return;
-  env.dir = mkdtempSync(join(tmpdir(), 'outpost-console-'));
   createWire(WIRE);
-  env.admin = randomBytes(24).toString('hex');
-  const sha = createHash('sha256').update(env.admin).digest('hex');
-  const port = await freePort();
-  const config = join(env.dir, 'outpost.yaml');
-  writeFileSync(config, [
-    `dataDir: ${join(env.dir, 'data')}`,
-    'logLevel: warn',
-    'capture:',
-    `  interfaces: [${WIRE.hostIf}]`,
-    '  bufferTimeoutMs: 10',
-    'flows:',
-    '  flowIdleTimeoutMs: { tcp: 2000, udp: 2000, icmp: 1000, other: 1000 }',
-    '  tcpClosedTimeoutMs: 1000',
-    'api:',
-    `  port: ${port}`,
-    '  tokens:',
-    `    - { name: console-test, role: admin, sha256: ${sha} }`,
-    'devices:',
-    '  enabled: true',
-    'discovery:',
-    '  enabled: true',
-    '  flushIntervalMs: 500',
-  ].join('\n'));
-  env.base = `http://127.0.0.1:${port}`;
-  // From src/ (not dist/): the test never runs a stale build.
-  const d = spawn(process.execPath, ['--import', 'tsx', resolve('src/cli.ts'), 'run', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-  env.daemon = d;
-  d.stderr!.on('data', (b: Buffer) => { if (env.stderr.length < 200_000) env.stderr += b.toString(); });
-  await until('the daemon API', 30_000, async () => {
-    if (d.exitCode !== null) throw new Error(`daemon exited ${d.exitCode}: ${env.stderr}`);
-    try { return (await fetch(`${env.base}/v1/health`)).ok ? true : undefined; } catch { return undefined; }
-  });
+  // The daemon as `outpost run` starts it on first run (firstRunAccess: its own admin token and
+  // the login URL it prints), capturing on the wire, with short flow timeouts. The test reads the
+  // API with the configured admin token of its own.
+  env.t = await testDaemon({
+    logLevel: 'silent',
+    capture: { interfaces: [WIRE.hostIf], bufferTimeoutMs: 10 },
+    flows: { flowIdleTimeoutMs: { tcp: 2000, udp: 2000, icmp: 1000, other: 1000 }, tcpClosedTimeoutMs: 1000 },
+    devices: { enabled: true },
+    discovery: { enabled: true, flushIntervalMs: 500 },
+  }, { firstRunAccess: true });
+  env.dir = env.t.dir;
+  env.admin = env.t.admin;
+  env.loginUrl = env.t.daemon.loginUrl ?? '';
+  assert.match(env.loginUrl, /^http:\/\/127\.0\.0\.1:\d+\/login\?token=/, 'the first start makes a login URL');
+  env.base = new URL(env.loginUrl).origin;
 
   const pcap = join(env.dir, 'office.pcap');
   writeFileSync(pcap, officeCapture(NAMES));
@@ -153,7 +121,7 @@ before(async () => {
   await until('every office connection to end and reach the rollups', 20_000, async () => {
     const rep = await api('/v1/discovery/apps').catch(() => undefined);
     return rep !== undefined && rep.totals.flows >= connections ? rep : undefined;
-  }).catch((e: Error) => { throw new Error(`${e.message}; daemon stderr: ${env.stderr}`); });
+  });
   await until('the Kerberos user on PC1', 10_000, async () => {
     const u = await api('/v1/users').catch(() => undefined);
     return u !== undefined && u.items.some((x: Json) => x.name === NAMES.pc1User) ? u : undefined;
@@ -179,46 +147,31 @@ before(async () => {
 after(async () => {
   if (skip) return;
   await env.context?.close().catch(() => {});
-  const d = env.daemon;
-  if (d !== undefined && d.exitCode === null) {
-    d.kill('SIGTERM');
-    if (!(await exited(d, 8_000))) d.kill('SIGKILL');
-  }
+  await env.t?.stop();
   removeWire(WIRE);
   if (env.dir) rmSync(env.dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
 });
 
-/** Signs the browser in: the printed login URL when the daemon printed one, else the token form. */
-async function signIn(page: Page): Promise<string> {
-  const printed = /https?:\/\/\S+\/login\?token=[A-Za-z0-9_%-]+/.exec(env.stderr)?.[0];
-  const session = (await fetch(`${env.base}/v1/session`)).status !== 404;
-  if (printed !== undefined) {
-    await page.goto(printed.replace(/^https?:\/\/[^/]+/, env.base));
-    await page.waitForURL(`${env.base}/#/apps`, { timeout: 10_000 }).catch(() => page.waitForURL(`${env.base}/`, { timeout: 5_000 }));
-    return 'printed login URL';
-  }
-  if (session) {
-    await page.goto(`${env.base}/login?token=${encodeURIComponent(env.admin)}`);
-    return 'login URL with the admin token';
-  }
-  await page.goto(`${env.base}/`);
-  await page.waitForSelector('#login:not([hidden])', { timeout: 10_000 });
-  await page.fill('#login-token', env.admin);
-  await page.click('#login-form button[type="submit"]');
-  await page.waitForSelector('#login[hidden]', { state: 'attached', timeout: 10_000 });
-  return 'token form';
+/** Signs the browser in with the login URL the daemon printed: a session cookie, then the console. */
+async function signIn(page: Page): Promise<void> {
+  await page.goto(env.loginUrl);
+  await page.waitForURL(`${env.base}/`, { timeout: 10_000 });
+  await page.waitForFunction(() => document.getElementById('who').textContent.startsWith('signed in as '), undefined, { timeout: 10_000 });
 }
 
 /** Goes to a page of the console and waits until it has loaded its data after `since`. */
 async function visit(page: Page, name: 'apps' | 'devices' | 'users' | 'health', hash = `#/${name}`): Promise<void> {
   const since = Date.now();
-  await page.evaluate((h) => { location.hash = h; }, hash);
+  // The same hash again fires no hashchange: the page is told to route anyway.
+  await page.evaluate((h) => { if (location.hash === h) window.dispatchEvent(new window.HashChangeEvent('hashchange')); else location.hash = h; }, hash);
   await page.waitForFunction(([n, t]) => Number(document.body.getAttribute(`data-loaded-${n}`) ?? 0) >= (t as number), [name, since] as const, { timeout: 15_000 });
 }
 
 test('the console shows apps, devices, users and health as the API reports them, and sanctions an app', { skip, timeout: 120_000 }, async () => {
   const page = env.page!;
-  const how = await signIn(page);
+  await signIn(page);
+  const cookies = await env.context!.cookies(env.base);
+  assert.deepEqual(cookies.map((c) => ({ name: c.name, httpOnly: c.httpOnly, sameSite: c.sameSite })), [{ name: 'outpost_session', httpOnly: true, sameSite: 'Strict' }], 'an HttpOnly, SameSite=Strict session cookie');
   const res = await fetch(`${env.base}/`);
   const csp = res.headers.get('content-security-policy') ?? '';
   assert.match(csp, /default-src 'self'/);
@@ -241,7 +194,7 @@ test('the console shows apps, devices, users and health as the API reports them,
   })));
   assert.deepEqual(rows, report.rows.map((r: Json) => ({
     id: r.id, name: r.name, up: r.bytesUp, upText: fmtBytes(r.bytesUp), down: r.bytesDown, flows: r.flows, devices: r.devices, users: r.users, sanction: r.sanction,
-  })), `signed in with the ${how}; the apps table is the API's report`);
+  })), 'the apps table is the API\'s report');
   assert.deepEqual(rows.map((r) => r.id).sort(), ['dropbox', 'slack', 'unclassified:lab-unknown.co.uk', 'wetransfer'], 'the office\'s apps');
   const cards = await page.evaluate(() => ({
     apps: document.getElementById('card-apps')!.getAttribute('data-value'),
@@ -402,4 +355,22 @@ test('host, DHCP and user names holding markup are shown as text and run no scri
   assert.deepEqual(env.dialogs, [], 'no script from the names ran (alert)');
   assert.deepEqual(env.errors, []);
   assert.deepEqual(env.cspViolations, []);
+});
+
+test('logging out ends the session; the sign-in form takes a token', { skip, timeout: 30_000 }, async () => {
+  const page = env.page!;
+  if (!page.url().startsWith(env.base)) await signIn(page);
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('outpost-token')), null, 'the page keeps no token: the cookie is the session');
+  await page.click('#logout');
+  await page.waitForSelector('#login:not([hidden])', { timeout: 10_000 });
+  assert.deepEqual(await env.context!.cookies(env.base), [], 'the cookie is cleared');
+  assert.equal(await page.evaluate(() => fetch('/v1/stats').then((r) => r.status)), 401, 'signed out: the API answers nothing');
+  await page.fill('#login-token', env.admin);
+  await page.click('#login-form button[type="submit"]');
+  await page.waitForFunction(() => document.getElementById('who').textContent === 'signed in as ops', undefined, { timeout: 10_000 });
+  assert.deepEqual((await env.context!.cookies(env.base)).map((c) => c.name), ['outpost_session']);
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('outpost-token')), null);
+  await visit(page, 'apps');
+  assert.ok((await page.$$('#apps-table tbody tr[data-app-id]')).length > 0);
+  assert.deepEqual(env.errors, []);
 });

@@ -66,7 +66,7 @@ export const APP_JS = String.raw`'use strict';
       var parse = ct.indexOf('json') >= 0 ? r.json() : r.text();
       return parse.then(function (b) {
         if (!r.ok) {
-          if (r.status === 401) showLogin('Sign in to see this page.');
+          if (r.status === 401 && path !== '/v1/session') showLogin('Sign in to see this page.');
           throw new ApiError(r.status, b);
         }
         return b;
@@ -102,7 +102,14 @@ export const APP_JS = String.raw`'use strict';
     e.preventDefault();
     var t = $('login-token').value.trim();
     if (!t) return;
-    if (auth.session === 'signed-out') { location.assign('/login?token=' + encodeURIComponent(t)); return; }
+    if (auth.session !== 'none') {
+      // The daemon has sessions: the token buys an HttpOnly cookie and is not kept by the page.
+      request('POST', '/v1/session', { token: t }).then(function (b) {
+        auth.session = 'signed-in'; auth.csrf = b.csrfToken; auth.user = b.user;
+        $('login-token').value = ''; hideLogin(); showWho(); route();
+      }).catch(function (err) { showLogin('Not accepted: ' + err.message); });
+      return;
+    }
     auth.token = t; sessionStorage.setItem('outpost-token', t);
     get('/v1/stats').then(function () { $('login-token').value = ''; hideLogin(); showWho(); route(); })
       .catch(function (err) { auth.token = ''; sessionStorage.removeItem('outpost-token'); showLogin('Not accepted: ' + err.message); });
