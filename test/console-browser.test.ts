@@ -12,7 +12,7 @@
  *    (data-* attributes next to the formatted text), cards, and what each chart plots.
  * 3. An app is unsanctioned through the page (the confirmation is cancelled once, then
  *    confirmed): the page shows the new state and the API agrees.
- * 4. Screenshots: test-output/console-<page>.png.
+ * 4. Screenshots: test-output/console-<page>.png (and docs/img/ with UPDATE_SCREENSHOTS=1).
  * 5. The second test: the DHCP host name and the Kerberos user name hold markup
  *    (`<img src=x onerror=...>`, `"><script>...`) and the User-Agent a script tag. No script may
  *    run (no JavaScript dialog, no page error, no element made from them) and the names must show
@@ -22,7 +22,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BrowserContext, Page } from 'playwright-core';
@@ -134,6 +134,7 @@ before(async () => {
     executablePath: CHROMIUM,
     headless: true,
     viewport: { width: 1360, height: 900 },
+    acceptDownloads: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   const page = env.context.pages()[0] ?? await env.context.newPage();
@@ -250,6 +251,14 @@ test('the console shows apps, devices, users and health as the API reports them,
   assert.equal(await page.isDisabled('#apps-table tr[data-app-id="dropbox"] button[data-state="unsanctioned"]'), true);
   await page.screenshot({ path: join(out, 'console-apps.png') });
 
+  // CSV export: the API's CSV of the same report, saved through the browser with the session.
+  const [download] = await Promise.all([page.waitForEvent('download', { timeout: 10_000 }), page.click('#apps-csv')]);
+  const saved = readFileSync((await download.path())!, 'utf8');
+  const csv = await (await fetch(`${env.base}/v1/discovery/apps.csv?sort=bytesUp&order=desc`, { headers: { authorization: `Bearer ${env.admin}` } })).text();
+  assert.equal(saved, csv);
+  assert.equal(download.suggestedFilename(), 'outpost-apps.csv');
+  assert.match(saved.split('\r\n').find((l) => l.startsWith('dropbox,')) ?? '', /,unsanctioned,/);
+
   // --------------------------------------------------------------- Devices
   await visit(page, 'devices');
   const devices = await api('/v1/devices?limit=1000');
@@ -321,6 +330,15 @@ test('the console shows apps, devices, users and health as the API reports them,
 
   assert.deepEqual(env.errors, [], 'no script errors');
   assert.deepEqual(env.cspViolations, [], 'nothing the page does is refused by its own policy');
+
+  // UPDATE_SCREENSHOTS=1 refreshes the README's pictures (docs/img) from this run.
+  if (process.env.UPDATE_SCREENSHOTS === '1') {
+    for (const name of ['apps', 'devices', 'users', 'health']) {
+      const png = join(out, `console-${name}.png`);
+      assert.ok(statSync(png).size <= 200_000, `${png} is at most 200 KB`);
+      copyFileSync(png, resolve('docs/img', `console-${name}.png`));
+    }
+  }
 });
 
 test('host, DHCP and user names holding markup are shown as text and run no script', { skip, timeout: 60_000 }, async () => {
