@@ -18,6 +18,7 @@
  *    run (no JavaScript dialog, no page error, no element made from them) and the names must show
  *    exactly as written.
  * 6. The third: logging out ends the session; the sign-in form takes a token instead of the URL.
+ * 7. The fourth: a MAC merged into a device and split off again through the page (confirmed).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -390,5 +391,32 @@ test('logging out ends the session; the sign-in form takes a token', { skip, tim
   assert.equal(await page.evaluate(() => sessionStorage.getItem('outpost-token')), null);
   await visit(page, 'apps');
   assert.ok((await page.$$('#apps-table tbody tr[data-app-id]')).length > 0);
+  assert.deepEqual(env.errors, []);
+});
+
+test('a MAC is merged into a device and split off again, each after a confirmation', { skip, timeout: 30_000 }, async () => {
+  const page = env.page!;
+  if (!page.url().startsWith(env.base)) await signIn(page);
+  const macsOf = async (uid: string): Promise<string[]> => (await api(`/v1/devices/${encodeURIComponent(uid)}`)).macs;
+  await visit(page, 'devices', `#/devices?uid=${encodeURIComponent(PC1_UID)}`);
+  await page.waitForFunction((uid) => document.body.getAttribute('data-loaded-device') === uid, PC1_UID, { timeout: 10_000 });
+
+  await page.fill('#merge-mac', PC2_MAC);
+  await page.click('#merge-form button[type="submit"]');
+  await page.waitForSelector('#confirm[open]');
+  assert.match(await page.textContent('#confirm-text') ?? '', new RegExp(`^Link ${PC2_MAC} to `));
+  await page.click('#confirm-ok');
+  await until('PC2\'s MAC on PC1', 10_000, async () => ((await macsOf(PC1_UID)).includes(PC2_MAC) ? true : undefined));
+  await page.waitForSelector(`#device-links tr[data-mac="${PC2_MAC}"] button[data-split]`, { timeout: 10_000 });
+  const merged = await api(`/v1/devices/${encodeURIComponent(PC1_UID)}`);
+  assert.equal(merged.links.find((l: Json) => l.mac === PC2_MAC && l.unlinkedAt === undefined)?.reason, 'manual', 'linked by hand');
+
+  await page.click(`#device-links tr[data-mac="${PC2_MAC}"] button[data-split]`);
+  await page.waitForSelector('#confirm[open]');
+  assert.match(await page.textContent('#confirm-text') ?? '', new RegExp(`^Split ${PC2_MAC} off `));
+  await page.click('#confirm-ok');
+  await until('PC2\'s MAC split off PC1', 10_000, async () => ((await macsOf(PC1_UID)).includes(PC2_MAC) ? undefined : true));
+  assert.deepEqual(await macsOf(PC1_UID), [PC1_MAC]);
+  await page.waitForFunction((mac) => document.querySelector(`#device-links tr[data-mac="${mac}"] button[data-split]`) === null, PC2_MAC, { timeout: 10_000 });
   assert.deepEqual(env.errors, []);
 });
