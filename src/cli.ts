@@ -16,12 +16,13 @@ import { OutpostError } from './errors.js';
 const USAGE = `usage:
   outpost run [--config FILE]
       the gateway daemon: live capture on the configured interfaces
-  outpost replay FILE... [--emit network,dns,http,dhcp,inventory,auth|none] [--with|--without devices,discovery] [--stats] [--config FILE]
+  outpost replay FILE... [--emit network,dns,http,dhcp,inventory,auth|none] [--with|--without devices,discovery] [--stats] [--quiet] [--config FILE]
       reads pcap/pcapng files, packet timestamps as the clock, through the daemon's pipeline;
       one OCSF JSON event per line on stdout. Defaults are the daemon's (the configuration's
       events.emit, device identity and discovery on); --with runs only the named components,
       --without all but them; dhcp and inventory need devices; --stats prints a JSON summary
-      of every counter to stderr
+      of every counter to stderr; on a terminal a progress line (bytes, packets/s, ETA) is
+      shown on stderr unless --quiet
   outpost token create --role admin|read [--name NAME] [--json]
       prints a new admin API token and the api.tokens entry (its SHA-256) for the config
 `;
@@ -83,7 +84,7 @@ async function main(argv: string[]): Promise<number> {
     const { values, positionals } = parseArgs({
       args: rest,
       allowPositionals: true,
-      options: { emit: { type: 'string' }, stats: { type: 'boolean' }, config: { type: 'string' }, with: { type: 'string' }, without: { type: 'string' } },
+      options: { emit: { type: 'string' }, stats: { type: 'boolean' }, config: { type: 'string' }, with: { type: 'string' }, without: { type: 'string' }, quiet: { type: 'boolean', short: 'q' } },
     });
     if (positionals.length === 0) throw new UsageError('replay: at least one capture file is required');
     const cfg = loadConfig(values.config);
@@ -97,7 +98,9 @@ async function main(argv: string[]): Promise<number> {
       const parts = components.size === 0 ? { identity: null, discovery: null, close: async () => {} }
         : await openReplayComponents(cfg, dir, components, emit);
       const assembled = assemble({ cfg, write: emit, outputs: [writer.write], identity: parts.identity, discovery: parts.discovery });
-      const result = replayFiles(assembled.sensor, positionals);
+      // A progress line only for a person watching: stderr is a terminal and --quiet is not given.
+      const showProgress = process.stderr.isTTY === true && values.quiet !== true;
+      const result = replayFiles(assembled.sensor, positionals, showProgress ? { progress: process.stderr } : {});
       writer.flush();
       const counters = { ...result.counters, ...assembled.counters() };
       await parts.close();

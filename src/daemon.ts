@@ -22,7 +22,7 @@
  */
 import pino from 'pino';
 import type { FastifyInstance } from 'fastify';
-import { accessSync, appendFileSync, constants, mkdirSync } from 'node:fs';
+import { accessSync, appendFileSync, constants, mkdirSync, rmSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import type { OutpostConfig } from './config/index.js';
 import { ConfigManager } from './config/manager.js';
@@ -39,13 +39,14 @@ import { buildApiActivity } from './events/api-activity.js';
 import { OutpostError } from './errors.js';
 import { createApi } from './api/server.js';
 import { consoleApiPlugin } from './console/routes.js';
-import { ensureFirstRunToken, loginUrl } from './api/first-run.js';
+import { FIRST_RUN_TOKEN_FILE, ensureFirstRunToken, loginUrl } from './api/first-run.js';
 import { HealthRegistry, type ApiContext, type ApiPlugin } from './api/types.js';
 import type { AreaParts, HealthCheck } from './area.js';
 import { DnsNameCache } from './protocols/dns/name-cache.js';
 import { devicesConfigCheck, type AgentListener } from './devices/agent-listener.js';
 import type { Discovery } from './discovery/discovery.js';
 import { captureArea } from './capture/area.js';
+import { chooseInterfaces } from './capture/auto-interfaces.js';
 import { flowsArea } from './flows/area.js';
 import { devicesArea } from './devices/area.js';
 import { discoveryArea } from './discovery/area.js';
@@ -68,6 +69,12 @@ export interface DaemonOptions {
    * run` turns it on when it runs without a configuration file.
    */
   firstRunAccess?: boolean;
+  /**
+   * Zero-configuration capture: with capture.interfaces empty, capture on the interfaces of the
+   * default route (or every up one), src/capture/auto-interfaces.ts. `outpost run` turns it on
+   * when it runs without a configuration file.
+   */
+  autoInterfaces?: boolean;
 }
 
 export interface DaemonHandle {
@@ -137,6 +144,7 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
   const flows = await flowsArea.create(cfg.flows, { flows: sensor.flows, afterExpire: () => writer.flush() });
   const capture = await captureArea.create(cfg.capture, {
     onPacket: sensor.onPacket, logger, configured: () => config.current.capture, lifecycleState: () => groupRef?.state,
+    ...(options.autoInterfaces ? { chooseInterfaces: () => chooseInterfaces() } : {}),
   });
   const liveCapture = capture.capture;
 
@@ -206,11 +214,20 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
 
   const ctx: ApiContext = { logger, config, metrics, jobs, health, startedAt, stats };
   const firstRun = options.firstRunAccess ? ensureFirstRunToken(cfg.dataDir) : undefined;
-  const api = await createApi(ctx, {
+  // A start that fails after creating the token has printed no URL: forget the token, so that the
+  // next start creates one and prints it.
+  const forgetNewToken = () => { if (firstRun?.token !== undefined) rmSync(join(cfg.dataDir, FIRST_RUN_TOKEN_FILE), { force: true }); };
+  let api: FastifyInstance;
+  try {
+    api = await createApi(ctx, {
     // The console (/, /console/*) reads the routes above with the caller's session or token.
     plugins: [...areas.flatMap((a) => a.routes ?? []), consoleApiPlugin({ dataDir: cfg.dataDir }), ...(options.apiPlugins ?? [])],
     ...(firstRun ? { extraTokens: [firstRun.entry] } : {}),
-  });
+    });
+  } catch (err) {
+    forgetNewToken();
+    throw err;
+  }
   const agentListener = devices.agentListener;
 
   const services: Service[] = [
@@ -271,7 +288,12 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
   ];
   const group = new ServiceGroup(services, { logger });
   groupRef = group;
-  await group.start();
+  try {
+    await group.start();
+  } catch (err) {
+    forgetNewToken();
+    throw err;
+  }
   let url: string | undefined;
   if (firstRun?.token !== undefined) {
     const address = api.server.address();
@@ -299,7 +321,7 @@ function warnIfConfigNotWritable(configPath: string | undefined, logger: Logger)
 export async function runDaemon(cfg: OutpostConfig, configPath?: string, options: Omit<DaemonOptions, 'configPath'> = {}): Promise<number> {
   const logger = createLogger(cfg.logLevel, pino.destination(2));
   const writer = new NdjsonWriter(1);
-  const daemon = await startDaemon(cfg, logger, writer, { firstRunAccess: configPath === undefined, ...options, ...(configPath !== undefined ? { configPath } : {}) });
+  const daemon = await startDaemon(cfg, logger, writer, { firstRunAccess: configPath === undefined, autoInterfaces: configPath === undefined, ...options, ...(configPath !== undefined ? { configPath } : {}) });
   logger.info({ configPath: configPath ?? '(embedded defaults)', api: `${cfg.api.host}:${cfg.api.port}` }, 'outpost running');
   if (daemon.loginUrl !== undefined) {
     // Printed once, on the start that created the token, as a plain line a terminal can link

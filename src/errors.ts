@@ -114,6 +114,7 @@ export const ERRORS = {
   // Console sessions and first-run access (src/api/session.ts, src/api/first-run.ts); zero-configuration capture.
   API_CSRF_REJECTED: { message: 'write refused: {reason}', httpStatus: 403 },
   API_TOKEN_FILE_INVALID: { message: 'first-run admin token file {path} is unusable: {reason}', httpStatus: 500 },
+  CAPTURE_NO_INTERFACE: { message: 'no interface to capture on: {reason}', httpStatus: 500 },
 } as const satisfies Record<string, ErrorDefinition>;
 
 export type ErrorCode = keyof typeof ERRORS;

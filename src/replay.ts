@@ -1,7 +1,8 @@
 /**
  * `outpost replay`: reads capture files as fast as it can, packet timestamps as the clock.
  */
-import { writeSync } from 'node:fs';
+import { statSync, writeSync } from 'node:fs';
+import { ProgressLine, type ProgressOutput } from './telemetry/progress.js';
 import { readCaptureFile, CaptureFileCounters } from './capture/capture-file.js';
 import { Sensor, type EventKind, type EventSink } from './sensor.js';
 import type { FlowSettings } from './flows/flow-table.js';
@@ -63,10 +64,24 @@ export class NdjsonWriter {
  * ends every flow still open at the end (its final event). The sensor and its event pipeline are
  * the caller's: `outpost replay` assembles them as the daemon does (src/pipeline.ts).
  */
-export function replayFiles(sensor: Sensor, files: readonly string[]): ReplayResult {
+export function replayFiles(sensor: Sensor, files: readonly string[], options: { progress?: ProgressOutput } = {}): ReplayResult {
   const captureCounters = new CaptureFileCounters();
   const t0 = process.hrtime.bigint();
-  for (const file of files) readCaptureFile(file, sensor.onPacket, captureCounters);
+  const progress = options.progress;
+  if (progress === undefined) {
+    for (const file of files) readCaptureFile(file, sensor.onPacket, captureCounters);
+  } else {
+    // Sizes up front for the total; a file that cannot be stat'ed counts 0 here and fails with
+    // its own coded error when it is opened.
+    const sizes = files.map((f) => { try { return statSync(f).size; } catch { return 0; } });
+    const line = new ProgressLine(progress, 'replay', sizes.reduce((a, b) => a + b, 0));
+    let before = 0;
+    for (const [i, file] of files.entries()) {
+      readCaptureFile(file, sensor.onPacket, captureCounters, { onProgress: (consumed) => line.update(before + consumed, captureCounters.packets) });
+      before += sizes[i]!;
+    }
+    line.finish(before, captureCounters.packets);
+  }
   sensor.flush();
   const elapsedMs = Number(process.hrtime.bigint() - t0) / 1e6;
   const counters = { ...captureCounters.snapshot(), ...sensor.counters() };

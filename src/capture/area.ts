@@ -8,6 +8,8 @@ import { captureConfigSection, type CaptureConfig } from './config.js';
 import { LiveCapture } from './live.js';
 import { captureApiPlugin } from './routes.js';
 import type { PacketCallback } from './types.js';
+import type { InterfaceChoice } from './auto-interfaces.js';
+import { OutpostError } from '../errors.js';
 
 export interface CaptureDeps {
   /** The pipeline's packet entry point. */
@@ -17,6 +19,12 @@ export interface CaptureDeps {
   configured(): CaptureConfig;
   /** State of the daemon's service group: the capture is ready once every service runs. */
   lifecycleState(): string | undefined;
+  /**
+   * Zero configuration (`outpost run` without a configuration file): when capture.interfaces is
+   * empty, capture on the interfaces this picks (src/capture/auto-interfaces.ts) instead of none.
+   * With a configuration file, an empty list keeps meaning "no capture".
+   */
+  chooseInterfaces?: () => InterfaceChoice;
 }
 
 export interface CaptureParts extends AreaParts {
@@ -27,7 +35,10 @@ export interface CaptureParts extends AreaParts {
 export const captureArea: ActiveArea<CaptureConfig, CaptureDeps, CaptureParts> = {
   name: 'capture',
   config: captureConfigSection,
-  create(cfg, deps) {
+  create(configured, deps) {
+    const choice = configured.interfaces.length === 0 && deps.chooseInterfaces ? deps.chooseInterfaces() : undefined;
+    // The running slice names the interfaces actually opened (GET /v1/capture, health).
+    const cfg: CaptureConfig = choice ? { ...configured, interfaces: choice.interfaces } : configured;
     const capture = cfg.interfaces.length > 0
       ? new LiveCapture({
         interfaces: cfg.interfaces,
@@ -44,6 +55,11 @@ export const captureArea: ActiveArea<CaptureConfig, CaptureDeps, CaptureParts> =
       services: [{
         name: 'capture',
         start: async (signal) => {
+          if (choice?.why === 'none') {
+            failed = choice.detail;
+            throw new OutpostError('CAPTURE_NO_INTERFACE', { reason: `${choice.detail}; set capture.interfaces in a configuration file` }, { details: { reason: choice.detail } });
+          }
+          if (choice) deps.logger.info({ interfaces: choice.interfaces, why: choice.why, detail: choice.detail }, choice.why === 'default-route' ? 'no configuration: capturing on the interfaces of the default route' : 'no configuration and no default route: capturing on every up interface');
           if (!capture) { deps.logger.warn('no capture interfaces configured (capture.interfaces): running without capture'); return; }
           try {
             capture.start(signal);

@@ -135,6 +135,13 @@ export interface CaptureFileSummary {
 export interface CaptureFileOptions {
   /** Size of the read buffer. Default 8 MiB; minimum 64 KiB. */
   bufferSizeBytes?: number;
+  /**
+   * Called with the bytes of the file consumed so far, every `progressEveryPackets` packets and
+   * once at the end: a progress display costs nothing per packet (the reader already counts).
+   */
+  onProgress?: (bytesConsumed: number) => void;
+  /** Packets between two onProgress calls (default 8192). */
+  progressEveryPackets?: number;
 }
 
 export interface CaptureFileAsyncOptions extends CaptureFileOptions {
@@ -769,11 +776,16 @@ export function readCaptureFile(
   options?: CaptureFileOptions,
 ): CaptureFileSummary {
   const reader = new CaptureFileReader(path, onPacket, counters, bufferSize(options));
+  const onProgress = options?.onProgress;
+  // Without a progress callback one run to the end; with one, runs of a batch of packets (the
+  // reader resumes exactly where it stopped, as readCaptureFileAsync relies on).
+  const batch = onProgress === undefined ? 0x7fffffff : Math.max(1, Math.floor(options?.progressEveryPackets ?? 8192));
   try {
     reader.detect();
-    while (reader.run(0x7fffffff) !== Step.Done) {
-      /* run until done */
+    while (reader.run(batch) !== Step.Done) {
+      onProgress?.(reader.bytesConsumed);
     }
+    onProgress?.(reader.bytesConsumed);
     return reader.summary();
   } finally {
     reader.close();

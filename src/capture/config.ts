@@ -28,7 +28,7 @@ export const captureConfigSection: ConfigSection<CaptureConfig> = {
         items: { type: 'string', minLength: 1 },
         uniqueItems: true,
         default: [],
-        description: 'Network interfaces to capture on, e.g. ["eth0"]. Empty: `outpost run` starts without live capture (API and other services still run) and logs a warning.',
+        description: 'Network interfaces to capture on, e.g. ["eth0"]. Empty in a configuration file: `outpost run` starts without live capture (API and other services still run) and logs a warning. With no configuration file at all, `outpost run` captures on the interfaces that carry the default route (IPv4 and IPv6), or on every up interface except loopback when there is none.',
       },
       bpfFilter: {
         type: 'string',
