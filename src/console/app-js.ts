@@ -517,7 +517,8 @@ export const APP_JS = String.raw`'use strict';
           var tr = el('tr', { 'data-sink': s.name }); tr.appendChild(td(s.name)); tr.appendChild(td(s.running ? 'yes' : 'no'));
           tr.appendChild(numTd(s.lag_events || 0, { 'class': 'lag' })); tr.appendChild(el('td', { 'class': 'num', 'data-value': String(s.oldest_unsent_age_ms) }, fmtAge(s.oldest_unsent_age_ms)));
           tr.appendChild(numTd(s.errors || 0, { 'class': 'errors' })); tr.appendChild(numTd(s.dead_lettered || 0, { 'class': 'dead' }));
-          tr.appendChild(td(s.last_error || '')); skt.appendChild(tr);
+          var le = s.last_error;
+          tr.appendChild(td(le ? le.code + ': ' + le.message + (le.atMs ? ' (' + fmtTime(le.atMs) + ')' : '') : '', { 'class': 'last-error' })); skt.appendChild(tr);
         });
       } else { $('h-outbox').textContent = ''; emptyRow(skt, 7, 'Forwarding status unavailable.'); }
       var jt = clear($('h-jobs').tBodies[0]);
