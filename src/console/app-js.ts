@@ -211,7 +211,10 @@ export const APP_JS = String.raw`'use strict';
       status(rep.total + ' apps · catalog ' + rep.catalogVersion + ' · ' + (rep.range.granularity === 'day' ? 'daily' : 'hourly') + ' rollups');
       document.body.setAttribute('data-loaded-apps', String(Date.now()));
       if (appsState.selected) appDetail(appsState.selected);
-    }).catch(function (e) { if (!(e instanceof ApiError && e.status === 401)) status('Error: ' + e.message); });
+    }).catch(function (e) {
+      if (e instanceof ApiError && e.status === 404) { status('Cloud-app discovery is off (discovery.enabled): no apps to show.'); return; }
+      if (!(e instanceof ApiError && e.status === 401)) status('Error: ' + e.message);
+    });
   }
   function renderAppsTable(rows) {
     var tbody = clear($('apps-table').tBodies[0]);
