@@ -1,9 +1,11 @@
 /**
- * The admin API server: fastify with, in this order, rate limiting, token auth, one error format
+ * The admin API server: fastify with, in this order, rate limiting, token auth (a bearer token, or
+ * the console's session cookie with CSRF protection on writes: src/api/session.ts), one error format
  * (catalogue codes, src/http.ts), request metrics, an OpenAPI document built from the route
  * schemas, the core routes (health, metrics, config, jobs) and the routes every area passes in
  * (`AreaRoutes`, src/area.ts): the routes of capture, flows, forward, devices and discovery live in
- * those areas.
+ * those areas. Login and session routes: src/api/session-routes.ts; `/` until the console serves
+ * it: src/api/root-redirect.ts.
  *
  * It refuses (API_INSECURE_BIND) to be built for a non-loopback address unless TLS is configured
  * and at least one token exists.
