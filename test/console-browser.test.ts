@@ -16,7 +16,8 @@
  * 5. The second test: the DHCP host name and the Kerberos user name hold markup
  *    (`<img src=x onerror=...>`, `"><script>...`) and the User-Agent a script tag. No script may
  *    run (no JavaScript dialog, no page error, no element made from them) and the names must show
- *    exactly as written.
+ *    exactly as written. A TLS server name and an HTTP Host holding markup are refused by the
+ *    analyzers (counted) and name nothing.
  * 6. The third: logging out ends the session; the sign-in form takes a token instead of the URL.
  * 7. The fourth: a MAC merged into a device and split off again through the page (confirmed).
  */
@@ -47,6 +48,8 @@ const NAMES: OfficeNames = {
   pc1User: '"><script>alert(2)</script>',
   httpHost: 'files.lab-unknown.co.uk',
   userAgent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) <script>alert(4)</script>',
+  hostileSni: '"><img src=x onerror=alert(5)>.example.com',
+  hostileHttpHost: '<script>alert(6)</script>.example.com',
 };
 const PC1_UID = `mac:${PC1_MAC}`, PC2_UID = `mac:${PC2_MAC}`;
 
@@ -378,6 +381,14 @@ test('host, DHCP and user names holding markup are shown as text and run no scri
   assert.deepEqual([...drillNames].sort(), [NAMES.pc1Host, NAMES.pc2Host].sort(), 'device names in the drill-down as written');
   await page.waitForFunction(() => document.querySelectorAll('#app-users tbody tr[data-user]').length > 0, undefined, { timeout: 10_000 });
   assert.deepEqual(await page.$$eval('#app-users tbody tr[data-user] td:first-child', (tds) => tds.map((t) => t.textContent)), [NAMES.pc1User]);
+
+  // Markup in a TLS server name or an HTTP Host never gets this far: the analyzers refuse both
+  // (counted), so no app, host or device is named by them.
+  const counters = (await api('/v1/stats')).counters as Record<string, number>;
+  assert.ok((counters['tls.sni_invalid'] ?? 0) >= 1, `tls.sni_invalid: ${counters['tls.sni_invalid']}`);
+  assert.ok((counters['http.host_malformed'] ?? 0) >= 1, `http.host_malformed: ${counters['http.host_malformed']}`);
+  const everyApp = (await api('/v1/discovery/apps?limit=500')).rows as Json[];
+  assert.deepEqual(everyApp.filter((r) => /[<>"]/.test(`${r.id} ${r.name}`)), [], 'no app named from markup');
 
   // Nothing became markup: no element from the names, no dialog, no error, no blocked script.
   const made = await page.evaluate(() => ({

@@ -27,6 +27,13 @@ export interface OfficeNames {
   /** HTTP Host and User-Agent PC2 sends to a site in no catalog entry. */
   httpHost: string;
   userAgent: string;
+  /**
+   * A TLS server name and an HTTP Host that PC2 also sends (one connection each), which the
+   * analyzers are expected to refuse (RFC 6066 §3 and RFC 9110 §7.2 allow only host names):
+   * they are not uploads and name no app.
+   */
+  hostileSni?: string;
+  hostileHttpHost?: string;
 }
 
 export interface Upload { client: 'pc1' | 'pc2'; server: string; sni?: string; host?: string; bytes: number }
@@ -39,6 +46,14 @@ export function officeUploads(names: OfficeNames): Upload[] {
     { client: 'pc2', server: '203.0.113.11', sni: 'app.slack.com', bytes: 4_000 },
     { client: 'pc2', server: '203.0.113.12', host: 'wetransfer.com', bytes: 30_000 },
     { client: 'pc2', server: '203.0.113.13', host: names.httpHost, bytes: 2_000 },
+  ];
+}
+
+/** Connections whose server names the analyzers refuse: in the capture, in no upload. */
+export function officeProbes(names: OfficeNames): Upload[] {
+  return [
+    ...(names.hostileSni !== undefined ? [{ client: 'pc2' as const, server: '203.0.113.20', sni: names.hostileSni, bytes: 1_000 }] : []),
+    ...(names.hostileHttpHost !== undefined ? [{ client: 'pc2' as const, server: '203.0.113.21', host: names.hostileHttpHost, bytes: 1_000 }] : []),
   ];
 }
 
@@ -72,7 +87,7 @@ export function officeCapture(names: OfficeNames): Buffer {
   krb(false, 49002, K.kdcRep({ cname, crealm: REALM, sname: `krbtgt/${REALM}` }));
 
   let sport = 41000;
-  for (const u of officeUploads(names)) {
+  for (const u of [...officeUploads(names), ...officeProbes(names)]) {
     const cmac = u.client === 'pc1' ? PC1_MAC : PC2_MAC, cip = u.client === 'pc1' ? PC1 : PC2;
     const dport = u.sni !== undefined ? 443 : 80;
     const p = sport++;
