@@ -38,6 +38,7 @@ import type { EventPipeline } from './events/pipeline.js';
 import { buildApiActivity } from './events/api-activity.js';
 import { OutpostError } from './errors.js';
 import { createApi } from './api/server.js';
+import { consoleApiPlugin } from './console/routes.js';
 import { FIRST_RUN_TOKEN_FILE, ensureFirstRunToken, loginUrl } from './api/first-run.js';
 import { HealthRegistry, type ApiContext, type ApiPlugin } from './api/types.js';
 import type { AreaParts, HealthCheck } from './area.js';
@@ -228,7 +229,8 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
   let api: FastifyInstance;
   try {
     api = await createApi(ctx, {
-    plugins: [...areas.flatMap((a) => a.routes ?? []), ...(options.apiPlugins ?? [])],
+    // The console (/, /console/*) reads the routes above with the caller's session or token.
+    plugins: [...areas.flatMap((a) => a.routes ?? []), consoleApiPlugin({ dataDir: cfg.dataDir }), ...(options.apiPlugins ?? [])],
     ...(firstRun ? { extraTokens: [firstRun.entry] } : {}),
     });
   } catch (err) {

@@ -126,3 +126,15 @@ test('appliance/build-deb.sh copies dist/ wholesale and otherwise only the files
   assert.match(script, /npm prune --omit=dev/, 'dev dependencies are pruned');
   assert.ok(existsSync(join(dirname(join(ROOT, 'appliance/build-deb.sh')), 'outpost.service')));
 });
+
+test('the console\'s charting library ships: chart.js is a production dependency and its UMD build is where the console reads it', () => {
+  const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+  assert.ok(manifest.dependencies['chart.js'], 'chart.js in dependencies (the .deb keeps those: npm prune --omit=dev)');
+  const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
+  const entry = lock.packages['node_modules/chart.js'];
+  assert.ok(entry !== undefined && entry.dev !== true, 'the lockfile does not mark chart.js dev-only (npm prune would remove it)');
+  assert.ok(built.includes('dist/console/routes.js'), 'the console is built');
+  // dist/console/routes.js resolves the package from the application's node_modules, as in /opt/outpost.
+  const main = createRequire(join(ROOT, 'dist/console/routes.js')).resolve('chart.js');
+  assert.ok(existsSync(join(dirname(main), 'chart.umd.min.js')), `chart.umd.min.js next to ${main}`);
+});

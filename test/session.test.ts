@@ -181,9 +181,12 @@ describe('session', () => {
   });
 
   test('/ leads to the console', async () => {
+    // The console (src/console/) serves / itself: the redirect to the discovered-apps page was
+    // the stand-in until it did.
     const r = await req('GET', '/');
-    assert.equal(r.status, 302);
-    assert.equal(r.headers.location, '/v1/discovery/ui/');
+    assert.equal(r.status, 200);
+    assert.match(String(r.headers['content-type']), /^text\/html/);
+    assert.match(r.body, /<title>Outpost console<\/title>/);
   });
 });
 

@@ -131,6 +131,32 @@ export interface DrillRow {
   lastSeen: number;
 }
 
+/** One line of a traffic chart: bytes per bucket, each way. */
+export interface SeriesRow {
+  key: string;
+  name: string;
+  bytesUp: number[];
+  bytesDown: number[];
+  bytes: number;
+  /** On the `other` line: how many apps or categories it sums. */
+  others?: number;
+}
+
+/** A device (or user) with the apps it used (Discovery.usage). */
+export interface UsageRow {
+  key: string;
+  name: string;
+  bytesUp: number;
+  bytesDown: number;
+  flows: number;
+  /** Users of this device, or devices of this user. */
+  related: number;
+  firstSeen: number;
+  lastSeen: number;
+  appCount: number;
+  apps: Array<{ id: string; name: string; category: string; sanction: SanctionState; bytesUp: number; bytesDown: number; flows: number }>;
+}
+
 interface Acc {
   up: number; down: number; flows: number; blocked: number; first: number; last: number;
   users: Set<string>; devices: Set<string>; ips: Set<string>;
@@ -566,7 +592,7 @@ export class Discovery {
    * Rollup rows of the range (pending changes written first), read lazily from LMDB: a report
    * holds one accumulator per app, never the rows themselves.
    */
-  private async scan(r: ReportRange): Promise<Iterable<{ appId: string; deviceKey: string; userKey: string; value: Rollup }>> {
+  private async scan(r: ReportRange): Promise<Iterable<{ bucket: number; appId: string; deviceKey: string; userKey: string; value: Rollup }>> {
     await this.store.flush();
     return this.store.rows(r.granularity === 'hour' ? 'h' : 'd', r.fromMs, r.toMs);
   }
@@ -665,6 +691,77 @@ export class Discovery {
     return { range: r, app: summary, rows };
   }
 
+  /**
+   * Traffic over time for the console's charts: bytes per bucket of the range (hourly rows while
+   * they are kept, else daily: the same choice as the report) for the `top` apps or categories by
+   * bytes over the range, the rest summed as `other`. Bounded: at most `top` + 1 series of
+   * (range / bucket) points, whatever the traffic.
+   */
+  async series(by: 'app' | 'category', top: number, fromMs?: number, toMs?: number): Promise<{ range: ReportRange; bucketMs: number; buckets: number[]; series: SeriesRow[] }> {
+    const r = this.range(fromMs, toMs);
+    const unit = r.granularity === 'hour' ? HOUR_MS : DAY_MS;
+    const n = Math.max(1, Math.round((r.toMs - r.fromMs) / unit));
+    const buckets = Array.from({ length: n }, (_, i) => r.fromMs + i * unit);
+    const groups = new Map<string, { up: number[]; down: number[]; total: number }>();
+    const groupOf = (appId: string): string => (by === 'app' ? appId : this.describe(appId).category);
+    for (const row of await this.scan(r)) {
+      const i = Math.floor((row.bucket - r.fromMs) / unit);
+      if (i < 0 || i >= n) continue;
+      const k = groupOf(row.appId);
+      let g = groups.get(k);
+      if (g === undefined) groups.set(k, (g = { up: new Array<number>(n).fill(0), down: new Array<number>(n).fill(0), total: 0 }));
+      g.up[i]! += row.value.up;
+      g.down[i]! += row.value.down;
+      g.total += row.value.up + row.value.down;
+    }
+    const sorted = [...groups].sort((a, b) => b[1].total - a[1].total || a[0].localeCompare(b[0]));
+    const series: SeriesRow[] = sorted.slice(0, top).map(([key, g]) => ({
+      key, name: by === 'app' ? this.describe(key).name : key, bytesUp: g.up, bytesDown: g.down, bytes: g.total,
+    }));
+    const rest = sorted.slice(top);
+    if (rest.length > 0) {
+      const up = new Array<number>(n).fill(0), down = new Array<number>(n).fill(0);
+      let total = 0;
+      for (const [, g] of rest) { for (let i = 0; i < n; i++) { up[i]! += g.up[i]!; down[i]! += g.down[i]!; } total += g.total; }
+      series.push({ key: 'other', name: `${rest.length} other${rest.length === 1 ? '' : 's'}`, bytesUp: up, bytesDown: down, bytes: total, others: rest.length });
+    }
+    return { range: r, bucketMs: unit, buckets, series };
+  }
+
+  /**
+   * The other way round from drillDown: per device (rollup device key) or per user key, the apps
+   * used over the range, by bytes. `key` narrows it to one device or user. At most `topApps` apps
+   * are listed per row (`appCount` says how many there were), and at most `limit` rows.
+   */
+  async usage(by: 'devices' | 'users', o: { fromMs?: number; toMs?: number; key?: string; topApps: number; limit: number }): Promise<{ range: ReportRange; total: number; rows: UsageRow[] }> {
+    const r = this.range(o.fromMs, o.toMs);
+    const groups = new Map<string, { name: string; acc: Acc; apps: Map<string, { up: number; down: number; flows: number }> }>();
+    for (const row of await this.scan(r)) {
+      const key = by === 'devices' ? row.deviceKey : row.userKey;
+      if (key === '' || (o.key !== undefined && key !== o.key)) continue;
+      let g = groups.get(key);
+      if (g === undefined) groups.set(key, (g = { name: by === 'devices' ? (row.value.deviceName ?? key) : key, acc: newAcc(), apps: new Map() }));
+      if (by === 'devices' && row.value.deviceName !== undefined) g.name = row.value.deviceName;
+      addTo(g.acc, row.value, row.deviceKey, row.userKey);
+      let a = g.apps.get(row.appId);
+      if (a === undefined) g.apps.set(row.appId, (a = { up: 0, down: 0, flows: 0 }));
+      a.up += row.value.up; a.down += row.value.down; a.flows += row.value.flows;
+    }
+    const rows: UsageRow[] = [...groups].map(([key, g]) => {
+      const apps = [...g.apps].sort((x, y) => (y[1].up + y[1].down) - (x[1].up + x[1].down) || x[0].localeCompare(y[0]));
+      return {
+        key, name: g.name, bytesUp: g.acc.up, bytesDown: g.acc.down, flows: g.acc.flows,
+        related: by === 'devices' ? g.acc.users.size : g.acc.devices.size, firstSeen: g.acc.first, lastSeen: g.acc.last,
+        appCount: apps.length,
+        apps: apps.slice(0, o.topApps).map(([id, a]) => {
+          const d = this.describe(id);
+          return { id, name: d.name, category: d.category, sanction: this.sanctionOf(id), bytesUp: a.up, bytesDown: a.down, flows: a.flows };
+        }),
+      };
+    }).sort((x, y) => (y.bytesUp + y.bytesDown) - (x.bytesUp + x.bytesDown) || x.key.localeCompare(y.key));
+    return { range: r, total: rows.length, rows: rows.slice(0, o.limit) };
+  }
+
   /** Retention (the `retention` job). */
   async applyRetention(): Promise<{ hourly: number; daily: number }> {
     const now = this.now();
@@ -720,7 +817,7 @@ export { CatalogError };
 
 const CSV_COLUMNS: Array<keyof AppRow> = ['id', 'name', 'vendor', 'category', 'riskScore', 'sanction', 'unclassified', 'bytesUp', 'bytesDown', 'bytes', 'flows', 'users', 'devices', 'ips', 'firstSeen', 'lastSeen'];
 
-function csvCell(v: unknown): string {
+export function csvCell(v: unknown): string {
   const s = v === null || v === undefined ? '' : String(v);
   // RFC 4180 quoting; a leading =,+,-,@ is prefixed with ' so spreadsheets do not run it as a formula.
   const safe = /^[=+\-@\t\r]/.test(s) && !/^-?\d+(\.\d+)?$/.test(s) ? `'${s}` : s;

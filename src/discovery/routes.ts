@@ -8,6 +8,8 @@
  *   GET    /discovery/apps.csv                  the same report as CSV (RFC 4180): every row, streamed
  *   GET    /discovery/apps/:id                  catalog entry + figures over the range
  *   GET    /discovery/apps/:id/devices|users    drill-down
+ *   GET    /discovery/series                    bytes per hour (or day) per app or category: the console's charts
+ *   GET    /discovery/usage                     per device or user: the apps used (the other way round from drill-down)
  *   PUT    /discovery/apps/:id/sanction         { state: sanctioned|unsanctioned|monitored }
  *   DELETE /discovery/apps/:id/sanction         back to the default state
  *   GET    /discovery/catalog                   version, counts, taxonomy, conflicts
@@ -67,6 +69,10 @@ function parseTime(v: string | undefined, name: string): number | undefined {
   const n = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
   if (!Number.isFinite(n)) throw new DiscoveryError('DISCOVERY_BAD_RANGE', `${name}: not a time (ms since the epoch or ISO 8601): ${v}`);
   return n;
+}
+
+function optionalRange(fromMs: number | undefined, toMs: number | undefined): { fromMs?: number; toMs?: number } {
+  return { ...(fromMs !== undefined ? { fromMs } : {}), ...(toMs !== undefined ? { toMs } : {}) };
 }
 
 type RawQuery = Record<string, string | number | boolean | undefined>;
@@ -152,6 +158,48 @@ export const discoveryRoutes: FastifyPluginAsync<DiscoveryRoutesOptions> = async
       return d.drillDown(id, by, parseTime(q.from as string | undefined, 'from'), parseTime(q.to as string | undefined, 'to'));
     });
   }
+
+  // ----------------------------------------------------- console views
+  app.get('/discovery/series', {
+    schema: {
+      summary: 'Traffic over time per app or per category (bytes each way per bucket), the top ones by bytes and the rest as `other`',
+      querystring: {
+        type: 'object', additionalProperties: false,
+        properties: {
+          from: { type: 'string' }, to: { type: 'string' },
+          by: { type: 'string', enum: ['app', 'category'], default: 'app' },
+          top: { type: 'integer', minimum: 1, maximum: 50, default: 8, description: 'Lines kept; the rest are summed into one `other` line.' },
+        },
+      },
+      response: { 200: anyObject },
+    },
+  }, async (req) => {
+    const q = req.query as { from?: string; to?: string; by: 'app' | 'category'; top: number };
+    return d.series(q.by, q.top, parseTime(q.from, 'from'), parseTime(q.to, 'to'));
+  });
+
+  app.get('/discovery/usage', {
+    schema: {
+      summary: 'Per device (rollup device key, `uid:<device uid>` with device identity) or per user: the apps used over the range, by bytes',
+      querystring: {
+        type: 'object', additionalProperties: false,
+        properties: {
+          from: { type: 'string' }, to: { type: 'string' },
+          by: { type: 'string', enum: ['devices', 'users'], default: 'devices' },
+          key: { type: 'string', minLength: 1, maxLength: 600, description: 'One device key or user key only.' },
+          topApps: { type: 'integer', minimum: 1, maximum: 200, default: 10 },
+          limit: { type: 'integer', minimum: 1, maximum: 5000, default: 500 },
+        },
+      },
+      response: { 200: anyObject },
+    },
+  }, async (req) => {
+    const q = req.query as { from?: string; to?: string; by: 'devices' | 'users'; key?: string; topApps: number; limit: number };
+    return d.usage(q.by, {
+      ...(q.key !== undefined ? { key: q.key } : {}), topApps: q.topApps, limit: q.limit,
+      ...optionalRange(parseTime(q.from, 'from'), parseTime(q.to, 'to')),
+    });
+  });
 
   // ------------------------------------------------------------- sanction
   app.put('/discovery/apps/:id/sanction', {
