@@ -48,6 +48,9 @@ import { flowsArea } from './flows/area.js';
 import { devicesArea } from './devices/area.js';
 import { discoveryArea } from './discovery/area.js';
 import { forwardArea } from './forward/area.js';
+import { controlArea } from './control/area.js';
+import type { VerdictPolicy } from './control/policy-types.js';
+import type { InlineDecision } from './control/inline/engine.js';
 import { dropPrivileges, prepareStoreDir, restrictStoreFiles } from './privileges.js';
 
 export interface DaemonOptions {
@@ -60,6 +63,13 @@ export interface DaemonOptions {
   /** Dotted-counter snapshots exported as Prometheus metrics (outbox, identity store, sinks). */
   metricSources?: Readonly<Record<string, () => Record<string, number>>>;
   healthChecks?: Readonly<Record<string, HealthCheck>>;
+  /**
+   * The policy inline mode (control.inline) asks for verdicts; read on every decision, so it may
+   * change while the daemon runs. Required when inline mode is enabled.
+   */
+  verdictPolicy?: () => VerdictPolicy;
+  /** Each inline decision (once per judged flow or DNS query). */
+  onInlineDecision?: (d: InlineDecision) => void;
 }
 
 export interface DaemonHandle {
@@ -95,6 +105,12 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
   let pipelineRef: EventPipeline | undefined;
   let discoveryRef: Discovery | null = null;
 
+  // Inline mode's preconditions (policy given, no privilege drop) are checked before any store opens.
+  const control = await controlArea.create(cfg.control, {
+    logger: logger.child({ component: 'inline' }), runAsUser: cfg.runAsUser,
+    ...(options.verdictPolicy !== undefined ? { policy: options.verdictPolicy } : {}),
+    ...(options.onInlineDecision !== undefined ? { onDecision: options.onInlineDecision } : {}),
+  });
   // The areas, each made from its own configuration slice (src/area.ts). Devices first: the agent
   // listener's settings are checked (and its TLS files read) before any store is opened.
   const devices = await devicesArea.create(cfg.devices, {
@@ -139,7 +155,7 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
   });
 
   // What the areas contribute, in the order their services start.
-  const areas: AreaParts[] = [forward, devices, discovery, flows, capture];
+  const areas: AreaParts[] = [forward, devices, discovery, flows, capture, control];
 
   const metrics = new Metrics();
   metrics.addSource('sensor', counters);
@@ -215,6 +231,8 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
       },
     },
     ...capture.services ?? [],
+    // Inline mode: queue opened, then Outpost's nftables table installed; removed first at stop.
+    ...control.services ?? [],
     {
       // The capture handles are open: give up root now, if asked to (runAsUser), before anything
       // that takes requests (admin API, agent listener) or runs scheduled work (jobs) starts.

@@ -111,6 +111,12 @@ export const ERRORS = {
   DISCOVERY_PSEUDONYMS_DISABLED: { message: 'user pseudonymization is off', httpStatus: 409 },
   DISCOVERY_PSEUDONYM_KEY_INVALID: { message: 'pseudonym key {path} is unusable: {reason}', httpStatus: 500 },
   DISCOVERY_OVERRIDE_CONFLICT: { message: '{field}: {domain} is already claimed by the administrator\'s app {app}', httpStatus: 409 },
+
+  // --- control (inline enforcement) ----------------------------------------------------------
+  CONTROL_INLINE_NATIVE_UNAVAILABLE: { message: 'inline mode needs the outpost_nfq addon, which is unavailable: {reason}', httpStatus: 500 },
+  CONTROL_INLINE_QUEUE_FAILED: { message: 'cannot read NFQUEUE {queue}: {reason}', httpStatus: 500 },
+  CONTROL_INLINE_UNSUPPORTED: { message: 'inline mode cannot run here: {reason}', httpStatus: 500 },
+  CONTROL_NFT_FAILED: { message: 'nftables table inet outpost could not be changed: {reason}', httpStatus: 500 },
 } as const satisfies Record<string, ErrorDefinition>;
 
 export type ErrorCode = keyof typeof ERRORS;
