@@ -70,6 +70,8 @@ export interface DaemonOptions {
   verdictPolicy?: () => VerdictPolicy;
   /** Each inline decision (once per judged flow or DNS query). */
   onInlineDecision?: (d: InlineDecision) => void;
+  /** The nft program inline mode runs (default: `nft` on PATH). */
+  nftCommand?: string;
 }
 
 export interface DaemonHandle {
@@ -110,6 +112,7 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
     logger: logger.child({ component: 'inline' }), runAsUser: cfg.runAsUser,
     ...(options.verdictPolicy !== undefined ? { policy: options.verdictPolicy } : {}),
     ...(options.onInlineDecision !== undefined ? { onDecision: options.onInlineDecision } : {}),
+    ...(options.nftCommand !== undefined ? { nft: options.nftCommand } : {}),
   });
   // The areas, each made from its own configuration slice (src/area.ts). Devices first: the agent
   // listener's settings are checked (and its TLS files read) before any store is opened.

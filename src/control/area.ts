@@ -17,6 +17,8 @@ export interface ControlDeps {
   /** The process-wide runAsUser: inline mode needs CAP_NET_ADMIN for the daemon's whole life. */
   runAsUser: string;
   onDecision?: (d: InlineDecision) => void;
+  /** The nft program (default: `nft` on PATH). */
+  nft?: string;
 }
 
 export interface ControlParts extends AreaParts {
@@ -35,7 +37,7 @@ export const controlArea: ActiveArea<ControlConfig, ControlDeps, ControlParts> =
     if (deps.policy === undefined) {
       throw new OutpostError('CONTROL_INLINE_UNSUPPORTED', { reason: 'no verdict policy was given to the daemon' });
     }
-    const inline = new InlineService({ cfg: cfg.inline, policy: deps.policy, logger: deps.logger, ...(deps.onDecision !== undefined ? { onDecision: deps.onDecision } : {}) });
+    const inline = new InlineService({ cfg: cfg.inline, policy: deps.policy, logger: deps.logger, ...(deps.onDecision !== undefined ? { onDecision: deps.onDecision } : {}), ...(deps.nft !== undefined ? { nft: deps.nft } : {}) });
     return {
       inline,
       services: [inline],

@@ -6,6 +6,9 @@
  * policy by writing the file.
  *
  *   node --import tsx test/support/inline-daemon.ts <config.yaml> <blocklist.txt>
+ *
+ * OUTPOST_LAB_NFT names another nft program (the lab's stand-in where the kernel has no nf_tables
+ * queue expression and the lab installed equal iptables-legacy rules itself).
  */
 import { readFileSync, statSync } from 'node:fs';
 import { loadConfig } from '../../src/config/index.js';
@@ -39,6 +42,7 @@ if (configPath !== undefined && listPath !== undefined) {
   const policy = new FileBlockPolicy(listPath);
   const code = await runDaemon(loadConfig(configPath), configPath, {
     verdictPolicy: () => policy,
+    ...(process.env.OUTPOST_LAB_NFT ? { nftCommand: process.env.OUTPOST_LAB_NFT } : {}),
     onInlineDecision: (d) => process.stderr.write(`${JSON.stringify({ inline: d.decision.verdict, name: d.request.name, source: d.request.nameSource, client: d.request.clientIp })}\n`),
   });
   process.exit(code);

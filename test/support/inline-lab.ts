@@ -88,6 +88,8 @@ export function legacyRules(cfg: InlineConfig): string {
     `-A FORWARD -m mark --mark ${b}/${m} -j OUTPOST_BLOCKED`,
     ...(cfg.tcpPorts.length ? [`-A FORWARD -p tcp -m multiport --dports ${cfg.tcpPorts.join(',')} -m conntrack --ctdir ORIGINAL ${q}`] : []),
     ...(cfg.udpPorts.length ? [`-A FORWARD -p udp -m multiport --dports ${cfg.udpPorts.join(',')} -m conntrack --ctdir ORIGINAL ${q}`] : []),
+    // DNS queries one by one, never connmarked; to a resolver on the gateway too (INPUT).
+    ...(cfg.dnsNxdomain ? [`-A FORWARD -p udp -m multiport --dports ${cfg.dnsPorts.join(',')} ${q}`, `-A INPUT -p udp -m multiport --dports ${cfg.dnsPorts.join(',')} ${q}`] : []),
     '-A OUTPOST_BLOCKED -p tcp -j REJECT --reject-with tcp-reset',
     '-A OUTPOST_BLOCKED -j DROP',
     'COMMIT',

@@ -121,6 +121,8 @@ export function runNft(script: string, nft = 'nft'): Promise<void> {
         reject(new OutpostError('CONTROL_NFT_FAILED', { reason }, { details: { reason } }));
       }
     });
+    // nft exiting before reading all of stdin is reported by its exit code, not as EPIPE.
+    child.stdin.on('error', () => {});
     child.stdin.end(script);
   });
 }
