@@ -40,6 +40,10 @@
 #include <unistd.h>
 
 #define HEADER_BYTES 40
+/* Time each packet spends in user space (received by the reader thread → verdict sent), in
+ * microseconds, one bucket per µs up to LATENCY_MAX_US (the last bucket holds the rest). */
+#define LATENCY_MAX_US 20000
+#define ARRIVAL_SLOTS 65536
 #define RECV_BYTES (256 * 1024)
 
 typedef struct Batch {
@@ -78,7 +82,18 @@ typedef struct Queue {
   uint64_t verdict_errors;
   uint64_t raw_sent;
   uint64_t raw_errors;
+  /* Arrival time (CLOCK_MONOTONIC ns) by packet id modulo ARRIVAL_SLOTS; written by the reader
+   * thread before the batch is handed over, read by the JavaScript thread after. */
+  uint64_t *arrival;
+  uint32_t *latency;
+  uint64_t latency_count;
 } Queue;
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 static Batch *batch_new(size_t capacity) {
   Batch *b = malloc(sizeof(Batch) + capacity);
@@ -110,6 +125,7 @@ static int on_packet(struct nfq_q_handle *qh, struct nfgenmsg *nfmsg, struct nfq
   }
   uint8_t *r = b->data + b->used;
   uint32_t id = ntohl(ph->packet_id);
+  q->arrival[id % ARRIVAL_SLOTS] = now_ns();
   uint32_t mark = nfq_get_nfmark(nfa);
   uint32_t plen = (uint32_t)len;
   uint32_t olen = plen;
@@ -250,6 +266,10 @@ static void queue_close(Queue *q) {
   q->cur = NULL;
   free(q->recv_buf);
   q->recv_buf = NULL;
+  free(q->arrival);
+  q->arrival = NULL;
+  free(q->latency);
+  q->latency = NULL;
 }
 
 static void queue_finalize(napi_env env, void *data, void *hint) {
@@ -293,9 +313,11 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   uint32_t rcvbuf = get_u32(env, argv[1], "rcvbufBytes", 8 * 1024 * 1024);
   q->batch_bytes = (size_t)q->batch_packets * (HEADER_BYTES + 2048) + HEADER_BYTES + q->copy_range + 4;
   q->recv_buf = malloc(RECV_BYTES);
+  q->arrival = calloc(ARRIVAL_SLOTS, sizeof(uint64_t));
+  q->latency = calloc(LATENCY_MAX_US + 1, sizeof(uint32_t));
   char msg[256];
   const char *step = NULL;
-  if (q->recv_buf == NULL) { step = "malloc"; goto fail; }
+  if (q->recv_buf == NULL || q->arrival == NULL || q->latency == NULL) { step = "malloc"; goto fail; }
   q->h = nfq_open();
   if (q->h == NULL) { step = "nfq_open"; goto fail; }
   q->qh = nfq_create_queue(q->h, (uint16_t)num, on_packet, q);
@@ -360,7 +382,10 @@ static napi_value js_verdicts(napi_env env, napi_callback_info info) {
     uint32_t id = t[i * 3], v = t[i * 3 + 1], mark = t[i * 3 + 2];
     int rc = (v & 0x100) ? nfq_set_verdict2(q->qh, id, v & 0xff, mark, 0, NULL) : nfq_set_verdict(q->qh, id, v & 0xff, 0, NULL);
     if (rc < 0) failed++;
+    uint64_t us = (now_ns() - q->arrival[id % ARRIVAL_SLOTS]) / 1000;
+    q->latency[us < LATENCY_MAX_US ? us : LATENCY_MAX_US]++;
   }
+  q->latency_count += count;
   q->verdicts += count;
   q->verdict_errors += failed;
   napi_value out;
@@ -428,6 +453,39 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
   return o;
 }
 
+/* latency(handle, reset): { count, p50Us, p99Us, p999Us, maxUs } of the time packets spent in
+ * user space since the last reset (maxUs LATENCY_MAX_US means "at least"). */
+static napi_value js_latency(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  Queue *q = unwrap(env, argv[0]);
+  if (q == NULL) return NULL;
+  bool reset = false;
+  if (argc > 1) napi_get_value_bool(env, argv[1], &reset);
+  uint64_t n = q->latency_count, seen = 0;
+  double p50 = 0, p99 = 0, p999 = 0, max = 0;
+  int have50 = 0, have99 = 0, have999 = 0;
+  for (uint32_t us = 0; us <= LATENCY_MAX_US; us++) {
+    uint32_t c = q->latency[us];
+    if (c == 0) continue;
+    seen += c;
+    max = us;
+    if (!have50 && seen * 2 >= n) { p50 = us; have50 = 1; }
+    if (!have99 && seen * 100 >= n * 99) { p99 = us; have99 = 1; }
+    if (!have999 && seen * 1000 >= n * 999) { p999 = us; have999 = 1; }
+  }
+  napi_value o;
+  napi_create_object(env, &o);
+  set_num(env, o, "count", n);
+  set_num(env, o, "p50Us", (uint64_t)p50);
+  set_num(env, o, "p99Us", (uint64_t)p99);
+  set_num(env, o, "p999Us", (uint64_t)p999);
+  set_num(env, o, "maxUs", (uint64_t)max);
+  if (reset) { memset(q->latency, 0, (LATENCY_MAX_US + 1) * sizeof(uint32_t)); q->latency_count = 0; }
+  return o;
+}
+
 static napi_value js_close(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -443,6 +501,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"verdicts", NULL, js_verdicts, NULL, NULL, NULL, napi_default, NULL},
     {"sendRaw", NULL, js_send_raw, NULL, NULL, NULL, napi_default, NULL},
     {"stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL},
+    {"latency", NULL, js_latency, NULL, NULL, NULL, napi_default, NULL},
     {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

@@ -31,6 +31,8 @@ export interface NfqStats {
   rawErrors: number;
 }
 
+export interface NfqLatency { count: number; p50Us: number; p99Us: number; p999Us: number; maxUs: number }
+
 /** An open queue (an N-API external). */
 export type NfqHandle = { readonly __nfq: unique symbol };
 
@@ -39,6 +41,8 @@ export interface NfqAddon {
   verdicts(handle: NfqHandle, triples: Uint32Array, count: number): number;
   sendRaw(handle: NfqHandle, family: 4 | 6, packet: Buffer, dst: Buffer): boolean;
   stats(handle: NfqHandle): NfqStats;
+  /** Time packets spent in user space (reader thread → verdict) since the last reset. */
+  latency(handle: NfqHandle, reset?: boolean): NfqLatency;
   close(handle: NfqHandle): void;
 }
 

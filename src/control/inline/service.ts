@@ -10,7 +10,7 @@ import type { VerdictPolicy } from '../policy-types.js';
 import type { InlineConfig } from '../config.js';
 import { InlineEngine, type InlineDecision } from './engine.js';
 import { installScript, removeScript, runNft } from './nft.js';
-import { loadNfqAddon, type NfqAddon, type NfqHandle } from './native.js';
+import { loadNfqAddon, type NfqAddon, type NfqHandle, type NfqLatency } from './native.js';
 
 /** Structural subset of the daemon's logger. */
 export interface InlineLogger {
@@ -86,6 +86,11 @@ export class InlineService implements Service {
       this.addon.close(this.handle);
       this.handle = null;
     }
+  }
+
+  /** Time queued packets spent in user space since the last reset (undefined when not running). */
+  latency(reset = false): NfqLatency | undefined {
+    return this.handle !== null && this.addon !== null ? this.addon.latency(this.handle, reset) : undefined;
   }
 
   counters(): Record<string, number> {
