@@ -9,10 +9,14 @@
  *   counted by the addon, and the engine's own decision rate on TLS ClientHellos (no kernel);
  * - iperf3 throughput of an established TCP flow through the gateway, without and with.
  *
+ * The gateway is stateful in both phases (one `ct state invalid drop` rule, as any branch
+ * gateway doing NAT or filtering tracks connections): the figures are what inline mode adds to
+ * such a gateway, not the cost of connection tracking itself.
+ *
  * The verdict path is the daemon's InlineService (bench/enforce-worker.ts). Where the kernel lacks
  * nf_tables' queue expression (CONFIG_NFT_QUEUE), equal iptables-legacy rules stand in for the
  * table and the output says so. Needs root, iproute2, python3, iperf3, nft or iptables-legacy,
- * and the built addon. Usage: npm run bench:enforce [-- --connects 2000 --rounds 2 --seconds 5]
+ * and the built addon. Usage: npm run bench:enforce [-- --connects 2000 --rounds 3 --seconds 5]
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
@@ -74,7 +78,10 @@ async function startWorker(lab: Lab, legacy: boolean): Promise<Worker> {
       const exited = new Promise((r) => proc.once('exit', r));
       proc.stdin!.end();
       await exited;
-      if (legacy) spawnSync('ip', ['netns', 'exec', lab.gw, 'iptables-legacy', '-F', 'FORWARD']);
+      if (legacy) {
+        spawnSync('ip', ['netns', 'exec', lab.gw, 'iptables-legacy', '-F', 'FORWARD']);
+        spawnSync('ip', ['netns', 'exec', lab.gw, 'iptables-legacy', '-A', 'FORWARD', '-m', 'conntrack', '--ctstate', 'INVALID', '-j', 'DROP']);
+      }
     },
   };
 }
@@ -108,7 +115,7 @@ function engineRate(): number {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { connects: { type: 'string' }, rounds: { type: 'string' }, seconds: { type: 'string' }, flows: { type: 'string' } } });
-  const n = Number(values.connects ?? 2000), rounds = Number(values.rounds ?? 2), seconds = Number(values.seconds ?? 5), flows = Number(values.flows ?? 20000);
+  const n = Number(values.connects ?? 2000), rounds = Number(values.rounds ?? 3), seconds = Number(values.seconds ?? 5), flows = Number(values.flows ?? 20000);
   const missing = process.getuid?.() !== 0 ? 'root' : ['ip', 'python3', 'iperf3'].find((c) => !has(c, c === 'ip' ? ['-V'] : ['--version']));
   if (missing !== undefined) { console.error(`bench:enforce skipped: needs ${missing}`); return; }
   if (!addonCandidates().some((p) => existsSync(p))) { console.error('bench:enforce skipped: outpost_nfq addon not built'); return; }
@@ -118,6 +125,11 @@ async function main(): Promise<void> {
   const rulesNote = legacy ? 'iptables-legacy rules equal to the table (this kernel has no nf_tables queue expression)' : 'the nftables table inet outpost';
 
   const lab = createLab('be', false);
+  // The stateful baseline, present without and with inline mode.
+  const base = legacy
+    ? spawnSync('ip', ['netns', 'exec', lab.gw, 'iptables-legacy', '-A', 'FORWARD', '-m', 'conntrack', '--ctstate', 'INVALID', '-j', 'DROP'], { encoding: 'utf8' })
+    : spawnSync('ip', ['netns', 'exec', lab.gw, 'nft', '-f', '-'], { input: 'table inet baseline {\n  chain forward {\n    type filter hook forward priority 0; policy accept;\n    ct state invalid drop\n  }\n}\n', encoding: 'utf8' });
+  if (base.status !== 0) throw new Error(`baseline rule: ${base.stderr}`);
   const servers = [
     spawn('ip', ['netns', 'exec', lab.cloud, process.execPath, '-e', `require('net').createServer((s)=>{s.on('error',()=>{});s.destroy();}).listen(443,'${SERVER}')`], { stdio: 'ignore' }),
     spawn('ip', ['netns', 'exec', lab.cloud, 'iperf3', '-s', '-p', '5201'], { stdio: 'ignore' }),
@@ -174,7 +186,8 @@ async function main(): Promise<void> {
     console.log(`| iperf3, established TCP flow | ${res.iperf3.withoutMbps.toFixed(0)} Mbit/s | ${res.iperf3.withMbps.toFixed(0)} Mbit/s (${(res.iperf3.ratio * 100).toFixed(1)} %) |`);
     console.log(`| verdicts/s, queued new UDP flows | | ${res.verdictsPerS.queued} (sender made ${res.verdictsPerS.senderFlowsPerS} flows/s) |`);
     console.log(`| decisions/s, engine alone (TLS ClientHello, new flows) | | ${res.verdictsPerS.engineAlone} |`);
-    console.log(`rules: ${rulesNote}; ${without.length} connects each way over ${rounds} alternating rounds`);
+    console.log(`rules: ${rulesNote}; ${without.length} connects each way over ${rounds} alternating rounds; stateful baseline (ct state invalid drop) in both phases`);
+    console.log(`iperf3 per round, without: ${tputWithout.map((b) => (b / 1e6).toFixed(0)).join(', ')} Mbit/s; with: ${tputWith.map((b) => (b / 1e6).toFixed(0)).join(', ')} Mbit/s`);
     writeFileSync(join(process.cwd(), 'bench-cache', 'bench-enforce.json'), JSON.stringify(res, null, 2));
   } finally {
     for (const s of servers) s.kill('SIGKILL');
