@@ -113,7 +113,10 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
     ...(options.verdictPolicy !== undefined ? { policy: options.verdictPolicy } : {}),
     ...(options.onInlineDecision !== undefined ? { onDecision: options.onInlineDecision } : {}),
     ...(options.nftCommand !== undefined ? { nft: options.nftCommand } : {}),
+    // SPAN resets go out of the interface the packet came in on; the capture is made below.
+    inject: (frame) => liveCaptureRef?.injectOnCurrent(frame) ?? false,
   });
+  let liveCaptureRef: LiveCapture | null = null;
   // The areas, each made from its own configuration slice (src/area.ts). Devices first: the agent
   // listener's settings are checked (and its TLS files read) before any store is opened.
   const devices = await devicesArea.create(cfg.devices, {
@@ -141,6 +144,7 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
     identity: devices.identity,
     discovery: discovery.discovery,
     nameCache,
+    ...(control.span !== null ? { packetObservers: [control.span] } : {}),
   });
   pipelineRef = pipeline;
   const flows = await flowsArea.create(cfg.flows, { flows: sensor.flows, afterExpire: () => writer.flush() });
@@ -148,6 +152,7 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
     onPacket: sensor.onPacket, logger, configured: () => config.current.capture, lifecycleState: () => groupRef?.state,
   });
   const liveCapture = capture.capture;
+  liveCaptureRef = liveCapture;
 
   const stats = () => ({
     uptimeMs: Date.now() - startedAt,

@@ -19,8 +19,14 @@ export interface InlineConfig {
   resetServer: boolean;
 }
 
+export interface SpanConfig {
+  resetInjection: boolean;
+  tcpPorts: number[];
+}
+
 export interface ControlConfig {
   inline: InlineConfig;
+  span: SpanConfig;
 }
 
 const port = { type: 'integer', minimum: 1, maximum: 65535 } as const;
@@ -114,9 +120,31 @@ export const controlConfigSection: ConfigSection<ControlConfig> = {
     additionalProperties: false,
     default: {} as ControlConfig,
     description: 'Control: enforcement of app sanctions.',
-    required: ['inline'],
+    required: ['inline', 'span'],
     properties: {
       inline: inlineConfigSchema,
+      span: {
+        type: 'object',
+        additionalProperties: false,
+        default: {} as SpanConfig,
+        description: 'SPAN mode (Outpost sees a mirror of the traffic, not the traffic itself): optional TCP reset injection for blocked flows.',
+        required: ['resetInjection', 'tcpPorts'],
+        properties: {
+          resetInjection: {
+            type: 'boolean',
+            default: false,
+            description: 'When a TCP flow seen on a capture interface is blocked by the verdict policy (TLS SNI, HTTP Host), send a TCP RST to both ends out of that interface (libpcap pcap_inject; the mirror port must accept transmitted frames). Best effort: the reset only works if it reaches each end before the other end\'s next segment, a race it often loses on a fast LAN (BENCHMARKS.md gives the measured win rate). Restart required.',
+          },
+          tcpPorts: {
+            type: 'array',
+            items: port,
+            uniqueItems: true,
+            maxItems: 64,
+            default: [80, 443],
+            description: 'TCP server ports whose flows are judged for reset injection.',
+          },
+        },
+      },
     },
   },
 };

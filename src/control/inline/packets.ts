@@ -108,3 +108,37 @@ export function dnsNxdomain(buf: Buffer, p: DecodedPacket): RawPacket | undefine
   udp.writeUInt16BE(c, 6);
   return { family: v4 ? 4 : 6, packet: Buffer.concat([ip, udp]), dst: Buffer.from(ip.subarray(v4 ? 16 : 24, v4 ? 20 : 40)) };
 }
+
+/**
+ * SPAN mode's resets for a blocked TCP flow seen on a mirror port, as Ethernet frames to send out
+ * of the capture interface: one to the client in the server's name (RST+ACK, sequence number the
+ * client's segment acknowledged) and one to the server in the client's name (RST, sequence number
+ * just past the client's segment). Both are in window only until the other side's next segment
+ * arrives: a race the injection may lose (RFC 5961 §3.2). `tcpOffset` is the TCP header's offset.
+ */
+export function tcpResetFrames(buf: Buffer, p: DecodedPacket, tcpOffset: number): { toClient: Buffer; toServer: Buffer } | undefined {
+  if (p.dstMacOffset < 0 || p.srcMacOffset < 0 || p.dstMacOffset >= p.ipOffset) return undefined;
+  const l2 = buf.subarray(p.dstMacOffset, p.ipOffset);
+  const ack = buf.readUInt32BE(tcpOffset + 8);
+  const next = (p.tcpSeq + p.payloadLength) >>> 0;
+  const v4 = p.ipVersion === 4;
+  const make = (toClient: boolean): Buffer => {
+    const tcp = Buffer.alloc(20);
+    tcp.writeUInt16BE(toClient ? p.dstPort : p.srcPort, 0);
+    tcp.writeUInt16BE(toClient ? p.srcPort : p.dstPort, 2);
+    tcp.writeUInt32BE(toClient ? ack : next, 4);
+    tcp.writeUInt32BE(toClient ? next : 0, 8);
+    tcp[12] = 5 << 4;
+    tcp[13] = toClient ? 0x14 : 0x04; // RST+ACK / RST
+    const ip = ipHeader(buf, p, toClient, 6, 20);
+    tcp.writeUInt16BE(~checksum(tcp, 0, 20, pseudoSum(ip, v4, 6, 20)) & 0xffff, 16);
+    const eth = Buffer.from(l2);
+    if (toClient) {
+      // Swap the MAC addresses: from the server side's MAC to the client's.
+      buf.copy(eth, 0, p.srcMacOffset, p.srcMacOffset + 6);
+      buf.copy(eth, 6, p.dstMacOffset, p.dstMacOffset + 6);
+    }
+    return Buffer.concat([eth, ip, tcp]);
+  };
+  return { toClient: make(true), toServer: make(false) };
+}
