@@ -52,6 +52,9 @@ import { devicesArea } from './devices/area.js';
 import { discoveryArea } from './discovery/area.js';
 import { forwardArea } from './forward/area.js';
 import { createPolicy, type PolicyParts } from './control/policy-area.js';
+import { controlArea } from './control/area.js';
+import type { VerdictPolicy } from './control/policy-types.js';
+import type { InlineDecision } from './control/inline/engine.js';
 import { dropPrivileges, prepareStoreDir, restrictStoreFiles } from './privileges.js';
 
 export interface DaemonOptions {
@@ -76,6 +79,15 @@ export interface DaemonOptions {
    * when it runs without a configuration file.
    */
   autoInterfaces?: boolean;
+  /**
+   * The policy inline mode (control.inline) asks for verdicts; read on every decision, so it may
+   * change while the daemon runs. Required when inline mode is enabled.
+   */
+  verdictPolicy?: () => VerdictPolicy;
+  /** Each inline decision (once per judged flow or DNS query). */
+  onInlineDecision?: (d: InlineDecision) => void;
+  /** The nft program inline mode runs (default: `nft` on PATH). */
+  nftCommand?: string;
 }
 
 export interface DaemonHandle {
@@ -115,6 +127,29 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
   let pipelineRef: EventPipeline | undefined;
   let discoveryRef: Discovery | null = null;
 
+  // The control policy (made below, once device identity and discovery exist) decides inline and
+  // SPAN verdicts unless the caller gives its own; its recorder turns them into events.
+  let policyRef: PolicyParts | undefined;
+  const recordInline = (d: InlineDecision): void => {
+    const blocked = d.decision.verdict === 'block';
+    policyRef?.verdicts.record(d.decision, {
+      timeMs: d.request.nowMs, clientIp: d.request.clientIp, clientPort: d.clientPort, serverIp: d.serverIp, serverPort: d.serverPort,
+      protocolNum: d.transport === 'tcp' ? 6 : 17, name: d.request.name, nameSource: d.request.nameSource,
+      ...(d.request.clientMac !== undefined ? { clientMac: d.request.clientMac } : {}),
+      // How the engine carries a block out (src/control/inline/engine.ts): TCP reset, DNS NXDOMAIN when on, else a drop.
+      ...(blocked ? { enforcement: d.transport === 'tcp' ? 'reset' as const : d.request.nameSource === 'dns-query' && cfg.control.inline.dnsNxdomain ? 'nxdomain' as const : 'drop' as const } : {}),
+    });
+  };
+  // Inline mode's preconditions (no privilege drop) are checked before any store opens.
+  const control = await controlArea.create(cfg.control, {
+    logger: logger.child({ component: 'inline' }), runAsUser: cfg.runAsUser,
+    policy: options.verdictPolicy ?? (() => policyRef!.policy),
+    onDecision: options.onInlineDecision ?? recordInline,
+    ...(options.nftCommand !== undefined ? { nft: options.nftCommand } : {}),
+    // SPAN resets go out of the interface the packet came in on; the capture is made below.
+    inject: (frame) => liveCaptureRef?.injectOnCurrent(frame) ?? false,
+  });
+  let liveCaptureRef: LiveCapture | null = null;
   // The areas, each made from its own configuration slice (src/area.ts). Devices first: the agent
   // listener's settings are checked (and its TLS files read) before any store is opened.
   const devices = await devicesArea.create(cfg.devices, {
@@ -142,20 +177,23 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
     identity: devices.identity,
     discovery: discovery.discovery,
     nameCache,
+    ...(control.span !== null ? { packetObservers: [control.span] } : {}),
   });
   pipelineRef = pipeline;
   // The control policy reads device identity and discovery (layer above both); its verdict and
   // audit events go through the same pipeline.
-  const control = await createPolicy({
+  const policy = await createPolicy({
     dataDir: cfg.dataDir, logger: logger.child({ component: 'control' }), discovery: discovery.discovery, identity: devices.identity,
     nameCache, emit: (ev) => pipelineRef?.emit(ev),
   });
+  policyRef = policy;
   const flows = await flowsArea.create(cfg.flows, { flows: sensor.flows, afterExpire: () => writer.flush() });
   const capture = await captureArea.create(cfg.capture, {
     onPacket: sensor.onPacket, logger, configured: () => config.current.capture, lifecycleState: () => groupRef?.state,
     ...(options.autoInterfaces ? { chooseInterfaces: () => chooseInterfaces() } : {}),
   });
   const liveCapture = capture.capture;
+  liveCaptureRef = liveCapture;
 
   const stats = () => ({
     uptimeMs: Date.now() - startedAt,
@@ -166,7 +204,7 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
   });
 
   // What the areas contribute, in the order their services start.
-  const areas: AreaParts[] = [forward, devices, discovery, control, flows, capture];
+  const areas: AreaParts[] = [forward, devices, discovery, policy, flows, capture, control];
 
   const metrics = new Metrics();
   metrics.addSource('sensor', counters);
@@ -244,7 +282,7 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
     ...forward.services ?? [],
     ...devices.services ?? [],
     ...discovery.services ?? [],
-    ...control.services ?? [],
+    ...policy.services ?? [],
     { name: 'dns-names', start: async () => {}, stop: () => nameCache.close() },
     {
       name: 'flows',
@@ -257,6 +295,8 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
       },
     },
     ...capture.services ?? [],
+    // Inline mode: queue opened, then Outpost's nftables table installed; removed first at stop.
+    ...control.services ?? [],
     {
       // The capture handles are open: give up root now, if asked to (runAsUser), before anything
       // that takes requests (admin API, agent listener) or runs scheduled work (jobs) starts.
@@ -310,7 +350,7 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
     const port = address !== null && typeof address === 'object' ? address.port : cfg.api.port;
     url = loginUrl(cfg.api.host, port, Boolean(cfg.api.tls.certFile), firstRun.token);
   }
-  return { sensor, capture: liveCapture, api, group, config, metrics, jobs, health, agentListener, control, stats, ...(url !== undefined ? { loginUrl: url } : {}) };
+  return { sensor, capture: liveCapture, api, group, config, metrics, jobs, health, agentListener, control: policy, stats, ...(url !== undefined ? { loginUrl: url } : {}) };
 }
 
 /**

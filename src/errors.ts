@@ -121,6 +121,12 @@ export const ERRORS = {
   CONTROL_NOT_FOUND: { message: 'no control {kind} {id}', httpStatus: 404 },
   CONTROL_LIMIT_REACHED: { message: 'the control policy holds its limit of {limit} {kind}s already', httpStatus: 409 },
   CONTROL_IN_USE: { message: 'control {kind} {id} is named by {by}: remove that first', httpStatus: 409 },
+
+  // --- control (inline enforcement) ----------------------------------------------------------
+  CONTROL_INLINE_NATIVE_UNAVAILABLE: { message: 'inline mode needs the outpost_nfq addon, which is unavailable: {reason}', httpStatus: 500 },
+  CONTROL_INLINE_QUEUE_FAILED: { message: 'cannot read NFQUEUE {queue}: {reason}', httpStatus: 500 },
+  CONTROL_INLINE_UNSUPPORTED: { message: 'inline mode cannot run here: {reason}', httpStatus: 500 },
+  CONTROL_NFT_FAILED: { message: 'nftables table inet outpost could not be changed: {reason}', httpStatus: 500 },
 } as const satisfies Record<string, ErrorDefinition>;
 
 export type ErrorCode = keyof typeof ERRORS;

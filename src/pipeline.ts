@@ -18,6 +18,7 @@ import { Sensor, sensorEventKinds } from './sensor.js';
 import { flowSettingsFromConfig } from './flows/settings.js';
 import { EventPipeline, type EventKind, type EventOutput, type EventStage } from './events/pipeline.js';
 import type { DnsNameCache } from './protocols/dns/name-cache.js';
+import type { PacketObserver } from './protocols/observers.js';
 import type { DeviceIdentity } from './devices/identity.js';
 import type { Discovery } from './discovery/discovery.js';
 
@@ -44,6 +45,8 @@ export interface AssembleOptions {
   discovery: Discovery | null;
   /** A DNS name cache (the daemon's is persisted); by default an in-memory one. */
   nameCache?: DnsNameCache;
+  /** More observers of each decoded packet, after the components' (SPAN-mode resets). */
+  packetObservers?: PacketObserver[];
 }
 
 export interface Assembled {
@@ -79,7 +82,7 @@ export function assemble(o: AssembleOptions): Assembled {
     emit: sensorEventKinds(built),
     pipeline,
     ...(o.nameCache ? { nameCache: o.nameCache } : {}),
-    packetObservers: identity ? [identity.observer] : [],
+    packetObservers: [...(identity ? [identity.observer] : []), ...(o.packetObservers ?? [])],
     httpObservers: identity ? [identity.onHttpRequest] : [],
     logonObservers: identity ? [identity.onLogon] : [],
   });

@@ -49,6 +49,8 @@ interface NativeSession {
   start_polling(): void;
   close(): void;
   stats(): { ps_recv: number; ps_drop: number; ps_ifdrop: number };
+  /** pcap_inject(); throws when libpcap refuses the frame. */
+  inject(data: Buffer): void;
   read_callback?: () => void;
 }
 
@@ -216,6 +218,8 @@ class Tap {
 
 export class LiveCapture {
   private readonly taps: Tap[] = [];
+  /** The interface whose packets are being delivered right now (during onPacket), else null. */
+  private dispatching: Tap | null = null;
   private running = false;
   private started = false;
   private abortListener: (() => void) | null = null;
@@ -328,7 +332,9 @@ export class LiveCapture {
     // Called by the binding's libuv poll when the pcap fd is readable.
     tap.session.read_callback = () => {
       if (tap.finalized) return; // the handle is gone: dispatch would use a freed pcap_t
+      this.dispatching = tap;
       const r = tap.session.dispatch(tap.packetBuf, tap.header);
+      this.dispatching = null;
       if (r === -2) tap.finalized = true;
     };
   }
@@ -409,6 +415,22 @@ export class LiveCapture {
   }
 
   /** Per-interface libpcap statistics (last values if the interface is already stopped). */
+  /**
+   * Sends a frame out of the interface whose packet is being delivered (call it from within the
+   * packet callback): SPAN-mode resets answer a packet on the interface it was seen on.
+   * Returns false outside a delivery, or when libpcap refuses the frame.
+   */
+  injectOnCurrent(frame: Buffer): boolean {
+    const tap = this.dispatching;
+    if (tap === null || tap.finalized) return false;
+    try {
+      tap.session.inject(frame);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   stats(): LiveInterfaceStats[] {
     return this.taps.map((tap) => {
       if (!tap.closing) tap.readStats();

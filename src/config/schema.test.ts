@@ -65,6 +65,13 @@ test('defaults match the documented values', () => {
     forward: structuredClone(DEFAULT_FORWARD_CONFIG) as OutpostConfig['forward'],
     devices: structuredClone(DEFAULT_DEVICES_CONFIG) as OutpostConfig['devices'],
     discovery: structuredClone(DEFAULT_DISCOVERY_CONFIG) as OutpostConfig['discovery'],
+    control: {
+      inline: {
+        enabled: false, queueNumber: 3127, tcpPorts: [80, 443], udpPorts: [443], dnsPorts: [53], dnsNxdomain: false,
+        failClosed: false, maxPacketsPerFlow: 8, batchPackets: 64, maxQueueLength: 4096, resetServer: true,
+      },
+      span: { resetInjection: false, tcpPorts: [80, 443] },
+    },
   };
   assert.deepEqual(defaultConfig(), expected);
   assert.deepEqual(loadConfig(), expected);

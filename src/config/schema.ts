@@ -22,6 +22,7 @@ import { eventsConfigSection, type EventsConfig } from '../events/config.js';
 import { forwardConfigSection, type ForwardConfig } from '../forward/config.js';
 import { devicesConfigSection, type DevicesConfig } from '../devices/config.js';
 import { discoveryConfigSection, type DiscoveryConfig } from '../discovery/config.js';
+import { controlConfigSection, type ControlConfig } from '../control/config.js';
 
 export { LOG_LEVELS, type LogLevel };
 export { EVENT_KIND_NAMES, type EventKindName, type EventsConfig } from '../events/config.js';
@@ -45,6 +46,7 @@ export interface OutpostConfig {
   forward: ForwardConfig;
   devices: DevicesConfig;
   discovery: DiscoveryConfig;
+  control: ControlConfig;
 }
 
 export const configSchema: JSONSchemaType<OutpostConfig> = {
@@ -54,7 +56,7 @@ export const configSchema: JSONSchemaType<OutpostConfig> = {
   type: 'object',
   additionalProperties: false,
   // No `default` on the root: ajv (strict) rejects it there, and the document always exists.
-  required: ['dataDir', 'logLevel', 'runAsUser', 'capture', 'flows', 'api', 'events', 'forward', 'devices', 'discovery'],
+  required: ['dataDir', 'logLevel', 'runAsUser', 'capture', 'flows', 'api', 'events', 'forward', 'devices', 'discovery', 'control'],
   properties: {
     dataDir: {
       type: 'string',
@@ -81,5 +83,6 @@ export const configSchema: JSONSchemaType<OutpostConfig> = {
     forward: forwardConfigSection.schema,
     devices: devicesConfigSection.schema,
     discovery: discoveryConfigSection.schema,
+    control: controlConfigSection.schema,
   },
 };

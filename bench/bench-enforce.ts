@@ -1,0 +1,198 @@
+/**
+ * `npm run bench:enforce`: what inline mode costs, in one run on the lab of
+ * test/support/inline-lab.ts (office → gateway → cloud namespaces):
+ *
+ * - added latency on the first packet of a new flow: TCP connect time (SYN out, SYN-ACK back;
+ *   the SYN is queued and judged) from the office to the cloud, p50 and p99, without and with the
+ *   verdict path, alternating rounds so both see the same machine;
+ * - verdicts/s: a burst of new UDP/443 flows (one datagram each, each queued and answered),
+ *   counted by the addon, and the engine's own decision rate on TLS ClientHellos (no kernel);
+ * - iperf3 throughput of an established TCP flow through the gateway, without and with.
+ *
+ * The gateway is stateful in both phases (one `ct state invalid drop` rule, as any branch
+ * gateway doing NAT or filtering tracks connections): the figures are what inline mode adds to
+ * such a gateway, not the cost of connection tracking itself.
+ *
+ * The verdict path is the daemon's InlineService (bench/enforce-worker.ts). Where the kernel lacks
+ * nf_tables' queue expression (CONFIG_NFT_QUEUE), equal iptables-legacy rules stand in for the
+ * table and the output says so. Needs root, iproute2, python3, iperf3, nft or iptables-legacy,
+ * and the built addon. Usage: npm run bench:enforce [-- --connects 2000 --rounds 3 --seconds 5]
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createLab, legacyRules, nftQueueSupported, SERVER, type Lab } from '../test/support/inline-lab.js';
+import { addonCandidates } from '../src/control/inline/native.js';
+import { InlineEngine, RECORD_HEADER_BYTES } from '../src/control/inline/engine.js';
+import type { InlineConfig } from '../src/control/config.js';
+import { ipv4, tcp, TCP_ACK, TCP_PSH } from '../test/support/packets.js';
+import { handshake, records, chromeLikeClientHelloBody } from '../test/fixtures/tls.js';
+
+const QUEUE = 3127;
+const CFG: InlineConfig = {
+  enabled: true, queueNumber: QUEUE, tcpPorts: [80, 443, 5201], udpPorts: [443], dnsPorts: [53], dnsNxdomain: false,
+  failClosed: false, maxPacketsPerFlow: 8, batchPackets: 64, maxQueueLength: 4096, resetServer: true,
+};
+
+const has = (c: string, a: string[] = ['--version']) => spawnSync(c, a, { stdio: 'ignore' }).status === 0;
+
+function pct(sorted: number[], p: number): number { return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!; }
+
+/** Sequential TCP connects from the office namespace; connect times in µs. */
+function connects(lab: Lab, n: number, port: number): number[] {
+  const js = `const net=require('net');const out=[];let i=0;function one(){if(i++>=${n}){console.log(JSON.stringify(out));return;}const t=process.hrtime.bigint();const s=net.connect(${port},'${SERVER}',()=>{out.push(Number(process.hrtime.bigint()-t)/1000);s.destroy();setImmediate(one);});s.on('error',()=>setImmediate(one));}one();`;
+  const r = spawnSync('ip', ['netns', 'exec', lab.office, process.execPath, '-e', js], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(`connect client failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as number[];
+}
+
+function iperf(lab: Lab, seconds: number): number {
+  const r = spawnSync('ip', ['netns', 'exec', lab.office, 'iperf3', '-c', SERVER, '-p', '5201', '-t', String(seconds), '-J'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(`iperf3 failed: ${r.stdout}${r.stderr}`);
+  const j = JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number } } };
+  return j.end.sum_received.bits_per_second;
+}
+
+interface Latency { count: number; p50Us: number; p99Us: number; p999Us: number; maxUs: number }
+interface Worker { proc: ChildProcess; counters(): Promise<Record<string, number>>; latency(): Promise<Latency>; stop(): Promise<void> }
+
+async function startWorker(lab: Lab, legacy: boolean): Promise<Worker> {
+  if (legacy) {
+    const r = spawnSync('ip', ['netns', 'exec', lab.gw, 'iptables-legacy-restore', '--noflush'], { input: legacyRules(CFG), encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(r.stderr);
+  }
+  const proc = spawn('ip', ['netns', 'exec', lab.gw, process.execPath, '--import', 'tsx', 'bench/enforce-worker.ts', String(QUEUE), ...(legacy ? ['/bin/true'] : [])], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: proc.stdout! });
+  const waiting: Array<(l: string) => void> = [];
+  lines.on('line', (l) => waiting.shift()?.(l));
+  const next = () => new Promise<string>((r) => waiting.push(r));
+  if ((await next()) !== 'ready') throw new Error('worker did not start');
+  return {
+    proc,
+    counters: async () => { const p = next(); proc.stdin!.write('\n'); return JSON.parse(await p) as Record<string, number>; },
+    latency: async () => { const p = next(); proc.stdin!.write('latency\n'); return JSON.parse(await p) as Latency; },
+    stop: async () => {
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.stdin!.end();
+      await exited;
+      if (legacy) {
+        spawnSync('ip', ['netns', 'exec', lab.gw, 'iptables-legacy', '-F', 'FORWARD']);
+        spawnSync('ip', ['netns', 'exec', lab.gw, 'iptables-legacy', '-A', 'FORWARD', '-m', 'conntrack', '--ctstate', 'INVALID', '-j', 'DROP']);
+      }
+    },
+  };
+}
+
+/** The engine alone: decisions/s on batches of 64 TLS ClientHellos, each a new flow. */
+function engineRate(): number {
+  const hello = records(handshake(1, chromeLikeClientHelloBody(undefined, 'app.example.com')));
+  const pkts: Buffer[] = [];
+  for (let i = 0; i < 64; i++) {
+    const data = ipv4({ src: `10.1.${i >> 8}.${(i & 255) + 1}`, dst: '192.0.2.10' }, tcp({ sport: 40000 + i, dport: 443, seq: 1, ack: 1, flags: TCP_ACK | TCP_PSH }, hello));
+    const h = Buffer.alloc(RECORD_HEADER_BYTES);
+    h.writeUInt32LE(i, 0); h.writeUInt32LE(data.length, 8);
+    pkts.push(h, data, Buffer.alloc((4 - (data.length % 4)) % 4));
+  }
+  const batch = Buffer.concat(pkts);
+  let n = 0;
+  let clock = 1_700_000_000_000;
+  const engine = new InlineEngine({
+    cfg: CFG, policy: () => ({ decide: () => ({ verdict: 'allow', reason: 'default', ruleId: 'default' }) }),
+    sink: { verdicts: () => {}, sendRaw: () => true },
+    // Each batch one minute later: the flows of the batch before have expired, so every
+    // ClientHello is a new flow's first payload (as on the wire) rather than a repeat.
+    now: () => (clock += 60_000 * 5),
+  });
+  const t0 = performance.now();
+  while (performance.now() - t0 < 3000) { engine.onBatch(batch, 64); n += 64; }
+  const rate = n / ((performance.now() - t0) / 1000);
+  if (engine.counters.allow < n * 0.99) throw new Error(`engine judged ${engine.counters.allow} of ${n}`);
+  return rate;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { connects: { type: 'string' }, rounds: { type: 'string' }, seconds: { type: 'string' }, flows: { type: 'string' } } });
+  const n = Number(values.connects ?? 2000), rounds = Number(values.rounds ?? 3), seconds = Number(values.seconds ?? 5), flows = Number(values.flows ?? 20000);
+  const missing = process.getuid?.() !== 0 ? 'root' : ['ip', 'python3', 'iperf3'].find((c) => !has(c, c === 'ip' ? ['-V'] : ['--version']));
+  if (missing !== undefined) { console.error(`bench:enforce skipped: needs ${missing}`); return; }
+  if (!addonCandidates().some((p) => existsSync(p))) { console.error('bench:enforce skipped: outpost_nfq addon not built'); return; }
+  const q = nftQueueSupported();
+  const legacy = !q.ok;
+  if (legacy && !has('iptables-legacy')) { console.error(`bench:enforce skipped: no nf_tables queue expression (${q.reason}) and no iptables-legacy`); return; }
+  const rulesNote = legacy ? 'iptables-legacy rules equal to the table (this kernel has no nf_tables queue expression)' : 'the nftables table inet outpost';
+
+  const lab = createLab('be', false);
+  // The stateful baseline, present without and with inline mode.
+  const base = legacy
+    ? spawnSync('ip', ['netns', 'exec', lab.gw, 'iptables-legacy', '-A', 'FORWARD', '-m', 'conntrack', '--ctstate', 'INVALID', '-j', 'DROP'], { encoding: 'utf8' })
+    : spawnSync('ip', ['netns', 'exec', lab.gw, 'nft', '-f', '-'], { input: 'table inet baseline {\n  chain forward {\n    type filter hook forward priority 0; policy accept;\n    ct state invalid drop\n  }\n}\n', encoding: 'utf8' });
+  if (base.status !== 0) throw new Error(`baseline rule: ${base.stderr}`);
+  const servers = [
+    spawn('ip', ['netns', 'exec', lab.cloud, process.execPath, '-e', `require('net').createServer((s)=>{s.on('error',()=>{});s.destroy();}).listen(443,'${SERVER}')`], { stdio: 'ignore' }),
+    spawn('ip', ['netns', 'exec', lab.cloud, 'iperf3', '-s', '-p', '5201'], { stdio: 'ignore' }),
+    spawn('ip', ['netns', 'exec', lab.cloud, 'python3', '-c', `import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(('${SERVER}',443))\nwhile True: s.recv(2048)`], { stdio: 'ignore' }),
+  ];
+  try {
+    await sleep(1000);
+    connects(lab, 200, 443); // warm up (ARP, caches)
+    const without: number[] = [], withPath: number[] = [];
+    const tputWithout: number[] = [], tputWith: number[] = [];
+    let verdictsPerS = 0, udpSent = 0, udpSecs = 0;
+    const userSpace: Latency[] = [];
+    for (let r = 0; r < rounds; r++) {
+      without.push(...connects(lab, n, 443));
+      tputWithout.push(iperf(lab, seconds));
+      const w = await startWorker(lab, legacy);
+      try {
+        connects(lab, 50, 443);
+        await w.latency();
+        withPath.push(...connects(lab, n, 443));
+        userSpace.push(await w.latency());
+        tputWith.push(iperf(lab, seconds));
+        if (r === 0) {
+          // A burst of new UDP/443 flows, one datagram each (a new socket, so a new source port).
+          const before = await w.counters();
+          const py = `import socket,time\nt=time.time()\nfor i in range(${flows}):\n  s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n  s.sendto(b'x'*32,('${SERVER}',443))\n  s.close()\nprint(time.time()-t)`;
+          const out = spawnSync('ip', ['netns', 'exec', lab.office, 'python3', '-c', py], { encoding: 'utf8' });
+          udpSecs = Number(out.stdout.trim());
+          await sleep(300);
+          const after = await w.counters();
+          udpSent = flows;
+          verdictsPerS = ((after['inline.queue.packets'] ?? 0) - (before['inline.queue.packets'] ?? 0)) / udpSecs;
+        }
+      } finally { await w.stop(); }
+    }
+    without.sort((a, b) => a - b); withPath.sort((a, b) => a - b);
+    const mean = (a: number[]) => a.reduce((s, x) => s + x, 0) / a.length;
+    const engine = engineRate();
+    const res = {
+      rules: rulesNote,
+      connects: { n: without.length, withoutUs: { p50: pct(without, 50), p99: pct(without, 99) }, withUs: { p50: pct(withPath, 50), p99: pct(withPath, 99) } },
+      // Per packet, from the addon: received by its reader thread → verdict sent (the SYNs of the
+      // connects above; each round's figures, the histogram being reset in between).
+      userSpaceUs: userSpace,
+      addedUs: { p50: pct(withPath, 50) - pct(without, 50), p99: pct(withPath, 99) - pct(without, 99) },
+      verdictsPerS: { queued: Math.round(verdictsPerS), senderFlowsPerS: Math.round(udpSent / udpSecs), engineAlone: Math.round(engine) },
+      iperf3: { withoutMbps: mean(tputWithout) / 1e6, withMbps: mean(tputWith) / 1e6, ratio: mean(tputWith) / mean(tputWithout) },
+    };
+    console.log(JSON.stringify(res, null, 2));
+    console.log(`\n| figure | without | with inline mode |\n|---|---|---|`);
+    console.log(`| TCP connect (first packet judged), p50 | ${res.connects.withoutUs.p50.toFixed(0)} µs | ${res.connects.withUs.p50.toFixed(0)} µs (+${res.addedUs.p50.toFixed(0)} µs) |`);
+    console.log(`| TCP connect, p99 | ${res.connects.withoutUs.p99.toFixed(0)} µs | ${res.connects.withUs.p99.toFixed(0)} µs (+${res.addedUs.p99.toFixed(0)} µs) |`);
+    for (const [i, u] of userSpace.entries()) console.log(`| queued packet in user space (reader thread → verdict), round ${i + 1} | | p50 ${u.p50Us} µs, p99 ${u.p99Us} µs, p99.9 ${u.p999Us} µs, max ${u.maxUs} µs (${u.count} packets) |`);
+    console.log(`| iperf3, established TCP flow | ${res.iperf3.withoutMbps.toFixed(0)} Mbit/s | ${res.iperf3.withMbps.toFixed(0)} Mbit/s (${(res.iperf3.ratio * 100).toFixed(1)} %) |`);
+    console.log(`| verdicts/s, queued new UDP flows | | ${res.verdictsPerS.queued} (sender made ${res.verdictsPerS.senderFlowsPerS} flows/s) |`);
+    console.log(`| decisions/s, engine alone (TLS ClientHello, new flows) | | ${res.verdictsPerS.engineAlone} |`);
+    console.log(`rules: ${rulesNote}; ${without.length} connects each way over ${rounds} alternating rounds; stateful baseline (ct state invalid drop) in both phases`);
+    console.log(`iperf3 per round, without: ${tputWithout.map((b) => (b / 1e6).toFixed(0)).join(', ')} Mbit/s; with: ${tputWith.map((b) => (b / 1e6).toFixed(0)).join(', ')} Mbit/s`);
+    writeFileSync(join(process.cwd(), 'bench-cache', 'bench-enforce.json'), JSON.stringify(res, null, 2));
+  } finally {
+    for (const s of servers) s.kill('SIGKILL');
+    lab.close();
+  }
+}
+
+await main();

@@ -1,0 +1,511 @@
+/*
+ * outpost_nfq: the inline verdict path's packet source (N-API, C).
+ *
+ * A reader thread receives packets from one NFQUEUE (libnetfilter_queue) in batches: it waits on
+ * the netlink socket, then drains it without blocking until the socket is empty or the batch is
+ * full, and hands the whole batch to JavaScript in one call (a thread-safe function). JavaScript
+ * answers with one call per batch of verdicts (`verdicts`), each verdict carrying the packet mark
+ * the nftables table turns into a connmark. Nothing here decodes a packet: the decoder and the
+ * protocol analyzers are the ones capture uses, in JavaScript.
+ *
+ * Batch layout (host byte order), one record per packet, each 4-byte aligned:
+ *   u32 packet id, u32 mark, u32 payload length (bytes that follow), u32 original length,
+ *   u32 in-interface index, u32 out-interface index, u16 hardware address length, u16 hw protocol,
+ *   u8[8] hardware address (the source MAC where the kernel had one), u32 reserved, then the
+ *   payload (IP header first: NFQUEUE hands over layer 3), padded to 4 bytes.
+ *
+ * A raw socket (IPPROTO_RAW, one per family) is opened with the queue while the process still has
+ * CAP_NET_RAW, for the few packets the verdict path writes itself (DNS NXDOMAIN answers).
+ */
+#define _GNU_SOURCE
+/* glibc's netinet/in.h first: the kernel's linux/in.h (through linux/netfilter.h) then skips
+ * the definitions glibc already made. */
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <node_api.h>
+#include <libnetfilter_queue/libnetfilter_queue.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink_queue.h>
+#include <linux/netlink.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HEADER_BYTES 40
+/* Time each packet spends in user space (received by the reader thread → verdict sent), in
+ * microseconds, one bucket per µs up to LATENCY_MAX_US (the last bucket holds the rest). */
+#define LATENCY_MAX_US 20000
+#define ARRIVAL_SLOTS 65536
+#define RECV_BYTES (256 * 1024)
+
+typedef struct Batch {
+  uint32_t count;
+  size_t used;
+  size_t capacity;
+  uint8_t data[];
+} Batch;
+
+typedef struct Queue {
+  struct nfq_handle *h;
+  struct nfq_q_handle *qh;
+  int fd;
+  int wake[2];
+  int raw4;
+  int raw6;
+  pthread_t thread;
+  int thread_started;
+  volatile int stopping;
+  int closed;
+  napi_threadsafe_function tsfn;
+  Batch *cur;
+  uint32_t batch_packets;
+  size_t batch_bytes;
+  uint32_t copy_range;
+  uint8_t *recv_buf;
+  /* Counters (read by JavaScript through stats(); written by the reader thread only, except
+   * verdict_errors which the JavaScript thread writes). */
+  volatile uint64_t packets;
+  volatile uint64_t batches;
+  volatile uint64_t enobufs;
+  volatile uint64_t recv_errors;
+  volatile uint64_t truncated_batches;
+  volatile uint64_t queue_full_waits;
+  uint64_t verdicts;
+  uint64_t verdict_errors;
+  uint64_t raw_sent;
+  uint64_t raw_errors;
+  /* Arrival time (CLOCK_MONOTONIC ns) by packet id modulo ARRIVAL_SLOTS; written by the reader
+   * thread before the batch is handed over, read by the JavaScript thread after. */
+  uint64_t *arrival;
+  uint32_t *latency;
+  uint64_t latency_count;
+} Queue;
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static Batch *batch_new(size_t capacity) {
+  Batch *b = malloc(sizeof(Batch) + capacity);
+  if (b == NULL) return NULL;
+  b->count = 0;
+  b->used = 0;
+  b->capacity = capacity;
+  return b;
+}
+
+static int on_packet(struct nfq_q_handle *qh, struct nfgenmsg *nfmsg, struct nfq_data *nfa, void *data) {
+  (void)qh;
+  (void)nfmsg;
+  Queue *q = data;
+  struct nfqnl_msg_packet_hdr *ph = nfq_get_msg_packet_hdr(nfa);
+  if (ph == NULL) return 0;
+  unsigned char *payload = NULL;
+  int len = nfq_get_payload(nfa, &payload);
+  if (len < 0) len = 0;
+  Batch *b = q->cur;
+  size_t need = HEADER_BYTES + (((size_t)len + 3) & ~(size_t)3);
+  if (b == NULL || b->used + need > b->capacity) {
+    /* Cannot happen with the reader's headroom check (one packet per netlink message, the batch
+     * handed over before it could overflow); were it to, the packet is accepted here rather than
+     * held in the kernel queue forever. */
+    nfq_set_verdict(q->qh, ntohl(ph->packet_id), NF_ACCEPT, 0, NULL);
+    q->truncated_batches++;
+    return 0;
+  }
+  uint8_t *r = b->data + b->used;
+  uint32_t id = ntohl(ph->packet_id);
+  q->arrival[id % ARRIVAL_SLOTS] = now_ns();
+  uint32_t mark = nfq_get_nfmark(nfa);
+  uint32_t plen = (uint32_t)len;
+  uint32_t olen = plen;
+  uint32_t indev = nfq_get_indev(nfa);
+  uint32_t outdev = nfq_get_outdev(nfa);
+  uint16_t hwlen = 0;
+  uint16_t hwproto = ntohs(ph->hw_protocol);
+  uint8_t hw[8] = {0};
+  struct nfqnl_msg_packet_hw *phw = nfq_get_packet_hw(nfa);
+  if (phw != NULL) {
+    hwlen = ntohs(phw->hw_addrlen);
+    if (hwlen > 8) hwlen = 8;
+    memcpy(hw, phw->hw_addr, hwlen);
+  }
+  memcpy(r + 0, &id, 4);
+  memcpy(r + 4, &mark, 4);
+  memcpy(r + 8, &plen, 4);
+  memcpy(r + 12, &olen, 4);
+  memcpy(r + 16, &indev, 4);
+  memcpy(r + 20, &outdev, 4);
+  memcpy(r + 24, &hwlen, 2);
+  memcpy(r + 26, &hwproto, 2);
+  memcpy(r + 28, hw, 8);
+  memset(r + 36, 0, 4);
+  if (len > 0) memcpy(r + HEADER_BYTES, payload, (size_t)len);
+  b->used += need;
+  b->count++;
+  q->packets++;
+  return 0;
+}
+
+/* Runs on the JavaScript thread: one call per batch. */
+static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
+  (void)context;
+  Batch *b = data;
+  if (env == NULL || js_cb == NULL) { free(b); return; }
+  napi_value buf, count, undef;
+  void *copy;
+  /* One copy per batch into a JavaScript-owned buffer; the batch is then freed here. */
+  if (napi_create_buffer_copy(env, b->used, b->data, &copy, &buf) != napi_ok) { free(b); return; }
+  napi_create_uint32(env, b->count, &count);
+  napi_get_undefined(env, &undef);
+  free(b);
+  napi_value argv[2] = {buf, count};
+  napi_call_function(env, undef, js_cb, 2, argv, NULL);
+}
+
+static void hand_over(Queue *q) {
+  Batch *b = q->cur;
+  if (b == NULL || b->count == 0) return;
+  q->cur = batch_new(q->batch_bytes);
+  for (;;) {
+    napi_status s = napi_call_threadsafe_function(q->tsfn, b, napi_tsfn_nonblocking);
+    if (s == napi_ok) { q->batches++; return; }
+    if (s == napi_queue_full && !q->stopping) {
+      /* JavaScript is behind: wait (the kernel queue absorbs the burst, and overflows to
+       * accept when fail-open is set) rather than block in a way close() could not end. */
+      q->queue_full_waits++;
+      struct timespec ts = {0, 200000};
+      nanosleep(&ts, NULL);
+      continue;
+    }
+    free(b);
+    return;
+  }
+}
+
+static void *reader(void *arg) {
+  Queue *q = arg;
+  struct pollfd fds[2] = {{q->fd, POLLIN, 0}, {q->wake[0], POLLIN, 0}};
+  size_t headroom = HEADER_BYTES + q->copy_range + 4;
+  while (!q->stopping) {
+    int n = poll(fds, 2, -1);
+    if (n < 0) { if (errno == EINTR) continue; q->recv_errors++; break; }
+    if (fds[1].revents != 0 || q->stopping) break;
+    for (;;) {
+      if (q->cur == NULL) { q->cur = batch_new(q->batch_bytes); if (q->cur == NULL) break; }
+      ssize_t r = recv(q->fd, q->recv_buf, RECV_BYTES, MSG_DONTWAIT);
+      if (r < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        if (errno == EINTR) continue;
+        /* The kernel dropped messages for this socket (its buffer was full): counted; the
+         * packets themselves stay queued or were accepted (fail-open) by the kernel. */
+        if (errno == ENOBUFS) { q->enobufs++; continue; }
+        q->recv_errors++;
+        break;
+      }
+      nfq_handle_packet(q->h, (char *)q->recv_buf, (int)r);
+      if (q->cur->count >= q->batch_packets || q->cur->used + headroom > q->cur->capacity) hand_over(q);
+    }
+    hand_over(q);
+  }
+  return NULL;
+}
+
+static napi_value throw_error(napi_env env, const char *code, const char *msg) {
+  napi_throw_error(env, code, msg);
+  return NULL;
+}
+
+static uint32_t get_u32(napi_env env, napi_value obj, const char *key, uint32_t dflt) {
+  napi_value v;
+  bool has = false;
+  if (napi_has_named_property(env, obj, key, &has) != napi_ok || !has) return dflt;
+  napi_get_named_property(env, obj, key, &v);
+  uint32_t out = dflt;
+  if (napi_get_value_uint32(env, v, &out) != napi_ok) return dflt;
+  return out;
+}
+
+static bool get_bool(napi_env env, napi_value obj, const char *key, bool dflt) {
+  napi_value v;
+  bool has = false;
+  if (napi_has_named_property(env, obj, key, &has) != napi_ok || !has) return dflt;
+  napi_get_named_property(env, obj, key, &v);
+  bool out = dflt;
+  if (napi_get_value_bool(env, v, &out) != napi_ok) return dflt;
+  return out;
+}
+
+static void queue_close(Queue *q) {
+  if (q->closed) return;
+  q->closed = 1;
+  q->stopping = 1;
+  if (q->thread_started) {
+    ssize_t w = write(q->wake[1], "x", 1);
+    (void)w;
+    pthread_join(q->thread, NULL);
+  }
+  if (q->tsfn != NULL) napi_release_threadsafe_function(q->tsfn, napi_tsfn_release);
+  if (q->qh != NULL) nfq_destroy_queue(q->qh);
+  if (q->h != NULL) nfq_close(q->h);
+  if (q->wake[0] >= 0) close(q->wake[0]);
+  if (q->wake[1] >= 0) close(q->wake[1]);
+  if (q->raw4 >= 0) close(q->raw4);
+  if (q->raw6 >= 0) close(q->raw6);
+  free(q->cur);
+  q->cur = NULL;
+  free(q->recv_buf);
+  q->recv_buf = NULL;
+  free(q->arrival);
+  q->arrival = NULL;
+  free(q->latency);
+  q->latency = NULL;
+}
+
+static void queue_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  Queue *q = data;
+  queue_close(q);
+  free(q);
+}
+
+static Queue *unwrap(napi_env env, napi_value v) {
+  Queue *q = NULL;
+  if (napi_get_value_external(env, v, (void **)&q) != napi_ok || q == NULL) {
+    throw_error(env, "ERR_INVALID_ARG", "not a queue handle");
+    return NULL;
+  }
+  if (q->closed) { throw_error(env, "ERR_CLOSED", "queue is closed"); return NULL; }
+  return q;
+}
+
+/* open(queueNum, { copyRangeBytes, maxQueueLen, failOpen, batchPackets, rcvbufBytes }, onBatch) */
+static napi_value js_open(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 3) return throw_error(env, "ERR_INVALID_ARG", "open(queueNum, options, onBatch)");
+  uint32_t num;
+  if (napi_get_value_uint32(env, argv[0], &num) != napi_ok || num > 65535) return throw_error(env, "ERR_INVALID_ARG", "queue number 0..65535");
+  Queue *q = calloc(1, sizeof(Queue));
+  if (q == NULL) return throw_error(env, "ENOMEM", "out of memory");
+  q->fd = -1;
+  q->wake[0] = q->wake[1] = -1;
+  q->raw4 = q->raw6 = -1;
+  q->copy_range = get_u32(env, argv[1], "copyRangeBytes", 65535);
+  if (q->copy_range < 64) q->copy_range = 64;
+  if (q->copy_range > 65535) q->copy_range = 65535;
+  uint32_t maxlen = get_u32(env, argv[1], "maxQueueLen", 4096);
+  bool fail_open = get_bool(env, argv[1], "failOpen", true);
+  q->batch_packets = get_u32(env, argv[1], "batchPackets", 64);
+  if (q->batch_packets < 1) q->batch_packets = 1;
+  uint32_t rcvbuf = get_u32(env, argv[1], "rcvbufBytes", 8 * 1024 * 1024);
+  q->batch_bytes = (size_t)q->batch_packets * (HEADER_BYTES + 2048) + HEADER_BYTES + q->copy_range + 4;
+  q->recv_buf = malloc(RECV_BYTES);
+  q->arrival = calloc(ARRIVAL_SLOTS, sizeof(uint64_t));
+  q->latency = calloc(LATENCY_MAX_US + 1, sizeof(uint32_t));
+  char msg[256];
+  const char *step = NULL;
+  if (q->recv_buf == NULL || q->arrival == NULL || q->latency == NULL) { step = "malloc"; goto fail; }
+  q->h = nfq_open();
+  if (q->h == NULL) { step = "nfq_open"; goto fail; }
+  q->qh = nfq_create_queue(q->h, (uint16_t)num, on_packet, q);
+  if (q->qh == NULL) { step = "nfq_create_queue"; goto fail; }
+  if (nfq_set_mode(q->qh, NFQNL_COPY_PACKET, q->copy_range) < 0) { step = "nfq_set_mode"; goto fail; }
+  nfq_set_queue_maxlen(q->qh, maxlen);
+  /* Fail-open: when the queue is full the kernel accepts packets instead of dropping them. */
+  {
+    uint32_t flags = fail_open ? NFQA_CFG_F_FAIL_OPEN : 0;
+    if (nfq_set_queue_flags(q->qh, NFQA_CFG_F_FAIL_OPEN, flags) < 0 && fail_open) { step = "nfq_set_queue_flags(FAIL_OPEN)"; goto fail; }
+  }
+  q->fd = nfq_fd(q->h);
+  nfnl_rcvbufsiz(nfq_nfnlh(q->h), rcvbuf);
+  {
+    int one = 1;
+    /* Lost netlink messages are counted by the kernel queue, not reported as ENOBUFS storms. */
+    setsockopt(q->fd, SOL_NETLINK, NETLINK_NO_ENOBUFS, &one, sizeof one);
+  }
+  if (pipe2(q->wake, O_CLOEXEC) < 0) { step = "pipe2"; goto fail; }
+  q->raw4 = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+  q->raw6 = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+  q->cur = batch_new(q->batch_bytes);
+  napi_value name;
+  napi_create_string_utf8(env, "outpost_nfq", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_threadsafe_function(env, argv[2], NULL, name, 16, 1, NULL, NULL, NULL, call_js, &q->tsfn) != napi_ok) { step = "napi_create_threadsafe_function"; goto fail; }
+  if (pthread_create(&q->thread, NULL, reader, q) != 0) { step = "pthread_create"; goto fail; }
+  q->thread_started = 1;
+  napi_value ext;
+  napi_create_external(env, q, queue_finalize, NULL, &ext);
+  return ext;
+fail:
+  snprintf(msg, sizeof msg, "%s failed: %s", step, errno != 0 ? strerror(errno) : "unknown error");
+  queue_close(q);
+  free(q);
+  return throw_error(env, "ERR_NFQ_OPEN", msg);
+}
+
+/*
+ * verdicts(handle, Uint32Array triples [packetId, verdict, mark], count): verdict is NF_DROP (0),
+ * NF_ACCEPT (1) or NF_REPEAT (4); bit 8 set means "set the packet's mark to `mark`". Returns the
+ * number of verdicts the kernel refused.
+ */
+static napi_value js_verdicts(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 3) return throw_error(env, "ERR_INVALID_ARG", "verdicts(handle, triples, count)");
+  Queue *q = unwrap(env, argv[0]);
+  if (q == NULL) return NULL;
+  napi_typedarray_type type;
+  size_t length;
+  void *data;
+  if (napi_get_typedarray_info(env, argv[1], &type, &length, &data, NULL, NULL) != napi_ok || type != napi_uint32_array) {
+    return throw_error(env, "ERR_INVALID_ARG", "triples must be a Uint32Array");
+  }
+  uint32_t count;
+  napi_get_value_uint32(env, argv[2], &count);
+  if ((size_t)count * 3 > length) return throw_error(env, "ERR_INVALID_ARG", "count exceeds the array");
+  const uint32_t *t = data;
+  uint32_t failed = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    uint32_t id = t[i * 3], v = t[i * 3 + 1], mark = t[i * 3 + 2];
+    int rc = (v & 0x100) ? nfq_set_verdict2(q->qh, id, v & 0xff, mark, 0, NULL) : nfq_set_verdict(q->qh, id, v & 0xff, 0, NULL);
+    if (rc < 0) failed++;
+    uint64_t us = (now_ns() - q->arrival[id % ARRIVAL_SLOTS]) / 1000;
+    q->latency[us < LATENCY_MAX_US ? us : LATENCY_MAX_US]++;
+  }
+  q->latency_count += count;
+  q->verdicts += count;
+  q->verdict_errors += failed;
+  napi_value out;
+  napi_create_uint32(env, failed, &out);
+  return out;
+}
+
+/* sendRaw(handle, family 4|6, packet Buffer (IP header first), destination address bytes) */
+static napi_value js_send_raw(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 4) return throw_error(env, "ERR_INVALID_ARG", "sendRaw(handle, family, packet, dst)");
+  Queue *q = unwrap(env, argv[0]);
+  if (q == NULL) return NULL;
+  uint32_t family;
+  napi_get_value_uint32(env, argv[1], &family);
+  void *pkt, *dst;
+  size_t plen, dlen;
+  if (napi_get_buffer_info(env, argv[2], &pkt, &plen) != napi_ok || napi_get_buffer_info(env, argv[3], &dst, &dlen) != napi_ok) {
+    return throw_error(env, "ERR_INVALID_ARG", "packet and dst must be Buffers");
+  }
+  ssize_t rc = -1;
+  if (family == 4 && dlen == 4 && q->raw4 >= 0) {
+    struct sockaddr_in sa = {0};
+    sa.sin_family = AF_INET;
+    memcpy(&sa.sin_addr, dst, 4);
+    rc = sendto(q->raw4, pkt, plen, 0, (struct sockaddr *)&sa, sizeof sa);
+  } else if (family == 6 && dlen == 16 && q->raw6 >= 0) {
+    struct sockaddr_in6 sa = {0};
+    sa.sin6_family = AF_INET6;
+    memcpy(&sa.sin6_addr, dst, 16);
+    rc = sendto(q->raw6, pkt, plen, 0, (struct sockaddr *)&sa, sizeof sa);
+  }
+  if (rc < 0) q->raw_errors++; else q->raw_sent++;
+  napi_value out;
+  napi_get_boolean(env, rc >= 0, &out);
+  return out;
+}
+
+static void set_num(napi_env env, napi_value obj, const char *key, uint64_t v) {
+  napi_value n;
+  napi_create_double(env, (double)v, &n);
+  napi_set_named_property(env, obj, key, n);
+}
+
+static napi_value js_stats(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  Queue *q = unwrap(env, argv[0]);
+  if (q == NULL) return NULL;
+  napi_value o;
+  napi_create_object(env, &o);
+  set_num(env, o, "packets", q->packets);
+  set_num(env, o, "batches", q->batches);
+  set_num(env, o, "enobufs", q->enobufs);
+  set_num(env, o, "recvErrors", q->recv_errors);
+  set_num(env, o, "truncatedBatches", q->truncated_batches);
+  set_num(env, o, "queueFullWaits", q->queue_full_waits);
+  set_num(env, o, "verdicts", q->verdicts);
+  set_num(env, o, "verdictErrors", q->verdict_errors);
+  set_num(env, o, "rawSent", q->raw_sent);
+  set_num(env, o, "rawErrors", q->raw_errors);
+  return o;
+}
+
+/* latency(handle, reset): { count, p50Us, p99Us, p999Us, maxUs } of the time packets spent in
+ * user space since the last reset (maxUs LATENCY_MAX_US means "at least"). */
+static napi_value js_latency(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  Queue *q = unwrap(env, argv[0]);
+  if (q == NULL) return NULL;
+  bool reset = false;
+  if (argc > 1) napi_get_value_bool(env, argv[1], &reset);
+  uint64_t n = q->latency_count, seen = 0;
+  double p50 = 0, p99 = 0, p999 = 0, max = 0;
+  int have50 = 0, have99 = 0, have999 = 0;
+  for (uint32_t us = 0; us <= LATENCY_MAX_US; us++) {
+    uint32_t c = q->latency[us];
+    if (c == 0) continue;
+    seen += c;
+    max = us;
+    if (!have50 && seen * 2 >= n) { p50 = us; have50 = 1; }
+    if (!have99 && seen * 100 >= n * 99) { p99 = us; have99 = 1; }
+    if (!have999 && seen * 1000 >= n * 999) { p999 = us; have999 = 1; }
+  }
+  napi_value o;
+  napi_create_object(env, &o);
+  set_num(env, o, "count", n);
+  set_num(env, o, "p50Us", (uint64_t)p50);
+  set_num(env, o, "p99Us", (uint64_t)p99);
+  set_num(env, o, "p999Us", (uint64_t)p999);
+  set_num(env, o, "maxUs", (uint64_t)max);
+  if (reset) { memset(q->latency, 0, (LATENCY_MAX_US + 1) * sizeof(uint32_t)); q->latency_count = 0; }
+  return o;
+}
+
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  Queue *q = NULL;
+  if (napi_get_value_external(env, argv[0], (void **)&q) == napi_ok && q != NULL) queue_close(q);
+  return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+    {"open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL},
+    {"verdicts", NULL, js_verdicts, NULL, NULL, NULL, napi_default, NULL},
+    {"sendRaw", NULL, js_send_raw, NULL, NULL, NULL, napi_default, NULL},
+    {"stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL},
+    {"latency", NULL, js_latency, NULL, NULL, NULL, napi_default, NULL},
+    {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,66 @@
+/**
+ * Inline mode's start-up refusals, each with its code, before anything is installed: no policy,
+ * a privilege drop asked for, a queue that cannot be opened, a table nft refuses (the queue is
+ * then closed again). The addon is a stand-in here; the real one is exercised by
+ * test/inline-lab.test.ts.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { controlArea } from './area.js';
+import { controlConfigSection } from './config.js';
+import { sectionDefaults } from '../area.js';
+import { InlineService } from './inline/service.js';
+import type { NfqAddon, NfqHandle } from './inline/native.js';
+
+const quiet = { info: () => {}, error: () => {} };
+const allowAll = () => ({ decide: () => ({ verdict: 'allow' as const, reason: 'default' as const, ruleId: 'default' }) });
+
+function cfg(enabled: boolean) {
+  const c = sectionDefaults(controlConfigSection);
+  c.inline.enabled = enabled;
+  return c;
+}
+
+function fakeAddon(openThrows = false) {
+  const calls: string[] = [];
+  const addon: NfqAddon = {
+    open: (q) => { calls.push(`open ${q}`); if (openThrows) throw new Error('nfq_create_queue failed: Operation not permitted'); return {} as NfqHandle; },
+    verdicts: () => 0,
+    sendRaw: () => true,
+    stats: () => ({ packets: 0, batches: 0, enobufs: 0, recvErrors: 0, truncatedBatches: 0, queueFullWaits: 0, verdicts: 0, verdictErrors: 0, rawSent: 0, rawErrors: 0 }),
+    latency: () => ({ count: 0, p50Us: 0, p99Us: 0, p999Us: 0, maxUs: 0 }),
+    close: () => { calls.push('close'); },
+  };
+  return { addon, calls };
+}
+
+test('off by default: nothing is made', () => {
+  const parts = controlArea.create(cfg(false), { logger: quiet, runAsUser: '' }) as { inline: unknown; services?: unknown };
+  assert.equal(parts.inline, null);
+  assert.equal(parts.services, undefined);
+});
+
+test('on without a policy, or with runAsUser: CONTROL_INLINE_UNSUPPORTED', () => {
+  assert.throws(() => controlArea.create(cfg(true), { logger: quiet, runAsUser: '' }), (e: Error & { code?: string }) => e.code === 'CONTROL_INLINE_UNSUPPORTED' && /policy/.test(e.message));
+  assert.throws(() => controlArea.create(cfg(true), { logger: quiet, runAsUser: 'outpost', policy: allowAll }), (e: Error & { code?: string }) => e.code === 'CONTROL_INLINE_UNSUPPORTED' && /runAsUser/.test(e.message));
+  const parts = controlArea.create(cfg(true), { logger: quiet, runAsUser: '', policy: allowAll }) as { inline: unknown; services?: unknown[] };
+  assert.ok(parts.inline instanceof InlineService);
+  assert.equal(parts.services?.length, 1);
+});
+
+test('a queue that cannot be opened: CONTROL_INLINE_QUEUE_FAILED, nft never run', async () => {
+  const { addon, calls } = fakeAddon(true);
+  const svc = new InlineService({ cfg: cfg(true).inline, policy: allowAll, logger: quiet, addon, nft: '/nonexistent/nft' });
+  await assert.rejects(svc.start(), (e: Error & { code?: string }) => e.code === 'CONTROL_INLINE_QUEUE_FAILED' && /Operation not permitted/.test(e.message));
+  assert.deepEqual(calls, ['open 3127']);
+});
+
+test('a table nft refuses: CONTROL_NFT_FAILED and the queue is closed again', async () => {
+  const { addon, calls } = fakeAddon();
+  const svc = new InlineService({ cfg: cfg(true).inline, policy: allowAll, logger: quiet, addon, nft: '/nonexistent/nft' });
+  await assert.rejects(svc.start(), (e: Error & { code?: string }) => e.code === 'CONTROL_NFT_FAILED');
+  assert.deepEqual(calls, ['open 3127', 'close']);
+  assert.equal(svc.running, false);
+  await svc.stop(); // nothing installed, nothing to remove
+  assert.deepEqual(calls, ['open 3127', 'close']);
+});

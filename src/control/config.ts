@@ -1,0 +1,150 @@
+/**
+ * The `control` section of the configuration: enforcement of sanctions. `control.inline` is the
+ * inline verdict path (nftables table + NFQUEUE + the native addon, src/control/inline/). Its type
+ * and JSON-schema fragment are composed into the full schema by src/config/schema.ts.
+ */
+import type { ConfigSection } from '../area.js';
+
+export interface InlineConfig {
+  enabled: boolean;
+  queueNumber: number;
+  tcpPorts: number[];
+  udpPorts: number[];
+  dnsPorts: number[];
+  dnsNxdomain: boolean;
+  failClosed: boolean;
+  maxPacketsPerFlow: number;
+  batchPackets: number;
+  maxQueueLength: number;
+  resetServer: boolean;
+}
+
+export interface SpanConfig {
+  resetInjection: boolean;
+  tcpPorts: number[];
+}
+
+export interface ControlConfig {
+  inline: InlineConfig;
+  span: SpanConfig;
+}
+
+const port = { type: 'integer', minimum: 1, maximum: 65535 } as const;
+
+export const inlineConfigSchema: ConfigSection<InlineConfig>['schema'] = {
+  type: 'object',
+  additionalProperties: false,
+  default: {} as InlineConfig,
+  description: 'Inline mode: Outpost installs its own nftables table (`inet outpost`) on the gateway it runs on, sends the first packets of new flows on the ports below to an NFQUEUE, and gives each flow a verdict from the name its first packets carry (TLS SNI, QUIC SNI, HTTP Host, DNS query name). Once a flow has a verdict, a connmark lets its later packets skip the queue. Requires root without runAsUser (verdicts need CAP_NET_ADMIN), nftables and the native addon (libnetfilter-queue). Restart required.',
+  required: ['enabled', 'queueNumber', 'tcpPorts', 'udpPorts', 'dnsPorts', 'dnsNxdomain', 'failClosed', 'maxPacketsPerFlow', 'batchPackets', 'maxQueueLength', 'resetServer'],
+  properties: {
+    enabled: {
+      type: 'boolean',
+      default: false,
+      description: 'Turn inline mode on. Off: no table is installed and nothing is queued.',
+    },
+    queueNumber: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 65535,
+      default: 3127,
+      description: 'NFQUEUE number the table sends packets to (must not be used by another program on the gateway).',
+    },
+    tcpPorts: {
+      type: 'array',
+      items: port,
+      uniqueItems: true,
+      maxItems: 64,
+      default: [80, 443],
+      description: 'TCP destination ports whose new flows are judged (TLS SNI, HTTP Host). A blocked flow is reset: the kernel answers the client with a TCP RST (nft `reject with tcp reset`).',
+    },
+    udpPorts: {
+      type: 'array',
+      items: port,
+      uniqueItems: true,
+      maxItems: 64,
+      default: [443],
+      description: 'UDP destination ports whose new flows are judged (QUIC SNI from the decrypted Initial). A blocked QUIC flow is dropped, so the browser falls back to TCP, where the SNI is judged again.',
+    },
+    dnsPorts: {
+      type: 'array',
+      items: port,
+      uniqueItems: true,
+      maxItems: 8,
+      default: [53],
+      description: 'UDP destination ports of DNS queries judged when dnsNxdomain is on (through the gateway and to a resolver on the gateway itself).',
+    },
+    dnsNxdomain: {
+      type: 'boolean',
+      default: false,
+      description: 'Answer DNS queries (UDP) for blocked names with NXDOMAIN (RFC 1035 §4.1.1 RCODE 3) instead of letting them through. Off: DNS is not queued at all.',
+    },
+    failClosed: {
+      type: 'boolean',
+      default: false,
+      description: 'Off (default, fail-open): the queue rule has `bypass` and the queue is fail-open, so when Outpost is not running, hangs or falls behind, packets pass unjudged. On (fail-closed): the new flows on the ports above are dropped while Outpost is not reading the queue (crash, hang, restart) or its queue is full. Risk: a crashed daemon cuts the office off from the web on those ports until it is restarted or the table is deleted (`nft delete table inet outpost`); a clean stop removes the table either way.',
+    },
+    maxPacketsPerFlow: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 64,
+      default: 8,
+      description: 'Packets of one flow looked at for a name. A flow with no name by then gets the default verdict (allow), counted as inline.verdicts.default.',
+    },
+    batchPackets: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 1024,
+      default: 64,
+      description: 'Most packets handed from the queue reader thread to JavaScript in one batch (a batch is also handed over as soon as the queue is empty).',
+    },
+    maxQueueLength: {
+      type: 'integer',
+      minimum: 64,
+      maximum: 1048576,
+      default: 4096,
+      description: 'Packets the kernel holds in the queue waiting for a verdict; beyond it packets are accepted (fail-open) or dropped (fail-closed).',
+    },
+    resetServer: {
+      type: 'boolean',
+      default: true,
+      description: 'When a TCP flow is blocked, also send the server a TCP RST in the client\'s name (raw socket, sequence number of the blocked segment), so it frees the connection at once.',
+    },
+  },
+};
+
+export const controlConfigSection: ConfigSection<ControlConfig> = {
+  key: 'control',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    default: {} as ControlConfig,
+    description: 'Control: enforcement of app sanctions.',
+    required: ['inline', 'span'],
+    properties: {
+      inline: inlineConfigSchema,
+      span: {
+        type: 'object',
+        additionalProperties: false,
+        default: {} as SpanConfig,
+        description: 'SPAN mode (Outpost sees a mirror of the traffic, not the traffic itself): optional TCP reset injection for blocked flows.',
+        required: ['resetInjection', 'tcpPorts'],
+        properties: {
+          resetInjection: {
+            type: 'boolean',
+            default: false,
+            description: 'When a TCP flow seen on a capture interface is blocked by the verdict policy (TLS SNI, HTTP Host), send a TCP RST to both ends out of that interface (libpcap pcap_inject; the mirror port must accept transmitted frames). Best effort: the reset only works if it reaches each end before the other end\'s next segment, a race it often loses on a fast LAN (BENCHMARKS.md gives the measured win rate). Restart required.',
+          },
+          tcpPorts: {
+            type: 'array',
+            items: port,
+            uniqueItems: true,
+            maxItems: 64,
+            default: [80, 443],
+            description: 'TCP server ports whose flows are judged for reset injection.',
+          },
+        },
+      },
+    },
+  },
+};

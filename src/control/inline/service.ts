@@ -1,0 +1,109 @@
+/**
+ * Inline mode as a daemon service: at start the queue is opened first (so that no packet meets a
+ * table nobody reads), then the table installed, replacing atomically any table a crashed run
+ * left (src/control/inline/nft.ts); at stop the table is removed first (traffic then flows
+ * unjudged, as when Outpost is not installed), then the queue closed.
+ */
+import type { Service } from '../../lifecycle.js';
+import { OutpostError } from '../../errors.js';
+import type { VerdictPolicy } from '../policy-types.js';
+import type { InlineConfig } from '../config.js';
+import { InlineEngine, type InlineDecision } from './engine.js';
+import { installScript, removeScript, runNft } from './nft.js';
+import { loadNfqAddon, type NfqAddon, type NfqHandle, type NfqLatency } from './native.js';
+
+/** Structural subset of the daemon's logger. */
+export interface InlineLogger {
+  info(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface InlineServiceOptions {
+  cfg: InlineConfig;
+  policy: () => VerdictPolicy;
+  logger: InlineLogger;
+  onDecision?: (d: InlineDecision) => void;
+  /** The nft binary (tests may point elsewhere). */
+  nft?: string;
+  /** The addon; loaded on start by default. */
+  addon?: NfqAddon;
+}
+
+export class InlineService implements Service {
+  readonly name = 'inline';
+  engine: InlineEngine | null = null;
+  private addon: NfqAddon | null = null;
+  private handle: NfqHandle | null = null;
+  private tableInstalled = false;
+
+  constructor(private readonly options: InlineServiceOptions) {}
+
+  get running(): boolean { return this.handle !== null && this.tableInstalled; }
+
+  async start(): Promise<void> {
+    const { cfg, logger } = this.options;
+    const addon = this.options.addon ?? loadNfqAddon();
+    this.addon = addon;
+    const engine = new InlineEngine({
+      cfg,
+      policy: this.options.policy,
+      sink: {
+        verdicts: (t, n) => { if (this.handle !== null) addon.verdicts(this.handle, t, n); },
+        sendRaw: (r) => this.handle !== null && addon.sendRaw(this.handle, r.family, r.packet, r.dst),
+      },
+      ...(this.options.onDecision !== undefined ? { onDecision: this.options.onDecision } : {}),
+    });
+    this.engine = engine;
+    try {
+      this.handle = addon.open(cfg.queueNumber, {
+        copyRangeBytes: 65535, maxQueueLen: cfg.maxQueueLength, failOpen: !cfg.failClosed, batchPackets: cfg.batchPackets,
+      }, engine.onBatch);
+    } catch (err) {
+      const reason = (err as Error).message;
+      throw new OutpostError('CONTROL_INLINE_QUEUE_FAILED', { queue: cfg.queueNumber, reason }, { details: { queue: cfg.queueNumber, reason }, cause: err });
+    }
+    try {
+      await runNft(installScript(cfg), this.options.nft);
+      this.tableInstalled = true;
+    } catch (err) {
+      addon.close(this.handle);
+      this.handle = null;
+      throw err;
+    }
+    logger.info({ queue: cfg.queueNumber, tcpPorts: cfg.tcpPorts, udpPorts: cfg.udpPorts, dnsNxdomain: cfg.dnsNxdomain, failClosed: cfg.failClosed }, 'inline mode on: nftables table inet outpost installed');
+  }
+
+  async stop(): Promise<void> {
+    if (this.tableInstalled) {
+      try {
+        await runNft(removeScript(), this.options.nft);
+        this.tableInstalled = false;
+      } catch (err) {
+        this.options.logger.error({ err }, 'cannot remove the nftables table inet outpost (remove it with: nft delete table inet outpost)');
+      }
+    }
+    if (this.handle !== null && this.addon !== null) {
+      this.addon.close(this.handle);
+      this.handle = null;
+    }
+  }
+
+  /** Time queued packets spent in user space since the last reset (undefined when not running). */
+  latency(reset = false): NfqLatency | undefined {
+    return this.handle !== null && this.addon !== null ? this.addon.latency(this.handle, reset) : undefined;
+  }
+
+  counters(): Record<string, number> {
+    const out: Record<string, number> = { ...(this.engine?.snapshot() ?? {}) };
+    if (this.handle !== null && this.addon !== null) {
+      const s = this.addon.stats(this.handle);
+      out['inline.queue.packets'] = s.packets;
+      out['inline.queue.batches'] = s.batches;
+      out['inline.queue.enobufs'] = s.enobufs;
+      out['inline.queue.recv_errors'] = s.recvErrors;
+      out['inline.queue.full_waits'] = s.queueFullWaits;
+      out['inline.queue.verdict_errors'] = s.verdictErrors;
+    }
+    return out;
+  }
+}

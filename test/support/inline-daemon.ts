@@ -1,0 +1,49 @@
+/**
+ * `outpost run` for the inline lab and bench: the same runDaemon the CLI calls, given a verdict
+ * policy from outside (the daemon takes one; the sanction policy proper lives in
+ * src/control/policy.ts). This policy blocks the names listed in a file (one per line, a name
+ * blocks its subdomains too) and reads the file again when it changes, so a test changes the
+ * policy by writing the file.
+ *
+ *   node --import tsx test/support/inline-daemon.ts <config.yaml> <blocklist.txt>
+ *
+ * OUTPOST_LAB_NFT names another nft program (the lab's stand-in where the kernel has no nf_tables
+ * queue expression and the lab installed equal iptables-legacy rules itself).
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { loadConfig } from '../../src/config/index.js';
+import { runDaemon } from '../../src/daemon.js';
+import type { VerdictPolicy, VerdictRequest, VerdictDecision } from '../../src/control/policy-types.js';
+
+export class FileBlockPolicy implements VerdictPolicy {
+  private names = new Set<string>();
+  private mtimeMs = -1;
+  private checkedAt = 0;
+  constructor(private readonly path: string) { this.reload(); }
+  private reload(): void {
+    const st = statSync(this.path, { throwIfNoEntry: false });
+    const m = st?.mtimeMs ?? 0;
+    if (m === this.mtimeMs) return;
+    this.mtimeMs = m;
+    this.names = new Set((st ? readFileSync(this.path, 'utf8') : '').split('\n').map((l) => l.trim().toLowerCase()).filter(Boolean));
+  }
+  decide(r: VerdictRequest): VerdictDecision {
+    // At most one stat every 100 ms: a change applies to new flows well within a second.
+    if (r.nowMs - this.checkedAt >= 100) { this.checkedAt = r.nowMs; this.reload(); }
+    for (let n = r.name; n !== ''; n = n.includes('.') ? n.slice(n.indexOf('.') + 1) : '') {
+      if (this.names.has(n)) return { verdict: 'block', reason: 'rule', ruleId: `blocklist:${n}`, appName: n };
+    }
+    return { verdict: 'allow', reason: 'default', ruleId: 'default' };
+  }
+}
+
+const [configPath, listPath] = process.argv.slice(2);
+if (configPath !== undefined && listPath !== undefined) {
+  const policy = new FileBlockPolicy(listPath);
+  const code = await runDaemon(loadConfig(configPath), configPath, {
+    verdictPolicy: () => policy,
+    ...(process.env.OUTPOST_LAB_NFT ? { nftCommand: process.env.OUTPOST_LAB_NFT } : {}),
+    onInlineDecision: (d) => process.stderr.write(`${JSON.stringify({ inline: d.decision.verdict, name: d.request.name, source: d.request.nameSource, client: d.request.clientIp })}\n`),
+  });
+  process.exit(code);
+}
