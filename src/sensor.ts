@@ -147,13 +147,17 @@ export class Sensor {
 
   /**
    * For a new flow without handshake whose ports tell nothing: the endpoint the other one had
-   * resolved through DNS is the server. Called once per such flow (rare: most flows have a
-   * system or registered port on one side), so formatting the two addresses here is acceptable.
+   * resolved through DNS is the server. Called once per such flow; the two addresses are
+   * formatted only when the name cache may hold one of them (DnsNameCache.mayHoldAddress).
    */
   private readonly serverHint = (t: FlowTable, slot: number): 0 | 1 | 2 => {
     if (this.nameCache.size === 0) return 0;
     const k = slot << 2;
     const v4 = t.ipVersion[slot] === 4;
+    // Neither address was resolved by anyone (most such flows): answered without formatting them.
+    const A = t.addrA, B = t.addrB;
+    if (!this.nameCache.mayHoldAddress(v4, A[k]!, A[k + 1]!, A[k + 2]!, A[k + 3]!)
+      && !this.nameCache.mayHoldAddress(v4, B[k]!, B[k + 1]!, B[k + 2]!, B[k + 3]!)) return 0;
     const a = v4 ? ipv4ToString(t.addrA[k + 3]!) : ipv6ToString(t.addrA[k]!, t.addrA[k + 1]!, t.addrA[k + 2]!, t.addrA[k + 3]!);
     const b = v4 ? ipv4ToString(t.addrB[k + 3]!) : ipv6ToString(t.addrB[k]!, t.addrB[k + 1]!, t.addrB[k + 2]!, t.addrB[k + 3]!);
     const atMs = Math.floor(t.firstSeenUs[slot]! / 1000);

@@ -67,6 +67,21 @@ export class DecodedPacket {
   payloadLength = 0;
   /** How many tunnel headers were removed to reach the inner packet. */
   tunnelDepth = 0;
+
+  constructor() {
+    // V8 records in an object's hidden class whether a number field holds small integers only
+    // (31-bit) or any number; the first larger value widens it and deoptimizes every optimized
+    // function that touched the object. Address words, sequence numbers and fragment ids reach
+    // 2^30 at some packet mid-capture (an IPv6 address, a fragment): widened here, before any
+    // code is optimized, so that this happens once at start instead of mid-replay.
+    const wide = 2 ** 32 - 1;
+    this.src0 = this.src1 = this.src2 = this.src3 = wide;
+    this.dst0 = this.dst1 = this.dst2 = this.dst3 = wide;
+    this.tcpSeq = this.fragmentId = wide;
+    this.src0 = this.src1 = this.src2 = this.src3 = 0;
+    this.dst0 = this.dst1 = this.dst2 = this.dst3 = 0;
+    this.tcpSeq = this.fragmentId = 0;
+  }
 }
 
 export interface DecoderOptions {

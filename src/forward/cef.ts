@@ -205,9 +205,22 @@ function cefRowsOf(classUid: number | undefined): CefMapping[] {
   return CEF_MAP.filter((m) => m.classes === 'all' || (classUid !== undefined && m.classes.includes(classUid)));
 }
 
-const CEF_CLASSES = [...new Set(CEF_MAP.flatMap((m) => (m.classes === 'all' ? [] : m.classes)))];
-const writeOther = generateWriter(cefRowsOf(undefined));
-const WRITERS = new Map<number, (ev: Obj) => string>(CEF_CLASSES.map((c) => [c, generateWriter(cefRowsOf(c))]));
+const CEF_CLASSES = new Set(CEF_MAP.flatMap((m) => (m.classes === 'all' ? [] : m.classes)));
+/**
+ * Writers per class, generated at a class's first event: every process that loads the sink table
+ * (a replay, `outpost config`) would otherwise generate and compile them at start without writing
+ * one CEF line.
+ */
+let writeOther: ((ev: Obj) => string) | undefined;
+const WRITERS = new Map<number, (ev: Obj) => string>();
+function writerFor(cls: unknown): (ev: Obj) => string {
+  if (typeof cls === 'number' && CEF_CLASSES.has(cls)) {
+    let w = WRITERS.get(cls);
+    if (w === undefined) WRITERS.set(cls, (w = generateWriter(cefRowsOf(cls))));
+    return w;
+  }
+  return writeOther ??= generateWriter(cefRowsOf(undefined));
+}
 
 /**
  * The CEF line for one OCSF event. `h` is the sink's configured Device Vendor / Product / Version
@@ -219,7 +232,7 @@ const WRITERS = new Map<number, (ev: Obj) => string>(CEF_CLASSES.map((c) => [c, 
  */
 export function toCef(ev: Obj, h?: CefHeader | string): string {
   const cls = ev['class_uid'];
-  const e = ((typeof cls === 'number' ? WRITERS.get(cls) : undefined) ?? writeOther)(ev);
+  const e = writerFor(cls)(ev);
   const className = str(ev['class_name']) ?? 'OCSF event';
   const activity = str(ev['activity_name']);
   const prefix = typeof h === 'string' ? h : h !== undefined ? cefPrefix(h) : productPrefix(ev);

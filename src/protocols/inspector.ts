@@ -93,6 +93,22 @@ export class FlowInspector {
   /** 1 once a flow needs no more packets. */
   private finished = new Uint8Array(0);
   private readonly cur = new CurrentPacket();
+  /*
+   * What each analyzer declares, read once here into bit sets (bit i: analyzer i) so that the
+   * per-packet loop reads integers of the inspector instead of properties of seven analyzer
+   * classes (a megamorphic load per property per probe).
+   */
+  /** Candidates per transport: TRANSPORT_TCP / TRANSPORT_UDP bits. */
+  private readonly tcpCandidates: number;
+  private readonly udpCandidates: number;
+  /** Analyzers probed on packets without payload (bare SYNs). */
+  private readonly probeEmptyMask: number;
+  /** Analyzers that follow their flows for their whole life. */
+  private readonly everyPacketMask: number;
+  /** Analyzers that list their ports (FlowAnalyzer.ports). */
+  private readonly portKeyedMask: number;
+  /** Per port: the port-keyed analyzers listing it; empty when none is registered. */
+  private readonly portAnalyzers: Int32Array;
 
   constructor(settings: InspectorSettings = DEFAULT_INSPECTOR_SETTINGS, protocols: readonly ProtocolDescriptor[] = PROTOCOLS) {
     this.settings = settings;
@@ -102,6 +118,19 @@ export class FlowInspector {
     // Exclusion is a bit per analyzer in one 31-bit integer.
     if (list.length > 31) throw new OutpostError('INTERNAL', { reason: 'more than 31 flow analyzers registered' });
     this.analyzers = list;
+    let tcp = 0, udp = 0, empty = 0, every = 0, keyed = 0;
+    for (let i = 0; i < list.length; i++) {
+      const a = list[i]!, bit = 1 << i;
+      if ((a.transports & TRANSPORT_TCP) !== 0) tcp |= bit;
+      if ((a.transports & TRANSPORT_UDP) !== 0) udp |= bit;
+      if (a.probeEmpty) empty |= bit;
+      if (a.everyPacket) every |= bit;
+      if (a.ports !== undefined) keyed |= bit;
+    }
+    this.tcpCandidates = tcp; this.udpCandidates = udp;
+    this.probeEmptyMask = empty; this.everyPacketMask = every; this.portKeyedMask = keyed;
+    this.portAnalyzers = new Int32Array(keyed === 0 ? 0 : 65536);
+    for (let i = 0; i < list.length; i++) for (const port of list[i]!.ports ?? []) this.portAnalyzers[port & 0xffff]! |= 1 << i;
   }
 
   /** Receives every DNS message (name cache, DNS Activity events); null = DNS not inspected. */
@@ -145,6 +174,10 @@ export class FlowInspector {
     let ins = this.inspections[slot];
     if (ins === undefined) {
       ins = new Inspection();
+      // Port-keyed analyzers whose ports the flow does not use would answer NOT_MINE to every
+      // probe: excluded now, once per flow.
+      const keyed = this.portKeyedMask;
+      if (keyed !== 0) ins.excluded = keyed & ~(this.portAnalyzers[p.srcPort]! | this.portAnalyzers[p.dstPort]!);
       this.inspections[slot] = ins;
       this.findings[slot] = ins.findings;
     }
@@ -152,12 +185,13 @@ export class FlowInspector {
     pc.p = p; pc.buf = buf; pc.tsUs = tsUs; pc.syn = syn; pc.flowUid = uid;
     pc.clientDecidedBySyn = t.clientKnown(slot);
     pc.fromClient = t.lastPacketFromClient !== ins.swapped;
-    if (ins.owner === UNDECIDED && !this.decide(t, slot, ins, pc, proto === IPPROTO_TCP ? TRANSPORT_TCP : TRANSPORT_UDP)) {
+    if (ins.owner === UNDECIDED && !this.decide(t, slot, ins, pc, proto === IPPROTO_TCP ? this.tcpCandidates : this.udpCandidates)) {
       this.packetSeen(slot, ins, len);
       return;
     }
-    const a = this.analyzers[ins.owner]!;
-    if (a.everyPacket) { a.feed(ins.state, pc, ins); return; }
+    const owner = ins.owner;
+    const a = this.analyzers[owner]!;
+    if ((this.everyPacketMask & (1 << owner)) !== 0) { a.feed(ins.state, pc, ins); return; }
     if (a.feed(ins.state, pc, ins) === Feed.STOP) ins.owner = NONE;
     this.packetSeen(slot, ins, len);
   }
@@ -167,17 +201,21 @@ export class FlowInspector {
    * state is created and the packet is to be fed); false when the flow stays undecided or was
    * settled without an owner (ins.owner NONE).
    */
-  private decide(t: FlowTable, slot: number, ins: Inspection, pc: CurrentPacket, transport: number): boolean {
+  private decide(t: FlowTable, slot: number, ins: Inspection, pc: CurrentPacket, candidates: number): boolean {
     const p = pc.p, len = p.payloadLength;
     if (pc.syn) {
       // Keep the ISN: a ClientHello split across segments is reassembled from it.
       if (pc.fromClient) ins.clientNext = (p.tcpSeq + 1) >>> 0; else ins.serverNext = (p.tcpSeq + 1) >>> 0;
     }
     const analyzers = this.analyzers;
-    for (let i = 0; i < analyzers.length; i++) {
+    // The transport's analyzers not excluded for this flow, in registry order.
+    let left = candidates & ~ins.excluded;
+    if (len === 0) left &= this.probeEmptyMask;
+    for (let i = 0; left !== 0; i++) {
+      const bit = 1 << i;
+      if ((left & bit) === 0) continue;
+      left &= ~bit;
       const a = analyzers[i]!;
-      if ((a.transports & transport) === 0 || (ins.excluded & (1 << i)) !== 0) continue;
-      if (len === 0 && !a.probeEmpty) continue;
       const r = a.probe(pc, ins);
       if (r === Probe.NOT_YET) continue;
       if (r === Probe.NOT_MINE) { ins.excluded |= 1 << i; continue; }

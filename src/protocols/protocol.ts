@@ -138,6 +138,13 @@ export interface FlowAnalyzer<S = unknown> {
    * (a QUIC Initial may be the server's, RFC 9000 §14.1 pads both).
    */
   readonly provesClient?: boolean;
+  /**
+   * A port-keyed analyzer lists its ports here: its probe answers NOT_MINE on every packet of a
+   * flow neither of whose ports is listed (a flow's ports never change). The inspector then
+   * excludes it once, when the flow's inspection starts, instead of probing it packet after
+   * packet. Unset: probed whatever the ports (content probes).
+   */
+  readonly ports?: readonly number[];
   probe(pc: PacketContext, ctx: FlowContext): Probe;
   start(pc: PacketContext, ctx: FlowContext): S;
   feed(state: S, pc: PacketContext, ctx: FlowContext): Feed;

@@ -10,7 +10,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PROTOCOLS } from './registry.js';
-import { CounterSets, type FlowAnalyzerEnv, type ProtocolDescriptor } from './protocol.js';
+import { CounterSets, Probe, TRANSPORT_TCP, TRANSPORT_UDP, type FlowAnalyzerEnv, type FlowContext, type PacketContext, type ProtocolDescriptor } from './protocol.js';
+import { DecodedPacket } from '../decode/decoder.js';
+import { IPPROTO_TCP, IPPROTO_UDP } from '../decode/constants.js';
+import { mulberry32 } from '../../test/support/prng.js';
 import { DEFAULT_INSPECTOR_SETTINGS, FlowInspector } from './inspector.js';
 import { LocalProtocols } from './local.js';
 import { FUZZ_TARGETS, type FuzzTarget } from '../../test/fuzz/targets.js';
@@ -131,4 +134,41 @@ test('the inspector and the dispatcher report the union of the registered counte
   const reported = new Set([...Object.keys(inspector.counters()), ...Object.keys(local.counters())]);
   const registered = new Set(PROTOCOLS.flatMap(counterNames));
   assert.deepEqual([...reported].sort(), [...registered].sort());
+});
+
+test('an analyzer that lists its ports answers NOT_MINE on every other port, as the inspector assumes when it excludes it up front', () => {
+  const rnd = mulberry32(88);
+  const env: FlowAnalyzerEnv = { settings: DEFAULT_INSPECTOR_SETTINGS, counters: new CounterSets(), onDnsMessage: () => {}, onInspectedDns: null, onLogon: () => {} };
+  const keyed = PROTOCOLS.flatMap((d) => (d.flow !== undefined ? [d.flow(env)] : [])).filter((a) => a.ports !== undefined);
+  assert.deepEqual(keyed.map((a) => a.name).sort(), ['dns', 'kerberos', 'radius']);
+  const buf = Buffer.alloc(1500);
+  const p = new DecodedPacket();
+  const ctx: FlowContext = { findings: {}, clientNext: -1, serverNext: -1 };
+  const pc: { -readonly [K in keyof PacketContext]: PacketContext[K] } = { p, buf, tsUs: 0, fromClient: true, clientDecidedBySyn: false, syn: false, flowUid: 1 };
+  for (const a of keyed) {
+    const ports = new Set(a.ports);
+    const transports = [TRANSPORT_TCP, TRANSPORT_UDP].filter((t) => (a.transports & t) !== 0);
+    // Every unlisted port, on either side, against a random unlisted one, with random payloads.
+    const other = (): number => { let x; do x = Math.floor(rnd() * 65536); while (ports.has(x)); return x; };
+    for (let port = 0; port < 65536; port++) {
+      if (ports.has(port)) continue;
+      p.protocol = transports[port % transports.length] === TRANSPORT_TCP ? IPPROTO_TCP : IPPROTO_UDP;
+      if ((port & 63) === 0) {
+        p.payloadOffset = 0; p.payloadLength = (port & 64) === 0 ? 0 : 1 + Math.floor(rnd() * 1400);
+        for (let j = 0; j < p.payloadLength; j++) buf[j] = Math.floor(rnd() * 256);
+      }
+      pc.fromClient = (port & 1) === 0;
+      p.srcPort = port; p.dstPort = other();
+      assert.equal(a.probe(pc, ctx), Probe.NOT_MINE, `${a.name} ports ${p.srcPort}/${p.dstPort}`);
+      p.srcPort = other(); p.dstPort = port;
+      assert.equal(a.probe(pc, ctx), Probe.NOT_MINE, `${a.name} ports ${p.srcPort}/${p.dstPort}`);
+    }
+    // A listed port on either side: the probe claims the flow.
+    for (const port of ports) {
+      p.srcPort = 40000; p.dstPort = port;
+      assert.notEqual(a.probe(pc, ctx), Probe.NOT_MINE, `${a.name} on its port ${port}`);
+      p.srcPort = port; p.dstPort = 40000;
+      assert.notEqual(a.probe(pc, ctx), Probe.NOT_MINE, `${a.name} from its port ${port}`);
+    }
+  }
 });

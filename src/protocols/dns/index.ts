@@ -8,7 +8,7 @@
  *   so that device identity does not parse them again.
  * - Local analyzer (local.ts): mDNS / LLMNR responses for device names.
  */
-import { DnsMessageInfo, DnsTcpFramer, dnsProtocolForPorts, parseDnsOverTcp } from './message.js';
+import { DNS_PORT, DnsMessageInfo, DnsTcpFramer, LLMNR_PORT, MDNS_PORT, dnsProtocolForPorts, parseDnsOverTcp } from './message.js';
 import { parseDnsFast } from './fast.js';
 import { DnsCounters } from './counters.js';
 import { NameResponseAnalyzer } from './local.js';
@@ -34,6 +34,8 @@ export class DnsAnalyzer implements FlowAnalyzer<DnsFlowState> {
   /** Claimed on the flow's first packet, a bare SYN included: the ports decide. */
   readonly probeEmpty = true;
   readonly everyPacket = true;
+  /** The ports dnsProtocolForPorts knows (DNS 53, RFC 1035 §4.2; mDNS 5353, RFC 6762; LLMNR 5355, RFC 4795): no other flow is DNS. */
+  readonly ports = [DNS_PORT, MDNS_PORT, LLMNR_PORT];
   readonly dnsCounters: DnsCounters;
   private readonly env: FlowAnalyzerEnv;
   private readonly info = new DnsMessageInfo();

@@ -6,6 +6,8 @@ import path from 'node:path';
 import dnsPacket from 'dns-packet';
 import { DnsNameCache } from './name-cache.js';
 import { DnsMessageInfo, parseDnsMessage } from './message.js';
+import { ipv4ToString, ipv6ToString } from '../../decode/format.js';
+import { mulberry32 } from '../../../test/support/prng.js';
 
 const T0 = 1_700_000_000_000;
 
@@ -209,4 +211,37 @@ test('a store that cannot be created is STORE_OPEN_FAILED naming the path', asyn
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('mayHoldAddress: never false for a held address, false for most others, false again once evicted', () => {
+  const rnd = mulberry32(13);
+  const word = (): number => Math.floor(rnd() * 2 ** 32);
+  const c = new DnsNameCache({ dnsCacheMaxEntries: 400 });
+  type Held = { v4: boolean; w: [number, number, number, number] };
+  const held: Held[] = [];
+  for (let i = 0; i < 400; i++) {
+    let h: Held;
+    switch (i % 4) {
+      case 0: h = { v4: true, w: [0, 0, 0, word()] }; break;
+      case 1: h = { v4: false, w: [word(), word(), word(), word()] }; break;
+      // Zero runs ("::") and IPv4-mapped addresses (dotted tail), as ipv6ToString writes them.
+      case 2: h = { v4: false, w: [0x20010db8, 0, 0, word() & 0xffff] }; break;
+      default: h = { v4: false, w: [0, 0, 0xffff, word()] }; break;
+    }
+    held.push(h);
+    const text = h.v4 ? ipv4ToString(h.w[3]) : ipv6ToString(...h.w);
+    c.record('10.0.0.1', `n${i}.example`, text, 300, T0);
+  }
+  for (const h of held) assert.equal(c.mayHoldAddress(h.v4, ...h.w), true, JSON.stringify(h));
+  // Addresses nobody resolved: answered false unless their bucket is shared (65536 buckets).
+  let maybe = 0;
+  for (let i = 0; i < 4000; i++) if (c.mayHoldAddress(i % 2 === 0, 0, 0, 0, word()) || c.mayHoldAddress(false, word(), word(), word(), word())) maybe++;
+  // 400 held buckets of 65536, two lookups a pair: about 49 expected (50 with this seed).
+  assert.ok(maybe <= 60, `${maybe} of 4000 pairs not ruled out`);
+  // Evicted addresses leave the filter.
+  for (let i = 0; i < 400; i++) c.record('10.0.0.1', `m${i}.example`, ipv4ToString(0x0a000000 + i), 300, T0 + 1);
+  assert.equal(c.counters.evicted, 400);
+  const stillMaybe = held.filter((h) => c.mayHoldAddress(h.v4, ...h.w)).length;
+  assert.ok(stillMaybe <= 10, `${stillMaybe} of 400 evicted addresses not ruled out`);
+  for (let i = 0; i < 400; i++) assert.equal(c.mayHoldAddress(true, 0, 0, 0, 0x0a000000 + i), true);
 });

@@ -19,6 +19,7 @@
 import { open as lmdbOpen, type RootDatabase } from 'lmdb';
 import type { DnsMessageInfo } from './message.js';
 import { OutpostError } from '../../errors.js';
+import { ipv4ToString, ipv6ToString } from '../../decode/format.js';
 
 export interface DnsNameCacheSettings {
   /** Entries (client, address, name) kept in memory and on disk. */
@@ -159,6 +160,13 @@ export class DnsNameCache {
   readonly #byPair = new Map<string, Set<Entry>>();
   /** address → entries of every client. */
   readonly #byAddress = new Map<string, Set<Entry>>();
+  /**
+   * Counting filter over the numeric form of the #byAddress keys (addressFilterIndex): a caller
+   * holding an address as words (the flow table) rules out most addresses without formatting
+   * them. Keys that are not the canonical text of an address (ipv4ToString / ipv6ToString) are
+   * never asked for by words and are left out.
+   */
+  readonly #addressFilter = new Int32Array(ADDRESS_FILTER_SIZE);
   /** Entry key → entry to write, or the expiry index of an entry to delete (number). */
   readonly #pending = new Map<string, Entry | { deleteDiskExpiresMs: number; client: string; address: string; name: string }>();
   #db: RootDatabase<StoredValue | null, Key> | undefined;
@@ -362,6 +370,15 @@ export class DnsNameCache {
    * Whether `clientIp` had resolved `address` (valid at atMs): that address is a server to it.
    * Asked when a flow's client is decided; counts no hit or miss and keeps the LRU order.
    */
+  /**
+   * false when no entry has this address (IPv4: the address in w3); true when one may have it
+   * (then resolvedBy / lookup with its text answer exactly). For per-flow callers that hold
+   * addresses as words and would otherwise format them only to find nothing.
+   */
+  mayHoldAddress(v4: boolean, w0: number, w1: number, w2: number, w3: number): boolean {
+    return this.#addressFilter[addressFilterIndex(v4, w0, w1, w2, w3)] !== 0;
+  }
+
   resolvedBy(clientIp: string, address: string, atMs: number): boolean {
     if (!this.#byAddress.has(address)) return false;
     return pickBest(this.#byPair.get(clientIp + SEP + address), atMs) !== undefined;
@@ -490,7 +507,11 @@ export class DnsNameCache {
     if (s === undefined) this.#byPair.set(e.pairKey, (s = new Set()));
     s.add(e);
     let a = this.#byAddress.get(e.address);
-    if (a === undefined) this.#byAddress.set(e.address, (a = new Set()));
+    if (a === undefined) {
+      this.#byAddress.set(e.address, (a = new Set()));
+      const i = addressTextFilterIndex(e.address);
+      if (i >= 0) this.#addressFilter[i]!++;
+    }
     a.add(e);
   }
 
@@ -504,7 +525,11 @@ export class DnsNameCache {
     const a = this.#byAddress.get(e.address);
     if (a !== undefined) {
       a.delete(e);
-      if (a.size === 0) this.#byAddress.delete(e.address);
+      if (a.size === 0) {
+        this.#byAddress.delete(e.address);
+        const i = addressTextFilterIndex(e.address);
+        if (i >= 0) this.#addressFilter[i]!--;
+      }
     }
   }
 
@@ -554,4 +579,80 @@ function pickBest(set: Set<Entry> | undefined, atMs: number): Entry | undefined 
     }
   }
   return best;
+}
+
+/** Buckets of DnsNameCache's address filter (256 KiB). */
+const ADDRESS_FILTER_SIZE = 1 << 16;
+
+/** Bucket of an address given as words (IPv4: w3 alone). */
+function addressFilterIndex(v4: boolean, w0: number, w1: number, w2: number, w3: number): number {
+  const h = v4
+    ? Math.imul(w3 ^ 0x27d4eb2d, 0x9e3779b1)
+    : Math.imul(w3 ^ Math.imul(w2 ^ 0x165667b1, 0x85ebca6b) ^ Math.imul(w1, 0xc2b2ae35) ^ Math.imul(w0, 0x27d4eb2f), 0x9e3779b1);
+  return (h ^ (h >>> 15)) >>> 16;
+}
+
+const textWords = new Uint32Array(4);
+
+/**
+ * Bucket of an address text, -1 when the text is not the canonical form ipv4ToString /
+ * ipv6ToString give (such a key is never asked for by words). Parsed, then formatted again and
+ * compared, so a text the parser misreads can only be left out, never put in the wrong bucket.
+ * Once per address added to or removed from the cache, not per packet.
+ */
+function addressTextFilterIndex(text: string): number {
+  if (text.includes(':')) {
+    if (!parseIpv6Words(text, textWords)) return -1;
+    const [w0, w1, w2, w3] = textWords;
+    if (ipv6ToString(w0!, w1!, w2!, w3!) !== text) return -1;
+    return addressFilterIndex(false, w0!, w1!, w2!, w3!);
+  }
+  const w = parseIpv4Word(text);
+  if (w < 0 || ipv4ToString(w) !== text) return -1;
+  return addressFilterIndex(true, 0, 0, 0, w);
+}
+
+/** Dotted quad → 32-bit value; -1 when not one. */
+function parseIpv4Word(text: string): number {
+  const parts = text.split('.');
+  if (parts.length !== 4) return -1;
+  let w = 0;
+  for (const part of parts) {
+    if (!/^[0-9]{1,3}$/.test(part)) return -1;
+    const n = Number(part);
+    if (n > 255) return -1;
+    w = w * 256 + n;
+  }
+  return w;
+}
+
+/** RFC 4291 §2.2 text (hex groups, one "::", an optional dotted IPv4 tail) → four words. */
+function parseIpv6Words(text: string, out: Uint32Array): boolean {
+  const halves = text.split('::');
+  if (halves.length > 2) return false;
+  const groups: number[][] = [];
+  for (const half of halves) {
+    const g: number[] = [];
+    if (half !== '') {
+      const parts = half.split(':');
+      for (let i = 0; i < parts.length; i++) {
+        const part = parts[i]!;
+        if (i === parts.length - 1 && part.includes('.')) {
+          const v4 = parseIpv4Word(part);
+          if (v4 < 0) return false;
+          g.push(v4 >>> 16, v4 & 0xffff);
+        } else {
+          if (!/^[0-9a-fA-F]{1,4}$/.test(part)) return false;
+          g.push(parseInt(part, 16));
+        }
+      }
+    }
+    groups.push(g);
+  }
+  const head = groups[0]!, tail = groups.length === 2 ? groups[1]! : [];
+  const zeros = 8 - head.length - tail.length;
+  if (groups.length === 1 ? zeros !== 0 : zeros < 1) return false;
+  const all = [...head, ...new Array<number>(zeros).fill(0), ...tail];
+  for (let i = 0; i < 4; i++) out[i] = ((all[2 * i]! << 16) | all[2 * i + 1]!) >>> 0;
+  return true;
 }

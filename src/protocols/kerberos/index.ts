@@ -30,6 +30,7 @@ export class KerberosAnalyzer implements FlowAnalyzer<KerberosFlowState> {
   readonly transports = TRANSPORT_TCP | TRANSPORT_UDP;
   readonly probeEmpty = true;
   readonly everyPacket = false;
+  readonly ports = [KERBEROS_PORT];
   readonly kerberosCounters: KerberosCounters;
   private readonly m = new KerberosMessage();
   private state: KerberosFlowState | null = null;

@@ -27,6 +27,8 @@ export class RadiusAnalyzer implements FlowAnalyzer<RadiusFlowState> {
   readonly transports = TRANSPORT_UDP;
   readonly probeEmpty = true;
   readonly everyPacket = true;
+  /** Only accounting is followed (RFC 2866 §3: 1813; 1646 the port older servers still use). */
+  readonly ports = [RADIUS_ACCT_PORT, RADIUS_ACCT_PORT_OLD];
   readonly radiusCounters: RadiusCounters;
   private readonly m = new RadiusMessage();
 
