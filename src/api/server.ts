@@ -4,8 +4,7 @@
  * (catalogue codes, src/http.ts), request metrics, an OpenAPI document built from the route
  * schemas, the core routes (health, metrics, config, jobs) and the routes every area passes in
  * (`AreaRoutes`, src/area.ts): the routes of capture, flows, forward, devices and discovery live in
- * those areas. Login and session routes: src/api/session-routes.ts; `/` until the console serves
- * it: src/api/root-redirect.ts.
+ * those areas. Login and session routes: src/api/session-routes.ts; `/` is the console's (src/console/).
  *
  * It refuses (API_INSECURE_BIND) to be built for a non-loopback address unless TLS is configured
  * and at least one token exists.
@@ -23,7 +22,6 @@ import { TokenStore, bearerToken, roleAllows } from './auth.js';
 import type { ApiTokenConfig } from './config.js';
 import { SESSION_COOKIE, SessionStore, cookieValue, csrfMatches, type Session } from './session.js';
 import { sessionRoutes } from './session-routes.js';
-import { rootRoutes } from './root-redirect.js';
 import type { ApiContext, ApiPlugin } from './types.js';
 import { buildOpenApi, type RouteRecord } from './openapi.js';
 import { healthRoutes } from './routes/health.js';
@@ -264,7 +262,6 @@ export async function createApi(ctx: ApiContext, options: CreateApiOptions = {})
     { name: 'session', prefix: '', plugin: sessionRoutes({ tokens, sessions, secure: tls !== null }) },
   ];
   for (const p of [...core, ...(options.plugins ?? [])]) await registerApiPlugin(app, ctx, p);
-  if (!app.hasRoute({ method: 'GET', url: '/' })) await registerApiPlugin(app, ctx, { name: 'root', prefix: '', plugin: rootRoutes });
   await app.ready();
   return app;
 }
