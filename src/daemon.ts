@@ -80,8 +80,9 @@ export interface DaemonOptions {
    */
   autoInterfaces?: boolean;
   /**
-   * The policy inline mode (control.inline) asks for verdicts; read on every decision, so it may
-   * change while the daemon runs. Required when inline mode is enabled.
+   * A verdict policy in place of the daemon's own control policy (src/control/policy.ts), for
+   * inline mode and SPAN resets; read on every decision, so it may change while the daemon runs.
+   * Default: the control policy, set through the API. Decisions are recorded as events either way.
    */
   verdictPolicy?: () => VerdictPolicy;
   /**
