@@ -230,7 +230,7 @@ test('after a clean stop nft list ruleset holds nothing of Outpost', { skip: tab
 const attempts = { blocked: 0, excepted: 0 };
 let exceptionId = '';
 
-test('with its own policy: an app made unsanctioned through the API is blocked within 1 s (TLS, HTTP, DNS); a sanctioned one works and its established flow continues', { skip }, async () => {
+test('with its own policy: an app made unsanctioned through the API is blocked within 1 s (TLS, HTTP, DNS); a sanctioned one works and its established flow continues', { skip }, async (t) => {
   if (daemon !== null) await stopDaemon('SIGTERM');
   daemon = await startDaemon(true);
   assert.equal(api('PUT', '/discovery/apps/box/sanction', { state: 'sanctioned' }).status, 200);
@@ -248,7 +248,9 @@ test('with its own policy: an app made unsanctioned through the API is blocked w
     assert.notEqual(b.code, 0, 'an unsanctioned app over TLS must fail');
     assert.match(b.stderr, /reset/i, b.stderr);
     assert.ok(b.ms < 1000, `blocked TLS took ${b.ms} ms`);
-    assert.ok(performance.now() - changed < 1000, `blocked ${performance.now() - changed} ms after the change`);
+    const after = performance.now() - changed;
+    assert.ok(after < 1000, `blocked ${after} ms after the change`);
+    t.diagnostic(`unsanctioned app: TLS reset after ${b.ms.toFixed(0)} ms, ${after.toFixed(0)} ms after the API answered`);
     const h = lab.curl('http://dropbox.com/', 'dropbox.com', 80);
     assert.notEqual(h.code, 0);
     assert.match(h.stderr, /reset/i, h.stderr);
