@@ -80,11 +80,15 @@ export interface DaemonOptions {
    */
   autoInterfaces?: boolean;
   /**
-   * The policy inline mode (control.inline) asks for verdicts; read on every decision, so it may
-   * change while the daemon runs. Required when inline mode is enabled.
+   * A verdict policy in place of the daemon's own control policy (src/control/policy.ts), for
+   * inline mode and SPAN resets; read on every decision, so it may change while the daemon runs.
+   * Default: the control policy, set through the API. Decisions are recorded as events either way.
    */
   verdictPolicy?: () => VerdictPolicy;
-  /** Each inline decision (once per judged flow or DNS query). */
+  /**
+   * Each inline or SPAN decision (once per judged flow or DNS query), after the control policy's
+   * recorder made its event: an observer beside the events, not instead of them.
+   */
   onInlineDecision?: (d: InlineDecision) => void;
   /** The nft program inline mode runs (default: `nft` on PATH). */
   nftCommand?: string;
@@ -130,21 +134,23 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
   // The control policy (made below, once device identity and discovery exist) decides inline and
   // SPAN verdicts unless the caller gives its own; its recorder turns them into events.
   let policyRef: PolicyParts | undefined;
+  // Called by the inline engine after its batch's verdicts were given, and by the SPAN resetter
+  // after its resets went out (recording never delays enforcement); the enforcement is what that
+  // path did, not a guess from the transport.
   const recordInline = (d: InlineDecision): void => {
-    const blocked = d.decision.verdict === 'block';
     policyRef?.verdicts.record(d.decision, {
       timeMs: d.request.nowMs, clientIp: d.request.clientIp, clientPort: d.clientPort, serverIp: d.serverIp, serverPort: d.serverPort,
       protocolNum: d.transport === 'tcp' ? 6 : 17, name: d.request.name, nameSource: d.request.nameSource,
       ...(d.request.clientMac !== undefined ? { clientMac: d.request.clientMac } : {}),
-      // How the engine carries a block out (src/control/inline/engine.ts): TCP reset, DNS NXDOMAIN when on, else a drop.
-      ...(blocked ? { enforcement: d.transport === 'tcp' ? 'reset' as const : d.request.nameSource === 'dns-query' && cfg.control.inline.dnsNxdomain ? 'nxdomain' as const : 'drop' as const } : {}),
+      ...(d.enforcement !== undefined ? { enforcement: d.enforcement } : {}),
     });
+    options.onInlineDecision?.(d);
   };
   // Inline mode's preconditions (no privilege drop) are checked before any store opens.
   const control = await controlArea.create(cfg.control, {
     logger: logger.child({ component: 'inline' }), runAsUser: cfg.runAsUser,
     policy: options.verdictPolicy ?? (() => policyRef!.policy),
-    onDecision: options.onInlineDecision ?? recordInline,
+    onDecision: recordInline,
     ...(options.nftCommand !== undefined ? { nft: options.nftCommand } : {}),
     // SPAN resets go out of the interface the packet came in on; the capture is made below.
     inject: (frame) => liveCaptureRef?.injectOnCurrent(frame) ?? false,

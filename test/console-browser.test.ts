@@ -10,6 +10,8 @@
  * 2. Each page (Apps, Devices, Users, Health) is visited; what it shows is compared with the
  *    API's JSON read by the test with its own token: table rows and their raw figures
  *    (data-* attributes next to the formatted text), cards, and what each chart plots.
+ *    Two blocked attempts of PC1 to Dropbox are recorded through the daemon's verdict recorder
+ *    (as the inline path records them): the Blocked columns show them as the API counts them.
  * 3. An app is unsanctioned through the page (the confirmation is cancelled once, then
  *    confirmed): the page shows the new state and the API agrees.
  * 4. Screenshots: test-output/console-<page>.png (and docs/img/ with UPDATE_SCREENSHOTS=1).
@@ -30,7 +32,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { BrowserContext, Page } from 'playwright-core';
 import { createWire, removeWire } from './support/netns.js';
 import { testDaemon, type TestDaemon } from './support/daemon.js';
-import { officeCapture, officeUploads, PC1_MAC, PC2_MAC, type OfficeNames } from './support/office-capture.js';
+import { officeCapture, officeUploads, PC1, PC1_MAC, PC2_MAC, type OfficeNames } from './support/office-capture.js';
 
 const CHROMIUM = process.env.OUTPOST_CHROMIUM ?? '/usr/bin/chromium';
 const has = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
@@ -133,6 +135,19 @@ before(async () => {
     return u !== undefined && u.items.some((x: Json) => x.name === NAMES.pc1User) ? u : undefined;
   });
 
+  // Two attempts of PC1 the control policy blocked, recorded as the inline path records them.
+  const verdicts = env.t.daemon.control.verdicts;
+  for (const port of [50900, 50901]) {
+    verdicts.record({ verdict: 'block', reason: 'rule', ruleId: 'rule-console-lab', appId: 'dropbox', appName: 'Dropbox' }, {
+      timeMs: Date.now(), clientIp: PC1, clientPort: port, clientMac: PC1_MAC, serverIp: '203.0.113.80', serverPort: 443, protocolNum: 6,
+      name: 'www.dropbox.com', nameSource: 'tls-sni', enforcement: 'reset',
+    });
+  }
+  await until('the blocked attempts in the rollups', 10_000, async () => {
+    const rep = await api('/v1/discovery/apps').catch(() => undefined);
+    return rep?.rows.find((r: Json) => r.id === 'dropbox')?.blocked === 2 ? rep : undefined;
+  });
+
   const { chromium } = await import('playwright-core');
   const profile = join(env.dir, 'chromium-profile');
   mkdirSync(profile);
@@ -198,10 +213,13 @@ test('the console shows apps, devices, users and health as the API reports them,
     devices: Number(tr.querySelector('td.devices')?.getAttribute('data-value')),
     users: Number(tr.querySelector('td.users')?.getAttribute('data-value')),
     sanction: tr.querySelector('td.sanction')?.textContent,
+    blocked: Number(tr.querySelector('td.blocked')?.getAttribute('data-value')), blockedText: tr.querySelector('td.blocked')?.textContent,
   })));
   assert.deepEqual(rows, report.rows.map((r: Json) => ({
     id: r.id, name: r.name, up: r.bytesUp, upText: fmtBytes(r.bytesUp), down: r.bytesDown, flows: r.flows, devices: r.devices, users: r.users, sanction: r.sanction,
+    blocked: r.blocked, blockedText: String(r.blocked),
   })), 'the apps table is the API\'s report');
+  assert.deepEqual(rows.filter((r) => r.blocked > 0).map((r) => [r.id, r.blocked]), [['dropbox', 2]], 'the blocked attempts');
   assert.deepEqual(rows.map((r) => r.id).sort(), ['dropbox', 'slack', 'unclassified:lab-unknown.co.uk', 'wetransfer'], 'the office\'s apps');
   const cards = await page.evaluate(() => ({
     apps: document.getElementById('card-apps')!.getAttribute('data-value'),
@@ -232,8 +250,9 @@ test('the console shows apps, devices, users and health as the API reports them,
   await page.click('#apps-table tr[data-app-id="dropbox"] td.name');
   await page.waitForFunction(() => document.querySelectorAll('#app-devices tbody tr[data-device]').length > 0, undefined, { timeout: 10_000 });
   const drill = await api('/v1/discovery/apps/dropbox/devices');
-  const shown = await page.$$eval('#app-devices tbody tr[data-device]', (trs) => trs.map((tr) => ({ key: tr.getAttribute('data-device'), up: Number(tr.querySelector('td.up')?.getAttribute('data-bytes')) })));
-  assert.deepEqual(shown, drill.rows.map((r: Json) => ({ key: r.key, up: r.bytesUp })));
+  const shown = await page.$$eval('#app-devices tbody tr[data-device]', (trs) => trs.map((tr) => ({ key: tr.getAttribute('data-device'), up: Number(tr.querySelector('td.up')?.getAttribute('data-bytes')), blocked: tr.querySelector('td.blocked')?.textContent })));
+  assert.deepEqual(shown, drill.rows.map((r: Json) => ({ key: r.key, up: r.bytesUp, blocked: String(r.blocked) })));
+  assert.equal(shown[0]?.blocked, '2', 'PC1\'s blocked attempts');
   assert.deepEqual(shown.map((r) => r.key), [`uid:${PC1_UID}`], 'Dropbox was used from PC1');
   await page.waitForFunction(() => document.querySelectorAll('#app-users tbody tr[data-user]').length > 0, undefined, { timeout: 10_000 });
   const users = await api('/v1/discovery/apps/dropbox/users');

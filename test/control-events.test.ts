@@ -120,3 +120,29 @@ test('blocked and excepted verdicts: events through the pipeline, OCSF-valid, ro
     await discovery.close();
   }
 });
+
+test('a denial nothing carried out (SPAN reset not sent) is Denied / Detected, not counted as blocked', async (t) => {
+  const d2 = mkdtempSync(join(tmpdir(), 'outpost-control-ev-none-'));
+  const discovery = new Discovery({ dataDir: d2 });
+  await discovery.open();
+  try {
+    const flow: VerdictFlowContext = { timeMs: Date.now() - 1000, clientIp: A_IP, clientPort: 50200, serverIp: '203.0.113.9', serverPort: 443, protocolNum: 6, name: 'chatgpt.com', nameSource: 'tls-sni' };
+    const decision = { verdict: 'block' as const, reason: 'unsanctioned' as const, ruleId: 'sanction:chatgpt', appId: 'chatgpt', appName: 'ChatGPT' };
+    const none = buildVerdictEvent(decision, { ...flow, enforcement: 'none' }) as unknown as Record<string, any>;
+    assert.deepEqual([none.action_id, none.action, none.disposition_id, none.disposition, none.activity_id], [2, 'Denied', 15, 'Detected', 1]);
+    assert.match(none.message, /^Denied chatgpt\.com but not stopped/);
+    assert.equal(none.unmapped.control.enforcement, 'none');
+    const reset = buildVerdictEvent(decision, { ...flow, enforcement: 'reset' }) as unknown as Record<string, any>;
+    assert.deepEqual([reset.disposition_id, reset.activity_id], [2, 3]);
+    const pipeline = new EventPipeline({ stages: [discovery.stage] });
+    pipeline.emit(none as unknown as OutpostEvent);
+    pipeline.emit(reset as unknown as OutpostEvent);
+    const row = (await discovery.report({ fromMs: flow.timeMs - 3_600_000, toMs: flow.timeMs + 3_600_000 })).rows.find((r) => r.id === 'chatgpt')!;
+    assert.equal(row.blocked, 1, 'only the reset one was blocked');
+    if (!existsSync(join(OCSF_DIR, 'dictionary.json'))) { t.diagnostic(`OCSF schema absent at ${OCSF_DIR}: validation skipped`); return; }
+    assert.deepEqual(loadOcsfSchema(OCSF_DIR).validate(none as unknown as OutpostEvent), []);
+  } finally {
+    await discovery.close();
+    rmSync(d2, { recursive: true, force: true });
+  }
+});

@@ -9,6 +9,16 @@
  * (bypass) and the next start replaces the table; after a clean stop `nft list ruleset` holds
  * nothing of Outpost.
  *
+ * Then the daemon runs again with its own control policy (no verdict policy given, as `outpost
+ * run` runs), decided through the admin API: an app made unsanctioned (PUT
+ * /v1/discovery/apps/dropbox/sanction) is blocked for new flows within 1 s (TLS and HTTP reset,
+ * DNS NXDOMAIN) while a sanctioned one works and its established flow continues; an exception
+ * for the office's device (its MAC, POST /v1/control/exceptions) lets it through where one for
+ * another device does not; every block is a Network Activity event on the daemon's stdout
+ * (Denied / Blocked, the rule that decided, OCSF 1.8.0 valid), and discovery's API counts the
+ * blocked attempts per app and device (the lab has no user identity: per user is shown in
+ * test/control-events.test.ts).
+ *
  * Needs root, nft, openssl, curl, python3, dnsmasq and the built addon. The table's queue rules
  * need nf_tables' queue expression (CONFIG_NFT_QUEUE, a module on Debian's kernels). On a kernel
  * without it, where iptables-legacy is installed, the lab installs equal iptables-legacy rules
@@ -20,7 +30,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { stringify } from 'yaml';
+import { createToken } from '../src/api/auth.js';
+import { loadOcsfSchema } from './support/ocsf-schema.js';
 import { addonCandidates } from '../src/control/inline/native.js';
 import { createLab, legacyRules, nftQueueSupported, SERVER, type Lab } from './support/inline-lab.js';
 import type { InlineConfig } from '../src/control/config.js';
@@ -62,11 +75,17 @@ async function waitFor(cond: () => boolean, ms: number, what: () => string): Pro
 
 const tableThere = () => spawnSync('ip', ['netns', 'exec', lab.gw, 'nft', 'list', 'table', 'inet', 'outpost']).status === 0;
 
-async function startDaemon(): Promise<ChildProcess> {
+/** The daemon's stdout (events, one JSON line each) of the run with its own policy. */
+let stdout = '';
+
+/** Starts the daemon in the gateway: with the file-driven policy, or (ownPolicy) with its own control policy. */
+async function startDaemon(ownPolicy = false): Promise<ChildProcess> {
   const env = { ...process.env, ...(mode === 'legacy' ? { OUTPOST_LAB_NFT: '/bin/true' } : {}) };
-  const d = spawn('ip', ['netns', 'exec', lab.gw, process.execPath, '--import', 'tsx', 'test/support/inline-daemon.ts', configPath, blocklist], { stdio: ['ignore', 'ignore', 'pipe'], env });
+  const args = ownPolicy ? [ownConfigPath] : [configPath, blocklist];
+  const d = spawn('ip', ['netns', 'exec', lab.gw, process.execPath, '--import', 'tsx', 'test/support/inline-daemon.ts', ...args], { stdio: ['ignore', ownPolicy ? 'pipe' : 'ignore', 'pipe'], env });
   let log = '';
   d.stderr!.on('data', (b: Buffer) => { log += b.toString(); });
+  if (ownPolicy) { stdout = ''; d.stdout!.on('data', (b: Buffer) => { stdout += b.toString(); }); }
   await waitFor(() => /inline mode on/.test(log), 30_000, () => `the daemon to start inline mode; log:\n${log}`);
   return d;
 }
@@ -85,6 +104,32 @@ function ask(name: string): { code: number; out: string } {
   return { code: r.status ?? -1, out: r.stdout + r.stderr };
 }
 
+// ------------------------------------------------------------- the daemon's own policy, over the API
+
+const API_PORT = 18080;
+const admin = createToken('admin');
+let ownConfigPath = '';
+const OCSF_DIR = process.env['OUTPOST_OCSF_DIR'] ?? resolve(process.cwd(), '../shared/reference/ocsf-1.8.0');
+
+/** A request to the daemon's admin API, made from inside the gateway namespace (it listens on loopback there). */
+function api(method: string, path: string, body?: object): { status: number; json: any } {
+  const args = ['netns', 'exec', lab.gw, 'curl', '-sS', '--max-time', '5', '-X', method, '-H', `authorization: Bearer ${admin.token}`, '-w', '\n%{http_code}'];
+  if (body !== undefined) args.push('-H', 'content-type: application/json', '--data', JSON.stringify(body));
+  const r = spawnSync('ip', [...args, `http://127.0.0.1:${API_PORT}/v1${path}`], { encoding: 'utf8' });
+  const nl = r.stdout.lastIndexOf('\n');
+  const text = r.stdout.slice(0, nl);
+  return { status: Number(r.stdout.slice(nl + 1)), json: text.startsWith('{') ? JSON.parse(text) : text };
+}
+
+/** The daemon's verdict events so far (Network Activity with the Security Control profile). */
+function verdictEvents(): Array<Record<string, any>> {
+  return stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>)
+    .filter((e) => e.class_uid === 4001 && e.metadata?.log_name === 'control');
+}
+
+/** The office's MAC: the inline path reads it from the queued packet, and a device subject may name it. */
+let officeMac = '';
+
 before(async () => {
   if (skip) return;
   lab = createLab('ol');
@@ -93,7 +138,15 @@ before(async () => {
     assert.equal(r.status, 0, r.stderr);
   }
   dnsmasq = spawn('ip', ['netns', 'exec', lab.gw, 'dnsmasq', '--keep-in-foreground', '--no-resolv', '--no-hosts', '--bind-interfaces', '--listen-address=10.77.1.1', '--port=53',
-    `--address=/blocked.example/${SERVER}`, `--address=/ok.example/${SERVER}`, `--address=/later.example/${SERVER}`, '--pid-file='], { stdio: 'ignore' });
+    `--address=/blocked.example/${SERVER}`, `--address=/ok.example/${SERVER}`, `--address=/later.example/${SERVER}`,
+    `--address=/dropbox.com/${SERVER}`, `--address=/box.com/${SERVER}`, '--pid-file='], { stdio: 'ignore' });
+  officeMac = lab.sh(lab.office, ['cat', '/sys/class/net/olo0/address']).trim();
+  ownConfigPath = join(lab.dir, 'outpost-own.yaml');
+  writeFileSync(ownConfigPath, stringify({
+    dataDir: join(lab.dir, 'data-own'), logLevel: 'info', events: { stdout: true },
+    api: { host: '127.0.0.1', port: API_PORT, tokens: [{ name: 'lab', role: 'admin', sha256: admin.sha256 }] },
+    control: { inline: { enabled: true, queueNumber: QUEUE, dnsNxdomain: true } },
+  }));
   blocklist = join(lab.dir, 'blocked.txt');
   writeFileSync(blocklist, 'blocked.example\n');
   configPath = join(lab.dir, 'outpost.yaml');
@@ -170,4 +223,106 @@ test('after a clean stop nft list ruleset holds nothing of Outpost', { skip: tab
   await stopDaemon('SIGTERM');
   assert.doesNotMatch(lab.sh(lab.gw, ['nft', 'list', 'ruleset']), /outpost/);
   assert.equal(lab.curl('https://blocked.example/', 'blocked.example', 443).code, 0);
+});
+
+// The daemon's own policy from here on. The attempts made to the unsanctioned app, counted below
+// against the events and discovery's rollups.
+const attempts = { blocked: 0, excepted: 0 };
+let exceptionId = '';
+
+test('with its own policy: an app made unsanctioned through the API is blocked within 1 s (TLS, HTTP, DNS); a sanctioned one works and its established flow continues', { skip }, async (t) => {
+  if (daemon !== null) await stopDaemon('SIGTERM');
+  daemon = await startDaemon(true);
+  assert.equal(api('PUT', '/discovery/apps/box/sanction', { state: 'sanctioned' }).status, 200);
+  // Not classified yet (monitored by default): allowed.
+  assert.equal(lab.curl('https://www.dropbox.com/', 'www.dropbox.com', 443).code, 0, 'a monitored app is allowed');
+  const child = spawn('ip', ['netns', 'exec', lab.office, 'openssl', 's_client', '-quiet', '-connect', `${SERVER}:443`, '-servername', 'app.box.com'], { stdio: ['pipe', 'pipe', 'ignore'] });
+  let out = '';
+  child.stdout!.on('data', (b: Buffer) => { out += b.toString(); });
+  try {
+    await new Promise((r) => setTimeout(r, 700));
+    const set = api('PUT', '/discovery/apps/dropbox/sanction', { state: 'unsanctioned' });
+    const changed = performance.now();
+    assert.deepEqual([set.status, set.json.sanction], [200, 'unsanctioned'], JSON.stringify(set.json));
+    const b = lab.curl('https://www.dropbox.com/', 'www.dropbox.com', 443);
+    assert.notEqual(b.code, 0, 'an unsanctioned app over TLS must fail');
+    assert.match(b.stderr, /reset/i, b.stderr);
+    assert.ok(b.ms < 1000, `blocked TLS took ${b.ms} ms`);
+    const after = performance.now() - changed;
+    assert.ok(after < 1000, `blocked ${after} ms after the change`);
+    t.diagnostic(`unsanctioned app: TLS reset after ${b.ms.toFixed(0)} ms, ${after.toFixed(0)} ms after the API answered`);
+    const h = lab.curl('http://dropbox.com/', 'dropbox.com', 80);
+    assert.notEqual(h.code, 0);
+    assert.match(h.stderr, /reset/i, h.stderr);
+    assert.ok(h.ms < 1000, `blocked HTTP took ${h.ms} ms`);
+    const q = ask('www.dropbox.com');
+    assert.match(q.out, /NXDOMAIN/, q.out);
+    attempts.blocked += 3;
+    child.stdin!.write('GET / HTTP/1.0\r\n\r\n');
+    await waitFor(() => /HTTP\/1\.0 200/.test(out), 3000, () => `the established flow to box to answer; got ${JSON.stringify(out)}`);
+  } finally {
+    child.kill();
+  }
+  // New flows to the sanctioned app (after the established one: the lab's TLS server serves one connection at a time).
+  assert.equal(lab.curl('https://www.box.com/', 'www.box.com', 443).code, 0, 'a sanctioned app works');
+  assert.equal(lab.curl('http://box.com/', 'box.com', 80).code, 0);
+  assert.equal(ask('box.com').code, 0);
+});
+
+test('with its own policy: an exception for the office\'s device lets it through; one for another device does not', { skip }, () => {
+  const other = api('POST', '/control/exceptions', { subject: { device: '02:00:00:00:99:99' }, scope: { app: 'dropbox' }, note: 'another device' });
+  assert.equal(other.status, 201, JSON.stringify(other.json));
+  const r1 = lab.curl('https://www.dropbox.com/', 'www.dropbox.com', 443);
+  assert.notEqual(r1.code, 0, 'another device\'s exception does not cover the office');
+  assert.match(r1.stderr, /reset/i, r1.stderr);
+  attempts.blocked++;
+  const mine = api('POST', '/control/exceptions', { subject: { device: officeMac }, scope: { app: 'dropbox' }, note: 'the office device' });
+  assert.equal(mine.status, 201, JSON.stringify(mine.json));
+  exceptionId = mine.json.id;
+  assert.equal(lab.curl('https://www.dropbox.com/', 'www.dropbox.com', 443).code, 0, 'the office device\'s exception lets it through');
+  attempts.excepted++;
+  assert.equal(api('DELETE', `/control/exceptions/${exceptionId}`).status, 200);
+  assert.notEqual(lab.curl('https://www.dropbox.com/', 'www.dropbox.com', 443).code, 0, 'blocked again once the exception is removed');
+  attempts.blocked++;
+});
+
+test('with its own policy: every block is an OCSF Network Activity event (Denied, Blocked, the rule); discovery counts them per app and device', { skip }, async (t) => {
+  const deviceKey = `mac:${officeMac}`;
+  // Events reach stdout with the next flush (the flows.expire job, every second).
+  await waitFor(() => verdictEvents().length >= attempts.blocked + attempts.excepted, 5000, () => `${attempts.blocked + attempts.excepted} verdict events; got:\n${verdictEvents().map((e) => e.message).join('\n')}`);
+  const evs = verdictEvents();
+  const blocked = evs.filter((e) => e.action_id === 2);
+  assert.equal(blocked.length, attempts.blocked, blocked.map((e) => e.message).join('\n'));
+  for (const e of blocked) {
+    assert.deepEqual([e.action, e.disposition_id, e.disposition], ['Denied', 2, 'Blocked']);
+    assert.deepEqual(e.firewall_rule, { uid: 'sanction:dropbox', name: 'Dropbox is unsanctioned', type: 'sanction', condition: 'app:dropbox' });
+    assert.equal(e.src_endpoint.ip, '10.77.1.2');
+    assert.equal(e.src_endpoint.mac, officeMac, 'the client MAC of the queued packet');
+    assert.equal(e.unmapped.cloud_app?.id, 'dropbox', 'discovery named the app');
+  }
+  // How each was stopped: TCP resets (activity 3 Reset), the DNS query answered NXDOMAIN (5 Refuse).
+  assert.deepEqual(blocked.map((e) => [e.unmapped.hostname_source, e.unmapped.control.enforcement, e.activity_id]).sort(), [
+    ['dns_query', 'nxdomain', 5], ['http_host', 'reset', 3], ['sni', 'reset', 3], ['sni', 'reset', 3], ['sni', 'reset', 3],
+  ]);
+  const allowed = evs.filter((e) => e.action_id === 1);
+  assert.equal(allowed.length, attempts.excepted);
+  assert.deepEqual([allowed[0]!.disposition_id, allowed[0]!.firewall_rule.type, allowed[0]!.firewall_rule.uid], [1, 'exception', exceptionId]);
+  assert.match(allowed[0]!.message, new RegExp(`by exception ${exceptionId}`));
+
+  // Discovery's API: blocked attempts per app (sortable) and per device.
+  const report = api('GET', '/discovery/apps?sort=blocked');
+  assert.equal(report.status, 200);
+  const row = (id: string) => report.json.rows.find((r: { id: string }) => r.id === id);
+  assert.equal(report.json.rows[0].id, 'dropbox');
+  assert.equal(row('dropbox').blocked, attempts.blocked);
+  assert.equal(row('box')?.blocked ?? 0, 0);
+  const devices = api('GET', '/discovery/apps/dropbox/devices');
+  assert.deepEqual(devices.json.rows.map((r: { key: string; blocked: number }) => [r.key, r.blocked]), [[deviceKey, attempts.blocked]]);
+  const metrics = spawnSync('ip', ['netns', 'exec', lab.gw, 'curl', '-sS', '-H', `authorization: Bearer ${admin.token}`, `http://127.0.0.1:${API_PORT}/metrics`], { encoding: 'utf8' }).stdout;
+  const recorded = /^outpost_control_verdict_events_total (\d+)$/m.exec(metrics)?.[1];
+  assert.equal(Number(recorded), attempts.blocked + attempts.excepted, 'control.verdict_events');
+
+  if (!existsSync(join(OCSF_DIR, 'dictionary.json'))) { t.diagnostic(`OCSF schema absent at ${OCSF_DIR}: validation skipped`); return; }
+  const schema = loadOcsfSchema(OCSF_DIR);
+  for (const e of evs) assert.deepEqual(schema.validate(e), [], JSON.stringify(e).slice(0, 300));
 });

@@ -218,7 +218,7 @@ export const APP_JS = String.raw`'use strict';
   }
   function renderAppsTable(rows) {
     var tbody = clear($('apps-table').tBodies[0]);
-    if (rows.length === 0) emptyRow(tbody, 11, 'No app traffic in this range.');
+    if (rows.length === 0) emptyRow(tbody, 12, 'No app traffic in this range.');
     rows.forEach(function (r) {
       var tr = el('tr', { 'data-app-id': r.id, 'class': 'clickable' + (appsState.selected === r.id ? ' selected' : '') });
       var name = el('td', { 'class': 'name' }); name.appendChild(el('strong', {}, r.name));
@@ -229,6 +229,7 @@ export const APP_JS = String.raw`'use strict';
       var s = el('td', { 'class': 'sanction' }); s.appendChild(el('span', { 'class': 'badge ' + r.sanction }, r.sanction)); tr.appendChild(s);
       tr.appendChild(bytesTd(r.bytesUp, 'up')); tr.appendChild(bytesTd(r.bytesDown, 'down'));
       tr.appendChild(numTd(r.users, { 'class': 'users' })); tr.appendChild(numTd(r.devices, { 'class': 'devices' })); tr.appendChild(numTd(r.flows, { 'class': 'flows' }));
+      tr.appendChild(numTd(r.blocked, { 'class': 'blocked' }));
       tr.appendChild(td(fmtTime(r.lastSeen)));
       var act = el('td', { 'class': 'actions' });
       [['sanctioned', 'Sanction'], ['unsanctioned', 'Unsanction'], ['monitored', 'Monitor']].forEach(function (a) {
@@ -258,7 +259,7 @@ export const APP_JS = String.raw`'use strict';
     var enc = encodeURIComponent(id);
     get('/v1/discovery/apps/' + enc + '/devices?' + q).then(function (d) {
       var tb = clear($('app-devices').tBodies[0]);
-      if (d.rows.length === 0) emptyRow(tb, 6, 'No devices in this range.');
+      if (d.rows.length === 0) emptyRow(tb, 7, 'No devices in this range.');
       d.rows.forEach(function (x) {
         var tr = el('tr', { 'data-device': x.key });
         var name = el('td');
@@ -266,19 +267,19 @@ export const APP_JS = String.raw`'use strict';
         else name.textContent = x.name;
         tr.appendChild(name);
         tr.appendChild(bytesTd(x.bytesUp, 'up')); tr.appendChild(bytesTd(x.bytesDown, 'down'));
-        tr.appendChild(numTd(x.related)); tr.appendChild(numTd(x.flows, { 'class': 'flows' }));
+        tr.appendChild(numTd(x.related)); tr.appendChild(numTd(x.flows, { 'class': 'flows' })); tr.appendChild(numTd(x.blocked, { 'class': 'blocked' }));
         tr.appendChild(td(x.ips.join(', ')));
         tb.appendChild(tr);
       });
     }).catch(function (e) { status('Error: ' + e.message); });
     get('/v1/discovery/apps/' + enc + '/users?' + q).then(function (d) {
       var tb = clear($('app-users').tBodies[0]);
-      if (d.rows.length === 0) emptyRow(tb, 5, 'No user identity for this app.');
+      if (d.rows.length === 0) emptyRow(tb, 6, 'No user identity for this app.');
       d.rows.forEach(function (x) {
         var tr = el('tr', { 'data-user': x.key });
         var name = el('td'); name.appendChild(el('a', { href: '#/users?name=' + encodeURIComponent(x.key) }, x.name)); tr.appendChild(name);
         tr.appendChild(bytesTd(x.bytesUp, 'up')); tr.appendChild(bytesTd(x.bytesDown, 'down'));
-        tr.appendChild(numTd(x.related)); tr.appendChild(numTd(x.flows, { 'class': 'flows' }));
+        tr.appendChild(numTd(x.related)); tr.appendChild(numTd(x.flows, { 'class': 'flows' })); tr.appendChild(numTd(x.blocked, { 'class': 'blocked' }));
         tb.appendChild(tr);
       });
     }).catch(function (e) { status('Error: ' + e.message); });

@@ -70,15 +70,15 @@ export const INDEX_HTML = `<!doctype html>
     <thead><tr>
       <th>App</th><th>Category</th><th>Risk</th><th>Sanction</th>
       <th title="Bytes the devices sent: whole frames as captured">Upload</th><th title="Bytes the devices received">Download</th>
-      <th>Users</th><th>Devices</th><th>Flows</th><th>Last seen</th><th>Decide</th>
+      <th>Users</th><th>Devices</th><th>Flows</th><th title="Attempts the control policy blocked (inline verdicts)">Blocked</th><th>Last seen</th><th>Decide</th>
     </tr></thead>
     <tbody></tbody>
   </table>
   <section id="app-detail" class="panel" hidden>
     <h2 id="app-detail-title"></h2>
     <div class="cols">
-      <div><h3>Devices</h3><table id="app-devices" class="data"><thead><tr><th>Device</th><th>Upload</th><th>Download</th><th>Users</th><th>Flows</th><th>Addresses</th></tr></thead><tbody></tbody></table></div>
-      <div><h3>Users</h3><table id="app-users" class="data"><thead><tr><th>User</th><th>Upload</th><th>Download</th><th>Devices</th><th>Flows</th></tr></thead><tbody></tbody></table></div>
+      <div><h3>Devices</h3><table id="app-devices" class="data"><thead><tr><th>Device</th><th>Upload</th><th>Download</th><th>Users</th><th>Flows</th><th title="Attempts the control policy blocked">Blocked</th><th>Addresses</th></tr></thead><tbody></tbody></table></div>
+      <div><h3>Users</h3><table id="app-users" class="data"><thead><tr><th>User</th><th>Upload</th><th>Download</th><th>Devices</th><th>Flows</th><th title="Attempts the control policy blocked">Blocked</th></tr></thead><tbody></tbody></table></div>
     </div>
   </section>
 </section>

@@ -1,7 +1,8 @@
 /**
- * The control area (src/area.ts): enforcement of sanctions. Today it runs inline mode
- * (`control.inline`, src/control/inline/) when enabled; the policy that decides is given from
- * outside (the daemon's `verdictPolicy`), written against src/control/policy-types.ts.
+ * The control area (src/area.ts): enforcement of sanctions. It runs inline mode
+ * (`control.inline`, src/control/inline/) and SPAN resets (`control.span`) when enabled; the
+ * policy that decides is handed in (the daemon gives its control policy, src/control/policy.ts,
+ * unless told otherwise), written against src/control/policy-types.ts.
  */
 import type { ActiveArea, AreaParts } from '../area.js';
 import { OutpostError } from '../errors.js';

@@ -33,6 +33,15 @@ export interface VerdictDecision {
   readonly user?: string;
 }
 
+/**
+ * How a block was carried out, said by the path that carried it out (never guessed afterwards):
+ * `reset` TCP resets (inline: the kernel's `reject with tcp reset`; SPAN: resets injected on the
+ * capture interface), `drop` the packet dropped (QUIC, a DNS query that could not be answered),
+ * `nxdomain` a DNS query answered NXDOMAIN, `none` nothing could be sent (SPAN mode whose
+ * injection failed: the flow went on).
+ */
+export type VerdictEnforcement = 'reset' | 'drop' | 'nxdomain' | 'none';
+
 export interface VerdictPolicy {
   decide(request: VerdictRequest): VerdictDecision;
 }

@@ -5,6 +5,9 @@
  * - blocked: `action_id` 2 Denied, `disposition_id` 2 Blocked; the activity says how the flow
  *   was stopped: 3 Reset ("closed by a middle device like firewalls", the TCP resets), else 5
  *   Refuse (dropped QUIC, a DNS query answered NXDOMAIN);
+ * - denied but not stopped (SPAN mode whose reset could not be injected, enforcement `none`):
+ *   `action_id` 2 Denied, `disposition_id` 15 Detected ("a policy violation was detected without
+ *   further action"), activity 1 Open: the flow went on, so it is not counted as blocked;
  * - allowed by an exception or an override: `action_id` 1 Allowed, `disposition_id` 1 Allowed,
  *   activity 1 Open, and `message` says which exception or override let it through.
  *
@@ -21,7 +24,7 @@
 import { randomUUID } from 'node:crypto';
 import type { NetworkActivityEvent, NetworkEndpoint } from '../events/network-activity.js';
 import { OCSF_VERSION, PRODUCT } from '../events/ocsf.js';
-import type { VerdictDecision, VerdictNameSource } from './policy-types.js';
+import type { VerdictDecision, VerdictEnforcement, VerdictNameSource } from './policy-types.js';
 
 /** What the inline path knows of the flow a verdict was given for. */
 export interface VerdictFlowContext {
@@ -39,8 +42,8 @@ export interface VerdictFlowContext {
   nameSource: VerdictNameSource;
   /** The flow's connection_info.uid when the sensor knows the flow; a fresh one otherwise. */
   flowUid?: string;
-  /** How a block was carried out: a TCP reset, a dropped packet, an NXDOMAIN answer. */
-  enforcement?: 'reset' | 'drop' | 'nxdomain';
+  /** How a block was carried out, as the enforcing path reports it (./policy-types.ts). */
+  enforcement?: VerdictEnforcement;
 }
 
 /** Decisions worth an event: every block, and the allows an exception or an override made. */
@@ -70,7 +73,9 @@ const HOSTNAME_SOURCES: Readonly<Record<VerdictNameSource, string>> = {
 const PROTOCOL_NAMES: Readonly<Record<number, string>> = { 6: 'tcp', 17: 'udp' };
 
 export function buildVerdictEvent(d: VerdictDecision, f: VerdictFlowContext): NetworkActivityEvent {
-  const blocked = d.verdict === 'block';
+  const denied = d.verdict === 'block';
+  // A denial nothing could carry out (enforcement `none`) stopped nothing: not "Blocked".
+  const blocked = denied && f.enforcement !== 'none';
   const activity = blocked ? (f.enforcement === 'reset' ? 3 : 5) : 1;
   const activityName = activity === 3 ? 'Reset' : activity === 5 ? 'Refuse' : 'Open';
   const src: NetworkEndpoint = { ip: f.clientIp };
@@ -81,6 +86,7 @@ export function buildVerdictEvent(d: VerdictDecision, f: VerdictFlowContext): Ne
   const rule = ruleName(d);
   const message = blocked
     ? `Blocked ${f.name}: ${rule}`
+    : denied ? `Denied ${f.name} but not stopped (no reset could be sent): ${rule}`
     : `Allowed ${f.name} by ${d.reason === 'exception' ? 'exception' : 'override'} ${d.ruleId}`;
   return {
     activity_id: activity,
@@ -111,10 +117,10 @@ export function buildVerdictEvent(d: VerdictDecision, f: VerdictFlowContext): Ne
       direction: 'Outbound',
     },
     is_src_dst_assignment_known: true,
-    action_id: blocked ? 2 : 1,
-    action: blocked ? 'Denied' : 'Allowed',
-    disposition_id: blocked ? 2 : 1,
-    disposition: blocked ? 'Blocked' : 'Allowed',
+    action_id: denied ? 2 : 1,
+    action: denied ? 'Denied' : 'Allowed',
+    disposition_id: blocked ? 2 : denied ? 15 : 1,
+    disposition: blocked ? 'Blocked' : denied ? 'Detected' : 'Allowed',
     is_alert: false,
     firewall_rule: { uid: d.ruleId, name: rule, type: RULE_TYPE[d.reason], ...(d.appId !== undefined ? { condition: `app:${d.appId}` } : {}) },
     policy: { uid: 'outpost-control', name: 'Cloud-app control', is_applied: true },

@@ -1,11 +1,15 @@
 /**
- * `outpost run` for the inline lab and bench: the same runDaemon the CLI calls, given a verdict
- * policy from outside (the daemon takes one; the sanction policy proper lives in
- * src/control/policy.ts). This policy blocks the names listed in a file (one per line, a name
- * blocks its subdomains too) and reads the file again when it changes, so a test changes the
- * policy by writing the file.
+ * `outpost run` for the inline lab and bench: the same runDaemon the CLI calls.
  *
- *   node --import tsx test/support/inline-daemon.ts <config.yaml> <blocklist.txt>
+ * With a block list file, the daemon is given a verdict policy from outside: it blocks the names
+ * listed in the file (one per line, a name blocks its subdomains too) and reads the file again
+ * when it changes, so a test changes the policy by writing the file. Without one, the daemon's
+ * own control policy decides (src/control/policy.ts: sanction states, rules, exceptions,
+ * overrides, set through the admin API), exactly as `outpost run` runs.
+ *
+ *   node --import tsx test/support/inline-daemon.ts <config.yaml> [<blocklist.txt>]
+ *
+ * Each decision is also logged on stderr as one JSON line (`{"inline": verdict, ...}`).
  *
  * OUTPOST_LAB_NFT names another nft program (the lab's stand-in where the kernel has no nf_tables
  * queue expression and the lab installed equal iptables-legacy rules itself).
@@ -38,12 +42,12 @@ export class FileBlockPolicy implements VerdictPolicy {
 }
 
 const [configPath, listPath] = process.argv.slice(2);
-if (configPath !== undefined && listPath !== undefined) {
-  const policy = new FileBlockPolicy(listPath);
+if (configPath !== undefined) {
+  const policy = listPath !== undefined ? new FileBlockPolicy(listPath) : undefined;
   const code = await runDaemon(loadConfig(configPath), configPath, {
-    verdictPolicy: () => policy,
+    ...(policy !== undefined ? { verdictPolicy: () => policy } : {}),
     ...(process.env.OUTPOST_LAB_NFT ? { nftCommand: process.env.OUTPOST_LAB_NFT } : {}),
-    onInlineDecision: (d) => process.stderr.write(`${JSON.stringify({ inline: d.decision.verdict, name: d.request.name, source: d.request.nameSource, client: d.request.clientIp })}\n`),
+    onInlineDecision: (d) => process.stderr.write(`${JSON.stringify({ inline: d.decision.verdict, name: d.request.name, source: d.request.nameSource, client: d.request.clientIp, mac: d.request.clientMac, reason: d.decision.reason, rule: d.decision.ruleId })}\n`),
   });
   process.exit(code);
 }

@@ -191,3 +191,49 @@ test('the policy is read at every decision: a change applies to the next new flo
   h.feed([{ id: 2, data: data(40021, hello('app.example')) }]);
   assert.deepEqual(h.verdicts.map((v) => v[2]), [MARK_ALLOW, MARK_BLOCK]);
 });
+
+test('decisions are reported after the batch\'s verdicts, with the enforcement the path carried out', () => {
+  const policy = new SetPolicy(new Set(['blocked.example', 'example.com']));
+  const order: string[] = [];
+  const decisions: InlineDecision[] = [];
+  const engine = new InlineEngine({
+    cfg: CFG, policy: () => policy, now: () => 1_700_000_000_000,
+    sink: { verdicts: (_t, n) => { order.push(`verdicts:${n}`); }, sendRaw: () => true },
+    onDecision: (d) => { order.push(`decision:${d.request.name}`); decisions.push(d); },
+  });
+  const dnsTo = (id: number, name: string) => ipv4({ src: C, dst: '10.1.0.1', proto: PROTO_UDP }, udp({ sport: 33334, dport: 53 }, dnsQuery(id, name)));
+  const pkts: Pkt[] = [
+    { id: 1, data: data(40100, hello('www.blocked.example')) },
+    { id: 2, data: ipv4({ src: C, dst: S, proto: PROTO_UDP }, udp({ sport: 50001, dport: 443 }, Buffer.from(RFC9001_CLIENT_INITIAL_HEX, 'hex'))) },
+    { id: 3, data: dnsTo(0x0101, 'api.blocked.example') },
+    { id: 4, data: data(40101, hello('ok.example')) },
+  ];
+  engine.onBatch(batch(pkts), pkts.length);
+  // One batch, one verdict call, and only then the reports (the event pipeline never delays a verdict).
+  assert.deepEqual(order, ['verdicts:4', 'decision:www.blocked.example', 'decision:example.com', 'decision:api.blocked.example', 'decision:ok.example']);
+  assert.deepEqual(decisions.map((d) => [d.transport, d.decision.verdict, d.enforcement]), [
+    ['tcp', 'block', 'reset'], ['udp', 'block', 'drop'], ['udp', 'block', 'nxdomain'], ['tcp', 'allow', undefined],
+  ]);
+  // A blocked DNS query no answer could be sent for was dropped, and is reported so.
+  const failing = new InlineEngine({
+    cfg: CFG, policy: () => policy, sink: { verdicts: () => {}, sendRaw: () => false },
+    onDecision: (d) => decisions.push(d),
+  });
+  failing.onBatch(batch([{ id: 5, data: dnsTo(0x0102, 'blocked.example') }]), 1);
+  assert.equal(decisions.at(-1)!.enforcement, 'drop');
+});
+
+test('a reporter that throws is counted; the batch is answered and later decisions are still reported', () => {
+  const policy = new SetPolicy(new Set(['blocked.example']));
+  const verdicts: number[] = [];
+  let calls = 0;
+  const engine = new InlineEngine({
+    cfg: CFG, policy: () => policy,
+    sink: { verdicts: (t, n) => { for (let i = 0; i < n; i++) verdicts.push(t[i * 3 + 1]!); }, sendRaw: () => true },
+    onDecision: () => { calls++; if (calls === 1) throw new Error('outbox closed'); },
+  });
+  engine.onBatch(batch([{ id: 1, data: data(40200, hello('blocked.example')) }, { id: 2, data: data(40201, hello('blocked.example')) }]), 2);
+  assert.deepEqual(verdicts, [NF_REPEAT | SET_MARK, NF_REPEAT | SET_MARK]);
+  assert.equal(calls, 2);
+  assert.equal(engine.snapshot()['inline.decision_errors'], 1);
+});

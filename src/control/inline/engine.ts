@@ -10,6 +10,11 @@
  * packets never come back. A flow without a name after `maxPacketsPerFlow` queued packets gets
  * the default verdict (allow), counted.
  *
+ * Decisions are reported (`onDecision`: events, logs) after the batch's verdicts are handed back,
+ * so the event pipeline's work never delays a verdict (a blocked client's reset included), and a
+ * reporter that throws is counted (`inline.decision_errors`) rather than leaving the batch
+ * unanswered.
+ *
  * Nothing per packet allocates: the batch is read in place, the decoder fills one reused
  * DecodedPacket, per-flow verdicts live in typed arrays indexed by flow-table slot and tagged with
  * the flow's uid, and verdicts are written into one reused Uint32Array. Strings are made only when
@@ -23,7 +28,7 @@ import { LinkType } from '../../capture/types.js';
 import { FlowTable, FlowCounters, type FlowSettings } from '../../flows/flow-table.js';
 import { FlowInspector, DEFAULT_INSPECTOR_SETTINGS, type DnsMessageEvent } from '../../protocols/inspector.js';
 import type { HostnameSource } from '../../protocols/protocol.js';
-import type { VerdictDecision, VerdictNameSource, VerdictPolicy, VerdictRequest } from '../policy-types.js';
+import type { VerdictDecision, VerdictEnforcement, VerdictNameSource, VerdictPolicy, VerdictRequest } from '../policy-types.js';
 import type { InlineConfig } from '../config.js';
 import { MARK_ALLOW, MARK_BLOCK, MARK_MASK } from './nft.js';
 import { dnsNxdomain, tcpResetToServer, type RawPacket } from './packets.js';
@@ -53,6 +58,8 @@ export interface InlineDecision {
   readonly serverIp: string;
   readonly serverPort: number;
   readonly clientPort: number;
+  /** How the block was carried out (blocks only): TCP reset by the table, QUIC drop, DNS NXDOMAIN (or a drop when no answer could be made). */
+  readonly enforcement?: VerdictEnforcement;
 }
 
 export interface InlineEngineOptions {
@@ -62,6 +69,7 @@ export interface InlineEngineOptions {
   sink: VerdictSink;
   /** Wall clock in ms (tests fix it). */
   now?: () => number;
+  /** Each decision, called after the verdicts of its batch were handed to the sink. */
   onDecision?: (d: InlineDecision) => void;
   flows?: FlowSettings;
 }
@@ -103,6 +111,8 @@ export class InlineCounters {
   dnsUnanswerable = 0;
   serverResets = 0;
   rawSendFailed = 0;
+  /** Decisions whose reporter (onDecision: the event pipeline) threw; their verdicts were given. */
+  decisionErrors = 0;
   snapshot(): Record<string, number> {
     return {
       'inline.packets': this.packets,
@@ -120,6 +130,7 @@ export class InlineCounters {
       'inline.dns.unanswerable': this.dnsUnanswerable,
       'inline.resets.server': this.serverResets,
       'inline.raw_send_failed': this.rawSendFailed,
+      'inline.decision_errors': this.decisionErrors,
     };
   }
 }
@@ -147,6 +158,10 @@ export class InlineEngine {
   /** Name of the DNS query the current packet carried ('' none); set by onDnsMessage. */
   private dnsQuery = '';
   private nextExpiryUs = 0;
+  /** The request decide() last built (the decision's packet is still the current one). */
+  private lastRequest: VerdictRequest | null = null;
+  /** Decisions of the current batch, reported once its verdicts are given (once per flow, not per packet). */
+  private readonly decided: InlineDecision[] = [];
 
   constructor(options: InlineEngineOptions) {
     this.cfg = options.cfg;
@@ -200,7 +215,27 @@ export class InlineEngine {
       t[i * 3 + 2] = (v & SET_MARK) !== 0 ? ((mark & ~MARK_MASK) | this.lastMark) >>> 0 : 0;
     }
     this.sink.verdicts(t, count);
+    if (this.decided.length > 0) this.reportDecided();
   };
+
+  private reportDecided(): void {
+    const on = this.onDecision!;
+    for (let i = 0; i < this.decided.length; i++) {
+      try { on(this.decided[i]!); } catch { this.counters.decisionErrors++; }
+    }
+    this.decided.length = 0;
+  }
+
+  /** Keeps the decision just made on packet `p` for reporting after the batch's verdicts. */
+  private report(decision: VerdictDecision, p: DecodedPacket, enforcement: VerdictEnforcement | undefined): void {
+    const request = this.lastRequest;
+    if (this.onDecision === undefined || request === null) return;
+    const serverIp = p.ipVersion === 4 ? ipv4ToString(p.dst3) : ipv6ToString(p.dst0, p.dst1, p.dst2, p.dst3);
+    this.decided.push({
+      request, decision, transport: p.protocol === IPPROTO_TCP ? 'tcp' : 'udp', serverIp, serverPort: p.dstPort, clientPort: p.srcPort,
+      ...(enforcement !== undefined ? { enforcement } : {}),
+    });
+  }
 
   /** Mark bits of the verdict judge() just returned with SET_MARK. */
   private lastMark = 0;
@@ -239,9 +274,12 @@ export class InlineEngine {
           if (proto === IPPROTO_TCP && this.cfg.resetServer) {
             if (this.sink.sendRaw(tcpResetToServer(buf, p))) c.serverResets++; else c.rawSendFailed++;
           }
+          // The table's `blocked` chain: TCP is rejected with a reset, anything else dropped.
+          this.report(d, p, proto === IPPROTO_TCP ? 'reset' : 'drop');
           this.lastMark = MARK_BLOCK;
           return NF_REPEAT | SET_MARK;
         }
+        this.report(d, p, undefined);
         this.verdictOf[slot] = V_ALLOW;
         c.allow++;
         this.lastMark = MARK_ALLOW;
@@ -267,11 +305,13 @@ export class InlineEngine {
     const name = this.dnsQuery;
     if (name === '') { c.pending++; return NF_ACCEPT; }
     const d = this.decide(name, 'dns-query', p, buf, macOffset, nowMs);
-    if (d.verdict === 'allow') { c.dnsAllowed++; return NF_ACCEPT; }
+    if (d.verdict === 'allow') { c.dnsAllowed++; this.report(d, p, undefined); return NF_ACCEPT; }
     const answer = dnsNxdomain(buf, p);
+    let answered = false;
     if (answer === undefined) c.dnsUnanswerable++;
-    else if (this.sink.sendRaw(answer)) c.dnsNxdomain++;
+    else if (this.sink.sendRaw(answer)) { c.dnsNxdomain++; answered = true; }
     else c.rawSendFailed++;
+    this.report(d, p, answered ? 'nxdomain' : 'drop');
     return NF_DROP;
   }
 
@@ -280,19 +320,14 @@ export class InlineEngine {
     const clientIp = v4 ? ipv4ToString(p.src3) : ipv6ToString(p.src0, p.src1, p.src2, p.src3);
     const clientMac = macOffset >= 0 ? macString(buf, macOffset) : undefined;
     const request: VerdictRequest = { name: normalise(name), nameSource, clientIp, ...(clientMac !== undefined ? { clientMac } : {}), nowMs };
-    let decision: VerdictDecision;
+    this.lastRequest = request;
     try {
-      decision = this.policy().decide(request);
+      return this.policy().decide(request);
     } catch {
       // A failing policy must not stop the verdict path: the flow gets the default verdict.
       this.counters.policyErrors++;
-      decision = { verdict: 'allow', reason: 'default', ruleId: 'default' };
+      return { verdict: 'allow', reason: 'default', ruleId: 'default' };
     }
-    if (this.onDecision !== undefined) {
-      const serverIp = v4 ? ipv4ToString(p.dst3) : ipv6ToString(p.dst0, p.dst1, p.dst2, p.dst3);
-      this.onDecision({ request, decision, transport: p.protocol === IPPROTO_TCP ? 'tcp' : 'udp', serverIp, serverPort: p.dstPort, clientPort: p.srcPort });
-    }
-    return decision;
   }
 
   snapshot(): Record<string, number> {

@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SpanResetter } from './resetter.js';
+import type { InlineDecision } from '../inline/engine.js';
 import { Decoder, DecodedPacket, DecodeStatus } from '../../decode/decoder.js';
 import { DecodeCounters } from '../../decode/counters.js';
 import { LinkType } from '../../capture/types.js';
@@ -15,17 +16,20 @@ import { handshake, records, chromeLikeClientHelloBody } from '../../../test/fix
 const CM = '02:00:00:00:00:0c', SM = '02:00:00:00:00:05';
 const C = '10.1.0.2', S = '192.0.2.10';
 
-function harness(blocked: string) {
+function harness(blocked: string, injectWorks = true) {
   const sent: Buffer[] = [];
+  const log: string[] = [];
+  const decisions: InlineDecision[] = [];
   const r = new SpanResetter({
     cfg: { resetInjection: true, tcpPorts: [443] },
     policy: () => ({ decide: (q) => (q.name === blocked ? { verdict: 'block', reason: 'rule', ruleId: 'r' } : { verdict: 'allow', reason: 'default', ruleId: 'default' }) }),
-    inject: (f) => { sent.push(Buffer.from(f)); return true; },
+    inject: (f) => { log.push('inject'); if (injectWorks) sent.push(Buffer.from(f)); return injectWorks; },
+    onDecision: (d) => { log.push('decision'); decisions.push(d); },
   });
   const dec = new Decoder(new DecodeCounters());
   const p = new DecodedPacket();
   const feed = (frame: Buffer) => { assert.equal(dec.decode(frame, 0, frame.length, frame.length, LinkType.ETHERNET, p), DecodeStatus.OK); r.onIpPacket(p, frame, 1_000_000); };
-  return { r, sent, feed };
+  return { r, sent, feed, log, decisions };
 }
 
 const frame = (sport: number, dport: number, flags: number, seq: number, ack: number, payload: Buffer = Buffer.alloc(0)) =>
@@ -69,4 +73,19 @@ test('an allowed flow and another port get nothing', () => {
   h.feed(frame(40002, 8443, TCP_ACK | TCP_PSH, 1000, 7000, hello('blocked.example')));
   assert.equal(h.sent.length, 0);
   assert.equal(h.r.snapshot()['span.judged'], 1);
+});
+
+test('the decision is reported after the resets went out, saying what was sent', () => {
+  const h = harness('blocked.example');
+  h.feed(frame(40003, 443, TCP_ACK | TCP_PSH, 1000, 7000, hello('blocked.example')));
+  // The event pipeline's work comes after the frames: it must not cost the race.
+  assert.deepEqual(h.log, ['inject', 'inject', 'decision']);
+  assert.equal(h.decisions[0]!.enforcement, 'reset');
+  h.feed(frame(40004, 443, TCP_ACK | TCP_PSH, 1000, 7000, hello('ok.example')));
+  assert.equal(h.decisions[1]!.enforcement, undefined, 'an allow carries no enforcement');
+  // No frame could be injected: denied, but nothing stopped the flow.
+  const f = harness('blocked.example', false);
+  f.feed(frame(40005, 443, TCP_ACK | TCP_PSH, 1000, 7000, hello('blocked.example')));
+  assert.equal(f.decisions[0]!.enforcement, 'none');
+  assert.equal(f.r.snapshot()['span.inject_failed'], 2);
 });

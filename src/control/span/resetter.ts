@@ -8,6 +8,10 @@
  * A packet observer of the capture pipeline (protocols/observers.ts): it is given each decoded
  * packet and keeps its own small flow table and analyzers for the judged ports only, so the
  * capture's own flow accounting and events are untouched.
+ *
+ * A decision is reported (`onDecision`: the verdict event) only after the resets went out: the
+ * event pipeline's work must not cost the race, and the report says what was actually sent
+ * (`reset`, or `none` when no frame could be injected and the flow went on).
  */
 import type { DecodedPacket } from '../../decode/decoder.js';
 import { IPPROTO_TCP } from '../../decode/constants.js';
@@ -41,7 +45,7 @@ export class SpanResetter implements PacketObserver {
   private state = new Uint8Array(0);
   private resets = new Uint8Array(0);
   private stateUid = new Float64Array(0);
-  readonly counters = { judged: 0, blocked: 0, framesSent: 0, injectFailed: 0, unanswerable: 0, policyErrors: 0 };
+  readonly counters = { judged: 0, blocked: 0, framesSent: 0, injectFailed: 0, unanswerable: 0, policyErrors: 0, decisionErrors: 0 };
 
   constructor(private readonly options: SpanResetterOptions) {
     for (const p of options.cfg.tcpPorts) this.ports[p] = 1;
@@ -71,24 +75,39 @@ export class SpanResetter implements PacketObserver {
     const request = { name: f.hostname.toLowerCase(), nameSource: source, clientIp, nowMs: (this.options.now ?? Date.now)() };
     let decision: VerdictDecision;
     try { decision = this.options.policy().decide(request); } catch { this.counters.policyErrors++; return; }
-    this.options.onDecision?.({ request, decision, transport: 'tcp', serverIp: v4 ? ipv4ToString(p.dst3) : ipv6ToString(p.dst0, p.dst1, p.dst2, p.dst3), serverPort: p.dstPort, clientPort: p.srcPort });
-    if (decision.verdict !== 'block') return;
-    this.state[slot] = BLOCKED;
-    this.counters.blocked++;
-    this.reset(p, buf, slot);
+    let sent = 0;
+    if (decision.verdict === 'block') {
+      this.state[slot] = BLOCKED;
+      this.counters.blocked++;
+      sent = this.reset(p, buf, slot);
+    }
+    if (this.options.onDecision === undefined) return;
+    const serverIp = v4 ? ipv4ToString(p.dst3) : ipv6ToString(p.dst0, p.dst1, p.dst2, p.dst3);
+    try {
+      this.options.onDecision({
+        request, decision, transport: 'tcp', serverIp, serverPort: p.dstPort, clientPort: p.srcPort,
+        ...(decision.verdict === 'block' ? { enforcement: sent > 0 ? 'reset' as const : 'none' as const } : {}),
+      });
+    } catch {
+      // The capture path goes on whatever the reporter (the event pipeline) does.
+      this.counters.decisionErrors++;
+    }
   };
 
-  private reset(p: DecodedPacket, buf: Buffer, slot: number): void {
-    if (this.resets[slot]! >= MAX_RESETS_PER_FLOW) return;
+  /** Injects a RST to each end; returns the frames sent. */
+  private reset(p: DecodedPacket, buf: Buffer, slot: number): number {
+    if (this.resets[slot]! >= MAX_RESETS_PER_FLOW) return 0;
     this.resets[slot]!++;
     const o = p.ipOffset;
     // The TCP header: after the IPv4 header (IHL) or a bare IPv6 header; anything else is skipped.
     const tcpOffset = p.ipVersion === 4 ? o + ((buf[o]! & 0x0f) << 2) : buf[o + 6] === IPPROTO_TCP ? o + 40 : -1;
     const frames = tcpOffset >= 0 ? tcpResetFrames(buf, p, tcpOffset) : undefined;
-    if (frames === undefined) { this.counters.unanswerable++; return; }
+    if (frames === undefined) { this.counters.unanswerable++; return 0; }
+    let sent = 0;
     for (const f of [frames.toClient, frames.toServer]) {
-      if (this.options.inject(f)) this.counters.framesSent++; else this.counters.injectFailed++;
+      if (this.options.inject(f)) { this.counters.framesSent++; sent++; } else this.counters.injectFailed++;
     }
+    return sent;
   }
 
   private grow(capacity: number): void {
@@ -101,7 +120,7 @@ export class SpanResetter implements PacketObserver {
     const c = this.counters;
     return {
       'span.judged': c.judged, 'span.blocked': c.blocked, 'span.frames_sent': c.framesSent,
-      'span.inject_failed': c.injectFailed, 'span.unanswerable': c.unanswerable, 'span.policy_errors': c.policyErrors,
+      'span.inject_failed': c.injectFailed, 'span.unanswerable': c.unanswerable, 'span.policy_errors': c.policyErrors, 'span.decision_errors': c.decisionErrors,
     };
   }
 }
