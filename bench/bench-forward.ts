@@ -40,6 +40,38 @@ const quiet = { info() {}, warn() {}, error(o: object, m: string) { console.erro
 const events = Array.from({ length: 1000 }, (_, i) => sampleEvent(i));
 const eventBytes = JSON.stringify(events[0]).length;
 const rssMb = () => Math.round(process.resourceUsage().maxRSS / 1024);
+/**
+ * Peaks of the parts of RSS while a phase runs, sampled every 20 ms (the main thread is busy, so
+ * samples land between turns): RssAnon (the process's own memory: heap, buffers, the worker's
+ * isolate) and RssFile (pages of LMDB's memory map that were touched), from /proc/self/status.
+ */
+function rssParts(): { stop(): { peakRssAnonMb: number; peakRssFileMb: number; peakHeapUsedMb: number; peakExternalMb: number } | Record<string, never> } {
+  let status: () => string;
+  try {
+    readFileSync('/proc/self/status', 'utf8');
+    status = () => readFileSync('/proc/self/status', 'utf8');
+  } catch {
+    return { stop: () => ({}) }; // not Linux
+  }
+  const kb = (s: string, key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(s)?.[1] ?? 0);
+  let anon = 0, file = 0, heap = 0, ext = 0;
+  const sample = () => {
+    const s = status();
+    anon = Math.max(anon, kb(s, 'RssAnon'));
+    file = Math.max(file, kb(s, 'RssFile'));
+    const m = process.memoryUsage();
+    heap = Math.max(heap, m.heapUsed);
+    ext = Math.max(ext, m.external + m.arrayBuffers);
+  };
+  const timer = setInterval(sample, 20);
+  return {
+    stop() {
+      sample();
+      clearInterval(timer);
+      return { peakRssAnonMb: Math.round(anon / 1024), peakRssFileMb: Math.round(file / 1024), peakHeapUsedMb: Math.round(heap / 1048576), peakExternalMb: Math.round(ext / 1048576) };
+    },
+  };
+}
 const results: Record<string, unknown>[] = [];
 
 /** Appends `n` events, yielding to the event loop every `every` events (each yield lets the outbox commit what is queued). */
@@ -84,6 +116,7 @@ async function sinkRate(label: string, cfg: DeepPartialForward, received?: () =>
   const fw = createForwarding(resolveForwardConfig({ outboxSync: 'none', outboxDir: join(dir, label), ...cfg }), quiet, dir);
   const ac = new AbortController();
   for (const s of fw.services) await s.start(ac.signal);
+  const parts = rssParts();
   const t0 = performance.now();
   for (let i = 0; i < N; i++) {
     const e = events[i % 1000]!;
@@ -96,7 +129,7 @@ async function sinkRate(label: string, cfg: DeepPartialForward, received?: () =>
   for (const until = performance.now() + 10_000; rcv !== undefined && rcv < N && performance.now() < until; rcv = await received!()) await new Promise((r) => setTimeout(r, 5));
   const s = (performance.now() - t0) / 1000;
   const sinkStats = fw.status().sinks[0]!;
-  results.push({ what: `sink ${label}`, events: N, seconds: +s.toFixed(2), ackedSeconds: +acked.toFixed(2), eventsPerS: Math.round(N / s), receivedByReceiver: rcv, errors: sinkStats['errors'], ...(sinkStats['format_worker_failures'] ? { formatWorkerFailures: sinkStats['format_worker_failures'] } : {}), peakRssMb: rssMb() });
+  results.push({ what: `sink ${label}`, events: N, seconds: +s.toFixed(2), ackedSeconds: +acked.toFixed(2), eventsPerS: Math.round(N / s), receivedByReceiver: rcv, errors: sinkStats['errors'], ...(sinkStats['format_worker_failures'] ? { formatWorkerFailures: sinkStats['format_worker_failures'] } : {}), peakRssMb: rssMb(), ...parts.stop() });
   ac.abort();
   for (const sv of [...fw.services].reverse()) await sv.stop();
 }

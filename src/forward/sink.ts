@@ -6,6 +6,12 @@
  * the cursor advances. A RetryableSinkError (or any other error) keeps the batch and retries after
  * exponential backoff with jitter, or after `retryAfterMs` when the receiver said so. A
  * PermanentSinkError moves the batch to the dead-letter store and advances.
+ *
+ * Re-sends after a crash: the runner hands each batch a `delivered` hook that moves the cursor
+ * past the batch and resolves once that cursor position is stored (Outbox.ackDurable). Sinks that
+ * keep their receiver's order with OrderedSends deliver the next batch only after it resolved, so
+ * at most one delivered batch is not yet in the stored cursor: a kill -9 makes each sink re-send
+ * at most one batch.
  */
 import { OutpostError } from '../errors.js';
 import type { Outbox, OutboxRecord } from './outbox.js';
@@ -16,12 +22,19 @@ export interface Sink {
   readonly name: string;
   /** The sink type's key in the table of src/forward/sinks/index.ts (https, syslog, nats, ...). */
   readonly type: string;
-  /** Resolve when the receiver acknowledged every record of the batch. */
-  send(batch: OutboxRecord[], signal: AbortSignal): Promise<void>;
+  /**
+   * Resolve when the receiver acknowledged every record of the batch. `delivered`, when given, is
+   * called once the receiver acknowledged the batch; a sink delivers its next batch only after
+   * the promise it returns resolved (OrderedSends does so).
+   */
+  send(batch: OutboxRecord[], signal: AbortSignal, delivered?: DeliveredHook): Promise<void>;
   close(): Promise<void>;
   /** Sink-specific counters (e.g. udp_unacknowledged). */
   extraStats?(): Record<string, number>;
 }
+
+/** Records the batch's acknowledgement in the cursor; resolves once that is stored (never rejects). */
+export type DeliveredHook = () => Promise<void>;
 
 /**
  * A send that may succeed later; SinkRunner retries the batch after a backoff. The sink does not
@@ -46,7 +59,7 @@ export class RetryableSinkError extends OutpostError {
 export class OrderedSends {
   #tail: { done: Promise<boolean>; settled: boolean } | undefined;
 
-  async run<P>(prepare: () => P | Promise<P>, deliver: (prepared: P) => Promise<void>): Promise<void> {
+  async run<P>(prepare: () => P | Promise<P>, deliver: (prepared: P) => Promise<void>, delivered?: DeliveredHook): Promise<void> {
     const prev = this.#tail !== undefined && !this.#tail.settled ? this.#tail : undefined;
     let settle!: (ok: boolean) => void;
     const link = { done: new Promise<boolean>((r) => (settle = r)), settled: false };
@@ -56,6 +69,8 @@ export class OrderedSends {
       const prepared = await prepare();
       if (prev && !(await prev.done)) throw new RetryableSinkError('not sent: an earlier batch failed');
       await deliver(prepared);
+      // The next batch goes out only once this one's cursor position is stored (see top).
+      if (delivered) await delivered();
       ok = true;
     } catch (err) {
       if (err instanceof PermanentSinkError) ok = true; // later batches may go on
@@ -169,7 +184,9 @@ export class SinkRunner {
           if (!last) break;
           ob.markInFlight(this.sink.name, last.seq);
           readSeq = last.seq;
-          const done = this.sink.send(batch, signal);
+          const name = this.sink.name;
+          const lastSeq = last.seq;
+          const done = this.sink.send(batch, signal, () => ob.ackDurable(name, lastSeq));
           done.catch(() => undefined); // observed below, in order
           inflight.push({ batch, last: last.seq, done });
         }

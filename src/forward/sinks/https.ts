@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import type { Agent } from 'undici';
 import { OutpostError } from '../../errors.js';
 import type { OutboxRecord } from '../outbox.js';
-import { OrderedSends, PermanentSinkError, RetryableSinkError, parseRetryAfter, sinkType, type Sink, type SinkType } from '../sink.js';
+import { OrderedSends, PermanentSinkError, RetryableSinkError, parseRetryAfter, sinkType, type DeliveredHook, type Sink, type SinkType } from '../sink.js';
 import { sinkCommonProps, tlsFileSetting, type SinkCommon } from '../settings.js';
 
 /**
@@ -91,13 +91,14 @@ export class HttpsSink implements Sink {
   }
 
   /** Body built and compressed at once (ahead, while earlier batches are in flight); POSTed in order. */
-  send(batch: OutboxRecord[], signal: AbortSignal): Promise<void> {
+  send(batch: OutboxRecord[], signal: AbortSignal, delivered?: DeliveredHook): Promise<void> {
     return this.#order.run(
       async () => {
         const text = buildBody(batch, this.#cfg.format);
         return this.#cfg.gzip ? await gzip(text) : Buffer.from(text);
       },
       (body) => this.#post(batch, body, signal),
+      delivered,
     );
   }
 

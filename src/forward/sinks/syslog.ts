@@ -16,7 +16,7 @@ import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { OutpostError } from '../../errors.js';
 import type { OutboxRecord } from '../outbox.js';
-import { OrderedSends, RetryableSinkError, sinkType, type Sink, type SinkType } from '../sink.js';
+import { OrderedSends, RetryableSinkError, sinkType, type DeliveredHook, type Sink, type SinkType } from '../sink.js';
 import { sinkCommonProps, tlsFileSetting, type SinkCommon } from '../settings.js';
 import { cefPrefix, rfc5424Middle } from '../cef.js';
 import { FormatWorker } from './syslog-format.js';
@@ -81,14 +81,15 @@ export class SyslogSink implements Sink {
    * Formatting waits for a connection: while the receiver is down every retry would format the
    * batches in flight again for nothing.
    */
-  send(batch: OutboxRecord[], signal: AbortSignal): Promise<void> {
-    if (this.#cfg.transport === 'udp') return this.#order.run(() => undefined, () => this.#sendUdp(batch));
+  send(batch: OutboxRecord[], signal: AbortSignal, delivered?: DeliveredHook): Promise<void> {
+    if (this.#cfg.transport === 'udp') return this.#order.run(() => undefined, () => this.#sendUdp(batch), delivered);
     return this.#order.run(
       async () => {
         await this.#connect(signal);
         return this.#format.frames(batch.map((r) => r.json), batch.map((r) => r.uid));
       },
       (buf) => this.#write(buf, signal),
+      delivered,
     );
   }
 
