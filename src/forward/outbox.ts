@@ -94,7 +94,7 @@ export interface CommittedRecord { seq: number; uid: string; json: string }
 /** Default of maxUncommittedMs. */
 export const DEFAULT_MAX_UNCOMMITTED_MS = 100;
 /** Free space is read again after this many bytes were appended, or after DISK_CHECK_MS. */
-const DISK_CHECK_BYTES = 1 << 20;
+const DISK_CHECK_BYTES = 256 << 10;
 const DISK_CHECK_MS = 250;
 
 function statfsFreeBytes(path: string): number {
