@@ -18,7 +18,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { connect } from 'nats';
 import type { DeepPartialForward, OutboxSyncMode } from '../src/forward/config.js';
@@ -90,8 +90,14 @@ async function outboxRate(sync: OutboxSyncMode, n: number, every: number, record
   await ob.close();
 }
 
+/**
+ * The receivers run in a child process of their own (IPC for the ports and counts): in a worker
+ * thread of the sending process, as before, their isolate, TLS and gunzip buffers counted in the
+ * sender's peak RSS, which is meant to measure the forwarding path alone.
+ */
 const receiverCode = `
-const { parentPort, workerData } = require('node:worker_threads');
+const parentPort = { postMessage: (m) => process.send(m), on: (ev, f) => process.on(ev, f) };
+const workerData = JSON.parse(process.env.BENCH_RECEIVER_DATA);
 const https = require('node:https'); const net = require('node:net'); const zlib = require('node:zlib');
 let lines = 0, frames = 0;
 const h = https.createServer({ cert: workerData.cert, key: workerData.key }, (req, res) => {
@@ -218,16 +224,16 @@ try {
     process.exit(0);
   }
   const pki = makePki(join(dir, 'pki'));
-  const w = new Worker(receiverCode, { eval: true, workerData: { cert: readFileSync(pki.serverCertFile, 'utf8'), key: readFileSync(pki.serverKeyFile, 'utf8') } });
-  const ports = await new Promise<{ https: number; tcp: number }>((resolve) => w.once('message', resolve));
-  const counts = () => new Promise<{ lines: number; frames: number }>((resolve) => { w.once('message', resolve); w.postMessage('count'); });
+  const w = spawn(process.execPath, ['-e', receiverCode], { env: { ...process.env, BENCH_RECEIVER_DATA: JSON.stringify({ cert: readFileSync(pki.serverCertFile, 'utf8'), key: readFileSync(pki.serverKeyFile, 'utf8') }) }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const ports = await new Promise<{ https: number; tcp: number }>((resolve) => w.once('message', resolve as (m: unknown) => void));
+  const counts = () => new Promise<{ lines: number; frames: number }>((resolve) => { w.once('message', resolve as (m: unknown) => void); w.send('count'); });
   let base = await counts();
   const since = (k: 'lines' | 'frames') => async () => (await counts())[k] - base[k];
   if (want('https')) await sinkRate('https', { https: [{ name: 'https', url: `https://127.0.0.1:${ports.https}/`, tlsCaFile: pki.caFile, ...SINK_OPTS }] }, since('lines'));
   await new Promise((r) => setTimeout(r, 200));
   base = await counts();
   if (want('syslog-tcp')) await sinkRate('syslog-tcp', { syslog: [{ name: 'syslog-tcp', transport: 'tcp', host: '127.0.0.1', port: ports.tcp, ...SINK_OPTS }] }, since('frames'));
-  await w.terminate();
+  w.kill();
   if (!want('nats')) {
     // not selected
   } else if (which('nats-server')) {
