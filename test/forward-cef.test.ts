@@ -207,16 +207,17 @@ test('UDP batches are formatted in the worker thread: the same messages, one dat
   const cfg = resolveForwardConfig({ syslog: [{ name: 'u', transport: 'udp', host: '127.0.0.1', port: rx.address().port, batchMaxEvents: 500 }] }).syslog[0]!;
   const sink = new SyslogSink(cfg);
   try {
-    const batch = Array.from({ length: 300 }, (_, i) => ({ seq: i + 1, uid: `d-${i}`, appendedMs: 0, bytes: 0, json: JSON.stringify({ ...sampleEvent(i), metadata: { uid: `d-${i}` } }) }));
+    // 150 messages (~120 KB) fit the receiving socket's default buffer on loopback.
+    const batch = Array.from({ length: 150 }, (_, i) => ({ seq: i + 1, uid: `d-${i}`, appendedMs: 0, bytes: 0, json: JSON.stringify({ ...sampleEvent(i), metadata: { uid: `d-${i}` } }) }));
     let delivered = 0;
     await sink.send(batch, new AbortController().signal, async () => void delivered++);
     assert.equal(delivered, 1, 'the delivered hook ran once');
     const st = sink.extraStats();
-    assert.equal(st['udp_unacknowledged'], 300);
+    assert.equal(st['udp_unacknowledged'], 150);
     assert.equal(st['format_worker_failures'], 0);
     assert.equal(st['format_worker_batches'], 1, 'formatted in the worker');
-    for (let until = Date.now() + 3000; got.length < 300 && Date.now() < until;) await new Promise((res) => setTimeout(res, 10));
-    assert.ok(got.length >= 290, `datagrams received on loopback (${got.length})`);
+    for (let until = Date.now() + 3000; got.length < 150 && Date.now() < until;) await new Promise((res) => setTimeout(res, 10));
+    assert.ok(got.length >= 140, `datagrams received on loopback (${got.length}; UDP loss is possible even there)`);
     const expected = new Set(batch.map((rec) => sink.format(rec).replace(/^<\d+>1 \S+ /, '')));
     for (const m of got) assert.ok(expected.has(m.replace(/^<\d+>1 \S+ /, '')), `datagram is one whole message: ${m.slice(0, 80)}`);
   } finally {
