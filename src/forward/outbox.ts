@@ -241,7 +241,7 @@ export class Outbox {
     this.#freeBytes = opts.freeBytes ?? statfsFreeBytes;
     if (opts.onCommit) this.#listeners.push(opts.onCommit);
     this.#root = root;
-    this.#events = root.openDB<Value, Key>({ name: 'events', compression: { threshold: 128 } });
+    this.#events = root.openDB<Value, Key>({ name: 'events' });
     this.#meta = root.openDB<unknown, string>({ name: 'meta' });
     this.dead = root.openDB<unknown, [string, number]>({ name: 'dead' });
     // Rebuild head, tail, count and bytes from the keys (cheap: no value decoding).
