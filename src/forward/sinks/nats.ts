@@ -42,8 +42,12 @@ export class NatsSink implements Sink {
   #nextToken = 0;
   /** Reply token → its batch, for every publish not yet acknowledged. */
   readonly #byToken = new Map<number, InFlight>();
-  /** Settles (true: acknowledged) when the last batch handed to send() has. */
-  #tail: Promise<boolean> = Promise.resolve(true);
+  /**
+   * The last batch handed to send(): settles (true: acknowledged) when it has. A batch waits only
+   * for one still pending when it was handed over (as OrderedSends): a retry after a failure does
+   * not wait for the failed batch.
+   */
+  #tail: { done: Promise<boolean>; settled: boolean } | undefined;
   #headers: (() => MsgHdrs) | undefined;
   readonly counters = { duplicates: 0, connects: 0, acks: 0 };
 
@@ -116,17 +120,19 @@ export class NatsSink implements Sink {
   }
 
   async send(batch: OutboxRecord[], _signal: AbortSignal, delivered?: DeliveredHook): Promise<void> {
-    const prev = this.#tail;
+    const prev = this.#tail !== undefined && !this.#tail.settled ? this.#tail : undefined;
     let settle!: (ok: boolean) => void;
-    this.#tail = new Promise<boolean>((r) => (settle = r));
+    const link = { done: new Promise<boolean>((r) => (settle = r)), settled: false };
+    this.#tail = link;
     let ok = false;
     try {
       await this.#publish(batch);
       // In order: this batch counts only once every earlier one was acknowledged.
-      if (!(await prev)) throw new RetryableSinkError('not acknowledged: an earlier batch failed');
+      if (prev && !(await prev.done)) throw new RetryableSinkError('not acknowledged: an earlier batch failed');
       if (delivered) await delivered();
       ok = true;
     } finally {
+      link.settled = true;
       settle(ok);
     }
   }
