@@ -135,7 +135,8 @@ async function sinkRate(label: string, cfg: DeepPartialForward, received?: () =>
   for (const until = performance.now() + 10_000; rcv !== undefined && rcv < N && performance.now() < until; rcv = await received!()) await new Promise((r) => setTimeout(r, 5));
   const s = (performance.now() - t0) / 1000;
   const sinkStats = fw.status().sinks[0]!;
-  results.push({ what: `sink ${label}`, events: N, seconds: +s.toFixed(2), ackedSeconds: +acked.toFixed(2), eventsPerS: Math.round(N / s), receivedByReceiver: rcv, errors: sinkStats['errors'], ...(sinkStats['format_worker_failures'] ? { formatWorkerFailures: sinkStats['format_worker_failures'] } : {}), peakRssMb: rssMb(), ...parts.stop() });
+  const ob = fw.status().outbox;
+  results.push({ what: `sink ${label}`, events: N, seconds: +s.toFixed(2), ackedSeconds: +acked.toFixed(2), eventsPerS: Math.round(N / s), receivedByReceiver: rcv, errors: sinkStats['errors'], ...(sinkStats['format_worker_failures'] ? { formatWorkerFailures: sinkStats['format_worker_failures'] } : {}), peakRssMb: rssMb(), ...parts.stop(), uncommittedMaxMs: ob['forward.outbox.uncommitted_max_ms'], lateCommitted: ob['forward.outbox.late_committed'] });
   ac.abort();
   for (const sv of [...fw.services].reverse()) await sv.stop();
 }
