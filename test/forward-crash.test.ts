@@ -125,7 +125,11 @@ test(`kill -9 ${kills} times: printed = committed, never lost, never renumbered,
       record(r.out);
       if (r.signal === 'SIGKILL') landed++;
       else assert.equal(r.code, 0, `run ${k}: ${r.err}`);
-      if (last) assert.match(r.out, /done/, `last run finished: ${r.err}`);
+      if (last) {
+        assert.match(r.out, /done/, `last run finished: ${r.err}`);
+        const c = JSON.parse(/done (.*)/.exec(r.out)![1]!) as { uncommittedMaxMs: number; lateCommitted: number };
+        console.log(`# crash: last run: uncommitted window max ${c.uncommittedMaxMs} ms, late_committed ${c.lateCommitted}`);
+      }
     }
     httpsMarks.shift();
     syslogMarks.shift();
