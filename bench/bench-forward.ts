@@ -18,7 +18,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { connect } from 'nats';
 import type { DeepPartialForward, OutboxSyncMode } from '../src/forward/config.js';
@@ -40,6 +40,38 @@ const quiet = { info() {}, warn() {}, error(o: object, m: string) { console.erro
 const events = Array.from({ length: 1000 }, (_, i) => sampleEvent(i));
 const eventBytes = JSON.stringify(events[0]).length;
 const rssMb = () => Math.round(process.resourceUsage().maxRSS / 1024);
+/**
+ * Peaks of the parts of RSS while a phase runs, sampled every 20 ms (the main thread is busy, so
+ * samples land between turns): RssAnon (the process's own memory: heap, buffers, the worker's
+ * isolate) and RssFile (pages of LMDB's memory map that were touched), from /proc/self/status.
+ */
+function rssParts(): { stop(): { peakRssAnonMb: number; peakRssFileMb: number; peakHeapUsedMb: number; peakExternalMb: number } | Record<string, never> } {
+  let status: () => string;
+  try {
+    readFileSync('/proc/self/status', 'utf8');
+    status = () => readFileSync('/proc/self/status', 'utf8');
+  } catch {
+    return { stop: () => ({}) }; // not Linux
+  }
+  const kb = (s: string, key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(s)?.[1] ?? 0);
+  let anon = 0, file = 0, heap = 0, ext = 0;
+  const sample = () => {
+    const s = status();
+    anon = Math.max(anon, kb(s, 'RssAnon'));
+    file = Math.max(file, kb(s, 'RssFile'));
+    const m = process.memoryUsage();
+    heap = Math.max(heap, m.heapUsed);
+    ext = Math.max(ext, m.external + m.arrayBuffers);
+  };
+  const timer = setInterval(sample, 20);
+  return {
+    stop() {
+      sample();
+      clearInterval(timer);
+      return { peakRssAnonMb: Math.round(anon / 1024), peakRssFileMb: Math.round(file / 1024), peakHeapUsedMb: Math.round(heap / 1048576), peakExternalMb: Math.round(ext / 1048576) };
+    },
+  };
+}
 const results: Record<string, unknown>[] = [];
 
 /** Appends `n` events, yielding to the event loop every `every` events (each yield lets the outbox commit what is queued). */
@@ -58,8 +90,14 @@ async function outboxRate(sync: OutboxSyncMode, n: number, every: number, record
   await ob.close();
 }
 
+/**
+ * The receivers run in a child process of their own (IPC for the ports and counts): in a worker
+ * thread of the sending process, as before, their isolate, TLS and gunzip buffers counted in the
+ * sender's peak RSS, which is meant to measure the forwarding path alone.
+ */
 const receiverCode = `
-const { parentPort, workerData } = require('node:worker_threads');
+const parentPort = { postMessage: (m) => process.send(m), on: (ev, f) => process.on(ev, f) };
+const workerData = JSON.parse(process.env.BENCH_RECEIVER_DATA);
 const https = require('node:https'); const net = require('node:net'); const zlib = require('node:zlib');
 let lines = 0, frames = 0;
 const h = https.createServer({ cert: workerData.cert, key: workerData.key }, (req, res) => {
@@ -84,6 +122,7 @@ async function sinkRate(label: string, cfg: DeepPartialForward, received?: () =>
   const fw = createForwarding(resolveForwardConfig({ outboxSync: 'none', outboxDir: join(dir, label), ...cfg }), quiet, dir);
   const ac = new AbortController();
   for (const s of fw.services) await s.start(ac.signal);
+  const parts = rssParts();
   const t0 = performance.now();
   for (let i = 0; i < N; i++) {
     const e = events[i % 1000]!;
@@ -96,7 +135,8 @@ async function sinkRate(label: string, cfg: DeepPartialForward, received?: () =>
   for (const until = performance.now() + 10_000; rcv !== undefined && rcv < N && performance.now() < until; rcv = await received!()) await new Promise((r) => setTimeout(r, 5));
   const s = (performance.now() - t0) / 1000;
   const sinkStats = fw.status().sinks[0]!;
-  results.push({ what: `sink ${label}`, events: N, seconds: +s.toFixed(2), ackedSeconds: +acked.toFixed(2), eventsPerS: Math.round(N / s), receivedByReceiver: rcv, errors: sinkStats['errors'], ...(sinkStats['format_worker_failures'] ? { formatWorkerFailures: sinkStats['format_worker_failures'] } : {}), peakRssMb: rssMb() });
+  const ob = fw.status().outbox;
+  results.push({ what: `sink ${label}`, events: N, seconds: +s.toFixed(2), ackedSeconds: +acked.toFixed(2), eventsPerS: Math.round(N / s), receivedByReceiver: rcv, errors: sinkStats['errors'], ...(sinkStats['format_worker_failures'] ? { formatWorkerFailures: sinkStats['format_worker_failures'] } : {}), peakRssMb: rssMb(), ...parts.stop(), uncommittedMaxMs: ob['forward.outbox.uncommitted_max_ms'], lateCommitted: ob['forward.outbox.late_committed'] });
   ac.abort();
   for (const sv of [...fw.services].reverse()) await sv.stop();
 }
@@ -185,16 +225,16 @@ try {
     process.exit(0);
   }
   const pki = makePki(join(dir, 'pki'));
-  const w = new Worker(receiverCode, { eval: true, workerData: { cert: readFileSync(pki.serverCertFile, 'utf8'), key: readFileSync(pki.serverKeyFile, 'utf8') } });
-  const ports = await new Promise<{ https: number; tcp: number }>((resolve) => w.once('message', resolve));
-  const counts = () => new Promise<{ lines: number; frames: number }>((resolve) => { w.once('message', resolve); w.postMessage('count'); });
+  const w = spawn(process.execPath, ['-e', receiverCode], { env: { ...process.env, BENCH_RECEIVER_DATA: JSON.stringify({ cert: readFileSync(pki.serverCertFile, 'utf8'), key: readFileSync(pki.serverKeyFile, 'utf8') }) }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const ports = await new Promise<{ https: number; tcp: number }>((resolve) => w.once('message', resolve as (m: unknown) => void));
+  const counts = () => new Promise<{ lines: number; frames: number }>((resolve) => { w.once('message', resolve as (m: unknown) => void); w.send('count'); });
   let base = await counts();
   const since = (k: 'lines' | 'frames') => async () => (await counts())[k] - base[k];
   if (want('https')) await sinkRate('https', { https: [{ name: 'https', url: `https://127.0.0.1:${ports.https}/`, tlsCaFile: pki.caFile, ...SINK_OPTS }] }, since('lines'));
   await new Promise((r) => setTimeout(r, 200));
   base = await counts();
   if (want('syslog-tcp')) await sinkRate('syslog-tcp', { syslog: [{ name: 'syslog-tcp', transport: 'tcp', host: '127.0.0.1', port: ports.tcp, ...SINK_OPTS }] }, since('frames'));
-  await w.terminate();
+  w.kill();
   if (!want('nats')) {
     // not selected
   } else if (which('nats-server')) {

@@ -175,11 +175,18 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
 
   // The event path, assembled as `outpost replay` assembles it (src/pipeline.ts): every event is
   // enriched (device, user, app), rolled up, pseudonymised when configured, then written to the
-  // durable outbox and, optionally, stdout.
+  // durable outbox and, optionally, stdout. Stdout prints an event only once its outbox commit
+  // completed (the stored text, in sequence order): nothing printed is lost by a crash.
+  if (cfg.events.stdout) {
+    forward.forwarding.outbox.onCommit((records) => {
+      for (const r of records) writer.writeLine(r.json);
+      writer.flush();
+    });
+  }
   const { sensor, pipeline, counters } = assemble({
     cfg,
     write: emit,
-    outputs: [forward.forwarding.sink, ...(cfg.events.stdout ? [writer.write] : [])],
+    outputs: [forward.forwarding.sink],
     identity: devices.identity,
     discovery: discovery.discovery,
     nameCache,

@@ -83,6 +83,8 @@ export const ERRORS = {
   // --- forwarding ----------------------------------------------------------------------------
   FORWARD_OUTBOX_OPEN_FAILED: { message: 'cannot open the forwarding outbox at {path}: {reason}', httpStatus: 500 },
   FORWARD_OUTBOX_WRITE_FAILED: { message: 'cannot write the forwarding outbox at {path}: {reason}', httpStatus: 507 },
+  FORWARD_OUTBOX_DISK_LOW: { message: 'forwarding outbox at {path}: {freeBytes} bytes free on its file system, below minFreeDiskMb ({minFreeBytes} bytes); new events are refused until space returns', httpStatus: 507 },
+  FORWARD_OUTBOX_COMMIT_SLOW: { message: 'forwarding outbox at {path}: a commit completed {ageMs} ms after its oldest event was accepted, more than outboxMaxUncommittedMs ({maxMs}); such events are counted in forward.outbox.late_committed', httpStatus: 503 },
   FORWARD_SINK_CONFIG_INVALID: { message: 'forwarding sink {sink}: {reason}', httpStatus: 500 },
   FORWARD_SINK_SEND_FAILED: { message: 'forwarding sink {sink}: send failed: {reason}', httpStatus: 502 },
   FORWARD_SINK_REJECTED: { message: 'forwarding sink {sink}: receiver rejected a batch ({reason}); batch moved to dead letters', httpStatus: 502 },

@@ -39,6 +39,14 @@ export class NdjsonWriter {
     this.size += line.length;
     if (this.size >= 65536) this.flush();
   };
+  /** One line of JSON serialized already (the outbox's stored text of an event). */
+  writeLine(json: string): void {
+    if (this.broken) return;
+    const line = json + '\n';
+    this.chunks.push(line);
+    this.size += line.length;
+    if (this.size >= 65536) this.flush();
+  }
   flush(): void {
     if (this.size === 0 || this.broken) return;
     const data = Buffer.from(this.chunks.join(''));

@@ -167,6 +167,65 @@ test('the worker thread frames the same bytes as the main thread', async () => {
   }
 });
 
+test('UDP batches are formatted in the worker thread: the same messages, one datagram each', async () => {
+  const s = settings();
+  const local = new SyslogFormatter(s);
+  const fw = new FormatWorker(s);
+  try {
+    const r = rng(9);
+    const n = WORKER_MIN_EVENTS * 2 + 3;
+    const jsons: string[] = [];
+    const uids: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const ev = sampleEvent(i) as Record<string, unknown>;
+      ev['message'] = randomText(r);
+      jsons.push(JSON.stringify(ev));
+      uids.push(`p-${i}`);
+    }
+    const packed = fw.packed(jsons, uids);
+    assert.ok(packed instanceof Promise, 'a batch this large goes to the worker');
+    const { buf, ends } = await packed;
+    assert.equal(fw.counters.workerBatches, 1);
+    assert.equal(ends!.length, n);
+    let start = 0;
+    for (let i = 0; i < n; i++) {
+      // Bytes: the random text has lone surrogates, which UTF-8 encoding replaces (as in frames).
+      assert.deepEqual(buf.subarray(start, ends![i]), Buffer.from(local.message(jsons[i]!, uids[i]!)), `message ${i}`);
+      start = ends![i]!;
+    }
+    assert.equal(start, buf.length);
+  } finally {
+    await fw.close();
+  }
+
+  // Through the sink: datagrams as the in-thread formatter makes them, counted, no worker failure.
+  const { createSocket } = await import('node:dgram');
+  const rx = createSocket('udp4');
+  const got: string[] = [];
+  rx.on('message', (m) => got.push(m.toString()));
+  await new Promise<void>((res) => rx.bind(0, '127.0.0.1', res));
+  const cfg = resolveForwardConfig({ syslog: [{ name: 'u', transport: 'udp', host: '127.0.0.1', port: rx.address().port, batchMaxEvents: 500 }] }).syslog[0]!;
+  const sink = new SyslogSink(cfg);
+  try {
+    // 150 messages (~120 KB) fit the receiving socket's default buffer on loopback.
+    const batch = Array.from({ length: 150 }, (_, i) => ({ seq: i + 1, uid: `d-${i}`, appendedMs: 0, bytes: 0, json: JSON.stringify({ ...sampleEvent(i), metadata: { uid: `d-${i}` } }) }));
+    let delivered = 0;
+    await sink.send(batch, new AbortController().signal, async () => void delivered++);
+    assert.equal(delivered, 1, 'the delivered hook ran once');
+    const st = sink.extraStats();
+    assert.equal(st['udp_unacknowledged'], 150);
+    assert.equal(st['format_worker_failures'], 0);
+    assert.equal(st['format_worker_batches'], 1, 'formatted in the worker');
+    for (let until = Date.now() + 3000; got.length < 150 && Date.now() < until;) await new Promise((res) => setTimeout(res, 10));
+    assert.ok(got.length >= 140, `datagrams received on loopback (${got.length}; UDP loss is possible even there)`);
+    const expected = new Set(batch.map((rec) => sink.format(rec).replace(/^<\d+>1 \S+ /, '')));
+    for (const m of got) assert.ok(expected.has(m.replace(/^<\d+>1 \S+ /, '')), `datagram is one whole message: ${m.slice(0, 80)}`);
+  } finally {
+    await sink.close();
+    rx.close();
+  }
+});
+
 test('batches in flight wait for one shared connection, then arrive whole and in order', async () => {
   const conns: Socket[] = [];
   const chunks: Buffer[] = [];

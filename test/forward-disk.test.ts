@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createForwarding } from '../src/forward/index.js';
@@ -127,6 +127,78 @@ test('disk full: coded error naming the path, every refused event counted, store
     if (stop) await Promise.race([stop().catch(() => {}), new Promise((r) => setTimeout(r, 20_000).unref())]);
     await rx.close().catch(() => {});
     process.off('unhandledRejection', onUnhandled);
+    if (mounted) {
+      try {
+        execFileSync('umount', [mnt], { stdio: 'pipe' });
+      } catch {
+        execFileSync('umount', ['-l', mnt], { stdio: 'pipe' });
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('outboxMinFreeDiskMb: the outbox never fills the disk; below the floor new events are refused and counted, accepted again when space returns', { skip: diskSkip, timeout: 60_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'fwd-floor-'));
+  const mnt = join(dir, 'mnt');
+  mkdirSync(mnt);
+  let mounted = false;
+  let fw: ReturnType<typeof createForwarding> | undefined;
+  try {
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', mnt], { stdio: 'pipe' });
+      mounted = true;
+    } catch (err) {
+      t.skip(`cannot mount a tmpfs: ${(err as Error).message}`);
+      return;
+    }
+    const ballast = join(mnt, 'ballast');
+    writeFileSync(ballast, Buffer.alloc(2 * 1024 * 1024, 1));
+    const { log, lines } = recorder();
+    // No sink: nothing is sent or removed, the outbox only grows.
+    fw = createForwarding(resolveForwardConfig({ outboxDir: join(mnt, 'outbox'), outboxSync: 'fsync', outboxMinFreeDiskMb: 3 }), log, dir);
+    let offered = 0;
+    let accepted = 0;
+    let refusedInARow = 0;
+    const deadline = Date.now() + 30_000;
+    // Until the floor holds for a while (the free space is read every MiB appended or 250 ms).
+    while (refusedInARow < 2000 && offered < 100_000 && Date.now() < deadline) {
+      if (fw.outbox.append(sampleEvent(offered++))) {
+        accepted++;
+        refusedInARow = 0;
+      } else refusedInARow++;
+      if (offered % 50 === 0) await new Promise((r) => setImmediate(r));
+    }
+    await fw.outbox.flush();
+    const st = fw.status().outbox;
+    const freeMb = statfsSync(mnt).bavail * statfsSync(mnt).bsize / 1048576;
+    console.log(`floor: offered ${offered}, accepted ${accepted}, ${JSON.stringify(st)}, free ${freeMb.toFixed(2)} MiB`);
+    assert.ok(refusedInARow >= 2000, 'the floor was reached');
+    assert.equal(st['forward.outbox.unwritable'], 0, 'no commit failed: the disk never filled');
+    assert.equal(st['forward.outbox.write_failed'], 0);
+    assert.equal(st['forward.outbox.disk_low'], 1);
+    assert.equal(st['forward.outbox.appended'], accepted);
+    assert.equal(accepted + (st['forward.outbox.refused_disk_low'] as number), offered, 'accepted + refused_disk_low = offered');
+    assert.equal(fw.outbox.read(0, 100_000).length, accepted, 'every accepted event stored');
+    // The floor is 3 MiB; the reading every 256 KiB appended lets the file grow a little past it
+    // (2.3-2.7 MiB left measured): far from a full disk.
+    assert.ok(freeMb > 1.5, `free space left on the file system (${freeMb.toFixed(2)} MiB)`);
+    const errors = lines.filter((l) => l.level === 'error' && l.obj['code'] === 'FORWARD_OUTBOX_DISK_LOW');
+    assert.equal(errors.length, 1, 'logged once');
+    assert.ok(errors[0]!.msg.includes(mnt), `names the path: ${errors[0]!.msg}`);
+
+    // Space returns: accepted again (after the next free-space reading).
+    rmSync(ballast);
+    const until = Date.now() + 5000;
+    let ok = false;
+    while (!ok && Date.now() < until) {
+      ok = fw.outbox.append(sampleEvent(offered++));
+      if (!ok) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(ok, 'accepted again once space returned');
+    assert.ok(lines.some((l) => l.level === 'warn' && l.msg.includes('accepting events again')));
+  } finally {
+    if (fw) await Promise.race([fw.outbox.close().catch(() => {}), new Promise((r) => setTimeout(r, 20_000).unref())]);
     if (mounted) {
       try {
         execFileSync('umount', [mnt], { stdio: 'pipe' });

@@ -27,6 +27,8 @@ export interface OutboxConfig {
   outboxFullPolicy: OutboxFullPolicy;
   outboxSync: OutboxSyncMode;
   outboxSweepIntervalMs: number;
+  outboxMaxUncommittedMs: number;
+  outboxMinFreeDiskMb: number;
 }
 
 export interface ForwardConfig extends OutboxConfig, SinkArrays {}
@@ -38,6 +40,8 @@ const outboxProps = {
     outboxFullPolicy: { type: 'string', enum: [...OUTBOX_FULL_POLICIES], default: 'drop-oldest', description: "When full: 'drop-oldest' removes the oldest events, 'refuse-new' refuses new ones; both are counted." },
     outboxSync: { type: 'string', enum: [...OUTBOX_SYNC_MODES], default: 'fsync', description: "Durability of each commit: 'fsync' (survives power loss), 'no-meta-sync' (power loss may roll back the last commits), 'none' (survives a crash of the process, not of the machine). See docs/FORWARDING.md for measured costs." },
     outboxSweepIntervalMs: { type: 'integer', minimum: 100, default: 1000, description: 'Interval of the sweep that applies outboxMaxAgeMs and removes events every sink has sent, in ms.' },
+    outboxMaxUncommittedMs: { type: 'integer', minimum: 10, maximum: 60_000, default: 100, description: 'Longest time an accepted event may stay uncommitted, in ms: what a crash can lose. A commit starts at the end of each event-loop turn, or within a turn once the oldest queued event is half this old. Events whose commit still completes later (a store slower than the event rate, a busy machine) are counted (forward.outbox.late_committed) and FORWARD_OUTBOX_COMMIT_SLOW is logged once per episode; forward.outbox.uncommitted_max_ms is the largest delay measured. Stdout and the sinks only ever see committed events.' },
+    outboxMinFreeDiskMb: { type: 'integer', minimum: 0, default: 0, description: "Free space to keep on the outbox's file system, in MiB; 0 turns the check off. Below it new events are refused (shed newest) and counted (forward.outbox.refused_disk_low), with FORWARD_OUTBOX_DISK_LOW logged once, until space returns; stored events are still sent. Checked after every 256 KiB appended and every 250 ms; keep it above what the event rate writes in that time." },
 } as const;
 
 /** `forward.<type>`: an array of that sink type's settings. */

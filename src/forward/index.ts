@@ -63,7 +63,10 @@ export function createForwarding(cfg: ForwardConfig, logger: ForwardLogger, data
     }
   }
 
-  const outbox = Outbox.open({ path, maxBytes: cfg.outboxMaxBytes, maxAgeMs: cfg.outboxMaxAgeMs, fullPolicy: cfg.outboxFullPolicy, sync: cfg.outboxSync, logger: log });
+  const outbox = Outbox.open({
+    path, maxBytes: cfg.outboxMaxBytes, maxAgeMs: cfg.outboxMaxAgeMs, fullPolicy: cfg.outboxFullPolicy, sync: cfg.outboxSync, logger: log,
+    maxUncommittedMs: cfg.outboxMaxUncommittedMs, minFreeBytes: cfg.outboxMinFreeDiskMb * 1_048_576,
+  });
   // Disabled sinks keep their cursor registered, so the outbox keeps their backlog.
   for (const s of configured) outbox.cursor(s.name);
   const runners = specs.map(([sink, settings]) => new SinkRunner(sink, settings, outbox, log));

@@ -125,3 +125,120 @@ test('unreadable store: FORWARD_OUTBOX_OPEN_FAILED naming the path', () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('sequence numbers are given at commit; onCommit and the counters see committed events only', async () => {
+  const dir = tmp();
+  try {
+    let ob = Outbox.open(opts(dir, { maxBytes: 1 << 20 }));
+    const seen: Array<[number, string]> = [];
+    ob.onCommit((recs) => { for (const r of recs) seen.push([r.seq, r.uid]); });
+    for (let i = 0; i < 5; i++) ob.append(ev(i));
+    assert.equal(ob.headSeq, 0, 'no number before the commit starts');
+    assert.equal(ob.counters.appended, 5);
+    assert.equal(ob.counters.committed, 0);
+    assert.equal(ob.uncommitted, 5);
+    assert.deepEqual(seen, [], 'nothing reported before the commit');
+    await ob.flush();
+    assert.deepEqual(seen, [[1, 'u-0'], [2, 'u-1'], [3, 'u-2'], [4, 'u-3'], [5, 'u-4']]);
+    assert.equal(ob.counters.committed, 5);
+    assert.equal(ob.uncommitted, 0);
+    assert.ok(ob.counters.uncommittedMaxMs >= 0 && ob.counters.uncommittedMaxMs < 60_000);
+    // A reopened outbox continues after the stored head (what a kill -9 left uncommitted was never
+    // numbered: test/forward-crash.test.ts checks that across real kills).
+    await ob.close();
+    ob = Outbox.open(opts(dir));
+    assert.equal(ob.headSeq, 5);
+    ob.append(ev(5));
+    await ob.flush();
+    assert.deepEqual(ob.read(5, 10).map((r) => [r.seq, r.uid]), [[6, 'u-5']]);
+    await ob.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('late commits are counted and logged once, with the measured delay', async () => {
+  const dir = tmp();
+  let now = 1_000_000;
+  const warned: Array<Record<string, unknown>> = [];
+  const logger = { error() {}, warn: (o: object) => void warned.push(o as Record<string, unknown>) };
+  try {
+    const ob = Outbox.open(opts(dir, { now: () => now, maxUncommittedMs: 100, logger }));
+    for (let i = 0; i < 3; i++) ob.append(ev(i));
+    now += 30;
+    ob.append(ev(3));
+    now += 250; // the commit completes 280 ms after the first append, 250 ms after the fourth
+    await ob.flush();
+    assert.equal(ob.counters.lateCommitted, 4);
+    assert.equal(ob.counters.uncommittedMaxMs, 280);
+    ob.append(ev(4));
+    now += 300;
+    await ob.flush();
+    assert.equal(ob.counters.lateCommitted, 5);
+    assert.equal(warned.filter((w) => w['code'] === 'FORWARD_OUTBOX_COMMIT_SLOW').length, 1, 'one warning per episode');
+    ob.append(ev(5));
+    await ob.flush(); // in time: the episode ends
+    ob.append(ev(6));
+    now += 500;
+    await ob.flush();
+    assert.equal(warned.filter((w) => w['code'] === 'FORWARD_OUTBOX_COMMIT_SLOW').length, 2);
+    assert.equal(ob.stats()['forward.outbox.late_committed'], 6);
+    await ob.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('minFreeBytes: below the bound new events are refused, counted and logged once; accepted again when space returns', async () => {
+  const dir = tmp();
+  let now = 1_000_000;
+  let free = 10 << 20;
+  const logged: Array<{ level: string; o: Record<string, unknown>; m: string }> = [];
+  const logger = {
+    error: (o: object, m: string) => void logged.push({ level: 'error', o: o as Record<string, unknown>, m }),
+    warn: (o: object, m: string) => void logged.push({ level: 'warn', o: o as Record<string, unknown>, m }),
+  };
+  try {
+    const ob = Outbox.open(opts(dir, { now: () => now, minFreeBytes: 5 << 20, freeBytes: () => free, logger }));
+    assert.equal(ob.append(ev(0)), true);
+    free = 4 << 20;
+    now += 300; // the next append reads the free space again
+    assert.equal(ob.append(ev(1)), false);
+    for (let i = 2; i < 10; i++) assert.equal(ob.append(ev(i)), false);
+    assert.equal(ob.counters.refusedDiskLow, 9);
+    assert.equal(ob.stats()['forward.outbox.disk_low'], 1);
+    const errors = logged.filter((l) => l.level === 'error' && l.o['code'] === 'FORWARD_OUTBOX_DISK_LOW');
+    assert.equal(errors.length, 1, 'logged once');
+    assert.ok(errors[0]!.m.includes(dir), 'names the path');
+    free = 6 << 20;
+    assert.equal(ob.append(ev(10)), false, 'not read again before 250 ms');
+    now += 300;
+    assert.equal(ob.append(ev(11)), true, 'accepted again once space returned');
+    assert.ok(logged.some((l) => l.level === 'warn' && l.m.includes('accepting events again')));
+    await ob.flush();
+    assert.deepEqual(ob.read(0, 100).map((r) => r.uid), ['u-0', 'u-11']);
+    assert.equal(ob.counters.appended + ob.counters.refusedDiskLow, 12, 'accepted + refused = offered');
+    await ob.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('ackDurable resolves once the cursor position is stored', async () => {
+  const dir = tmp();
+  try {
+    let ob = Outbox.open(opts(dir));
+    ob.cursor('s');
+    for (let i = 0; i < 10; i++) ob.append(ev(i));
+    await ob.flush();
+    const commits = ob.counters.commits;
+    await ob.ackDurable('s', 7);
+    assert.equal(ob.counters.commits, commits + 1, 'resolved after the commit that carries the cursor');
+    await ob.close();
+    ob = Outbox.open(opts(dir));
+    assert.equal(ob.cursor('s').acked, 7);
+    await ob.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -16,6 +16,25 @@
  * moves and removals. Sinks only see committed records (seq <= committedSeq). The durability of a
  * commit is `outboxSync` (docs/FORWARDING.md).
  *
+ * Crash window: a sequence number is given to an event when its commit is started, not when it
+ * is queued, and nothing outside the outbox sees an event before its commit completed (sinks,
+ * onCommit listeners such as the daemon's stdout, the `committed` counter). So a kill -9 loses
+ * only events nobody was shown, and no sequence number that anyone saw is given again after a
+ * restart (`head` is stored with every commit). How long an accepted event stays uncommitted is
+ * kept under `maxUncommittedMs`: a commit starts at the end of each event-loop turn, and within a
+ * long turn as soon as the oldest queued event is half that old. Commits that still complete later
+ * (a store slower than the event rate, a busy machine) are measured and reported, not enforced by
+ * dropping events: each event committed later than the bound is counted (`late_committed`), the
+ * largest delay is `uncommitted_max_ms`, and FORWARD_OUTBOX_COMMIT_SLOW is logged once per episode.
+ * (Refusing new events instead was tried: on a loaded machine it shed events that the store would
+ * have taken a few ms later. Blocking the producer is not possible: lmdb-js runs the transaction's
+ * callback on this thread, so a commit completes only between event-loop turns.)
+ *
+ * Free disk space: with `minFreeBytes`, the free space of the outbox's file system is read (statfs)
+ * at least every DISK_CHECK_BYTES appended or DISK_CHECK_MS; below the bound new events are
+ * refused and counted (`refused_disk_low`, shed newest: what is stored stays and is sent) until
+ * space returns, so the outbox never fills the disk.
+ *
  * Write failures (disk full): the events of a failed commit are held in memory and retried (with
  * backoff) until a commit succeeds; committedSeq stops before the first held event, so no sink
  * skips past it. While the store cannot be written, append() refuses new events and counts them
@@ -29,7 +48,7 @@
  * sweep removes records older than that: `expired`). Every removed-before-sent record is counted,
  * globally and per sink.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statfsSync } from 'node:fs';
 import { prepareStoreDir, restrictStoreFiles } from '../privileges.js';
 import { join } from 'node:path';
 import { open as lmdbOpen, type Database, type RootDatabase } from 'lmdb';
@@ -51,6 +70,14 @@ export interface OutboxOptions {
   maxAgeMs: number;
   fullPolicy: OutboxFullPolicy;
   sync: OutboxSyncMode;
+  /** Longest time an accepted event may stay uncommitted before new events are refused (default 100). */
+  maxUncommittedMs?: number;
+  /** Free space to keep on the outbox's file system; 0: no check (default). */
+  minFreeBytes?: number;
+  /** Free bytes of the file system holding `path` (tests replace it; default statfs). */
+  freeBytes?: (path: string) => number;
+  /** Called with each commit's records (in sequence order) once the commit completed. */
+  onCommit?: (records: readonly CommittedRecord[]) => void;
   /** Structural logger (pino fits). */
   logger?: { error(obj: object, msg: string): void; warn(obj: object, msg: string): void };
   now?: () => number;
@@ -58,6 +85,22 @@ export interface OutboxOptions {
 
 type Key = [number, number, number];
 type Value = [string, string];
+/** An accepted event waiting for its commit; its sequence number is given when the commit starts. */
+interface Queued { ms: number; size: number; value: Value }
+
+/** A record of a completed commit, as onCommit listeners get it. */
+export interface CommittedRecord { seq: number; uid: string; json: string }
+
+/** Default of maxUncommittedMs. */
+export const DEFAULT_MAX_UNCOMMITTED_MS = 100;
+/** Free space is read again after this many bytes were appended, or after DISK_CHECK_MS. */
+const DISK_CHECK_BYTES = 256 << 10;
+const DISK_CHECK_MS = 250;
+
+function statfsFreeBytes(path: string): number {
+  const s = statfsSync(path);
+  return s.bavail * s.bsize;
+}
 
 /** Records queued before a commit is forced within the same turn. */
 const FLUSH_MAX_EVENTS = 10_000;
@@ -138,7 +181,20 @@ export class Outbox {
   #tailSeq = 1; // first record not removed (or queued for removal)
   #bytes = 0; // stored + queued
   #count = 0;
-  #pending: Array<{ key: Key; value: Value }> = [];
+  #pending: Queued[] = [];
+  /** Accepted events not yet committed (queued, in a commit in progress, or held). */
+  #uncommitted = 0;
+  /** A commit completed later than maxUncommittedMs after an event's append (logged once per episode). */
+  #lateEpisode = false;
+  readonly #maxUncommittedMs: number;
+  readonly #minFreeBytes: number;
+  readonly #freeBytes: (path: string) => number;
+  #diskCheckedMs = -Infinity;
+  #bytesSinceDiskCheck = 0;
+  #diskLow = false;
+  /** Free bytes at the last check. */
+  #freeAtCheck = NaN;
+  readonly #listeners: Array<(records: readonly CommittedRecord[]) => void> = [];
   /** Puts of failed commits, in sequence order, until a retry stores them. */
   #held: Array<{ key: Key; value: Value }> = [];
   /** Highest sequence number a commit stored (may be past a held one). */
@@ -150,6 +206,8 @@ export class Outbox {
   #retrying = false;
   #pendingRemovals: Key[] = [];
   #cursorsDirty = new Set<string>();
+  /** Resolved when the next commit (carrying the cursor moves made before it) settles. */
+  #cursorWaiters: Array<() => void> = [];
   #flushScheduled = false;
   #inflightCommits = new Set<Promise<unknown>>();
   #waiters: Array<() => void> = [];
@@ -157,8 +215,15 @@ export class Outbox {
   readonly cursors = new Map<string, CursorState>();
 
   readonly counters = {
+    /** Accepted by append() (queued); `committed` says how many of them are stored. */
     appended: 0,
+    committed: 0,
     refused: 0,
+    /** Events whose commit completed more than maxUncommittedMs after their append. */
+    lateCommitted: 0,
+    refusedDiskLow: 0,
+    /** Largest time from append to completed commit of any event, in ms (measured). */
+    uncommittedMaxMs: 0,
     dropped: 0,
     expired: 0,
     removedSent: 0,
@@ -171,6 +236,10 @@ export class Outbox {
     this.path = opts.path;
     this.#opts = opts;
     this.#now = opts.now ?? Date.now;
+    this.#maxUncommittedMs = opts.maxUncommittedMs ?? DEFAULT_MAX_UNCOMMITTED_MS;
+    this.#minFreeBytes = opts.minFreeBytes ?? 0;
+    this.#freeBytes = opts.freeBytes ?? statfsFreeBytes;
+    if (opts.onCommit) this.#listeners.push(opts.onCommit);
     this.#root = root;
     this.#events = root.openDB<Value, Key>({ name: 'events' });
     this.#meta = root.openDB<unknown, string>({ name: 'meta' });
@@ -237,6 +306,14 @@ export class Outbox {
   /** The current write failure (FORWARD_OUTBOX_WRITE_FAILED), undefined while commits succeed. */
   get writeError(): OutpostError | undefined { return this.#writeError; }
 
+  /** Accepted events not yet committed (queued, in a commit in progress, or held after a failure). */
+  get uncommitted(): number { return this.#uncommitted; }
+
+  /** Call `fn` with each commit's records, in sequence order, once the commit completed. */
+  onCommit(fn: (records: readonly CommittedRecord[]) => void): void {
+    this.#listeners.push(fn);
+  }
+
   /** Register a sink's cursor (persisted). A new sink starts with what the outbox still holds. */
   cursor(name: string): CursorState {
     let c = this.cursors.get(name);
@@ -265,6 +342,13 @@ export class Outbox {
       this.counters.writeFailed++;
       return false;
     }
+    const now = this.#now();
+    if (this.#minFreeBytes > 0 && (this.#bytesSinceDiskCheck >= DISK_CHECK_BYTES || now - this.#diskCheckedMs >= DISK_CHECK_MS || this.#diskLow)) {
+      if (this.#diskIsLow(now)) {
+        this.counters.refusedDiskLow++;
+        return false;
+      }
+    }
     const size = Buffer.byteLength(json) + uid.length + RECORD_OVERHEAD_BYTES;
     if (this.#bytes + size > this.#opts.maxBytes) {
       this.#collectSent();
@@ -276,13 +360,39 @@ export class Outbox {
         this.#dropOldest(this.#bytes + size - this.#opts.maxBytes);
       }
     }
-    const seq = ++this.#headSeq;
-    this.#pending.push({ key: [seq, this.#now(), size], value: [uid, json] });
+    // The sequence number is given when the commit starts (#doFlush): never to an event that a
+    // crash may lose before anyone saw it.
+    this.#pending.push({ ms: now, size, value: [uid, json] });
     this.#bytes += size;
+    this.#bytesSinceDiskCheck += size;
     this.#count++;
+    this.#uncommitted++;
     this.counters.appended++;
     this.#scheduleFlush();
     return true;
+  }
+
+  /** Free space below minFreeBytes (statfs, read again every DISK_CHECK_BYTES / DISK_CHECK_MS). */
+  #diskIsLow(now: number): boolean {
+    if (this.#diskLow && now - this.#diskCheckedMs < DISK_CHECK_MS) return true;
+    this.#diskCheckedMs = now;
+    this.#bytesSinceDiskCheck = 0;
+    let free: number;
+    try {
+      free = this.#freeBytes(this.path);
+    } catch {
+      return this.#diskLow; // statfs failed: keep the last verdict
+    }
+    this.#freeAtCheck = free;
+    const low = free < this.#minFreeBytes;
+    if (low && !this.#diskLow) {
+      const e = new OutpostError('FORWARD_OUTBOX_DISK_LOW', { path: this.path, freeBytes: String(free), minFreeBytes: String(this.#minFreeBytes) });
+      this.#opts.logger?.error({ code: e.code, path: this.path, freeBytes: free, minFreeBytes: this.#minFreeBytes }, e.message);
+    } else if (!low && this.#diskLow) {
+      this.#opts.logger?.warn({ code: 'FORWARD_OUTBOX_DISK_LOW', path: this.path, freeBytes: free, refusedDiskLow: this.counters.refusedDiskLow }, `forwarding outbox at ${this.path}: free space back above the bound (${free} bytes free); accepting events again (refused meanwhile: refused_disk_low = ${this.counters.refusedDiskLow})`);
+    }
+    this.#diskLow = low;
+    return low;
   }
 
   /** Committed records after `afterSeq`, at most maxEvents and (beyond the first) maxBytes. */
@@ -330,6 +440,19 @@ export class Outbox {
   markInFlight(name: string, seq: number): void {
     const c = this.cursor(name);
     c.inFlight = Math.max(c.inFlight, seq);
+  }
+
+  /**
+   * ack(), and resolves once a commit that carries this cursor position settled: a sink that
+   * delivers its next batch only after this keeps what a crash makes it re-send to one batch.
+   */
+  ackDurable(name: string, seq: number): Promise<void> {
+    this.ack(name, seq);
+    if (this.#closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#cursorWaiters.push(resolve);
+      this.#markCursor(name);
+    });
   }
 
   /** The receiver acknowledged everything up to `seq`. */
@@ -392,10 +515,12 @@ export class Outbox {
       // Accepted but never stored: counted, not dropped silently.
       const n = this.#held.length;
       this.counters.writeFailed += n;
+      this.#uncommitted -= n;
       this.#held = [];
       this.#opts.logger?.error({ code: 'FORWARD_OUTBOX_WRITE_FAILED', path: this.path, events: n }, `outbox closed with ${n} events that could not be written to ${this.path}`);
     }
     for (const w of this.#waiters.splice(0)) w();
+    for (const w of this.#cursorWaiters.splice(0)) w();
     if (failing) await withinMs(this.#root.close(), CLOSE_WAIT_MS);
     else await this.#root.close();
   }
@@ -407,7 +532,14 @@ export class Outbox {
       'forward.outbox.head_seq': this.#headSeq,
       'forward.outbox.committed_seq': this.#committedSeq,
       'forward.outbox.appended': this.counters.appended,
+      'forward.outbox.committed': this.counters.committed,
+      'forward.outbox.uncommitted': this.#uncommitted,
+      'forward.outbox.uncommitted_max_ms': this.counters.uncommittedMaxMs,
       'forward.outbox.refused': this.counters.refused,
+      'forward.outbox.late_committed': this.counters.lateCommitted,
+      'forward.outbox.refused_disk_low': this.counters.refusedDiskLow,
+      'forward.outbox.disk_low': this.#diskLow ? 1 : 0,
+      ...(Number.isNaN(this.#freeAtCheck) ? {} : { 'forward.outbox.disk_free_bytes': this.#freeAtCheck }),
       'forward.outbox.dropped': this.counters.dropped,
       'forward.outbox.expired': this.counters.expired,
       'forward.outbox.commits': this.counters.commits,
@@ -451,10 +583,11 @@ export class Outbox {
     // Still short (outbox smaller than one commit's worth): drop from the uncommitted queue.
     while (freed < need && this.#pending.length > 0) {
       const p = this.#pending.shift()!;
-      freed += p.key[2];
-      this.#bytes -= p.key[2];
+      freed += p.size;
+      this.#bytes -= p.size;
       this.#count--;
-      // Never committed, so no sink has seen it; its sequence number simply stays unused.
+      this.#uncommitted--;
+      // Never committed (and without a sequence number yet), so nobody has seen it.
       if (this.cursors.size > 0) {
         this.counters.dropped++;
         for (const c of this.cursors.values()) c.dropped++;
@@ -501,7 +634,7 @@ export class Outbox {
   }
 
   #scheduleFlush(): void {
-    if (this.#pending.length >= FLUSH_MAX_EVENTS) {
+    if (this.#pending.length >= FLUSH_MAX_EVENTS || (this.#pending.length > 0 && this.#now() - this.#pending[0]!.ms >= this.#maxUncommittedMs / 2)) {
       this.#doFlush();
       return;
     }
@@ -513,7 +646,7 @@ export class Outbox {
   #doFlush(): void {
     this.#flushScheduled = false;
     if (this.#closed) return;
-    let puts = this.#pending;
+    let puts = this.#keyed(this.#pending);
     this.#pending = [];
     if (this.#writeError) {
       // The store cannot be written: puts wait for the retry timer (append refuses new ones, so
@@ -529,9 +662,19 @@ export class Outbox {
     this.#retryTimer = undefined;
     if (this.#closed || this.#held.length === 0) return;
     this.#retrying = true;
-    const puts = this.#held.concat(this.#pending);
+    const puts = this.#held.concat(this.#keyed(this.#pending));
     this.#pending = [];
     this.#commit(puts, this.#held.length);
+  }
+
+  /** Sequence numbers for queued events, given as their commit starts. */
+  #keyed(queued: Queued[]): Array<{ key: Key; value: Value }> {
+    const out = new Array<{ key: Key; value: Value }>(queued.length);
+    for (let i = 0; i < queued.length; i++) {
+      const q = queued[i]!;
+      out[i] = { key: [++this.#headSeq, q.ms, q.size], value: q.value };
+    }
+    return out;
   }
 
   /** One transaction; `retried` > 0: the first `retried` puts are the held events being retried. */
@@ -547,6 +690,8 @@ export class Outbox {
     const lastPut = puts[puts.length - 1]?.key[0];
     const bytes = this.#bytes;
     const { dropped, expired } = this.counters;
+    const cursorWaiters = this.#cursorWaiters;
+    this.#cursorWaiters = [];
     const commit = this.#root.transaction(() => {
       for (const p of puts) this.#events.put(p.key, p.value);
       for (const k of removals) this.#events.remove(k);
@@ -559,6 +704,7 @@ export class Outbox {
     const tracked: Promise<unknown> = commit.then(
       () => {
         this.counters.commits++;
+        if (puts.length > 0) this.#measureWindow(puts);
         if (lastPut !== undefined) this.#storedSeq = Math.max(this.#storedSeq, lastPut);
         if (retry) {
           // The retried events are the oldest held ones (failures only ever append to #held).
@@ -571,8 +717,13 @@ export class Outbox {
           this.#writeError = undefined;
         } else if (this.#held.length > 0) this.#scheduleRetry();
         this.#advanceCommitted();
+        for (const w of cursorWaiters) w();
+        if (puts.length > 0 && this.#listeners.length > 0) this.#notify(puts);
       },
       async (err: unknown) => {
+        // The cursor moves are re-queued below; a sink waiting for them goes on (the bound on
+        // re-sends after a crash cannot hold while the store cannot be written).
+        for (const w of cursorWaiters) w();
         // Put back what this commit was to write: removals and cursor moves are re-queued (a
         // removal or cursor write repeated later is harmless), puts are held for the retry.
         this.#pendingRemovals.unshift(...removals);
@@ -594,6 +745,40 @@ export class Outbox {
     );
     this.#inflightCommits.add(tracked);
     void tracked.finally(() => this.#inflightCommits.delete(tracked));
+  }
+
+  /** Committed: count, and measure how long each event waited (puts are in append order). */
+  #measureWindow(puts: Array<{ key: Key; value: Value }>): void {
+    const now = this.#now();
+    this.counters.committed += puts.length;
+    this.#uncommitted -= puts.length;
+    const waited = now - puts[0]!.key[1];
+    this.counters.uncommittedMaxMs = Math.max(this.counters.uncommittedMaxMs, waited);
+    const bound = this.#maxUncommittedMs;
+    if (waited <= bound) {
+      this.#lateEpisode = false;
+      return;
+    }
+    let late = 0;
+    while (late < puts.length && now - puts[late]!.key[1] > bound) late++;
+    this.counters.lateCommitted += late;
+    if (!this.#lateEpisode) {
+      this.#lateEpisode = true;
+      const e = new OutpostError('FORWARD_OUTBOX_COMMIT_SLOW', { path: this.path, ageMs: String(Math.round(waited)), maxMs: String(bound) });
+      this.#opts.logger?.warn({ code: e.code, path: this.path, waitedMs: Math.round(waited), maxUncommittedMs: bound, lateCommitted: this.counters.lateCommitted }, e.message);
+    }
+  }
+
+  /** Listeners get records of stored events only; a listener that throws does not stop the others. */
+  #notify(puts: Array<{ key: Key; value: Value }>): void {
+    const recs = puts.map((p) => ({ seq: p.key[0], uid: p.value[0], json: p.value[1] }));
+    for (const l of this.#listeners) {
+      try {
+        l(recs);
+      } catch (err) {
+        this.#opts.logger?.error({ err, path: this.path }, 'outbox commit listener failed');
+      }
+    }
   }
 
   /** committedSeq: everything stored up to the first held event (sinks must not skip past one). */

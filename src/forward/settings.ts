@@ -37,7 +37,7 @@ export function sinkCommonProps(batchMaxEvents: number, batchMaxBytes: number, m
     enabled: { type: 'boolean', default: true, description: 'A disabled sink keeps its cursor (the outbox keeps its backlog, bounded by outboxMaxBytes/outboxMaxAgeMs).' },
     batchMaxEvents: { type: 'integer', minimum: 1, maximum: 100_000, default: batchMaxEvents, description: 'Most events sent in one batch (one HTTP request, one socket write, one set of JetStream publishes).' },
     batchMaxBytes: { type: 'integer', minimum: 1024, default: batchMaxBytes, description: 'Most bytes of serialized events in one batch, before compression.' },
-    maxInFlightBatches: { type: 'integer', minimum: 1, maximum: 64, default: maxInFlightBatches, description: 'Batches read and prepared (formatted, compressed) ahead while earlier ones await their acknowledgement. The receiver still sees batches in order and the cursor advances in order; after a failure every later batch is re-sent. NATS: keep 1 (publishes of later batches would not wait for an earlier failure).' },
+    maxInFlightBatches: { type: 'integer', minimum: 1, maximum: 64, default: maxInFlightBatches, description: 'Batches read and prepared (formatted, compressed) ahead while earlier ones await their acknowledgement. The receiver still sees batches in order and the cursor advances in order; after a failure every later batch is re-sent. NATS: publishes in flight are bounded by this times batchMaxEvents; after a failure the stream may hold later messages before the re-sent ones.' },
     ...retryProps,
   } as const;
 }

@@ -6,6 +6,12 @@
  * the cursor advances. A RetryableSinkError (or any other error) keeps the batch and retries after
  * exponential backoff with jitter, or after `retryAfterMs` when the receiver said so. A
  * PermanentSinkError moves the batch to the dead-letter store and advances.
+ *
+ * Re-sends after a crash: the runner hands each batch a `delivered` hook that moves the cursor
+ * past the batch and resolves once that cursor position is stored (Outbox.ackDurable). Sinks that
+ * keep their receiver's order with OrderedSends deliver the next batch only after it resolved, so
+ * at most one delivered batch is not yet in the stored cursor: a kill -9 makes each sink re-send
+ * at most one batch.
  */
 import { OutpostError } from '../errors.js';
 import type { Outbox, OutboxRecord } from './outbox.js';
@@ -19,9 +25,11 @@ export interface Sink {
   /**
    * Resolve when the receiver acknowledged every record of the batch, or with the records it
    * rejected for good (per-item errors, e.g. an Elasticsearch bulk response): those go to the dead
-   * letters, the rest count as acknowledged.
+   * letters, the rest count as acknowledged. `delivered`, when given, is called once the receiver
+   * acknowledged the batch; a sink delivers its next batch only after the promise it returns
+   * resolved (OrderedSends does so).
    */
-  send(batch: OutboxRecord[], signal: AbortSignal): Promise<void | SendOutcome>;
+  send(batch: OutboxRecord[], signal: AbortSignal, delivered?: DeliveredHook): Promise<void | SendOutcome>;
   close(): Promise<void>;
   /** Sink-specific counters (e.g. udp_unacknowledged). */
   extraStats?(): Record<string, number>;
@@ -52,6 +60,9 @@ export interface PendingProbe {
   durable(): Promise<void>;
 }
 
+/** Records the batch's acknowledgement in the cursor; resolves once that is stored (never rejects). */
+export type DeliveredHook = () => Promise<void>;
+
 /**
  * A send that may succeed later; SinkRunner retries the batch after a backoff. The sink does not
  * know its configured name, so the message is the receiver's or the transport's own; the runner
@@ -75,7 +86,7 @@ export class RetryableSinkError extends OutpostError {
 export class OrderedSends {
   #tail: { done: Promise<boolean>; settled: boolean } | undefined;
 
-  async run<P, R = void>(prepare: () => P | Promise<P>, deliver: (prepared: P) => Promise<R>): Promise<R> {
+  async run<P, R = void>(prepare: () => P | Promise<P>, deliver: (prepared: P) => Promise<R>, delivered?: DeliveredHook): Promise<R> {
     const prev = this.#tail !== undefined && !this.#tail.settled ? this.#tail : undefined;
     let settle!: (ok: boolean) => void;
     const link = { done: new Promise<boolean>((r) => (settle = r)), settled: false };
@@ -85,6 +96,8 @@ export class OrderedSends {
       const prepared = await prepare();
       if (prev && !(await prev.done)) throw new RetryableSinkError('not sent: an earlier batch failed');
       const result = await deliver(prepared);
+      // The next batch goes out only once this one's cursor position is stored (see top).
+      if (delivered) await delivered();
       ok = true;
       return result;
     } catch (err) {
@@ -210,7 +223,9 @@ export class SinkRunner {
           if (!last) break;
           ob.markInFlight(this.sink.name, last.seq);
           readSeq = last.seq;
-          const done = this.sink.send(batch, signal);
+          const name = this.sink.name;
+          const lastSeq = last.seq;
+          const done = this.sink.send(batch, signal, () => ob.ackDurable(name, lastSeq));
           done.catch(() => undefined); // observed below, in order
           inflight.push({ batch, last: last.seq, done });
         }

@@ -56,6 +56,8 @@ export class HttpsReceiver {
   /** uids in arrival order (accepted batches only). */
   readonly uids: string[] = [];
   readonly seen = new Map<string, number>();
+  /** Accepted batches: the outbox sequence number of their first event (x-outpost-batch-first-seq) and their uids. */
+  readonly batches: Array<{ firstSeq: number; uids: string[] }> = [];
   requests = 0;
   accepted = 0;
   duplicates = 0;
@@ -92,12 +94,15 @@ export class HttpsReceiver {
               this.accepted++;
               this.eventsAccepted += lines.length;
               if (!this.countOnly) {
+                const batch = { firstSeq: Number(req.headers['x-outpost-batch-first-seq'] ?? NaN), uids: [] as string[] };
+                this.batches.push(batch);
                 for (const l of lines) {
                   const uid = (JSON.parse(l) as { metadata?: { uid?: string } }).metadata?.uid ?? '';
                   const c = this.seen.get(uid) ?? 0;
                   if (c > 0) this.duplicates++;
                   this.seen.set(uid, c + 1);
                   this.uids.push(uid);
+                  batch.uids.push(uid);
                 }
               }
             }

@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import type { Agent } from 'undici';
 import { OutpostError } from '../../errors.js';
 import type { OutboxRecord } from '../outbox.js';
-import { OrderedSends, PermanentSinkError, RetryableSinkError, parseRetryAfter, sinkType, type SendOutcome, type Sink, type SinkType } from '../sink.js';
+import { OrderedSends, PermanentSinkError, RetryableSinkError, parseRetryAfter, sinkType, type DeliveredHook, type SendOutcome, type Sink, type SinkType } from '../sink.js';
 import { SIEM_FORMATS, elasticBulkBody, elasticBulkOutcome, splunkHecBody, splunkAckIds, type SiemEnvelope } from './siem-envelopes.js';
 import { sinkCommonProps, tlsFileSetting, type SinkCommon } from '../settings.js';
 
@@ -103,13 +103,14 @@ export class HttpsSink implements Sink {
   }
 
   /** Body built and compressed at once (ahead, while earlier batches are in flight); POSTed in order. */
-  send(batch: OutboxRecord[], signal: AbortSignal): Promise<void | SendOutcome> {
+  send(batch: OutboxRecord[], signal: AbortSignal, delivered?: DeliveredHook): Promise<void | SendOutcome> {
     return this.#order.run(
       async () => {
         const text = buildBody(batch, this.#cfg.format, this.#envelope);
         return this.#cfg.gzip ? await gzip(text) : Buffer.from(text);
       },
       (body) => this.#post(batch, body, signal),
+      delivered,
     );
   }
 

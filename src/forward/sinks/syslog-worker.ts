@@ -15,9 +15,15 @@ port.on('message', (m: FormatRequest) => {
   let reply: FormatReply;
   let transfer: ArrayBuffer[] = [];
   try {
-    const buf = formatter.frames(m.jsons, m.uids);
-    reply = { id: m.id, buffer: buf.buffer as ArrayBuffer, offset: buf.byteOffset, length: buf.length, unparsable: formatter.unparsable - before };
-    transfer = [buf.buffer as ArrayBuffer];
+    if (m.packed) {
+      const { buf, ends } = formatter.packed(m.jsons, m.uids);
+      reply = { id: m.id, buffer: buf.buffer as ArrayBuffer, offset: buf.byteOffset, length: buf.length, ends: ends!, unparsable: formatter.unparsable - before };
+      transfer = [buf.buffer as ArrayBuffer, ends!.buffer as ArrayBuffer];
+    } else {
+      const buf = formatter.frames(m.jsons, m.uids);
+      reply = { id: m.id, buffer: buf.buffer as ArrayBuffer, offset: buf.byteOffset, length: buf.length, unparsable: formatter.unparsable - before };
+      transfer = [buf.buffer as ArrayBuffer];
+    }
   } catch (err) {
     reply = { id: m.id, error: err instanceof Error ? err.message : String(err) };
   }

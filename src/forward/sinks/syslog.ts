@@ -16,10 +16,10 @@ import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { OutpostError } from '../../errors.js';
 import type { OutboxRecord } from '../outbox.js';
-import { OrderedSends, RetryableSinkError, sinkType, type Sink, type SinkType } from '../sink.js';
+import { OrderedSends, RetryableSinkError, sinkType, type DeliveredHook, type Sink, type SinkType } from '../sink.js';
 import { sinkCommonProps, tlsFileSetting, type SinkCommon } from '../settings.js';
 import { cefPrefix, rfc5424Middle } from '../cef.js';
-import { FormatWorker } from './syslog-format.js';
+import { FormatWorker, type Formatted } from './syslog-format.js';
 
 function readOpt(sink: string, what: string, path: string): string | undefined {
   if (path === '') return undefined;
@@ -81,14 +81,16 @@ export class SyslogSink implements Sink {
    * Formatting waits for a connection: while the receiver is down every retry would format the
    * batches in flight again for nothing.
    */
-  send(batch: OutboxRecord[], signal: AbortSignal): Promise<void> {
-    if (this.#cfg.transport === 'udp') return this.#order.run(() => undefined, () => this.#sendUdp(batch));
+  send(batch: OutboxRecord[], signal: AbortSignal, delivered?: DeliveredHook): Promise<void> {
+    // UDP: formatted ahead in the worker thread too (packed messages, one datagram each).
+    if (this.#cfg.transport === 'udp') return this.#order.run(() => this.#format.packed(batch.map((r) => r.json), batch.map((r) => r.uid)), (f) => this.#sendUdp(f), delivered);
     return this.#order.run(
       async () => {
         await this.#connect(signal);
         return this.#format.frames(batch.map((r) => r.json), batch.map((r) => r.uid));
       },
       (buf) => this.#write(buf, signal),
+      delivered,
     );
   }
 
@@ -121,7 +123,7 @@ export class SyslogSink implements Sink {
     this.counters.bytesSent += buf.length;
   }
 
-  async #sendUdp(batch: OutboxRecord[]): Promise<void> {
+  async #sendUdp(f: Formatted): Promise<void> {
     if (!this.#udp) {
       this.#udp = sockets.dgram().createSocket(this.#cfg.host.includes(':') ? 'udp6' : 'udp4');
       this.#udp.on('error', () => this.#drop());
@@ -129,8 +131,11 @@ export class SyslogSink implements Sink {
     const u = this.#udp;
     const max = this.#cfg.udpMaxMessageBytes;
     const sends: Promise<void>[] = [];
-    for (const r of batch) {
-      let b = Buffer.from(this.format(r));
+    const ends = f.ends ?? new Uint32Array(0);
+    let start = 0;
+    for (let i = 0; i < ends.length; i++) {
+      let b = f.buf.subarray(start, ends[i]!);
+      start = ends[i]!;
       if (b.length > max) {
         b = b.subarray(0, max);
         this.counters.udpTruncated++;
@@ -144,7 +149,7 @@ export class SyslogSink implements Sink {
       this.#drop();
       throw new RetryableSinkError((err as Error).message, undefined, { cause: err });
     }
-    this.counters.udpUnacknowledged += batch.length;
+    this.counters.udpUnacknowledged += ends.length;
   }
 
   /** The connected socket; one connection attempt at a time (batches in flight share it). */
@@ -219,6 +224,7 @@ export class SyslogSink implements Sink {
       bytes_sent: this.counters.bytesSent,
       unparsable: this.#format.unparsable,
       format_worker_failures: this.#format.counters.failures,
+      format_worker_batches: this.#format.counters.workerBatches,
     };
   }
 }
