@@ -9,6 +9,8 @@ import { escapeExtension, escapeHeader, octetFrame, toCef, toRfc5424 } from '../
 import { makePki, startRsyslog, waitFor, which, type Pki, type Rsyslog } from './support/receivers.js';
 import { sampleEvent } from './support/sample-event.js';
 import { parseCef } from './support/cef-parse.js';
+import { expected, labEvents, parseCef as parseDiscoveryCef, type Obj } from './support/discovery-lines.js';
+import { toDiscoveryCef } from '../src/forward/discovery-format.js';
 
 const quiet = { info() {}, warn() {}, error() {} };
 const skip = !which('rsyslogd') ? 'rsyslogd not installed (apt-get install rsyslog rsyslog-gnutls)' : !which('openssl') ? 'openssl not installed' : false;
@@ -121,4 +123,92 @@ test('receiver restarts: the sink reconnects with backoff and nothing is lost', 
     ac.abort();
     for (const s of [...fw.services].reverse()) await s.stop();
   }
+});
+
+/**
+ * `format: generic-cef`: the lab captures' events (Open, interim Traffic, Close/Reset, HTTP, DNS,
+ * ...) three times over with fresh uids, so batches of 200 go through the format worker. Only
+ * final flow events and HTTP requests reach rsyslog, in order; each line is read back with the
+ * parser written from CEF rev 25 and compared field by field with its OCSF event
+ * (docs/DISCOVERY-FORMATS.md); the others are acknowledged unsent and counted.
+ */
+function discoveryRounds(name: string, rounds: number): Obj[] {
+  const base = labEvents();
+  const out: Obj[] = [];
+  for (let r = 0; r < rounds; r++) for (const ev of base) out.push({ ...structuredClone(ev), metadata: { ...ev.metadata, uid: `${name}-${out.length}` } });
+  return out;
+}
+
+async function runDiscovery(name: string, sink: Partial<SyslogSinkConfig>, events: Obj[], input: string, wantLines: number) {
+  const cfg = resolveForwardConfig({ outboxDir: join(dir, name), outboxSync: 'none', syslog: [{ name, host: '127.0.0.1', retryInitialMs: 20, retryMaxMs: 500, batchMaxEvents: 200, format: 'generic-cef', ...sink }] });
+  const fw = createForwarding(cfg, quiet, dir);
+  const ac = new AbortController();
+  for (const s of fw.services) await s.start(ac.signal);
+  try {
+    for (const ev of events) fw.sink(ev);
+    await waitFor(() => fw.status().sinks[0]!['lag_events'] === 0, 10_000, `${name} sent`);
+    const mine = () => rs.lines().filter((l) => l.startsWith(input + ' ') && l.includes(`externalId=${name}-`));
+    await waitFor(() => mine().length >= wantLines, 10_000, `${name} in rsyslog file`);
+    await new Promise((r) => setTimeout(r, 200)); // nothing more arrives
+    return { status: fw.status().sinks[0]!, lines: mine() };
+  } finally {
+    ac.abort();
+    for (const s of [...fw.services].reverse()) await s.stop();
+  }
+}
+
+function checkDiscoveryLines(lines: string[], withLine: Obj[]) {
+  const byUid = new Map(withLine.map((e) => [e.metadata.uid as string, e]));
+  for (const l of lines) {
+    const { header, ext } = parseDiscoveryCef(l.slice(l.indexOf('CEF:0|')));
+    const ev = byUid.get(ext.get('externalId')!);
+    assert.ok(ev, `line of an event that makes one: ${l.slice(0, 120)}`);
+    assert.deepEqual(header.slice(0, 4), ['0', 'Outpost', 'Outpost', ev.metadata.product.version]);
+    assert.equal(header[4], ev.class_uid === 4001 ? 'flow' : 'http');
+    assert.equal(ext.get('rt'), String(ev.time));
+    for (const [key, , value] of expected(ev)) assert.equal(ext.get(key), value, `${key} of ${l}`);
+  }
+}
+
+test('format generic-cef over TCP: one Cloud Discovery line per flow and HTTP request, in order, parsed back field by field', { skip }, async () => {
+  const events = discoveryRounds('dcef', 3);
+  const withLine = events.filter((e) => toDiscoveryCef(e) !== undefined);
+  assert.ok(withLine.length >= 20 && withLine.length < events.length, `${withLine.length} of ${events.length} events make a line`);
+  const { status, lines } = await runDiscovery('dcef', { transport: 'tcp', port: rs.tcpPort }, events, 'imtcp', withLine.length);
+  assert.deepEqual(lines.map((l) => /externalId=(\S+)/.exec(l)?.[1]), withLine.map((e) => e.metadata.uid), 'one line per final flow event and HTTP request, in order');
+  checkDiscoveryLines(lines, withLine);
+  assert.equal(status['sent_events'], events.length, 'every event acknowledged, with a line or without');
+  assert.equal(status['events_without_line'], events.length - withLine.length);
+  assert.ok((status['format_worker_batches'] as number) >= 1, 'formatted in the worker');
+  // The OCSF CEF of the default format is not what was sent.
+  assert.ok(lines.every((l) => !l.includes('|Outpost Sensor|')));
+});
+
+test('format generic-cef over UDP: datagrams only for events that make a line', { skip }, async () => {
+  const events = discoveryRounds('dudp', 1);
+  const withLine = events.filter((e) => toDiscoveryCef(e) !== undefined);
+  const { status, lines } = await runDiscovery('dudp', { transport: 'udp', port: rs.udpPort, batchMaxEvents: 20 }, events, 'imudp', Math.floor(withLine.length * 0.9));
+  assert.equal(status['udp_unacknowledged'], withLine.length, 'one datagram per line');
+  assert.equal(status['events_without_line'], events.length - withLine.length);
+  assert.ok(lines.length <= withLine.length);
+  checkDiscoveryLines(lines, withLine);
+});
+
+test('format generic-cef: a batch with no line at all is acknowledged without a write', { skip }, async () => {
+  const events = discoveryRounds('dnone', 1).filter((e) => toDiscoveryCef(e) === undefined);
+  const cfg = resolveForwardConfig({ outboxDir: join(dir, 'dnone'), outboxSync: 'none', syslog: [{ name: 'dnone', host: '127.0.0.1', port: rs.tcpPort, format: 'generic-cef' }] });
+  const fw = createForwarding(cfg, quiet, dir);
+  const ac = new AbortController();
+  for (const s of fw.services) await s.start(ac.signal);
+  try {
+    for (const ev of events) fw.sink(ev);
+    await waitFor(() => fw.status().sinks[0]!['sent_events'] === events.length, 5000, 'acknowledged');
+    const st = fw.status().sinks[0]!;
+    assert.equal(st['events_without_line'], events.length);
+    assert.equal(st['bytes_sent'], 0);
+  } finally {
+    ac.abort();
+    for (const s of [...fw.services].reverse()) await s.stop();
+  }
+  assert.equal(rs.lines().filter((l) => l.includes('externalId=dnone-')).length, 0);
 });

@@ -14,7 +14,18 @@
 import { createRequire } from 'node:module';
 import type { Worker } from 'node:worker_threads';
 import { toCef, toRfc5424, type Rfc5424Options } from '../cef.js';
+import { toDiscoveryCef } from '../discovery-format.js';
 import { OutpostError } from '../../errors.js';
+
+/**
+ * What the MSG of each syslog message is: 'cef' is the OCSF CEF of docs/CEF.md (one message per
+ * event); 'generic-cef' is Cloud Discovery's generic CEF line (docs/DISCOVERY-FORMATS.md: one per
+ * flow and one per HTTP request, no message for the other events). W3C is not offered over syslog:
+ * its entries are read with a `#Fields` directive at the head of the file, and a syslog stream has
+ * no file head the sender controls (see docs/DISCOVERY-FORMATS.md).
+ */
+export const SYSLOG_FORMATS = ['cef', 'generic-cef'] as const;
+export type SyslogFormat = (typeof SYSLOG_FORMATS)[number];
 
 export interface SyslogFormatSettings {
   /** cefPrefix() of the sink. */
@@ -22,18 +33,27 @@ export interface SyslogFormatSettings {
   rfc: Rfc5424Options;
   /** rfc5424Middle() of the sink (host name and PROCID of the main thread). */
   middle: string;
+  /** MSG format; absent: 'cef'. */
+  format?: SyslogFormat;
 }
 
 export class SyslogFormatter {
   readonly #s: SyslogFormatSettings;
-  /** Records whose JSON did not parse to an object: sent with only their uid. */
+  /** Records whose JSON did not parse to an object: sent with only their uid ('cef'), or no message. */
   unparsable = 0;
+  /** Records that make no message in the sink's format (generic-cef: Open, interim Traffic, DNS, ...): acknowledged unsent. */
+  withoutLine = 0;
+  readonly #discovery: boolean;
 
   constructor(settings: SyslogFormatSettings) {
     this.#s = settings;
+    this.#discovery = settings.format === 'generic-cef';
   }
 
-  /** The RFC 5424 message (without framing) for one record. */
+  /**
+   * The RFC 5424 message (without framing) for one record; '' when it makes none in the sink's
+   * format (counted in withoutLine; an RFC 5424 message is never empty).
+   */
   message(json: string, uid: string): string {
     let ev: unknown;
     try {
@@ -48,6 +68,14 @@ export class SyslogFormatter {
       ev = { metadata: { uid } };
     }
     const o = ev as Record<string, unknown>;
+    if (this.#discovery) {
+      const line = toDiscoveryCef(o);
+      if (line === undefined) {
+        this.withoutLine++;
+        return '';
+      }
+      return toRfc5424(o, line, this.#s.rfc, this.#s.middle);
+    }
     return toRfc5424(o, toCef(o, this.#s.prefix), this.#s.rfc, this.#s.middle);
   }
 
@@ -61,6 +89,7 @@ export class SyslogFormatter {
     let off = 0;
     for (let i = 0; i < jsons.length; i++) {
       const msg = this.message(jsons[i]!, uids[i] ?? '');
+      if (msg === '') continue; // no message in this format
       const n = Buffer.byteLength(msg);
       const need = off + n + 12;
       if (need > buf.length) {
@@ -77,7 +106,9 @@ export class SyslogFormatter {
 
   /**
    * The messages of a batch back to back, without framing, and the offset where each ends (UDP:
-   * one datagram per message, RFC 5426). Neither buffer is from Buffer's shared pool (transferable).
+   * one datagram per message, RFC 5426). A record that makes no message ends where the one before
+   * it ended (an empty message: no datagram). Neither buffer is from Buffer's shared pool
+   * (transferable).
    */
   packed(jsons: readonly string[], uids: readonly string[]): Formatted {
     let buf = Buffer.allocUnsafeSlow(Math.max(4096, jsons.length * 1024));
@@ -113,7 +144,7 @@ export interface FormatRequest {
   packed?: boolean;
 }
 export type FormatReply =
-  | { id: number; buffer: ArrayBuffer; offset: number; length: number; ends?: Uint32Array; unparsable: number }
+  | { id: number; buffer: ArrayBuffer; offset: number; length: number; ends?: Uint32Array; unparsable: number; withoutLine: number }
   | { id: number; error: string };
 
 /** Batches smaller than this are formatted in-thread: a worker round trip is not worth it, and a quiet sensor never starts the worker. */
@@ -162,7 +193,7 @@ export class FormatWorker {
   #closed = false;
   #nextId = 0;
   readonly #pending = new Map<number, Pending>();
-  readonly counters = { failures: 0, unparsable: 0, workerBatches: 0 };
+  readonly counters = { failures: 0, unparsable: 0, withoutLine: 0, workerBatches: 0 };
 
   constructor(settings: SyslogFormatSettings) {
     this.#settings = settings;
@@ -174,7 +205,12 @@ export class FormatWorker {
     return this.counters.unparsable + this.#local.unparsable;
   }
 
-  /** In-thread formatting of one message (UDP, small batches, fallback). */
+  /** Records that made no message in the sink's format, in-thread and in the worker. */
+  get withoutLine(): number {
+    return this.counters.withoutLine + this.#local.withoutLine;
+  }
+
+  /** In-thread formatting of one message; '' when the record makes none. */
   message(json: string, uid: string): string {
     return this.#local.message(json, uid);
   }
@@ -222,6 +258,7 @@ export class FormatWorker {
       if (this.#pending.size === 0) w.unref();
       if ('error' in m) return p.reject(sendFailed(`syslog formatting failed: ${m.error}`));
       this.counters.unparsable += m.unparsable;
+      this.counters.withoutLine += m.withoutLine;
       const buf = Buffer.from(m.buffer, m.offset, m.length);
       p.resolve(m.ends ? { buf, ends: m.ends } : { buf });
     });

@@ -12,16 +12,17 @@ const formatter = new SyslogFormatter(workerData as SyslogFormatSettings);
 
 port.on('message', (m: FormatRequest) => {
   const before = formatter.unparsable;
+  const beforeWithout = formatter.withoutLine;
   let reply: FormatReply;
   let transfer: ArrayBuffer[] = [];
   try {
     if (m.packed) {
       const { buf, ends } = formatter.packed(m.jsons, m.uids);
-      reply = { id: m.id, buffer: buf.buffer as ArrayBuffer, offset: buf.byteOffset, length: buf.length, ends: ends!, unparsable: formatter.unparsable - before };
+      reply = { id: m.id, buffer: buf.buffer as ArrayBuffer, offset: buf.byteOffset, length: buf.length, ends: ends!, unparsable: formatter.unparsable - before, withoutLine: formatter.withoutLine - beforeWithout };
       transfer = [buf.buffer as ArrayBuffer, ends!.buffer as ArrayBuffer];
     } else {
       const buf = formatter.frames(m.jsons, m.uids);
-      reply = { id: m.id, buffer: buf.buffer as ArrayBuffer, offset: buf.byteOffset, length: buf.length, unparsable: formatter.unparsable - before };
+      reply = { id: m.id, buffer: buf.buffer as ArrayBuffer, offset: buf.byteOffset, length: buf.length, unparsable: formatter.unparsable - before, withoutLine: formatter.withoutLine - beforeWithout };
       transfer = [buf.buffer as ArrayBuffer];
     }
   } catch (err) {

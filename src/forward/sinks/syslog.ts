@@ -1,5 +1,6 @@
 /**
- * Syslog sink: CEF in RFC 5424 messages over TCP with RFC 6587 octet counting, over TLS
+ * Syslog sink: CEF (the OCSF mapping of docs/CEF.md, or Cloud Discovery's generic CEF lines with
+ * `format: generic-cef`, docs/DISCOVERY-FORMATS.md) in RFC 5424 messages over TCP with RFC 6587 octet counting, over TLS
  * (RFC 5425, same framing), or over UDP (RFC 5426, one message per datagram).
  *
  * Acknowledgement: syslog has no application-level ack. Over TCP/TLS a batch counts as delivered
@@ -19,7 +20,7 @@ import type { OutboxRecord } from '../outbox.js';
 import { OrderedSends, RetryableSinkError, sinkType, type DeliveredHook, type Sink, type SinkType } from '../sink.js';
 import { sinkCommonProps, tlsFileSetting, type SinkCommon } from '../settings.js';
 import { cefPrefix, rfc5424Middle } from '../cef.js';
-import { FormatWorker, type Formatted } from './syslog-format.js';
+import { FormatWorker, SYSLOG_FORMATS, type Formatted, type SyslogFormat } from './syslog-format.js';
 
 function readOpt(sink: string, what: string, path: string): string | undefined {
   if (path === '') return undefined;
@@ -67,10 +68,11 @@ export class SyslogSink implements Sink {
       prefix: cefPrefix({ vendor: cfg.cefDeviceVendor, product: cfg.cefDeviceProduct, version: cfg.cefDeviceVersion }),
       rfc,
       middle: rfc5424Middle(rfc),
+      format: cfg.format,
     });
   }
 
-  /** The RFC 5424 message (without framing) for one record. */
+  /** The RFC 5424 message (without framing) for one record; '' when it makes none in the sink's format. */
   format(r: OutboxRecord): string {
     return this.#format.message(r.json, r.uid);
   }
@@ -95,6 +97,9 @@ export class SyslogSink implements Sink {
   }
 
   async #write(buf: Buffer, signal: AbortSignal): Promise<void> {
+    // A batch whose records all make no message (generic-cef: only Open/interim/other events) is
+    // acknowledged without a write.
+    if (buf.length === 0) return;
     const sock = await this.#connect(signal);
     await new Promise<void>((resolve, reject) => {
       const onErr = (err: Error) => {
@@ -133,9 +138,12 @@ export class SyslogSink implements Sink {
     const sends: Promise<void>[] = [];
     const ends = f.ends ?? new Uint32Array(0);
     let start = 0;
+    let sent = 0;
     for (let i = 0; i < ends.length; i++) {
       let b = f.buf.subarray(start, ends[i]!);
       start = ends[i]!;
+      if (b.length === 0) continue; // the record makes no message in this format
+      sent++;
       if (b.length > max) {
         b = b.subarray(0, max);
         this.counters.udpTruncated++;
@@ -149,7 +157,7 @@ export class SyslogSink implements Sink {
       this.#drop();
       throw new RetryableSinkError((err as Error).message, undefined, { cause: err });
     }
-    this.counters.udpUnacknowledged += ends.length;
+    this.counters.udpUnacknowledged += sent;
   }
 
   /** The connected socket; one connection attempt at a time (batches in flight share it). */
@@ -223,6 +231,7 @@ export class SyslogSink implements Sink {
       udp_truncated: this.counters.udpTruncated,
       bytes_sent: this.counters.bytesSent,
       unparsable: this.#format.unparsable,
+      events_without_line: this.#format.withoutLine,
       format_worker_failures: this.#format.counters.failures,
       format_worker_batches: this.#format.counters.workerBatches,
     };
@@ -230,6 +239,7 @@ export class SyslogSink implements Sink {
 }
 
 export interface SyslogSinkConfig extends SinkCommon {
+  format: SyslogFormat;
   transport: 'tcp' | 'tls' | 'udp';
   host: string;
   port: number;
@@ -253,6 +263,7 @@ const syslogSinkSchema = {
   required: [],
   properties: {
     ...sinkCommonProps(5000, 4 * 1024 * 1024, 4),
+    format: { type: 'string', enum: [...SYSLOG_FORMATS], default: 'cef', description: "Message content: 'cef' (every OCSF event as CEF, docs/CEF.md) or 'generic-cef' (Cloud Discovery's generic CEF: one line per flow and per HTTP request, for its log collector's Syslog receivers; other events are acknowledged unsent and counted in events_without_line; the cefDevice* settings do not apply). See docs/DISCOVERY-FORMATS.md." },
     transport: { type: 'string', enum: ['tcp', 'tls', 'udp'], default: 'tcp', description: "'tcp' (RFC 6587 octet counting), 'tls' (RFC 5425) or 'udp' (RFC 5426; loss cannot be detected and is counted as unknowable)." },
     host: { type: 'string', default: '127.0.0.1', description: 'Syslog receiver host.' },
     port: { type: 'integer', minimum: 1, maximum: 65535, default: 514, description: 'Syslog receiver port (usual: 514 tcp/udp, 6514 tls).' },
@@ -272,7 +283,7 @@ const syslogSinkSchema = {
 } as const;
 
 export const syslogSinkType: SinkType<SyslogSinkConfig> = sinkType<SyslogSinkConfig>(
-  'Syslog sinks: CEF in RFC 5424 messages.',
+  'Syslog sinks: CEF (OCSF or Cloud Discovery generic CEF) in RFC 5424 messages.',
   syslogSinkSchema,
   (cfg) => new SyslogSink(cfg),
 );
