@@ -16,6 +16,8 @@ version=$(node -p "require('$src/package.json').version")
 arch=$(dpkg --print-architecture)
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
+# mktemp makes the directory 0700, and it becomes the package's "./" entry: make it what / is.
+chmod 0755 "$stage"
 
 if [ "${OUTPOST_SKIP_BUILD:-0}" != 1 ] || [ ! -f "$src/dist/cli.js" ]; then
   (cd "$src" && npm run build --silent >&2)
