@@ -228,6 +228,10 @@ test('outpost run --config with capture.interfaces [auto] and api.firstRunAccess
   const second = startDaemon(nsSensor, cwd, ['--config', conf]);
   await until('the API', () => (curl('/v1/health', join(dir, 'none')).status === 200 ? true : undefined));
   assert.equal(curl('/v1/stats', join(dir, 'bearer2'), ['-H', `authorization: Bearer ${new URL(url).searchParams.get('token')}`]).status, 200, 'the first token still works');
+  // curl runs synchronously: let the daemon's stderr reach this process before reading it. The
+  // URL would be written in the same tick as "outpost running".
+  await until('the start logged', () => (second.stderr().includes('"msg":"outpost running"') ? true : undefined));
+  await sleep(300);
   assert.doesNotMatch(second.stderr(), /login\?token=/, 'no URL on the second start');
   second.proc.kill('SIGTERM');
   assert.equal(await second.exited, 0);
@@ -240,6 +244,8 @@ test('outpost run --config with capture.interfaces [auto] and api.firstRunAccess
   const plain = startDaemon(nsSensor, plainDir, ['--config', plainConf]);
   await until('the API', () => (curl('/v1/health', join(dir, 'none')).status === 200 ? true : undefined));
   assert.equal((JSON.parse(curl('/v1/capture', join(dir, 'none')).body) as { running: boolean }).running, false);
+  await until('the start logged', () => (plain.stderr().includes('"msg":"outpost running"') ? true : undefined));
+  await sleep(300);
   assert.match(plain.stderr(), /running without capture/);
   assert.doesNotMatch(plain.stderr(), /login\?token=/);
   assert.equal(existsSync(join(plainDir, 'state', 'api-admin-token.json')), false);
