@@ -124,7 +124,8 @@ test('outpost run with no configuration captures on the default-route interface 
   const first = startDaemon(nsSensor, cwd);
   const url = await until('the login URL', () => /(http:\/\/127\.0\.0\.1:8470\/login\?token=\S+)/.exec(first.stderr())?.[1]);
   assert.equal(first.stderr().match(/login\?token=/g)?.length, 1, 'printed once');
-  assert.match(first.stderr(), /capturing on the interfaces of the default route/);
+  // The log is written asynchronously (pino) and the URL directly: the log line may come after it.
+  await until('the capture log line', () => (/capturing on the interfaces of the default route/.test(first.stderr()) ? true : undefined));
 
   const jar = join(dir, 'cookies');
   const login = curl(new URL(url).pathname + new URL(url).search, jar, ['-D', '-']);
@@ -188,6 +189,8 @@ test('outpost run with no configuration and only loopback ends with CAPTURE_NO_I
 });
 
 test('outpost run --config with capture.interfaces [auto] and api.firstRunAccess captures on the default-route interface and prints the URL once', { skip, timeout: 60_000 }, async () => {
+  // A daemon an earlier test left running (it failed before stopping it) would hold the port.
+  await Promise.all(procs.filter((p) => p.exitCode === null && p.signalCode === null).map((p) => new Promise((res) => { p.once('exit', res); p.kill('SIGKILL'); })));
   const cwd = join(dir, 'configured');
   execFileSync('mkdir', ['-p', cwd]);
   // The configuration the Debian package ships, with its dataDir in this test's directory.
@@ -197,7 +200,7 @@ test('outpost run --config with capture.interfaces [auto] and api.firstRunAccess
   const url = await until('the login URL', () => /(http:\/\/127\.0\.0\.1:8470\/login\?token=\S+)/.exec(first.stderr())?.[1]);
   assert.equal(first.stderr().match(/login\?token=/g)?.length, 1, 'printed once');
   assert.match(first.stderr(), /Open the console/);
-  assert.match(first.stderr(), /capture\.interfaces \[auto\]: capturing on the interfaces of the default route/);
+  await until('the capture log line', () => (/capture\.interfaces \[auto\]: capturing on the interfaces of the default route/.test(first.stderr()) ? true : undefined));
   assert.ok(existsSync(join(cwd, 'state', 'api-admin-token.json')), 'the token is kept (hashed) in dataDir');
 
   const jar = join(dir, 'cookies-configured');
