@@ -3,7 +3,8 @@
 #   appliance/build-deb.sh [OUTPUT_DIR=dist-deb]        → prints the path of the .deb
 # The package installs the app under /opt/outpost (compiled dist/ and production node_modules,
 # native addons included, so it is built per architecture), the systemd unit, a default
-# /etc/outpost/outpost.yaml (a conffile), creates the `outpost` system user in postinst, and
+# /etc/outpost/outpost.yaml (a conffile: capture on the default-route interfaces, first-run
+# login URL in the journal), creates the `outpost` system user in postinst, and
 # enables and starts the service when systemd is running.
 # Env: OUTPOST_DEB_COMPRESSION (gzip, default; xz for smaller releases), OUTPOST_SKIP_BUILD=1
 # (reuse an existing dist/).
@@ -15,6 +16,8 @@ version=$(node -p "require('$src/package.json').version")
 arch=$(dpkg --print-architecture)
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
+# mktemp makes the directory 0700, and it becomes the package's "./" entry: make it what / is.
+chmod 0755 "$stage"
 
 if [ "${OUTPOST_SKIP_BUILD:-0}" != 1 ] || [ ! -f "$src/dist/cli.js" ]; then
   (cd "$src" && npm run build --silent >&2)
@@ -40,7 +43,13 @@ cat > "$stage/etc/outpost/outpost.yaml" <<'YAML'
 # Reload after editing: systemctl reload outpost (SIGHUP); some settings need a restart.
 dataDir: /var/lib/outpost
 capture:
-  interfaces: []
+  # auto: the interfaces of the default route (IPv4 and IPv6), or every up one but loopback when
+  # there is none. Name them instead for a SPAN port, e.g. [eth1]; [] captures nothing.
+  interfaces: [auto]
+api:
+  # The first start prints a login URL for the console once, into the journal:
+  #   journalctl -u outpost | grep -A2 'Open the console'
+  firstRunAccess: true
 YAML
 
 installed_kb=$(du -sk "$stage" | cut -f1)

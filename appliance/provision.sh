@@ -2,6 +2,9 @@
 # Installs Outpost as a systemd service on Debian 12 by building and installing its Debian
 # package (appliance/build-deb.sh). Used by the Vagrantfile and by CI on the CI machine.
 #   appliance/provision.sh [SOURCE_DIR=.] [INTERFACE]
+# Without INTERFACE the package's own configuration stays: capture on the interfaces of the
+# default route (capture.interfaces: [auto]). INTERFACE pins the capture to that one (a SPAN
+# port, or the Vagrant VM's second interface).
 set -euo pipefail
 src=$(cd "${1:-.}" && pwd)
 iface=${2:-}
@@ -34,8 +37,15 @@ if [ -n "$iface" ]; then
 dataDir: /var/lib/outpost
 capture:
   interfaces: [$iface]
+api:
+  firstRunAccess: true
 YAML
   chown outpost:outpost /etc/outpost/outpost.yaml; chmod 0640 /etc/outpost/outpost.yaml
   if [ -d /run/systemd/system ]; then systemctl restart outpost.service; fi
 fi
-if [ -d /run/systemd/system ]; then systemctl --no-pager status outpost.service | head -5; fi
+if [ -d /run/systemd/system ]; then
+  systemctl --no-pager status outpost.service | head -5
+  # The first start printed the console's login URL once, into the journal (api.firstRunAccess).
+  # Not repeated here: provisioning output is kept in places (CI logs) an admin secret must not be.
+  echo "Console login URL: journalctl -u outpost | grep -A2 'Open the console' (on 127.0.0.1:8470; from outside, e.g. vagrant ssh -- -L 8470:127.0.0.1:8470)"
+fi

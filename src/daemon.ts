@@ -46,7 +46,6 @@ import { DnsNameCache } from './protocols/dns/name-cache.js';
 import { devicesConfigCheck, type AgentListener } from './devices/agent-listener.js';
 import type { Discovery } from './discovery/discovery.js';
 import { captureArea } from './capture/area.js';
-import { chooseInterfaces } from './capture/auto-interfaces.js';
 import { flowsArea } from './flows/area.js';
 import { devicesArea } from './devices/area.js';
 import { discoveryArea } from './discovery/area.js';
@@ -69,14 +68,14 @@ export interface DaemonOptions {
   healthChecks?: Readonly<Record<string, HealthCheck>>;
   /**
    * First-run access (src/api/first-run.ts): the daemon keeps its own admin token in dataDir,
-   * created on the first start, and the handle carries the login URL on that start only. `outpost
-   * run` turns it on when it runs without a configuration file.
+   * created on the first start, and the handle carries the login URL on that start only. Unset:
+   * api.firstRunAccess decides; `outpost run` turns it on when it runs without a configuration file.
    */
   firstRunAccess?: boolean;
   /**
-   * Zero-configuration capture: with capture.interfaces empty, capture on the interfaces of the
+   * Zero-configuration capture: capture.interfaces empty means `[auto]`, the interfaces of the
    * default route (or every up one), src/capture/auto-interfaces.ts. `outpost run` turns it on
-   * when it runs without a configuration file.
+   * when it runs without a configuration file; a file asks for it with `interfaces: [auto]`.
    */
   autoInterfaces?: boolean;
   /**
@@ -203,7 +202,7 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
   const flows = await flowsArea.create(cfg.flows, { flows: sensor.flows, afterExpire: () => writer.flush() });
   const capture = await captureArea.create(cfg.capture, {
     onPacket: sensor.onPacket, logger, configured: () => config.current.capture, lifecycleState: () => groupRef?.state,
-    ...(options.autoInterfaces ? { chooseInterfaces: () => chooseInterfaces() } : {}),
+    ...(options.autoInterfaces ? { emptyMeansAuto: true } : {}),
   });
   const liveCapture = capture.capture;
   liveCaptureRef = liveCapture;
@@ -273,7 +272,7 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
   });
 
   const ctx: ApiContext = { logger, config, metrics, jobs, health, startedAt, stats };
-  const firstRun = options.firstRunAccess ? ensureFirstRunToken(cfg.dataDir) : undefined;
+  const firstRun = (options.firstRunAccess ?? cfg.api.firstRunAccess) ? ensureFirstRunToken(cfg.dataDir) : undefined;
   // A start that fails after creating the token has printed no URL: forget the token, so that the
   // next start creates one and prints it.
   const forgetNewToken = () => { if (firstRun?.token !== undefined) rmSync(join(cfg.dataDir, FIRST_RUN_TOKEN_FILE), { force: true }); };
@@ -384,7 +383,7 @@ function warnIfConfigNotWritable(configPath: string | undefined, logger: Logger)
 export async function runDaemon(cfg: OutpostConfig, configPath?: string, options: Omit<DaemonOptions, 'configPath'> = {}): Promise<number> {
   const logger = createLogger(cfg.logLevel, pino.destination(2));
   const writer = new NdjsonWriter(1);
-  const daemon = await startDaemon(cfg, logger, writer, { firstRunAccess: configPath === undefined, autoInterfaces: configPath === undefined, ...options, ...(configPath !== undefined ? { configPath } : {}) });
+  const daemon = await startDaemon(cfg, logger, writer, { ...(configPath === undefined ? { firstRunAccess: true, autoInterfaces: true } : {}), ...options, ...(configPath !== undefined ? { configPath } : {}) });
   logger.info({ configPath: configPath ?? '(embedded defaults)', api: `${cfg.api.host}:${cfg.api.port}` }, 'outpost running');
   if (daemon.loginUrl !== undefined) {
     // Printed once, on the start that created the token, as a plain line a terminal can link

@@ -2,7 +2,9 @@
  * The Debian package: build it with appliance/build-deb.sh, install it on this machine with
  * dpkg, check the user, files and permissions it creates, then run the unit's ExecStart as the
  * unit would (systemctl when systemd is PID 1; otherwise setpriv with the unit's user, ambient
- * CAP_NET_RAW only and no_new_privs) capturing on a veth, and purge it again.
+ * CAP_NET_RAW only and no_new_privs) capturing on a veth, and purge it again. Before that, the
+ * shipped configuration (capture.interfaces [auto], api.firstRunAccess) runs the same way in a
+ * network namespace whose default route is a veth: it captures there and prints the login URL once.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,12 +15,13 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ethernet, ipv4, udp, pcapFile, ETH_IPV4, PROTO_UDP } from './support/packets.js';
 import { nonProductReason } from './support/non-product.js';
+import { loadConfig } from '../src/config/index.js';
 
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 const preinstalled = spawnSync('dpkg-query', ['-W', 'outpost'], { stdio: 'ignore' }).status === 0 || spawnSync('getent', ['passwd', 'outpost'], { stdio: 'ignore' }).status === 0;
 const skip = process.getuid?.() !== 0 ? 'package install test needs root'
   : !has('dpkg-deb') || !has('dpkg') ? 'package install test needs dpkg-deb and dpkg'
-    : !has('ip') || !has('tcpreplay') || !has('setpriv') ? 'package install test needs ip, tcpreplay and setpriv'
+    : !has('ip') || !has('tcpreplay') || !has('setpriv') || !has('curl') ? 'package install test needs ip, tcpreplay, setpriv and curl'
       : preinstalled ? 'an outpost package or user already exists on this machine: not touching it'
         : false;
 const pid1 = existsSync('/proc/1/comm') ? readFileSync('/proc/1/comm', 'utf8').trim() : '';
@@ -27,6 +30,7 @@ const systemdIsPid1 = pid1 === 'systemd';
 const tag = `${process.pid % 100000}`;
 const hostIf = `opdb${tag}h`;
 const peerIf = `opdb${tag}p`;
+const autoNs = `opdbn${tag}`, autoIf = `opdb${tag}a`, autoPeer = `opdb${tag}b`;
 let dir = '';
 let proc: ChildProcess | null = null;
 
@@ -35,6 +39,8 @@ after(() => {
   if (proc && proc.exitCode === null) proc.kill('SIGKILL');
   if (systemdIsPid1) spawnSync('systemctl', ['stop', 'outpost']);
   spawnSync('ip', ['link', 'del', hostIf]);
+  spawnSync('ip', ['link', 'del', autoPeer]);
+  spawnSync('ip', ['netns', 'del', autoNs]);
   spawnSync('dpkg', ['--purge', 'outpost'], { stdio: 'ignore' });
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
@@ -70,7 +76,51 @@ test('the .deb installs, runs as the unprivileged user with CAP_NET_RAW only, ca
   for (const line of ['User=outpost', 'AmbientCapabilities=CAP_NET_RAW', 'CapabilityBoundingSet=CAP_NET_RAW', 'NoNewPrivileges=yes', 'ProtectSystem=strict', 'ReadWritePaths=/var/lib/outpost /etc/outpost']) {
     assert.ok(unit.split('\n').includes(line), `unit has ${line}`);
   }
+  // Logs and the login URL go to the journal, not into the event file (StandardOutput=append:).
+  assert.ok(unit.split('\n').includes('StandardError=journal'), 'unit has StandardError=journal');
   const execStart = /^ExecStart=(.*)$/m.exec(unit)![1]!.split(' ');
+
+  // The shipped configuration: capture where the default route goes, and a login URL on the first start.
+  const shipped = loadConfig('/etc/outpost/outpost.yaml');
+  assert.deepEqual(shipped.capture.interfaces, ['auto']);
+  assert.equal(shipped.api.firstRunAccess, true);
+  assert.equal(shipped.dataDir, '/var/lib/outpost');
+  if (systemdIsPid1) {
+    t.diagnostic('systemd is PID 1: the shipped configuration already runs as the service; its run in a namespace is skipped');
+  } else {
+    // As the unit runs it (outpost user, ambient CAP_NET_RAW only), in a namespace whose default
+    // route is a veth: [auto] must choose that veth and the first start must print one URL.
+    spawnSync('ip', ['netns', 'del', autoNs]);
+    execFileSync('ip', ['netns', 'add', autoNs]);
+    execFileSync('ip', ['link', 'add', autoIf, 'netns', autoNs, 'type', 'veth', 'peer', 'name', autoPeer]);
+    spawnSync('sysctl', ['-qw', `net.ipv6.conf.${autoPeer}.disable_ipv6=1`]);
+    for (const cmd of [['ip', 'link', 'set', 'lo', 'up'], ['ip', 'link', 'set', autoIf, 'up'], ['ip', 'addr', 'add', '10.89.0.2/24', 'dev', autoIf], ['ip', 'route', 'add', 'default', 'via', '10.89.0.1']]) {
+      execFileSync('ip', ['netns', 'exec', autoNs, ...cmd]);
+    }
+    execFileSync('ip', ['link', 'set', autoPeer, 'up']);
+    const auto = spawn('ip', ['netns', 'exec', autoNs, 'setpriv', '--reuid=outpost', '--regid=outpost', '--init-groups', '--inh-caps=-all,+net_raw', '--ambient-caps=-all,+net_raw', '--bounding-set=-all,+net_raw', '--no-new-privs', ...execStart],
+      { cwd: '/var/lib/outpost', stdio: ['ignore', 'ignore', 'pipe'] });
+    proc = auto;
+    let autoErr = '';
+    auto.stderr!.on('data', (d: Buffer) => { autoErr += d.toString(); });
+    const autoExited = new Promise<number | null>((resolve) => auto.on('exit', (code) => resolve(code)));
+    let url: string | undefined;
+    for (let i = 0; i < 200 && url === undefined && auto.exitCode === null; i++) {
+      url = /(http:\/\/127\.0\.0\.1:8470\/login\?token=\S+)/.exec(autoErr)?.[1];
+      if (url === undefined) await sleep(100);
+    }
+    assert.ok(url, `the shipped configuration printed a login URL (stderr: ${autoErr.slice(-2000)})`);
+    assert.equal(autoErr.match(/login\?token=/g)?.length, 1, 'printed once');
+    assert.equal(statSync('/var/lib/outpost/api-admin-token.json').mode & 0o777, 0o600, 'the token hash is the outpost user\'s alone');
+    const token = new URL(url).searchParams.get('token')!;
+    const cap = spawnSync('ip', ['netns', 'exec', autoNs, 'curl', '-s', '-H', `authorization: Bearer ${token}`, 'http://127.0.0.1:8470/v1/capture'], { encoding: 'utf8' });
+    const capture = JSON.parse(cap.stdout) as { running: boolean; settings: { interfaces: string[] } };
+    assert.equal(capture.running, true, cap.stdout);
+    assert.deepEqual(capture.settings.interfaces, [autoIf], 'captures on the interface of the default route');
+    auto.kill('SIGTERM');
+    assert.equal(await autoExited, 0, autoErr.slice(-2000));
+    proc = null;
+  }
 
   // A veth to capture on, and a config that points at it (written like an admin would).
   spawnSync('ip', ['link', 'del', hostIf]);

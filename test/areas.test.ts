@@ -106,6 +106,35 @@ describe('running parts', () => {
     await app.close();
   });
 
+  test('capture: [auto] with nothing to choose ends the start with CAPTURE_NO_INTERFACE; its GET /v1/interfaces marks the choice, not "auto"', async () => {
+    const cfg = { ...defaultConfig().capture, interfaces: ['auto'] };
+    const none = { interfaces: [], why: 'none' as const, detail: 'no default route and no interface up except loopback' };
+    const parts = await captureArea.create!(cfg, { onPacket: () => {}, logger, configured: () => cfg, lifecycleState: () => 'running', chooseInterfaces: () => none });
+    assert.equal(parts.capture, null);
+    await assert.rejects(parts.services![0]!.start(new AbortController().signal), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'CAPTURE_NO_INTERFACE');
+      assert.match(err.message, /name the interfaces in capture\.interfaces instead of \[auto\]/);
+      return true;
+    });
+    assert.deepEqual(parts.health?.capture?.(), { state: 'failed', ready: false, detail: none.detail });
+
+    const chosen = { interfaces: ['eth7'], why: 'default-route' as const, detail: 'IPv4 default route via eth7; IPv6 default route via (none)' };
+    const later = await captureArea.create!({ ...cfg, interfaces: [] }, { onPacket: () => {}, logger, configured: () => cfg, lifecycleState: () => 'running', chooseInterfaces: () => chosen });
+    assert.equal(later.capture, null, 'an empty list in a file still means no capture');
+    const app = await serve(later.routes ?? []);
+    const ifaces = (await app.inject({ method: 'GET', url: '/v1/interfaces' })).json() as { interfaces: Array<{ name: string; configured: boolean }> };
+    assert.deepEqual(ifaces.interfaces.filter((i) => i.configured).map((i) => i.name), ['eth7'], 'the file\'s [auto] marks what it would choose');
+    assert.ok(!ifaces.interfaces.some((i) => i.name === 'auto'), 'no interface named "auto" is listed');
+    await app.close();
+  });
+
+  test('capture: an empty list means [auto] only when asked (outpost run without a file)', async () => {
+    const cfg = defaultConfig().capture;
+    const none = { interfaces: [], why: 'none' as const, detail: 'nothing up' };
+    const parts = await captureArea.create!(cfg, { onPacket: () => {}, logger, configured: () => cfg, lifecycleState: () => 'running', emptyMeansAuto: true, chooseInterfaces: () => none });
+    await assert.rejects(parts.services![0]!.start(new AbortController().signal), /set capture\.interfaces in a configuration file/);
+  });
+
   test('flows: GET /v1/flows, health and the flows.expire hook', async () => {
     const table = new FlowTable(DEFAULT_FLOW_SETTINGS, new FlowCounters(), null);
     let flushed = 0;

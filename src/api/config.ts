@@ -24,6 +24,7 @@ export interface ApiConfig {
   tokens: ApiTokenConfig[];
   tls: ApiTlsConfig;
   rateLimitPerMinute: number;
+  firstRunAccess: boolean;
 }
 
 export const apiConfigSection: ConfigSection<ApiConfig> = {
@@ -33,7 +34,7 @@ export const apiConfigSection: ConfigSection<ApiConfig> = {
     additionalProperties: false,
     default: {} as ApiConfig,
     description: 'Local HTTP API.',
-    required: ['host', 'port', 'tokens', 'tls', 'rateLimitPerMinute'],
+    required: ['host', 'port', 'tokens', 'tls', 'rateLimitPerMinute', 'firstRunAccess'],
     properties: {
       host: {
         type: 'string',
@@ -89,6 +90,11 @@ export const apiConfigSection: ConfigSection<ApiConfig> = {
         maximum: 1000000,
         default: 3000,
         description: 'Requests per minute allowed per client (per token, or per address for requests without one); beyond it the API answers 429 API_RATE_LIMITED. Applied live.',
+      },
+      firstRunAccess: {
+        type: 'boolean',
+        default: false,
+        description: 'First-run access: the daemon keeps its own admin token, only hashed, in `<dataDir>/api-admin-token.json` (mode 0600), created on the first start, which then prints a login URL for the console once on stderr (under systemd: in the journal, `journalctl -u outpost | grep -A2 "Open the console"`). Later starts print nothing; to get a new URL, stop the daemon, delete that file and start again. Works alongside `tokens`. With no configuration file at all, `outpost run` acts as if true. Restart required.',
       },
     },
   },

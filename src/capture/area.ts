@@ -4,11 +4,11 @@
  */
 import type { ActiveArea, AreaParts } from '../area.js';
 import type { Logger } from '../telemetry/logger.js';
-import { captureConfigSection, type CaptureConfig } from './config.js';
+import { captureConfigSection, isAutoInterfaces, type CaptureConfig } from './config.js';
 import { LiveCapture } from './live.js';
 import { captureApiPlugin } from './routes.js';
 import type { PacketCallback } from './types.js';
-import type { InterfaceChoice } from './auto-interfaces.js';
+import { chooseInterfaces, type InterfaceChoice } from './auto-interfaces.js';
 import { OutpostError } from '../errors.js';
 
 export interface CaptureDeps {
@@ -20,10 +20,11 @@ export interface CaptureDeps {
   /** State of the daemon's service group: the capture is ready once every service runs. */
   lifecycleState(): string | undefined;
   /**
-   * Zero configuration (`outpost run` without a configuration file): when capture.interfaces is
-   * empty, capture on the interfaces this picks (src/capture/auto-interfaces.ts) instead of none.
-   * With a configuration file, an empty list keeps meaning "no capture".
+   * Zero configuration (`outpost run` without a configuration file): an empty capture.interfaces
+   * means `[auto]`. With a configuration file, an empty list keeps meaning "no capture".
    */
+  emptyMeansAuto?: boolean;
+  /** The `[auto]` choice; src/capture/auto-interfaces.ts reading the kernel's tables unless replaced. */
   chooseInterfaces?: () => InterfaceChoice;
 }
 
@@ -36,7 +37,11 @@ export const captureArea: ActiveArea<CaptureConfig, CaptureDeps, CaptureParts> =
   name: 'capture',
   config: captureConfigSection,
   create(configured, deps) {
-    const choice = configured.interfaces.length === 0 && deps.chooseInterfaces ? deps.chooseInterfaces() : undefined;
+    const choose = deps.chooseInterfaces ?? (() => chooseInterfaces());
+    const auto = isAutoInterfaces(configured.interfaces) || (configured.interfaces.length === 0 && deps.emptyMeansAuto === true);
+    // Why the choice was made, for the log line and the error: a file's [auto] or no file at all.
+    const source = isAutoInterfaces(configured.interfaces) ? 'capture.interfaces [auto]' : 'no configuration';
+    const choice = auto ? choose() : undefined;
     // The running slice names the interfaces actually opened (GET /v1/capture, health).
     const cfg: CaptureConfig = choice ? { ...configured, interfaces: choice.interfaces } : configured;
     const capture = cfg.interfaces.length > 0
@@ -57,9 +62,10 @@ export const captureArea: ActiveArea<CaptureConfig, CaptureDeps, CaptureParts> =
         start: async (signal) => {
           if (choice?.why === 'none') {
             failed = choice.detail;
-            throw new OutpostError('CAPTURE_NO_INTERFACE', { reason: `${choice.detail}; set capture.interfaces in a configuration file` }, { details: { reason: choice.detail } });
+            const fix = source === 'no configuration' ? 'set capture.interfaces in a configuration file' : 'name the interfaces in capture.interfaces instead of [auto]';
+            throw new OutpostError('CAPTURE_NO_INTERFACE', { reason: `${choice.detail}; ${fix}` }, { details: { reason: choice.detail } });
           }
-          if (choice) deps.logger.info({ interfaces: choice.interfaces, why: choice.why, detail: choice.detail }, choice.why === 'default-route' ? 'no configuration: capturing on the interfaces of the default route' : 'no configuration and no default route: capturing on every up interface');
+          if (choice) deps.logger.info({ interfaces: choice.interfaces, why: choice.why, detail: choice.detail }, choice.why === 'default-route' ? `${source}: capturing on the interfaces of the default route` : `${source} and no default route: capturing on every up interface`);
           if (!capture) { deps.logger.warn('no capture interfaces configured (capture.interfaces): running without capture'); return; }
           try {
             capture.start(signal);
@@ -72,7 +78,16 @@ export const captureArea: ActiveArea<CaptureConfig, CaptureDeps, CaptureParts> =
         stop: async () => { capture?.stop(); },
       }],
       // The running settings are the ones the capture was opened with: this slice.
-      routes: [captureApiPlugin({ capture, configured: deps.configured, running: () => cfg })],
+      // GET /v1/interfaces marks as configured what the file's [auto] would choose now, rather than
+      // an interface named "auto".
+      routes: [captureApiPlugin({
+        capture,
+        configured: () => {
+          const file = deps.configured();
+          return isAutoInterfaces(file.interfaces) ? { ...file, interfaces: choose().interfaces } : file;
+        },
+        running: () => cfg,
+      })],
       ...(capture ? { metrics: { capture: () => capture.counters.snapshot() } } : {}),
       health: {
         capture: () => {

@@ -4,6 +4,19 @@
  */
 import type { ConfigSection } from '../area.js';
 
+/**
+ * `capture.interfaces: [auto]`: capture on the interfaces the kernel routes the default route
+ * through (src/capture/auto-interfaces.ts), the choice `outpost run` makes without a file. It
+ * stands alone: "auto plus eth1" would make the list mean two things at once, and a mirror port
+ * that must be captured as well is named with the others instead of auto.
+ */
+export const AUTO_INTERFACES = 'auto';
+
+/** True when the list asks for the automatic choice (`[auto]`). */
+export function isAutoInterfaces(interfaces: readonly string[]): boolean {
+  return interfaces.length === 1 && interfaces[0] === AUTO_INTERFACES;
+}
+
 export interface CaptureConfig {
   interfaces: string[];
   bpfFilter: string;
@@ -27,8 +40,11 @@ export const captureConfigSection: ConfigSection<CaptureConfig> = {
         type: 'array',
         items: { type: 'string', minLength: 1 },
         uniqueItems: true,
+        // "auto" alone or not at all (see AUTO_INTERFACES); the $comment is the message a
+        // violation reports (src/config/load.ts).
+        not: { $comment: '"auto" must be the only entry: [auto] alone, or interface names without it', type: 'array', minItems: 2, contains: { const: AUTO_INTERFACES } },
         default: [],
-        description: 'Network interfaces to capture on, e.g. ["eth0"]. Empty in a configuration file: `outpost run` starts without live capture (API and other services still run) and logs a warning. With no configuration file at all, `outpost run` captures on the interfaces that carry the default route (IPv4 and IPv6), or on every up interface except loopback when there is none.',
+        description: 'Network interfaces to capture on, e.g. ["eth0"]. `[auto]` (alone, not mixed with names): the interfaces that carry the default route (IPv4 and IPv6), or every up interface except loopback when there is none, chosen at start and logged; no interface found ends the start with CAPTURE_NO_INTERFACE. Empty in a configuration file: `outpost run` starts without live capture (API and other services still run) and logs a warning. With no configuration file at all, `outpost run` acts as if `[auto]` were set. Restart required.',
       },
       bpfFilter: {
         type: 'string',

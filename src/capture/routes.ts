@@ -52,7 +52,7 @@ export function captureRoutes(deps: CaptureRoutesDeps): FastifyPluginAsync {
                     description: { type: ['string', 'null'] },
                     addresses: { type: 'array', items: { type: 'string' } },
                     loopback: { type: 'boolean' },
-                    configured: { type: 'boolean', description: 'Listed in capture.interfaces of the file (may need a restart).' },
+                    configured: { type: 'boolean', description: 'Listed in capture.interfaces of the file, or chosen by its [auto] (may need a restart).' },
                     capturing: { type: 'boolean' },
                     stats: ifaceStats,
                   },

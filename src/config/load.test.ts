@@ -185,3 +185,23 @@ test('loaded config is independent of the defaults (no shared references)', () =
   a.flows.flowIdleTimeoutMs.tcp = 1;
   assert.equal(loadConfig().flows.flowIdleTimeoutMs.tcp, 300000);
 });
+
+test('capture.interfaces: [auto] alone asks for the automatic choice; mixed with names it is refused, naming the field', () => {
+  assert.deepEqual(loadConfig(file('capture:\n  interfaces: [auto]\n')).capture.interfaces, ['auto']);
+  assert.deepEqual(loadConfig(file('capture:\n  interfaces: []\n')).capture.interfaces, [], 'empty stays empty: no capture');
+  for (const list of [['auto', 'eth0'], ['eth0', 'auto']]) {
+    const err = throwsCode(() => resolveConfig({ capture: { interfaces: list } }, 'f.yaml'), 'CONFIG_INVALID');
+    assert.deepEqual(problems(err).map((p) => [p.path, p.rule]), [['/capture/interfaces', 'not']]);
+    assert.match(problems(err)[0]!.message, /"auto" must be the only entry/);
+    assert.match(err.message, /\/capture\/interfaces: "auto" must be the only entry/);
+  }
+});
+
+test('api.firstRunAccess: false by default in a file, true or false when set, a boolean only', () => {
+  assert.equal(loadConfig(file('api:\n  port: 1\n')).api.firstRunAccess, false);
+  assert.equal(loadConfig(file('api:\n  firstRunAccess: true\n')).api.firstRunAccess, true);
+  const err = throwsCode(() => loadConfig(file('api:\n  firstRunAccess: yes please\n')), 'CONFIG_INVALID');
+  assert.deepEqual(problems(err).map((p) => `${p.path}: ${p.message}`), ['/api/firstRunAccess: must be boolean (got "yes please")']);
+  const typo = throwsCode(() => resolveConfig({ api: { firstRunAcess: true } }), 'CONFIG_INVALID');
+  assert.match(problems(typo)[0]!.message, /did you mean "firstRunAccess"/);
+});

@@ -152,7 +152,10 @@ function toProblem(e: ErrorObject): ConfigProblem {
     const key = String((e.params as { missingProperty: string }).missingProperty);
     return { path: `${e.instancePath}/${escapePointerToken(key)}`, rule: e.keyword, message: 'is required' };
   }
-  let message = e.message ?? e.keyword;
+  // ajv says only "must NOT be valid" for `not`: a schema that forbids a shape says why in its
+  // `$comment` (e.g. capture.interfaces: "auto" alone).
+  const comment = e.keyword === 'not' ? (e.schema as { $comment?: unknown } | undefined)?.$comment : undefined;
+  let message = typeof comment === 'string' ? comment : (e.message ?? e.keyword);
   if (e.keyword === 'enum') {
     const allowed = (e.params as { allowedValues: unknown[] }).allowedValues;
     message += `: ${allowed.map((a) => String(a)).join(', ')}`;

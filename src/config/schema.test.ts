@@ -59,7 +59,7 @@ test('defaults match the documented values', () => {
       flowActiveTimeoutMs: 300000,
       emitOpenEvents: false,
     },
-    api: { host: '127.0.0.1', port: 8470, tokens: [], tls: { certFile: '', keyFile: '' }, rateLimitPerMinute: 3000 },
+    api: { host: '127.0.0.1', port: 8470, tokens: [], tls: { certFile: '', keyFile: '' }, rateLimitPerMinute: 3000, firstRunAccess: false },
     events: { emit: ['network', 'dns', 'http', 'dhcp', 'inventory', 'auth'], stdout: true },
     // The component sections carry their own documented defaults (and tests) in their modules.
     forward: structuredClone(DEFAULT_FORWARD_CONFIG) as OutpostConfig['forward'],
