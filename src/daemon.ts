@@ -108,6 +108,12 @@ export interface DaemonHandle {
   control: PolicyParts;
   /** Counters of the sensor and the capture, with per-interface kernel statistics. */
   stats(): object;
+  /**
+   * Resolves once every event emitted so far is committed to the outbox and, with events.stdout,
+   * written: stdout prints an event only after its commit, so a caller that reads the output right
+   * after an action (an API call that emits an audit event) waits for this first.
+   */
+  flushEvents(): Promise<void>;
   /** The login URL holding the first-run admin token: set only on the start that created it. */
   loginUrl?: string;
 }
@@ -207,6 +213,10 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
   const liveCapture = capture.capture;
   liveCaptureRef = liveCapture;
 
+  const flushEvents = async (): Promise<void> => {
+    await forward.forwarding.outbox.flush();
+    writer.flush();
+  };
   const stats = () => ({
     uptimeMs: Date.now() - startedAt,
     interfaces: liveCapture ? liveCapture.stats() : [],
@@ -362,7 +372,7 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
     const port = address !== null && typeof address === 'object' ? address.port : cfg.api.port;
     url = loginUrl(cfg.api.host, port, Boolean(cfg.api.tls.certFile), firstRun.token);
   }
-  return { sensor, capture: liveCapture, api, group, config, metrics, jobs, health, agentListener, control: policy, stats, ...(url !== undefined ? { loginUrl: url } : {}) };
+  return { sensor, capture: liveCapture, api, group, config, metrics, jobs, health, agentListener, control: policy, stats, flushEvents, ...(url !== undefined ? { loginUrl: url } : {}) };
 }
 
 /**

@@ -189,7 +189,7 @@ describe('config', () => {
     const fileAudit = readFileSync(join(t.dir, 'data', 'audit.ndjson'), 'utf8').trim().split('\n');
     assert.equal(fileAudit.length, 2);
     assert.equal(statSync(join(t.dir, 'data', 'audit.ndjson')).mode & 0o777, 0o600);
-    const events = t.events().filter((e) => e.class_uid === 6003);
+    const events = (await t.events()).filter((e) => e.class_uid === 6003);
     assert.equal(events.length, 2, 'each change is sent as an API Activity event');
     assert.equal((events[0]!.actor as Json).user.name, 'ops');
   });

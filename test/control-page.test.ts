@@ -36,7 +36,7 @@ test('blocked attempts per app and per device: API and page', async (ctx) => {
   assert.deepEqual([report.rows[0].blocked, report.rows[0].devices, report.rows[0].bytes], [3, 2, 0]);
   const devices = await get('/v1/discovery/apps/chatgpt/devices');
   assert.deepEqual(devices.rows.map((r: { key: string; blocked: number }) => [r.key, r.blocked]).sort(), [['mac:02:00:00:00:00:21', 2], ['mac:02:00:00:00:00:22', 1]]);
-  const events = t.events().filter((e) => e.class_uid === 4001 && e.disposition_id === 2);
+  const events = (await t.events()).filter((e) => e.class_uid === 4001 && e.disposition_id === 2);
   assert.equal(events.length, 3, 'the verdict events reach the outputs');
   const metrics = (await t.daemon.api.inject({ url: '/metrics', headers: { authorization: `Bearer ${t.read}` } })).body;
   assert.match(metrics, /^outpost_control_verdicts_blocked(_total)? 3$/m);

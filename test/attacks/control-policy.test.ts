@@ -31,9 +31,9 @@ async function call(method: string, url: string, token: string | undefined, body
 }
 
 /** Everything a change could touch: the state, the audit trail, the API Activity events. */
-function snapshot(): string {
+async function snapshot(): Promise<string> {
   const s = t.daemon.control.store;
-  return JSON.stringify({ state: s.state(), audit: s.auditLog(1000).length, events: t.events().filter((e) => e.class_uid === 6003).length });
+  return JSON.stringify({ state: s.state(), audit: s.auditLog(1000).length, events: (await t.events()).filter((e) => e.class_uid === 6003).length });
 }
 
 describe('CRUD with audit', () => {
@@ -76,7 +76,7 @@ describe('CRUD with audit', () => {
     const actions = audit.json.records.map((r: Json) => r.action).reverse();
     assert.deepEqual(actions, ['control.rule.create', 'control.rule.update', 'control.group.create', 'control.exception.create', 'control.override.create', 'control.override.revoke', 'control.exception.delete', 'control.group.delete', 'control.rule.delete']);
     assert.ok(audit.json.records.every((r: Json) => r.actor === 'ops'));
-    const events = t.events().filter((e) => e.class_uid === 6003 && String((e.api as Json).operation).startsWith('control.')) as Json[];
+    const events = (await t.events()).filter((e) => e.class_uid === 6003 && String((e.api as Json).operation).startsWith('control.')) as Json[];
     assert.deepEqual(events.map((e) => e.api.operation), actions);
     const created = events.find((e) => e.api.operation === 'control.override.create')!;
     assert.deepEqual([created.activity_id, created.actor.user.name, created.resources[0].uid, created.unmapped.reason], [1, 'ops', ovr.json.id, 'customer demo']);
@@ -88,7 +88,7 @@ describe('CRUD with audit', () => {
 describe('attacks', () => {
   test('a read token cannot add, change or revoke anything, nor read the audit trail', async () => {
     const rule = await call('POST', '/v1/control/rules', t.admin, { match: { app: 'chatgpt' }, action: 'block' });
-    const before = snapshot();
+    const before = await snapshot();
     const attempts: Array<[string, string, unknown?]> = [
       ['POST', '/v1/control/overrides', { subject: { user: 'mallory' }, app: 'chatgpt', durationMs: 3_600_000, reason: 'let me in' }],
       ['POST', '/v1/control/exceptions', { subject: { user: 'mallory' } }],
@@ -107,13 +107,13 @@ describe('attacks', () => {
     }
     assert.equal((await call('GET', '/v1/control/rules', undefined)).status, 401);
     assert.equal((await call('GET', '/v1/discovery/blocklist?format=csv', undefined)).status, 401);
-    assert.equal(snapshot(), before);
+    assert.equal(await snapshot(), before);
     assert.equal((await call('GET', '/v1/control/verdict?name=chatgpt.com&clientIp=10.1.1.1', t.read)).json.verdict, 'block');
     await call('DELETE', `/v1/control/rules/${rule.json.id}`, t.admin);
   });
 
   test('malformed and hostile bodies: 4xx that say what is wrong, nothing changed', async () => {
-    const before = snapshot();
+    const before = await snapshot();
     const cases: Array<[string, string, unknown, number, string, RegExp?]> = [
       ['POST', '/v1/control/rules', { match: { app: 'chatgpt', domain: 'chatgpt.com' }, action: 'block' }, 400, 'API_VALIDATION_FAILED', /match/],
       ['POST', '/v1/control/rules', { match: {}, action: 'block' }, 400, 'API_VALIDATION_FAILED'],
@@ -151,7 +151,7 @@ describe('attacks', () => {
     const proto = await t.daemon.api.inject({ method: 'POST', url: '/v1/control/rules', headers: { authorization: `Bearer ${t.admin}`, 'content-type': 'application/json' }, payload: '{"match":{"app":"chatgpt"},"action":"block","__proto__":{"polluted":true}}' });
     assert.equal(proto.statusCode, 400);
     assert.equal(({} as Json).polluted, undefined);
-    assert.equal(snapshot(), before);
+    assert.equal(await snapshot(), before);
   });
 
   test('600 random bodies on every write route: never a 5xx; what is refused changes nothing', async () => {
@@ -171,11 +171,11 @@ describe('attacks', () => {
     const statuses = new Map<number, number>();
     for (let i = 0; i < 600; i++) {
       const [m, url] = pick(routes);
-      const before = snapshot();
+      const before = await snapshot();
       const r = await call(m, url, t.admin, value(0));
       statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
       assert.ok(r.status < 500, `seed ${seed} #${i}: ${m} ${url} → ${r.status} ${r.body}`);
-      if (r.status >= 400) assert.equal(snapshot(), before, `seed ${seed} #${i}: refused but changed`);
+      if (r.status >= 400) assert.equal(await snapshot(), before, `seed ${seed} #${i}: refused but changed`);
     }
     assert.ok((statuses.get(400) ?? 0) > 300, JSON.stringify([...statuses]));
   });

@@ -16,7 +16,8 @@ export interface TestDaemon {
   configPath: string;
   admin: string;
   read: string;
-  events(): Array<Record<string, unknown>>;
+  /** The events written so far, once everything emitted is committed and printed (daemon.flushEvents). */
+  events(): Promise<Array<Record<string, unknown>>>;
   stop(): Promise<void>;
 }
 
@@ -34,7 +35,7 @@ export async function testDaemon(extra: Record<string, unknown> = {}, options: O
   const daemon = await startDaemon(loadConfig(configPath), createLogger('silent'), writer, { ...options, configPath });
   return {
     daemon, dir, configPath, admin: admin.token, read: read.token,
-    events: () => { writer.flush(); return readFileSync(eventsPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>); },
+    events: async () => { await daemon.flushEvents(); return readFileSync(eventsPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>); },
     stop: () => daemon.group.stop(),
   };
 }
