@@ -252,7 +252,7 @@ const syslogSinkSchema = {
   additionalProperties: false,
   required: [],
   properties: {
-    ...sinkCommonProps(5000, 4 * 1024 * 1024, 4),
+    ...sinkCommonProps(1000, 4 * 1024 * 1024, 4),
     transport: { type: 'string', enum: ['tcp', 'tls', 'udp'], default: 'tcp', description: "'tcp' (RFC 6587 octet counting), 'tls' (RFC 5425) or 'udp' (RFC 5426; loss cannot be detected and is counted as unknowable)." },
     host: { type: 'string', default: '127.0.0.1', description: 'Syslog receiver host.' },
     port: { type: 'integer', minimum: 1, maximum: 65535, default: 514, description: 'Syslog receiver port (usual: 514 tcp/udp, 6514 tls).' },
