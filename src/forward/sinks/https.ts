@@ -265,7 +265,7 @@ const httpsSinkSchema = {
   additionalProperties: false,
   required: [],
   properties: {
-    ...sinkCommonProps(5000, 4 * 1024 * 1024, 2),
+    ...sinkCommonProps(1000, 4 * 1024 * 1024, 2),
     url: { type: 'string', default: 'https://localhost:8443/ingest', description: 'Receiver URL (https://; http:// only for tests). Each batch is POSTed here.' },
     format: { type: 'string', enum: ['ndjson', 'array', ...SIEM_FORMATS], default: 'ndjson', description: "Body: one OCSF JSON event per line ('ndjson', application/x-ndjson), a JSON array ('array'), Splunk HTTP Event Collector event envelopes ('splunk-hec', POST to .../services/collector/event) or an Elasticsearch/OpenSearch bulk request ('elastic-bulk', POST to .../_bulk; per-item errors go to the dead letters). See docs/FORWARDING.md." },
     authScheme: { type: 'string', pattern: '^[A-Za-z]*$', default: '', description: "Scheme of the Authorization header carrying the token: empty for 'Splunk' with splunk-hec and 'Bearer' otherwise; 'ApiKey' for an Elasticsearch API key." },

@@ -3,10 +3,12 @@
  * (Nats-Msg-Id: JetStream drops a re-publish within the stream's duplicate_window).
  *
  * Publishing: a batch's messages are published at once as plain NATS publishes whose reply
- * subject is one of this sink's inbox subjects (`<inbox>.<n>`), which is how a JetStream publish
- * asks for its acknowledgement (the PubAck, JSON). One subscription on `<inbox>.*` takes every
- * acknowledgement: no request object, promise or timer per message (nats.js's js.publish() has
- * each, and ran at 14-18 k events/s); one timer per batch (publishTimeoutMs). Up to
+ * subject is the batch's inbox subject (`<inbox>.<n>`, one per batch, shared by its messages),
+ * which is how a JetStream publish asks for its acknowledgement (the PubAck, JSON): the server
+ * sends exactly one PubAck per publish, so the batch counts them down. One subscription on
+ * `<inbox>.*` takes every acknowledgement: no request object, promise, timer, reply subject or map
+ * entry per message (nats.js's js.publish() has each, and ran at 14-18 k events/s); one timer per
+ * batch (publishTimeoutMs). Up to
  * maxInFlightBatches batches are published ahead, so publishes in flight are bounded by
  * maxInFlightBatches × batchMaxEvents. Acknowledgements are taken as they come, but a batch is
  * reported acknowledged (and its cursor position stored) only after every earlier batch was, so
@@ -40,7 +42,7 @@ export class NatsSink implements Sink {
   #connecting: Promise<NatsConnection> | undefined;
   #inbox = '';
   #nextToken = 0;
-  /** Reply token → its batch, for every publish not yet acknowledged. */
+  /** Reply token → its batch, for every batch with publishes not yet acknowledged. */
   readonly #byToken = new Map<number, InFlight>();
   /**
    * The last batch handed to send(): settles (true: acknowledged) when it has. A batch waits only
@@ -93,9 +95,8 @@ export class NatsSink implements Sink {
         }
         const token = Number(msg.subject.slice(this.#inbox.length + 1));
         const b = this.#byToken.get(token);
-        if (!b) return; // a late acknowledgement of a batch that already failed
-        this.#byToken.delete(token);
-        b.waiting--;
+        if (!b) return; // a late acknowledgement of a batch that already failed or timed out
+        if (--b.waiting === 0) this.#byToken.delete(token);
         // "No responders" (no stream captures the subject): a status message, no payload.
         if (msg.headers?.hasError) return this.#fail(b, new Error(`no stream for ${this.#cfg.subject}: ${msg.headers.code} ${msg.headers.description}`));
         let ack: { error?: { description?: string; code?: number }; duplicate?: boolean };
@@ -143,17 +144,16 @@ export class NatsSink implements Sink {
     let done!: () => void;
     const all = new Promise<void>((r) => (done = r));
     const b: InFlight = { waiting: 0, failed: undefined, done };
-    const tokens: number[] = [];
+    const token = ++this.#nextToken;
+    const reply = `${this.#inbox}.${token}`;
+    this.#byToken.set(token, b);
     const timer = setTimeout(() => this.#fail(b, new Error(`no acknowledgement for ${b.waiting} of ${batch.length} publishes within ${this.#cfg.publishTimeoutMs} ms`)), this.#cfg.publishTimeoutMs);
     try {
       for (const r of batch) {
-        const token = ++this.#nextToken;
         const h = mkHeaders();
         h.set('Nats-Msg-Id', r.uid || `seq-${r.seq}`);
         b.waiting++;
-        tokens.push(token);
-        this.#byToken.set(token, b);
-        nc.publish(this.#cfg.subject, enc.encode(r.json), { reply: `${this.#inbox}.${token}`, headers: h });
+        nc.publish(this.#cfg.subject, enc.encode(r.json), { reply, headers: h });
       }
     } catch (err) {
       this.#fail(b, err as Error);
@@ -161,7 +161,7 @@ export class NatsSink implements Sink {
     if (batch.length === 0) done();
     await all;
     clearTimeout(timer);
-    for (const t of tokens) this.#byToken.delete(t);
+    this.#byToken.delete(token);
     if (b.failed) throw new RetryableSinkError(`publish: ${b.failed.message}`, undefined, { cause: b.failed });
   }
 

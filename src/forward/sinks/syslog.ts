@@ -262,7 +262,7 @@ const syslogSinkSchema = {
   additionalProperties: false,
   required: [],
   properties: {
-    ...sinkCommonProps(5000, 4 * 1024 * 1024, 4),
+    ...sinkCommonProps(1000, 4 * 1024 * 1024, 4),
     format: { type: 'string', enum: [...SYSLOG_FORMATS], default: 'cef', description: "Message content: 'cef' (every OCSF event as CEF, docs/CEF.md) or 'generic-cef' (Cloud Discovery's generic CEF: one line per flow and per HTTP request, for its log collector's Syslog receivers; other events are acknowledged unsent and counted in events_without_line; the cefDevice* settings do not apply). See docs/DISCOVERY-FORMATS.md." },
     transport: { type: 'string', enum: ['tcp', 'tls', 'udp'], default: 'tcp', description: "'tcp' (RFC 6587 octet counting), 'tls' (RFC 5425) or 'udp' (RFC 5426; loss cannot be detected and is counted as unknowable)." },
     host: { type: 'string', default: '127.0.0.1', description: 'Syslog receiver host.' },
