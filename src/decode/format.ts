@@ -1,11 +1,43 @@
 /** Text forms of numeric addresses, built only when an event is emitted. */
 
+/**
+ * Recently formatted addresses, direct-mapped on a hash of their words, as for MACs below: the
+ * same few clients, servers and the gateway are on most events, so most calls return a string
+ * already built (and already hashed, when it was a Map key before) instead of building one.
+ * Every slot starts as the all-zero address with its correct text.
+ */
+const V4_CACHE_BITS = 12;
+const v4CacheKeys = new Uint32Array(1 << V4_CACHE_BITS);
+const v4CacheStrings: string[] = new Array<string>(1 << V4_CACHE_BITS).fill('0.0.0.0');
+
 export function ipv4ToString(w: number): string {
-  return `${w >>> 24}.${(w >>> 16) & 0xff}.${(w >>> 8) & 0xff}.${w & 0xff}`;
+  w >>>= 0;
+  const i = Math.imul(w, 0x9e3779b1) >>> (32 - V4_CACHE_BITS);
+  if (v4CacheKeys[i] === w) return v4CacheStrings[i]!;
+  const s = `${w >>> 24}.${(w >>> 16) & 0xff}.${(w >>> 8) & 0xff}.${w & 0xff}`;
+  v4CacheKeys[i] = w;
+  v4CacheStrings[i] = s;
+  return s;
+}
+
+const V6_CACHE_BITS = 10;
+const v6CacheKeys = new Uint32Array(4 << V6_CACHE_BITS);
+const v6CacheStrings: string[] = new Array<string>(1 << V6_CACHE_BITS).fill('::');
+
+/** RFC 5952 §4 canonical text of an IPv6 address, from the cache above when it holds it. */
+export function ipv6ToString(w0: number, w1: number, w2: number, w3: number): string {
+  w0 >>>= 0; w1 >>>= 0; w2 >>>= 0; w3 >>>= 0;
+  const i = Math.imul(w0 ^ Math.imul(w1, 0x85ebca6b) ^ Math.imul(w2, 0xc2b2ae35) ^ Math.imul(w3, 0x9e3779b1), 0x27d4eb2f) >>> (32 - V6_CACHE_BITS);
+  const k = i << 2;
+  if (v6CacheKeys[k] === w0 && v6CacheKeys[k + 1] === w1 && v6CacheKeys[k + 2] === w2 && v6CacheKeys[k + 3] === w3) return v6CacheStrings[i]!;
+  const s = formatIpv6(w0, w1, w2, w3);
+  v6CacheKeys[k] = w0; v6CacheKeys[k + 1] = w1; v6CacheKeys[k + 2] = w2; v6CacheKeys[k + 3] = w3;
+  v6CacheStrings[i] = s;
+  return s;
 }
 
 /** RFC 5952 §4 canonical text: lowercase hex, no leading zeros, longest zero run (≥2) as "::". */
-export function ipv6ToString(w0: number, w1: number, w2: number, w3: number): string {
+function formatIpv6(w0: number, w1: number, w2: number, w3: number): string {
   const g = [w0 >>> 16, w0 & 0xffff, w1 >>> 16, w1 & 0xffff, w2 >>> 16, w2 & 0xffff, w3 >>> 16, w3 & 0xffff];
   // IPv4-mapped (::ffff:a.b.c.d, RFC 5952 §5) keeps its dotted tail.
   if (w0 === 0 && w1 === 0 && w2 === 0xffff) return `::ffff:${ipv4ToString(w3)}`;

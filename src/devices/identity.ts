@@ -484,9 +484,11 @@ export class DeviceIdentity {
    * then. A DNS lookup and the flow it named ask the same question and get the same answer.
    */
   contextAt(ip: string, atMs: number): DeviceContext | undefined {
-    const d = this.store.addresses.lookup(ip, atMs);
+    const addresses = this.store.addresses;
+    const d = addresses.lookup(ip, atMs);
     if (d === undefined) return undefined;
-    return { device: d, mac: this.store.addresses.bindingAt(ip, atMs)?.mac, user: this.store.users.userAt(d, atMs) };
+    // The binding lookup() just found is bindingAt(ip, atMs): no second walk.
+    return { device: d, mac: addresses.lastBinding?.mac, user: this.store.users.userAt(d, atMs) };
   }
 
   /**

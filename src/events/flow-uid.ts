@@ -66,6 +66,8 @@ export class FlowUids {
     t = r; r = (l ^ fmix32(r ^ this.k1)) >>> 0; l = t;
     t = r; r = (l ^ fmix32(r ^ this.k2)) >>> 0; l = t;
     t = r; r = (l ^ fmix32(r ^ this.k3)) >>> 0; l = t;
-    return 'C' + base62x6(l) + base62x6(r) + this.tag;
+    // One concatenation rather than two base62x6 results joined: no intermediate strings.
+    return 'C' + PAIRS[Math.floor(l / 14_776_336)]! + PAIRS[Math.floor(l / 3844) % 3844]! + PAIRS[l % 3844]!
+      + PAIRS[Math.floor(r / 14_776_336)]! + PAIRS[Math.floor(r / 3844) % 3844]! + PAIRS[r % 3844]! + this.tag;
   }
 }

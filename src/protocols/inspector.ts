@@ -54,7 +54,21 @@ class Inspection implements FlowContext {
    * handshake and the flow's client was guessed from the first packet, which was a response.
    */
   swapped = false;
-  readonly findings: FlowFindings = {};
+  readonly findings: FlowFindings = new Findings();
+}
+
+/**
+ * A flow's findings with every field present from the start: analyzers fill them in different
+ * orders (SNI then certificate, Host then requests, QUIC version then ClientHello), and an object
+ * literal grown field by field would take a different hidden class for each order, making the
+ * event builder's reads of them megamorphic. Absent findings stay `undefined`, as before.
+ */
+class Findings implements FlowFindings {
+  hostname: string | undefined = undefined;
+  hostnameSource: FlowFindings['hostnameSource'] = undefined;
+  tls: FlowFindings['tls'] = undefined;
+  quicVersion: string | undefined = undefined;
+  http: FlowFindings['http'] = undefined;
 }
 
 /** The packet being inspected; one object reused for every packet. */

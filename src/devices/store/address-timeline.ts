@@ -192,10 +192,17 @@ export class AddressTimeline {
     return undefined;
   }
 
+  /**
+   * The binding the last lookup() found (undefined when it found none): the event enrichment
+   * reads its MAC from here instead of walking the address's intervals a second time.
+   */
+  lastBinding: Binding | undefined = undefined;
+
   /** The device that held `address` at atMs. */
   lookup(address: string, atMs: number): Device | undefined {
     this.counters.lookups++;
     const b = this.bindingAt(address, atMs);
+    this.lastBinding = b;
     if (b === undefined) return undefined;
     const d = this.table.get(b.uid);
     if (d !== undefined) this.counters.lookupHits++;
