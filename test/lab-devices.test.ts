@@ -52,6 +52,7 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { stringify } from 'yaml';
 import { createToken } from '../src/api/auth.js';
+import { addLabHost, teardownLab } from './support/lab-net.js';
 import { loadOcsfSchema } from './support/ocsf-schema.js';
 
 type Ev = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -138,16 +139,7 @@ test('lab: the daemon maps every flow to its device host name and MAC, the agent
     sh('ip', ['addr', 'add', `${net}.2/24`, 'dev', br]);
     sh('ip', ['link', 'set', br, 'up']);
     for (const n of Object.keys(macs)) {
-      sh('ip', ['netns', 'add', ns(n)]);
-      nss.push(ns(n));
-      sh('ip', ['netns', 'exec', ns(n), 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
-      const hv = `ov${id}${n}`;
-      sh('ip', ['link', 'add', hv, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns(n)]);
-      sh('sysctl', ['-qw', `net.ipv6.conf.${hv}.disable_ipv6=1`]);
-      sh('ip', ['link', 'set', hv, 'master', br, 'up']);
-      sh('ip', ['netns', 'exec', ns(n), 'ip', 'link', 'set', 'eth0', 'address', macs[n]!]);
-      sh('ip', ['netns', 'exec', ns(n), 'ip', 'link', 'set', 'eth0', 'up']);
-      sh('ip', ['netns', 'exec', ns(n), 'ip', 'link', 'set', 'lo', 'up']);
+      addLabHost({ ns: ns(n), hostIf: `ov${id}${n}`, bridge: br, mac: macs[n]! }, nss);
       mkdirSync(`/etc/netns/${ns(n)}`, { recursive: true });
       writeFileSync(`/etc/netns/${ns(n)}/resolv.conf`, `nameserver ${net}.1\n`);
     }
@@ -443,12 +435,6 @@ test('lab: the daemon maps every flow to its device host name and MAC, the agent
     if (daemon) console.error(daemon.stderr().slice(-3000));
     throw err;
   } finally {
-    for (const p of procs) if (p.pid !== undefined && p.exitCode === null && p.signalCode === null) { try { p.kill('SIGTERM'); } catch { /* gone */ } }
-    for (let i = 0; i < 40 && procs.some((p) => p.exitCode === null && p.signalCode === null); i++) await sleep(50);
-    for (const p of procs) if (p.exitCode === null && p.signalCode === null) { try { p.kill('SIGKILL'); } catch { /* gone */ } }
-    for (const n of nss) { try { sh('ip', ['netns', 'pids', n]).split('\n').filter(Boolean).forEach((pid) => { try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ } }); } catch { /* none */ } }
-    for (const n of nss) { try { sh('ip', ['netns', 'del', n]); } catch { /* gone */ } rmSync(`/etc/netns/${n}`, { recursive: true, force: true }); }
-    try { sh('ip', ['link', 'del', br]); } catch { /* gone */ }
-    rmSync(dir, { recursive: true, force: true });
+    await teardownLab({ procs, nss, bridge: br, dir });
   }
 });

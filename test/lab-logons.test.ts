@@ -32,6 +32,7 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { stringify } from 'yaml';
 import { createToken } from '../src/api/auth.js';
+import { addLabHost, teardownLab } from './support/lab-net.js';
 
 type Ev = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -108,16 +109,7 @@ test('lab: Kerberos, NTLM and RADIUS logons put their users on each client\'s la
     sh('sysctl', ['-qw', `net.ipv6.conf.${br}.disable_ipv6=1`]);
     sh('ip', ['link', 'set', br, 'up']);
     for (const n of Object.keys(ips)) {
-      sh('ip', ['netns', 'add', ns(n)]);
-      nss.push(ns(n));
-      sh('ip', ['netns', 'exec', ns(n), 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
-      const hv = `ow${id}${n}`.slice(0, 15);
-      sh('ip', ['link', 'add', hv, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns(n)]);
-      sh('sysctl', ['-qw', `net.ipv6.conf.${hv}.disable_ipv6=1`]);
-      sh('ip', ['link', 'set', hv, 'master', br, 'up']);
-      sh('ip', ['netns', 'exec', ns(n), 'ip', 'link', 'set', 'eth0', 'address', macs[n]!]);
-      sh('ip', ['netns', 'exec', ns(n), 'ip', 'link', 'set', 'eth0', 'up']);
-      sh('ip', ['netns', 'exec', ns(n), 'ip', 'link', 'set', 'lo', 'up']);
+      addLabHost({ ns: ns(n), hostIf: `ow${id}${n}`.slice(0, 15), bridge: br, mac: macs[n]! }, nss);
       sh('ip', ['netns', 'exec', ns(n), 'ip', 'addr', 'add', `${ips[n]}/24`, 'dev', 'eth0']);
     }
 
@@ -270,13 +262,6 @@ test('lab: Kerberos, NTLM and RADIUS logons put their users on each client\'s la
     if (existsSync(join(dir, 'kdc.log'))) console.error(sh('tail', ['-n', '20', join(dir, 'kdc.log')]));
     throw err;
   } finally {
-    for (const p of procs) if (p.pid !== undefined && p.exitCode === null && p.signalCode === null) { try { p.kill('SIGTERM'); } catch { /* gone */ } }
-    for (let i = 0; i < 40 && procs.some((p) => p.exitCode === null && p.signalCode === null); i++) await sleep(50);
-    for (const p of procs) if (p.exitCode === null && p.signalCode === null) { try { p.kill('SIGKILL'); } catch { /* gone */ } }
-    // smbd forks its own children inside "dc": whatever is left in the namespaces goes with them.
-    for (const n of nss) { try { sh('ip', ['netns', 'pids', n]).split('\n').filter(Boolean).forEach((pid) => { try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ } }); } catch { /* none */ } }
-    for (const n of nss) { try { sh('ip', ['netns', 'del', n]); } catch { /* gone */ } }
-    try { sh('ip', ['link', 'del', br]); } catch { /* gone */ }
-    rmSync(dir, { recursive: true, force: true });
+    await teardownLab({ procs, nss, bridge: br, dir });
   }
 });

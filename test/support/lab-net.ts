@@ -1,0 +1,50 @@
+/**
+ * The office switch of the lab tests: one network namespace per host, each joined to a bridge by
+ * a veth pair, IPv4 only (no link-local IPv6 chatter, so every flow is one the test made), and
+ * the teardown that removes processes, namespaces, the bridge and the temp dir. Needs root.
+ */
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
+
+const sh = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: 'utf8', timeout: 20_000, stdio: ['ignore', 'pipe', 'pipe'] });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface LabHost {
+  /** The host's namespace (pushed onto `nss` once made, so teardown removes it). */
+  ns: string;
+  /** The bridge-side end of the veth pair (at most 15 characters, the kernel's IFNAMSIZ - 1). */
+  hostIf: string;
+  /** The bridge the host is plugged into. */
+  bridge: string;
+  /** The MAC of the host's eth0. */
+  mac: string;
+}
+
+/** Namespace `ns` with `eth0` (MAC `mac`, up) wired to `bridge`, and `lo` up; no address yet. */
+export function addLabHost(h: LabHost, nss: string[]): void {
+  sh('ip', ['netns', 'add', h.ns]);
+  nss.push(h.ns);
+  sh('ip', ['netns', 'exec', h.ns, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
+  sh('ip', ['link', 'add', h.hostIf, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', h.ns]);
+  sh('sysctl', ['-qw', `net.ipv6.conf.${h.hostIf}.disable_ipv6=1`]);
+  sh('ip', ['link', 'set', h.hostIf, 'master', h.bridge, 'up']);
+  sh('ip', ['netns', 'exec', h.ns, 'ip', 'link', 'set', 'eth0', 'address', h.mac]);
+  sh('ip', ['netns', 'exec', h.ns, 'ip', 'link', 'set', 'eth0', 'up']);
+  sh('ip', ['netns', 'exec', h.ns, 'ip', 'link', 'set', 'lo', 'up']);
+}
+
+/**
+ * Best effort, for `finally`: SIGTERM every process still running, SIGKILL after 2 s, then
+ * whatever is left inside the namespaces (servers such as smbd fork children of their own), the
+ * namespaces with their /etc/netns/<ns> files, the bridge and the temp dir.
+ */
+export async function teardownLab(lab: { procs: ChildProcess[]; nss: string[]; bridge: string; dir: string }): Promise<void> {
+  const { procs, nss } = lab;
+  for (const p of procs) if (p.pid !== undefined && p.exitCode === null && p.signalCode === null) { try { p.kill('SIGTERM'); } catch { /* gone */ } }
+  for (let i = 0; i < 40 && procs.some((p) => p.exitCode === null && p.signalCode === null); i++) await sleep(50);
+  for (const p of procs) if (p.exitCode === null && p.signalCode === null) { try { p.kill('SIGKILL'); } catch { /* gone */ } }
+  for (const n of nss) { try { sh('ip', ['netns', 'pids', n]).split('\n').filter(Boolean).forEach((pid) => { try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ } }); } catch { /* none */ } }
+  for (const n of nss) { try { sh('ip', ['netns', 'del', n]); } catch { /* gone */ } rmSync(`/etc/netns/${n}`, { recursive: true, force: true }); }
+  try { sh('ip', ['link', 'del', lab.bridge]); } catch { /* gone */ }
+  rmSync(lab.dir, { recursive: true, force: true });
+}
