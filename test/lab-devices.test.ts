@@ -44,15 +44,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtempSync, writeFileSync, mkdirSync, rmSync, existsSync, readFileSync, openSync, closeSync, statSync } from 'node:fs';
+import { writeFileSync, mkdirSync, existsSync, readFileSync, openSync, closeSync, statSync } from 'node:fs';
 import { utmpRecords } from './support/utmp.js';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { stringify } from 'yaml';
 import { createToken } from '../src/api/auth.js';
-import { addLabHost, teardownLab } from './support/lab-net.js';
+import { addLabHost, newLab, teardownLab } from './support/lab-net.js';
 import { loadOcsfSchema } from './support/ocsf-schema.js';
 
 type Ev = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -112,13 +111,7 @@ async function stopDaemon(d: RunningDaemon): Promise<Ev[]> {
 }
 
 test('lab: the daemon maps every flow to its device host name and MAC, the agent\'s flows to its user (HTTPS agent listener); an address moving from D to E; replay agrees; a restart keeps identities', { skip, timeout: 120_000 }, async () => {
-  const id = randomBytes(2).toString('hex');
-  const net = `10.${77 + (parseInt(id, 16) % 100)}.${parseInt(id.slice(0, 2), 16)}`;
-  const br = `obr${id}`;
-  const dir = mkdtempSync(join(tmpdir(), 'outpost-lab-'));
-  const procs: ChildProcess[] = [];
-  const nss: string[] = [];
-  const ns = (n: string) => `ol${id}${n}`;
+  const { id, net, br, dir, procs, nss, ns } = newLab({ firstOctet: 77, octetSpan: 100, brPrefix: 'obr', nsPrefix: 'ol', tmpPrefix: 'outpost-lab-' });
   const aexec = async (n: string, args: string[], timeout = 20_000): Promise<string> => {
     debug(`${n}: ${args.join(' ')}`);
     return (await run('ip', ['netns', 'exec', ns(n), ...args], { timeout, encoding: 'utf8' })).stdout;

@@ -25,14 +25,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtempSync, writeFileSync, mkdirSync, rmSync, existsSync, readFileSync, openSync, closeSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, mkdirSync, existsSync, readFileSync, openSync, closeSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { stringify } from 'yaml';
 import { createToken } from '../src/api/auth.js';
-import { addLabHost, teardownLab } from './support/lab-net.js';
+import { addLabHost, newLab, teardownLab } from './support/lab-net.js';
 
 type Ev = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -76,13 +75,7 @@ s.bind(1813);
 `;
 
 test('lab: Kerberos, NTLM and RADIUS logons put their users on each client\'s later TLS flows; a second user takes over, a failed logon binds nobody; restart keeps them; the replay agrees', { skip, timeout: 120_000 }, async () => {
-  const id = randomBytes(2).toString('hex');
-  const net = `10.${180 + (parseInt(id, 16) % 50)}.${parseInt(id.slice(0, 2), 16)}`;
-  const br = `obl${id}`;
-  const dir = mkdtempSync(join(tmpdir(), 'outpost-lab-logons-'));
-  const procs: ChildProcess[] = [];
-  const nss: string[] = [];
-  const ns = (n: string) => `oll${id}${n}`;
+  const { id, net, br, dir, procs, nss, ns } = newLab({ firstOctet: 180, octetSpan: 50, brPrefix: 'obl', nsPrefix: 'oll', tmpPrefix: 'outpost-lab-logons-' });
   const REALM = 'LAB.TEST', SECRET = 'lab-radius-secret-1';
   const env = { ...process.env, KRB5_CONFIG: join(dir, 'krb5.conf'), KRB5_KDC_PROFILE: join(dir, 'kdc.conf') };
   const aexec = async (n: string, args: string[], extraEnv: Record<string, string> = {}): Promise<string> => {

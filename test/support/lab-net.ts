@@ -4,10 +4,45 @@
  * the teardown that removes processes, namespaces, the bridge and the temp dir. Needs root.
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const sh = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: 'utf8', timeout: 20_000, stdio: ['ignore', 'pipe', 'pipe'] });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A lab's names, drawn at random so that runs (and lab tests) never share a bridge or namespace. */
+export interface Lab {
+  /** 4 hex digits in every interface and namespace name of this run. */
+  id: string;
+  /** The first three octets of the lab's /24. */
+  net: string;
+  /** The bridge (the office switch). */
+  br: string;
+  /** A fresh temp dir for configuration, captures and data. */
+  dir: string;
+  /** Every process started, stopped by teardownLab. */
+  procs: ChildProcess[];
+  /** Every namespace made, removed by teardownLab. */
+  nss: string[];
+  /** The namespace of host `n`. */
+  ns: (n: string) => string;
+}
+
+/** `10.<first + id % span>.<first byte of id>.0/24`, bridge `<brPrefix><id>`, namespaces `<nsPrefix><id><host>`. */
+export function newLab(o: { firstOctet: number; octetSpan: number; brPrefix: string; nsPrefix: string; tmpPrefix: string }): Lab {
+  const id = randomBytes(2).toString('hex');
+  return {
+    id,
+    net: `10.${o.firstOctet + (parseInt(id, 16) % o.octetSpan)}.${parseInt(id.slice(0, 2), 16)}`,
+    br: `${o.brPrefix}${id}`,
+    dir: mkdtempSync(join(tmpdir(), o.tmpPrefix)),
+    procs: [],
+    nss: [],
+    ns: (n: string) => `${o.nsPrefix}${id}${n}`,
+  };
+}
 
 export interface LabHost {
   /** The host's namespace (pushed onto `nss` once made, so teardown removes it). */
