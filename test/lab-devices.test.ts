@@ -44,14 +44,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
-import { writeFileSync, mkdirSync, existsSync, readFileSync, openSync, closeSync, statSync } from 'node:fs';
+import { writeFileSync, mkdirSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { utmpRecords } from './support/utmp.js';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { stringify } from 'yaml';
 import { createToken } from '../src/api/auth.js';
-import { addLabHost, newLab, teardownLab } from './support/lab-net.js';
+import { addLabHost, newLab, spawnLabDaemon, startCapture, stopLabDaemon, teardownLab, type LabDaemon } from './support/lab-net.js';
 import { loadOcsfSchema } from './support/ocsf-schema.js';
 
 type Ev = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -76,39 +76,22 @@ const sh = (cmd: string, args: string[], opts: { timeout?: number } = {}): strin
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** `outpost run` in a child process: events (stdout) to a file, log (stderr) kept for addresses and failures. */
-interface RunningDaemon { proc: ChildProcess; eventsFile: string; stderr: () => string; exited: Promise<number | null>; apiUrl: string; agentUrl: string }
+interface RunningDaemon extends LabDaemon { apiUrl: string; agentUrl: string }
 
 async function startDaemon(configPath: string, eventsFile: string, procs: ChildProcess[]): Promise<RunningDaemon> {
-  const out = openSync(eventsFile, 'w');
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'run', '--config', configPath], { cwd: ROOT, stdio: ['ignore', out, 'pipe'] });
-  closeSync(out);
-  procs.push(proc);
-  let stderr = '';
-  proc.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
-  const exited = new Promise<number | null>((res) => proc.on('exit', (code) => res(code)));
+  const d = await spawnLabDaemon(configPath, eventsFile, procs);
   let apiUrl = '', agentUrl = '';
-  // `outpost running` is logged once every service (capture, agent listener) has started.
-  for (let i = 0; i < 300 && !/"msg":"outpost running"/.test(stderr) && proc.exitCode === null; i++) await sleep(100);
-  for (const line of stderr.split('\n')) {
+  for (const line of d.stderr().split('\n')) {
     if (!line.startsWith('{')) continue;
     const l = JSON.parse(line) as { msg?: string; address?: string };
     if (l.msg === 'admin API listening') apiUrl = l.address ?? '';
     if (l.msg === 'agent listener listening') agentUrl = l.address ?? '';
   }
-  assert.ok(apiUrl && agentUrl, `daemon came up with its admin API and agent listener within 30 s (exit ${proc.exitCode}); stderr:\n${stderr}`);
-  return { proc, eventsFile, stderr: () => stderr, exited, apiUrl, agentUrl };
+  assert.ok(apiUrl && agentUrl, `daemon came up with its admin API and agent listener within 30 s (exit ${d.proc.exitCode}); stderr:\n${d.stderr()}`);
+  return { ...d, apiUrl, agentUrl };
 }
 
-/** SIGTERM, then the daemon's flushed events (every flow is emitted on a clean stop). */
-async function stopDaemon(d: RunningDaemon): Promise<Ev[]> {
-  d.proc.kill('SIGTERM');
-  let timer: NodeJS.Timeout | undefined;
-  const code = await Promise.race([d.exited, new Promise<'timeout'>((res) => { timer = setTimeout(() => res('timeout'), 20_000); })]);
-  clearTimeout(timer);
-  assert.equal(code, 0, `daemon exited cleanly within 20 s; stderr:\n${d.stderr().slice(-3000)}`);
-  return readFileSync(d.eventsFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Ev);
-}
+const stopDaemon = stopLabDaemon;
 
 test('lab: the daemon maps every flow to its device host name and MAC, the agent\'s flows to its user (HTTPS agent listener); an address moving from D to E; replay agrees; a restart keeps identities', { skip, timeout: 120_000 }, async () => {
   const { id, net, br, dir, procs, nss, ns } = newLab({ firstOctet: 77, octetSpan: 100, brPrefix: 'obr', nsPrefix: 'ol', tmpPrefix: 'outpost-lab-' });
@@ -172,13 +155,7 @@ test('lab: the daemon maps every flow to its device host name and MAC, the agent
 
     // ---- record the bridge (for the replay) and start the daemon -------------------------------
     const pcapFile = join(dir, 'bridge.pcap');
-    let tcpdumpErr = '';
-    // --immediate-mode: no packet waits in a kernel buffer block when tcpdump is stopped.
-    tcpdump = spawn('tcpdump', ['-i', br, '-n', '-U', '--immediate-mode', '-s', '0', '-Z', 'root', '-w', pcapFile], { stdio: ['ignore', 'ignore', 'pipe'] });
-    procs.push(tcpdump);
-    tcpdump.stderr!.on('data', (d: Buffer) => { tcpdumpErr += d.toString(); });
-    for (let i = 0; i < 100 && !/listening on/.test(tcpdumpErr) && tcpdump.exitCode === null; i++) await sleep(50);
-    assert.match(tcpdumpErr, /listening on/, `tcpdump started: ${tcpdumpErr}`);
+    tcpdump = await startCapture(br, pcapFile, procs);
     daemon = await startDaemon(configPath, join(dir, 'events-1.ndjson'), procs);
     debug(`daemon 1: admin ${daemon.apiUrl}, agents ${daemon.agentUrl}`);
     assert.match(daemon.agentUrl, new RegExp(`^https://${net.replace(/\./g, '\\.')}\\.2:\\d+$`));

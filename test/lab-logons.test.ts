@@ -25,13 +25,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
-import { writeFileSync, mkdirSync, existsSync, readFileSync, openSync, closeSync, statSync } from 'node:fs';
+import { writeFileSync, mkdirSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { stringify } from 'yaml';
 import { createToken } from '../src/api/auth.js';
-import { addLabHost, newLab, teardownLab } from './support/lab-net.js';
+import { addLabHost, newLab, spawnLabDaemon, startCapture, stopLabDaemon, teardownLab, type LabDaemon } from './support/lab-net.js';
 
 type Ev = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -94,7 +94,7 @@ test('lab: Kerberos, NTLM and RADIUS logons put their users on each client\'s la
   };
   const ips: Record<string, string> = { gw: `${net}.1`, dc: `${net}.2`, pc1: `${net}.10`, pc2: `${net}.11`, pc3: `${net}.12`, phone: `${net}.20`, cloud: `${net}.200` };
   const macs: Record<string, string> = { gw: '00:16:3e:88:00:01', dc: '00:16:3e:88:00:02', pc1: '00:16:3e:88:00:10', pc2: '00:16:3e:88:00:11', pc3: '00:16:3e:88:00:12', phone: '00:16:3e:88:00:20', cloud: '00:16:3e:88:00:c8' };
-  let daemon: { proc: ChildProcess; stderr: () => string; exited: Promise<number | null>; eventsFile: string } | null = null;
+  let daemon: LabDaemon | null = null;
   let tcpdump: ChildProcess | null = null;
   try {
     // ---- network: the switch (bridge, no address) and one namespace per host, IPv4 only --------
@@ -152,36 +152,19 @@ test('lab: Kerberos, NTLM and RADIUS logons put their users on each client\'s la
     writeFileSync(replayConfig, stringify(config(join(dir, 'replay-data'))), { mode: 0o600 });
     let apiUrl = '';
     const startDaemon = async (eventsFile: string) => {
-      const out = openSync(eventsFile, 'w');
-      const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'run', '--config', configPath], { cwd: ROOT, stdio: ['ignore', out, 'pipe'] });
-      closeSync(out);
-      procs.push(proc);
-      let stderr = '';
-      proc.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
-      const exited = new Promise<number | null>((res) => proc.on('exit', (code) => res(code)));
-      for (let i = 0; i < 300 && !/"msg":"outpost running"/.test(stderr) && proc.exitCode === null; i++) await sleep(100);
-      assert.match(stderr, /"msg":"outpost running"/, `daemon came up within 30 s (exit ${proc.exitCode}); stderr:\n${stderr}`);
-      apiUrl = /"address":"(http:\/\/127\.0\.0\.1:\d+)","msg":"admin API listening"/.exec(stderr)?.[1] ?? '';
-      return { proc, stderr: () => stderr, exited, eventsFile };
+      const d = await spawnLabDaemon(configPath, eventsFile, procs);
+      assert.match(d.stderr(), /"msg":"outpost running"/, `daemon came up within 30 s (exit ${d.proc.exitCode}); stderr:\n${d.stderr()}`);
+      apiUrl = /"address":"(http:\/\/127\.0\.0\.1:\d+)","msg":"admin API listening"/.exec(d.stderr())?.[1] ?? '';
+      return d;
     };
     const stopDaemon = async (): Promise<Ev[]> => {
       const d = daemon!;
       daemon = null;
-      d.proc.kill('SIGTERM');
-      let timer: NodeJS.Timeout | undefined;
-      const code = await Promise.race([d.exited, new Promise<'timeout'>((res) => { timer = setTimeout(() => res('timeout'), 20_000); })]);
-      clearTimeout(timer);
-      assert.equal(code, 0, `daemon exited cleanly within 20 s; stderr:\n${d.stderr().slice(-3000)}`);
-      return readFileSync(d.eventsFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Ev);
+      return stopLabDaemon(d);
     };
 
     const pcapFile = join(dir, 'switch.pcap');
-    let tcpdumpErr = '';
-    tcpdump = spawn('tcpdump', ['-i', br, '-n', '-U', '--immediate-mode', '-s', '0', '-Z', 'root', '-w', pcapFile], { stdio: ['ignore', 'ignore', 'pipe'] });
-    procs.push(tcpdump);
-    tcpdump.stderr!.on('data', (d: Buffer) => { tcpdumpErr += d.toString(); });
-    for (let i = 0; i < 100 && !/listening on/.test(tcpdumpErr) && tcpdump.exitCode === null; i++) await sleep(50);
-    assert.match(tcpdumpErr, /listening on/, `tcpdump started: ${tcpdumpErr}`);
+    tcpdump = await startCapture(br, pcapFile, procs);
     daemon = await startDaemon(join(dir, 'events-1.ndjson'));
 
     // ---- what the clients do -------------------------------------------------------------------

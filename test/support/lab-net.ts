@@ -3,13 +3,16 @@
  * a veth pair, IPv4 only (no link-local IPv6 chatter, so every flow is one the test made), and
  * the teardown that removes processes, namespaces, the bridge and the temp dir. Needs root.
  */
-import { execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const sh = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: 'utf8', timeout: 20_000, stdio: ['ignore', 'pipe', 'pipe'] });
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A lab's names, drawn at random so that runs (and lab tests) never share a bridge or namespace. */
@@ -66,6 +69,49 @@ export function addLabHost(h: LabHost, nss: string[]): void {
   sh('ip', ['netns', 'exec', h.ns, 'ip', 'link', 'set', 'eth0', 'address', h.mac]);
   sh('ip', ['netns', 'exec', h.ns, 'ip', 'link', 'set', 'eth0', 'up']);
   sh('ip', ['netns', 'exec', h.ns, 'ip', 'link', 'set', 'lo', 'up']);
+}
+
+/** tcpdump recording `iface` to `pcapFile`, once it says it is listening (within 5 s). */
+export async function startCapture(iface: string, pcapFile: string, procs: ChildProcess[]): Promise<ChildProcess> {
+  let err = '';
+  // --immediate-mode: no packet waits in a kernel buffer block when tcpdump is stopped.
+  const p = spawn('tcpdump', ['-i', iface, '-n', '-U', '--immediate-mode', '-s', '0', '-Z', 'root', '-w', pcapFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+  procs.push(p);
+  p.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  for (let i = 0; i < 100 && !/listening on/.test(err) && p.exitCode === null; i++) await sleep(50);
+  assert.match(err, /listening on/, `tcpdump started: ${err}`);
+  return p;
+}
+
+export type LabEvent = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** `outpost run` in a child process: events (stdout) to a file, log (stderr) kept for addresses and failures. */
+export interface LabDaemon { proc: ChildProcess; eventsFile: string; stderr: () => string; exited: Promise<number | null> }
+
+/**
+ * Starts the real daemon (src/cli.ts through tsx, so no build is needed) and waits up to 30 s for
+ * `outpost running`, logged once every service has started; the caller checks that it came up.
+ */
+export async function spawnLabDaemon(configPath: string, eventsFile: string, procs: ChildProcess[]): Promise<LabDaemon> {
+  const out = openSync(eventsFile, 'w');
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'run', '--config', configPath], { cwd: ROOT, stdio: ['ignore', out, 'pipe'] });
+  closeSync(out);
+  procs.push(proc);
+  let stderr = '';
+  proc.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const exited = new Promise<number | null>((res) => proc.on('exit', (code) => res(code)));
+  for (let i = 0; i < 300 && !/"msg":"outpost running"/.test(stderr) && proc.exitCode === null; i++) await sleep(100);
+  return { proc, eventsFile, stderr: () => stderr, exited };
+}
+
+/** SIGTERM, then the daemon's flushed events (every flow is emitted on a clean stop). */
+export async function stopLabDaemon(d: LabDaemon): Promise<LabEvent[]> {
+  d.proc.kill('SIGTERM');
+  let timer: NodeJS.Timeout | undefined;
+  const code = await Promise.race([d.exited, new Promise<'timeout'>((res) => { timer = setTimeout(() => res('timeout'), 20_000); })]);
+  clearTimeout(timer);
+  assert.equal(code, 0, `daemon exited cleanly within 20 s; stderr:\n${d.stderr().slice(-3000)}`);
+  return readFileSync(d.eventsFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as LabEvent);
 }
 
 /**
