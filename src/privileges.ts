@@ -10,6 +10,7 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, realpathSync } from 'node:fs';
 import { extname, join } from 'node:path';
+import { open as lmdbOpen, type Key, type RootDatabase } from 'lmdb';
 import { OutpostError } from './errors.js';
 
 export interface UserIds { user: string; uid: number; gid: number }
@@ -91,5 +92,21 @@ export function restrictStoreFiles(path: string): void {
     for (const f of readdirSync(path)) chmodSync(join(path, f), 0o600);
   } catch {
     // A file path (noSubdir) or a filesystem without modes: the directory's own mode still holds.
+  }
+}
+
+/**
+ * Opens (creating if needed) an LMDB store that only its owner may read (prepareStoreDir, then
+ * restrictStoreFiles), uncompressed. A store that cannot be opened is STORE_OPEN_FAILED naming
+ * the path.
+ */
+export function openPrivateStore<V, K extends Key>(path: string): RootDatabase<V, K> {
+  try {
+    prepareStoreDir(path);
+    const db = lmdbOpen<V, K>({ path, compression: false });
+    restrictStoreFiles(path);
+    return db;
+  } catch (err) {
+    throw new OutpostError('STORE_OPEN_FAILED', { path, reason: (err as Error).message }, { details: { path }, cause: err });
   }
 }

@@ -29,6 +29,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { until } from './support/wait.js';
 import type { BrowserContext, Page } from 'playwright-core';
 import { createWire, removeWire } from './support/netns.js';
 import { testDaemon, type TestDaemon } from './support/daemon.js';
@@ -61,16 +62,6 @@ function fmtBytes(n: number): string {
   let i = 0, v = n;
   while (v >= 999.5 && i < u.length - 1) { v /= 1000; i++; }
   return `${i === 0 ? String(v) : v.toFixed(v >= 100 ? 0 : 1)} ${u[i]}`;
-}
-
-async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(100);
-  }
 }
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any

@@ -31,6 +31,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { until } from './support/wait.js';
 
 const CHROMIUM = process.env.OUTPOST_CHROMIUM ?? '/usr/bin/chromium';
 const CLI = resolve('dist/cli.js');
@@ -135,16 +136,6 @@ function start(procs: ChildProcess[], args: string[], stdin: 'pipe' | 'ignore' =
   p.stdout!.on('data', (d: Buffer) => { if (out.length < 1_000_000) out += d.toString('latin1'); });
   p.stderr!.on('data', (d: Buffer) => { if (err.length < 100_000) err += d.toString(); });
   return { p, out: () => out, err: () => err };
-}
-
-async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(100);
-  }
 }
 
 async function freePort(): Promise<number> {

@@ -11,19 +11,17 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { HttpsReceiver, makePki, which } from './support/receivers.js';
+import { runKillableChild, type ChildRun } from './support/forward-fault.js';
 
 const kills = Number(process.env['FORWARD_CRASH_KILLS'] ?? 5);
 const perRun = Number(process.env['FORWARD_CRASH_EVENTS'] ?? 4000);
 const BATCH = 50;
 const skip = which('openssl') ? false : 'openssl not installed (apt-get install openssl)';
-const root = fileURLToPath(new URL('..', import.meta.url));
 
 /** A syslog TCP receiver: RFC 6587 octet-counted frames; the uid is CEF's externalId. */
 class FrameReceiver {
@@ -59,23 +57,8 @@ class FrameReceiver {
   }
 }
 
-function runChild(args: string[], killAfterReadyMs: number | undefined): Promise<{ out: string; err: string; code: number | null; signal: NodeJS.Signals | null }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', join(root, 'tools/forward-crash-child.ts'), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (killAfterReadyMs !== undefined && out.includes('ready')) {
-        const t = setTimeout(() => p.kill('SIGKILL'), killAfterReadyMs);
-        p.once('exit', () => clearTimeout(t));
-        killAfterReadyMs = undefined;
-      }
-    });
-    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    p.once('close', (code, signal) => resolve({ out, err, code, signal }));
-  });
-}
+// 'close': every line the child printed is read before the run's output is checked.
+const runChild = (args: string[], killAfterReadyMs: number | undefined): Promise<ChildRun> => runKillableChild('tools/forward-crash-child.ts', args, killAfterReadyMs, 'close');
 
 /** Deliveries in run k of uids delivered before run k started. */
 function resentPerRun(uids: string[], marks: number[]): number[] {

@@ -44,14 +44,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtempSync, writeFileSync, mkdirSync, rmSync, existsSync, readFileSync, openSync, closeSync, statSync } from 'node:fs';
+import { writeFileSync, mkdirSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { utmpRecords } from './support/utmp.js';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { stringify } from 'yaml';
 import { createToken } from '../src/api/auth.js';
+import { addLabHost, newLab, spawnLabDaemon, startCapture, stopLabDaemon, teardownLab, type LabDaemon } from './support/lab-net.js';
 import { loadOcsfSchema } from './support/ocsf-schema.js';
 
 type Ev = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -76,48 +76,25 @@ const sh = (cmd: string, args: string[], opts: { timeout?: number } = {}): strin
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** `outpost run` in a child process: events (stdout) to a file, log (stderr) kept for addresses and failures. */
-interface RunningDaemon { proc: ChildProcess; eventsFile: string; stderr: () => string; exited: Promise<number | null>; apiUrl: string; agentUrl: string }
+interface RunningDaemon extends LabDaemon { apiUrl: string; agentUrl: string }
 
 async function startDaemon(configPath: string, eventsFile: string, procs: ChildProcess[]): Promise<RunningDaemon> {
-  const out = openSync(eventsFile, 'w');
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'run', '--config', configPath], { cwd: ROOT, stdio: ['ignore', out, 'pipe'] });
-  closeSync(out);
-  procs.push(proc);
-  let stderr = '';
-  proc.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
-  const exited = new Promise<number | null>((res) => proc.on('exit', (code) => res(code)));
+  const d = await spawnLabDaemon(configPath, eventsFile, procs);
   let apiUrl = '', agentUrl = '';
-  // `outpost running` is logged once every service (capture, agent listener) has started.
-  for (let i = 0; i < 300 && !/"msg":"outpost running"/.test(stderr) && proc.exitCode === null; i++) await sleep(100);
-  for (const line of stderr.split('\n')) {
+  for (const line of d.stderr().split('\n')) {
     if (!line.startsWith('{')) continue;
     const l = JSON.parse(line) as { msg?: string; address?: string };
     if (l.msg === 'admin API listening') apiUrl = l.address ?? '';
     if (l.msg === 'agent listener listening') agentUrl = l.address ?? '';
   }
-  assert.ok(apiUrl && agentUrl, `daemon came up with its admin API and agent listener within 30 s (exit ${proc.exitCode}); stderr:\n${stderr}`);
-  return { proc, eventsFile, stderr: () => stderr, exited, apiUrl, agentUrl };
+  assert.ok(apiUrl && agentUrl, `daemon came up with its admin API and agent listener within 30 s (exit ${d.proc.exitCode}); stderr:\n${d.stderr()}`);
+  return { ...d, apiUrl, agentUrl };
 }
 
-/** SIGTERM, then the daemon's flushed events (every flow is emitted on a clean stop). */
-async function stopDaemon(d: RunningDaemon): Promise<Ev[]> {
-  d.proc.kill('SIGTERM');
-  let timer: NodeJS.Timeout | undefined;
-  const code = await Promise.race([d.exited, new Promise<'timeout'>((res) => { timer = setTimeout(() => res('timeout'), 20_000); })]);
-  clearTimeout(timer);
-  assert.equal(code, 0, `daemon exited cleanly within 20 s; stderr:\n${d.stderr().slice(-3000)}`);
-  return readFileSync(d.eventsFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Ev);
-}
+const stopDaemon = stopLabDaemon;
 
 test('lab: the daemon maps every flow to its device host name and MAC, the agent\'s flows to its user (HTTPS agent listener); an address moving from D to E; replay agrees; a restart keeps identities', { skip, timeout: 120_000 }, async () => {
-  const id = randomBytes(2).toString('hex');
-  const net = `10.${77 + (parseInt(id, 16) % 100)}.${parseInt(id.slice(0, 2), 16)}`;
-  const br = `obr${id}`;
-  const dir = mkdtempSync(join(tmpdir(), 'outpost-lab-'));
-  const procs: ChildProcess[] = [];
-  const nss: string[] = [];
-  const ns = (n: string) => `ol${id}${n}`;
+  const { id, net, br, dir, procs, nss, ns } = newLab({ firstOctet: 77, octetSpan: 100, brPrefix: 'obr', nsPrefix: 'ol', tmpPrefix: 'outpost-lab-' });
   const aexec = async (n: string, args: string[], timeout = 20_000): Promise<string> => {
     debug(`${n}: ${args.join(' ')}`);
     return (await run('ip', ['netns', 'exec', ns(n), ...args], { timeout, encoding: 'utf8' })).stdout;
@@ -138,16 +115,7 @@ test('lab: the daemon maps every flow to its device host name and MAC, the agent
     sh('ip', ['addr', 'add', `${net}.2/24`, 'dev', br]);
     sh('ip', ['link', 'set', br, 'up']);
     for (const n of Object.keys(macs)) {
-      sh('ip', ['netns', 'add', ns(n)]);
-      nss.push(ns(n));
-      sh('ip', ['netns', 'exec', ns(n), 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
-      const hv = `ov${id}${n}`;
-      sh('ip', ['link', 'add', hv, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns(n)]);
-      sh('sysctl', ['-qw', `net.ipv6.conf.${hv}.disable_ipv6=1`]);
-      sh('ip', ['link', 'set', hv, 'master', br, 'up']);
-      sh('ip', ['netns', 'exec', ns(n), 'ip', 'link', 'set', 'eth0', 'address', macs[n]!]);
-      sh('ip', ['netns', 'exec', ns(n), 'ip', 'link', 'set', 'eth0', 'up']);
-      sh('ip', ['netns', 'exec', ns(n), 'ip', 'link', 'set', 'lo', 'up']);
+      addLabHost({ ns: ns(n), hostIf: `ov${id}${n}`, bridge: br, mac: macs[n]! }, nss);
       mkdirSync(`/etc/netns/${ns(n)}`, { recursive: true });
       writeFileSync(`/etc/netns/${ns(n)}/resolv.conf`, `nameserver ${net}.1\n`);
     }
@@ -187,13 +155,7 @@ test('lab: the daemon maps every flow to its device host name and MAC, the agent
 
     // ---- record the bridge (for the replay) and start the daemon -------------------------------
     const pcapFile = join(dir, 'bridge.pcap');
-    let tcpdumpErr = '';
-    // --immediate-mode: no packet waits in a kernel buffer block when tcpdump is stopped.
-    tcpdump = spawn('tcpdump', ['-i', br, '-n', '-U', '--immediate-mode', '-s', '0', '-Z', 'root', '-w', pcapFile], { stdio: ['ignore', 'ignore', 'pipe'] });
-    procs.push(tcpdump);
-    tcpdump.stderr!.on('data', (d: Buffer) => { tcpdumpErr += d.toString(); });
-    for (let i = 0; i < 100 && !/listening on/.test(tcpdumpErr) && tcpdump.exitCode === null; i++) await sleep(50);
-    assert.match(tcpdumpErr, /listening on/, `tcpdump started: ${tcpdumpErr}`);
+    tcpdump = await startCapture(br, pcapFile, procs);
     daemon = await startDaemon(configPath, join(dir, 'events-1.ndjson'), procs);
     debug(`daemon 1: admin ${daemon.apiUrl}, agents ${daemon.agentUrl}`);
     assert.match(daemon.agentUrl, new RegExp(`^https://${net.replace(/\./g, '\\.')}\\.2:\\d+$`));
@@ -443,12 +405,6 @@ test('lab: the daemon maps every flow to its device host name and MAC, the agent
     if (daemon) console.error(daemon.stderr().slice(-3000));
     throw err;
   } finally {
-    for (const p of procs) if (p.pid !== undefined && p.exitCode === null && p.signalCode === null) { try { p.kill('SIGTERM'); } catch { /* gone */ } }
-    for (let i = 0; i < 40 && procs.some((p) => p.exitCode === null && p.signalCode === null); i++) await sleep(50);
-    for (const p of procs) if (p.exitCode === null && p.signalCode === null) { try { p.kill('SIGKILL'); } catch { /* gone */ } }
-    for (const n of nss) { try { sh('ip', ['netns', 'pids', n]).split('\n').filter(Boolean).forEach((pid) => { try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ } }); } catch { /* none */ } }
-    for (const n of nss) { try { sh('ip', ['netns', 'del', n]); } catch { /* gone */ } rmSync(`/etc/netns/${n}`, { recursive: true, force: true }); }
-    try { sh('ip', ['link', 'del', br]); } catch { /* gone */ }
-    rmSync(dir, { recursive: true, force: true });
+    await teardownLab({ procs, nss, bridge: br, dir });
   }
 });

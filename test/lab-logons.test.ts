@@ -25,13 +25,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtempSync, writeFileSync, mkdirSync, rmSync, existsSync, readFileSync, openSync, closeSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, mkdirSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { stringify } from 'yaml';
 import { createToken } from '../src/api/auth.js';
+import { addLabHost, newLab, spawnLabDaemon, startCapture, stopLabDaemon, teardownLab, type LabDaemon } from './support/lab-net.js';
 
 type Ev = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -75,13 +75,7 @@ s.bind(1813);
 `;
 
 test('lab: Kerberos, NTLM and RADIUS logons put their users on each client\'s later TLS flows; a second user takes over, a failed logon binds nobody; restart keeps them; the replay agrees', { skip, timeout: 120_000 }, async () => {
-  const id = randomBytes(2).toString('hex');
-  const net = `10.${180 + (parseInt(id, 16) % 50)}.${parseInt(id.slice(0, 2), 16)}`;
-  const br = `obl${id}`;
-  const dir = mkdtempSync(join(tmpdir(), 'outpost-lab-logons-'));
-  const procs: ChildProcess[] = [];
-  const nss: string[] = [];
-  const ns = (n: string) => `oll${id}${n}`;
+  const { id, net, br, dir, procs, nss, ns } = newLab({ firstOctet: 180, octetSpan: 50, brPrefix: 'obl', nsPrefix: 'oll', tmpPrefix: 'outpost-lab-logons-' });
   const REALM = 'LAB.TEST', SECRET = 'lab-radius-secret-1';
   const env = { ...process.env, KRB5_CONFIG: join(dir, 'krb5.conf'), KRB5_KDC_PROFILE: join(dir, 'kdc.conf') };
   const aexec = async (n: string, args: string[], extraEnv: Record<string, string> = {}): Promise<string> => {
@@ -100,7 +94,7 @@ test('lab: Kerberos, NTLM and RADIUS logons put their users on each client\'s la
   };
   const ips: Record<string, string> = { gw: `${net}.1`, dc: `${net}.2`, pc1: `${net}.10`, pc2: `${net}.11`, pc3: `${net}.12`, phone: `${net}.20`, cloud: `${net}.200` };
   const macs: Record<string, string> = { gw: '00:16:3e:88:00:01', dc: '00:16:3e:88:00:02', pc1: '00:16:3e:88:00:10', pc2: '00:16:3e:88:00:11', pc3: '00:16:3e:88:00:12', phone: '00:16:3e:88:00:20', cloud: '00:16:3e:88:00:c8' };
-  let daemon: { proc: ChildProcess; stderr: () => string; exited: Promise<number | null>; eventsFile: string } | null = null;
+  let daemon: LabDaemon | null = null;
   let tcpdump: ChildProcess | null = null;
   try {
     // ---- network: the switch (bridge, no address) and one namespace per host, IPv4 only --------
@@ -108,16 +102,7 @@ test('lab: Kerberos, NTLM and RADIUS logons put their users on each client\'s la
     sh('sysctl', ['-qw', `net.ipv6.conf.${br}.disable_ipv6=1`]);
     sh('ip', ['link', 'set', br, 'up']);
     for (const n of Object.keys(ips)) {
-      sh('ip', ['netns', 'add', ns(n)]);
-      nss.push(ns(n));
-      sh('ip', ['netns', 'exec', ns(n), 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
-      const hv = `ow${id}${n}`.slice(0, 15);
-      sh('ip', ['link', 'add', hv, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns(n)]);
-      sh('sysctl', ['-qw', `net.ipv6.conf.${hv}.disable_ipv6=1`]);
-      sh('ip', ['link', 'set', hv, 'master', br, 'up']);
-      sh('ip', ['netns', 'exec', ns(n), 'ip', 'link', 'set', 'eth0', 'address', macs[n]!]);
-      sh('ip', ['netns', 'exec', ns(n), 'ip', 'link', 'set', 'eth0', 'up']);
-      sh('ip', ['netns', 'exec', ns(n), 'ip', 'link', 'set', 'lo', 'up']);
+      addLabHost({ ns: ns(n), hostIf: `ow${id}${n}`.slice(0, 15), bridge: br, mac: macs[n]! }, nss);
       sh('ip', ['netns', 'exec', ns(n), 'ip', 'addr', 'add', `${ips[n]}/24`, 'dev', 'eth0']);
     }
 
@@ -167,36 +152,19 @@ test('lab: Kerberos, NTLM and RADIUS logons put their users on each client\'s la
     writeFileSync(replayConfig, stringify(config(join(dir, 'replay-data'))), { mode: 0o600 });
     let apiUrl = '';
     const startDaemon = async (eventsFile: string) => {
-      const out = openSync(eventsFile, 'w');
-      const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'run', '--config', configPath], { cwd: ROOT, stdio: ['ignore', out, 'pipe'] });
-      closeSync(out);
-      procs.push(proc);
-      let stderr = '';
-      proc.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
-      const exited = new Promise<number | null>((res) => proc.on('exit', (code) => res(code)));
-      for (let i = 0; i < 300 && !/"msg":"outpost running"/.test(stderr) && proc.exitCode === null; i++) await sleep(100);
-      assert.match(stderr, /"msg":"outpost running"/, `daemon came up within 30 s (exit ${proc.exitCode}); stderr:\n${stderr}`);
-      apiUrl = /"address":"(http:\/\/127\.0\.0\.1:\d+)","msg":"admin API listening"/.exec(stderr)?.[1] ?? '';
-      return { proc, stderr: () => stderr, exited, eventsFile };
+      const d = await spawnLabDaemon(configPath, eventsFile, procs);
+      assert.match(d.stderr(), /"msg":"outpost running"/, `daemon came up within 30 s (exit ${d.proc.exitCode}); stderr:\n${d.stderr()}`);
+      apiUrl = /"address":"(http:\/\/127\.0\.0\.1:\d+)","msg":"admin API listening"/.exec(d.stderr())?.[1] ?? '';
+      return d;
     };
     const stopDaemon = async (): Promise<Ev[]> => {
       const d = daemon!;
       daemon = null;
-      d.proc.kill('SIGTERM');
-      let timer: NodeJS.Timeout | undefined;
-      const code = await Promise.race([d.exited, new Promise<'timeout'>((res) => { timer = setTimeout(() => res('timeout'), 20_000); })]);
-      clearTimeout(timer);
-      assert.equal(code, 0, `daemon exited cleanly within 20 s; stderr:\n${d.stderr().slice(-3000)}`);
-      return readFileSync(d.eventsFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Ev);
+      return stopLabDaemon(d);
     };
 
     const pcapFile = join(dir, 'switch.pcap');
-    let tcpdumpErr = '';
-    tcpdump = spawn('tcpdump', ['-i', br, '-n', '-U', '--immediate-mode', '-s', '0', '-Z', 'root', '-w', pcapFile], { stdio: ['ignore', 'ignore', 'pipe'] });
-    procs.push(tcpdump);
-    tcpdump.stderr!.on('data', (d: Buffer) => { tcpdumpErr += d.toString(); });
-    for (let i = 0; i < 100 && !/listening on/.test(tcpdumpErr) && tcpdump.exitCode === null; i++) await sleep(50);
-    assert.match(tcpdumpErr, /listening on/, `tcpdump started: ${tcpdumpErr}`);
+    tcpdump = await startCapture(br, pcapFile, procs);
     daemon = await startDaemon(join(dir, 'events-1.ndjson'));
 
     // ---- what the clients do -------------------------------------------------------------------
@@ -270,13 +238,6 @@ test('lab: Kerberos, NTLM and RADIUS logons put their users on each client\'s la
     if (existsSync(join(dir, 'kdc.log'))) console.error(sh('tail', ['-n', '20', join(dir, 'kdc.log')]));
     throw err;
   } finally {
-    for (const p of procs) if (p.pid !== undefined && p.exitCode === null && p.signalCode === null) { try { p.kill('SIGTERM'); } catch { /* gone */ } }
-    for (let i = 0; i < 40 && procs.some((p) => p.exitCode === null && p.signalCode === null); i++) await sleep(50);
-    for (const p of procs) if (p.exitCode === null && p.signalCode === null) { try { p.kill('SIGKILL'); } catch { /* gone */ } }
-    // smbd forks its own children inside "dc": whatever is left in the namespaces goes with them.
-    for (const n of nss) { try { sh('ip', ['netns', 'pids', n]).split('\n').filter(Boolean).forEach((pid) => { try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ } }); } catch { /* none */ } }
-    for (const n of nss) { try { sh('ip', ['netns', 'del', n]); } catch { /* gone */ } }
-    try { sh('ip', ['link', 'del', br]); } catch { /* gone */ }
-    rmSync(dir, { recursive: true, force: true });
+    await teardownLab({ procs, nss, bridge: br, dir });
   }
 });

@@ -17,8 +17,8 @@
  * `expiry` job, audit records beyond CONTROL_AUDIT_MAX_RECORDS by the `retention` job.
  */
 import { randomBytes } from 'node:crypto';
-import { open as lmdbOpen, type RootDatabase } from 'lmdb';
-import { prepareStoreDir, restrictStoreFiles } from '../privileges.js';
+import type { RootDatabase } from 'lmdb';
+import { openPrivateStore } from '../privileges.js';
 import { OutpostError } from '../errors.js';
 import { normalizeHostname } from '../discovery/hostname.js';
 import {
@@ -101,13 +101,7 @@ export class PolicyStore {
   constructor(private readonly catalog: PolicyCatalog | null, private readonly now: () => number = Date.now) {}
 
   open(path: string): void {
-    try {
-      prepareStoreDir(path);
-      this.db = lmdbOpen<unknown, Key>({ path, compression: false });
-      restrictStoreFiles(path);
-    } catch (err) {
-      throw new OutpostError('STORE_OPEN_FAILED', { path, reason: (err as Error).message }, { details: { path }, cause: err });
-    }
+    this.db = openPrivateStore<unknown, Key>(path);
     const load = <T>(prefix: string, into: Map<string, T>): void => {
       for (const { key, value } of this.d.getRange({ start: [prefix], end: [prefix, '\uffff'] })) into.set(String((key as Key)[1]), value as T);
     };

@@ -15,8 +15,8 @@
  * Other key spaces: ['o', appId] → AppOverride, ['s', appId] → sanction state,
  * ['p', pseudonym] → user name, ['a', timeMs, seq] → audit record, ['m', name] → meta value.
  */
-import { open as lmdbOpen, type RootDatabase } from 'lmdb';
-import { prepareStoreDir, restrictStoreFiles } from '../privileges.js';
+import type { RootDatabase } from 'lmdb';
+import { openPrivateStore } from '../privileges.js';
 import { OutpostError } from '../errors.js';
 
 export const HOUR_MS = 3_600_000;
@@ -90,14 +90,8 @@ export class DiscoveryStore {
   constructor(private readonly settings: StoreSettings) {}
 
   open(path: string): void {
-    try {
-      // It maps pseudonyms back to user names: owner-only whatever the umask.
-      prepareStoreDir(path);
-      this.db = lmdbOpen<unknown, Key>({ path, compression: false });
-      restrictStoreFiles(path);
-    } catch (err) {
-      throw new OutpostError('STORE_OPEN_FAILED', { path, reason: (err as Error).message }, { details: { path }, cause: err });
-    }
+    // It maps pseudonyms back to user names: owner-only whatever the umask.
+    this.db = openPrivateStore<unknown, Key>(path);
     this.timer = setInterval(() => { void this.flush(); }, this.settings.flushIntervalMs);
     this.timer.unref();
   }

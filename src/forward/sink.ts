@@ -86,6 +86,9 @@ export class RetryableSinkError extends OutpostError {
 export class OrderedSends {
   #tail: { done: Promise<boolean>; settled: boolean } | undefined;
 
+  /** `blocked`: the RetryableSinkError's message when an earlier delivery failed. */
+  constructor(private readonly blocked = 'not sent: an earlier batch failed') {}
+
   async run<P, R = void>(prepare: () => P | Promise<P>, deliver: (prepared: P) => Promise<R>, delivered?: DeliveredHook): Promise<R> {
     const prev = this.#tail !== undefined && !this.#tail.settled ? this.#tail : undefined;
     let settle!: (ok: boolean) => void;
@@ -94,7 +97,7 @@ export class OrderedSends {
     let ok = false;
     try {
       const prepared = await prepare();
-      if (prev && !(await prev.done)) throw new RetryableSinkError('not sent: an earlier batch failed');
+      if (prev && !(await prev.done)) throw new RetryableSinkError(this.blocked);
       const result = await deliver(prepared);
       // The next batch goes out only once this one's cursor position is stored (see top).
       if (delivered) await delivered();

@@ -21,9 +21,16 @@ export interface FaultResult {
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
-function runChild(args: string[], killAfterReadyMs: number | undefined): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }> {
+export interface ChildRun { code: number | null; signal: NodeJS.Signals | null; out: string; err: string }
+
+/**
+ * Runs the forwarding child `script` (a path under the project root) with `args`; once it prints
+ * `ready`, SIGKILLs it after `killAfterReadyMs` (never when undefined). Resolves on `until`:
+ * 'close' waits for its stdout/stderr to end too, for callers that read every line it printed.
+ */
+export function runKillableChild(script: string, args: string[], killAfterReadyMs: number | undefined, until: 'exit' | 'close' = 'exit'): Promise<ChildRun> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', join(root, 'tools/forward-fault-child.ts'), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, ['--import', 'tsx', join(root, script), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     p.stdout.on('data', (d: Buffer) => {
@@ -35,9 +42,11 @@ function runChild(args: string[], killAfterReadyMs: number | undefined): Promise
       }
     });
     p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    p.once('exit', (code, signal) => resolve({ code, signal, out, err }));
+    p.once(until, (code: number | null, signal: NodeJS.Signals | null) => resolve({ code, signal, out, err }));
   });
 }
+
+const runChild = (args: string[], killAfterReadyMs: number | undefined): Promise<ChildRun> => runKillableChild('tools/forward-fault-child.ts', args, killAfterReadyMs);
 
 export async function faultLoop(o: { kills: number; total: number; dataDir: string; rx: HttpsReceiver; pki: Pki; maxKillDelayMs?: number; sync?: string; log?: (s: string) => void }): Promise<FaultResult> {
   const t0 = Date.now();

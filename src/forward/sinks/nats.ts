@@ -20,7 +20,7 @@
  */
 import type { MsgHdrs, NatsConnection, Subscription } from 'nats';
 import type { OutboxRecord } from '../outbox.js';
-import { RetryableSinkError, sinkType, type DeliveredHook, type Sink, type SinkType } from '../sink.js';
+import { OrderedSends, RetryableSinkError, sinkType, type DeliveredHook, type Sink, type SinkType } from '../sink.js';
 import { sinkCommonProps, tlsFileSetting, type SinkCommon } from '../settings.js';
 
 const enc = new TextEncoder();
@@ -45,11 +45,10 @@ export class NatsSink implements Sink {
   /** Reply token → its batch, for every batch with publishes not yet acknowledged. */
   readonly #byToken = new Map<number, InFlight>();
   /**
-   * The last batch handed to send(): settles (true: acknowledged) when it has. A batch waits only
-   * for one still pending when it was handed over (as OrderedSends): a retry after a failure does
-   * not wait for the failed batch.
+   * Batches count as delivered in the order handed to send(): a batch waits only for one still
+   * pending when it was handed over, so a retry after a failure does not wait for the failed batch.
    */
-  #tail: { done: Promise<boolean>; settled: boolean } | undefined;
+  readonly #order = new OrderedSends('not acknowledged: an earlier batch failed');
   #headers: (() => MsgHdrs) | undefined;
   readonly counters = { duplicates: 0, connects: 0, acks: 0 };
 
@@ -121,21 +120,9 @@ export class NatsSink implements Sink {
   }
 
   async send(batch: OutboxRecord[], _signal: AbortSignal, delivered?: DeliveredHook): Promise<void> {
-    const prev = this.#tail !== undefined && !this.#tail.settled ? this.#tail : undefined;
-    let settle!: (ok: boolean) => void;
-    const link = { done: new Promise<boolean>((r) => (settle = r)), settled: false };
-    this.#tail = link;
-    let ok = false;
-    try {
-      await this.#publish(batch);
-      // In order: this batch counts only once every earlier one was acknowledged.
-      if (prev && !(await prev.done)) throw new RetryableSinkError('not acknowledged: an earlier batch failed');
-      if (delivered) await delivered();
-      ok = true;
-    } finally {
-      link.settled = true;
-      settle(ok);
-    }
+    // Publishing waits for this batch's acknowledgements; it counts only once every earlier
+    // batch was acknowledged too, so nothing needs sending after that.
+    await this.#order.run(() => this.#publish(batch), async () => {}, delivered);
   }
 
   async #publish(batch: OutboxRecord[]): Promise<void> {
