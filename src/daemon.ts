@@ -51,6 +51,7 @@ import { devicesArea } from './devices/area.js';
 import { discoveryArea } from './discovery/area.js';
 import { forwardArea } from './forward/area.js';
 import { createPolicy, type PolicyParts } from './control/policy-area.js';
+import { verdictFlowOf } from './control/verdict-event.js';
 import { controlArea } from './control/area.js';
 import type { VerdictPolicy } from './control/policy-types.js';
 import type { InlineDecision } from './control/inline/engine.js';
@@ -143,12 +144,7 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
   // after its resets went out (recording never delays enforcement); the enforcement is what that
   // path did, not a guess from the transport.
   const recordInline = (d: InlineDecision): void => {
-    policyRef?.verdicts.record(d.decision, {
-      timeMs: d.request.nowMs, clientIp: d.request.clientIp, clientPort: d.clientPort, serverIp: d.serverIp, serverPort: d.serverPort,
-      protocolNum: d.transport === 'tcp' ? 6 : 17, name: d.request.name, nameSource: d.request.nameSource,
-      ...(d.request.clientMac !== undefined ? { clientMac: d.request.clientMac } : {}),
-      ...(d.enforcement !== undefined ? { enforcement: d.enforcement } : {}),
-    });
+    policyRef?.verdicts.record(d.decision, verdictFlowOf(d));
     options.onInlineDecision?.(d);
   };
   // Inline mode's preconditions (no privilege drop) are checked before any store opens.

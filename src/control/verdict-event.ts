@@ -25,6 +25,7 @@ import { randomUUID } from 'node:crypto';
 import type { NetworkActivityEvent, NetworkEndpoint } from '../events/network-activity.js';
 import { OCSF_VERSION, PRODUCT } from '../events/ocsf.js';
 import type { VerdictDecision, VerdictEnforcement, VerdictNameSource } from './policy-types.js';
+import type { InlineDecision } from './inline/engine.js';
 
 /** What the inline path knows of the flow a verdict was given for. */
 export interface VerdictFlowContext {
@@ -44,6 +45,16 @@ export interface VerdictFlowContext {
   flowUid?: string;
   /** How a block was carried out, as the enforcing path reports it (./policy-types.ts). */
   enforcement?: VerdictEnforcement;
+}
+
+/** The flow a decision of the inline engine or the SPAN resetter was made on, as its event names it. */
+export function verdictFlowOf(d: InlineDecision): VerdictFlowContext {
+  return {
+    timeMs: d.request.nowMs, clientIp: d.request.clientIp, clientPort: d.clientPort, serverIp: d.serverIp, serverPort: d.serverPort,
+    protocolNum: d.transport === 'tcp' ? 6 : 17, name: d.request.name, nameSource: d.request.nameSource,
+    ...(d.request.clientMac !== undefined ? { clientMac: d.request.clientMac } : {}),
+    ...(d.enforcement !== undefined ? { enforcement: d.enforcement } : {}),
+  };
 }
 
 /** Decisions worth an event: every block, and the allows an exception or an override made. */
