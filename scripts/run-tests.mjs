@@ -14,5 +14,9 @@ function walk(p) {
 }
 for (const r of roots) { try { walk(r); } catch { /* absent root */ } }
 if (files.length === 0) { console.error('no test files found'); process.exit(1); }
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], { stdio: 'inherit' });
+// A test that never settles fails after OUTPOST_TEST_TIMEOUT_MS (default 5 min; the longest lab
+// test takes well under one), and --test-force-exit ends a file whose failed test left a server
+// or timer behind: a failure is reported as one instead of stalling the whole run.
+const timeoutMs = Number(process.env.OUTPOST_TEST_TIMEOUT_MS ?? 300_000);
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-force-exit', `--test-timeout=${timeoutMs}`, ...files], { stdio: 'inherit' });
 process.exit(r.status ?? 1);

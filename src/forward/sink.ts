@@ -169,6 +169,12 @@ export class SinkRunner {
   lastError: { code: string; message: string; atMs: number } | undefined;
   lastAckMs: number | undefined;
   #window: Array<[number, number]> = []; // [ms, events]
+  /**
+   * Batches the receiver took (their cursor already moved by ackDurable) whose outcome is not yet
+   * counted, by last sequence number: status() still counts them as lag, so that "lag 0" means
+   * the sent and dead-letter figures are final.
+   */
+  readonly #uncounted = new Map<number, number>();
 
   constructor(sink: Sink, settings: SinkCommon, outbox: Outbox, logger?: SinkLogger) {
     this.sink = sink;
@@ -228,7 +234,11 @@ export class SinkRunner {
           readSeq = last.seq;
           const name = this.sink.name;
           const lastSeq = last.seq;
-          const done = this.sink.send(batch, signal, () => ob.ackDurable(name, lastSeq));
+          const size = batch.length;
+          const done = this.sink.send(batch, signal, () => {
+            this.#uncounted.set(lastSeq, size);
+            return ob.ackDurable(name, lastSeq);
+          });
           done.catch(() => undefined); // observed below, in order
           inflight.push({ batch, last: last.seq, done });
         }
@@ -238,7 +248,7 @@ export class SinkRunner {
           continue;
         }
         try {
-          const outcome = await head.done;
+          const outcome = await head.done.finally(() => this.#uncounted.delete(head.last));
           const rejected = outcome?.rejected.length ?? 0;
           if (outcome !== undefined && rejected > 0) this.#deadLetterItems(head.batch, outcome);
           this.#acked(head.batch.length - rejected);
@@ -255,6 +265,7 @@ export class SinkRunner {
           // Later batches were not delivered after this one (OrderedSends); let them settle and
           // read them again after the backoff.
           await Promise.allSettled(inflight.map((f) => f.done));
+          for (const f of inflight) this.#uncounted.delete(f.last);
           inflight.length = 0;
           readSeq = cur.acked;
           this.counters.errors++;
@@ -271,6 +282,7 @@ export class SinkRunner {
       }
     } finally {
       await Promise.allSettled(inflight.map((f) => f.done));
+      this.#uncounted.clear();
     }
   }
 
@@ -320,6 +332,12 @@ export class SinkRunner {
     this.#log?.error({ code: e.code, sink: this.sink.name, rejected: stored.length, events: batch.length, status: first.status }, e.message);
   }
 
+  #uncountedEvents(): number {
+    let n = 0;
+    for (const v of this.#uncounted.values()) n += v;
+    return n;
+  }
+
   status(): Record<string, unknown> {
     const ob = this.#outbox;
     const cur = ob.cursor(this.sink.name);
@@ -332,7 +350,7 @@ export class SinkRunner {
       type: this.sink.type,
       enabled: this.settings.enabled,
       cursor_seq: cur.acked,
-      lag_events: Math.max(0, ob.committedSeq - cur.acked),
+      lag_events: Math.max(0, ob.committedSeq - cur.acked) + this.#uncountedEvents(),
       oldest_unsent_age_ms: oldest === undefined ? 0 : Math.max(0, now - oldest),
       rate_events_per_s: Math.round((windowEvents * 1000) / RATE_WINDOW_MS),
       sent_events: this.counters.sentEvents,
