@@ -224,6 +224,27 @@ test('minFreeBytes: below the bound new events are refused, counted and logged o
   }
 });
 
+test('minFreeBytes: events appended but not yet committed count against the free space', async () => {
+  const dir = tmp();
+  const now = 1_000_000;
+  // statfs keeps answering 1 MiB above the floor: nothing is committed within one turn.
+  const ob = Outbox.open(opts(dir, { now: () => now, minFreeBytes: 5 << 20, freeBytes: () => 6 << 20 }));
+  try {
+    const big = 'x'.repeat(16 << 10);
+    let accepted = 0;
+    for (let i = 0; i < 256; i++) if (ob.appendJson(`u-${i}`, JSON.stringify({ i, big }))) accepted++;
+    // Refused once twice the uncommitted bytes reach the 1 MiB left above the floor (read every
+    // 256 KiB appended): between 512 and 768 KiB accepted, not the whole 4 MiB offered.
+    const acceptedKiB = (accepted * (16 << 10)) / 1024;
+    assert.ok(acceptedKiB >= 512 && acceptedKiB <= 800, `accepted ${acceptedKiB} KiB`);
+    assert.equal(ob.counters.refusedDiskLow, 256 - accepted);
+    await ob.flush();
+  } finally {
+    await ob.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('ackDurable resolves once the cursor position is stored', async () => {
   const dir = tmp();
   try {

@@ -194,6 +194,8 @@ export class Outbox {
   #diskLow = false;
   /** Free bytes at the last check. */
   #freeAtCheck = NaN;
+  /** Bytes appended whose commit has not completed: not yet on disk, so not in statfs's figure. */
+  #unstoredBytes = 0;
   readonly #listeners: Array<(records: readonly CommittedRecord[]) => void> = [];
   /** Puts of failed commits, in sequence order, until a retry stores them. */
   #held: Array<{ key: Key; value: Value }> = [];
@@ -365,6 +367,7 @@ export class Outbox {
     this.#pending.push({ ms: now, size, value: [uid, json] });
     this.#bytes += size;
     this.#bytesSinceDiskCheck += size;
+    this.#unstoredBytes += size;
     this.#count++;
     this.#uncommitted++;
     this.counters.appended++;
@@ -384,7 +387,10 @@ export class Outbox {
       return this.#diskLow; // statfs failed: keep the last verdict
     }
     this.#freeAtCheck = free;
-    const low = free < this.#minFreeBytes;
+    // Events accepted but not yet committed will take space too: on a busy machine the commits
+    // run behind the appends, and statfs alone let the file grow well past the floor. Counted
+    // twice: LMDB writes a commit's pages copy-on-write before the old ones are freed.
+    const low = free - 2 * this.#unstoredBytes < this.#minFreeBytes;
     if (low && !this.#diskLow) {
       const e = new OutpostError('FORWARD_OUTBOX_DISK_LOW', { path: this.path, freeBytes: String(free), minFreeBytes: String(this.#minFreeBytes) });
       this.#opts.logger?.error({ code: e.code, path: this.path, freeBytes: free, minFreeBytes: this.#minFreeBytes }, e.message);
@@ -594,6 +600,7 @@ export class Outbox {
       this.#bytes -= p.size;
       this.#count--;
       this.#uncommitted--;
+      this.#unstoredBytes -= p.size;
       // Never committed (and without a sequence number yet), so nobody has seen it.
       if (this.cursors.size > 0) {
         this.counters.dropped++;
@@ -712,6 +719,7 @@ export class Outbox {
       () => {
         this.counters.commits++;
         if (puts.length > 0) this.#measureWindow(puts);
+        for (const p of puts) this.#unstoredBytes -= p.key[2];
         if (lastPut !== undefined) this.#storedSeq = Math.max(this.#storedSeq, lastPut);
         if (retry) {
           // The retried events are the oldest held ones (failures only ever append to #held).
