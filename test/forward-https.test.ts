@@ -62,7 +62,7 @@ test('mTLS + bearer token, gzip NDJSON: every event arrives once, in order', { s
     assert.deepEqual(rx.uids, Array.from({ length: 1000 }, (_, i) => sampleEvent(i).metadata.uid));
     // The receiver has the last batch before the sink has read its answer: the sink's own
     // figures are read once it has caught up.
-    await waitFor(() => fw.status().sinks[0]!['lag_events'] === 0, 2000, 'lag 0');
+    await waitFor(() => fw.status().sinks[0]!['lag_events'] === 0, 15_000, 'lag 0');
     const st = fw.status().sinks[0]!;
     assert.equal(st['sent_events'], 1000);
     assert.equal(st['dead_lettered'], 0);
@@ -79,7 +79,7 @@ test('receiver failing (503/500, network down) then back: backlog drains in orde
   const { fw, stop } = await setup('down', rx, {});
   try {
     for (let i = 0; i < 500; i++) fw.sink(sampleEvent(i));
-    await waitFor(() => rx.requests >= 5, 5000, 'failing requests');
+    await waitFor(() => rx.requests >= 5, 15_000, 'failing requests');
     const st = fw.status().sinks[0]!;
     assert.ok((st['errors'] as number) >= 4);
     assert.equal(st['lag_events'], 500);
@@ -118,7 +118,7 @@ test('429 with Retry-After is honoured; 400 goes to dead letters with a counter'
   const { fw, stop } = await setup('429', rx, { batchMaxEvents: 10, retryInitialMs: 10, retryMaxMs: 5000 });
   try {
     for (let i = 0; i < 30; i++) fw.sink(sampleEvent(i));
-    await waitFor(() => rx.requests >= 4 && fw.status().sinks[0]!['lag_events'] === 0, 8000, 'all batches handled');
+    await waitFor(() => rx.requests >= 4 && fw.status().sinks[0]!['lag_events'] === 0, 20_000, 'all batches handled');
     const gap = times[1]! - times[0]!;
     assert.ok(gap >= 950, `waited ${gap} ms after 429 Retry-After: 1`);
     const st = fw.status().sinks[0]!;
@@ -139,7 +139,7 @@ test('server certificate is verified: an unknown CA means no delivery, errors co
   const { fw, stop } = await setup('noca', rx, { tlsCaFile: '' });
   try {
     for (let i = 0; i < 10; i++) fw.sink(sampleEvent(i));
-    await waitFor(() => (fw.status().sinks[0]!['errors'] as number) >= 2, 5000, 'TLS failures');
+    await waitFor(() => (fw.status().sinks[0]!['errors'] as number) >= 2, 15_000, 'TLS failures');
     assert.equal(rx.requests, 0);
     assert.match(String((fw.status().sinks[0]!['last_error'] as { message: string }).message), /certificate/i);
   } finally {
