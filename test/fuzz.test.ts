@@ -55,12 +55,12 @@ const PINNED: Record<string, { runs: number; counters: Record<string, number> }>
   http: {
     runs: 3000,
     counters: {
-      'http.chunk_malformed': 71, 'http.content_length_invalid': 7, 'http.header_control_in_value': 38,
-      'http.header_malformed': 282, 'http.header_name_invalid': 90, 'http.header_obs_fold': 11,
+      'http.chunk_malformed': 71, 'http.content_length_invalid': 7, 'http.header_control_in_value': 40,
+      'http.header_malformed': 284, 'http.header_name_invalid': 90, 'http.header_obs_fold': 11,
       'http.header_too_long': 1, 'http.host_malformed': 87, 'http.host_missing': 157,
-      'http.method_extension': 405, 'http.not_http': 1308, 'http.request_head_cut': 60, 'http.request_line_lenient': 30,
-      'http.request_line_malformed': 229, 'http.request_target_malformed': 75, 'http.requests': 1623,
-      'http.response_unmatched': 15, 'http.responses': 460, 'http.status_line_malformed': 1327,
+      'http.method_extension': 405, 'http.not_http': 1308, 'http.request_head_cut': 60, 'http.request_line_lenient': 32,
+      'http.request_line_malformed': 223, 'http.request_target_malformed': 79, 'http.request_target_nul': 2, 'http.requests': 1625,
+      'http.response_unmatched': 15, 'http.responses': 460, 'http.status_line_malformed': 1329,
       'http.transfer_encoding_invalid': 10, 'http.tunnels': 34, 'http.version_malformed': 28,
       'runs.arbitrary_bytes': 1200, 'runs.model_pipelines': 900, 'runs.mutations': 900,
     },

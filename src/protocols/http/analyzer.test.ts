@@ -313,3 +313,32 @@ test('extension methods and lenient request lines, split at every byte, give the
   assert.equal(whole.counters.methodExtension, 2);
   assert.equal(whole.counters.requestLineLenient, 2);
 });
+
+test('the NUL-planted heads of fuzz-2006-09-29-28586.pcap name their flows as nDPI names them (`%s`, the Host)', () => {
+  // A NUL in the Host value: the C string before it is the host (RFC 9110 §5.5, read as C servers read it).
+  const a = new HttpFlowState();
+  const ha = 'POST /ppgctrl/ppgcontrollogic.dll HTTP/1.1\r\nAuthorization: Basic bG1jX3c6VGVzdDEyMzQ=\r\n' +
+    'Content-Type: multipart/related; boundary="msgpart_0_1038_10318544\x188999"; typ%s\0application/xml"\r\n' +
+    'User-Agent: MMS-Relay-DeliveryInitiator\r\nAcceqt: application/zml\r\nConnection: keep-alive\r\nHost:%s\x002.20.3.5\r\nContent-length: 840\r\n\r\n';
+  a.onClientData(b(ha), 0, ha.length);
+  a.onClientData(b('x'.repeat(840)), 0, 840);
+  a.onServerData(b('HTTP/1.1 100 Continue\r\nServer: Microsoft-IIS/4.0\r\n\r\n'), 0, 52);
+  assert.deepEqual(a.requests.map((r) => [r.method, r.host, r.path, r.userAgent, r.statusCode]), [
+    ['POST', '%s', '/ppgctrl/ppgcontrollogic.dll', 'MMS-Relay-DeliveryInitiator', undefined],
+  ]);
+  assert.equal(a.counters.fieldValueNul, 2);
+  // A NUL in the target, a version `HTTP/d.1`, and a head whose empty line is broken (`\r\x1a`):
+  // read leniently and line by line to the break; the Host before it names the flow.
+  const c = new HttpFlowState();
+  const hc = 'POST /ppgctrl/ppgcon%s\0llogic.dll HTTP/d.1\r\nAuthorizatixn: Basic bG1jX3c6VGVzdDEyMzQ=\r\n' +
+    'Content-Type: multipart/related; boundary="msg%s\0t_0_1038_1031854562484"; type="applicatioN/xml"\r\n' +
+    'User-Agent: MMS-Relay-DeliveryInitiator\r\nAccept: application/xml\r\nConnection:%s\0ep-alive\r\nHost: 172.20.3.5\r\nContent-length: 800\r\n\r\x1a';
+  for (let i = 0; i < hc.length; i += 100) c.onClientData(b(hc), i, Math.min(100, hc.length - i));
+  const want = [['POST', '172.20.3.5', '/ppgctrl/ppgcon%s', true]];
+  // Still pending (no empty line yet): read to its cut at the flow's events.
+  assert.deepEqual(c.requestsSoFar().map((r) => [r.method, r.host, r.target, r.headCut]), want);
+  const body = '--msgpart_0_1038_1031854562484\r\nCont\xb3nt-Type: applicatzon\x93xml\r\n\r\n<?xml version="1.0"?>';
+  c.onClientData(b(body), 0, body.length);
+  assert.deepEqual(c.requests.map((r) => [r.method, r.host, r.target, r.headCut]), want);
+  assert.deepEqual([c.counters.requestTargetNul, c.counters.fieldValueNul, c.counters.headerMalformed], [1, 2, 1]);
+});

@@ -44,6 +44,11 @@ export class HttpCounters {
   requestLineLenient = 0;
   /** Lenient lines without a request-target (`OPTIONS HTTP/1.1`). */
   requestTargetMissing = 0;
+  /**
+   * Lenient lines whose request-target holds a NUL: tolerated, the target ends at it (a C-string
+   * reader's target; see request.ts). Counted in heads that parsed.
+   */
+  requestTargetNul = 0;
   /** Requests read from a head that never ended or broke on a field line (read line by line up to there). */
   requestHeadCut = 0;
   /** Lenient lines whose HTTP-version is not DIGIT "." DIGIT (truncated, read as 1.1) or is followed by other bytes. */
@@ -62,6 +67,8 @@ export class HttpCounters {
   headerNameInvalid = 0;
   /** Field values with NUL or other control bytes, tolerated as SP (RFC 9110 §5.5). */
   headerControlInValue = 0;
+  /** Request field values holding a NUL, which ends the value there (C-string reading; see request.ts); counted in heads that parsed. */
+  fieldValueNul = 0;
   /** obs-fold continuation lines (RFC 9112 §5.2); ignored. */
   headerObsFold = 0;
   /** Host (or target authority) not a valid uri-host [":" port]. */
@@ -96,6 +103,7 @@ export class HttpCounters {
       'http.request_line_malformed': this.requestLineMalformed,
       'http.request_line_lenient': this.requestLineLenient,
       'http.request_target_missing': this.requestTargetMissing,
+      'http.request_target_nul': this.requestTargetNul,
       'http.request_head_cut': this.requestHeadCut,
       'http.version_malformed': this.versionMalformed,
       'http.method_extension': this.methodExtension,
@@ -105,6 +113,7 @@ export class HttpCounters {
       'http.header_malformed': this.headerMalformed,
       'http.header_name_invalid': this.headerNameInvalid,
       'http.header_control_in_value': this.headerControlInValue,
+      'http.field_value_nul': this.fieldValueNul,
       'http.header_obs_fold': this.headerObsFold,
       'http.host_malformed': this.hostMalformed,
       'http.host_missing': this.hostMissing,

@@ -82,6 +82,11 @@ export const enum FieldResult {
 export interface FieldSpan {
   /** The value held NUL or other control bytes (tolerated as SP, RFC 9110 §5.5). */
   controlInValue: boolean;
+  /**
+   * Position of the value's first NUL, -1 when it has none. The line still ends at its LF; a
+   * reader that takes the value as a C string (the request parser, see request.ts) ends it here.
+   */
+  nul: number;
   nameStart: number;
   nameEnd: number;
   valueStart: number;
@@ -90,14 +95,15 @@ export interface FieldSpan {
 }
 
 export function newFieldSpan(): FieldSpan {
-  return { controlInValue: false, nameStart: 0, nameEnd: 0, valueStart: 0, valueEnd: 0, next: 0 };
+  return { controlInValue: false, nul: -1, nameStart: 0, nameEnd: 0, valueStart: 0, valueEnd: 0, next: 0 };
 }
 
 /**
  * One field line at p, looking no further than lim (RFC 9112 §5):
  *   field-line = field-name ":" OWS field-value OWS, ended by CRLF (or a bare LF, §2.2).
  * No whitespace is allowed between name and colon (§5.1). In values, CR is only allowed
- * right before LF, and NUL/other CTLs except HTAB are rejected (RFC 9110 §5.5).
+ * right before LF; NUL and other CTLs except HTAB are invalid (RFC 9110 §5.5) but tolerated:
+ * `controlInValue` says one was there, `nul` where the first NUL is.
  */
 export function nextField(buf: Uint8Array, p: number, lim: number, f: FieldSpan): FieldResult {
   if (p >= lim) return FieldResult.NEED_MORE;
@@ -128,6 +134,7 @@ export function nextField(buf: Uint8Array, p: number, lim: number, f: FieldSpan)
   while (i < lim && (buf[i] === SP || buf[i] === HTAB)) i++;
   const vs = i;
   f.controlInValue = false;
+  f.nul = -1;
   for (; i < lim; i++) {
     const b = buf[i]!;
     if (b >= SP && b !== 0x7f) continue;
@@ -143,6 +150,7 @@ export function nextField(buf: Uint8Array, p: number, lim: number, f: FieldSpan)
     // them as SP; the field is kept and the caller counts it, so one bad byte in an unrelated
     // header does not hide the request's Host.
     f.controlInValue = true;
+    if (b === 0 && f.nul < 0) f.nul = i;
   }
   if (i >= lim) return FieldResult.NEED_MORE;
   f.next = buf[i] === CR ? i + 2 : i + 1;

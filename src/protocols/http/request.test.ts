@@ -417,3 +417,104 @@ test('NTLM / Negotiate credentials are found by offset only, inside the head, at
     }
   }
 });
+
+// NUL is invalid in a request-target (RFC 9112 §3.2) and in a field value (RFC 9110 §5.5), and a
+// strict server answers 400. The servers such requests are aimed at hold the request as C strings
+// (ISAPI filters, CGI handlers, embedded servers): for them a NUL ends the target or the value,
+// which is why an attack plants one. The parser reads a NUL as they do, so it names what they serve.
+
+test('a NUL in a request field value ends the value, as a C-string reader ends it (RFC 9110 §5.5)', () => {
+  // fuzz-2006-09-29-28586.pcap: nDPI reports the host `%s`, the C string before the NUL.
+  const r = parse(b('POST /ppgctrl/ppgcontrollogic.dll HTTP/1.1\r\nUser-Agent: MMS-Relay \t\0Initiator\r\nHost:%s\x002.20.3.5\r\nContent-length: 3\0x\r\n\r\nabc'));
+  assert.equal(r.st, ParseStatus.OK);
+  assert.equal(r.out.host, '%s');
+  assert.equal(r.out.userAgent, 'MMS-Relay', 'OWS before the NUL is not part of the value');
+  assert.equal(r.out.contentLength, 3, 'a C-string reader frames the body with the digits before the NUL');
+  assert.equal(r.c.fieldValueNul, 3);
+  assert.equal(r.c.headerControlInValue, 3, 'still counted as a control byte in a value');
+  assert.equal(r.c.hostMalformed, 0);
+  assert.equal(r.c.contentLengthInvalid, 0);
+  // A value that is empty up to the NUL names nothing, and is no malformed host.
+  const empty = parse(b('GET / HTTP/1.1\r\nHost: \0example.com\r\n\r\n'));
+  assert.equal(empty.st, ParseStatus.OK);
+  assert.equal(empty.out.host, undefined);
+  assert.equal(empty.c.hostMalformed, 0);
+  assert.equal(empty.c.fieldValueNul, 1);
+  // Only the first Host counts, NUL or not (RFC 9112 §3.2).
+  const dup = parse(b('GET / HTTP/1.1\r\nHost: a.example\0b\r\nHost: c.example\r\n\r\n'));
+  assert.equal(dup.out.host, 'a.example');
+  assert.equal(dup.c.hostDuplicate, 1);
+  // Markup after a NUL is cut off; before it, the host is still refused.
+  assert.equal(parse(b('GET / HTTP/1.1\r\nHost: <b>\0x\r\n\r\n')).c.hostMalformed, 1);
+  // A value without NUL is read as before; the line still ends at its LF, not at the NUL.
+  const next = parse(b('GET / HTTP/1.1\r\nX: \0\r\nUser-Agent: u\r\n\r\n'));
+  assert.equal(next.out.userAgent, 'u');
+  assert.equal(next.c.fieldValueNul, 1);
+  // A NUL does not make a bare CR or a NUL in a name acceptable.
+  assert.equal(parse(b('GET / HTTP/1.1\r\nHost: h\0\rx\r\n\r\n')).st, ParseStatus.MALFORMED);
+  assert.equal(parse(b('GET / HTTP/1.1\r\nHo\0st: h\r\n\r\n')).st, ParseStatus.MALFORMED);
+});
+
+test('a NUL in the request-target is tolerated and ends the target (RFC 9112 §3: read leniently, counted)', () => {
+  // fuzz-2006-09-29-28586.pcap: the fuzzed request line, bad version and all.
+  const r = parse(b('POST /ppgctrl/ppgcon%s\0llogic.dll HTTP/d.1\r\nConnection:%s\0ep-alive\r\nHost: 172.20.3.5\r\n\r\n'));
+  assert.equal(r.st, ParseStatus.OK);
+  assert.equal(r.out.method, 'POST');
+  assert.equal(r.out.target, '/ppgctrl/ppgcon%s');
+  assert.equal(r.out.path, '/ppgctrl/ppgcon%s');
+  assert.equal(r.out.host, '172.20.3.5');
+  assert.equal(r.out.versionMinor, 1);
+  assert.deepEqual(
+    [r.c.requestTargetNul, r.c.requestLineLenient, r.c.requestLineMalformed, r.c.versionMalformed, r.c.fieldValueNul, r.c.requests],
+    [1, 1, 1, 1, 1, 1],
+  );
+  const good = parse(b('GET /a.asp\0.jpg?x HTTP/1.1\r\nHost: h\r\n\r\n'));
+  assert.equal(good.st, ParseStatus.OK);
+  assert.equal(good.out.target, '/a.asp');
+  assert.equal(good.out.path, '/a.asp');
+  assert.equal(good.c.requestTargetNul, 1);
+  assert.equal(good.c.versionMalformed, 0);
+  // The authority of an absolute-form target ends at the NUL too.
+  const abs = parse(b('GET http://a.example\0.evil.example/ HTTP/1.1\r\nHost: h\r\n\r\n'));
+  assert.equal(abs.out.host, 'a.example');
+  // Nothing before the NUL: no target, as for `OPTIONS HTTP/1.1`.
+  const none = parse(b('GET \0/x HTTP/1.1\r\nHost: h\r\n\r\n'));
+  assert.equal(none.st, ParseStatus.OK);
+  assert.equal(none.out.target, '');
+  assert.equal(none.out.host, 'h');
+  assert.deepEqual([none.c.requestTargetNul, none.c.requestTargetMissing], [1, 1]);
+  // A NUL from the version on, or any other control byte in the line, still leaves it unread.
+  for (const line of ['GET / HTTP/1.1\0', 'GET / HTTP/\x001.1', 'GET /a\0b\x01 HTTP/1.1', 'GET /a\x01b HTTP/1.1']) {
+    const m = parse(b(`${line}\r\nHost: h\r\n\r\n`));
+    assert.equal(m.st, ParseStatus.MALFORMED, JSON.stringify(line));
+    assert.equal(m.c.requestLineMalformed, 1, JSON.stringify(line));
+    assert.equal(m.c.requestTargetNul, 0, JSON.stringify(line));
+  }
+  // An extension method's line with a NUL in its target is a request too.
+  const ext = parse(b('PROPFIND /dav\0x HTTP/1.1\r\nHost: d\r\n\r\n'));
+  assert.equal(ext.st, ParseStatus.OK);
+  assert.equal(ext.out.path, '/dav');
+  // Every strict prefix waits for more; the whole is read.
+  const whole = b('POST /p\0q HTTP/1.1\r\nHost: h\0i\r\n\r\n');
+  for (let cut = 1; cut < whole.length; cut++) {
+    assert.equal(parse(whole.subarray(0, cut)).st, ParseStatus.NEED_MORE, `cut ${cut}`);
+  }
+  assert.equal(parse(whole).out.host, 'h');
+});
+
+test('responses read NUL as before: a value is not cut at it, a NUL in Content-Length stays invalid', () => {
+  const c = new HttpCounters();
+  const out = newHttpResponseInfo();
+  const ok = b('HTTP/1.1 202 Accepted\r\nX: a\0b\r\nContent-Length: 4\r\n\r\n');
+  assert.equal(parseHttpResponse(ok, 0, ok.length, out, c), ParseStatus.OK);
+  assert.equal(out.contentLength, 4);
+  // fuzz-2006-09-29-28586.pcap: a NUL in a response's field name leaves the head malformed.
+  const name = b('HTTP/1.1 202 Accepted\r\n%s\0tent-Type: application/xml\r\nContent-Length: 4\r\n\r\n');
+  assert.equal(parseHttpResponse(name, 0, name.length, out, c), ParseStatus.MALFORMED);
+  assert.equal(out.error, 'http.header_malformed');
+  const cl = b('HTTP/1.1 200 OK\r\nContent-Length: 4\0x\r\n\r\n');
+  assert.equal(parseHttpResponse(cl, 0, cl.length, out, c), ParseStatus.MALFORMED);
+  assert.equal(out.error, 'http.content_length_invalid');
+  assert.equal(c.fieldValueNul, 0);
+  assert.equal(c.headerControlInValue, 0, 'responses never counted control bytes in values');
+});

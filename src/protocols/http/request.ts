@@ -18,6 +18,16 @@
  * - MALFORMED: a known method with a broken request line, an invalid target, a bad field line,
  *   invalid Content-Length/Transfer-Encoding, or a head longer than `httpMaxHeaderBytes`.
  *   The matching counter is bumped.
+ *
+ * NUL (RFC 9110 §5.5, RFC 9112 §3): a NUL is invalid in a request-target and in a field value,
+ * and strict servers answer 400. The servers such requests are aimed at are C programs that
+ * hold the request as C strings (ISAPI filters and extensions, CGI handlers, embedded servers):
+ * for them a NUL ends the target or the field value, which is why an attack plants one (a
+ * suffix check sees `.dll`, the handler opens what precedes the NUL). The sensor reads a NUL
+ * as they do, so it names what they serve: a NUL in the request-target is tolerated and ends
+ * the target (`http.request_target_nul`; the line is read leniently, below); a NUL in a field
+ * value ends that value (`http.field_value_nul`), and a value empty up to it names nothing.
+ * Lines still end at their LF, and a NUL anywhere else in the request line leaves it unread.
  */
 
 import { ParseStatus } from '../parse-status.js';
@@ -26,6 +36,7 @@ import {
   CR,
   eqLower,
   FieldResult,
+  HTAB,
   isDigit,
   isTchar,
   latin1,
@@ -192,8 +203,9 @@ export function parseHttpRequest(
     const lineEnd = head.lineEnd(buf, tStart, lim);
     if (lineEnd === head.Scan.NEED_MORE) {
       // Wait for the rest of the line unless it can no longer be read: a control byte already
-      // rules it out (a last CR may start the CRLF); an extension method's line that fills the bound never named HTTP/.
-      if (hasControl(buf, tStart, buf[lim - 1] === CR ? lim - 1 : lim)) return badLine(known, out, counters);
+      // rules it out (a last CR may start the CRLF; a NUL may sit in a target, which is
+      // tolerated); an extension method's line that fills the bound never named HTTP/.
+      if (hasControl(buf, tStart, buf[lim - 1] === CR ? lim - 1 : lim, true)) return badLine(known, out, counters);
       if (known === undefined && scan.end - off >= scan.max) return notMine(counters);
       return head.outOfBytes(off, scan, out, counters);
     }
@@ -220,7 +232,7 @@ export function parseHttpRequest(
   }
 
   // §5 field lines up to the empty line; only Host, User-Agent, Content-Length, Transfer-Encoding matter.
-  let hostS = -1, hostE = -1, hostCount = 0, namesInvalid = 0;
+  let hostS = -1, hostE = -1, hostCount = 0, namesInvalid = 0, nulValues = 0;
   let uaS = -1, uaE = -1;
   const cut = opts?.headCut === true;
   for (;;) {
@@ -245,7 +257,14 @@ export function parseHttpRequest(
     }
     // Only a field line sets controlInValue: on a fold line it still holds an earlier field's.
     if (field.controlInValue && counters) counters.headerControlInValue++;
-    const ns = field.nameStart, ne = field.nameEnd, vs = field.valueStart, ve = field.valueEnd;
+    const ns = field.nameStart, ne = field.nameEnd, vs = field.valueStart;
+    let ve = field.valueEnd;
+    if (field.nul >= 0) {
+      // A C-string reader's value ends at the NUL (module comment); OWS before it is not part of it.
+      ve = field.nul;
+      while (ve > vs && (buf[ve - 1] === SP || buf[ve - 1] === HTAB)) ve--;
+      nulValues++;
+    }
     if (head.framingField(buf, ns, ne, vs, ve, scan)) continue;
     switch (ne - ns) {
       case 4:
@@ -328,11 +347,13 @@ export function parseHttpRequest(
   if (counters) {
     if (known === undefined) counters.methodExtension++;
     counters.headerNameInvalid += namesInvalid;
+    counters.fieldValueNul += nulValues;
     if (readLeniently) {
       counters.requestLineMalformed++;
       counters.requestLineLenient++;
       if (lenient.versionOdd) counters.versionMalformed++;
       if (tEnd === tStart) counters.requestTargetMissing++;
+      if (lenient.targetNul) counters.requestTargetNul++;
     }
   }
   out.method = known ?? latin1(buf, off, mEnd);
@@ -343,16 +364,22 @@ export function parseHttpRequest(
 }
 
 /** What lenientLine found; scratch, one parse at a time. */
-interface LenientLine { targetStart: number; targetEnd: number; major: number; minor: number; versionOdd: boolean }
-const lenient: LenientLine = { targetStart: 0, targetEnd: 0, major: 0, minor: 0, versionOdd: false };
+interface LenientLine { targetStart: number; targetEnd: number; major: number; minor: number; versionOdd: boolean; targetNul: boolean }
+const lenient: LenientLine = { targetStart: 0, targetEnd: 0, major: 0, minor: 0, versionOdd: false, targetNul: false };
 
-/** A control byte (below SP, or DEL) in buf[s, e). */
-function hasControl(buf: Uint8Array, s: number, e: number): boolean {
+/** A control byte (below SP, or DEL) in buf[s, e); with `nulOk`, NUL is not one. */
+function hasControl(buf: Uint8Array, s: number, e: number, nulOk = false): boolean {
   for (let i = s; i < e; i++) {
     const b = buf[i]!;
-    if (b < SP || b === 0x7f) return true;
+    if ((b < SP && (b !== 0 || !nulOk)) || b === 0x7f) return true;
   }
   return false;
+}
+
+/** Position of the first NUL in buf[s, e), or e. */
+function nulOrEnd(buf: Uint8Array, s: number, e: number): number {
+  for (let i = s; i < e; i++) if (buf[i] === 0) return i;
+  return e;
 }
 
 /** "HTTP/" at i, within [i, stop). */
@@ -366,8 +393,9 @@ function httpSlashAt(buf: Uint8Array, i: number, stop: number): boolean {
  * ParseRequest); the target is what lies between, SP-trimmed, possibly empty ("OPTIONS
  * HTTP/1.1") or holding SP. A version that is not DIGIT "." DIGIT (truncated "HTTP/1.", "HTTP/")
  * is read as 1.1 and flagged; bytes after a good version are flagged too (Zeek: "crud after HTTP
- * version is ignored"). False when no "HTTP/" is there or the line holds a control byte: then
- * it is not read.
+ * version is ignored"). A NUL before the version ends the target there (`targetNul`; see the
+ * module comment). False when no "HTTP/" is there or the line holds another control byte, or a
+ * NUL from the version on: then it is not read.
  */
 function lenientLine(buf: Uint8Array, s: number, lf: number, o: LenientLine): boolean {
   const stop = lf > s && buf[lf - 1] === CR ? lf - 1 : lf;
@@ -376,10 +404,12 @@ function lenientLine(buf: Uint8Array, s: number, lf: number, o: LenientLine): bo
     if ((i === s || buf[i - 1] === SP) && httpSlashAt(buf, i, stop)) { v = i; break; }
   }
   if (v < 0) return false;
-  // A control byte anywhere (a bare CR above all, RFC 9112 §2.2) leaves the line unread.
-  if (hasControl(buf, s, stop)) return false;
+  // A control byte (a bare CR above all, RFC 9112 §2.2) leaves the line unread; a NUL is
+  // tolerated only where the target is.
+  if (hasControl(buf, s, v, true) || hasControl(buf, v, stop)) return false;
   // RFC 9112 §3: recipients MAY parse the request line on whitespace-delimited word boundaries.
-  let ts = s, te = v;
+  let ts = s, te = nulOrEnd(buf, s, v);
+  o.targetNul = te < v;
   while (ts < te && buf[ts] === SP) ts++;
   while (te > ts && buf[te - 1] === SP) te--;
   o.targetStart = ts;
