@@ -28,7 +28,7 @@ export class AuthConversation {
   /** Logons handed on for this connection. */
   logons = 0;
   /**
-   * An NTLM NEGOTIATE was seen and no AUTHENTICATE has followed it yet (MS-NLMP §3.1.5.1.1: the
+   * An NTLM NEGOTIATE was seen and no AUTHENTICATE has followed it yet (MS-NLMP §3.1.5.1.2: the
    * client sends the AUTHENTICATE after the server's CHALLENGE). One open exchange per
    * connection: a new NEGOTIATE or the connection's end closes it (exchangeAbandoned).
    */
