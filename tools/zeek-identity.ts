@@ -139,7 +139,7 @@ export function compareZeekIdentity(dir: string): ZeekIdentitySummary {
 
 export function formatIdentity(s: IdentityLogScore): string {
   const pct = (n: number) => (s.rows ? ((100 * n) / s.rows).toFixed(2) : '0');
-  return `${s.matched}/${s.rows} rows matched by client address and port (${pct(s.matched)} %; ${s.matchedReversed} of them reversed: no handshake, Zeek's filled-in fields equal), ${s.matchedByConnection} by connection, fields agree ${s.fieldsAgree}/${s.rows} (${pct(s.fieldsAgree)} %)`;
+  return `${s.matched}/${s.rows} rows matched (${pct(s.matched)} %: ${s.matched - s.matchedReversed} by client address and port, ${s.matchedReversed} reversed where the capture lacks the handshake and Zeek's filled-in fields equal ours), ${s.matchedByConnection} by connection, fields agree ${s.fieldsAgree}/${s.rows} (${pct(s.fieldsAgree)} %)`;
 }
 
 export function zeekIdentityPresent(dir: string): boolean { return existsSync(join(dir, 'manifest.json')); }
