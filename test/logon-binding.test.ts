@@ -96,6 +96,20 @@ class Office {
     c(K.smb2SessionSetup({ response: false, messageId: 2, blob: K.spnegoResp(1, K.ntlmAuthenticate({ user, domain: 'CORP', workstation: 'PC-10' })) }));
     s(K.smb2SessionSetup({ response: true, messageId: 2, status, ...(status === 0 ? { blob: K.spnegoResp(0) } : {}) }));
   }
+  /**
+   * An SMB2 session setup the PC gives up after the server's CHALLENGE (MS-NLMP §3.1.5: the
+   * AUTHENTICATE never comes), then the connection closes.
+   */
+  ntlmAbandoned(): void {
+    const sport = this.sport++;
+    let cseq = 1000, sseq = 5000;
+    const c = (payload: Buffer, flags = TCP_PSH | TCP_ACK): void => { this.send(ethernet(DC_MAC, PC_MAC, ETH_IPV4, ipv4({ src: PC, dst: DC, proto: PROTO_TCP }, tcp({ sport, dport: 445, flags, seq: cseq }, payload)))); cseq += payload.length; };
+    const s = (payload: Buffer, flags = TCP_PSH | TCP_ACK): void => { this.send(ethernet(PC_MAC, DC_MAC, ETH_IPV4, ipv4({ src: DC, dst: PC, proto: PROTO_TCP }, tcp({ sport: 445, dport: sport, flags, seq: sseq }, payload)))); sseq += payload.length; };
+    cseq -= 1; c(Buffer.alloc(0), TCP_SYN); cseq += 1;
+    c(K.smb2SessionSetup({ response: false, messageId: 1, blob: K.spnegoInit(K.ntlmNegotiate()) }));
+    s(K.smb2SessionSetup({ response: true, messageId: 1, status: 0xc0000016, blob: K.spnegoResp(1, K.ntlmChallenge({ target: 'CORP', nbComputer: 'DC1', nbDomain: 'CORP', dnsComputer: 'dc1.corp.example', dnsDomain: 'corp.example' })) }));
+    c(Buffer.alloc(0), TCP_FIN | TCP_ACK); s(Buffer.alloc(0), TCP_FIN | TCP_ACK);
+  }
   /** A RADIUS accounting start for the PC sent by `nas` to the accounting server, and its answer (RFC 2866 §4.1, §4.2). */
   radiusStart(nas: string, nasMac: string, user: string): void { this.radius({ nas, nasMac, user, status: 1 }); }
   /**
@@ -198,6 +212,31 @@ test('(e) an NTLM logon does not replace an agent-reported user; without the age
   none.ntlm('dave', 0);
   assert.equal(none.counter('devices.logon_lower_trust'), 1);
   assert.deepEqual(userOf(none.tlsFlow()), { name: 'carol', domain: REALM });
+});
+
+test('an NTLM exchange abandoned after the CHALLENGE is an Authentication event that binds nobody, before or after a real logon', () => {
+  const o = new Office();
+  o.ntlm('bob', 0xc000006d); // a failed logon: pins the file server's MAC, binds nothing
+  o.ntlmAbandoned();
+  o.sensor.flush(); // the connection ends: the exchange is over without an AUTHENTICATE
+  const abandoned = (): Ev[] => o.events.filter((e) => e.class_uid === 3002 && e.unmapped?.logon_kind === 'NEGOTIATE');
+  assert.equal(abandoned().length, 1);
+  const ev = abandoned()[0]!;
+  assert.deepEqual([ev.activity_id, ev.auth_protocol_id, ev.status_id, ev.user], [1, 1, 99, { name: '' }]);
+  assert.deepEqual([ev.src_endpoint?.ip, ev.src_endpoint?.mac, ev.dst_endpoint?.ip, ev.dst_endpoint?.mac], [PC, PC_MAC, DC, DC_MAC]);
+  assert.equal(o.counter('devices.logon_not_a_logon'), 1);
+  assert.equal(o.counter('devices.logon_bound'), 0);
+  assert.equal(userOf(o.tlsFlow()), undefined);
+  // The accepted twin: the same PC's completed logon with the same server binds ...
+  o.ntlm('bob', 0);
+  assert.equal(o.counter('devices.logon_bound'), 1);
+  assert.deepEqual(userOf(o.tlsFlow()), { name: 'bob', domain: 'CORP' });
+  // ... and an abandoned exchange after it neither replaces, refreshes nor shares that user.
+  o.ntlmAbandoned();
+  o.sensor.flush();
+  assert.equal(abandoned().length, 2);
+  assert.deepEqual([o.counter('devices.logon_bound'), o.counter('devices.logon_refreshed'), o.counter('devices.logon_shared'), o.counter('devices.logon_not_a_logon')], [1, 0, 0, 2]);
+  assert.deepEqual(userOf(o.tlsFlow()), { name: 'bob', domain: 'CORP' });
 });
 
 /** KerberosTime (RFC 4120 §5.2.3) of a time in ms. */

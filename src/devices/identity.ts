@@ -590,6 +590,9 @@ export class DeviceIdentity {
    */
   readonly onLogon: LogonObserver = (l: LogonSeen) => {
     const c = this.logonCounters;
+    // An NTLM exchange that ended without an AUTHENTICATE presented no credentials: it binds,
+    // refreshes and pins nothing, whatever else it carries.
+    if (l.kind === 'NEGOTIATE') { c.notALogon++; return; }
     const atMs = Math.floor(l.tsUs / 1000);
     // The server answered (success or failure): its address → MAC is checked and, the first
     // time, learned. A mismatching answer neither binds nor moves the pin.

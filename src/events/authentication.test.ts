@@ -115,3 +115,27 @@ test('with pseudonymisation on, a forwarded Authentication event names the accou
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('an NTLM exchange without an AUTHENTICATE: Logon, status Other saying what ended it, the CHALLENGE\'s server names, no user', (t) => {
+  const server = { target: 'CORP', nbComputer: 'FS1', nbDomain: 'CORP', dnsComputer: 'fs1.corp.example', dnsDomain: 'corp.example', dnsTree: 'corp.example' };
+  const abandoned: LogonSeen = {
+    protocol: 'ntlm', kind: 'NEGOTIATE', tsUs: base.tsUs, client: { ip: '10.0.0.5', port: 50000, mac: '02:00:00:00:00:0c' },
+    server: { ip: '10.0.0.2', port: 445, mac: '02:00:00:00:00:0d' }, user: '', domain: '', workstation: '', service: 'fs1.corp.example',
+    success: undefined, noAuthenticate: 'flow_end', ntlmServer: server,
+  };
+  const ev = buildAuthenticationEvent(abandoned);
+  assert.deepEqual([ev.activity_id, ev.type_uid, ev.auth_protocol_id, ev.status_id, ev.status, ev.status_code], [1, 300201, 1, 99, 'No AUTHENTICATE', undefined]);
+  assert.equal(ev.status_detail, 'NTLM NEGOTIATE and CHALLENGE without an AUTHENTICATE: the connection ended');
+  assert.deepEqual(ev.user, { name: '' });
+  assert.deepEqual(ev.service, { name: 'fs1.corp.example' });
+  assert.deepEqual(ev.unmapped, {
+    logon_kind: 'NEGOTIATE', ntlm_server_nb_computer_name: 'FS1', ntlm_server_nb_domain_name: 'CORP',
+    ntlm_server_dns_computer_name: 'fs1.corp.example', ntlm_server_dns_domain_name: 'corp.example', ntlm_server_dns_tree_name: 'corp.example',
+  });
+  const renegotiated = buildAuthenticationEvent({ ...abandoned, noAuthenticate: 'new_negotiate', service: '', ntlmServer: undefined } as LogonSeen);
+  assert.equal(renegotiated.status_detail, 'NTLM NEGOTIATE without an AUTHENTICATE: a new NEGOTIATE followed');
+  assert.equal(renegotiated.service, undefined);
+  assert.deepEqual(renegotiated.unmapped, { logon_kind: 'NEGOTIATE' });
+  const s = schema(t);
+  if (s) for (const e of [ev, renegotiated]) assert.deepEqual(s.validate(e), []);
+});

@@ -7,7 +7,15 @@
  *   a Kerberos AP-REQ → 1 Logon; RADIUS start → 1 Logon, stop → 2 Logoff, others → 99 Other.
  * - auth_protocol_id: 1 NTLM, 2 Kerberos, 10 RADIUS (dictionary auth_protocol_id).
  * - status_id: 1 Success, 2 Failure (status_code / status_detail: the KRB-ERROR name and code or
- *   the NT status), 0 Unknown when no answer was seen.
+ *   the NT status), 0 Unknown when no answer was seen. An NTLM exchange that ended without an
+ *   AUTHENTICATE (kind 'NEGOTIATE': the client negotiated, maybe got the server's CHALLENGE, and
+ *   gave up) is 99 Other, status 'No AUTHENTICATE', status_detail saying what ended it: not
+ *   Unknown, whose meaning is "the outcome was not seen", since here it is known that no
+ *   credentials were presented; not Failure, since the server refused nothing. The OCSF
+ *   dictionary's status_id 99 is for a status the source defines in `status`.
+ * - NTLM: the server's names from the CHALLENGE (MS-NLMP §2.2.2.1 AV pairs, as Zeek's ntlm.log
+ *   server_* fields) in unmapped.ntlm_server_* (nb_computer_name, nb_domain_name,
+ *   dns_computer_name, dns_domain_name, dns_tree_name), those present.
  * - user: name and domain as written on the wire; uid is the user principal name where the wire
  *   gives one (a Kerberos principal in its realm, an NTLM or RADIUS name written user@domain);
  *   machine accounts (NAME$) are type System.
@@ -47,7 +55,7 @@ function activityOf(l: LogonSeen): number {
   switch (l.kind) {
     case 'AS': return 3;
     case 'TGS': return 4;
-    case 'AP': case 'NTLM': case 'start': return 1;
+    case 'AP': case 'NTLM': case 'NEGOTIATE': case 'start': return 1;
     case 'stop': return 2;
     default: return 99;
   }
@@ -79,7 +87,8 @@ function endpoint(e: LogonEndpoint, hostname?: string): AuthEndpoint | undefined
 export function buildAuthenticationEvent(l: LogonSeen): AuthenticationEvent {
   const activity = activityOf(l);
   const activityName = ACTIVITY_NAMES[activity] ?? 'Other';
-  const status = l.success === true ? 1 : l.success === false ? 2 : 0;
+  const noAuthenticate = l.kind === 'NEGOTIATE';
+  const status = noAuthenticate ? 99 : l.success === true ? 1 : l.success === false ? 2 : 0;
   const user: OcsfUser = { name: l.user };
   if (l.domain !== '') user.domain = l.domain;
   const upn = logonUpn(l);
@@ -102,8 +111,11 @@ export function buildAuthenticationEvent(l: LogonSeen): AuthenticationEvent {
     auth_protocol_id: PROTOCOL_IDS[l.protocol],
     auth_protocol: PROTOCOL_NAMES[l.protocol],
     status_id: status,
-    status: status === 1 ? 'Success' : status === 2 ? 'Failure' : 'Unknown',
+    status: status === 1 ? 'Success' : status === 2 ? 'Failure' : status === 99 ? 'No AUTHENTICATE' : 'Unknown',
   };
+  if (noAuthenticate) {
+    ev.status_detail = `NTLM NEGOTIATE${l.ntlmServer !== undefined ? ' and CHALLENGE' : ''} without an AUTHENTICATE: ${l.noAuthenticate === 'new_negotiate' ? 'a new NEGOTIATE followed' : 'the connection ended'}`;
+  }
   if (l.errorName !== undefined) {
     ev.status_code = l.errorName;
     ev.status_detail = l.protocol === 'kerberos' && !l.errorName.startsWith('HTTP_') ? `${l.errorName} (${l.errorCode ?? ''})`
@@ -120,6 +132,14 @@ export function buildAuthenticationEvent(l: LogonSeen): AuthenticationEvent {
   const unmapped: Record<string, unknown> = { logon_kind: l.kind };
   if (l.etypes !== undefined) unmapped.kerberos_etypes = l.etypes;
   if (l.till !== undefined) unmapped.kerberos_till = l.till;
+  const sv = l.ntlmServer;
+  if (sv !== undefined) {
+    if (sv.nbComputer !== '') unmapped.ntlm_server_nb_computer_name = sv.nbComputer;
+    if (sv.nbDomain !== '') unmapped.ntlm_server_nb_domain_name = sv.nbDomain;
+    if (sv.dnsComputer !== '') unmapped.ntlm_server_dns_computer_name = sv.dnsComputer;
+    if (sv.dnsDomain !== '') unmapped.ntlm_server_dns_domain_name = sv.dnsDomain;
+    if (sv.dnsTree !== '') unmapped.ntlm_server_dns_tree_name = sv.dnsTree;
+  }
   if (l.protocol === 'radius') {
     if (l.workstation !== '') unmapped.radius_calling_station_id = l.workstation;
     if (l.service !== '') unmapped.radius_called_station_id = l.service;

@@ -272,6 +272,15 @@ export class FlowInspector {
     this.collect(ins);
     this.finished[slot] = 1;
     this.inspections[slot] = undefined;
+    this.endState(ins, false);
+  }
+
+  /** Tells the claiming analyzer its state is let go (FlowAnalyzer.end). */
+  private endState(ins: Inspection, ended: boolean): void {
+    const i = ins.claimedBy;
+    if (i < 0) return;
+    const a = this.analyzers[i]!;
+    if (a.end !== undefined) a.end(ins.state, ended);
   }
 
   private collect(ins: Inspection): void {
@@ -293,6 +302,8 @@ export class FlowInspector {
   /** The flow ended: forget its state (called after its final event). */
   release(slot: number): void {
     if (slot < this.owner.length) {
+      const ins = this.inspections[slot];
+      if (ins !== undefined) this.endState(ins, true);
       this.owner[slot] = 0;
       this.inspections[slot] = undefined;
       this.findings[slot] = undefined;

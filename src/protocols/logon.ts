@@ -12,12 +12,20 @@ export type LogonProtocol = 'kerberos' | 'ntlm' | 'radius';
 
 export interface LogonEndpoint { ip: string; port: number; mac?: string }
 
+/**
+ * The server's names from an NTLM CHALLENGE (MS-NLMP §2.2.1.2 TargetName; AV pairs §2.2.2.1:
+ * MsvAvNbComputerName, MsvAvNbDomainName, MsvAvDnsComputerName, MsvAvDnsDomainName,
+ * MsvAvDnsTreeName); '' where absent.
+ */
+export interface NtlmServerNames { nbComputer: string; nbDomain: string; dnsComputer: string; dnsDomain: string; dnsTree: string; target: string }
+
 export interface LogonSeen {
   protocol: LogonProtocol;
   /**
    * What was exchanged: Kerberos 'AS' | 'TGS' | 'AP' (a service ticket presented inside
    * GSS-API; the client name is encrypted there), NTLM 'NTLM', RADIUS 'start' | 'interim' |
-   * 'stop' | 'accounting-on' | 'accounting-off' | 'other'.
+   * 'stop' | 'accounting-on' | 'accounting-off' | 'other', and NTLM 'NEGOTIATE': an exchange
+   * that ended without an AUTHENTICATE (no user, no outcome; never binds).
    */
   kind: string;
   /** Time of the answer (or of the request when none was seen), microseconds. */
@@ -59,6 +67,10 @@ export interface LogonSeen {
    * the NAS's shared secret can check its Request Authenticator (RFC 2866 §3).
    */
   request?: Buffer;
+  /** NTLM: the server's names from the CHALLENGE of the exchange, when one was read. */
+  ntlmServer?: NtlmServerNames;
+  /** NTLM kind 'NEGOTIATE': what closed the exchange without an AUTHENTICATE. */
+  noAuthenticate?: 'new_negotiate' | 'flow_end';
   /** The uid of this attempt's Authentication (3002) event (set by the sensor before handing it on). */
   uid?: string;
 }

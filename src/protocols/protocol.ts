@@ -151,6 +151,14 @@ export interface FlowAnalyzer<S = unknown> {
   isDone(state: S): boolean;
   /** Writes what the state holds into the flow's findings (called at events and at the end). */
   contribute(state: S, ctx: FlowContext): void;
+  /**
+   * The inspector lets go of the flow's state: `ended` true when the flow itself ended (closed,
+   * timed out, capture end or shutdown), false when only its inspection stopped (the analyzer was
+   * done, the packet budget ran out, the analyzer gave up) while the flow goes on. The last
+   * chance to hand on what the state holds but no message completed (an NTLM exchange that never
+   * reached its AUTHENTICATE). Called once per claimed flow at most; no packet is at hand.
+   */
+  end?(state: S, ended: boolean): void;
   /** The counters this analyzer owns (not those it borrows from another protocol). */
   counters(): Record<string, number>;
 }

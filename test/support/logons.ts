@@ -24,10 +24,13 @@ export function logonsOf(path: string): { logons: LogonSeen[]; counters: Record<
   return { logons, counters: inspector.counters() };
 }
 
-/** Frames fed one by one through decode → flow table → inspector; logons collected. */
+/**
+ * Frames fed one by one through decode → flow table → inspector; logons collected. A flow's end
+ * (its timeout, or end()) releases its inspection as the sensor does.
+ */
 export class LogonHarness {
-  readonly table = new FlowTable(DEFAULT_FLOW_SETTINGS, new FlowCounters(), null);
   readonly inspector = new FlowInspector();
+  readonly table = new FlowTable(DEFAULT_FLOW_SETTINGS, new FlowCounters(), (_t, slot, _a, _ts, final) => { if (final) this.inspector.release(slot); });
   readonly logons: LogonSeen[] = [];
   private readonly decoder = new Decoder(new DecodeCounters());
   private readonly pkt = new DecodedPacket();
@@ -39,6 +42,8 @@ export class LogonHarness {
     const slot = this.table.update(this.pkt, frame, frame.length, this.tsUs);
     this.inspector.onPacket(this.table, slot, this.pkt, frame, this.tsUs);
   }
+  /** Ends every flow (the capture's end). */
+  end(): void { this.table.flush(this.tsUs); }
   counters(prefix: string): Record<string, number> {
     return Object.fromEntries(Object.entries(this.inspector.counters()).filter(([k, v]) => k.startsWith(prefix) && v !== 0));
   }

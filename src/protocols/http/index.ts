@@ -7,7 +7,7 @@
  */
 import { HttpFlowState, type HttpAuthHook } from './analyzer.js';
 import { packetEndpoint } from '../logon.js';
-import { AuthConversation, clientBlob, serverAnswer } from '../ntlm/session.js';
+import { AuthConversation, clientBlob, conversationEnd, negotiateSeen, serverAnswer } from '../ntlm/session.js';
 import { NtlmCounters } from '../ntlm/counters.js';
 import { HttpCounters } from './counters.js';
 import { probeRequestStart } from './request.js';
@@ -61,7 +61,10 @@ export class HttpAnalyzer implements FlowAnalyzer<HttpFlowState> {
     }
     const blob = start >= 0 ? Buffer.from(Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString('latin1'), 'base64') : null;
     if (isClient) {
-      if (blob !== null && blob.length > 0) clientBlob(conv, blob, 0, blob.length, 0, pc.tsUs, this.ntlmCounters);
+      if (blob !== null && blob.length > 0 && clientBlob(conv, blob, 0, blob.length, 0, pc.tsUs, this.ntlmCounters)) {
+        const abandoned = negotiateSeen(conv, pc.tsUs, packetEndpoint(pc.p, pc.buf, true), packetEndpoint(pc.p, pc.buf, false), this.ntlmCounters);
+        if (abandoned !== null) this.env.onLogon?.(abandoned);
+      }
       return;
     }
     const failed = statusCode === 401 || statusCode === 403;
@@ -109,6 +112,14 @@ export class HttpAnalyzer implements FlowAnalyzer<HttpFlowState> {
   }
 
   isDone(s: HttpFlowState): boolean { return s.done; }
+
+  /** An NTLM exchange still open when the connection ends never reached its AUTHENTICATE (../ntlm/session.ts). */
+  end(s: HttpFlowState, ended: boolean): void {
+    const conv = s.authConversation as AuthConversation | undefined;
+    if (conv === undefined) return;
+    const abandoned = conversationEnd(conv, ended, this.ntlmCounters);
+    if (abandoned !== null) this.env.onLogon?.(abandoned);
+  }
 
   contribute(s: HttpFlowState, ctx: FlowContext): void {
     const requests = s.requestsSoFar();

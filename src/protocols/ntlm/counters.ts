@@ -12,6 +12,10 @@ export class NtlmCounters {
   httpHeaders = 0; httpBadBase64 = 0;
   ldapBinds = 0; ldapMalformed = 0; dcePdus = 0; dceMalformed = 0;
   logons = 0; unanswered = 0;
+  /** NTLM exchanges closed without an AUTHENTICATE (handed on as kind 'NEGOTIATE'). */
+  noAuthenticate = 0;
+  /** Flows whose inspection stopped with an exchange open: whether an AUTHENTICATE followed is not known (no event). */
+  negotiateUnfollowed = 0;
 
   count(st: ParseStatus, m: NtlmMessage): void {
     if (st === ParseStatus.NOT_MINE) return;
@@ -55,6 +59,7 @@ export class NtlmCounters {
       'ntlm.ldap.binds': this.ldapBinds, 'ntlm.ldap.malformed': this.ldapMalformed,
       'ntlm.dcerpc.pdus': this.dcePdus, 'ntlm.dcerpc.malformed': this.dceMalformed,
       'ntlm.logons': this.logons, 'ntlm.unanswered': this.unanswered,
+      'ntlm.no_authenticate': this.noAuthenticate, 'ntlm.negotiate_unfollowed': this.negotiateUnfollowed,
     };
   }
 }

@@ -20,7 +20,7 @@ import { NtlmCounters } from './counters.js';
 import { Smb2SessionSetup, STATUS_MORE_PROCESSING_REQUIRED, STATUS_SUCCESS, ntStatusName, parseSmb2SessionSetup } from './smb2.js';
 import { LdapBind, LDAP_SASL_BIND_IN_PROGRESS, LDAP_SUCCESS, ldapResultName, parseLdapBind } from './ldap.js';
 import { DcePdu, DcePtype, parseDcePdu } from './dcerpc.js';
-import { AuthConversation, clientBlob, serverAnswer } from './session.js';
+import { AuthConversation, clientBlob, conversationEnd, negotiateSeen, serverAnswer } from './session.js';
 
 export const SMB_PORT = 445;
 export const NETBIOS_SESSION_PORT = 139;
@@ -109,6 +109,14 @@ export class NtlmAnalyzer implements FlowAnalyzer<NtlmFlowState> {
     if (logon !== null) this.env.onLogon?.(logon);
   }
 
+  /** A client's blob; a NEGOTIATE opens an exchange (and may close one that never reached its AUTHENTICATE). */
+  private client(buf: Buffer, start: number, end: number, key: number): void {
+    const pc = this.pc!, c = this.ntlmCounters, auth = this.state!.auth;
+    if (!clientBlob(auth, buf, start, end, key, pc.tsUs, c)) return;
+    const abandoned = negotiateSeen(auth, pc.tsUs, packetEndpoint(pc.p, pc.buf, true), packetEndpoint(pc.p, pc.buf, false), c);
+    if (abandoned !== null) this.env.onLogon?.(abandoned);
+  }
+
   /** One SMB message, its 4-octet session header first. */
   private readonly onSmb = (buf: Buffer, start: number, end: number): void => {
     const m = this.setup, c = this.ntlmCounters;
@@ -121,7 +129,7 @@ export class NtlmAnalyzer implements FlowAnalyzer<NtlmFlowState> {
       this.answer(blob ? buf : null, m.blobStart, m.blobEnd, m.messageId, m.status !== STATUS_MORE_PROCESSING_REQUIRED, m.status === STATUS_SUCCESS, m.status, ntStatusName(m.status));
       return;
     }
-    if (!m.response && blob) clientBlob(this.state!.auth, buf, m.blobStart, m.blobEnd, m.messageId, this.pc!.tsUs, c);
+    if (!m.response && blob) this.client(buf, m.blobStart, m.blobEnd, m.messageId);
   };
 
   /** One LDAPMessage. */
@@ -139,7 +147,7 @@ export class NtlmAnalyzer implements FlowAnalyzer<NtlmFlowState> {
     }
     // A SASL bind is several BindRequests with new messageIDs (RFC 4511 §4.2.1), one at a time:
     // the final BindResponse answers the conversation, not one messageID (key 0).
-    if (!m.response && blob) clientBlob(this.state!.auth, buf, m.blobStart, m.blobEnd, 0, this.pc!.tsUs, c);
+    if (!m.response && blob) this.client(buf, m.blobStart, m.blobEnd, 0);
   };
 
   /**
@@ -156,7 +164,7 @@ export class NtlmAnalyzer implements FlowAnalyzer<NtlmFlowState> {
     const blob = m.authEnd > m.authStart;
     if (this.fromClient) {
       if (!blob) return;
-      clientBlob(this.state!.auth, buf, m.authStart, m.authEnd, 0, this.pc!.tsUs, c);
+      this.client(buf, m.authStart, m.authEnd, 0);
       // auth3 is never answered (C706 §12.6.4.1, MS-RPCE §3.3.1.5.2), and whether a later fault
       // is about the credentials is not said: the logon is handed on now, its outcome unknown.
       if (this.state!.auth.pending !== null) {
@@ -172,6 +180,11 @@ export class NtlmAnalyzer implements FlowAnalyzer<NtlmFlowState> {
   /** Done once a logon was handed on and nothing waits. */
   isDone(s: NtlmFlowState): boolean { return s.auth.logons > 0 && s.auth.pending === null; }
   contribute(): void {}
+  /** An exchange still open when the connection ends never reached its AUTHENTICATE. */
+  end(s: NtlmFlowState, ended: boolean): void {
+    const abandoned = conversationEnd(s.auth, ended, this.ntlmCounters);
+    if (abandoned !== null) this.env.onLogon?.(abandoned);
+  }
   counters(): Record<string, number> { return this.ntlmCounters.snapshot(); }
 }
 

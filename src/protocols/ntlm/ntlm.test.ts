@@ -95,6 +95,7 @@ test('an SMB2 NTLM logon becomes one logon with the server names; a failed one c
   assert.deepEqual({ ...ok!, tsUs: 0 }, {
     protocol: 'ntlm', kind: 'NTLM', tsUs: 0, client: { ip: '10.0.0.5', port: 50001, mac: CMAC }, server: { ip: '10.0.0.2', port: 445, mac: SMAC },
     user: 'alice', domain: 'CORP', workstation: 'PC-17', service: 'fs1.corp.example', success: true,
+    ntlmServer: { target: 'CORP', nbComputer: 'FS1', nbDomain: 'CORP', dnsComputer: 'fs1.corp.example', dnsDomain: '', dnsTree: '' },
   });
   assert.deepEqual([bad!.user, bad!.success, bad!.errorCode! >>> 0, bad!.errorName], ['mallory', false, 0xc000006d, 'STATUS_LOGON_FAILURE']);
   assert.deepEqual(h.counters('ntlm.'), {
@@ -118,7 +119,8 @@ test('Zeek test traces: NTLM in LDAP Sicily and SASL binds, Kerberos AP-REQ in a
   // DCE-RPC: the AUTHENTICATE (auth3 or alter_context) is handed on at once, its outcome unknown.
   assert.deepEqual(names('dce-rpc/mapi.pcap').map((r) => [...r.slice(2, 5), r[6]]), [['ALeonard', 'CNAMIS', 'ALEONARD-XP', undefined], ['ALeonard', 'CNAMIS', 'ALEONARD-XP', undefined]]);
   assert.deepEqual(names('dce-rpc/dce_rpc_ntlm.pcapng'), [['ntlm', 'NTLM', 'Administrator', 'BLACKCLOVER', 'CBTH-WS-1', 'CBTH-WS-2.blackclover.local', undefined, '10.10.10.120:54784']]);
-  // NEGOTIATE and a CHALLENGE whose TargetInfo runs past the message: no logon, counted.
+  // NEGOTIATE and a CHALLENGE whose TargetInfo runs past the message: no logon while the
+  // connection lasts (logonsOf does not end flows), the CHALLENGE counted.
   const empty = logonsOf(`${ZEEK}/traces/dce-rpc/ntlm-empty-av-sequence.pcap`);
   assert.deepEqual([empty.logons.length, empty.counters['ntlm.bad_field']], [0, 1]);
 });
@@ -179,4 +181,62 @@ test('Negotiate in HTTP carrying a Kerberos AP-REQ: the service only (the client
   h.send(c('GET /b HTTP/1.1\r\nHost: intranet\r\nAuthorization: Basic YWxpY2U6cHc=\r\n\r\n'));
   h.send(s('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'));
   assert.deepEqual(h.logons.map((l) => [l.protocol, l.kind, l.user, l.domain, l.service, l.success]), [['kerberos', 'AP', '', 'CORP.EXAMPLE', 'HTTP/intranet.corp.example', true]]);
+});
+
+test('an exchange that ends without an AUTHENTICATE is handed on as kind NEGOTIATE: at the connection\'s end, or when a new NEGOTIATE starts another', () => {
+  const h = new LogonHarness();
+  let cseq = 1, sseq = 1;
+  const frame = (fromClient: boolean, sport: number, dport: number, payload: Buffer): Buffer => {
+    const f = fromClient
+      ? P.ethernet(SMAC, CMAC, P.ETH_IPV4, P.ipv4({ src: '10.0.0.5', dst: '10.0.0.2', proto: P.PROTO_TCP }, P.tcp({ sport, dport, flags: 0x18, seq: cseq }, payload)))
+      : P.ethernet(CMAC, SMAC, P.ETH_IPV4, P.ipv4({ src: '10.0.0.2', dst: '10.0.0.5', proto: P.PROTO_TCP }, P.tcp({ sport, dport, flags: 0x18, seq: sseq }, payload)));
+    if (fromClient) cseq += payload.length; else sseq += payload.length;
+    return f;
+  };
+  const challenge = K.ntlmChallenge({ target: 'CORP', nbComputer: 'APP1', nbDomain: 'CORP', dnsComputer: 'app1.corp.example', dnsDomain: 'corp.example' });
+  // DCE-RPC: bind (NEGOTIATE), bind_ack (CHALLENGE), then a second bind with a new NEGOTIATE.
+  h.send(frame(true, 50020, 49701, K.dcePdu(11, 1, K.ntlmNegotiate())));
+  h.send(frame(false, 49701, 50020, K.dcePdu(12, 1, challenge)));
+  assert.equal(h.logons.length, 0, 'nothing while the exchange may still go on');
+  h.send(frame(true, 50020, 49701, K.dcePdu(11, 2, K.ntlmNegotiate())));
+  assert.deepEqual(h.logons.map((l) => [l.protocol, l.kind, l.user, l.domain, l.workstation, l.service, l.success, l.noAuthenticate, l.client.port, l.server.port]),
+    [['ntlm', 'NEGOTIATE', '', '', '', 'app1.corp.example', undefined, 'new_negotiate', 50020, 49701]]);
+  assert.deepEqual(h.logons[0]!.ntlmServer, { target: 'CORP', nbComputer: 'APP1', nbDomain: 'CORP', dnsComputer: 'app1.corp.example', dnsDomain: 'corp.example', dnsTree: '' });
+  // The second exchange gets no CHALLENGE; the connection then ends.
+  h.end();
+  assert.deepEqual(h.logons.slice(1).map((l) => [l.kind, l.service, l.noAuthenticate, l.ntlmServer, l.client.mac, l.server.mac]),
+    [['NEGOTIATE', '', 'flow_end', undefined, CMAC, SMAC]]);
+  assert.equal(h.counters('ntlm.')['ntlm.no_authenticate'], 2);
+});
+
+test('a completed exchange is not abandoned at the end; an open one whose inspection stopped before the end is counted, not handed on', () => {
+  const h = new LogonHarness();
+  smbConversation(h, 50003, 0, 'alice');
+  h.end();
+  assert.deepEqual(h.logons.map((l) => l.kind), ['NTLM']);
+  // An SMB connection that negotiates, then carries more than the inspected packet budget
+  // (DEFAULT_INSPECTOR_SETTINGS.maxInspectedPackets) without an AUTHENTICATE: its inspection
+  // stops with the exchange open; whether the client went on is not known.
+  const g = new LogonHarness();
+  let cseq = 1, sseq = 1;
+  const c = (payload: Buffer): void => { g.send(P.ethernet(SMAC, CMAC, P.ETH_IPV4, P.ipv4({ src: '10.0.0.5', dst: '10.0.0.2', proto: P.PROTO_TCP }, P.tcp({ sport: 50004, dport: 445, flags: 0x18, seq: cseq }, payload)))); cseq += payload.length; };
+  const s = (payload: Buffer): void => { g.send(P.ethernet(CMAC, SMAC, P.ETH_IPV4, P.ipv4({ src: '10.0.0.2', dst: '10.0.0.5', proto: P.PROTO_TCP }, P.tcp({ sport: 445, dport: 50004, flags: 0x18, seq: sseq }, payload)))); sseq += payload.length; };
+  c(K.smb2SessionSetup({ response: false, messageId: 1, blob: K.spnegoInit(K.ntlmNegotiate()) }));
+  s(K.smb2SessionSetup({ response: true, messageId: 1, status: 0xc0000016, blob: K.spnegoResp(1, K.ntlmChallenge({ target: 'CORP', nbComputer: 'FS1', nbDomain: 'CORP' })) }));
+  for (let i = 0; i < 40; i++) s(K.smb2SessionSetup({ response: true, messageId: 100 + i, status: 0xc0000016 }));
+  g.end();
+  assert.deepEqual(g.logons, []);
+  assert.equal(g.counters('ntlm.')['ntlm.negotiate_unfollowed'], 1);
+  assert.equal(g.counters('ntlm.')['ntlm.no_authenticate'], undefined);
+});
+
+test('HTTP: NTLM NEGOTIATE answered with a CHALLENGE, then the connection ends: one exchange without an AUTHENTICATE', () => {
+  const h = new LogonHarness();
+  const { c, s } = httpConversation();
+  h.send(c(`GET / HTTP/1.1\r\nHost: intranet.corp.example\r\nAuthorization: NTLM ${b64(K.ntlmNegotiate())}\r\n\r\n`));
+  h.send(s(`HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: NTLM ${b64(K.ntlmChallenge({ target: 'CORP', nbComputer: 'WEB1', nbDomain: 'CORP', dnsComputer: 'web1.corp.example' }))}\r\nContent-Length: 0\r\n\r\n`));
+  assert.equal(h.logons.length, 0);
+  h.end();
+  assert.deepEqual(h.logons.map((l) => [l.protocol, l.kind, l.user, l.service, l.success, l.noAuthenticate, l.client.ip, l.server.port]),
+    [['ntlm', 'NEGOTIATE', '', 'web1.corp.example', undefined, 'flow_end', '10.0.0.10', 8080]]);
 });
