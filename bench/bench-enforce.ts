@@ -33,7 +33,7 @@ import { handshake, records, chromeLikeClientHelloBody } from '../test/fixtures/
 
 const QUEUE = 3127;
 const CFG: InlineConfig = {
-  enabled: true, queueNumber: QUEUE, tcpPorts: [80, 443, 5201], udpPorts: [443], dnsPorts: [53], dnsNxdomain: false,
+  enabled: true, backend: 'auto', queueNumber: QUEUE, tcpPorts: [80, 443, 5201], udpPorts: [443], dnsPorts: [53], dnsNxdomain: false,
   failClosed: false, maxPacketsPerFlow: 8, batchPackets: 64, maxQueueLength: 4096, resetServer: true,
 };
 

@@ -13,7 +13,7 @@ import type { InlineConfig } from '../src/control/config.js';
 const queue = Number(process.argv[2] ?? 3127);
 const nft = process.argv[3];
 const cfg: InlineConfig = {
-  enabled: true, queueNumber: queue, tcpPorts: [80, 443, 5201], udpPorts: [443], dnsPorts: [53], dnsNxdomain: false,
+  enabled: true, backend: 'auto', queueNumber: queue, tcpPorts: [80, 443, 5201], udpPorts: [443], dnsPorts: [53], dnsNxdomain: false,
   failClosed: false, maxPacketsPerFlow: 8, batchPackets: 64, maxQueueLength: 4096, resetServer: true,
 };
 const svc = new InlineService({

@@ -19,12 +19,13 @@
  * blocked attempts per app and device (the lab has no user identity: per user is shown in
  * test/control-events.test.ts).
  *
- * Needs root, nft, openssl, curl, python3, dnsmasq and the built addon. The table's queue rules
- * need nf_tables' queue expression (CONFIG_NFT_QUEUE, a module on Debian's kernels). On a kernel
- * without it, where iptables-legacy is installed, the lab installs equal iptables-legacy rules
- * itself (test/support/inline-lab.ts legacyRules) and the daemon's nft step is a no-op: the
- * verdict path (addon, engine, policy, resets, NXDOMAIN, bypass) is then shown, and the two tests
- * about the nftables table itself are skipped, saying so.
+ * Needs root, nft, openssl, curl, python3, dnsmasq and the built addon. The daemon installs its
+ * own rules with control.inline.backend `auto`: the nftables table where the kernel has nf_tables'
+ * queue expression (CONFIG_NFT_QUEUE, a module on Debian's kernels), otherwise the product's
+ * iptables fallback (src/control/inline/iptables.ts; needs iptables-save/-restore and the
+ * ip6tables twins). Every test runs on the product's rules either way; the checks on the rules
+ * themselves (left by a crash, replaced at start, gone after a clean stop) look at the backend the
+ * daemon said it used.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -35,17 +36,18 @@ import { stringify } from 'yaml';
 import { createToken } from '../src/api/auth.js';
 import { loadOcsfSchema } from './support/ocsf-schema.js';
 import { addonCandidates } from '../src/control/inline/native.js';
-import { createLab, legacyRules, nftQueueSupported, SERVER, type Lab } from './support/inline-lab.js';
+import { createLab, nftQueueSupported, SERVER, type Lab } from './support/inline-lab.js';
 import type { InlineConfig } from '../src/control/config.js';
 
 const QUEUE = 3127;
 const CFG: InlineConfig = {
-  enabled: true, queueNumber: QUEUE, tcpPorts: [80, 443], udpPorts: [443], dnsPorts: [53], dnsNxdomain: true,
+  enabled: true, backend: 'auto', queueNumber: QUEUE, tcpPorts: [80, 443], udpPorts: [443], dnsPorts: [53], dnsNxdomain: true,
   failClosed: false, maxPacketsPerFlow: 8, batchPackets: 64, maxQueueLength: 4096, resetServer: true,
 };
 
 const have = (cmd: string, args: string[]) => spawnSync(cmd, args).status === 0;
-let mode = 'nft' as 'nft' | 'legacy';
+/** The backend the daemon is expected to choose here (and says it chose, checked at each start). */
+let mode = 'nftables' as 'nftables' | 'iptables';
 function why(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root (network namespaces)';
   for (const [c, a] of [['nft', ['--version']], ['openssl', ['version']], ['curl', ['--version']], ['python3', ['--version']], ['dnsmasq', ['--version']]] as const) {
@@ -54,12 +56,11 @@ function why(): string | undefined {
   if (!addonCandidates().some((p) => existsSync(p))) return 'outpost_nfq addon not built (libnetfilter-queue-dev, npm run build)';
   const q = nftQueueSupported();
   if (q.ok) return undefined;
-  if (have('iptables-legacy', ['--version'])) { mode = 'legacy'; return undefined; }
-  return `this kernel has no nf_tables queue expression (CONFIG_NFT_QUEUE: ${q.reason}) and iptables-legacy is not installed`;
+  if (['iptables-save', 'iptables-restore', 'ip6tables-save', 'ip6tables-restore'].every((c) => have(c, ['--version']))) { mode = 'iptables'; return undefined; }
+  return `this kernel has no nf_tables queue expression (CONFIG_NFT_QUEUE: ${q.reason}) and iptables is not installed for the fallback`;
 }
 const skip = why();
-const tableSkip = skip ?? (mode === 'legacy' ? 'kernel without the nf_tables queue expression: the lab runs iptables-legacy rules, not the nftables table' : undefined);
-if (mode === 'legacy' && !skip) console.log('# inline lab: kernel without the nf_tables queue expression; iptables-legacy rules stand in for the table');
+if (mode === 'iptables' && !skip) console.log('# inline lab: kernel without the nf_tables queue expression; the daemon uses its iptables fallback');
 
 let lab: Lab;
 let daemon: ChildProcess | null = null;
@@ -74,19 +75,28 @@ async function waitFor(cond: () => boolean, ms: number, what: () => string): Pro
 }
 
 const tableThere = () => spawnSync('ip', ['netns', 'exec', lab.gw, 'nft', 'list', 'table', 'inet', 'outpost']).status === 0;
+/** The gateway's iptables rules (IPv4 then IPv6), as iptables-save shows them. */
+const iptablesSaved = () => lab.sh(lab.gw, ['iptables-save']) + lab.sh(lab.gw, ['ip6tables-save']);
+/** Outpost's rules in the gateway, whichever the backend: the table or the chains (with their jumps). */
+function ownRules(): string {
+  if (mode === 'nftables') return tableThere() ? lab.sh(lab.gw, ['nft', 'list', 'table', 'inet', 'outpost']) : '';
+  return iptablesSaved().split('\n').filter((l) => /OUTPOST-/.test(l)).join('\n');
+}
 
 /** The daemon's stdout (events, one JSON line each) of the run with its own policy. */
 let stdout = '';
 
 /** Starts the daemon in the gateway: with the file-driven policy, or (ownPolicy) with its own control policy. */
 async function startDaemon(ownPolicy = false): Promise<ChildProcess> {
-  const env = { ...process.env, ...(mode === 'legacy' ? { OUTPOST_LAB_NFT: '/bin/true' } : {}) };
+  const env = { ...process.env };
   const args = ownPolicy ? [ownConfigPath] : [configPath, blocklist];
   const d = spawn('ip', ['netns', 'exec', lab.gw, process.execPath, '--import', 'tsx', 'test/support/inline-daemon.ts', ...args], { stdio: ['ignore', ownPolicy ? 'pipe' : 'ignore', 'pipe'], env });
   let log = '';
   d.stderr!.on('data', (b: Buffer) => { log += b.toString(); });
   if (ownPolicy) { stdout = ''; d.stdout!.on('data', (b: Buffer) => { stdout += b.toString(); }); }
   await waitFor(() => /inline mode on/.test(log), 30_000, () => `the daemon to start inline mode; log:\n${log}`);
+  // The backend it logged (once, at start) is the one this kernel allows.
+  assert.match(log, new RegExp(`"backend":"${mode}"[^\\n]*inline mode on`), log);
   return d;
 }
 
@@ -133,10 +143,6 @@ let officeMac = '';
 before(async () => {
   if (skip) return;
   lab = createLab('ol');
-  if (mode === 'legacy') {
-    const r = spawnSync('ip', ['netns', 'exec', lab.gw, 'iptables-legacy-restore', '--noflush'], { input: legacyRules(CFG), encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
-  }
   dnsmasq = spawn('ip', ['netns', 'exec', lab.gw, 'dnsmasq', '--keep-in-foreground', '--no-resolv', '--no-hosts', '--bind-interfaces', '--listen-address=10.77.1.1', '--port=53',
     `--address=/blocked.example/${SERVER}`, `--address=/ok.example/${SERVER}`, `--address=/later.example/${SERVER}`,
     `--address=/dropbox.com/${SERVER}`, `--address=/box.com/${SERVER}`, '--pid-file='], { stdio: 'ignore' });
@@ -210,18 +216,22 @@ test('a policy change blocks new flows within 1 s; an established flow continues
 });
 
 test('kill -9 leaves traffic flowing (bypass); the next start replaces the table', { skip }, async () => {
+  const installed = ownRules();
   await stopDaemon('SIGKILL');
-  if (mode === 'nft') assert.ok(tableThere(), 'the table stays after a crash');
+  assert.equal(ownRules(), installed, `the ${mode} rules stay as they were after a crash`);
   assert.equal(lab.curl('https://blocked.example/', 'blocked.example', 443).code, 0, 'with nobody on the queue, bypass lets new flows through');
   assert.equal(ask('ok.example').code, 0, 'DNS flows too');
   daemon = await startDaemon();
-  if (mode === 'nft') assert.equal(lab.sh(lab.gw, ['nft', 'list', 'ruleset']).match(/table inet outpost/g)?.length, 1);
+  if (mode === 'nftables') assert.equal(lab.sh(lab.gw, ['nft', 'list', 'ruleset']).match(/table inet outpost/g)?.length, 1);
+  // Replaced, not added to: the same rules once (one jump to each chain, each chain once).
+  assert.equal(ownRules(), installed);
   assert.notEqual(lab.curl('https://blocked.example/', 'blocked.example', 443).code, 0, 'blocked again after the restart');
 });
 
-test('after a clean stop nft list ruleset holds nothing of Outpost', { skip: tableSkip }, async () => {
+test('after a clean stop nft list ruleset (and iptables-save) holds nothing of Outpost', { skip }, async () => {
   await stopDaemon('SIGTERM');
-  assert.doesNotMatch(lab.sh(lab.gw, ['nft', 'list', 'ruleset']), /outpost/);
+  assert.doesNotMatch(lab.sh(lab.gw, ['nft', 'list', 'ruleset']), /outpost/i);
+  if (have('iptables-save', ['--version'])) assert.doesNotMatch(iptablesSaved(), /OUTPOST/);
   assert.equal(lab.curl('https://blocked.example/', 'blocked.example', 443).code, 0);
 });
 
