@@ -7,7 +7,8 @@
  * succeeds; a blocked name asked of the gateway's resolver gets NXDOMAIN; a policy change blocks
  * new flows within 1 s while an established flow continues; kill -9 leaves traffic flowing
  * (bypass) and the next start replaces the table; after a clean stop `nft list ruleset` holds
- * nothing of Outpost.
+ * nothing of Outpost (nor iptables-save, for the fallback). The administrator's own FORWARD rules
+ * still apply to flows Outpost allowed.
  *
  * Then the daemon runs again with its own control policy (no verdict policy given, as `outpost
  * run` runs), decided through the admin API: an app made unsanctioned (PUT
@@ -77,6 +78,18 @@ async function waitFor(cond: () => boolean, ms: number, what: () => string): Pro
 const tableThere = () => spawnSync('ip', ['netns', 'exec', lab.gw, 'nft', 'list', 'table', 'inet', 'outpost']).status === 0;
 /** The gateway's iptables rules (IPv4 then IPv6), as iptables-save shows them. */
 const iptablesSaved = () => lab.sh(lab.gw, ['iptables-save']) + lab.sh(lab.gw, ['ip6tables-save']);
+/**
+ * Packets the fallback's OUTPOST-BLOCKED chain answered with a reset (IPv4 and IPv6), from
+ * iptables-save's counters: shows the kernel's reset came from the product's rules (the server's
+ * reset in the client's name would make the client fail too).
+ */
+function rejectedByChain(): number {
+  let n = 0;
+  for (const save of ['iptables-save', 'ip6tables-save']) {
+    for (const m of lab.sh(lab.gw, [save, '-c', '-t', 'filter']).matchAll(/^\[(\d+):\d+\] -A OUTPOST-BLOCKED -p tcp -j REJECT/gm)) n += Number(m[1]);
+  }
+  return n;
+}
 /** Outpost's rules in the gateway, whichever the backend: the table or the chains (with their jumps). */
 function ownRules(): string {
   if (mode === 'nftables') return tableThere() ? lab.sh(lab.gw, ['nft', 'list', 'table', 'inet', 'outpost']) : '';
@@ -173,6 +186,7 @@ after(async () => {
 });
 
 test('a blocked name fails within 1 s with a reset (TLS and HTTP); an allowed one succeeds', { skip }, () => {
+  const rejected = mode === 'iptables' ? rejectedByChain() : 0;
   const b = lab.curl('https://blocked.example/', 'blocked.example', 443);
   assert.notEqual(b.code, 0, 'blocked TLS must fail');
   assert.match(b.stderr, /reset/i, b.stderr);
@@ -181,6 +195,7 @@ test('a blocked name fails within 1 s with a reset (TLS and HTTP); an allowed on
   assert.notEqual(h.code, 0);
   assert.match(h.stderr, /reset/i, h.stderr);
   assert.ok(h.ms < 1000, `blocked HTTP took ${h.ms} ms`);
+  if (mode === 'iptables') assert.ok(rejectedByChain() >= rejected + 2, 'both blocked flows were reset by OUTPOST-BLOCKED');
   assert.equal(lab.curl('https://ok.example/', 'ok.example', 443).code, 0);
   assert.equal(lab.curl('http://ok.example/', 'ok.example', 80).code, 0);
 });
@@ -191,6 +206,22 @@ test('a blocked name asked of the gateway\'s resolver gets NXDOMAIN; others reso
   const o = ask('ok.example');
   assert.equal(o.code, 0, o.out);
   assert.match(o.out, new RegExp(SERVER.replace(/\./g, '\\.')));
+});
+
+test('the administrator\'s own FORWARD rules still apply to the flows Outpost judged and allowed', { skip: skip ?? (have('iptables', ['--version']) ? undefined : 'iptables not installed') }, () => {
+  // Appended after Outpost's rules, refusing only the SYN: that is a packet the queue answers with
+  // a plain NF_ACCEPT (no name yet), which in iptables ends the whole table's chain; it must still
+  // meet the administrator's rule, as it would with no Outpost on the gateway.
+  const rule = ['FORWARD', '-d', SERVER, '-p', 'tcp', '--dport', '80', '--syn', '-j', 'REJECT', '--reject-with', 'tcp-reset'];
+  lab.sh(lab.gw, ['iptables', '-A', ...rule]);
+  try {
+    const h = lab.curl('http://ok.example/', 'ok.example', 80);
+    assert.notEqual(h.code, 0, 'the administrator\'s REJECT must still refuse an allowed name');
+    assert.equal(lab.curl('https://ok.example/', 'ok.example', 443).code, 0);
+  } finally {
+    lab.sh(lab.gw, ['iptables', '-D', ...rule]);
+  }
+  assert.equal(lab.curl('http://ok.example/', 'ok.example', 80).code, 0);
 });
 
 test('a policy change blocks new flows within 1 s; an established flow continues', { skip }, async () => {
@@ -243,6 +274,11 @@ let exceptionId = '';
 test('with its own policy: an app made unsanctioned through the API is blocked within 1 s (TLS, HTTP, DNS); a sanctioned one works and its established flow continues', { skip }, async (t) => {
   if (daemon !== null) await stopDaemon('SIGTERM');
   daemon = await startDaemon(true);
+  // The health the daemon reports names the backend in use.
+  const health = api('GET', '/health');
+  const inline = health.json.components?.find((c: { name: string }) => c.name === 'inline');
+  assert.match(inline?.detail ?? '', new RegExp(`backend ${mode}$`), JSON.stringify(health.json));
+  assert.equal(inline.ready, true);
   assert.equal(api('PUT', '/discovery/apps/box/sanction', { state: 'sanctioned' }).status, 200);
   // Not classified yet (monitored by default): allowed.
   assert.equal(lab.curl('https://www.dropbox.com/', 'www.dropbox.com', 443).code, 0, 'a monitored app is allowed');
