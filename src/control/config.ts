@@ -93,7 +93,7 @@ export const inlineConfigSchema: ConfigSection<InlineConfig>['schema'] = {
     failClosed: {
       type: 'boolean',
       default: false,
-      description: 'Off (default, fail-open): the queue rule has `bypass` and the queue is fail-open, so when Outpost is not running, hangs or falls behind, packets pass unjudged. On (fail-closed): the new flows on the ports above are dropped while Outpost is not reading the queue (crash, hang, restart) or its queue is full. Risk: a crashed daemon cuts the office off from the web on those ports until it is restarted or the table is deleted (`nft delete table inet outpost`); a clean stop removes the table either way.',
+      description: 'Off (default, fail-open): the queue rule has `bypass` and the queue is fail-open, so when Outpost is not running, hangs or falls behind, packets pass unjudged. On (fail-closed): the new flows on the ports above are dropped while Outpost is not reading the queue (crash, hang, restart) or its queue is full. Risk: a crashed daemon cuts the office off from the web on those ports until it is restarted or the table is deleted (`nft delete table inet outpost`; with the iptables backend, the OUTPOST- chains and their jumps, docs/ERRORS.md CONTROL_IPTABLES_FAILED); a clean stop removes the table either way.',
     },
     maxPacketsPerFlow: {
       type: 'integer',
