@@ -13,10 +13,10 @@
  * gateway doing NAT or filtering tracks connections): the figures are what inline mode adds to
  * such a gateway, not the cost of connection tracking itself.
  *
- * The verdict path is the daemon's InlineService (bench/enforce-worker.ts). Where the kernel lacks
- * nf_tables' queue expression (CONFIG_NFT_QUEUE), equal iptables-legacy rules stand in for the
- * table and the output says so. Needs root, iproute2, python3, iperf3, nft or iptables-legacy,
- * and the built addon. Usage: npm run bench:enforce [-- --connects 2000 --rounds 3 --seconds 5]
+ * The verdict path is the daemon's InlineService (bench/enforce-worker.ts) with its own rules
+ * (control.inline.backend auto): the nftables table, or where the kernel lacks nf_tables' queue
+ * expression (CONFIG_NFT_QUEUE) the product's iptables fallback; the output names which. Needs
+ * root, iproute2, python3, iperf3, nft (and iptables for the fallback), and the built addon. Usage: npm run bench:enforce [-- --connects 2000 --rounds 3 --seconds 5]
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createLab, legacyRules, nftQueueSupported, SERVER, type Lab } from '../test/support/inline-lab.js';
+import { createLab, nftQueueSupported, SERVER, type Lab } from '../test/support/inline-lab.js';
 import { addonCandidates } from '../src/control/inline/native.js';
 import { InlineEngine, RECORD_HEADER_BYTES } from '../src/control/inline/engine.js';
 import type { InlineConfig } from '../src/control/config.js';
@@ -33,7 +33,7 @@ import { handshake, records, chromeLikeClientHelloBody } from '../test/fixtures/
 
 const QUEUE = 3127;
 const CFG: InlineConfig = {
-  enabled: true, queueNumber: QUEUE, tcpPorts: [80, 443, 5201], udpPorts: [443], dnsPorts: [53], dnsNxdomain: false,
+  enabled: true, backend: 'auto', queueNumber: QUEUE, tcpPorts: [80, 443, 5201], udpPorts: [443], dnsPorts: [53], dnsNxdomain: false,
   failClosed: false, maxPacketsPerFlow: 8, batchPackets: 64, maxQueueLength: 4096, resetServer: true,
 };
 
@@ -59,29 +59,23 @@ function iperf(lab: Lab, seconds: number): number {
 interface Latency { count: number; p50Us: number; p99Us: number; p999Us: number; maxUs: number }
 interface Worker { proc: ChildProcess; counters(): Promise<Record<string, number>>; latency(): Promise<Latency>; stop(): Promise<void> }
 
-async function startWorker(lab: Lab, legacy: boolean): Promise<Worker> {
-  if (legacy) {
-    const r = spawnSync('ip', ['netns', 'exec', lab.gw, 'iptables-legacy-restore', '--noflush'], { input: legacyRules(CFG), encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(r.stderr);
-  }
-  const proc = spawn('ip', ['netns', 'exec', lab.gw, process.execPath, '--import', 'tsx', 'bench/enforce-worker.ts', String(QUEUE), ...(legacy ? ['/bin/true'] : [])], { stdio: ['pipe', 'pipe', 'inherit'] });
+async function startWorker(lab: Lab): Promise<Worker & { backend: string }> {
+  const proc = spawn('ip', ['netns', 'exec', lab.gw, process.execPath, '--import', 'tsx', 'bench/enforce-worker.ts', String(QUEUE)], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: proc.stdout! });
   const waiting: Array<(l: string) => void> = [];
   lines.on('line', (l) => waiting.shift()?.(l));
   const next = () => new Promise<string>((r) => waiting.push(r));
-  if ((await next()) !== 'ready') throw new Error('worker did not start');
+  const ready = /^ready (\S+)$/.exec(await next());
+  if (ready === null) throw new Error('worker did not start');
   return {
     proc,
+    backend: ready[1]!,
     counters: async () => { const p = next(); proc.stdin!.write('\n'); return JSON.parse(await p) as Record<string, number>; },
     latency: async () => { const p = next(); proc.stdin!.write('latency\n'); return JSON.parse(await p) as Latency; },
     stop: async () => {
       const exited = new Promise((r) => proc.once('exit', r));
       proc.stdin!.end();
       await exited;
-      if (legacy) {
-        spawnSync('ip', ['netns', 'exec', lab.gw, 'iptables-legacy', '-F', 'FORWARD']);
-        spawnSync('ip', ['netns', 'exec', lab.gw, 'iptables-legacy', '-A', 'FORWARD', '-m', 'conntrack', '--ctstate', 'INVALID', '-j', 'DROP']);
-      }
     },
   };
 }
@@ -119,16 +113,15 @@ async function main(): Promise<void> {
   const missing = process.getuid?.() !== 0 ? 'root' : ['ip', 'python3', 'iperf3'].find((c) => !has(c, c === 'ip' ? ['-V'] : ['--version']));
   if (missing !== undefined) { console.error(`bench:enforce skipped: needs ${missing}`); return; }
   if (!addonCandidates().some((p) => existsSync(p))) { console.error('bench:enforce skipped: outpost_nfq addon not built'); return; }
+  if (!has('nft')) { console.error('bench:enforce skipped: needs nft'); return; }
   const q = nftQueueSupported();
-  const legacy = !q.ok;
-  if (legacy && !has('iptables-legacy')) { console.error(`bench:enforce skipped: no nf_tables queue expression (${q.reason}) and no iptables-legacy`); return; }
-  const rulesNote = legacy ? 'iptables-legacy rules equal to the table (this kernel has no nf_tables queue expression)' : 'the nftables table inet outpost';
+  if (!q.ok && !has('iptables-restore')) { console.error(`bench:enforce skipped: no nf_tables queue expression (${q.reason}) and no iptables for the fallback`); return; }
+  let rulesNote = '';
 
   const lab = createLab('be', false);
-  // The stateful baseline, present without and with inline mode.
-  const base = legacy
-    ? spawnSync('ip', ['netns', 'exec', lab.gw, 'iptables-legacy', '-A', 'FORWARD', '-m', 'conntrack', '--ctstate', 'INVALID', '-j', 'DROP'], { encoding: 'utf8' })
-    : spawnSync('ip', ['netns', 'exec', lab.gw, 'nft', '-f', '-'], { input: 'table inet baseline {\n  chain forward {\n    type filter hook forward priority 0; policy accept;\n    ct state invalid drop\n  }\n}\n', encoding: 'utf8' });
+  // The stateful baseline, present without and with inline mode (a table of its own: it needs
+  // no queue expression, so it loads on every kernel).
+  const base = spawnSync('ip', ['netns', 'exec', lab.gw, 'nft', '-f', '-'], { input: 'table inet baseline {\n  chain forward {\n    type filter hook forward priority 0; policy accept;\n    ct state invalid drop\n  }\n}\n', encoding: 'utf8' });
   if (base.status !== 0) throw new Error(`baseline rule: ${base.stderr}`);
   const servers = [
     spawn('ip', ['netns', 'exec', lab.cloud, process.execPath, '-e', `require('net').createServer((s)=>{s.on('error',()=>{});s.destroy();}).listen(443,'${SERVER}')`], { stdio: 'ignore' }),
@@ -145,7 +138,9 @@ async function main(): Promise<void> {
     for (let r = 0; r < rounds; r++) {
       without.push(...connects(lab, n, 443));
       tputWithout.push(iperf(lab, seconds));
-      const w = await startWorker(lab, legacy);
+      const w = await startWorker(lab);
+      rulesNote = w.backend === 'nftables' ? 'the product\'s nftables table inet outpost'
+        : 'the product\'s rules, iptables fallback (this kernel has no nf_tables queue expression)';
       try {
         connects(lab, 50, 443);
         await w.latency();

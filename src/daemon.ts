@@ -313,7 +313,8 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
       },
     },
     ...capture.services ?? [],
-    // Inline mode: queue opened, then Outpost's nftables table installed; removed first at stop.
+    // Inline mode: queue opened, then Outpost's rules installed (its nftables table, or its
+    // iptables chains where the kernel has no nf_tables queue expression); removed first at stop.
     ...control.services ?? [],
     {
       // The capture handles are open: give up root now, if asked to (runAsUser), before anything

@@ -129,6 +129,8 @@ export const ERRORS = {
   CONTROL_INLINE_QUEUE_FAILED: { message: 'cannot read NFQUEUE {queue}: {reason}', httpStatus: 500 },
   CONTROL_INLINE_UNSUPPORTED: { message: 'inline mode cannot run here: {reason}', httpStatus: 500 },
   CONTROL_NFT_FAILED: { message: 'nftables table inet outpost could not be changed: {reason}', httpStatus: 500 },
+  CONTROL_IPTABLES_FAILED: { message: 'iptables chains of Outpost (OUTPOST-FWD, OUTPOST-DNS, OUTPOST-BLOCKED) could not be changed: {reason}', httpStatus: 500 },
+  CONTROL_INLINE_NO_BACKEND: { message: 'inline mode has no way to queue packets on this machine: nftables: {nft}; iptables: {iptables}', httpStatus: 500 },
 } as const satisfies Record<string, ErrorDefinition>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -7,7 +7,8 @@
  * succeeds; a blocked name asked of the gateway's resolver gets NXDOMAIN; a policy change blocks
  * new flows within 1 s while an established flow continues; kill -9 leaves traffic flowing
  * (bypass) and the next start replaces the table; after a clean stop `nft list ruleset` holds
- * nothing of Outpost.
+ * nothing of Outpost (nor iptables-save, for the fallback). The administrator's own FORWARD rules
+ * still apply to flows Outpost allowed.
  *
  * Then the daemon runs again with its own control policy (no verdict policy given, as `outpost
  * run` runs), decided through the admin API: an app made unsanctioned (PUT
@@ -19,12 +20,13 @@
  * blocked attempts per app and device (the lab has no user identity: per user is shown in
  * test/control-events.test.ts).
  *
- * Needs root, nft, openssl, curl, python3, dnsmasq and the built addon. The table's queue rules
- * need nf_tables' queue expression (CONFIG_NFT_QUEUE, a module on Debian's kernels). On a kernel
- * without it, where iptables-legacy is installed, the lab installs equal iptables-legacy rules
- * itself (test/support/inline-lab.ts legacyRules) and the daemon's nft step is a no-op: the
- * verdict path (addon, engine, policy, resets, NXDOMAIN, bypass) is then shown, and the two tests
- * about the nftables table itself are skipped, saying so.
+ * Needs root, nft, openssl, curl, python3, dnsmasq and the built addon. The daemon installs its
+ * own rules with control.inline.backend `auto`: the nftables table where the kernel has nf_tables'
+ * queue expression (CONFIG_NFT_QUEUE, a module on Debian's kernels), otherwise the product's
+ * iptables fallback (src/control/inline/iptables.ts; needs iptables-save/-restore and the
+ * ip6tables twins). Every test runs on the product's rules either way; the checks on the rules
+ * themselves (left by a crash, replaced at start, gone after a clean stop) look at the backend the
+ * daemon said it used.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -35,17 +37,18 @@ import { stringify } from 'yaml';
 import { createToken } from '../src/api/auth.js';
 import { loadOcsfSchema } from './support/ocsf-schema.js';
 import { addonCandidates } from '../src/control/inline/native.js';
-import { createLab, legacyRules, nftQueueSupported, SERVER, type Lab } from './support/inline-lab.js';
+import { createLab, nftQueueSupported, SERVER, type Lab } from './support/inline-lab.js';
 import type { InlineConfig } from '../src/control/config.js';
 
 const QUEUE = 3127;
 const CFG: InlineConfig = {
-  enabled: true, queueNumber: QUEUE, tcpPorts: [80, 443], udpPorts: [443], dnsPorts: [53], dnsNxdomain: true,
+  enabled: true, backend: 'auto', queueNumber: QUEUE, tcpPorts: [80, 443], udpPorts: [443], dnsPorts: [53], dnsNxdomain: true,
   failClosed: false, maxPacketsPerFlow: 8, batchPackets: 64, maxQueueLength: 4096, resetServer: true,
 };
 
 const have = (cmd: string, args: string[]) => spawnSync(cmd, args).status === 0;
-let mode = 'nft' as 'nft' | 'legacy';
+/** The backend the daemon is expected to choose here (and says it chose, checked at each start). */
+let mode = 'nftables' as 'nftables' | 'iptables';
 function why(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root (network namespaces)';
   for (const [c, a] of [['nft', ['--version']], ['openssl', ['version']], ['curl', ['--version']], ['python3', ['--version']], ['dnsmasq', ['--version']]] as const) {
@@ -54,12 +57,11 @@ function why(): string | undefined {
   if (!addonCandidates().some((p) => existsSync(p))) return 'outpost_nfq addon not built (libnetfilter-queue-dev, npm run build)';
   const q = nftQueueSupported();
   if (q.ok) return undefined;
-  if (have('iptables-legacy', ['--version'])) { mode = 'legacy'; return undefined; }
-  return `this kernel has no nf_tables queue expression (CONFIG_NFT_QUEUE: ${q.reason}) and iptables-legacy is not installed`;
+  if (['iptables-save', 'iptables-restore', 'ip6tables-save', 'ip6tables-restore'].every((c) => have(c, ['--version']))) { mode = 'iptables'; return undefined; }
+  return `this kernel has no nf_tables queue expression (CONFIG_NFT_QUEUE: ${q.reason}) and iptables is not installed for the fallback`;
 }
 const skip = why();
-const tableSkip = skip ?? (mode === 'legacy' ? 'kernel without the nf_tables queue expression: the lab runs iptables-legacy rules, not the nftables table' : undefined);
-if (mode === 'legacy' && !skip) console.log('# inline lab: kernel without the nf_tables queue expression; iptables-legacy rules stand in for the table');
+if (mode === 'iptables' && !skip) console.log('# inline lab: kernel without the nf_tables queue expression; the daemon uses its iptables fallback');
 
 let lab: Lab;
 let daemon: ChildProcess | null = null;
@@ -74,19 +76,40 @@ async function waitFor(cond: () => boolean, ms: number, what: () => string): Pro
 }
 
 const tableThere = () => spawnSync('ip', ['netns', 'exec', lab.gw, 'nft', 'list', 'table', 'inet', 'outpost']).status === 0;
+/** The gateway's iptables rules (IPv4 then IPv6), as iptables-save shows them. */
+const iptablesSaved = () => lab.sh(lab.gw, ['iptables-save']) + lab.sh(lab.gw, ['ip6tables-save']);
+/**
+ * Packets the fallback's OUTPOST-BLOCKED chain answered with a reset (IPv4 and IPv6), from
+ * iptables-save's counters: shows the kernel's reset came from the product's rules (the server's
+ * reset in the client's name would make the client fail too).
+ */
+function rejectedByChain(): number {
+  let n = 0;
+  for (const save of ['iptables-save', 'ip6tables-save']) {
+    for (const m of lab.sh(lab.gw, [save, '-c', '-t', 'filter']).matchAll(/^\[(\d+):\d+\] -A OUTPOST-BLOCKED -p tcp -j REJECT/gm)) n += Number(m[1]);
+  }
+  return n;
+}
+/** Outpost's rules in the gateway, whichever the backend: the table or the chains (with their jumps). */
+function ownRules(): string {
+  if (mode === 'nftables') return tableThere() ? lab.sh(lab.gw, ['nft', 'list', 'table', 'inet', 'outpost']) : '';
+  return iptablesSaved().split('\n').filter((l) => /OUTPOST-/.test(l)).join('\n');
+}
 
 /** The daemon's stdout (events, one JSON line each) of the run with its own policy. */
 let stdout = '';
 
 /** Starts the daemon in the gateway: with the file-driven policy, or (ownPolicy) with its own control policy. */
 async function startDaemon(ownPolicy = false): Promise<ChildProcess> {
-  const env = { ...process.env, ...(mode === 'legacy' ? { OUTPOST_LAB_NFT: '/bin/true' } : {}) };
+  const env = { ...process.env };
   const args = ownPolicy ? [ownConfigPath] : [configPath, blocklist];
   const d = spawn('ip', ['netns', 'exec', lab.gw, process.execPath, '--import', 'tsx', 'test/support/inline-daemon.ts', ...args], { stdio: ['ignore', ownPolicy ? 'pipe' : 'ignore', 'pipe'], env });
   let log = '';
   d.stderr!.on('data', (b: Buffer) => { log += b.toString(); });
   if (ownPolicy) { stdout = ''; d.stdout!.on('data', (b: Buffer) => { stdout += b.toString(); }); }
   await waitFor(() => /inline mode on/.test(log), 30_000, () => `the daemon to start inline mode; log:\n${log}`);
+  // The backend it logged (once, at start) is the one this kernel allows.
+  assert.match(log, new RegExp(`"backend":"${mode}"[^\\n]*inline mode on`), log);
   return d;
 }
 
@@ -133,10 +156,6 @@ let officeMac = '';
 before(async () => {
   if (skip) return;
   lab = createLab('ol');
-  if (mode === 'legacy') {
-    const r = spawnSync('ip', ['netns', 'exec', lab.gw, 'iptables-legacy-restore', '--noflush'], { input: legacyRules(CFG), encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
-  }
   dnsmasq = spawn('ip', ['netns', 'exec', lab.gw, 'dnsmasq', '--keep-in-foreground', '--no-resolv', '--no-hosts', '--bind-interfaces', '--listen-address=10.77.1.1', '--port=53',
     `--address=/blocked.example/${SERVER}`, `--address=/ok.example/${SERVER}`, `--address=/later.example/${SERVER}`,
     `--address=/dropbox.com/${SERVER}`, `--address=/box.com/${SERVER}`, '--pid-file='], { stdio: 'ignore' });
@@ -167,6 +186,7 @@ after(async () => {
 });
 
 test('a blocked name fails within 1 s with a reset (TLS and HTTP); an allowed one succeeds', { skip }, () => {
+  const rejected = mode === 'iptables' ? rejectedByChain() : 0;
   const b = lab.curl('https://blocked.example/', 'blocked.example', 443);
   assert.notEqual(b.code, 0, 'blocked TLS must fail');
   assert.match(b.stderr, /reset/i, b.stderr);
@@ -175,6 +195,7 @@ test('a blocked name fails within 1 s with a reset (TLS and HTTP); an allowed on
   assert.notEqual(h.code, 0);
   assert.match(h.stderr, /reset/i, h.stderr);
   assert.ok(h.ms < 1000, `blocked HTTP took ${h.ms} ms`);
+  if (mode === 'iptables') assert.ok(rejectedByChain() >= rejected + 2, 'both blocked flows were reset by OUTPOST-BLOCKED');
   assert.equal(lab.curl('https://ok.example/', 'ok.example', 443).code, 0);
   assert.equal(lab.curl('http://ok.example/', 'ok.example', 80).code, 0);
 });
@@ -185,6 +206,22 @@ test('a blocked name asked of the gateway\'s resolver gets NXDOMAIN; others reso
   const o = ask('ok.example');
   assert.equal(o.code, 0, o.out);
   assert.match(o.out, new RegExp(SERVER.replace(/\./g, '\\.')));
+});
+
+test('the administrator\'s own FORWARD rules still apply to the flows Outpost judged and allowed', { skip: skip ?? (have('iptables', ['--version']) ? undefined : 'iptables not installed') }, () => {
+  // Appended after Outpost's rules, refusing only the SYN: that is a packet the queue answers with
+  // a plain NF_ACCEPT (no name yet), which in iptables ends the whole table's chain; it must still
+  // meet the administrator's rule, as it would with no Outpost on the gateway.
+  const rule = ['FORWARD', '-d', SERVER, '-p', 'tcp', '--dport', '80', '--syn', '-j', 'REJECT', '--reject-with', 'tcp-reset'];
+  lab.sh(lab.gw, ['iptables', '-A', ...rule]);
+  try {
+    const h = lab.curl('http://ok.example/', 'ok.example', 80);
+    assert.notEqual(h.code, 0, 'the administrator\'s REJECT must still refuse an allowed name');
+    assert.equal(lab.curl('https://ok.example/', 'ok.example', 443).code, 0);
+  } finally {
+    lab.sh(lab.gw, ['iptables', '-D', ...rule]);
+  }
+  assert.equal(lab.curl('http://ok.example/', 'ok.example', 80).code, 0);
 });
 
 test('a policy change blocks new flows within 1 s; an established flow continues', { skip }, async () => {
@@ -210,18 +247,22 @@ test('a policy change blocks new flows within 1 s; an established flow continues
 });
 
 test('kill -9 leaves traffic flowing (bypass); the next start replaces the table', { skip }, async () => {
+  const installed = ownRules();
   await stopDaemon('SIGKILL');
-  if (mode === 'nft') assert.ok(tableThere(), 'the table stays after a crash');
+  assert.equal(ownRules(), installed, `the ${mode} rules stay as they were after a crash`);
   assert.equal(lab.curl('https://blocked.example/', 'blocked.example', 443).code, 0, 'with nobody on the queue, bypass lets new flows through');
   assert.equal(ask('ok.example').code, 0, 'DNS flows too');
   daemon = await startDaemon();
-  if (mode === 'nft') assert.equal(lab.sh(lab.gw, ['nft', 'list', 'ruleset']).match(/table inet outpost/g)?.length, 1);
+  if (mode === 'nftables') assert.equal(lab.sh(lab.gw, ['nft', 'list', 'ruleset']).match(/table inet outpost/g)?.length, 1);
+  // Replaced, not added to: the same rules once (one jump to each chain, each chain once).
+  assert.equal(ownRules(), installed);
   assert.notEqual(lab.curl('https://blocked.example/', 'blocked.example', 443).code, 0, 'blocked again after the restart');
 });
 
-test('after a clean stop nft list ruleset holds nothing of Outpost', { skip: tableSkip }, async () => {
+test('after a clean stop nft list ruleset (and iptables-save) holds nothing of Outpost', { skip }, async () => {
   await stopDaemon('SIGTERM');
-  assert.doesNotMatch(lab.sh(lab.gw, ['nft', 'list', 'ruleset']), /outpost/);
+  assert.doesNotMatch(lab.sh(lab.gw, ['nft', 'list', 'ruleset']), /outpost/i);
+  if (have('iptables-save', ['--version'])) assert.doesNotMatch(iptablesSaved(), /OUTPOST/);
   assert.equal(lab.curl('https://blocked.example/', 'blocked.example', 443).code, 0);
 });
 
@@ -233,6 +274,11 @@ let exceptionId = '';
 test('with its own policy: an app made unsanctioned through the API is blocked within 1 s (TLS, HTTP, DNS); a sanctioned one works and its established flow continues', { skip }, async (t) => {
   if (daemon !== null) await stopDaemon('SIGTERM');
   daemon = await startDaemon(true);
+  // The health the daemon reports names the backend in use.
+  const health = api('GET', '/health');
+  const inline = health.json.components?.find((c: { name: string }) => c.name === 'inline');
+  assert.match(inline?.detail ?? '', new RegExp(`backend ${mode}$`), JSON.stringify(health.json));
+  assert.equal(inline.ready, true);
   assert.equal(api('PUT', '/discovery/apps/box/sanction', { state: 'sanctioned' }).status, 200);
   // Not classified yet (monitored by default): allowed.
   assert.equal(lab.curl('https://www.dropbox.com/', 'www.dropbox.com', 443).code, 0, 'a monitored app is allowed');

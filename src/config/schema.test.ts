@@ -67,7 +67,7 @@ test('defaults match the documented values', () => {
     discovery: structuredClone(DEFAULT_DISCOVERY_CONFIG) as OutpostConfig['discovery'],
     control: {
       inline: {
-        enabled: false, queueNumber: 3127, tcpPorts: [80, 443], udpPorts: [443], dnsPorts: [53], dnsNxdomain: false,
+        enabled: false, backend: 'auto', queueNumber: 3127, tcpPorts: [80, 443], udpPorts: [443], dnsPorts: [53], dnsNxdomain: false,
         failClosed: false, maxPacketsPerFlow: 8, batchPackets: 64, maxQueueLength: 4096, resetServer: true,
       },
       span: { resetInjection: false, tcpPorts: [80, 443] },

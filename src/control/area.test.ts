@@ -64,3 +64,14 @@ test('a table nft refuses: CONTROL_NFT_FAILED and the queue is closed again', as
   await svc.stop(); // nothing installed, nothing to remove
   assert.deepEqual(calls, ['open 3127', 'close']);
 });
+
+test('backend iptables whose programs cannot run: CONTROL_IPTABLES_FAILED and the queue is closed again; health names the backend', async () => {
+  const { addon, calls } = fakeAddon();
+  const broken = { save: { 4: '/nonexistent/iptables-save', 6: '/nonexistent/ip6tables-save' }, restore: { 4: '/nonexistent/iptables-restore', 6: '/nonexistent/ip6tables-restore' }, prefix: [] };
+  const svc = new InlineService({ cfg: { ...cfg(true).inline, backend: 'iptables' }, policy: allowAll, logger: quiet, addon, nft: '/nonexistent/nft', iptables: broken });
+  await assert.rejects(svc.start(), (e: Error & { code?: string }) => e.code === 'CONTROL_IPTABLES_FAILED' && /iptables-save not found/.test(e.message));
+  assert.deepEqual(calls, ['open 3127', 'close']);
+  assert.equal(svc.backend, null);
+  const parts = controlArea.create(cfg(true), { logger: quiet, runAsUser: '', policy: allowAll }) as { health?: Record<string, () => { detail?: string }> };
+  assert.equal(parts.health?.['inline']?.().detail, 'queue 3127, fail-open, backend auto (not installed yet)');
+});

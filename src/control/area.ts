@@ -10,6 +10,7 @@ import { controlConfigSection, type ControlConfig } from './config.js';
 import type { VerdictPolicy } from './policy-types.js';
 import type { InlineDecision } from './inline/engine.js';
 import { InlineService, type InlineLogger } from './inline/service.js';
+import type { IptablesPrograms } from './inline/iptables.js';
 import { SpanResetter } from './span/resetter.js';
 
 export interface ControlDeps {
@@ -21,6 +22,8 @@ export interface ControlDeps {
   onDecision?: (d: InlineDecision) => void;
   /** The nft program (default: `nft` on PATH). */
   nft?: string;
+  /** The iptables programs of the fallback backend (default: the machine's). */
+  iptables?: IptablesPrograms;
   /** Sends a frame out of the capture interface of the packet being delivered (SPAN resets). */
   inject?: (frame: Buffer) => boolean;
 }
@@ -45,14 +48,14 @@ export const controlArea: ActiveArea<ControlConfig, ControlDeps, ControlParts> =
     if (deps.policy === undefined) {
       throw new OutpostError('CONTROL_INLINE_UNSUPPORTED', { reason: 'no verdict policy was given to the daemon' });
     }
-    const inline = new InlineService({ cfg: cfg.inline, policy: deps.policy, logger: deps.logger, ...(deps.onDecision !== undefined ? { onDecision: deps.onDecision } : {}), ...(deps.nft !== undefined ? { nft: deps.nft } : {}) });
+    const inline = new InlineService({ cfg: cfg.inline, policy: deps.policy, logger: deps.logger, ...(deps.onDecision !== undefined ? { onDecision: deps.onDecision } : {}), ...(deps.nft !== undefined ? { nft: deps.nft } : {}), ...(deps.iptables !== undefined ? { iptables: deps.iptables } : {}) });
     return {
       inline,
       span,
       services: [inline],
       metrics: { inline: () => inline.counters(), ...(span !== null ? { span: () => span.snapshot() } : {}) },
       health: {
-        inline: () => ({ state: inline.running ? 'running' : 'starting', ready: inline.running, detail: `queue ${cfg.inline.queueNumber}${cfg.inline.failClosed ? ', fail-closed' : ', fail-open'}` }),
+        inline: () => ({ state: inline.running ? 'running' : 'starting', ready: inline.running, detail: `queue ${cfg.inline.queueNumber}${cfg.inline.failClosed ? ', fail-closed' : ', fail-open'}, backend ${inline.backend ?? `${cfg.inline.backend} (not installed yet)`}` }),
       },
     };
   },

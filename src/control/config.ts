@@ -1,12 +1,17 @@
 /**
  * The `control` section of the configuration: enforcement of sanctions. `control.inline` is the
- * inline verdict path (nftables table + NFQUEUE + the native addon, src/control/inline/). Its type
+ * inline verdict path (nftables table or iptables chains + NFQUEUE + the native addon,
+ * src/control/inline/). Its type
  * and JSON-schema fragment are composed into the full schema by src/config/schema.ts.
  */
 import type { ConfigSection } from '../area.js';
 
+/** How inline mode hands packets to the queue (src/control/inline/backend.ts). */
+export type InlineBackend = 'auto' | 'nftables' | 'iptables';
+
 export interface InlineConfig {
   enabled: boolean;
+  backend: InlineBackend;
   queueNumber: number;
   tcpPorts: number[];
   udpPorts: number[];
@@ -35,13 +40,19 @@ export const inlineConfigSchema: ConfigSection<InlineConfig>['schema'] = {
   type: 'object',
   additionalProperties: false,
   default: {} as InlineConfig,
-  description: 'Inline mode: Outpost installs its own nftables table (`inet outpost`) on the gateway it runs on, sends the first packets of new flows on the ports below to an NFQUEUE, and gives each flow a verdict from the name its first packets carry (TLS SNI, QUIC SNI, HTTP Host, DNS query name). Once a flow has a verdict, a connmark lets its later packets skip the queue. Requires root without runAsUser (verdicts need CAP_NET_ADMIN), nftables and the native addon (libnetfilter-queue). Restart required.',
-  required: ['enabled', 'queueNumber', 'tcpPorts', 'udpPorts', 'dnsPorts', 'dnsNxdomain', 'failClosed', 'maxPacketsPerFlow', 'batchPackets', 'maxQueueLength', 'resetServer'],
+  description: 'Inline mode: Outpost installs its own nftables table (`inet outpost`; or its own iptables chains, see backend) on the gateway it runs on, sends the first packets of new flows on the ports below to an NFQUEUE, and gives each flow a verdict from the name its first packets carry (TLS SNI, QUIC SNI, HTTP Host, DNS query name). Once a flow has a verdict, a connmark lets its later packets skip the queue. Requires root without runAsUser (verdicts need CAP_NET_ADMIN), nftables (or iptables for the fallback) and the native addon (libnetfilter-queue). Restart required.',
+  required: ['enabled', 'backend', 'queueNumber', 'tcpPorts', 'udpPorts', 'dnsPorts', 'dnsNxdomain', 'failClosed', 'maxPacketsPerFlow', 'batchPackets', 'maxQueueLength', 'resetServer'],
   properties: {
     enabled: {
       type: 'boolean',
       default: false,
       description: 'Turn inline mode on. Off: no table is installed and nothing is queued.',
+    },
+    backend: {
+      type: 'string',
+      enum: ['auto', 'nftables', 'iptables'],
+      default: 'auto',
+      description: 'How packets reach the queue. `nftables`: Outpost\'s own table `inet outpost` (needs the kernel\'s nf_tables `queue` expression, CONFIG_NFT_QUEUE / module nft_queue). `iptables`: the same logic as chains of Outpost\'s own (OUTPOST-FWD and OUTPOST-DNS in the mangle table, OUTPOST-BLOCKED in the filter table, one jump each from FORWARD / INPUT), written with the machine\'s `iptables-restore` / `ip6tables-restore` (iptables-nft on Debian 12, whose NFQUEUE target runs through nf_tables\' xtables compat). `auto`: the table, or the chains when the kernel refuses the table\'s queue rules. The backend in use is logged at start and shown in the inline health entry. Restart required.',
     },
     queueNumber: {
       type: 'integer',
@@ -82,7 +93,7 @@ export const inlineConfigSchema: ConfigSection<InlineConfig>['schema'] = {
     failClosed: {
       type: 'boolean',
       default: false,
-      description: 'Off (default, fail-open): the queue rule has `bypass` and the queue is fail-open, so when Outpost is not running, hangs or falls behind, packets pass unjudged. On (fail-closed): the new flows on the ports above are dropped while Outpost is not reading the queue (crash, hang, restart) or its queue is full. Risk: a crashed daemon cuts the office off from the web on those ports until it is restarted or the table is deleted (`nft delete table inet outpost`); a clean stop removes the table either way.',
+      description: 'Off (default, fail-open): the queue rule has `bypass` and the queue is fail-open, so when Outpost is not running, hangs or falls behind, packets pass unjudged. On (fail-closed): the new flows on the ports above are dropped while Outpost is not reading the queue (crash, hang, restart) or its queue is full. Risk: a crashed daemon cuts the office off from the web on those ports until it is restarted or the table is deleted (`nft delete table inet outpost`; with the iptables backend, the OUTPOST- chains and their jumps, docs/ERRORS.md CONTROL_IPTABLES_FAILED); a clean stop removes the table either way.',
     },
     maxPacketsPerFlow: {
       type: 'integer',

@@ -11,8 +11,7 @@
  *
  * Each decision is also logged on stderr as one JSON line (`{"inline": verdict, ...}`).
  *
- * OUTPOST_LAB_NFT names another nft program (the lab's stand-in where the kernel has no nf_tables
- * queue expression and the lab installed equal iptables-legacy rules itself).
+ * OUTPOST_LAB_NFT names another nft program (default: `nft` on PATH).
  */
 import { readFileSync, statSync } from 'node:fs';
 import { loadConfig } from '../../src/config/index.js';

@@ -7,8 +7,6 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { InlineConfig } from '../../src/control/config.js';
-import { MARK_ALLOW, MARK_BLOCK, MARK_MASK } from '../../src/control/inline/nft.js';
 
 export const SERVER = '10.77.2.2';
 
@@ -23,6 +21,10 @@ export interface Lab {
   close(): void;
 }
 
+/**
+ * Whether this kernel's nf_tables has the `queue` expression (a probe table in a throwaway
+ * namespace): tells which backend inline mode's `auto` will pick here.
+ */
 export function nftQueueSupported(): { ok: boolean; reason: string } {
   spawnSync('ip', ['netns', 'del', 'ol-probe']);
   spawnSync('ip', ['netns', 'add', 'ol-probe']);
@@ -64,35 +66,4 @@ export function createLab(prefix = 'ol', servers = true): Lab {
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-const hex = (n: number): string => `0x${(n >>> 0).toString(16)}`;
-
-/**
- * The table's rules as iptables-legacy rules in the filter table's FORWARD chain, for kernels
- * without nf_tables' queue expression (CONFIG_NFT_QUEUE): the same connmark / mark / queue /
- * reset logic, so the verdict path (addon and engine) can be measured there. Bench use only: the
- * product installs the nftables table (src/control/inline/nft.ts).
- */
-export function legacyRules(cfg: InlineConfig): string {
-  const m = hex(MARK_MASK), a = hex(MARK_ALLOW), b = hex(MARK_BLOCK);
-  const q = `-j NFQUEUE --queue-num ${cfg.queueNumber}${cfg.failClosed ? '' : ' --queue-bypass'}`;
-  return [
-    '*filter',
-    ':OUTPOST_BLOCKED - [0:0]',
-    `-A FORWARD -m connmark --mark ${a}/${m} -j ACCEPT`,
-    `-A FORWARD -m connmark --mark ${b}/${m} -j OUTPOST_BLOCKED`,
-    `-A FORWARD -m mark --mark ${a}/${m} -j CONNMARK --set-xmark ${a}/${m}`,
-    `-A FORWARD -m mark --mark ${a}/${m} -j ACCEPT`,
-    `-A FORWARD -m mark --mark ${b}/${m} -j CONNMARK --set-xmark ${b}/${m}`,
-    `-A FORWARD -m mark --mark ${b}/${m} -j OUTPOST_BLOCKED`,
-    ...(cfg.tcpPorts.length ? [`-A FORWARD -p tcp -m multiport --dports ${cfg.tcpPorts.join(',')} -m conntrack --ctdir ORIGINAL ${q}`] : []),
-    ...(cfg.udpPorts.length ? [`-A FORWARD -p udp -m multiport --dports ${cfg.udpPorts.join(',')} -m conntrack --ctdir ORIGINAL ${q}`] : []),
-    // DNS queries one by one, never connmarked; to a resolver on the gateway too (INPUT).
-    ...(cfg.dnsNxdomain ? [`-A FORWARD -p udp -m multiport --dports ${cfg.dnsPorts.join(',')} ${q}`, `-A INPUT -p udp -m multiport --dports ${cfg.dnsPorts.join(',')} ${q}`] : []),
-    '-A OUTPOST_BLOCKED -p tcp -j REJECT --reject-with tcp-reset',
-    '-A OUTPOST_BLOCKED -j DROP',
-    'COMMIT',
-    '',
-  ].join('\n');
 }

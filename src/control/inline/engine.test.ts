@@ -15,7 +15,7 @@ import { handshake, records, chromeLikeClientHelloBody } from '../../../test/fix
 import { RFC9001_CLIENT_INITIAL_HEX } from '../../../test/fixtures/quic-rfc-vectors.js';
 
 const CFG: InlineConfig = {
-  enabled: true, queueNumber: 1, tcpPorts: [80, 443], udpPorts: [443], dnsPorts: [53], dnsNxdomain: true,
+  enabled: true, backend: 'auto', queueNumber: 1, tcpPorts: [80, 443], udpPorts: [443], dnsPorts: [53], dnsNxdomain: true,
   failClosed: false, maxPacketsPerFlow: 4, batchPackets: 64, maxQueueLength: 1024, resetServer: true,
 };
 

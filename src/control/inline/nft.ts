@@ -118,11 +118,28 @@ export function runNft(script: string, nft = 'nft'): Promise<void> {
       if (code === 0) resolve();
       else {
         const reason = `nft exited with ${code}: ${stderr.trim()}`;
-        reject(new OutpostError('CONTROL_NFT_FAILED', { reason }, { details: { reason } }));
+        reject(new OutpostError('CONTROL_NFT_FAILED', { reason }, { details: { reason, stderr } }));
       }
     });
     // nft exiting before reading all of stdin is reported by its exit code, not as EPIPE.
     child.stdin.on('error', () => {});
     child.stdin.end(script);
+  });
+}
+
+/**
+ * True when nft refused `script` only because the kernel has no nf_tables `queue` expression
+ * (CONFIG_NFT_QUEUE unset, nft_queue not loadable): every error nft reported is "Could not
+ * process rule: No such file or directory" with its caret on the `queue` statement of a queue
+ * rule. Any other refusal (syntax, another missing expression, permissions) is not this.
+ */
+export function queueExpressionMissing(script: string, stderr: string): boolean {
+  const lines = script.split('\n');
+  const errors = [...stderr.matchAll(/^[^\n:]+:(\d+):(\d+)-(\d+): Error: (.*)$/gm)];
+  if (errors.length === 0 || errors.length !== (stderr.match(/Error:/g) ?? []).length) return false;
+  return errors.every((m) => {
+    const line = lines[Number(m[1]) - 1] ?? '';
+    const at = line.slice(Number(m[2]) - 1, Number(m[3]));
+    return m[4] === 'Could not process rule: No such file or directory' && at === 'queue' && /\bqueue num \d+/.test(line);
   });
 }

@@ -1,15 +1,18 @@
 /**
  * Inline mode as a daemon service: at start the queue is opened first (so that no packet meets a
- * table nobody reads), then the table installed, replacing atomically any table a crashed run
- * left (src/control/inline/nft.ts); at stop the table is removed first (traffic then flows
- * unjudged, as when Outpost is not installed), then the queue closed.
+ * table nobody reads), then the rules installed, replacing atomically any a crashed run left:
+ * Outpost's nftables table (src/control/inline/nft.ts) or, where the kernel has no nf_tables
+ * queue expression, its iptables chains (iptables.ts; backend.ts chooses); at stop the rules are
+ * removed first (traffic then flows unjudged, as when Outpost is not installed), then the queue
+ * closed.
  */
 import type { Service } from '../../lifecycle.js';
 import { OutpostError } from '../../errors.js';
 import type { VerdictPolicy } from '../policy-types.js';
 import type { InlineConfig } from '../config.js';
 import { InlineEngine, type InlineDecision } from './engine.js';
-import { installScript, removeScript, runNft } from './nft.js';
+import { installBackend, manualRemoval, removeBackend, type BackendInUse } from './backend.js';
+import type { IptablesPrograms } from './iptables.js';
 import { loadNfqAddon, type NfqAddon, type NfqHandle, type NfqLatency } from './native.js';
 
 /** Structural subset of the daemon's logger. */
@@ -25,6 +28,8 @@ export interface InlineServiceOptions {
   onDecision?: (d: InlineDecision) => void;
   /** The nft binary (tests may point elsewhere). */
   nft?: string;
+  /** The iptables programs of the fallback backend (tests may point elsewhere). */
+  iptables?: IptablesPrograms;
   /** The addon; loaded on start by default. */
   addon?: NfqAddon;
 }
@@ -35,10 +40,16 @@ export class InlineService implements Service {
   private addon: NfqAddon | null = null;
   private handle: NfqHandle | null = null;
   private tableInstalled = false;
+  /** The rules in use once started: the nftables table or the iptables fallback. */
+  backend: BackendInUse | null = null;
 
   constructor(private readonly options: InlineServiceOptions) {}
 
   get running(): boolean { return this.handle !== null && this.tableInstalled; }
+
+  private get programs() {
+    return { ...(this.options.nft !== undefined ? { nft: this.options.nft } : {}), ...(this.options.iptables !== undefined ? { iptables: this.options.iptables } : {}) };
+  }
 
   async start(): Promise<void> {
     const { cfg, logger } = this.options;
@@ -62,24 +73,30 @@ export class InlineService implements Service {
       const reason = (err as Error).message;
       throw new OutpostError('CONTROL_INLINE_QUEUE_FAILED', { queue: cfg.queueNumber, reason }, { details: { queue: cfg.queueNumber, reason }, cause: err });
     }
+    let installed;
     try {
-      await runNft(installScript(cfg), this.options.nft);
+      installed = await installBackend(cfg, cfg.backend, this.programs);
+      this.backend = installed.backend;
       this.tableInstalled = true;
     } catch (err) {
       addon.close(this.handle);
       this.handle = null;
       throw err;
     }
-    logger.info({ queue: cfg.queueNumber, tcpPorts: cfg.tcpPorts, udpPorts: cfg.udpPorts, dnsNxdomain: cfg.dnsNxdomain, failClosed: cfg.failClosed }, 'inline mode on: nftables table inet outpost installed');
+    const what = installed.backend === 'nftables' ? 'nftables table inet outpost installed' : 'iptables chains OUTPOST-FWD, OUTPOST-BLOCKED (and OUTPOST-DNS) installed for IPv4 and IPv6';
+    logger.info({
+      backend: installed.backend, configured: cfg.backend, ...(installed.fallbackReason !== undefined ? { fallbackReason: installed.fallbackReason } : {}),
+      queue: cfg.queueNumber, tcpPorts: cfg.tcpPorts, udpPorts: cfg.udpPorts, dnsNxdomain: cfg.dnsNxdomain, failClosed: cfg.failClosed,
+    }, `inline mode on: ${what}`);
   }
 
   async stop(): Promise<void> {
-    if (this.tableInstalled) {
+    if (this.tableInstalled && this.backend !== null) {
       try {
-        await runNft(removeScript(), this.options.nft);
+        await removeBackend(this.backend, this.programs);
         this.tableInstalled = false;
       } catch (err) {
-        this.options.logger.error({ err }, 'cannot remove the nftables table inet outpost (remove it with: nft delete table inet outpost)');
+        this.options.logger.error({ err, backend: this.backend }, `cannot remove inline mode's ${this.backend} rules (remove them with: ${manualRemoval(this.backend)})`);
       }
     }
     if (this.handle !== null && this.addon !== null) {
