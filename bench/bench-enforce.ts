@@ -1,6 +1,7 @@
 /**
  * `npm run bench:enforce`: what inline mode costs, in one run on the lab of
- * test/support/inline-lab.ts (office → gateway → cloud namespaces):
+ * test/support/inline-lab.ts (office bridge → gateway → cloud namespaces; the office host is
+ * office-a, routed through the gateway from its bridge port):
  *
  * - added latency on the first packet of a new flow: TCP connect time (SYN out, SYN-ACK back;
  *   the SYN is queued and judged) from the office to the cloud, p50 and p99, without and with the
@@ -19,7 +20,7 @@
  * root, iproute2, python3, iperf3, nft (and iptables for the fallback), and the built addon. Usage: npm run bench:enforce [-- --connects 2000 --rounds 3 --seconds 5]
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
@@ -183,6 +184,7 @@ async function main(): Promise<void> {
     console.log(`| decisions/s, engine alone (TLS ClientHello, new flows) | | ${res.verdictsPerS.engineAlone} |`);
     console.log(`rules: ${rulesNote}; ${without.length} connects each way over ${rounds} alternating rounds; stateful baseline (ct state invalid drop) in both phases`);
     console.log(`iperf3 per round, without: ${tputWithout.map((b) => (b / 1e6).toFixed(0)).join(', ')} Mbit/s; with: ${tputWith.map((b) => (b / 1e6).toFixed(0)).join(', ')} Mbit/s`);
+    mkdirSync(join(process.cwd(), 'bench-cache'), { recursive: true });
     writeFileSync(join(process.cwd(), 'bench-cache', 'bench-enforce.json'), JSON.stringify(res, null, 2));
   } finally {
     for (const s of servers) s.kill('SIGKILL');

@@ -11,7 +11,7 @@ mode=${1:-run}; shift || true
 # tcpreplay/tcpdump/iproute2 for the live-capture tests (network namespaces + veth), openssl for
 # TLS fixtures, `time` for peak-RSS figures in benchmarks, rsyslog and nats-server as the real
 # receivers of the forwarding tests, chromium for the discovery page's browser test.
-packages=(libpcap-dev tcpreplay tcpdump iproute2 openssl time python3 make g++ rsyslog rsyslog-gnutls nats-server chromium dnsmasq-base udhcpc curl util-linux unbound squid nftables libnetfilter-queue-dev iperf3 iptables krb5-kdc krb5-admin-server krb5-user samba smbclient freeradius-utils)
+packages=(libpcap-dev tcpreplay tcpdump iproute2 openssl time python3 make g++ rsyslog rsyslog-gnutls nats-server chromium dnsmasq-base udhcpc curl util-linux unbound squid nftables libnetfilter-queue-dev iperf3 iptables krb5-kdc krb5-admin-server krb5-user samba smbclient freeradius-utils bind9-host)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
