@@ -260,7 +260,20 @@ try {
     const nc = await connect({ servers: ns.url });
     await (await nc.jetstreamManager()).streams.add({ name: 'BENCH', subjects: ['bench.>'] });
     await nc.close();
-    await sinkRate('nats-jetstream', { nats: [{ name: 'nats', servers: [ns.url], subject: 'bench.events' }] });
+    // CPU time of nats-server over the phase (utime + stime of /proc/<pid>/stat, clock ticks of
+    // 10 ms): on 2 vCPUs the server's share bounds what the sender can reach.
+    const serverCpu = () => {
+      try {
+        const f = readFileSync(`/proc/${ns.proc.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+        return (Number(f[11]) + Number(f[12])) / 100;
+      } catch {
+        return NaN; // not Linux
+      }
+    };
+    const cpuBefore = serverCpu();
+    await sinkRate('nats-jetstream', { nats: [{ name: 'nats', servers: [ns.url], subject: 'bench.events', ...SINK_OPTS }] });
+    const natsServerCpuSeconds = +(serverCpu() - cpuBefore).toFixed(2);
+    if (!Number.isNaN(natsServerCpuSeconds)) results[results.length - 1]!['natsServerCpuSeconds'] = natsServerCpuSeconds;
     await ns.stop();
   } else results.push({ what: 'sink nats-jetstream', skipped: 'nats-server not installed' });
   console.log(JSON.stringify({ node: process.version, eventJsonBytes: eventBytes, results }, null, 2));
