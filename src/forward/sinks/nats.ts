@@ -140,7 +140,7 @@ export class NatsSink implements Sink {
       if (proto) {
         // One buffer of HPUB frames for the whole batch (see encodeHpubBatch).
         const max = proto.info?.max_payload ?? Infinity;
-        if (proto.info && !proto.info.headers) throw new Error('the server does not support headers (Nats-Msg-Id)');
+        if (proto.info && !proto.info.headers) throw new RetryableSinkError('the server does not support headers (Nats-Msg-Id)');
         const frames = encodeHpubBatch(this.#cfg.subject, reply, batch, max);
         b.waiting = batch.length;
         proto.outMsgs += batch.length;
@@ -247,12 +247,12 @@ export function encodeHpubBatch(subject: string, reply: string, batch: readonly 
   for (let i = 0; i < batch.length; i++) {
     const r = batch[i]!;
     const id = msgId(r).trim();
-    if (/[\r\n]/.test(id)) throw new Error('invalid header value - \\r and \\n are not allowed.');
+    if (/[\r\n]/.test(id)) throw new RetryableSinkError('invalid header value - \\r and \\n are not allowed.');
     const idBytes = Buffer.byteLength(id);
     const jsonBytes = Buffer.byteLength(r.json);
     const hlen = HDR_FIXED_BYTES + idBytes;
     const tlen = hlen + jsonBytes;
-    if (tlen > maxPayload) throw new Error(`MAX_PAYLOAD_EXCEEDED: message of ${tlen} bytes, the server takes ${maxPayload}`);
+    if (tlen > maxPayload) throw new RetryableSinkError(`MAX_PAYLOAD_EXCEEDED: message of ${tlen} bytes, the server takes ${maxPayload}`);
     lens[2 * i] = idBytes;
     lens[2 * i + 1] = jsonBytes;
     // protocol line + header block + payload + CRLF
@@ -273,7 +273,7 @@ export function encodeHpubBatch(subject: string, reply: string, batch: readonly 
     o += buf.write(r.json, o, 'utf8');
     o += buf.write('\r\n', o, 'latin1');
   }
-  if (o !== total) throw new Error(`HPUB batch encoded to ${o} bytes, ${total} expected`);
+  if (o !== total) throw new RetryableSinkError(`HPUB batch encoded to ${o} bytes, ${total} expected`);
   return { buf, payloadBytes };
 }
 
