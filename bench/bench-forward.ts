@@ -14,6 +14,8 @@
  * TCP sinks whose receivers are down while N events fill the outbox; RSS and heap sampled every
  * N/10 events.
  * BENCH_FORWARD_SINK: JSON merged into each measured sink's settings (e.g. {"maxInFlightBatches":1}).
+ * BENCH_FORWARD_OUTBOX: JSON merged into the forwarding settings of the sink phases (e.g.
+ * {"outboxRecentMaxMb":0}).
  * BENCH_FORWARD_MAX_LAG (default 0): 0, the producer never waits (a burst of N events ahead of the
  * sink, the shape the forwarding figures have always been measured in: the whole backlog passes
  * through the outbox's memory map, see BENCHMARKS.md); N > 0, the producer feeds in turns of 5,000
@@ -41,6 +43,7 @@ const ONLY = (process.env['BENCH_FORWARD_ONLY'] ?? 'outbox,https,syslog-tcp,nats
 const want = (what: string) => ONLY.includes(what);
 const MAX_LAG = Number(process.env['BENCH_FORWARD_MAX_LAG'] ?? 0);
 const SINK_OPTS = JSON.parse(process.env['BENCH_FORWARD_SINK'] ?? '{}') as Record<string, unknown>;
+const OUTBOX_OPTS = JSON.parse(process.env['BENCH_FORWARD_OUTBOX'] ?? '{}') as Record<string, unknown>;
 const dir = mkdtempSync(join(tmpdir(), 'bench-forward-'));
 const quiet = { info() {}, warn() {}, error(o: object, m: string) { console.error(m, o); } };
 const events = Array.from({ length: 1000 }, (_, i) => sampleEvent(i));
@@ -51,7 +54,7 @@ const rssMb = () => Math.round(process.resourceUsage().maxRSS / 1024);
  * samples land between turns): RssAnon (the process's own memory: heap, buffers, the worker's
  * isolate) and RssFile (pages of LMDB's memory map that were touched), from /proc/self/status.
  */
-function rssParts(): { stop(): { peakRssAnonMb: number; peakRssFileMb: number; peakHeapUsedMb: number; peakExternalMb: number } | Record<string, never> } {
+function rssParts(): { stop(): { peakRssAnonMb: number; peakRssFileMb: number; peakHeapUsedMb: number; peakExternalMb: number; peakArrayBuffersMb: number } | Record<string, never> } {
   let status: () => string;
   try {
     readFileSync('/proc/self/status', 'utf8');
@@ -60,21 +63,22 @@ function rssParts(): { stop(): { peakRssAnonMb: number; peakRssFileMb: number; p
     return { stop: () => ({}) }; // not Linux
   }
   const kb = (s: string, key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(s)?.[1] ?? 0);
-  let anon = 0, file = 0, heap = 0, ext = 0;
+  let anon = 0, file = 0, heap = 0, ext = 0, abuf = 0;
   const sample = () => {
     const s = status();
     anon = Math.max(anon, kb(s, 'RssAnon'));
     file = Math.max(file, kb(s, 'RssFile'));
     const m = process.memoryUsage();
     heap = Math.max(heap, m.heapUsed);
-    ext = Math.max(ext, m.external + m.arrayBuffers);
+    ext = Math.max(ext, m.external); // includes arrayBuffers (Node's memoryUsage(); the bench added them twice before)
+    abuf = Math.max(abuf, m.arrayBuffers);
   };
   const timer = setInterval(sample, 20);
   return {
     stop() {
       sample();
       clearInterval(timer);
-      return { peakRssAnonMb: Math.round(anon / 1024), peakRssFileMb: Math.round(file / 1024), peakHeapUsedMb: Math.round(heap / 1048576), peakExternalMb: Math.round(ext / 1048576) };
+      return { peakRssAnonMb: Math.round(anon / 1024), peakRssFileMb: Math.round(file / 1024), peakHeapUsedMb: Math.round(heap / 1048576), peakExternalMb: Math.round(ext / 1048576), peakArrayBuffersMb: Math.round(abuf / 1048576) };
     },
   };
 }
@@ -125,10 +129,11 @@ parentPort.on('message', () => parentPort.postMessage({ lines, frames }));
 `;
 
 async function sinkRate(label: string, cfg: DeepPartialForward, received?: () => Promise<number>): Promise<void> {
-  const fw = createForwarding(resolveForwardConfig({ outboxSync: 'none', outboxDir: join(dir, label), ...cfg }), quiet, dir);
+  const fw = createForwarding(resolveForwardConfig({ outboxSync: 'none', outboxDir: join(dir, label), ...OUTBOX_OPTS, ...cfg }), quiet, dir);
   const ac = new AbortController();
   for (const s of fw.services) await s.start(ac.signal);
   const parts = rssParts();
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   for (let i = 0; i < N; i++) {
     const e = events[i % 1000]!;
@@ -141,12 +146,15 @@ async function sinkRate(label: string, cfg: DeepPartialForward, received?: () =>
   }
   while ((fw.status().sinks[0]!['sent_events'] as number) < N) await new Promise((r) => setTimeout(r, 5));
   const acked = (performance.now() - t0) / 1000;
+  // CPU time of the sending process (all its threads) until the last acknowledgement: less
+  // dependent on other load of the machine than the elapsed time.
+  const cpu = process.cpuUsage(cpu0);
   let rcv = received ? await received() : undefined;
   for (const until = performance.now() + 10_000; rcv !== undefined && rcv < N && performance.now() < until; rcv = await received!()) await new Promise((r) => setTimeout(r, 5));
   const s = (performance.now() - t0) / 1000;
   const sinkStats = fw.status().sinks[0]!;
   const ob = fw.status().outbox;
-  results.push({ what: `sink ${label}`, events: N, maxLagEvents: MAX_LAG, seconds: +s.toFixed(2), ackedSeconds: +acked.toFixed(2), eventsPerS: Math.round(N / s), receivedByReceiver: rcv, errors: sinkStats['errors'], ...(sinkStats['format_worker_failures'] ? { formatWorkerFailures: sinkStats['format_worker_failures'] } : {}), peakRssMb: rssMb(), ...parts.stop(), uncommittedMaxMs: ob['forward.outbox.uncommitted_max_ms'], lateCommitted: ob['forward.outbox.late_committed'] });
+  results.push({ what: `sink ${label}`, events: N, maxLagEvents: MAX_LAG, seconds: +s.toFixed(2), ackedSeconds: +acked.toFixed(2), eventsPerS: Math.round(N / s), receivedByReceiver: rcv, errors: sinkStats['errors'], ...(sinkStats['format_worker_failures'] ? { formatWorkerFailures: sinkStats['format_worker_failures'] } : {}), peakRssMb: rssMb(), ...parts.stop(), uncommittedMaxMs: ob['forward.outbox.uncommitted_max_ms'], lateCommitted: ob['forward.outbox.late_committed'], cpuSeconds: +((cpu.user + cpu.system) / 1e6).toFixed(2) });
   ac.abort();
   for (const sv of [...fw.services].reverse()) await sv.stop();
 }
@@ -252,7 +260,20 @@ try {
     const nc = await connect({ servers: ns.url });
     await (await nc.jetstreamManager()).streams.add({ name: 'BENCH', subjects: ['bench.>'] });
     await nc.close();
-    await sinkRate('nats-jetstream', { nats: [{ name: 'nats', servers: [ns.url], subject: 'bench.events' }] });
+    // CPU time of nats-server over the phase (utime + stime of /proc/<pid>/stat, clock ticks of
+    // 10 ms): on 2 vCPUs the server's share bounds what the sender can reach.
+    const serverCpu = () => {
+      try {
+        const f = readFileSync(`/proc/${ns.proc.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+        return (Number(f[11]) + Number(f[12])) / 100;
+      } catch {
+        return NaN; // not Linux
+      }
+    };
+    const cpuBefore = serverCpu();
+    await sinkRate('nats-jetstream', { nats: [{ name: 'nats', servers: [ns.url], subject: 'bench.events', ...SINK_OPTS }] });
+    const natsServerCpuSeconds = +(serverCpu() - cpuBefore).toFixed(2);
+    if (!Number.isNaN(natsServerCpuSeconds)) results[results.length - 1]!['natsServerCpuSeconds'] = natsServerCpuSeconds;
     await ns.stop();
   } else results.push({ what: 'sink nats-jetstream', skipped: 'nats-server not installed' });
   console.log(JSON.stringify({ node: process.version, eventJsonBytes: eventBytes, results }, null, 2));

@@ -167,6 +167,32 @@ test('the worker thread frames the same bytes as the main thread', async () => {
   }
 });
 
+test('the worker thread, with its heap limits, takes four batches of the largest default size at once', async () => {
+  // The worker runs with bounded heap sizes (WORKER_HEAP_LIMITS); a batch is at most
+  // batchMaxBytes (4 MiB by default) of JSON and a syslog sink has up to 4 batches in flight.
+  const s = settings();
+  const fw = new FormatWorker(s);
+  try {
+    const jsons: string[] = [];
+    const uids: string[] = [];
+    for (let i = 0, bytes = 0; bytes < 4 * 1024 * 1024; i++) {
+      const ev = sampleEvent(i) as Record<string, unknown>;
+      ev['message'] = 'm'.repeat(i % 2000);
+      const j = JSON.stringify(ev);
+      jsons.push(j);
+      uids.push(`big-${i}`);
+      bytes += j.length;
+    }
+    const local = new SyslogFormatter(s).frames(jsons, uids);
+    const out = await Promise.all([0, 1, 2, 3].map(() => fw.frames(jsons, uids)));
+    assert.equal(fw.counters.failures, 0, 'the worker did not run out of heap');
+    assert.equal(fw.counters.workerBatches, 4);
+    for (const b of out) assert.equal(b.length, local.length);
+  } finally {
+    await fw.close();
+  }
+});
+
 test('UDP batches are formatted in the worker thread: the same messages, one datagram each', async () => {
   const s = settings();
   const local = new SyslogFormatter(s);

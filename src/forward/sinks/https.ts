@@ -26,10 +26,10 @@ function loadUndici(): typeof import('undici') {
   undici ??= load('undici') as typeof import('undici');
   return undici;
 }
-let gzipAsync: ((text: string, options: import('node:zlib').ZlibOptions) => Promise<Buffer>) | undefined;
-function gzip(text: string): Promise<Buffer> {
+let gzipAsync: ((body: Buffer, options: import('node:zlib').ZlibOptions) => Promise<Buffer>) | undefined;
+function gzip(text: Buffer): Promise<Buffer> {
   const zlib = load('node:zlib') as typeof import('node:zlib');
-  gzipAsync ??= promisify(zlib.gzip) as (text: string, options: import('node:zlib').ZlibOptions) => Promise<Buffer>;
+  gzipAsync ??= promisify(zlib.gzip) as (body: Buffer, options: import('node:zlib').ZlibOptions) => Promise<Buffer>;
   return gzipAsync(text, { level: zlib.constants.Z_BEST_SPEED });
 }
 
@@ -49,6 +49,31 @@ export function buildBody(batch: OutboxRecord[], format: HttpsSinkConfig['format
   let s = '';
   for (const r of batch) s += r.json + '\n';
   return s;
+}
+
+/**
+ * The body as bytes. NDJSON and JSON arrays are written straight into one buffer: built as a
+ * string first, each batch's body (about 0.8 MB for 1,000 events) was a string in V8's large-object
+ * space, which is old generation, so every batch added to the heap that a full collection reclaims
+ * only when the heap has grown several times over its live size (bench:forward, HTTPS phase: peak
+ * heap 140-180 MB for 40 MB live). A buffer's memory is returned as soon as the young collection
+ * finds its handle dead.
+ */
+export function buildBodyBuffer(batch: OutboxRecord[], format: HttpsSinkConfig['format'], envelope?: SiemEnvelope): Buffer {
+  if (format !== 'ndjson' && format !== 'array') return Buffer.from(buildBody(batch, format, envelope));
+  const array = format === 'array';
+  let total = array ? 2 + Math.max(0, batch.length - 1) : batch.length; // brackets and commas, or newlines
+  for (const r of batch) total += Buffer.byteLength(r.json);
+  const buf = Buffer.allocUnsafe(total);
+  let o = 0;
+  if (array) buf[o++] = 0x5b; // [
+  for (let i = 0; i < batch.length; i++) {
+    if (array && i > 0) buf[o++] = 0x2c; // ,
+    o += buf.write(batch[i]!.json, o, 'utf8');
+    if (!array) buf[o++] = 0x0a; // \n
+  }
+  if (array) buf[o++] = 0x5d; // ]
+  return buf;
 }
 
 export class HttpsSink implements Sink {
@@ -106,8 +131,8 @@ export class HttpsSink implements Sink {
   send(batch: OutboxRecord[], signal: AbortSignal, delivered?: DeliveredHook): Promise<void | SendOutcome> {
     return this.#order.run(
       async () => {
-        const text = buildBody(batch, this.#cfg.format, this.#envelope);
-        return this.#cfg.gzip ? await gzip(text) : Buffer.from(text);
+        const body = buildBodyBuffer(batch, this.#cfg.format, this.#envelope);
+        return this.#cfg.gzip ? await gzip(body) : body;
       },
       (body) => this.#post(batch, body, signal),
       delivered,

@@ -162,14 +162,23 @@ const load = createRequire(import.meta.url);
 
 function startWorker(settings: SyslogFormatSettings): Worker {
   const { Worker } = load('node:worker_threads') as typeof import('node:worker_threads');
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./syslog-worker.js', import.meta.url), { workerData: settings });
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./syslog-worker.js', import.meta.url), { workerData: settings, resourceLimits: WORKER_HEAP_LIMITS });
   // Running from the TypeScript sources (tests, under tsx): Node 20 does not apply the parent's
   // --import loader hooks to a worker's entry module, so the worker registers tsx first.
   const entry = new URL('./syslog-worker.ts', import.meta.url).href;
   const tsx = import.meta.resolve('tsx/esm/api');
   const code = `import(${JSON.stringify(tsx)}).then((t) => { t.register(); return import(${JSON.stringify(entry)}); })`;
-  return new Worker(code, { eval: true, workerData: settings });
+  return new Worker(code, { eval: true, workerData: settings, resourceLimits: WORKER_HEAP_LIMITS });
 }
+
+/**
+ * The worker's heap sizes (MiB). It holds one batch at a time (the JSON parsed, the messages) and
+ * everything else it allocates is garbage at once; left to V8's defaults its heap grew to several
+ * times that before a full collection, and being a second isolate that came on top of the main
+ * thread's (bench:forward, syslog phase). Beyond the limit the worker ends and FormatWorker formats
+ * in-thread from then on (slower, nothing lost; counted in format_worker_failures).
+ */
+const WORKER_HEAP_LIMITS = { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 8 };
 
 interface Pending {
   jsons: string[];
