@@ -21,7 +21,7 @@ export interface ConfigProblem {
   message: string;
 }
 
-// ajv and yaml (CommonJS, about 60 ms of module loading together) are required when a file is
+// ajv and yaml (CommonJS, 138 files with ajv's dependencies) are required when a file is
 // read or validated, not when this module is imported: `outpost replay` without --config uses the
 // embedded defaults and needs neither. require() keeps loadConfig synchronous.
 const require = createRequire(import.meta.url);

@@ -59,7 +59,8 @@ export const devicesArea: ActiveArea<DevicesConfig, DevicesDeps, DevicesParts> =
     const agentListener = listener && identity
       ? await listener.createAgentListener({ settings: cfg.agentListener, tls, identity, registry: agents, ...(deps.logger ? { logger: deps.logger.child({ component: 'agent-listener' }) } : {}) })
       : null;
-    // The route modules (about 50 kB of JavaScript) are loaded only for a caller that serves them.
+    // The device and user routes (about 25 kB of JavaScript) are loaded only for a caller that serves
+    // them; the agent registry (agent-routes.ts) is made either way.
     const routes = deps.routes === false ? [] : (await import('./routes.js')).deviceApiPlugins(identity, agents, deps.maskUser);
     const disabled = cfg.enabled ? 'devices.agentListener.enabled is false' : 'devices.enabled is false';
     return {
