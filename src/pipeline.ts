@@ -106,7 +106,7 @@ export interface ReplayComponents {
 /**
  * The components of a replay, made by their areas as the daemon makes them, with their stores in
  * `dataDir` (a temporary folder): only what the pipeline uses is kept, the rest (routes, the agent
- * listener) is not started.
+ * listener) is neither loaded nor started.
  */
 export async function openReplayComponents(cfg: OutpostConfig, dataDir: string, components: ReadonlySet<Component>, write: ReadonlySet<EventKind>): Promise<ReplayComponents> {
   const built = builtKinds(write, components);
@@ -114,11 +114,11 @@ export async function openReplayComponents(cfg: OutpostConfig, dataDir: string, 
   const { discoveryArea } = await import('./discovery/area.js');
   const { devicesArea } = await import('./devices/area.js');
   const discovery = components.has('discovery')
-    ? (await discoveryArea.create({ ...cfg.discovery, enabled: true }, { dataDir })).discovery
+    ? (await discoveryArea.create({ ...cfg.discovery, enabled: true }, { dataDir, routes: false })).discovery
     : null;
   const devices = components.has('devices')
     ? await devicesArea.create({ ...cfg.devices, enabled: true, agentListener: { ...cfg.devices.agentListener, enabled: false } },
-      { dataDir, emitDhcp: built.has('dhcp'), emitInventory: built.has('inventory') })
+      { dataDir, emitDhcp: built.has('dhcp'), emitInventory: built.has('inventory'), routes: false })
     : null;
   return {
     identity: devices?.identity ?? null,

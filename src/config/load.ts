@@ -5,8 +5,8 @@
  * the CLI and tests call it without ceremony.
  */
 import { readFileSync } from 'node:fs';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { parseDocument } from 'yaml';
+import { createRequire } from 'node:module';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { OutpostError } from '../errors.js';
 import { defaultConfig } from './defaults.js';
 import { configSchema, type OutpostConfig } from './schema.js';
@@ -21,6 +21,11 @@ export interface ConfigProblem {
   message: string;
 }
 
+// ajv and yaml (CommonJS, 138 files with ajv's dependencies) are required when a file is
+// read or validated, not when this module is imported: `outpost replay` without --config uses the
+// embedded defaults and needs neither. require() keeps loadConfig synchronous.
+const require = createRequire(import.meta.url);
+
 /** Shown in messages when there is no file (defaults only, or an object passed in directly). */
 const NO_FILE = '<defaults>';
 
@@ -30,6 +35,7 @@ function getValidator(): ValidateFunction<OutpostConfig> {
   // Compiled lazily and once: compiling costs milliseconds, and importing this module (e.g. only
   // for the types) should not pay for it.
   if (!validator) {
+    const { Ajv } = require('ajv') as typeof import('ajv');
     const ajv = new Ajv({
       allErrors: true, // report every problem in one go instead of one per restart
       useDefaults: true,
@@ -73,6 +79,7 @@ export function parseConfigText(text: string, source = NO_FILE): unknown {
   // prettyErrors (the default) puts line, column and a code excerpt into each message.
   // Duplicate keys are errors by default (uniqueKeys), which we want: the last one winning
   // silently is a classic config bug.
+  const { parseDocument } = require('yaml') as typeof import('yaml');
   const doc = parseDocument(text);
   if (doc.errors.length > 0) {
     const errors = doc.errors.map((e) => ({

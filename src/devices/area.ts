@@ -13,7 +13,7 @@ import { DeviceIdentity } from './identity.js';
 import { readRadiusSecrets } from './radius-secrets.js';
 import { AgentRegistry } from './agent-routes.js';
 import type { AgentListener } from './agent-listener.js';
-import { deviceApiPlugins, type UserIdentifierMask } from './routes.js';
+import type { UserIdentifierMask } from './routes.js';
 
 export interface DevicesDeps {
   dataDir: string;
@@ -24,6 +24,8 @@ export interface DevicesDeps {
   emitInventory: boolean;
   /** How user identifiers are shown by the API (discovery's pseudonyms when that is on). */
   maskUser?: UserIdentifierMask;
+  /** False when nothing serves an API (a replay): no routes, and their modules are not loaded. */
+  routes?: boolean;
 }
 
 export interface DevicesParts extends AreaParts {
@@ -57,12 +59,15 @@ export const devicesArea: ActiveArea<DevicesConfig, DevicesDeps, DevicesParts> =
     const agentListener = listener && identity
       ? await listener.createAgentListener({ settings: cfg.agentListener, tls, identity, registry: agents, ...(deps.logger ? { logger: deps.logger.child({ component: 'agent-listener' }) } : {}) })
       : null;
+    // The device and user routes (about 25 kB of JavaScript) are loaded only for a caller that serves
+    // them; the agent registry (agent-routes.ts) is made either way.
+    const routes = deps.routes === false ? [] : (await import('./routes.js')).deviceApiPlugins(identity, agents, deps.maskUser);
     const disabled = cfg.enabled ? 'devices.agentListener.enabled is false' : 'devices.enabled is false';
     return {
       store, identity, agents, agentListener,
       // Opened above (the pipeline enriches from it before capture starts); closed at stop.
       ...(store ? { services: [{ name: 'devices', start: async () => {}, stop: () => store.close() }] } : {}),
-      routes: deviceApiPlugins(identity, agents, deps.maskUser),
+      routes,
       ...(identity ? { metrics: { devices: () => ({ ...identity.counters(), ...agents.counters.snapshot() }) } } : {}),
       health: { 'agent-listener': () => agentListener?.health() ?? { state: 'disabled', ready: true, detail: disabled } },
       // Device history past devices.deviceHistoryRetentionMs goes with the daily retention run,

@@ -8,7 +8,6 @@ import type { Logger } from '../telemetry/logger.js';
 import { discoveryConfigSection, type DiscoveryConfig } from './config.js';
 import { Discovery } from './discovery.js';
 import type { DiscoverySummaryEvent } from '../events/discovery-summary.js';
-import { discoveryApiPlugin } from './routes.js';
 
 export interface DiscoveryDeps {
   dataDir: string;
@@ -16,6 +15,8 @@ export interface DiscoveryDeps {
   logger?: Logger;
   /** Where the `reports` job sends its summary event (the event path); none: no reports hook. */
   emit?: (event: DiscoverySummaryEvent) => void;
+  /** False when nothing serves an API (a replay): no routes, and their modules are not loaded. */
+  routes?: boolean;
 }
 
 export interface DiscoveryParts extends AreaParts {
@@ -32,11 +33,13 @@ export const discoveryArea: ActiveArea<DiscoveryConfig, DiscoveryDeps, Discovery
     await discovery.open();
     const jobs: AreaJobHook[] = [];
     discovery.registerJobs({ addHook: (job, name, run) => jobs.push({ job, name, run }) }, deps.emit);
+    // The routes and the console (about 30 kB of JavaScript) are loaded only for a caller that serves them.
+    const routes = deps.routes === false ? [] : [(await import('./routes.js')).discoveryApiPlugin(discovery)];
     return {
       discovery,
       // Opened above (rollups must be readable before the capture starts); closed at stop.
       services: [{ name: 'discovery', start: async () => {}, stop: () => discovery.close() }],
-      routes: [discoveryApiPlugin(discovery)],
+      routes,
       metrics: { discovery: () => discovery.counterSnapshot() },
       jobs,
     };

@@ -11,20 +11,33 @@ export const enum Direction {
   LATERAL = 3,
 }
 
-/** Address words as in the flow table: IPv4 in word 3. */
+/**
+ * Inside-ness of an address by its first 16 bits, one byte per value: for IPv4 the first two
+ * octets, for IPv6 the first group. Every prefix above is at least that long except ::1 and ::
+ * (and IPv4 0.0.0.0), which isInternal tests apart. A table lookup instead of a chain of
+ * comparisons: the event builder inlines isInternal, and a comparison it had never run before
+ * being optimized (the first address in a range not seen yet) deoptimized it mid-replay.
+ */
+const INSIDE_V4 = new Uint8Array(65536);
+const INSIDE_V6 = new Uint8Array(65536);
+INSIDE_V4.fill(1, 10 << 8, 11 << 8); // 10.0.0.0/8 (RFC 1918)
+INSIDE_V4.fill(1, 127 << 8, 128 << 8); // 127.0.0.0/8 loopback
+INSIDE_V4.fill(1, (172 << 8) | 16, (172 << 8) | 32); // 172.16.0.0/12 (RFC 1918)
+INSIDE_V4.fill(1, (192 << 8) | 168, (192 << 8) | 169); // 192.168.0.0/16 (RFC 1918)
+INSIDE_V4.fill(1, (169 << 8) | 254, (169 << 8) | 255); // 169.254.0.0/16 link-local (RFC 3927)
+INSIDE_V4.fill(1, (100 << 8) | 64, (100 << 8) | 128); // 100.64.0.0/10 shared (RFC 6598)
+INSIDE_V4.fill(1, 224 << 8, 65536); // 224.0.0.0/4 multicast and 240.0.0.0/4 reserved
+INSIDE_V6.fill(1, 0xfc00, 0xfe00); // fc00::/7 unique local (RFC 4193)
+INSIDE_V6.fill(1, 0xfe80, 0xfec0); // fe80::/10 link-local (RFC 4291)
+INSIDE_V6.fill(1, 0xff00, 0x10000); // ff00::/8 multicast (RFC 4291)
+
+/** Address words as in the flow table (unsigned 32-bit): IPv4 in word 3. */
 export function isInternal(version: number, w0: number, w1: number, w2: number, w3: number): boolean {
-  if (version === 4) {
-    const a = w3 >>> 24, b = (w3 >>> 16) & 0xff;
-    return a === 10 || a === 127 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168)
-      || (a === 169 && b === 254) || (a === 100 && b >= 64 && b <= 127) || a >= 224 || w3 === 0;
-  }
-  const top = w0 >>> 16;
-  if ((top & 0xfe00) === 0xfc00) return true; // fc00::/7 unique local
-  if ((top & 0xffc0) === 0xfe80) return true; // fe80::/10 link-local
-  if ((top & 0xff00) === 0xff00) return true; // ff00::/8 multicast
-  if (w0 === 0 && w1 === 0 && w2 === 0 && (w3 === 1 || w3 === 0)) return true; // ::1, ::
-  if (w0 === 0 && w1 === 0 && w2 === 0xffff) return isInternal(4, 0, 0, 0, w3);
-  return false;
+  if (version === 4) return INSIDE_V4[w3 >>> 16] === 1 || w3 === 0;
+  if (INSIDE_V6[w0 >>> 16] === 1) return true;
+  if (w0 !== 0 || w1 !== 0) return false;
+  if (w2 === 0) return w3 === 1 || w3 === 0; // ::1, ::
+  return w2 === 0xffff && (INSIDE_V4[w3 >>> 16] === 1 || w3 === 0); // ::ffff:a.b.c.d (RFC 4291 §2.5.5.2)
 }
 
 export function directionOf(clientInternal: boolean, serverInternal: boolean): Direction {

@@ -133,19 +133,19 @@ const require = createRequire(import.meta.url);
 const dpTypes = require('dns-packet/types.js') as NameTable & { toType(s: string): number };
 const dpClasses = require('dns-packet/classes.js') as NameTable & { toClass(s: string): number };
 
+// Filled on first use of each type: probing all 65,536 types up front cost 15–20 ms of every
+// start-up. At most one entry per type value, so the map is bounded.
 const typeNames = new Map<number, string>();
-const typeNumbers = new Map<string, number>();
-for (let t = 0; t < 65536; t++) {
-  const s = dpTypes.toString(t);
-  if (!s.startsWith('UNKNOWN_')) {
-    typeNames.set(t, s);
-    typeNumbers.set(s, t);
-  }
-}
 
 /** Mnemonic of an RR TYPE, "TYPEnnn" (RFC 3597 §5) when unassigned/unknown. */
 export function typeNameOf(t: number): string {
-  return typeNames.get(t) ?? `TYPE${t}`;
+  let s = typeNames.get(t);
+  if (s === undefined) {
+    const dp = dpTypes.toString(t);
+    s = dp.startsWith('UNKNOWN_') ? `TYPE${t}` : dp;
+    typeNames.set(t, s);
+  }
+  return s;
 }
 
 /** Mnemonic of an RR CLASS, "CLASSnnn" (RFC 3597 §5) when unknown. */
@@ -155,8 +155,10 @@ export function classNameOf(c: number): string {
 }
 
 function typeNumberOfDp(s: string): number {
-  const n = typeNumbers.get(s);
-  if (n !== undefined) return n;
+  // A type dns-packet names (its toType is the inverse of its toString on those names; toType
+  // also upper-cases, so the round trip keeps only names spelled exactly as toString spells them).
+  const n = dpTypes.toType(s);
+  if (n !== 0 && dpTypes.toString(n) === s) return n;
   return s.startsWith('UNKNOWN_') ? Number.parseInt(s.slice(8), 10) || 0 : 0;
 }
 
