@@ -125,20 +125,31 @@ test('Zeek test traces: NTLM in LDAP Sicily and SASL binds, Kerberos AP-REQ in a
   assert.deepEqual([empty.logons.length, empty.counters['ntlm.bad_field']], [0, 1]);
 });
 
+/**
+ * Frames of TCP conversations between client 10.0.0.5 and server 10.0.0.2, PSH|ACK, each side's
+ * sequence numbers counted on; `restart()` starts both at 1 again (a new connection).
+ */
+function framer(): { frame: (fromClient: boolean, sport: number, dport: number, payload: Buffer) => Buffer; restart: () => void } {
+  let cseq = 1, sseq = 1;
+  return {
+    frame(fromClient, sport, dport, payload) {
+      const f = fromClient
+        ? P.ethernet(SMAC, CMAC, P.ETH_IPV4, P.ipv4({ src: '10.0.0.5', dst: '10.0.0.2', proto: P.PROTO_TCP }, P.tcp({ sport, dport, flags: 0x18, seq: cseq }, payload)))
+        : P.ethernet(CMAC, SMAC, P.ETH_IPV4, P.ipv4({ src: '10.0.0.2', dst: '10.0.0.5', proto: P.PROTO_TCP }, P.tcp({ sport, dport, flags: 0x18, seq: sseq }, payload)));
+      if (fromClient) cseq += payload.length; else sseq += payload.length;
+      return f;
+    },
+    restart() { cseq = 1; sseq = 1; },
+  };
+}
+
 test('LDAP: a Sicily bind answered invalidCredentials is a failed logon; DCE-RPC bind found on any port', () => {
   const h = new LogonHarness();
-  let cseq = 1, sseq = 1;
-  const frame = (fromClient: boolean, sport: number, dport: number, payload: Buffer): Buffer => {
-    const f = fromClient
-      ? P.ethernet(SMAC, CMAC, P.ETH_IPV4, P.ipv4({ src: '10.0.0.5', dst: '10.0.0.2', proto: P.PROTO_TCP }, P.tcp({ sport, dport, flags: 0x18, seq: cseq }, payload)))
-      : P.ethernet(CMAC, SMAC, P.ETH_IPV4, P.ipv4({ src: '10.0.0.2', dst: '10.0.0.5', proto: P.PROTO_TCP }, P.tcp({ sport, dport, flags: 0x18, seq: sseq }, payload)));
-    if (fromClient) cseq += payload.length; else sseq += payload.length;
-    return f;
-  };
+  const { frame, restart } = framer();
   h.send(frame(true, 50010, 389, K.ldapSicilyBind(3, K.ntlmAuthenticate({ user: 'eve', domain: 'CORP', workstation: 'PC-9' }))));
   h.send(frame(false, 389, 50010, K.ldapBindResponse(3, 49)));
   assert.deepEqual(h.logons.map((l) => [l.user, l.success, l.errorCode, l.errorName]), [['eve', false, 49, 'invalidCredentials']]);
-  cseq = 1; sseq = 1;
+  restart();
   h.send(frame(true, 50011, 49700, K.dcePdu(11, 1, K.ntlmNegotiate())));
   h.send(frame(false, 49700, 50011, K.dcePdu(12, 1, K.ntlmChallenge({ target: 'CORP', nbComputer: 'APP1', nbDomain: 'CORP' }))));
   h.send(frame(true, 50011, 49700, K.dcePdu(16, 1, K.ntlmAuthenticate({ user: 'frank', domain: 'CORP', workstation: 'PC-3' }))));
@@ -185,14 +196,7 @@ test('Negotiate in HTTP carrying a Kerberos AP-REQ: the service only (the client
 
 test('an exchange that ends without an AUTHENTICATE is handed on as kind NEGOTIATE: at the connection\'s end, or when a new NEGOTIATE starts another', () => {
   const h = new LogonHarness();
-  let cseq = 1, sseq = 1;
-  const frame = (fromClient: boolean, sport: number, dport: number, payload: Buffer): Buffer => {
-    const f = fromClient
-      ? P.ethernet(SMAC, CMAC, P.ETH_IPV4, P.ipv4({ src: '10.0.0.5', dst: '10.0.0.2', proto: P.PROTO_TCP }, P.tcp({ sport, dport, flags: 0x18, seq: cseq }, payload)))
-      : P.ethernet(CMAC, SMAC, P.ETH_IPV4, P.ipv4({ src: '10.0.0.2', dst: '10.0.0.5', proto: P.PROTO_TCP }, P.tcp({ sport, dport, flags: 0x18, seq: sseq }, payload)));
-    if (fromClient) cseq += payload.length; else sseq += payload.length;
-    return f;
-  };
+  const { frame } = framer();
   const challenge = K.ntlmChallenge({ target: 'CORP', nbComputer: 'APP1', nbDomain: 'CORP', dnsComputer: 'app1.corp.example', dnsDomain: 'corp.example' });
   // DCE-RPC: bind (NEGOTIATE), bind_ack (CHALLENGE), then a second bind with a new NEGOTIATE.
   h.send(frame(true, 50020, 49701, K.dcePdu(11, 1, K.ntlmNegotiate())));
