@@ -46,6 +46,7 @@ import { DnsNameCache } from './protocols/dns/name-cache.js';
 import { devicesConfigCheck, type AgentListener } from './devices/agent-listener.js';
 import type { Discovery } from './discovery/discovery.js';
 import { captureArea } from './capture/area.js';
+import { bridgeCaptureHazards } from './control/inline/bridge-capture.js';
 import { flowsArea } from './flows/area.js';
 import { devicesArea } from './devices/area.js';
 import { discoveryArea } from './discovery/area.js';
@@ -208,6 +209,15 @@ export async function startDaemon(cfg: OutpostConfig, logger: Logger, writer: Nd
   });
   const liveCapture = capture.capture;
   liveCaptureRef = liveCapture;
+  // Inline mode behind a promiscuous capture on a bridge with br_netfilter on drops new flows
+  // (src/control/inline/bridge-capture.ts): said once at start, with the way out.
+  if (cfg.control.inline.enabled && liveCapture) {
+    const risky = bridgeCaptureHazards(liveCapture.interfaces, cfg.capture.promiscuous);
+    if (risky.length > 0) {
+      const e = new OutpostError('CONTROL_INLINE_BRIDGE_CAPTURE', { interfaces: risky.join(', ') });
+      logger.warn({ code: e.code, interfaces: risky }, e.message);
+    }
+  }
 
   const flushEvents = async (): Promise<void> => {
     await forward.forwarding.outbox.flush();

@@ -131,6 +131,7 @@ export const ERRORS = {
   CONTROL_NFT_FAILED: { message: 'nftables table inet outpost could not be changed: {reason}', httpStatus: 500 },
   CONTROL_IPTABLES_FAILED: { message: 'iptables chains of Outpost (OUTPOST-FWD, OUTPOST-DNS, OUTPOST-BLOCKED) could not be changed: {reason}', httpStatus: 500 },
   CONTROL_INLINE_NO_BACKEND: { message: 'inline mode has no way to queue packets on this machine: nftables: {nft}; iptables: {iptables}', httpStatus: 500 },
+  CONTROL_INLINE_BRIDGE_CAPTURE: { message: 'inline mode: capture on bridge device(s) {interfaces} in promiscuous mode with br_netfilter calls on: new flows bridged through them on the judged ports will not connect; capture on a member port, set capture.promiscuous false, or set net.bridge.bridge-nf-call-iptables to 0 where the box routes', httpStatus: 500 },
 } as const satisfies Record<string, ErrorDefinition>;
 
 export type ErrorCode = keyof typeof ERRORS;

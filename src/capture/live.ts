@@ -249,6 +249,11 @@ export class LiveCapture {
     }));
   }
 
+  /** The interfaces this capture opens (the resolved list when the configuration said [auto]). */
+  get interfaces(): readonly string[] {
+    return this.options.interfaces;
+  }
+
   /** Link types of the opened interfaces, in options.interfaces order (after start()). */
   get linkTypes(): number[] {
     return this.taps.map((t) => t.linkType);
