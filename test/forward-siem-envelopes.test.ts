@@ -55,6 +55,9 @@ async function waitFor(cond: () => boolean, ms: number, what: string): Promise<v
   }
 }
 
+/** The running forwarder's stop, called in `finally` too: a failed assertion must not leave it running. */
+let stopRef: (() => Promise<void>) | undefined;
+
 async function start(dir: string, https: Record<string, unknown>): Promise<{ fw: Forwarding; stop: () => Promise<void> }> {
   const fw = createForwarding(resolveForwardConfig({ outboxSync: 'none', https: [{ retryInitialMs: 20, retryMaxMs: 100, ...https }] }), quiet, join(dir, 'data'));
   const ac = new AbortController();
@@ -122,10 +125,12 @@ test('splunk-hec: envelopes, token, channel; busy server retried; indexer acknow
     json(res, 404, { text: 'not found', code: 404 });
   });
   try {
-    const { fw, stop } = await start(dir, {
+    const started = await start(dir, {
       name: 'splunk', url: `https://localhost:${port}/services/collector/event`, format: 'splunk-hec', tlsCaFile: pki.caFile, bearerToken: token,
       splunkIndexerAck: true, splunkAckPollMs: 20, splunkAckTimeoutMs: 400, batchMaxEvents: 40, maxInFlightBatches: 1,
     });
+    stopRef = started.stop;
+    const { fw } = started;
     const n = 200;
     for (let i = 0; i < n; i++) fw.sink(sampleEvent(i));
     await fw.outbox.flush();
@@ -137,8 +142,10 @@ test('splunk-hec: envelopes, token, channel; busy server retried; indexer acknow
     assert.ok((st['retries'] as number) >= 2, 'the busy reply and the ack timeout were retried');
     assert.equal(channels.size, 1, 'one channel per sink');
     assert.equal(st['dead_lettered'], 0);
-    await stop();
+    await stopRef?.();
+    stopRef = undefined;
   } finally {
+    await stopRef?.().catch(() => undefined);
     server.closeAllConnections();
     server.close();
     rmSync(dir, { recursive: true, force: true });
@@ -181,10 +188,12 @@ test('elastic-bulk: per-item errors: rejected items go to the dead letters, the 
     json(res, 200, { took: 3, errors, items });
   });
   try {
-    const { fw, stop } = await start(dir, {
+    const started = await start(dir, {
       name: 'es', url: `https://localhost:${port}/_bulk`, format: 'elastic-bulk', elasticIndex: 'ocsf-lab', tlsCaFile: pki.caFile,
       bearerToken: 'a2V5', authScheme: 'ApiKey', batchMaxEvents: 50,
     });
+    stopRef = started.stop;
+    const { fw } = started;
     const n = 200;
     for (let i = 0; i < n; i++) fw.sink(sampleEvent(i));
     await fw.outbox.flush();
@@ -205,8 +214,10 @@ test('elastic-bulk: per-item errors: rejected items go to the dead letters, the 
     }
     assert.equal((st['last_error'] as { code: string }).code, 'FORWARD_SINK_ITEMS_REJECTED');
     assert.equal(requests, 5, 'four batches, one sent again for its 429 items');
-    await stop();
+    await stopRef?.();
+    stopRef = undefined;
   } finally {
+    await stopRef?.().catch(() => undefined);
     server.closeAllConnections();
     server.close();
     rmSync(dir, { recursive: true, force: true });
