@@ -29,12 +29,12 @@
  * user identity: per user is shown in test/control-events.test.ts).
  *
  * Needs root, nft, openssl, curl, python3, dnsmasq, host (bind9-host) and the built addon. The daemon installs its
- * own rules with control.inline.backend `auto`: the nftables table where the kernel has nf_tables'
- * queue expression (CONFIG_NFT_QUEUE, a module on Debian's kernels), otherwise the product's
- * iptables fallback (src/control/inline/iptables.ts; needs iptables-save/-restore and the
- * ip6tables twins). Every test runs on the product's rules either way; the checks on the rules
- * themselves (left by a crash, replaced at start, gone after a clean stop) look at the backend the
- * daemon said it used.
+ * own rules with control.inline.backend `iptables` where iptables-save/-restore and the ip6tables
+ * twins are installed (the same rules whatever the kernel), else `nftables` where the kernel has
+ * nf_tables' queue expression (CONFIG_NFT_QUEUE, a module on Debian's kernels). What `auto` picks is
+ * tested in test/inline-iptables.test.ts. Every test runs on the product's rules; the checks on the
+ * rules themselves (left by a crash, replaced at start, gone after a clean stop) look at the backend
+ * the daemon said it used.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -46,13 +46,8 @@ import { createToken } from '../src/api/auth.js';
 import { loadOcsfSchema } from './support/ocsf-schema.js';
 import { addonCandidates } from '../src/control/inline/native.js';
 import { BRIDGE, createLab, GATEWAY_OFFICE_IP, nftQueueSupported, setBridgeNetfilter, SERVER, type Lab, type OfficeHost } from './support/inline-lab.js';
-import type { InlineConfig } from '../src/control/config.js';
 
 const QUEUE = 3127;
-const CFG: InlineConfig = {
-  enabled: true, backend: 'auto', queueNumber: QUEUE, tcpPorts: [80, 443], udpPorts: [443], dnsPorts: [53], dnsNxdomain: true,
-  failClosed: false, maxPacketsPerFlow: 8, batchPackets: 64, maxQueueLength: 4096, resetServer: true,
-};
 
 const have = (cmd: string, args: string[]) => spawnSync(cmd, args).status === 0;
 /** The backend the daemon is expected to choose here (and says it chose, checked at each start). */
@@ -63,9 +58,11 @@ function why(): string | undefined {
     if (!have(c, [...a])) return `${c} not installed`;
   }
   if (!addonCandidates().some((p) => existsSync(p))) return 'outpost_nfq addon not built (libnetfilter-queue-dev, npm run build)';
+  // The iptables backend where its programs are installed, whatever the kernel: the same rules on
+  // every machine this runs on (the choice `auto` makes is tested in test/inline-iptables.test.ts).
+  if (['iptables-save', 'iptables-restore', 'ip6tables-save', 'ip6tables-restore'].every((c) => have(c, ['--version']))) { mode = 'iptables'; return undefined; }
   const q = nftQueueSupported();
   if (q.ok) return undefined;
-  if (['iptables-save', 'iptables-restore', 'ip6tables-save', 'ip6tables-restore'].every((c) => have(c, ['--version']))) { mode = 'iptables'; return undefined; }
   return `this kernel has no nf_tables queue expression (CONFIG_NFT_QUEUE: ${q.reason}) and iptables is not installed for the fallback`;
 }
 const skip = why();
@@ -179,14 +176,14 @@ before(async () => {
     // (the uplink side would show only the gateway's), which device identity keys devices by.
     capture: { interfaces: [BRIDGE] },
     api: { host: '127.0.0.1', port: API_PORT, tokens: [{ name: 'lab', role: 'admin', sha256: admin.sha256 }] },
-    control: { inline: { enabled: true, queueNumber: QUEUE, dnsNxdomain: true } },
+    control: { inline: { enabled: true, backend: mode, queueNumber: QUEUE, dnsNxdomain: true } },
   }));
   blocklist = join(lab.dir, 'blocked.txt');
   writeFileSync(blocklist, 'blocked.example\n');
   configPath = join(lab.dir, 'outpost.yaml');
   writeFileSync(configPath, [
     `dataDir: ${join(lab.dir, 'data')}`, 'logLevel: info', 'events:', '  stdout: false', 'capture:', `  interfaces: [${BRIDGE}]`,
-    'control:', '  inline:', '    enabled: true', `    queueNumber: ${QUEUE}`, '    dnsNxdomain: true', '',
+    'control:', '  inline:', '    enabled: true', `    backend: ${mode}`, `    queueNumber: ${QUEUE}`, '    dnsNxdomain: true', '',
   ].join('\n'));
   await waitFor(() => lab.curl('http://ok.example/', 'ok.example', 80).code === 0 && lab.curl('https://ok.example/', 'ok.example', 443).code === 0 && ask('ok.example').code === 0
     && lab.curl('http://ok.example/', 'ok.example', 80, officeB.ns).code === 0 && officeToOffice('ok.example').code === 0, 15_000, () => 'the lab servers');
