@@ -5,17 +5,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ipv4ToString, ipv6ToString } from './format.js';
+import { mulberry32 } from '../../test/support/prng.js';
 
-/** Deterministic 32-bit words (mulberry32), so a failure names the same addresses every run. */
+/** Deterministic 32-bit words (mulberry32's fractions are k / 2^32: exact back to k), so a failure names the same addresses every run. */
 function words(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
+  const rnd = mulberry32(seed);
+  return () => (rnd() * 4294967296) >>> 0;
 }
 
 /** RFC 5952 text built without the module: WHATWG URL host serialisation compresses the same way (§4.2). */
