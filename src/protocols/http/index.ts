@@ -7,7 +7,7 @@
  */
 import { HttpFlowState, type HttpAuthHook } from './analyzer.js';
 import { packetEndpoint } from '../logon.js';
-import { AuthConversation, clientBlob, conversationEnd, negotiateSeen, serverAnswer } from '../ntlm/session.js';
+import { AuthConversation, clientMessage, conversationEnd, serverAnswer } from '../ntlm/session.js';
 import { NtlmCounters } from '../ntlm/counters.js';
 import { HttpCounters } from './counters.js';
 import { probeRequestStart } from './request.js';
@@ -61,10 +61,8 @@ export class HttpAnalyzer implements FlowAnalyzer<HttpFlowState> {
     }
     const blob = start >= 0 ? Buffer.from(Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString('latin1'), 'base64') : null;
     if (isClient) {
-      if (blob !== null && blob.length > 0 && clientBlob(conv, blob, 0, blob.length, 0, pc.tsUs, this.ntlmCounters)) {
-        const abandoned = negotiateSeen(conv, pc.tsUs, packetEndpoint(pc.p, pc.buf, true), packetEndpoint(pc.p, pc.buf, false), this.ntlmCounters);
-        if (abandoned !== null) this.env.onLogon?.(abandoned);
-      }
+      const abandoned = blob !== null && blob.length > 0 ? clientMessage(conv, blob, 0, blob.length, 0, pc, this.ntlmCounters) : null;
+      if (abandoned !== null) this.env.onLogon?.(abandoned);
       return;
     }
     const failed = statusCode === 401 || statusCode === 403;

@@ -20,7 +20,7 @@ import { NtlmCounters } from './counters.js';
 import { Smb2SessionSetup, STATUS_MORE_PROCESSING_REQUIRED, STATUS_SUCCESS, ntStatusName, parseSmb2SessionSetup } from './smb2.js';
 import { LdapBind, LDAP_SASL_BIND_IN_PROGRESS, LDAP_SUCCESS, ldapResultName, parseLdapBind } from './ldap.js';
 import { DcePdu, DcePtype, parseDcePdu } from './dcerpc.js';
-import { AuthConversation, clientBlob, conversationEnd, negotiateSeen, serverAnswer } from './session.js';
+import { AuthConversation, clientMessage, conversationEnd, serverAnswer } from './session.js';
 
 export const SMB_PORT = 445;
 export const NETBIOS_SESSION_PORT = 139;
@@ -111,9 +111,7 @@ export class NtlmAnalyzer implements FlowAnalyzer<NtlmFlowState> {
 
   /** A client's blob; a NEGOTIATE opens an exchange (and may close one that never reached its AUTHENTICATE). */
   private client(buf: Buffer, start: number, end: number, key: number): void {
-    const pc = this.pc!, c = this.ntlmCounters, auth = this.state!.auth;
-    if (!clientBlob(auth, buf, start, end, key, pc.tsUs, c)) return;
-    const abandoned = negotiateSeen(auth, pc.tsUs, packetEndpoint(pc.p, pc.buf, true), packetEndpoint(pc.p, pc.buf, false), c);
+    const abandoned = clientMessage(this.state!.auth, buf, start, end, key, this.pc!, this.ntlmCounters);
     if (abandoned !== null) this.env.onLogon?.(abandoned);
   }
 

@@ -5,7 +5,8 @@
  * server's outcome and becomes one `LogonSeen`. Shared by the SMB2 analyzer and the HTTP hook.
  */
 import { ParseStatus } from '../parse-status.js';
-import type { LogonEndpoint, LogonSeen, NtlmServerNames } from '../logon.js';
+import { packetEndpoint, type LogonEndpoint, type LogonSeen, type NtlmServerNames } from '../logon.js';
+import type { PacketContext } from '../protocol.js';
 import { KerberosMessage, KrbMsgType, parseKerberos } from '../kerberos/message.js';
 import { NtlmMessage, NtlmType, parseNtlmssp } from './ntlmssp.js';
 import { GssKind, GssToken, findGssToken } from './spnego.js';
@@ -19,12 +20,10 @@ interface PendingAuth {
   tsUs: number;
 }
 
-/** The server's names from the CHALLENGE (MS-NLMP §2.2.1.2, §2.2.2.1). */
-export type ServerNames = NtlmServerNames;
-
 export class AuthConversation {
   pending: PendingAuth | null = null;
-  server: ServerNames | null = null;
+  /** The server's names from the CHALLENGE (MS-NLMP §2.2.1.2, §2.2.2.1). */
+  server: NtlmServerNames | null = null;
   /** Logons handed on for this connection. */
   logons = 0;
   /**
@@ -48,11 +47,17 @@ const ntlm = new NtlmMessage();
 const krb = new KerberosMessage();
 
 /**
- * A blob the client sent (request key `key`). Returns true when it was an NTLM NEGOTIATE: the
- * caller then opens the exchange with its endpoints (negotiateSeen), which allocates, so only
- * once per exchange.
+ * A blob the client sent in packet `pc` (request key `key`). An NTLM NEGOTIATE opens an exchange
+ * with the packet's endpoints (built then only: once per exchange); returns the exchange it closes
+ * when that one never reached its AUTHENTICATE, else null.
  */
-export function clientBlob(c: AuthConversation, buf: Buffer, start: number, end: number, key: number, tsUs: number, counters: NtlmCounters): boolean {
+export function clientMessage(c: AuthConversation, buf: Buffer, start: number, end: number, key: number, pc: PacketContext, counters: NtlmCounters): LogonSeen | null {
+  if (!clientBlob(c, buf, start, end, key, pc.tsUs, counters)) return null;
+  return negotiateSeen(c, pc.tsUs, packetEndpoint(pc.p, pc.buf, true), packetEndpoint(pc.p, pc.buf, false), counters);
+}
+
+/** A blob the client sent (request key `key`); true when it was an NTLM NEGOTIATE. */
+function clientBlob(c: AuthConversation, buf: Buffer, start: number, end: number, key: number, tsUs: number, counters: NtlmCounters): boolean {
   if (!findGssToken(buf, start, end, gss)) { counters.gssMalformed++; return false; }
   if (gss.kind === GssKind.NTLMSSP) {
     const st = parseNtlmssp(buf, gss.start, gss.end, ntlm);
@@ -82,7 +87,7 @@ export function clientBlob(c: AuthConversation, buf: Buffer, start: number, end:
  * The client's NEGOTIATE (clientBlob returned true) opens an exchange. Returns the exchange it
  * closes when that one never reached its AUTHENTICATE, else null.
  */
-export function negotiateSeen(c: AuthConversation, tsUs: number, client: LogonEndpoint, server: LogonEndpoint, counters: NtlmCounters): LogonSeen | null {
+function negotiateSeen(c: AuthConversation, tsUs: number, client: LogonEndpoint, server: LogonEndpoint, counters: NtlmCounters): LogonSeen | null {
   const previous = exchangeAbandoned(c, 'new_negotiate', counters);
   c.negotiated = true;
   c.challenged = false;
