@@ -39,13 +39,12 @@ export class InlineService implements Service {
   engine: InlineEngine | null = null;
   private addon: NfqAddon | null = null;
   private handle: NfqHandle | null = null;
-  private tableInstalled = false;
-  /** The rules in use once started: the nftables table or the iptables fallback. */
+  /** The rules installed (the nftables table or the iptables fallback); null while none are. */
   backend: BackendInUse | null = null;
 
   constructor(private readonly options: InlineServiceOptions) {}
 
-  get running(): boolean { return this.handle !== null && this.tableInstalled; }
+  get running(): boolean { return this.handle !== null && this.backend !== null; }
 
   private get programs() {
     return { ...(this.options.nft !== undefined ? { nft: this.options.nft } : {}), ...(this.options.iptables !== undefined ? { iptables: this.options.iptables } : {}) };
@@ -77,7 +76,6 @@ export class InlineService implements Service {
     try {
       installed = await installBackend(cfg, cfg.backend, this.programs);
       this.backend = installed.backend;
-      this.tableInstalled = true;
     } catch (err) {
       addon.close(this.handle);
       this.handle = null;
@@ -91,12 +89,13 @@ export class InlineService implements Service {
   }
 
   async stop(): Promise<void> {
-    if (this.tableInstalled && this.backend !== null) {
+    const backend = this.backend;
+    if (backend !== null) {
       try {
-        await removeBackend(this.backend, this.programs);
-        this.tableInstalled = false;
+        await removeBackend(backend, this.programs);
+        this.backend = null;
       } catch (err) {
-        this.options.logger.error({ err, backend: this.backend }, `cannot remove inline mode's ${this.backend} rules (remove them with: ${manualRemoval(this.backend)})`);
+        this.options.logger.error({ err, backend }, `cannot remove inline mode's ${backend} rules (remove them with: ${manualRemoval(backend)})`);
       }
     }
     if (this.handle !== null && this.addon !== null) {
