@@ -280,6 +280,22 @@ test('flow uids: distinct for distinct flow numbers, 18 characters, differ with 
   assert.equal(a.of(Number.MAX_SAFE_INTEGER).length, 18);
 });
 
+test('flow uids: the same strings for the same key and flow number as the digit-pair form', () => {
+  // Values of the earlier implementation (base62 digit pairs joined with +), pinned: a change of
+  // how the string is built must not change a uid.
+  const u = new FlowUids(Buffer.from('000102030405060708090a0b0c0d0e0f10111213', 'hex'));
+  const pinned: Array<[number, string]> = [
+    [0, 'C1OuND224xUaHIF1MJ'], [1, 'C0qaOY32S4lfaIF1MJ'], [2, 'C1G9AYb2N7wLsIF1MJ'], [61, 'C28RDU44eFp2xIF1MJ'],
+    [62, 'C32D3f70rEbBoIF1MJ'], [3843, 'C2MA8tM1WSHwHIF1MJ'], [3844, 'C2sdEDr0f99G2IF1MJ'], [238327, 'C00AvKs0RKg2wIF1MJ'],
+    [238328, 'C4OXkit1dwgPxIF1MJ'], [4294967295, 'C0K8xVz2YcPDhIF1MJ'], [4294967296, 'C0OBuNQ2crfxRIF1MJ'],
+    [2 ** 40 + 12345, 'C2bdWn92UItj4IF1MJ'], [Number.MAX_SAFE_INTEGER, 'C2gXEjT3aNwGKIF1MJ'],
+  ];
+  for (const [n, uid] of pinned) assert.equal(u.of(n), uid, `flow ${n}`);
+  const w = new FlowUids(Buffer.alloc(20, 0xff));
+  assert.deepEqual([0, 1, 4294967295, Number.MAX_SAFE_INTEGER].map((n) => w.of(n)),
+    ['C3d4tlV0wuKsUgfFC3', 'C38VUHS0TYfzAgfFC3', 'C49hsH730haK3gfFC3', 'C18T8ue1ed8PNgfFC3']);
+});
+
 test('two `outpost replay` runs of one capture share no connection_info.uid', { skip: existsSync(CLI) ? false : 'dist/cli.js missing: run npm run build' }, () => {
   const replay = () => {
     const r = spawnSync(process.execPath, [CLI, 'replay', 'input.pcap', '--emit', 'network,dns', '--with='], { cwd: join(ROOT, 'test/pcap/dns-cache'), encoding: 'utf8' });

@@ -79,6 +79,22 @@ function ipv4ToInt(ip: string): number {
 }
 
 /** Dotted-quad IPv4 → number, or -1 unless exactly four decimal parts of 0-255 without leading zeros. */
+/**
+ * parseInt(s, 10), read from the character codes when `s` starts with one to three decimal digits
+ * (an IPv4 address's first octet): V8 answers parseInt of a string that is not an array index
+ * ("192.0.2.1") with a runtime call, made here for every address discovery looks up. Anything
+ * else goes to parseInt itself.
+ */
+function leadingDecimal(s: string): number {
+  let n = 0, i = 0;
+  for (; i < s.length && i < 4; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) break;
+    n = n * 10 + d;
+  }
+  return i === 0 || i === 4 ? parseInt(s, 10) : n;
+}
+
 function ipv4ToIntStrict(ip: string): number {
   let n = 0, part = 0, digits = 0, dots = 0;
   for (let i = 0; i < ip.length; i++) {
@@ -260,7 +276,7 @@ export class AppMatcher {
   matchAddress(ip: string): RangeEntry | undefined {
     const colon = ip.indexOf(':');
     if (colon < 0) {
-      if (this.v4Leading !== null && !this.v4Leading.has(parseInt(ip, 10))) return undefined;
+      if (this.v4Leading !== null && !this.v4Leading.has(leadingDecimal(ip))) return undefined;
       if (this.v4Prefixes.length === 0) return undefined;
       // Parsed and validated in one pass (net.isIP's pattern match cost more than the probes).
       const n = ipv4ToIntStrict(ip);

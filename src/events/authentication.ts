@@ -22,7 +22,7 @@
  * - src_endpoint is the logon's client (its MAC; the NTLM workstation name as hostname),
  *   dst_endpoint the server (KDC, SMB server, RADIUS accounting server).
  */
-import { randomUUID } from 'node:crypto';
+import { randomEventUid } from './event-uid.js';
 import { OCSF_VERSION, PRODUCT, type OcsfEventBase, type OcsfMetadata, type OcsfUser } from './ocsf.js';
 import type { LogonEndpoint, LogonSeen } from '../protocols/logon.js';
 
@@ -106,7 +106,7 @@ export function buildAuthenticationEvent(l: LogonSeen): AuthenticationEvent {
     severity_id: 1,
     severity: 'Informational',
     time: Math.floor(l.tsUs / 1000),
-    metadata: { version: OCSF_VERSION, product: PRODUCT, uid: l.uid ?? randomUUID(), log_name: l.protocol },
+    metadata: { version: OCSF_VERSION, product: PRODUCT, uid: l.uid ?? randomEventUid(), log_name: l.protocol },
     user,
     auth_protocol_id: PROTOCOL_IDS[l.protocol],
     auth_protocol: PROTOCOL_NAMES[l.protocol],

@@ -3,7 +3,7 @@
  * Inventory Info (class 5001) when a device appears or its identity changes; and the `device` /
  * `actor.user` objects the device enrich stage adds to every event class (`host` profile).
  */
-import { randomUUID } from 'node:crypto';
+import { randomEventUid } from './event-uid.js';
 import { OCSF_VERSION, PRODUCT, type OcsfDevice, type OcsfEventBase, type OcsfMetadata, type OcsfUser } from './ocsf.js';
 import type { Dhcp4Info, Dhcp6Info } from '../protocols/dhcp/fields.js';
 
@@ -184,7 +184,7 @@ export function buildDhcpActivity(info: Dhcp4Info | Dhcp6Info, ctx: DhcpEventCon
     severity_id: 1,
     severity: 'Informational',
     time: ctx.timeMs,
-    metadata: { version: OCSF_VERSION, product: PRODUCT, uid: randomUUID(), log_name: 'dhcp' },
+    metadata: { version: OCSF_VERSION, product: PRODUCT, uid: randomEventUid(), log_name: 'dhcp' },
     src_endpoint: client,
     dst_endpoint: server,
     transaction_uid: info.xid.toString(16).padStart(isV4 ? 8 : 6, '0'),
@@ -267,7 +267,7 @@ export function buildDeviceInventory(d: DeviceLike, change: string, timeMs: numb
     severity_id: 1,
     severity: 'Informational',
     time: timeMs,
-    metadata: { version: OCSF_VERSION, product: PRODUCT, uid: randomUUID(), log_name: 'inventory' },
+    metadata: { version: OCSF_VERSION, product: PRODUCT, uid: randomEventUid(), log_name: 'inventory' },
     device,
     unmapped: {
       change,

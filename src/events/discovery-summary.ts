@@ -4,7 +4,7 @@
  * between two endpoints, Device Inventory Info needs the device being inventoried. The period is
  * start_time/end_time, the figures are in `unmapped.discovery_summary` (docs/DISCOVERY.md, "Jobs").
  */
-import { randomUUID } from 'node:crypto';
+import { randomEventUid } from './event-uid.js';
 import { OCSF_VERSION, PRODUCT, type OcsfEventBase, type OcsfMetadata } from './ocsf.js';
 
 export interface DiscoverySummaryEvent extends OcsfEventBase {
@@ -23,7 +23,7 @@ export function buildDiscoverySummary(timeMs: number, fromMs: number, toMs: numb
     type_uid: 99, type_name: 'Base Event: Other', severity_id: 1, severity: 'Informational',
     time: timeMs, start_time: fromMs, end_time: toMs, duration: toMs - fromMs,
     message,
-    metadata: { version: OCSF_VERSION, product: PRODUCT, uid: randomUUID(), log_name: 'discovery_summary' },
+    metadata: { version: OCSF_VERSION, product: PRODUCT, uid: randomEventUid(), log_name: 'discovery_summary' },
     unmapped: { discovery_summary: summary },
   };
 }

@@ -4,7 +4,7 @@
  * caller reports a query and its response together. Endpoints come from the caller: for a query
  * src is the client, for a response src is the server, as on the wire.
  */
-import { randomUUID } from 'node:crypto';
+import { randomEventUid } from './event-uid.js';
 import { isIP } from 'node:net';
 import { OCSF_VERSION, PRODUCT, type OcsfEventBase, type OcsfMetadata } from './ocsf.js';
 import type { DnsMessageInfo } from '../protocols/dns/message.js';
@@ -136,7 +136,7 @@ export function buildDnsActivityEvent(info: DnsMessageInfo, ctx: DnsEventContext
     severity_id: 1,
     severity: 'Informational',
     time: Math.floor(ctx.timeMs),
-    metadata: { version: OCSF_VERSION, product: PRODUCT, uid: randomUUID(), log_name: info.protocol },
+    metadata: { version: OCSF_VERSION, product: PRODUCT, uid: randomEventUid(), log_name: info.protocol },
     src_endpoint: endpoint(ctx.src),
     dst_endpoint: endpoint(ctx.dst),
     connection_info: {

@@ -11,7 +11,7 @@
  * host (HTTP/1.0 without Host), url_string uses the destination address instead and hostname
  * is omitted.
  */
-import { randomUUID } from 'node:crypto';
+import { randomEventUid } from './event-uid.js';
 import type { HttpRequestInfo } from '../protocols/http/request.js';
 import { OCSF_VERSION, PRODUCT, type OcsfEventBase, type OcsfMetadata } from './ocsf.js';
 
@@ -141,7 +141,7 @@ export function buildHttpActivity(
     severity: 'Informational',
     time: timeMs,
     app_protocol_name: 'http',
-    metadata: { version: OCSF_VERSION, product: PRODUCT, uid: randomUUID() },
+    metadata: { version: OCSF_VERSION, product: PRODUCT, uid: randomEventUid() },
     src_endpoint: endpoint(src),
     dst_endpoint: endpoint(dst),
     http_request: httpRequest,

@@ -7,7 +7,7 @@
  * the flow's id (flow-uid.ts: unique across restarts and sensors) and ties its events together,
  * and its DNS and HTTP events to them.
  */
-import { randomUUID } from 'node:crypto';
+import { randomEventUid } from './event-uid.js';
 import type { FlowTable } from '../flows/flow-table.js';
 import { FlowActivity, EndReason, END_REASON_NAMES } from '../flows/flow-table.js';
 import { protocolName } from '../decode/constants.js';
@@ -137,7 +137,7 @@ export function buildNetworkActivity(t: FlowTable, slot: number, activity: FlowA
     start_time: start,
     end_time: end,
     duration: end - start,
-    metadata: { version: OCSF_VERSION, product: PRODUCT, uid: randomUUID(), log_name: 'flow' },
+    metadata: { version: OCSF_VERSION, product: PRODUCT, uid: randomEventUid(), log_name: 'flow' },
     src_endpoint: clientIsA ? a : b,
     dst_endpoint: clientIsA ? b : a,
     connection_info: {
