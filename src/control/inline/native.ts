@@ -26,6 +26,8 @@ export interface NfqStats {
   truncatedBatches: number;
   queueFullWaits: number;
   verdicts: number;
+  /** Verdicts the reader thread gave itself (TCP segments that cannot carry a name). */
+  preaccepted: number;
   verdictErrors: number;
   rawSent: number;
   rawErrors: number;
