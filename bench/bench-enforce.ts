@@ -33,6 +33,7 @@ import { InlineEngine, RECORD_HEADER_BYTES } from '../src/control/inline/engine.
 import type { InlineConfig } from '../src/control/config.js';
 import { ipv4, tcp, TCP_ACK, TCP_PSH } from '../test/support/packets.js';
 import { handshake, records, chromeLikeClientHelloBody } from '../test/fixtures/tls.js';
+import { RFC9001_CLIENT_INITIAL_HEX } from '../test/fixtures/quic-rfc-vectors.js';
 
 const QUEUE = 3127;
 const CFG: InlineConfig = {
@@ -55,6 +56,18 @@ function firstRequests(lab: Lab, n: number, port: number, helloHex: string): num
   const js = `const net=require('net');const h=Buffer.from('${helloHex}','hex');const out=[];let i=0;function one(){if(i++>=${n}){console.log(JSON.stringify(out));return;}const s=net.connect(${port},'${SERVER}',()=>{const t=process.hrtime.bigint();s.once('data',()=>{out.push(Number(process.hrtime.bigint()-t)/1000);s.destroy();setImmediate(one);});s.write(h);});s.on('error',()=>setImmediate(one));}one();`;
   const r = spawnSync('ip', ['netns', 'exec', lab.office, process.execPath, '-e', js], { encoding: 'utf8', maxBuffer: 64 << 20 });
   if (r.status !== 0) throw new Error(`request client failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as number[];
+}
+
+/**
+ * Sequential new UDP flows from the office namespace, each one QUIC Initial (RFC 9001 A.2, which
+ * names example.com: judged in JavaScript on the flow's first packet) from a new socket, timed
+ * to the server's answer, in µs.
+ */
+function firstDatagrams(lab: Lab, n: number, initialHex: string): number[] {
+  const js = `const dgram=require('dgram');const m=Buffer.from('${initialHex}','hex');const out=[];let i=0;function one(){if(i++>=${n}){console.log(JSON.stringify(out));return;}const s=dgram.createSocket('udp4');let done=false;const fin=()=>{if(done)return;done=true;clearTimeout(to);s.close();setImmediate(one);};const to=setTimeout(fin,1000);s.on('message',()=>{out.push(Number(process.hrtime.bigint()-t)/1000);fin();});s.on('error',fin);let t=0n;s.bind(0,()=>{t=process.hrtime.bigint();s.send(m,443,'${SERVER}');});}one();`;
+  const r = spawnSync('ip', ['netns', 'exec', lab.office, process.execPath, '-e', js], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(`datagram client failed: ${r.stderr}`);
   return JSON.parse(r.stdout) as number[];
 }
 
@@ -145,7 +158,9 @@ async function main(): Promise<void> {
     spawn('ip', ['netns', 'exec', lab.cloud, 'iperf3', '-s', '-p', '5201'], { stdio: 'ignore' }),
     // Port 80 answers a connection's first data with one byte (firstRequests).
     spawn('ip', ['netns', 'exec', lab.cloud, process.execPath, '-e', `require('net').createServer((s)=>{s.on('error',()=>{});s.once('data',()=>s.end('x'));}).listen(80,'${SERVER}')`], { stdio: 'ignore' }),
-    spawn('ip', ['netns', 'exec', lab.cloud, 'python3', '-c', `import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(('${SERVER}',443))\nwhile True: s.recv(2048)`], { stdio: 'ignore' }),
+    // UDP/443: answers a QUIC Initial-sized datagram with one byte (firstDatagrams); swallows the
+    // burst's small ones.
+    spawn('ip', ['netns', 'exec', lab.cloud, 'python3', '-c', `import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(('${SERVER}',443))\nwhile True:\n  d,a=s.recvfrom(2048)\n  if len(d)>=1200: s.sendto(b'x',a)`], { stdio: 'ignore' }),
   ];
   try {
     await sleep(1000);
@@ -154,12 +169,16 @@ async function main(): Promise<void> {
     firstRequests(lab, 50, 80, helloHex);
     const without: number[] = [], withPath: number[] = [];
     const reqWithout: number[] = [], reqWith: number[] = [];
+    const initialHex = RFC9001_CLIENT_INITIAL_HEX;
+    firstDatagrams(lab, 50, initialHex);
+    const udpWithout: number[] = [], udpWith: number[] = [];
     const tputWithout: number[] = [], tputWith: number[] = [];
     let verdictsPerS = 0, udpSent = 0, udpSecs = 0;
     const userSpace: Latency[] = [];
     for (let r = 0; r < rounds; r++) {
       without.push(...connects(lab, n, 443));
       reqWithout.push(...firstRequests(lab, n, 80, helloHex));
+      udpWithout.push(...firstDatagrams(lab, n, initialHex));
       tputWithout.push(iperf(lab, seconds));
       const w = await startWorker(lab);
       rulesNote = w.backend === 'nftables' ? 'the product\'s nftables table inet outpost'
@@ -169,6 +188,7 @@ async function main(): Promise<void> {
         await w.latency();
         withPath.push(...connects(lab, n, 443));
         reqWith.push(...firstRequests(lab, n, 80, helloHex));
+        udpWith.push(...firstDatagrams(lab, n, initialHex));
         userSpace.push(await w.latency());
         tputWith.push(iperf(lab, seconds));
         if (r === 0) {
@@ -186,6 +206,7 @@ async function main(): Promise<void> {
     }
     without.sort((a, b) => a - b); withPath.sort((a, b) => a - b);
     reqWithout.sort((a, b) => a - b); reqWith.sort((a, b) => a - b);
+    udpWithout.sort((a, b) => a - b); udpWith.sort((a, b) => a - b);
     const mean = (a: number[]) => a.reduce((s, x) => s + x, 0) / a.length;
     const engine = engineRate();
     const res = {
@@ -201,6 +222,11 @@ async function main(): Promise<void> {
         withoutUs: { p50: pct(reqWithout, 50), p99: pct(reqWithout, 99) }, withUs: { p50: pct(reqWith, 50), p99: pct(reqWith, 99) },
         addedUs: { p50: pct(reqWith, 50) - pct(reqWithout, 50), p99: pct(reqWith, 99) - pct(reqWithout, 99) },
       },
+      firstDatagram: {
+        n: udpWithout.length, nWith: udpWith.length,
+        withoutUs: { p50: pct(udpWithout, 50), p99: pct(udpWithout, 99) }, withUs: { p50: pct(udpWith, 50), p99: pct(udpWith, 99) },
+        addedUs: { p50: pct(udpWith, 50) - pct(udpWithout, 50), p99: pct(udpWith, 99) - pct(udpWithout, 99) },
+      },
       verdictsPerS: { queued: Math.round(verdictsPerS), senderFlowsPerS: Math.round(udpSent / udpSecs), engineAlone: Math.round(engine) },
       iperf3: { withoutMbps: mean(tputWithout) / 1e6, withMbps: mean(tputWith) / 1e6, ratio: mean(tputWith) / mean(tputWithout) },
     };
@@ -211,6 +237,9 @@ async function main(): Promise<void> {
     const fr = res.firstRequest;
     console.log(`| ClientHello → first answer byte (the judged packet), p50 | ${fr.withoutUs.p50.toFixed(0)} µs | ${fr.withUs.p50.toFixed(0)} µs (+${fr.addedUs.p50.toFixed(0)} µs) |`);
     console.log(`| ClientHello → first answer byte, p99 | ${fr.withoutUs.p99.toFixed(0)} µs | ${fr.withUs.p99.toFixed(0)} µs (+${fr.addedUs.p99.toFixed(0)} µs) |`);
+    const fd = res.firstDatagram;
+    console.log(`| QUIC Initial (first packet of a new UDP flow, judged) → answer, p50 | ${fd.withoutUs.p50.toFixed(0)} µs | ${fd.withUs.p50.toFixed(0)} µs (+${fd.addedUs.p50.toFixed(0)} µs) |`);
+    console.log(`| QUIC Initial → answer, p99 | ${fd.withoutUs.p99.toFixed(0)} µs | ${fd.withUs.p99.toFixed(0)} µs (+${fd.addedUs.p99.toFixed(0)} µs) (${fd.n} / ${fd.nWith} answered) |`);
     for (const [i, u] of userSpace.entries()) console.log(`| queued packet in user space (reader thread → verdict), round ${i + 1} | | p50 ${u.p50Us} µs, p99 ${u.p99Us} µs, p99.9 ${u.p999Us} µs, max ${u.maxUs} µs (${u.count} packets) |`);
     console.log(`| iperf3, established TCP flow | ${res.iperf3.withoutMbps.toFixed(0)} Mbit/s | ${res.iperf3.withMbps.toFixed(0)} Mbit/s (${(res.iperf3.ratio * 100).toFixed(1)} %) |`);
     console.log(`| verdicts/s, queued new UDP flows | | ${res.verdictsPerS.queued} (sender made ${res.verdictsPerS.senderFlowsPerS} flows/s) |`);
