@@ -32,6 +32,7 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <node_api.h>
+#include <uv.h>
 #include <libnetfilter_queue/libnetfilter_queue.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink_queue.h>
@@ -57,13 +58,15 @@
 #define RECV_BYTES (256 * 1024)
 
 typedef struct Batch {
+  uint64_t handed_ns;
   uint32_t count;
   size_t used;
   size_t capacity;
   uint8_t data[];
 } Batch;
 
-typedef struct Queue {
+typedef struct Queue Queue;
+struct Queue {
   struct nfq_handle *h;
   struct nfq_q_handle *qh;
   int fd;
@@ -103,7 +106,22 @@ typedef struct Queue {
   pthread_mutex_t verdict_lock;
   int lock_ready;
   volatile uint64_t preaccepted;
-} Queue;
+  /* Loop mode (open option readerThread: false): no reader thread; the JavaScript thread's own
+   * event loop polls the socket and batches are handed over by a direct call. */
+  int loop_mode;
+  uv_poll_t *poll;
+  napi_env env;
+  napi_ref cb_ref;
+  napi_ref res_ref;
+  napi_async_context actx;
+};
+
+/* Time from a batch's hand-over by the reader thread to the start of its JavaScript call (the
+ * JavaScript thread's wake-up and whatever it was doing first), µs, one bucket per µs: written
+ * and read by the JavaScript thread only. Process-wide (a process reads one queue; call_js may
+ * run for a batch queued just before its queue was closed, so it must not reach the queue). */
+static uint32_t g_wake[LATENCY_MAX_US + 1];
+static uint64_t g_wake_count;
 
 static uint64_t now_ns(void) {
   struct timespec ts;
@@ -226,6 +244,11 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
   (void)context;
   Batch *b = data;
   if (env == NULL || js_cb == NULL) { free(b); return; }
+  {
+    uint64_t us = (now_ns() - b->handed_ns) / 1000;
+    g_wake[us < LATENCY_MAX_US ? us : LATENCY_MAX_US]++;
+    g_wake_count++;
+  }
   napi_value buf, count, undef;
   void *copy;
   /* One copy per batch into a JavaScript-owned buffer; the batch is then freed here. */
@@ -241,6 +264,7 @@ static void hand_over(Queue *q) {
   Batch *b = q->cur;
   if (b == NULL || b->count == 0) return;
   q->cur = batch_new(q->batch_bytes);
+  b->handed_ns = now_ns();
   for (;;) {
     napi_status s = napi_call_threadsafe_function(q->tsfn, b, napi_tsfn_nonblocking);
     if (s == napi_ok) { q->batches++; return; }
@@ -256,6 +280,63 @@ static void hand_over(Queue *q) {
     return;
   }
 }
+
+/* Loop mode: hands the current batch to JavaScript at once, on this (the JavaScript) thread. */
+static void deliver_now(Queue *q) {
+  Batch *b = q->cur;
+  if (b == NULL || b->count == 0) return;
+  napi_env env = q->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value cb, buf, count, recv;
+  void *copy;
+  if (napi_get_reference_value(env, q->cb_ref, &cb) == napi_ok && cb != NULL
+      && napi_create_buffer_copy(env, b->used, b->data, &copy, &buf) == napi_ok) {
+    napi_create_uint32(env, b->count, &count);
+    napi_get_reference_value(env, q->res_ref, &recv);
+    b->count = 0;
+    b->used = 0;
+    q->batches++;
+    napi_value argv[2] = {buf, count};
+    /* napi_make_callback runs the callback in its own callback scope (microtasks after it). */
+    napi_value result;
+    if (napi_make_callback(env, q->actx, recv, cb, 2, argv, &result) != napi_ok) {
+      bool pending = false;
+      napi_is_exception_pending(env, &pending);
+      if (pending) { napi_value e; napi_get_and_clear_last_exception(env, &e); napi_fatal_exception(env, e); }
+    }
+  } else {
+    /* Not handed over (out of memory): as in the reader thread's hand_over, the packets stay in the
+     * kernel queue unanswered (fail-open passes traffic once it is full). */
+    b->count = 0;
+    b->used = 0;
+  }
+  /* The batch may have been freed by a close() made from the callback: not touched after it. */
+  napi_close_handle_scope(env, scope);
+}
+
+static void on_readable(uv_poll_t *handle, int status, int events) {
+  (void)events;
+  Queue *q = handle->data;
+  if (q == NULL || q->closed || status < 0) return;
+  size_t headroom = HEADER_BYTES + q->copy_range + 4;
+  for (;;) {
+    ssize_t r = recv(q->fd, q->recv_buf, RECV_BYTES, MSG_DONTWAIT);
+    if (r < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      if (errno == EINTR) continue;
+      if (errno == ENOBUFS) { q->enobufs++; continue; }
+      q->recv_errors++;
+      break;
+    }
+    nfq_handle_packet(q->h, (char *)q->recv_buf, (int)r);
+    if (q->cur->count >= q->batch_packets || q->cur->used + headroom > q->cur->capacity) deliver_now(q);
+    if (q->closed) return;
+  }
+  deliver_now(q);
+}
+
+static void free_poll(uv_handle_t *h) { free(h); }
 
 static void *reader(void *arg) {
   Queue *q = arg;
@@ -319,6 +400,15 @@ static void queue_close(Queue *q) {
     (void)w;
     pthread_join(q->thread, NULL);
   }
+  if (q->poll != NULL) {
+    uv_poll_stop(q->poll);
+    q->poll->data = NULL;
+    uv_close((uv_handle_t *)q->poll, free_poll);
+    q->poll = NULL;
+  }
+  if (q->cb_ref != NULL) { napi_delete_reference(q->env, q->cb_ref); q->cb_ref = NULL; }
+  if (q->res_ref != NULL) { napi_delete_reference(q->env, q->res_ref); q->res_ref = NULL; }
+  if (q->actx != NULL) { napi_async_destroy(q->env, q->actx); q->actx = NULL; }
   if (q->tsfn != NULL) napi_release_threadsafe_function(q->tsfn, napi_tsfn_release);
   if (q->qh != NULL) nfq_destroy_queue(q->qh);
   if (q->h != NULL) nfq_close(q->h);
@@ -409,9 +499,25 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   q->cur = batch_new(q->batch_bytes);
   napi_value name;
   napi_create_string_utf8(env, "outpost_nfq", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_threadsafe_function(env, argv[2], NULL, name, 16, 1, NULL, NULL, NULL, call_js, &q->tsfn) != napi_ok) { step = "napi_create_threadsafe_function"; goto fail; }
-  if (pthread_create(&q->thread, NULL, reader, q) != 0) { step = "pthread_create"; goto fail; }
-  q->thread_started = 1;
+  q->loop_mode = !get_bool(env, argv[1], "readerThread", true);
+  if (q->loop_mode) {
+    struct uv_loop_s *loop = NULL;
+    q->env = env;
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == NULL) { step = "napi_get_uv_event_loop"; goto fail; }
+    if (napi_create_reference(env, argv[2], 1, &q->cb_ref) != napi_ok) { step = "napi_create_reference"; goto fail; }
+    napi_value resource;
+    napi_create_object(env, &resource);
+    if (napi_create_reference(env, resource, 1, &q->res_ref) != napi_ok) { step = "napi_create_reference"; goto fail; }
+    if (napi_async_init(env, resource, name, &q->actx) != napi_ok) { step = "napi_async_init"; goto fail; }
+    q->poll = malloc(sizeof(uv_poll_t));
+    if (q->poll == NULL || uv_poll_init(loop, q->poll, q->fd) != 0) { free(q->poll); q->poll = NULL; step = "uv_poll_init"; goto fail; }
+    q->poll->data = q;
+    uv_poll_start(q->poll, UV_READABLE, on_readable);
+  } else {
+    if (napi_create_threadsafe_function(env, argv[2], NULL, name, 16, 1, NULL, NULL, NULL, call_js, &q->tsfn) != napi_ok) { step = "napi_create_threadsafe_function"; goto fail; }
+    if (pthread_create(&q->thread, NULL, reader, q) != 0) { step = "pthread_create"; goto fail; }
+    q->thread_started = 1;
+  }
   napi_value ext;
   napi_create_external(env, q, queue_finalize, NULL, &ext);
   return ext;
@@ -522,6 +628,29 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
   return o;
 }
 
+/* Sets count, p50Us, p99Us, p999Us, maxUs (each name prefixed, e.g. wakeP99Us) of a histogram. */
+static void put_percentiles(napi_env env, napi_value o, const char *prefix, const uint32_t *h, uint64_t n) {
+  uint64_t seen = 0, p50 = 0, p99 = 0, p999 = 0, max = 0;
+  int have50 = 0, have99 = 0, have999 = 0;
+  for (uint32_t us = 0; us <= LATENCY_MAX_US; us++) {
+    uint32_t c = h[us];
+    if (c == 0) continue;
+    seen += c;
+    max = us;
+    if (!have50 && seen * 2 >= n) { p50 = us; have50 = 1; }
+    if (!have99 && seen * 100 >= n * 99) { p99 = us; have99 = 1; }
+    if (!have999 && seen * 1000 >= n * 999) { p999 = us; have999 = 1; }
+  }
+  const char *names[5] = {"count", "p50Us", "p99Us", "p999Us", "maxUs"};
+  uint64_t vals[5] = {n, p50, p99, p999, max};
+  char key[32];
+  for (int i = 0; i < 5; i++) {
+    if (prefix[0] == 0) snprintf(key, sizeof key, "%s", names[i]);
+    else snprintf(key, sizeof key, "%s%c%s", prefix, names[i][0] - 32, names[i] + 1);
+    set_num(env, o, key, vals[i]);
+  }
+}
+
 /* latency(handle, reset): { count, p50Us, p99Us, p999Us, maxUs } of the time packets spent in
  * user space since the last reset (maxUs LATENCY_MAX_US means "at least"). */
 static napi_value js_latency(napi_env env, napi_callback_info info) {
@@ -533,26 +662,14 @@ static napi_value js_latency(napi_env env, napi_callback_info info) {
   bool reset = false;
   if (argc > 1) napi_get_value_bool(env, argv[1], &reset);
   pthread_mutex_lock(&q->verdict_lock);
-  uint64_t n = q->latency_count, seen = 0;
-  double p50 = 0, p99 = 0, p999 = 0, max = 0;
-  int have50 = 0, have99 = 0, have999 = 0;
-  for (uint32_t us = 0; us <= LATENCY_MAX_US; us++) {
-    uint32_t c = q->latency[us];
-    if (c == 0) continue;
-    seen += c;
-    max = us;
-    if (!have50 && seen * 2 >= n) { p50 = us; have50 = 1; }
-    if (!have99 && seen * 100 >= n * 99) { p99 = us; have99 = 1; }
-    if (!have999 && seen * 1000 >= n * 999) { p999 = us; have999 = 1; }
-  }
   napi_value o;
   napi_create_object(env, &o);
-  set_num(env, o, "count", n);
-  set_num(env, o, "p50Us", (uint64_t)p50);
-  set_num(env, o, "p99Us", (uint64_t)p99);
-  set_num(env, o, "p999Us", (uint64_t)p999);
-  set_num(env, o, "maxUs", (uint64_t)max);
-  if (reset) { memset(q->latency, 0, (LATENCY_MAX_US + 1) * sizeof(uint32_t)); q->latency_count = 0; }
+  put_percentiles(env, o, "", q->latency, q->latency_count);
+  put_percentiles(env, o, "wake", g_wake, g_wake_count);
+  if (reset) {
+    memset(q->latency, 0, (LATENCY_MAX_US + 1) * sizeof(uint32_t)); q->latency_count = 0;
+    memset(g_wake, 0, sizeof g_wake); g_wake_count = 0;
+  }
   pthread_mutex_unlock(&q->verdict_lock);
   return o;
 }

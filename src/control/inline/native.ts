@@ -16,6 +16,8 @@ export interface NfqOpenOptions {
   failOpen?: boolean;
   batchPackets?: number;
   rcvbufBytes?: number;
+  /** false: no reader thread; the event loop polls the queue's socket (one thread wake less per judged packet). */
+  readerThread?: boolean;
 }
 
 export interface NfqStats {
@@ -33,7 +35,11 @@ export interface NfqStats {
   rawErrors: number;
 }
 
-export interface NfqLatency { count: number; p50Us: number; p99Us: number; p999Us: number; maxUs: number }
+export interface NfqLatency {
+  count: number; p50Us: number; p99Us: number; p999Us: number; maxUs: number;
+  /** Batches, and the time from a batch's hand-over by the reader thread to the start of its JavaScript call. */
+  wakeCount: number; wakeP50Us: number; wakeP99Us: number; wakeP999Us: number; wakeMaxUs: number;
+}
 
 /** An open queue (an N-API external). */
 export type NfqHandle = { readonly __nfq: unique symbol };
