@@ -282,6 +282,11 @@ export class InlineEngine {
       const source = f?.hostnameSource !== undefined ? SOURCE[f.hostnameSource] : undefined;
       if (f?.hostname !== undefined && source !== undefined) {
         const d = this.decide(f.hostname, source, p, buf, macOffset, nowMs);
+        // The flow is decided and its later packets never come back here: its analyzer state is
+        // let go now rather than when the slot is reused, so it is not carried from one young
+        // generation to the next (scavenges that copied every recent flow's TLS or QUIC state
+        // took milliseconds, each one delaying the verdicts queued behind it).
+        this.inspector.release(slot);
         if (d.verdict === 'block') {
           this.verdictOf[slot] = V_BLOCK;
           c.block++;
@@ -302,6 +307,7 @@ export class InlineEngine {
     }
     if (++this.seen[slot]! >= this.cfg.maxPacketsPerFlow) {
       // No name within the budget: the default verdict, so the flow stops costing user space.
+      this.inspector.release(slot);
       this.verdictOf[slot] = V_ALLOW;
       c.defaults++;
       this.lastMark = MARK_ALLOW;
