@@ -32,7 +32,6 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <node_api.h>
-#include <uv.h>
 #include <libnetfilter_queue/libnetfilter_queue.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink_queue.h>
@@ -106,14 +105,6 @@ struct Queue {
   pthread_mutex_t verdict_lock;
   int lock_ready;
   volatile uint64_t preaccepted;
-  /* Loop mode (open option readerThread: false): no reader thread; the JavaScript thread's own
-   * event loop polls the socket and batches are handed over by a direct call. */
-  int loop_mode;
-  uv_poll_t *poll;
-  napi_env env;
-  napi_ref cb_ref;
-  napi_ref res_ref;
-  napi_async_context actx;
 };
 
 /* Time from a batch's hand-over by the reader thread to the start of its JavaScript call (the
@@ -281,63 +272,6 @@ static void hand_over(Queue *q) {
   }
 }
 
-/* Loop mode: hands the current batch to JavaScript at once, on this (the JavaScript) thread. */
-static void deliver_now(Queue *q) {
-  Batch *b = q->cur;
-  if (b == NULL || b->count == 0) return;
-  napi_env env = q->env;
-  napi_handle_scope scope;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value cb, buf, count, recv;
-  void *copy;
-  if (napi_get_reference_value(env, q->cb_ref, &cb) == napi_ok && cb != NULL
-      && napi_create_buffer_copy(env, b->used, b->data, &copy, &buf) == napi_ok) {
-    napi_create_uint32(env, b->count, &count);
-    napi_get_reference_value(env, q->res_ref, &recv);
-    b->count = 0;
-    b->used = 0;
-    q->batches++;
-    napi_value argv[2] = {buf, count};
-    /* napi_make_callback runs the callback in its own callback scope (microtasks after it). */
-    napi_value result;
-    if (napi_make_callback(env, q->actx, recv, cb, 2, argv, &result) != napi_ok) {
-      bool pending = false;
-      napi_is_exception_pending(env, &pending);
-      if (pending) { napi_value e; napi_get_and_clear_last_exception(env, &e); napi_fatal_exception(env, e); }
-    }
-  } else {
-    /* Not handed over (out of memory): as in the reader thread's hand_over, the packets stay in the
-     * kernel queue unanswered (fail-open passes traffic once it is full). */
-    b->count = 0;
-    b->used = 0;
-  }
-  /* The batch may have been freed by a close() made from the callback: not touched after it. */
-  napi_close_handle_scope(env, scope);
-}
-
-static void on_readable(uv_poll_t *handle, int status, int events) {
-  (void)events;
-  Queue *q = handle->data;
-  if (q == NULL || q->closed || status < 0) return;
-  size_t headroom = HEADER_BYTES + q->copy_range + 4;
-  for (;;) {
-    ssize_t r = recv(q->fd, q->recv_buf, RECV_BYTES, MSG_DONTWAIT);
-    if (r < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      if (errno == EINTR) continue;
-      if (errno == ENOBUFS) { q->enobufs++; continue; }
-      q->recv_errors++;
-      break;
-    }
-    nfq_handle_packet(q->h, (char *)q->recv_buf, (int)r);
-    if (q->cur->count >= q->batch_packets || q->cur->used + headroom > q->cur->capacity) deliver_now(q);
-    if (q->closed) return;
-  }
-  deliver_now(q);
-}
-
-static void free_poll(uv_handle_t *h) { free(h); }
-
 static void *reader(void *arg) {
   Queue *q = arg;
   struct pollfd fds[2] = {{q->fd, POLLIN, 0}, {q->wake[0], POLLIN, 0}};
@@ -400,15 +334,6 @@ static void queue_close(Queue *q) {
     (void)w;
     pthread_join(q->thread, NULL);
   }
-  if (q->poll != NULL) {
-    uv_poll_stop(q->poll);
-    q->poll->data = NULL;
-    uv_close((uv_handle_t *)q->poll, free_poll);
-    q->poll = NULL;
-  }
-  if (q->cb_ref != NULL) { napi_delete_reference(q->env, q->cb_ref); q->cb_ref = NULL; }
-  if (q->res_ref != NULL) { napi_delete_reference(q->env, q->res_ref); q->res_ref = NULL; }
-  if (q->actx != NULL) { napi_async_destroy(q->env, q->actx); q->actx = NULL; }
   if (q->tsfn != NULL) napi_release_threadsafe_function(q->tsfn, napi_tsfn_release);
   if (q->qh != NULL) nfq_destroy_queue(q->qh);
   if (q->h != NULL) nfq_close(q->h);
@@ -499,25 +424,9 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   q->cur = batch_new(q->batch_bytes);
   napi_value name;
   napi_create_string_utf8(env, "outpost_nfq", NAPI_AUTO_LENGTH, &name);
-  q->loop_mode = !get_bool(env, argv[1], "readerThread", true);
-  if (q->loop_mode) {
-    struct uv_loop_s *loop = NULL;
-    q->env = env;
-    if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == NULL) { step = "napi_get_uv_event_loop"; goto fail; }
-    if (napi_create_reference(env, argv[2], 1, &q->cb_ref) != napi_ok) { step = "napi_create_reference"; goto fail; }
-    napi_value resource;
-    napi_create_object(env, &resource);
-    if (napi_create_reference(env, resource, 1, &q->res_ref) != napi_ok) { step = "napi_create_reference"; goto fail; }
-    if (napi_async_init(env, resource, name, &q->actx) != napi_ok) { step = "napi_async_init"; goto fail; }
-    q->poll = malloc(sizeof(uv_poll_t));
-    if (q->poll == NULL || uv_poll_init(loop, q->poll, q->fd) != 0) { free(q->poll); q->poll = NULL; step = "uv_poll_init"; goto fail; }
-    q->poll->data = q;
-    uv_poll_start(q->poll, UV_READABLE, on_readable);
-  } else {
-    if (napi_create_threadsafe_function(env, argv[2], NULL, name, 16, 1, NULL, NULL, NULL, call_js, &q->tsfn) != napi_ok) { step = "napi_create_threadsafe_function"; goto fail; }
-    if (pthread_create(&q->thread, NULL, reader, q) != 0) { step = "pthread_create"; goto fail; }
-    q->thread_started = 1;
-  }
+  if (napi_create_threadsafe_function(env, argv[2], NULL, name, 16, 1, NULL, NULL, NULL, call_js, &q->tsfn) != napi_ok) { step = "napi_create_threadsafe_function"; goto fail; }
+  if (pthread_create(&q->thread, NULL, reader, q) != 0) { step = "pthread_create"; goto fail; }
+  q->thread_started = 1;
   napi_value ext;
   napi_create_external(env, q, queue_finalize, NULL, &ext);
   return ext;

@@ -16,8 +16,6 @@ export interface NfqOpenOptions {
   failOpen?: boolean;
   batchPackets?: number;
   rcvbufBytes?: number;
-  /** false: no reader thread; the event loop polls the queue's socket (one thread wake less per judged packet). */
-  readerThread?: boolean;
 }
 
 export interface NfqStats {

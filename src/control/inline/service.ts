@@ -67,7 +67,6 @@ export class InlineService implements Service {
     try {
       this.handle = addon.open(cfg.queueNumber, {
         copyRangeBytes: 65535, maxQueueLen: cfg.maxQueueLength, failOpen: !cfg.failClosed, batchPackets: cfg.batchPackets,
-        readerThread: process.env['OUTPOST_NFQ_LOOP'] !== '1',
       }, engine.onBatch);
     } catch (err) {
       const reason = (err as Error).message;
