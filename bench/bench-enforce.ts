@@ -4,8 +4,10 @@
  * office-a, routed through the gateway from its bridge port):
  *
  * - added latency on the first packet of a new flow: TCP connect time (SYN out, SYN-ACK back;
- *   the SYN is queued and judged) from the office to the cloud, p50 and p99, without and with the
- *   verdict path, alternating rounds so both see the same machine;
+ *   the SYN is queued, and accepted by the addon's reader thread since it cannot carry a name)
+ *   from the office to the cloud, p50 and p99, without and with the verdict path, alternating
+ *   rounds so both see the same machine; and on the first packet judged in JavaScript: a
+ *   ClientHello sent on a new connection, to the server's first byte back;
  * - verdicts/s: a burst of new UDP/443 flows (one datagram each, each queued and answered),
  *   counted by the addon, and the engine's own decision rate on TLS ClientHellos (no kernel);
  * - iperf3 throughput of an established TCP flow through the gateway, without and with.
@@ -31,6 +33,7 @@ import { InlineEngine, RECORD_HEADER_BYTES } from '../src/control/inline/engine.
 import type { InlineConfig } from '../src/control/config.js';
 import { ipv4, tcp, TCP_ACK, TCP_PSH } from '../test/support/packets.js';
 import { handshake, records, chromeLikeClientHelloBody } from '../test/fixtures/tls.js';
+import { RFC9001_CLIENT_INITIAL_HEX } from '../test/fixtures/quic-rfc-vectors.js';
 
 const QUEUE = 3127;
 const CFG: InlineConfig = {
@@ -41,6 +44,32 @@ const CFG: InlineConfig = {
 const has = (c: string, a: string[] = ['--version']) => spawnSync(c, a, { stdio: 'ignore' }).status === 0;
 
 function pct(sorted: number[], p: number): number { return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!; }
+
+/**
+ * Sequential new connections from the office namespace, each sending a TLS ClientHello (allowed
+ * by the policy) as its first data and waiting for the server's first byte: the time from that
+ * write to the answer, in µs. With inline mode the ClientHello is the packet judged in
+ * JavaScript (the SYN no longer is: the addon's reader thread accepts segments that cannot carry
+ * a name), so this is the added latency of the first packet that is judged.
+ */
+function firstRequests(lab: Lab, n: number, port: number, helloHex: string): number[] {
+  const js = `const net=require('net');const h=Buffer.from('${helloHex}','hex');const out=[];let i=0;function one(){if(i++>=${n}){console.log(JSON.stringify(out));return;}const s=net.connect(${port},'${SERVER}',()=>{const t=process.hrtime.bigint();s.once('data',()=>{out.push(Number(process.hrtime.bigint()-t)/1000);s.destroy();setImmediate(one);});s.write(h);});s.on('error',()=>setImmediate(one));}one();`;
+  const r = spawnSync('ip', ['netns', 'exec', lab.office, process.execPath, '-e', js], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(`request client failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as number[];
+}
+
+/**
+ * Sequential new UDP flows from the office namespace, each one QUIC Initial (RFC 9001 A.2, which
+ * names example.com: judged in JavaScript on the flow's first packet) from a new socket, timed
+ * to the server's answer, in µs.
+ */
+function firstDatagrams(lab: Lab, n: number, initialHex: string): number[] {
+  const js = `const dgram=require('dgram');const m=Buffer.from('${initialHex}','hex');const out=[];let i=0;function one(){if(i++>=${n}){console.log(JSON.stringify(out));return;}const s=dgram.createSocket('udp4');let done=false;const fin=()=>{if(done)return;done=true;clearTimeout(to);s.close();setImmediate(one);};const to=setTimeout(fin,1000);s.on('message',()=>{out.push(Number(process.hrtime.bigint()-t)/1000);fin();});s.on('error',fin);let t=0n;s.bind(0,()=>{t=process.hrtime.bigint();s.send(m,443,'${SERVER}');});}one();`;
+  const r = spawnSync('ip', ['netns', 'exec', lab.office, process.execPath, '-e', js], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(`datagram client failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as number[];
+}
 
 /** Sequential TCP connects from the office namespace; connect times in µs. */
 function connects(lab: Lab, n: number, port: number): number[] {
@@ -57,7 +86,7 @@ function iperf(lab: Lab, seconds: number): number {
   return j.end.sum_received.bits_per_second;
 }
 
-interface Latency { count: number; p50Us: number; p99Us: number; p999Us: number; maxUs: number }
+interface Latency { count: number; p50Us: number; p99Us: number; p999Us: number; maxUs: number; wakeCount: number; wakeP50Us: number; wakeP99Us: number; wakeP999Us: number; wakeMaxUs: number; gc: { count: number; totalMs: number; maxMs: number; over1Ms: number } }
 interface Worker { proc: ChildProcess; counters(): Promise<Record<string, number>>; latency(): Promise<Latency>; stop(): Promise<void> }
 
 async function startWorker(lab: Lab): Promise<Worker & { backend: string }> {
@@ -127,17 +156,29 @@ async function main(): Promise<void> {
   const servers = [
     spawn('ip', ['netns', 'exec', lab.cloud, process.execPath, '-e', `require('net').createServer((s)=>{s.on('error',()=>{});s.destroy();}).listen(443,'${SERVER}')`], { stdio: 'ignore' }),
     spawn('ip', ['netns', 'exec', lab.cloud, 'iperf3', '-s', '-p', '5201'], { stdio: 'ignore' }),
-    spawn('ip', ['netns', 'exec', lab.cloud, 'python3', '-c', `import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(('${SERVER}',443))\nwhile True: s.recv(2048)`], { stdio: 'ignore' }),
+    // Port 80 answers a connection's first data with one byte (firstRequests).
+    spawn('ip', ['netns', 'exec', lab.cloud, process.execPath, '-e', `require('net').createServer((s)=>{s.on('error',()=>{});s.once('data',()=>s.end('x'));}).listen(80,'${SERVER}')`], { stdio: 'ignore' }),
+    // UDP/443: answers a QUIC Initial-sized datagram with one byte (firstDatagrams); swallows the
+    // burst's small ones.
+    spawn('ip', ['netns', 'exec', lab.cloud, 'python3', '-c', `import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(('${SERVER}',443))\nwhile True:\n  d,a=s.recvfrom(2048)\n  if len(d)>=1200: s.sendto(b'x',a)`], { stdio: 'ignore' }),
   ];
   try {
     await sleep(1000);
     connects(lab, 200, 443); // warm up (ARP, caches)
+    const helloHex = records(handshake(1, chromeLikeClientHelloBody(undefined, 'app.example.com'))).toString('hex');
+    firstRequests(lab, 50, 80, helloHex);
     const without: number[] = [], withPath: number[] = [];
+    const reqWithout: number[] = [], reqWith: number[] = [];
+    const initialHex = RFC9001_CLIENT_INITIAL_HEX;
+    firstDatagrams(lab, 50, initialHex);
+    const udpWithout: number[] = [], udpWith: number[] = [];
     const tputWithout: number[] = [], tputWith: number[] = [];
     let verdictsPerS = 0, udpSent = 0, udpSecs = 0;
     const userSpace: Latency[] = [];
     for (let r = 0; r < rounds; r++) {
       without.push(...connects(lab, n, 443));
+      reqWithout.push(...firstRequests(lab, n, 80, helloHex));
+      udpWithout.push(...firstDatagrams(lab, n, initialHex));
       tputWithout.push(iperf(lab, seconds));
       const w = await startWorker(lab);
       rulesNote = w.backend === 'nftables' ? 'the product\'s nftables table inet outpost'
@@ -146,6 +187,8 @@ async function main(): Promise<void> {
         connects(lab, 50, 443);
         await w.latency();
         withPath.push(...connects(lab, n, 443));
+        reqWith.push(...firstRequests(lab, n, 80, helloHex));
+        udpWith.push(...firstDatagrams(lab, n, initialHex));
         userSpace.push(await w.latency());
         tputWith.push(iperf(lab, seconds));
         if (r === 0) {
@@ -162,23 +205,44 @@ async function main(): Promise<void> {
       } finally { await w.stop(); }
     }
     without.sort((a, b) => a - b); withPath.sort((a, b) => a - b);
+    reqWithout.sort((a, b) => a - b); reqWith.sort((a, b) => a - b);
+    udpWithout.sort((a, b) => a - b); udpWith.sort((a, b) => a - b);
     const mean = (a: number[]) => a.reduce((s, x) => s + x, 0) / a.length;
     const engine = engineRate();
     const res = {
       rules: rulesNote,
       connects: { n: without.length, withoutUs: { p50: pct(without, 50), p99: pct(without, 99) }, withUs: { p50: pct(withPath, 50), p99: pct(withPath, 99) } },
-      // Per packet, from the addon: received by its reader thread → verdict sent (the SYNs of the
-      // connects above; each round's figures, the histogram being reset in between).
+      // Per packet, from the addon: received by its reader thread → verdict sent (the packets of
+      // the connects and requests above, pre-accepted ones included; each round's figures, the
+      // histogram being reset in between).
       userSpaceUs: userSpace,
       addedUs: { p50: pct(withPath, 50) - pct(without, 50), p99: pct(withPath, 99) - pct(without, 99) },
+      firstRequest: {
+        n: reqWithout.length,
+        withoutUs: { p50: pct(reqWithout, 50), p99: pct(reqWithout, 99) }, withUs: { p50: pct(reqWith, 50), p99: pct(reqWith, 99) },
+        addedUs: { p50: pct(reqWith, 50) - pct(reqWithout, 50), p99: pct(reqWith, 99) - pct(reqWithout, 99) },
+      },
+      firstDatagram: {
+        n: udpWithout.length, nWith: udpWith.length,
+        withoutUs: { p50: pct(udpWithout, 50), p99: pct(udpWithout, 99) }, withUs: { p50: pct(udpWith, 50), p99: pct(udpWith, 99) },
+        addedUs: { p50: pct(udpWith, 50) - pct(udpWithout, 50), p99: pct(udpWith, 99) - pct(udpWithout, 99) },
+      },
       verdictsPerS: { queued: Math.round(verdictsPerS), senderFlowsPerS: Math.round(udpSent / udpSecs), engineAlone: Math.round(engine) },
       iperf3: { withoutMbps: mean(tputWithout) / 1e6, withMbps: mean(tputWith) / 1e6, ratio: mean(tputWith) / mean(tputWithout) },
     };
     console.log(JSON.stringify(res, null, 2));
     console.log(`\n| figure | without | with inline mode |\n|---|---|---|`);
-    console.log(`| TCP connect (first packet judged), p50 | ${res.connects.withoutUs.p50.toFixed(0)} µs | ${res.connects.withUs.p50.toFixed(0)} µs (+${res.addedUs.p50.toFixed(0)} µs) |`);
+    console.log(`| TCP connect (the SYN, first packet of a new flow, queued), p50 | ${res.connects.withoutUs.p50.toFixed(0)} µs | ${res.connects.withUs.p50.toFixed(0)} µs (+${res.addedUs.p50.toFixed(0)} µs) |`);
     console.log(`| TCP connect, p99 | ${res.connects.withoutUs.p99.toFixed(0)} µs | ${res.connects.withUs.p99.toFixed(0)} µs (+${res.addedUs.p99.toFixed(0)} µs) |`);
+    const fr = res.firstRequest;
+    console.log(`| ClientHello → first answer byte (the judged packet), p50 | ${fr.withoutUs.p50.toFixed(0)} µs | ${fr.withUs.p50.toFixed(0)} µs (+${fr.addedUs.p50.toFixed(0)} µs) |`);
+    console.log(`| ClientHello → first answer byte, p99 | ${fr.withoutUs.p99.toFixed(0)} µs | ${fr.withUs.p99.toFixed(0)} µs (+${fr.addedUs.p99.toFixed(0)} µs) |`);
+    const fd = res.firstDatagram;
+    console.log(`| QUIC Initial (first packet of a new UDP flow, judged) → answer, p50 | ${fd.withoutUs.p50.toFixed(0)} µs | ${fd.withUs.p50.toFixed(0)} µs (+${fd.addedUs.p50.toFixed(0)} µs) |`);
+    console.log(`| QUIC Initial → answer, p99 | ${fd.withoutUs.p99.toFixed(0)} µs | ${fd.withUs.p99.toFixed(0)} µs (+${fd.addedUs.p99.toFixed(0)} µs) (${fd.n} / ${fd.nWith} answered) |`);
     for (const [i, u] of userSpace.entries()) console.log(`| queued packet in user space (reader thread → verdict), round ${i + 1} | | p50 ${u.p50Us} µs, p99 ${u.p99Us} µs, p99.9 ${u.p999Us} µs, max ${u.maxUs} µs (${u.count} packets) |`);
+    for (const [i, u] of userSpace.entries()) console.log(`| of which: batch handed over → JavaScript called, round ${i + 1} | | p50 ${u.wakeP50Us} µs, p99 ${u.wakeP99Us} µs, p99.9 ${u.wakeP999Us} µs, max ${u.wakeMaxUs} µs (${u.wakeCount} batches) |`);
+    for (const [i, u] of userSpace.entries()) console.log(`| garbage collection in the verdict process, round ${i + 1} | | ${u.gc.count} pauses, ${u.gc.over1Ms} over 1 ms, longest ${u.gc.maxMs.toFixed(1)} ms, ${u.gc.totalMs.toFixed(0)} ms in all |`);
     console.log(`| iperf3, established TCP flow | ${res.iperf3.withoutMbps.toFixed(0)} Mbit/s | ${res.iperf3.withMbps.toFixed(0)} Mbit/s (${(res.iperf3.ratio * 100).toFixed(1)} %) |`);
     console.log(`| verdicts/s, queued new UDP flows | | ${res.verdictsPerS.queued} (sender made ${res.verdictsPerS.senderFlowsPerS} flows/s) |`);
     console.log(`| decisions/s, engine alone (TLS ClientHello, new flows) | | ${res.verdictsPerS.engineAlone} |`);

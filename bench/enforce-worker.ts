@@ -9,6 +9,7 @@
  *   node --import tsx bench/enforce-worker.ts <queue>
  */
 import { createInterface } from 'node:readline';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { InlineService } from '../src/control/inline/service.js';
 import type { InlineConfig } from '../src/control/config.js';
 
@@ -24,7 +25,17 @@ const svc = new InlineService({
 });
 await svc.start();
 console.log(`ready ${svc.backend}`);
+// Garbage-collection pauses of this process (the verdict path's JavaScript thread stops for them).
+let gc = { count: 0, totalMs: 0, maxMs: 0, over1Ms: 0 };
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) { gc.count++; gc.totalMs += e.duration; gc.maxMs = Math.max(gc.maxMs, e.duration); if (e.duration > 1) gc.over1Ms++; }
+}).observe({ entryTypes: ['gc'] });
 const rl = createInterface({ input: process.stdin });
-// A line "latency" answers the user-space latency histogram's figures (and resets it).
-rl.on('line', (l) => console.log(JSON.stringify(l.trim() === 'latency' ? svc.latency(true) : svc.counters())));
+// A line "latency" answers the user-space latency histogram's figures and the GC pauses since
+// the last such line (and resets both).
+rl.on('line', (l) => {
+  if (l.trim() !== 'latency') { console.log(JSON.stringify(svc.counters())); return; }
+  console.log(JSON.stringify({ ...svc.latency(true), gc }));
+  gc = { count: 0, totalMs: 0, maxMs: 0, over1Ms: 0 };
+});
 rl.on('close', () => { void svc.stop().then(() => process.exit(0)); });

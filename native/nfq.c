@@ -11,8 +11,17 @@
  * Batch layout (host byte order), one record per packet, each 4-byte aligned:
  *   u32 packet id, u32 mark, u32 payload length (bytes that follow), u32 original length,
  *   u32 in-interface index, u32 out-interface index, u16 hardware address length, u16 hw protocol,
- *   u8[8] hardware address (the source MAC where the kernel had one), u32 reserved, then the
+ *   u8[8] hardware address (the source MAC where the kernel had one), u32 flags, then the
  *   payload (IP header first: NFQUEUE hands over layer 3), padded to 4 bytes.
+ *
+ * Flags bit 0 (RECORD_PREACCEPTED): the reader thread has already accepted this packet, and
+ * JavaScript must not answer it. That is done for TCP segments that cannot carry a name: no
+ * payload, no FIN or RST (a SYN, the handshake's ACK, a bare ACK of a flow still waiting for its
+ * name). Waking the JavaScript thread for them would only add that wake-up's latency to every new
+ * connection's SYN; they still travel in the batch so that the verdict path's flow table and
+ * analyzers see them exactly as before (the SYN's ISN anchors the reassembly of a split
+ * ClientHello, and the per-flow packet budget counts them). A SYN that carries data (TCP Fast
+ * Open, RFC 7413) has a payload and is judged in JavaScript like any other.
  *
  * A raw socket (IPPROTO_RAW, one per family) is opened with the queue while the process still has
  * CAP_NET_RAW, for the few packets the verdict path writes itself (DNS NXDOMAIN answers).
@@ -40,6 +49,7 @@
 #include <unistd.h>
 
 #define HEADER_BYTES 40
+#define RECORD_PREACCEPTED 1u
 /* Time each packet spends in user space (received by the reader thread → verdict sent), in
  * microseconds, one bucket per µs up to LATENCY_MAX_US (the last bucket holds the rest). */
 #define LATENCY_MAX_US 20000
@@ -47,13 +57,15 @@
 #define RECV_BYTES (256 * 1024)
 
 typedef struct Batch {
+  uint64_t handed_ns;
   uint32_t count;
   size_t used;
   size_t capacity;
   uint8_t data[];
 } Batch;
 
-typedef struct Queue {
+typedef struct Queue Queue;
+struct Queue {
   struct nfq_handle *h;
   struct nfq_q_handle *qh;
   int fd;
@@ -87,7 +99,20 @@ typedef struct Queue {
   uint64_t *arrival;
   uint32_t *latency;
   uint64_t latency_count;
-} Queue;
+  /* Verdicts are sent by two threads (the reader, for pre-accepted segments; JavaScript, for
+   * the rest): libnfnetlink's handle (its sequence number) and the latency histogram are not
+   * safe to share unguarded. Uncontended almost always: one lock per batch of verdicts. */
+  pthread_mutex_t verdict_lock;
+  int lock_ready;
+  volatile uint64_t preaccepted;
+};
+
+/* Time from a batch's hand-over by the reader thread to the start of its JavaScript call (the
+ * JavaScript thread's wake-up and whatever it was doing first), µs, one bucket per µs: written
+ * and read by the JavaScript thread only. Process-wide (a process reads one queue; call_js may
+ * run for a batch queued just before its queue was closed, so it must not reach the queue). */
+static uint32_t g_wake[LATENCY_MAX_US + 1];
+static uint64_t g_wake_count;
 
 static uint64_t now_ns(void) {
   struct timespec ts;
@@ -102,6 +127,41 @@ static Batch *batch_new(size_t capacity) {
   b->used = 0;
   b->capacity = capacity;
   return b;
+}
+
+/*
+ * True for a TCP segment that cannot carry a name: no payload and neither FIN nor RST. Only the
+ * plain cases are recognised (IPv4 without fragmentation, IPv6 whose next header is TCP); anything
+ * else goes to JavaScript as before. RFC 791 §3.1 (IHL, total length, fragment fields), RFC 8200
+ * §3 (payload length), RFC 9293 §3.1 (data offset, control bits).
+ */
+static int nameless_segment(const uint8_t *p, int len) {
+  if (len < 20) return 0;
+  int l4, total;
+  if ((p[0] >> 4) == 4) {
+    int ihl = (p[0] & 0x0f) * 4;
+    if (ihl < 20 || p[9] != 6) return 0;
+    if (((p[6] & 0x3f) | p[7]) != 0) return 0; /* MF set or a fragment offset */
+    total = (p[2] << 8) | p[3];
+    l4 = ihl;
+  } else if ((p[0] >> 4) == 6) {
+    if (len < 40 || p[6] != 6) return 0;
+    total = 40 + ((p[4] << 8) | p[5]);
+    l4 = 40;
+  } else {
+    return 0;
+  }
+  if (total > len || l4 + 20 > total) return 0;
+  int doff = (p[l4 + 12] >> 4) * 4;
+  uint8_t flags = p[l4 + 13];
+  if (doff < 20 || l4 + doff != total) return 0; /* payload present (or a malformed offset) */
+  return (flags & 0x05) == 0; /* FIN 0x01, RST 0x04 */
+}
+
+static void record_latency(Queue *q, uint32_t id) {
+  uint64_t us = (now_ns() - q->arrival[id % ARRIVAL_SLOTS]) / 1000;
+  q->latency[us < LATENCY_MAX_US ? us : LATENCY_MAX_US]++;
+  q->latency_count++;
 }
 
 static int on_packet(struct nfq_q_handle *qh, struct nfgenmsg *nfmsg, struct nfq_data *nfa, void *data) {
@@ -119,7 +179,9 @@ static int on_packet(struct nfq_q_handle *qh, struct nfgenmsg *nfmsg, struct nfq
     /* Cannot happen with the reader's headroom check (one packet per netlink message, the batch
      * handed over before it could overflow); were it to, the packet is accepted here rather than
      * held in the kernel queue forever. */
+    pthread_mutex_lock(&q->verdict_lock);
     nfq_set_verdict(q->qh, ntohl(ph->packet_id), NF_ACCEPT, 0, NULL);
+    pthread_mutex_unlock(&q->verdict_lock);
     q->truncated_batches++;
     return 0;
   }
@@ -149,7 +211,18 @@ static int on_packet(struct nfq_q_handle *qh, struct nfgenmsg *nfmsg, struct nfq
   memcpy(r + 24, &hwlen, 2);
   memcpy(r + 26, &hwproto, 2);
   memcpy(r + 28, hw, 8);
-  memset(r + 36, 0, 4);
+  uint32_t rflags = 0;
+  if (nameless_segment(payload, len)) {
+    pthread_mutex_lock(&q->verdict_lock);
+    if (nfq_set_verdict(q->qh, id, NF_ACCEPT, 0, NULL) >= 0) {
+      rflags = RECORD_PREACCEPTED;
+      q->verdicts++;
+      q->preaccepted++;
+      record_latency(q, id);
+    }
+    pthread_mutex_unlock(&q->verdict_lock);
+  }
+  memcpy(r + 36, &rflags, 4);
   if (len > 0) memcpy(r + HEADER_BYTES, payload, (size_t)len);
   b->used += need;
   b->count++;
@@ -162,6 +235,11 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
   (void)context;
   Batch *b = data;
   if (env == NULL || js_cb == NULL) { free(b); return; }
+  {
+    uint64_t us = (now_ns() - b->handed_ns) / 1000;
+    g_wake[us < LATENCY_MAX_US ? us : LATENCY_MAX_US]++;
+    g_wake_count++;
+  }
   napi_value buf, count, undef;
   void *copy;
   /* One copy per batch into a JavaScript-owned buffer; the batch is then freed here. */
@@ -177,6 +255,7 @@ static void hand_over(Queue *q) {
   Batch *b = q->cur;
   if (b == NULL || b->count == 0) return;
   q->cur = batch_new(q->batch_bytes);
+  b->handed_ns = now_ns();
   for (;;) {
     napi_status s = napi_call_threadsafe_function(q->tsfn, b, napi_tsfn_nonblocking);
     if (s == napi_ok) { q->batches++; return; }
@@ -277,6 +356,7 @@ static void queue_finalize(napi_env env, void *data, void *hint) {
   (void)hint;
   Queue *q = data;
   queue_close(q);
+  if (q->lock_ready) pthread_mutex_destroy(&q->verdict_lock);
   free(q);
 }
 
@@ -302,6 +382,8 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   if (q == NULL) return throw_error(env, "ENOMEM", "out of memory");
   q->fd = -1;
   q->wake[0] = q->wake[1] = -1;
+  pthread_mutex_init(&q->verdict_lock, NULL);
+  q->lock_ready = 1;
   q->raw4 = q->raw6 = -1;
   q->copy_range = get_u32(env, argv[1], "copyRangeBytes", 65535);
   if (q->copy_range < 64) q->copy_range = 64;
@@ -351,6 +433,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
 fail:
   snprintf(msg, sizeof msg, "%s failed: %s", step, errno != 0 ? strerror(errno) : "unknown error");
   queue_close(q);
+  pthread_mutex_destroy(&q->verdict_lock);
   free(q);
   return throw_error(env, "ERR_NFQ_OPEN", msg);
 }
@@ -378,16 +461,16 @@ static napi_value js_verdicts(napi_env env, napi_callback_info info) {
   if ((size_t)count * 3 > length) return throw_error(env, "ERR_INVALID_ARG", "count exceeds the array");
   const uint32_t *t = data;
   uint32_t failed = 0;
+  pthread_mutex_lock(&q->verdict_lock);
   for (uint32_t i = 0; i < count; i++) {
     uint32_t id = t[i * 3], v = t[i * 3 + 1], mark = t[i * 3 + 2];
     int rc = (v & 0x100) ? nfq_set_verdict2(q->qh, id, v & 0xff, mark, 0, NULL) : nfq_set_verdict(q->qh, id, v & 0xff, 0, NULL);
     if (rc < 0) failed++;
-    uint64_t us = (now_ns() - q->arrival[id % ARRIVAL_SLOTS]) / 1000;
-    q->latency[us < LATENCY_MAX_US ? us : LATENCY_MAX_US]++;
+    record_latency(q, id);
   }
-  q->latency_count += count;
   q->verdicts += count;
   q->verdict_errors += failed;
+  pthread_mutex_unlock(&q->verdict_lock);
   napi_value out;
   napi_create_uint32(env, failed, &out);
   return out;
@@ -447,10 +530,34 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
   set_num(env, o, "truncatedBatches", q->truncated_batches);
   set_num(env, o, "queueFullWaits", q->queue_full_waits);
   set_num(env, o, "verdicts", q->verdicts);
+  set_num(env, o, "preaccepted", q->preaccepted);
   set_num(env, o, "verdictErrors", q->verdict_errors);
   set_num(env, o, "rawSent", q->raw_sent);
   set_num(env, o, "rawErrors", q->raw_errors);
   return o;
+}
+
+/* Sets count, p50Us, p99Us, p999Us, maxUs (each name prefixed, e.g. wakeP99Us) of a histogram. */
+static void put_percentiles(napi_env env, napi_value o, const char *prefix, const uint32_t *h, uint64_t n) {
+  uint64_t seen = 0, p50 = 0, p99 = 0, p999 = 0, max = 0;
+  int have50 = 0, have99 = 0, have999 = 0;
+  for (uint32_t us = 0; us <= LATENCY_MAX_US; us++) {
+    uint32_t c = h[us];
+    if (c == 0) continue;
+    seen += c;
+    max = us;
+    if (!have50 && seen * 2 >= n) { p50 = us; have50 = 1; }
+    if (!have99 && seen * 100 >= n * 99) { p99 = us; have99 = 1; }
+    if (!have999 && seen * 1000 >= n * 999) { p999 = us; have999 = 1; }
+  }
+  const char *names[5] = {"count", "p50Us", "p99Us", "p999Us", "maxUs"};
+  uint64_t vals[5] = {n, p50, p99, p999, max};
+  char key[32];
+  for (int i = 0; i < 5; i++) {
+    if (prefix[0] == 0) snprintf(key, sizeof key, "%s", names[i]);
+    else snprintf(key, sizeof key, "%s%c%s", prefix, names[i][0] - 32, names[i] + 1);
+    set_num(env, o, key, vals[i]);
+  }
 }
 
 /* latency(handle, reset): { count, p50Us, p99Us, p999Us, maxUs } of the time packets spent in
@@ -463,26 +570,16 @@ static napi_value js_latency(napi_env env, napi_callback_info info) {
   if (q == NULL) return NULL;
   bool reset = false;
   if (argc > 1) napi_get_value_bool(env, argv[1], &reset);
-  uint64_t n = q->latency_count, seen = 0;
-  double p50 = 0, p99 = 0, p999 = 0, max = 0;
-  int have50 = 0, have99 = 0, have999 = 0;
-  for (uint32_t us = 0; us <= LATENCY_MAX_US; us++) {
-    uint32_t c = q->latency[us];
-    if (c == 0) continue;
-    seen += c;
-    max = us;
-    if (!have50 && seen * 2 >= n) { p50 = us; have50 = 1; }
-    if (!have99 && seen * 100 >= n * 99) { p99 = us; have99 = 1; }
-    if (!have999 && seen * 1000 >= n * 999) { p999 = us; have999 = 1; }
-  }
+  pthread_mutex_lock(&q->verdict_lock);
   napi_value o;
   napi_create_object(env, &o);
-  set_num(env, o, "count", n);
-  set_num(env, o, "p50Us", (uint64_t)p50);
-  set_num(env, o, "p99Us", (uint64_t)p99);
-  set_num(env, o, "p999Us", (uint64_t)p999);
-  set_num(env, o, "maxUs", (uint64_t)max);
-  if (reset) { memset(q->latency, 0, (LATENCY_MAX_US + 1) * sizeof(uint32_t)); q->latency_count = 0; }
+  put_percentiles(env, o, "", q->latency, q->latency_count);
+  put_percentiles(env, o, "wake", g_wake, g_wake_count);
+  if (reset) {
+    memset(q->latency, 0, (LATENCY_MAX_US + 1) * sizeof(uint32_t)); q->latency_count = 0;
+    memset(g_wake, 0, sizeof g_wake); g_wake_count = 0;
+  }
+  pthread_mutex_unlock(&q->verdict_lock);
   return o;
 }
 

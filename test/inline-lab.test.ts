@@ -488,6 +488,13 @@ test('with its own policy: every block is an OCSF Network Activity event (Denied
   const metrics = spawnSync('ip', ['netns', 'exec', lab.gw, 'curl', '-sS', '-H', `authorization: Bearer ${admin.token}`, `http://127.0.0.1:${API_PORT}/metrics`], { encoding: 'utf8' }).stdout;
   const recorded = /^outpost_control_verdict_events_total (\d+)$/m.exec(metrics)?.[1];
   assert.equal(Number(recorded), total, 'control.verdict_events');
+  // Every TCP connection's SYN (no payload, so no name) was accepted by the addon's reader thread
+  // without waiting for JavaScript, and JavaScript still tracked each of them.
+  const metric = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(metrics)?.[1] ?? NaN);
+  const preaccepted = metric('outpost_inline_queue_preaccepted_total');
+  const resets = blocked.filter((e) => e.unmapped.control.enforcement === 'reset').length;
+  assert.ok(preaccepted >= resets + allowed.length, `pre-accepted ${preaccepted} segments for at least ${resets + allowed.length} TCP connections`);
+  assert.equal(metric('outpost_inline_preaccepted_total'), preaccepted, 'the engine saw every pre-accepted segment');
 
 
   if (!existsSync(join(OCSF_DIR, 'dictionary.json'))) { t.diagnostic(`OCSF schema absent at ${OCSF_DIR}: validation skipped`); return; }

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { InlineEngine, NF_ACCEPT, NF_DROP, NF_REPEAT, SET_MARK, RECORD_HEADER_BYTES, type InlineDecision } from './engine.js';
+import { InlineEngine, NF_ACCEPT, NF_DROP, NF_REPEAT, SET_MARK, RECORD_HEADER_BYTES, RECORD_PREACCEPTED, type InlineDecision } from './engine.js';
 import { MARK_ALLOW, MARK_BLOCK } from './nft.js';
 import type { InlineConfig } from '../config.js';
 import type { VerdictPolicy, VerdictRequest } from '../policy-types.js';
@@ -30,7 +30,7 @@ class SetPolicy implements VerdictPolicy {
   }
 }
 
-interface Pkt { id: number; mark?: number; data: Buffer; mac?: string }
+interface Pkt { id: number; mark?: number; data: Buffer; mac?: string; preaccepted?: boolean }
 
 /** A batch in native/nfq.c's layout. */
 function batch(pkts: Pkt[]): Buffer {
@@ -41,6 +41,7 @@ function batch(pkts: Pkt[]): Buffer {
     h.writeUInt32LE(p.mark ?? 0, 4);
     h.writeUInt32LE(p.data.length, 8);
     h.writeUInt32LE(p.data.length, 12);
+    if (p.preaccepted === true) h.writeUInt32LE(RECORD_PREACCEPTED, 36);
     if (p.mac !== undefined) {
       h.writeUInt16LE(6, 24);
       Buffer.from(p.mac.split(':').map((x) => parseInt(x, 16))).copy(h, 28);
@@ -93,6 +94,34 @@ test('TLS: the SNI of the ClientHello decides; handshake packets before it pass 
   assert.equal(c['inline.verdicts.block'], 1);
   assert.equal(c['inline.pending'], 2);
   assert.equal(c['inline.resets.server'], 1);
+});
+
+test('segments the reader thread accepted itself get no verdict here, and the flow goes on from them: a ClientHello split in two is judged on its second segment', () => {
+  const h = harness(['blocked.example']);
+  const ch = hello('www.blocked.example');
+  const cut = 100;
+  const seg = (seq: number, payload: Buffer) => ipv4({ src: C, dst: S }, tcp({ sport: 40010, dport: 443, seq, ack: 5001, flags: TCP_ACK }, payload));
+  h.feed([
+    { id: 1, data: syn(40010), preaccepted: true },
+    { id: 2, data: ack(40010), preaccepted: true },
+    { id: 3, data: seg(1001, ch.subarray(0, cut)) },
+  ]);
+  assert.deepEqual(h.verdicts, [[3, NF_ACCEPT, 0]], 'only the data segment is answered here');
+  h.feed([{ id: 4, data: seg(1001 + cut, ch.subarray(cut)) }]);
+  assert.deepEqual(h.verdicts[1], [4, NF_REPEAT | SET_MARK, MARK_BLOCK]);
+  assert.equal(h.policy.asked[0]!.name, 'www.blocked.example');
+  const c = h.engine.snapshot();
+  assert.equal(c['inline.preaccepted'], 2);
+  assert.equal(c['inline.packets'], 4);
+});
+
+test('pre-accepted segments count against maxPacketsPerFlow as before; a default verdict on one is given with the flow\'s next packet', () => {
+  const h = harness([]);
+  const junk = Buffer.from('SSH-2.0-OpenSSH_9.2\r\n');
+  // maxPacketsPerFlow is 4: SYN, ACK (both pre-accepted), two payload packets.
+  h.feed([{ id: 1, data: syn(40011), preaccepted: true }, { id: 2, data: ack(40011), preaccepted: true }, { id: 3, data: data(40011, junk) }, { id: 4, data: data(40011, junk) }]);
+  assert.deepEqual(h.verdicts, [[3, NF_ACCEPT, 0], [4, NF_REPEAT | SET_MARK, MARK_ALLOW]]);
+  assert.equal(h.engine.snapshot()['inline.verdicts.default'], 1);
 });
 
 test('TLS: an allowed name is marked allowed; a packet queued behind it gets the same verdict', () => {

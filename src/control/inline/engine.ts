@@ -41,6 +41,13 @@ export const SET_MARK = 0x100;
 
 /** Bytes of the record header native/nfq.c writes before each packet. */
 export const RECORD_HEADER_BYTES = 40;
+/**
+ * Record flag (header bytes 36..39): the addon's reader thread already accepted this packet (a
+ * TCP segment without payload, FIN or RST, which cannot carry a name), so no verdict is given
+ * for it here; it is still decoded and tracked like any other, so the flow's state (the SYN's ISN,
+ * the packet budget) is the same as if it had been judged here.
+ */
+export const RECORD_PREACCEPTED = 1;
 
 /** Where verdicts go: the addon in production, an array in tests. */
 export interface VerdictSink {
@@ -104,6 +111,8 @@ export class InlineCounters {
   defaults = 0;
   /** Packets of a flow already decided that were queued before its connmark was set. */
   repeats = 0;
+  /** Packets the addon's reader thread accepted itself (TCP segments that cannot carry a name); tracked, not answered here. */
+  preaccepted = 0;
   policyErrors = 0;
   dnsAllowed = 0;
   dnsNxdomain = 0;
@@ -124,6 +133,7 @@ export class InlineCounters {
       'inline.verdicts.block': this.block,
       'inline.verdicts.default': this.defaults,
       'inline.verdicts.repeat': this.repeats,
+      'inline.preaccepted': this.preaccepted,
       'inline.policy_errors': this.policyErrors,
       'inline.dns.allowed': this.dnsAllowed,
       'inline.dns.nxdomain': this.dnsNxdomain,
@@ -199,22 +209,26 @@ export class InlineEngine {
     const tsUs = nowMs * 1000;
     if (tsUs >= this.nextExpiryUs) { this.flows.expire(tsUs); this.nextExpiryUs = tsUs + EXPIRY_INTERVAL_US; }
     let pos = 0;
+    let n = 0;
     for (let i = 0; i < count; i++) {
       const id = buf.readUInt32LE(pos);
       const mark = buf.readUInt32LE(pos + 4);
       const len = buf.readUInt32LE(pos + 8);
       const hwLen = buf.readUInt16LE(pos + 24);
+      const preaccepted = (buf.readUInt32LE(pos + 36) & RECORD_PREACCEPTED) !== 0;
       const off = pos + RECORD_HEADER_BYTES;
       pos = off + ((len + 3) & ~3);
       c.packets++;
       // The hardware address sits at bytes 28..35 of the record header.
       const v = this.judge(buf, off, len, hwLen === 6 ? off - 12 : -1, nowMs, tsUs);
-      t[i * 3] = id;
-      t[i * 3 + 1] = v;
+      if (preaccepted) { c.preaccepted++; continue; }
+      t[n * 3] = id;
+      t[n * 3 + 1] = v;
       // Other programs' mark bits are kept; only MARK_MASK is Outpost's.
-      t[i * 3 + 2] = (v & SET_MARK) !== 0 ? ((mark & ~MARK_MASK) | this.lastMark) >>> 0 : 0;
+      t[n * 3 + 2] = (v & SET_MARK) !== 0 ? ((mark & ~MARK_MASK) | this.lastMark) >>> 0 : 0;
+      n++;
     }
-    this.sink.verdicts(t, count);
+    if (n > 0) this.sink.verdicts(t, n);
     if (this.decided.length > 0) this.reportDecided();
   };
 
@@ -268,6 +282,11 @@ export class InlineEngine {
       const source = f?.hostnameSource !== undefined ? SOURCE[f.hostnameSource] : undefined;
       if (f?.hostname !== undefined && source !== undefined) {
         const d = this.decide(f.hostname, source, p, buf, macOffset, nowMs);
+        // The flow is decided and its later packets never come back here: its analyzer state is
+        // let go now rather than when the slot is reused, so it is not carried from one young
+        // generation to the next (scavenges that copied every recent flow's TLS or QUIC state
+        // took milliseconds, each one delaying the verdicts queued behind it).
+        this.inspector.release(slot);
         if (d.verdict === 'block') {
           this.verdictOf[slot] = V_BLOCK;
           c.block++;
@@ -288,6 +307,7 @@ export class InlineEngine {
     }
     if (++this.seen[slot]! >= this.cfg.maxPacketsPerFlow) {
       // No name within the budget: the default verdict, so the flow stops costing user space.
+      this.inspector.release(slot);
       this.verdictOf[slot] = V_ALLOW;
       c.defaults++;
       this.lastMark = MARK_ALLOW;

@@ -26,12 +26,18 @@ export interface NfqStats {
   truncatedBatches: number;
   queueFullWaits: number;
   verdicts: number;
+  /** Verdicts the reader thread gave itself (TCP segments that cannot carry a name). */
+  preaccepted: number;
   verdictErrors: number;
   rawSent: number;
   rawErrors: number;
 }
 
-export interface NfqLatency { count: number; p50Us: number; p99Us: number; p999Us: number; maxUs: number }
+export interface NfqLatency {
+  count: number; p50Us: number; p99Us: number; p999Us: number; maxUs: number;
+  /** Batches, and the time from a batch's hand-over by the reader thread to the start of its JavaScript call. */
+  wakeCount: number; wakeP50Us: number; wakeP99Us: number; wakeP999Us: number; wakeMaxUs: number;
+}
 
 /** An open queue (an N-API external). */
 export type NfqHandle = { readonly __nfq: unique symbol };

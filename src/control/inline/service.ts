@@ -119,6 +119,7 @@ export class InlineService implements Service {
       out['inline.queue.recv_errors'] = s.recvErrors;
       out['inline.queue.full_waits'] = s.queueFullWaits;
       out['inline.queue.verdict_errors'] = s.verdictErrors;
+      out['inline.queue.preaccepted'] = s.preaccepted;
     }
     return out;
   }
