@@ -5,11 +5,21 @@
  * with the acknowledgement that passes them (and by the sweep).
  *
  * Layout (one LMDB environment, `outboxDir`):
- *   events:  key [seq, appendedMs, bytes] → [uid, json]   (ordered-binary key, msgpack value)
- *   meta:    'cursor:<sink>' → seq, 'bytes' → stored bytes, 'dropped' / 'expired' → totals
+ *   blocks:  key [lastSeq, firstSeq, firstMs, maxMs, bytes] → one block of consecutive events
+ *            (ordered-binary key, binary value; see encodeBlock)
+ *   meta:    'cursor:<sink>' → seq, 'head' / 'tail' → seq, 'bytes' → stored bytes,
+ *            'dropped' / 'expired' → totals
  *   dead:    [sink, seq] → { uid, json, reason, atMs }      (dead letters, see sinks)
- * The appended time and size sit in the key so that the sweep (age bound, garbage collection) and
- * the byte accounting scan keys only, never decode values.
+ * A commit stores its events as blocks of up to BLOCK_MAX_EVENTS, each compressed once
+ * (DEFLATE, RFC 1951, level 1) when larger than BLOCK_COMPRESS_MIN_BYTES: similar JSON lines
+ * compress far better together than one by one, so the file and the pages of LMDB's memory map
+ * that writing and reading the backlog touch (RssFile) shrink by that ratio, and one put / one get
+ * per block replaces one per event. Records are still numbered, read, acknowledged, dropped and
+ * expired one by one: `tail` (the first record not removed) may point inside the oldest block,
+ * whose records below it are skipped; a block is deleted in the commit that moves `tail` past its
+ * last record. The key carries the block's sequence range, first and largest appended time and
+ * stored bytes so that the sweep and the byte accounting decode a block only when a bound falls
+ * inside it. (Before blocks, 'events' held one record per event; open() converts such a store.)
  *
  * Writes: append() is synchronous and only queues; one LMDB transaction per event-loop turn (or
  * every FLUSH_MAX_EVENTS events) commits the queued records together with the byte count, cursor
@@ -49,6 +59,7 @@
  * globally and per sink.
  */
 import { closeSync, fstatSync, openSync, readSync, statfsSync } from 'node:fs';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { prepareStoreDir, restrictStoreFiles } from '../privileges.js';
 import { join } from 'node:path';
 import { open as lmdbOpen, type Database, type RootDatabase } from 'lmdb';
@@ -83,10 +94,114 @@ export interface OutboxOptions {
   now?: () => number;
 }
 
-type Key = [number, number, number];
-type Value = [string, string];
+/** Key of a block: [lastSeq, firstSeq, firstMs, maxMs, bytes] (the block holding seq s is the first key >= [s]). */
+type BlockKey = [number, number, number, number, number];
+/** Key and value of the per-event layout before blocks (converted at open). */
+type LegacyKey = [number, number, number];
+type LegacyValue = [string, string];
 /** An accepted event waiting for its commit; its sequence number is given when the commit starts. */
-interface Queued { ms: number; size: number; value: Value }
+interface Queued { ms: number; size: number; uid: string; json: string; uidBytes: number; jsonBytes: number }
+/** A numbered event of a commit (kept, in order, while its commit is retried after a failure). */
+interface Put extends Queued { seq: number }
+
+/** Most events in one block; a commit of more is stored as several blocks. */
+const BLOCK_MAX_EVENTS = 1000;
+/** A block's uncompressed size at which a commit starts a new block. */
+const BLOCK_MAX_BYTES = 1 << 20;
+/** Blocks smaller than this are stored uncompressed (a lone event gains little, and costs zlib's setup). */
+const BLOCK_COMPRESS_MIN_BYTES = 4096;
+/** First byte of a stored block: how the rest is encoded. */
+const BLOCK_RAW = 0;
+const BLOCK_DEFLATE = 1;
+/** Decoded blocks kept for reads (sinks read batches that start inside a block; several sinks). */
+const BLOCK_CACHE = 4;
+
+/**
+ * A block decoded: `buf` is the uncompressed block,
+ *   u32 n | n × f64 appendedMs | n × u32 size | n × u32 uid bytes | n × u32 json bytes | (uid json) × n
+ * (little-endian); `starts` the offset of each record's uid.
+ */
+class DecodedBlock {
+  readonly first: number;
+  readonly n: number;
+  readonly buf: Buffer;
+  readonly starts: Uint32Array;
+  constructor(first: number, buf: Buffer) {
+    this.first = first;
+    this.buf = buf;
+    const n = (this.n = buf.readUInt32LE(0));
+    this.starts = new Uint32Array(n);
+    let o = 4 + n * 20;
+    for (let i = 0; i < n; i++) {
+      this.starts[i] = o;
+      o += buf.readUInt32LE(4 + n * 12 + i * 4) + buf.readUInt32LE(4 + n * 16 + i * 4);
+    }
+    if (o !== buf.length) throw new Error(`outbox block at seq ${first}: ${buf.length} bytes, ${o} expected`);
+  }
+  ms(i: number): number { return this.buf.readDoubleLE(4 + i * 8); }
+  size(i: number): number { return this.buf.readUInt32LE(4 + this.n * 8 + i * 4); }
+  uid(i: number): string {
+    const s = this.starts[i]!;
+    return this.buf.toString('utf8', s, s + this.buf.readUInt32LE(4 + this.n * 12 + i * 4));
+  }
+  json(i: number): string {
+    const s = this.starts[i]! + this.buf.readUInt32LE(4 + this.n * 12 + i * 4);
+    return this.buf.toString('utf8', s, s + this.buf.readUInt32LE(4 + this.n * 16 + i * 4));
+  }
+}
+
+/** One block of consecutive puts, as stored (see DecodedBlock for the layout before compression). */
+function encodeBlock(puts: readonly Put[], from: number, to: number): { key: BlockKey; value: Buffer } {
+  const n = to - from;
+  let data = 0;
+  let bytes = 0;
+  let maxMs = -Infinity;
+  for (let i = from; i < to; i++) {
+    const p = puts[i]!;
+    data += p.uidBytes + p.jsonBytes;
+    bytes += p.size;
+    if (p.ms > maxMs) maxMs = p.ms;
+  }
+  const head = 4 + n * 20;
+  const raw = Buffer.allocUnsafe(head + data);
+  raw.writeUInt32LE(n, 0);
+  let o = head;
+  for (let i = 0; i < n; i++) {
+    const p = puts[from + i]!;
+    raw.writeDoubleLE(p.ms, 4 + i * 8);
+    raw.writeUInt32LE(p.size, 4 + n * 8 + i * 4);
+    raw.writeUInt32LE(p.uidBytes, 4 + n * 12 + i * 4);
+    raw.writeUInt32LE(p.jsonBytes, 4 + n * 16 + i * 4);
+    if (p.uidBytes > 0) o += raw.write(p.uid, o, 'utf8');
+    o += raw.write(p.json, o, 'utf8');
+  }
+  const key: BlockKey = [puts[to - 1]!.seq, puts[from]!.seq, puts[from]!.ms, maxMs, bytes];
+  if (raw.length < BLOCK_COMPRESS_MIN_BYTES) return { key, value: Buffer.concat([Buffer.of(BLOCK_RAW), raw]) };
+  const z = deflateRawSync(raw, { level: 1 });
+  const value = Buffer.allocUnsafe(1 + z.length);
+  value[0] = BLOCK_DEFLATE;
+  z.copy(value, 1);
+  return { key, value };
+}
+
+/** Puts in blocks of at most BLOCK_MAX_EVENTS events and (beyond the first event) BLOCK_MAX_BYTES. */
+function encodeBlocks(puts: readonly Put[]): Array<{ key: BlockKey; value: Buffer }> {
+  const out: Array<{ key: BlockKey; value: Buffer }> = [];
+  let from = 0;
+  let bytes = 0;
+  for (let i = 0; i < puts.length; i++) {
+    const b = puts[i]!.uidBytes + puts[i]!.jsonBytes + 20;
+    // A block's events are consecutive: a gap in the numbers (a retry beside a commit in flight) starts a new one.
+    if (i > from && (i - from >= BLOCK_MAX_EVENTS || bytes + b > BLOCK_MAX_BYTES || puts[i]!.seq !== puts[i - 1]!.seq + 1)) {
+      out.push(encodeBlock(puts, from, i));
+      from = i;
+      bytes = 0;
+    }
+    bytes += b;
+  }
+  if (from < puts.length) out.push(encodeBlock(puts, from, puts.length));
+  return out;
+}
 
 /** A record of a completed commit, as onCommit listeners get it. */
 export interface CommittedRecord { seq: number; uid: string; json: string }
@@ -172,7 +287,9 @@ export class Outbox {
   readonly #opts: OutboxOptions;
   readonly #now: () => number;
   readonly #root: RootDatabase;
-  readonly #events: Database<Value, Key>;
+  readonly #blocks: Database<Buffer, BlockKey>;
+  /** Decoded blocks by last sequence number, least recently used first. */
+  readonly #decoded = new Map<number, DecodedBlock>();
   readonly #meta: Database<unknown, string>;
   readonly dead: Database<unknown, [string, number]>;
 
@@ -198,7 +315,7 @@ export class Outbox {
   #unstoredBytes = 0;
   readonly #listeners: Array<(records: readonly CommittedRecord[]) => void> = [];
   /** Puts of failed commits, in sequence order, until a retry stores them. */
-  #held: Array<{ key: Key; value: Value }> = [];
+  #held: Put[] = [];
   /** Highest sequence number a commit stored (may be past a held one). */
   #storedSeq = 0;
   /** Set while commits fail; cleared by the first commit that stores the held events. */
@@ -206,7 +323,10 @@ export class Outbox {
   #retryTimer: NodeJS.Timeout | undefined;
   #retryDelayMs = WRITE_RETRY_INITIAL_MS;
   #retrying = false;
-  #pendingRemovals: Key[] = [];
+  /** Blocks whose every record is below tailSeq, to delete in the next commit. */
+  #pendingRemovals: BlockKey[] = [];
+  /** tailSeq moved since the last commit (stored with the next one). */
+  #tailDirty = false;
   #cursorsDirty = new Set<string>();
   /** Resolved when the next commit (carrying the cursor moves made before it) settles. */
   #cursorWaiters: Array<() => void> = [];
@@ -243,26 +363,37 @@ export class Outbox {
     this.#freeBytes = opts.freeBytes ?? statfsFreeBytes;
     if (opts.onCommit) this.#listeners.push(opts.onCommit);
     this.#root = root;
-    this.#events = root.openDB<Value, Key>({ name: 'events' });
+    this.#blocks = root.openDB<Buffer, BlockKey>({ name: 'blocks', encoding: 'binary' });
     this.#meta = root.openDB<unknown, string>({ name: 'meta' });
     this.dead = root.openDB<unknown, [string, number]>({ name: 'dead' });
-    // Rebuild head, tail, count and bytes from the keys (cheap: no value decoding).
-    let first: number | undefined;
+    this.#convertLegacy(root);
+    // Rebuild head, tail, count and bytes from the keys (no value decoding, except the oldest
+    // block when the stored tail points inside it).
+    let first: BlockKey | undefined;
     let last = 0;
     let bytes = 0;
     let count = 0;
-    for (const key of this.#events.getKeys()) {
-      const k = key as Key;
-      if (first === undefined) first = k[0];
+    for (const key of this.#blocks.getKeys()) {
+      const k = key as BlockKey;
+      first ??= k;
       last = k[0];
-      bytes += k[2];
-      count++;
+      bytes += k[4];
+      count += k[0] - k[1] + 1;
     }
     const metaHead = Number(this.#meta.get('head') ?? 0);
     this.#headSeq = Math.max(last, metaHead);
     this.#committedSeq = this.#headSeq;
     this.#storedSeq = this.#headSeq;
-    this.#tailSeq = first ?? this.#headSeq + 1;
+    this.#tailSeq = first?.[1] ?? this.#headSeq + 1;
+    const metaTail = Number(this.#meta.get('tail') ?? 0);
+    if (first && metaTail > first[1]) {
+      // The tail was inside the oldest block (every block wholly below it was deleted in the same
+      // commit that stored it): its records below the tail are gone.
+      const upTo = Math.min(metaTail - 1, first[0]);
+      bytes -= this.#bytesOf(first, first[1], upTo);
+      count -= upTo - first[1] + 1;
+      this.#tailSeq = upTo + 1;
+    }
     this.#bytes = bytes;
     this.#count = count;
     this.counters.dropped = Number(this.#meta.get('dropped') ?? 0);
@@ -351,7 +482,8 @@ export class Outbox {
         return false;
       }
     }
-    const size = Buffer.byteLength(json) + uid.length + RECORD_OVERHEAD_BYTES;
+    const jsonBytes = Buffer.byteLength(json);
+    const size = jsonBytes + uid.length + RECORD_OVERHEAD_BYTES;
     if (this.#bytes + size > this.#opts.maxBytes) {
       this.#collectSent();
       if (this.#bytes + size > this.#opts.maxBytes) {
@@ -364,7 +496,7 @@ export class Outbox {
     }
     // The sequence number is given when the commit starts (#doFlush): never to an event that a
     // crash may lose before anyone saw it.
-    this.#pending.push({ ms: now, size, value: [uid, json] });
+    this.#pending.push({ ms: now, size, uid, json, uidBytes: uid.length === 0 ? 0 : Buffer.byteLength(uid), jsonBytes });
     this.#bytes += size;
     this.#bytesSinceDiskCheck += size;
     this.#unstoredBytes += size;
@@ -406,14 +538,21 @@ export class Outbox {
     const out: OutboxRecord[] = [];
     const start = Math.max(afterSeq + 1, this.#tailSeq);
     if (start > this.#committedSeq) return out;
+    const end = this.#committedSeq;
     let bytes = 0;
-    for (const { key, value } of this.#events.getRange({ start: [start], end: [this.#committedSeq + 1], limit: maxEvents })) {
-      const k = key as Key;
-      if (k[0] < this.#tailSeq) continue; // queued for removal
-      if (out.length > 0 && bytes + k[2] > maxBytes) break;
-      bytes += k[2];
-      const v = value as Value;
-      out.push({ seq: k[0], appendedMs: k[1], bytes: k[2], uid: v[0], json: v[1] });
+    for (const key of this.#blocks.getKeys({ start: [start] })) {
+      const k = key as BlockKey;
+      if (k[1] > end) break;
+      const b = this.#block(k);
+      const to = Math.min(k[0], end);
+      for (let seq = Math.max(start, k[1]); seq <= to; seq++) {
+        const i = seq - k[1];
+        const size = b.size(i);
+        if (out.length > 0 && bytes + size > maxBytes) return out;
+        bytes += size;
+        out.push({ seq, appendedMs: b.ms(i), bytes: size, uid: b.uid(i), json: b.json(i) });
+        if (out.length >= maxEvents) return out;
+      }
     }
     return out;
   }
@@ -425,20 +564,29 @@ export class Outbox {
   pendingReaches(afterSeq: number, maxEvents: number, maxBytes: number): boolean {
     const start = Math.max(afterSeq + 1, this.#tailSeq);
     if (start > this.#committedSeq) return false;
+    const end = this.#committedSeq;
     let n = 0, bytes = 0;
-    for (const key of this.#events.getKeys({ start: [start], end: [this.#committedSeq + 1], limit: maxEvents })) {
-      n++;
-      bytes += (key as Key)[2];
-      if (bytes >= maxBytes) return true;
+    for (const key of this.#blocks.getKeys({ start: [start] })) {
+      const k = key as BlockKey;
+      if (k[1] > end) break;
+      const from = Math.max(start, k[1]);
+      const to = Math.min(k[0], end);
+      n += to - from + 1;
+      bytes += this.#bytesOf(k, from, to);
+      if (bytes >= maxBytes || n >= maxEvents) return true;
     }
-    return n >= maxEvents;
+    return false;
   }
 
   /** Appended time of the first committed record after `afterSeq` (undefined if none). */
   oldestAfter(afterSeq: number): number | undefined {
     const start = Math.max(afterSeq + 1, this.#tailSeq);
     if (start > this.#committedSeq) return undefined;
-    for (const key of this.#events.getKeys({ start: [start], limit: 1 })) return (key as Key)[1];
+    for (const key of this.#blocks.getKeys({ start: [start], limit: 1 })) {
+      const k = key as BlockKey;
+      if (k[1] > start) return undefined;
+      return start === k[1] ? k[2] : this.#block(k).ms(start - k[1]);
+    }
     return undefined;
   }
 
@@ -498,13 +646,26 @@ export class Outbox {
     if (this.#closed) return;
     this.#collectSent();
     const limit = this.#now() - this.#opts.maxAgeMs;
-    const removed: Key[] = [];
-    for (const key of this.#events.getKeys({ start: [this.#tailSeq], end: [this.#committedSeq + 1] })) {
-      const k = key as Key;
-      if (k[1] >= limit) break;
-      removed.push(k);
+    const end = this.#committedSeq;
+    // The first record (in sequence order) appended at or after the limit, and everything after it, stays.
+    let newTail = this.#tailSeq;
+    for (const key of this.#blocks.getKeys({ start: [this.#tailSeq] })) {
+      const k = key as BlockKey;
+      if (k[1] > end) break;
+      const from = Math.max(this.#tailSeq, k[1]);
+      if (k[3] < limit && k[0] <= end) {
+        newTail = k[0] + 1; // the whole block is older
+        continue;
+      }
+      if (k[2] >= limit && from === k[1]) break;
+      const b = this.#block(k);
+      const to = Math.min(k[0], end);
+      let seq = from;
+      while (seq <= to && b.ms(seq - k[1]) < limit) seq++;
+      newTail = seq;
+      break;
     }
-    if (removed.length > 0) this.#removeHead(removed, 'expired');
+    if (newTail > this.#tailSeq) this.#advanceTail(newTail, 'expired');
   }
 
   /** Commit everything queued; resolves when durable (per outboxSync). */
@@ -576,23 +737,34 @@ export class Outbox {
   #collectSent(): void {
     const upTo = this.#minAcked();
     if (upTo < this.#tailSeq) return;
-    const keys: Key[] = [];
-    for (const key of this.#events.getKeys({ start: [this.#tailSeq], end: [upTo + 1] })) keys.push(key as Key);
-    if (keys.length > 0) this.#removeHead(keys, 'sent');
-    else this.#tailSeq = Math.max(this.#tailSeq, upTo + 1);
+    this.#advanceTail(upTo + 1, 'sent');
   }
 
   /** Drop the oldest records (committed first, then queued) until `need` bytes are freed. */
   #dropOldest(need: number): void {
-    const keys: Key[] = [];
     let freed = 0;
-    for (const key of this.#events.getKeys({ start: [this.#tailSeq], end: [this.#committedSeq + 1] })) {
-      const k = key as Key;
-      keys.push(k);
-      freed += k[2];
-      if (freed >= need) break;
+    let newTail = this.#tailSeq;
+    const end = this.#committedSeq;
+    for (const key of this.#blocks.getKeys({ start: [this.#tailSeq] })) {
+      const k = key as BlockKey;
+      if (k[1] > end) break;
+      const from = Math.max(this.#tailSeq, k[1]);
+      const to = Math.min(k[0], end);
+      const whole = this.#bytesOf(k, from, to);
+      if (freed + whole < need) {
+        freed += whole;
+        newTail = to + 1;
+        if (to < k[0]) break;
+        continue;
+      }
+      // The bound falls inside this block: drop record by record up to it.
+      const b = this.#block(k);
+      let seq = from;
+      while (seq <= to && freed < need) freed += b.size(seq++ - k[1]);
+      newTail = seq;
+      break;
     }
-    if (keys.length > 0) this.#removeHead(keys, 'dropped');
+    if (newTail > this.#tailSeq) this.#advanceTail(newTail, 'dropped');
     // Still short (outbox smaller than one commit's worth): drop from the uncommitted queue.
     while (freed < need && this.#pending.length > 0) {
       const p = this.#pending.shift()!;
@@ -609,20 +781,92 @@ export class Outbox {
     }
   }
 
-  /** Queue removal of consecutive head records (keys ascending from tailSeq). */
-  #removeHead(keys: Key[], why: 'sent' | 'dropped' | 'expired'): void {
-    const last = keys[keys.length - 1];
-    if (!last) return;
-    const firstSeq = keys[0]![0];
-    for (const k of keys) {
-      this.#bytes -= k[2];
-      this.#pendingRemovals.push(k);
+  /**
+   * Remove the committed records from tailSeq up to `newTail` - 1: their bytes and count leave the
+   * accounting at once, blocks they empty are deleted in the next commit (which also stores the
+   * new tail), and the records of a block the tail stops inside are skipped from now on.
+   */
+  #advanceTail(newTail: number, why: 'sent' | 'dropped' | 'expired'): void {
+    const from = this.#tailSeq;
+    const upTo = Math.min(newTail - 1, this.#committedSeq);
+    if (upTo < from) return;
+    let n = 0;
+    for (const key of this.#blocks.getKeys({ start: [from] })) {
+      const k = key as BlockKey;
+      if (k[1] > upTo) break;
+      const a = Math.max(from, k[1]);
+      const b = Math.min(upTo, k[0]);
+      this.#bytes -= this.#bytesOf(k, a, b);
+      n += b - a + 1;
+      if (b === k[0]) {
+        this.#pendingRemovals.push(k);
+        this.#decoded.delete(k[0]);
+      }
     }
-    this.#count -= keys.length;
-    this.#tailSeq = last[0] + 1;
-    if (why === 'sent') this.counters.removedSent += keys.length;
-    else this.#countLoss(firstSeq, last[0], keys.length, why);
+    this.#count -= n;
+    this.#tailSeq = upTo + 1;
+    this.#tailDirty = true;
+    if (n > 0) {
+      if (why === 'sent') this.counters.removedSent += n;
+      else this.#countLoss(from, upTo, n, why);
+    }
     this.#scheduleFlush();
+  }
+
+  /** Stored bytes of the records from..to (inclusive) of block `k` (decoded only for part of a block). */
+  #bytesOf(k: BlockKey, from: number, to: number): number {
+    if (from <= k[1] && to >= k[0]) return k[4];
+    if (to < from) return 0;
+    const b = this.#block(k);
+    let bytes = 0;
+    for (let seq = from; seq <= to; seq++) bytes += b.size(seq - k[1]);
+    return bytes;
+  }
+
+  /** Block `k` decoded (kept among the BLOCK_CACHE most recently used). */
+  #block(k: BlockKey): DecodedBlock {
+    let b = this.#decoded.get(k[0]);
+    if (b) {
+      this.#decoded.delete(k[0]);
+      this.#decoded.set(k[0], b);
+      return b;
+    }
+    // getBinaryFast's buffer is reused by the next get: inflated (or copied) at once.
+    const v = this.#blocks.getBinaryFast(k);
+    if (!v || v.length < 1) throw new OutpostError('FORWARD_OUTBOX_OPEN_FAILED', { path: this.path, reason: `block at seq ${k[1]}..${k[0]} missing` });
+    const raw = v[0] === BLOCK_DEFLATE ? inflateRawSync(v.subarray(1)) : Buffer.from(v.subarray(1));
+    b = new DecodedBlock(k[1], raw);
+    this.#decoded.set(k[0], b);
+    if (this.#decoded.size > BLOCK_CACHE) this.#decoded.delete(this.#decoded.keys().next().value!);
+    return b;
+  }
+
+  /**
+   * A store written with one record per event ('events', [seq, appendedMs, bytes] → [uid, json])
+   * is converted to blocks in one synchronous transaction, keeping sequence numbers and times.
+   */
+  #convertLegacy(root: RootDatabase): void {
+    const legacy = root.openDB<LegacyValue, LegacyKey>({ name: 'events' });
+    let any = false;
+    for (const _ of legacy.getKeys({ limit: 1 })) any = true;
+    if (!any) return;
+    root.transactionSync(() => {
+      let puts: Put[] = [];
+      const store = () => {
+        for (const blk of encodeBlocks(puts)) this.#blocks.putSync(blk.key, blk.value);
+        puts = [];
+      };
+      for (const { key, value } of legacy.getRange()) {
+        const k = key as LegacyKey;
+        const [uid, json] = value as LegacyValue;
+        // A gap (records removed between two kept ones) starts a new block: blocks are contiguous.
+        if (puts.length > 0 && puts[puts.length - 1]!.seq + 1 !== k[0]) store();
+        puts.push({ seq: k[0], ms: k[1], size: k[2], uid, json, uidBytes: Buffer.byteLength(uid), jsonBytes: Buffer.byteLength(json) });
+        if (puts.length >= BLOCK_MAX_EVENTS) store();
+      }
+      if (puts.length > 0) store();
+      legacy.clearSync();
+    });
   }
 
   /** Records [from, to] removed unsent: count globally (those some sink had not acked) and per sink. */
@@ -660,15 +904,27 @@ export class Outbox {
   #doFlush(): void {
     this.#flushScheduled = false;
     if (this.#closed) return;
-    let puts = this.#keyed(this.#pending);
+    let puts: Put[] = this.#keyed(this.#pending);
     this.#pending = [];
     if (this.#writeError) {
       // The store cannot be written: puts wait for the retry timer (append refuses new ones, so
       // these are only those queued before the failure was known); removals and cursor moves go on.
-      this.#held.push(...puts);
+      this.#hold(puts);
       puts = [];
     }
     this.#commit(puts, 0);
+  }
+
+  /**
+   * Keep the puts of a failed commit for the retry, in sequence order: commits still in flight when
+   * the failure became known fail after later events were already held by #doFlush, and a block
+   * holds consecutive events only.
+   */
+  #hold(puts: Put[]): void {
+    if (puts.length === 0) return;
+    const resort = this.#held.length > 0 && puts[0]!.seq < this.#held[this.#held.length - 1]!.seq;
+    this.#held.push(...puts);
+    if (resort) this.#held.sort((a, b) => a.seq - b.seq);
   }
 
   /** Commit the held events (and whatever else is queued) again. */
@@ -682,35 +938,39 @@ export class Outbox {
   }
 
   /** Sequence numbers for queued events, given as their commit starts. */
-  #keyed(queued: Queued[]): Array<{ key: Key; value: Value }> {
-    const out = new Array<{ key: Key; value: Value }>(queued.length);
+  #keyed(queued: Queued[]): Put[] {
+    const out = new Array<Put>(queued.length);
     for (let i = 0; i < queued.length; i++) {
       const q = queued[i]!;
-      out[i] = { key: [++this.#headSeq, q.ms, q.size], value: q.value };
+      out[i] = { seq: ++this.#headSeq, ms: q.ms, size: q.size, uid: q.uid, json: q.json, uidBytes: q.uidBytes, jsonBytes: q.jsonBytes };
     }
     return out;
   }
 
   /** One transaction; `retried` > 0: the first `retried` puts are the held events being retried. */
-  #commit(puts: Array<{ key: Key; value: Value }>, retried: number): void {
+  #commit(puts: Put[], retried: number): void {
     const retry = retried > 0;
     const removals = this.#pendingRemovals;
     const cursors = [...this.#cursorsDirty].map((n) => [n, this.cursors.get(n)?.acked ?? 0] as const);
     // While failing, an empty commit still goes out: it probes whether the store is writable again.
-    if (!retry && !this.#writeError && puts.length === 0 && removals.length === 0 && cursors.length === 0) return;
+    if (!retry && !this.#writeError && puts.length === 0 && removals.length === 0 && cursors.length === 0 && !this.#tailDirty) return;
     this.#pendingRemovals = [];
     this.#cursorsDirty.clear();
+    this.#tailDirty = false;
     const head = this.#headSeq;
-    const lastPut = puts[puts.length - 1]?.key[0];
+    const tail = this.#tailSeq;
+    const lastPut = puts[puts.length - 1]?.seq;
+    const blocks = encodeBlocks(puts);
     const bytes = this.#bytes;
     const { dropped, expired } = this.counters;
     const cursorWaiters = this.#cursorWaiters;
     this.#cursorWaiters = [];
     const commit = this.#root.transaction(() => {
-      for (const p of puts) this.#events.put(p.key, p.value);
-      for (const k of removals) this.#events.remove(k);
+      for (const blk of blocks) this.#blocks.put(blk.key, blk.value);
+      for (const k of removals) this.#blocks.remove(k);
       for (const [n, seq] of cursors) this.#meta.put(`cursor:${n}`, seq);
       this.#meta.put('head', head);
+      this.#meta.put('tail', tail);
       this.#meta.put('bytes', bytes);
       this.#meta.put('dropped', dropped);
       this.#meta.put('expired', expired);
@@ -719,11 +979,12 @@ export class Outbox {
       () => {
         this.counters.commits++;
         if (puts.length > 0) this.#measureWindow(puts);
-        for (const p of puts) this.#unstoredBytes -= p.key[2];
+        for (const p of puts) this.#unstoredBytes -= p.size;
         if (lastPut !== undefined) this.#storedSeq = Math.max(this.#storedSeq, lastPut);
         if (retry) {
-          // The retried events are the oldest held ones (failures only ever append to #held).
-          this.#held.splice(0, retried);
+          // The retried events leave #held (commits that failed meanwhile may have added others).
+          const stored = new Set(puts.slice(0, retried));
+          this.#held = this.#held.filter((p) => !stored.has(p));
           this.#retrying = false;
           this.#retryDelayMs = WRITE_RETRY_INITIAL_MS;
         }
@@ -743,8 +1004,9 @@ export class Outbox {
         // removal or cursor write repeated later is harmless), puts are held for the retry.
         this.#pendingRemovals.unshift(...removals);
         for (const [n] of cursors) this.#cursorsDirty.add(n);
+        this.#tailDirty = true;
         if (retry) this.#retrying = false;
-        else this.#held.push(...puts);
+        else this.#hold(puts);
         const already = this.#writeError !== undefined;
         const failure = (reason: string) => new OutpostError('FORWARD_OUTBOX_WRITE_FAILED', { path: this.path, reason }, { details: { path: this.path, reason }, cause: err });
         // Set at once (appends are refused from now on), completed with the reason below.
@@ -763,11 +1025,11 @@ export class Outbox {
   }
 
   /** Committed: count, and measure how long each event waited (puts are in append order). */
-  #measureWindow(puts: Array<{ key: Key; value: Value }>): void {
+  #measureWindow(puts: Put[]): void {
     const now = this.#now();
     this.counters.committed += puts.length;
     this.#uncommitted -= puts.length;
-    const waited = now - puts[0]!.key[1];
+    const waited = now - puts[0]!.ms;
     this.counters.uncommittedMaxMs = Math.max(this.counters.uncommittedMaxMs, waited);
     const bound = this.#maxUncommittedMs;
     if (waited <= bound) {
@@ -775,7 +1037,7 @@ export class Outbox {
       return;
     }
     let late = 0;
-    while (late < puts.length && now - puts[late]!.key[1] > bound) late++;
+    while (late < puts.length && now - puts[late]!.ms > bound) late++;
     this.counters.lateCommitted += late;
     if (!this.#lateEpisode) {
       this.#lateEpisode = true;
@@ -785,8 +1047,8 @@ export class Outbox {
   }
 
   /** Listeners get records of stored events only; a listener that throws does not stop the others. */
-  #notify(puts: Array<{ key: Key; value: Value }>): void {
-    const recs = puts.map((p) => ({ seq: p.key[0], uid: p.value[0], json: p.value[1] }));
+  #notify(puts: Put[]): void {
+    const recs = puts.map((p) => ({ seq: p.seq, uid: p.uid, json: p.json }));
     for (const l of this.#listeners) {
       try {
         l(recs);
@@ -798,7 +1060,7 @@ export class Outbox {
 
   /** committedSeq: everything stored up to the first held event (sinks must not skip past one). */
   #advanceCommitted(): void {
-    const firstHeld = this.#held[0]?.key[0];
+    const firstHeld = this.#held[0]?.seq;
     const upTo = firstHeld === undefined ? this.#storedSeq : Math.min(this.#storedSeq, firstHeld - 1);
     if (upTo > this.#committedSeq) {
       this.#committedSeq = upTo;
