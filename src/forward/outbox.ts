@@ -73,6 +73,48 @@ export interface OutboxRecord {
   appendedMs: number;
   bytes: number;
   json: string;
+  /**
+   * Where the outbox has the JSON's UTF-8 bytes (records read from a block), their length, and
+   * copyJson() copies them to `target` at `offset` (returns the length): sinks that write bytes
+   * (HTTPS NDJSON, NATS frames) copy them instead of decoding and encoding `json` again.
+   */
+  readonly jsonBytes?: number;
+  copyJson?(target: Buffer, offset: number): number;
+}
+
+/**
+ * A record read from a block: uid and json are decoded from the block's bytes on first use only,
+ * and the record holds no view object of its own (a batch's records live until the receiver
+ * acknowledged it, long enough to reach V8's old generation: each object per record counts).
+ */
+class BlockRecord implements OutboxRecord {
+  #uid: string | undefined;
+  #json: string | undefined;
+  readonly #buf: Buffer;
+  readonly #uidStart: number;
+  readonly #jsonStart: number;
+  constructor(
+    readonly seq: number,
+    readonly appendedMs: number,
+    readonly bytes: number,
+    readonly jsonBytes: number,
+    buf: Buffer,
+    uidStart: number,
+    jsonStart: number,
+  ) {
+    this.#buf = buf;
+    this.#uidStart = uidStart;
+    this.#jsonStart = jsonStart;
+  }
+  get uid(): string {
+    return (this.#uid ??= this.#buf.toString('utf8', this.#uidStart, this.#jsonStart));
+  }
+  get json(): string {
+    return (this.#json ??= this.#buf.toString('utf8', this.#jsonStart, this.#jsonStart + this.jsonBytes));
+  }
+  copyJson(target: Buffer, offset: number): number {
+    return this.#buf.copy(target, offset, this.#jsonStart, this.#jsonStart + this.jsonBytes);
+  }
 }
 
 export interface OutboxOptions {
@@ -140,15 +182,11 @@ class DecodedBlock {
   }
   ms(i: number): number { return this.buf.readDoubleLE(4 + i * 8); }
   size(i: number): number { return this.buf.readUInt32LE(4 + this.n * 8 + i * 4); }
-  uid(i: number): string {
-    const s = this.starts[i]!;
-    return this.buf.toString('utf8', s, s + this.buf.readUInt32LE(4 + this.n * 12 + i * 4));
-  }
-  json(i: number): string {
-    const s = this.starts[i]! + this.buf.readUInt32LE(4 + this.n * 12 + i * 4);
-    return this.buf.toString('utf8', s, s + this.buf.readUInt32LE(4 + this.n * 16 + i * 4));
-  }
+
 }
+
+/** Where blocks are encoded before compression (grown to the largest block). */
+let scratch = Buffer.allocUnsafe(0);
 
 /** One block of consecutive puts, as stored (see DecodedBlock for the layout before compression). */
 function encodeBlock(puts: readonly Put[], from: number, to: number): { key: BlockKey; value: Buffer } {
@@ -163,7 +201,9 @@ function encodeBlock(puts: readonly Put[], from: number, to: number): { key: Blo
     if (p.ms > maxMs) maxMs = p.ms;
   }
   const head = 4 + n * 20;
-  const raw = Buffer.allocUnsafe(head + data);
+  // Encoded in one scratch buffer, reused: what is stored is a copy (compressed or not).
+  if (scratch.length < head + data) scratch = Buffer.allocUnsafe(Math.max(head + data, scratch.length * 2));
+  const raw = scratch.subarray(0, head + data);
   raw.writeUInt32LE(n, 0);
   let o = head;
   for (let i = 0; i < n; i++) {
@@ -550,7 +590,9 @@ export class Outbox {
         const size = b.size(i);
         if (out.length > 0 && bytes + size > maxBytes) return out;
         bytes += size;
-        out.push({ seq, appendedMs: b.ms(i), bytes: size, uid: b.uid(i), json: b.json(i) });
+        const uidStart = b.starts[i]!;
+        const jsonStart = uidStart + b.buf.readUInt32LE(4 + b.n * 12 + i * 4);
+        out.push(new BlockRecord(seq, b.ms(i), size, b.buf.readUInt32LE(4 + b.n * 16 + i * 4), b.buf, uidStart, jsonStart));
         if (out.length >= maxEvents) return out;
       }
     }
