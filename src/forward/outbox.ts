@@ -141,10 +141,17 @@ type BlockKey = [number, number, number, number, number];
 /** Key and value of the per-event layout before blocks (converted at open). */
 type LegacyKey = [number, number, number];
 type LegacyValue = [string, string];
-/** An accepted event waiting for its commit; its sequence number is given when the commit starts. */
+/** An accepted event not yet encoded into a block. */
 interface Queued { ms: number; size: number; uid: string; json: string; uidBytes: number; jsonBytes: number }
-/** A numbered event of a commit (kept, in order, while its commit is retried after a failure). */
-interface Put extends Queued { seq: number }
+/**
+ * Accepted events encoded into a block as soon as a block's worth is queued, so that their JSON
+ * strings die young (kept until the end of a producer's long turn, they outlived two young
+ * collections and filled V8's old generation: bench:forward HTTPS peak heap 135 -> 58 MB). Its
+ * sequence numbers are given when its commit starts.
+ */
+interface Unnumbered { value: Buffer; n: number; ms: number[]; bytes: number; firstMs: number; maxMs: number }
+/** A block numbered for its commit (kept, in sequence order, while a failed commit is retried). */
+interface Numbered { key: BlockKey; value: Buffer; ms: number[] }
 
 /** Most events in one block; a commit of more is stored as several blocks. */
 const BLOCK_MAX_EVENTS = 1000;
@@ -182,14 +189,20 @@ class DecodedBlock {
   }
   ms(i: number): number { return this.buf.readDoubleLE(4 + i * 8); }
   size(i: number): number { return this.buf.readUInt32LE(4 + this.n * 8 + i * 4); }
+  /** Record `i` of the block, numbered `seq`. */
+  record(seq: number, i: number): BlockRecord {
+    const uidStart = this.starts[i]!;
+    const jsonStart = uidStart + this.buf.readUInt32LE(4 + this.n * 12 + i * 4);
+    return new BlockRecord(seq, this.ms(i), this.size(i), this.buf.readUInt32LE(4 + this.n * 16 + i * 4), this.buf, uidStart, jsonStart);
+  }
 
 }
 
 /** Where blocks are encoded before compression (grown to the largest block). */
 let scratch = Buffer.allocUnsafe(0);
 
-/** One block of consecutive puts, as stored (see DecodedBlock for the layout before compression). */
-function encodeBlock(puts: readonly Put[], from: number, to: number): { key: BlockKey; value: Buffer } {
+/** One block of consecutive events, as stored (see DecodedBlock for the layout before compression). */
+function encodeBlock(puts: readonly Queued[], from: number, to: number): Unnumbered {
   const n = to - from;
   let data = 0;
   let bytes = 0;
@@ -215,24 +228,30 @@ function encodeBlock(puts: readonly Put[], from: number, to: number): { key: Blo
     if (p.uidBytes > 0) o += raw.write(p.uid, o, 'utf8');
     o += raw.write(p.json, o, 'utf8');
   }
-  const key: BlockKey = [puts[to - 1]!.seq, puts[from]!.seq, puts[from]!.ms, maxMs, bytes];
-  if (raw.length < BLOCK_COMPRESS_MIN_BYTES) return { key, value: Buffer.concat([Buffer.of(BLOCK_RAW), raw]) };
+  const ms = new Array<number>(n);
+  for (let i = 0; i < n; i++) ms[i] = puts[from + i]!.ms;
+  const block = { n, ms, bytes, firstMs: ms[0]!, maxMs };
+  if (raw.length < BLOCK_COMPRESS_MIN_BYTES) return { ...block, value: Buffer.concat([Buffer.of(BLOCK_RAW), raw]) };
   const z = deflateRawSync(raw, { level: 1 });
   const value = Buffer.allocUnsafe(1 + z.length);
   value[0] = BLOCK_DEFLATE;
   z.copy(value, 1);
-  return { key, value };
+  return { ...block, value };
 }
 
-/** Puts in blocks of at most BLOCK_MAX_EVENTS events and (beyond the first event) BLOCK_MAX_BYTES. */
-function encodeBlocks(puts: readonly Put[]): Array<{ key: BlockKey; value: Buffer }> {
-  const out: Array<{ key: BlockKey; value: Buffer }> = [];
+/** A stored block's value, uncompressed. */
+function decodeValue(v: Buffer): Buffer {
+  return v[0] === BLOCK_DEFLATE ? inflateRawSync(v.subarray(1)) : Buffer.from(v.subarray(1));
+}
+
+/** Events in blocks of at most BLOCK_MAX_EVENTS events and (beyond the first event) BLOCK_MAX_BYTES. */
+function encodeBlocks(puts: readonly Queued[]): Unnumbered[] {
+  const out: Unnumbered[] = [];
   let from = 0;
   let bytes = 0;
   for (let i = 0; i < puts.length; i++) {
     const b = puts[i]!.uidBytes + puts[i]!.jsonBytes + 20;
-    // A block's events are consecutive: a gap in the numbers (a retry beside a commit in flight) starts a new one.
-    if (i > from && (i - from >= BLOCK_MAX_EVENTS || bytes + b > BLOCK_MAX_BYTES || puts[i]!.seq !== puts[i - 1]!.seq + 1)) {
+    if (i > from && (i - from >= BLOCK_MAX_EVENTS || bytes + b > BLOCK_MAX_BYTES)) {
       out.push(encodeBlock(puts, from, i));
       from = i;
       bytes = 0;
@@ -338,7 +357,14 @@ export class Outbox {
   #tailSeq = 1; // first record not removed (or queued for removal)
   #bytes = 0; // stored + queued
   #count = 0;
+  /** Accepted events not yet in a block (fewer than a block's worth). */
   #pending: Queued[] = [];
+  /** Their encoded size in a block (see encodeBlocks). */
+  #pendingBlockBytes = 0;
+  /** Blocks of accepted events waiting for their commit, oldest first (all older than #pending). */
+  #encoded: Unnumbered[] = [];
+  /** Events in #pending and #encoded. */
+  #queued = 0;
   /** Accepted events not yet committed (queued, in a commit in progress, or held). */
   #uncommitted = 0;
   /** A commit completed later than maxUncommittedMs after an event's append (logged once per episode). */
@@ -354,8 +380,10 @@ export class Outbox {
   /** Bytes appended whose commit has not completed: not yet on disk, so not in statfs's figure. */
   #unstoredBytes = 0;
   readonly #listeners: Array<(records: readonly CommittedRecord[]) => void> = [];
-  /** Puts of failed commits, in sequence order, until a retry stores them. */
-  #held: Put[] = [];
+  /** Blocks of failed commits, in sequence order, until a retry stores them. */
+  #held: Numbered[] = [];
+  /** Events in #held. */
+  #heldEvents = 0;
   /** Highest sequence number a commit stored (may be past a held one). */
   #storedSeq = 0;
   /** Set while commits fail; cleared by the first commit that stores the held events. */
@@ -536,7 +564,11 @@ export class Outbox {
     }
     // The sequence number is given when the commit starts (#doFlush): never to an event that a
     // crash may lose before anyone saw it.
-    this.#pending.push({ ms: now, size, uid, json, uidBytes: uid.length === 0 ? 0 : Buffer.byteLength(uid), jsonBytes });
+    const uidBytes = uid.length === 0 ? 0 : Buffer.byteLength(uid);
+    this.#pending.push({ ms: now, size, uid, json, uidBytes, jsonBytes });
+    this.#queued++;
+    this.#pendingBlockBytes += uidBytes + jsonBytes + 20;
+    if (this.#pending.length >= BLOCK_MAX_EVENTS || this.#pendingBlockBytes >= BLOCK_MAX_BYTES) this.#encodePending();
     this.#bytes += size;
     this.#bytesSinceDiskCheck += size;
     this.#unstoredBytes += size;
@@ -590,9 +622,7 @@ export class Outbox {
         const size = b.size(i);
         if (out.length > 0 && bytes + size > maxBytes) return out;
         bytes += size;
-        const uidStart = b.starts[i]!;
-        const jsonStart = uidStart + b.buf.readUInt32LE(4 + b.n * 12 + i * 4);
-        out.push(new BlockRecord(seq, b.ms(i), size, b.buf.readUInt32LE(4 + b.n * 16 + i * 4), b.buf, uidStart, jsonStart));
+        out.push(b.record(seq, i));
         if (out.length >= maxEvents) return out;
       }
     }
@@ -729,10 +759,11 @@ export class Outbox {
     if (!settled) this.#opts.logger?.error({ code: 'FORWARD_OUTBOX_WRITE_FAILED', path: this.path }, `outbox at ${this.path}: commits still unsettled ${CLOSE_WAIT_MS} ms after close`);
     if (this.#held.length > 0) {
       // Accepted but never stored: counted, not dropped silently.
-      const n = this.#held.length;
+      const n = this.#heldEvents;
       this.counters.writeFailed += n;
       this.#uncommitted -= n;
       this.#held = [];
+      this.#heldEvents = 0;
       this.#opts.logger?.error({ code: 'FORWARD_OUTBOX_WRITE_FAILED', path: this.path, events: n }, `outbox closed with ${n} events that could not be written to ${this.path}`);
     }
     for (const w of this.#waiters.splice(0)) w();
@@ -760,7 +791,7 @@ export class Outbox {
       'forward.outbox.expired': this.counters.expired,
       'forward.outbox.commits': this.counters.commits,
       'forward.outbox.write_failed': this.counters.writeFailed,
-      'forward.outbox.write_held': this.#held.length,
+      'forward.outbox.write_held': this.#heldEvents,
       'forward.outbox.unwritable': this.#writeError ? 1 : 0,
       'forward.outbox.dropped_after_close': this.counters.droppedAfterClose,
     };
@@ -807,19 +838,29 @@ export class Outbox {
       break;
     }
     if (newTail > this.#tailSeq) this.#advanceTail(newTail, 'dropped');
-    // Still short (outbox smaller than one commit's worth): drop from the uncommitted queue.
+    // Still short (outbox smaller than one commit's worth): drop from the uncommitted queue, the
+    // encoded blocks (whole) first, as they are the oldest. Never committed (and without a
+    // sequence number yet), so nobody has seen them.
+    const drop = (n: number, bytes: number) => {
+      freed += bytes;
+      this.#bytes -= bytes;
+      this.#count -= n;
+      this.#uncommitted -= n;
+      this.#queued -= n;
+      this.#unstoredBytes -= bytes;
+      if (this.cursors.size > 0) {
+        this.counters.dropped += n;
+        for (const c of this.cursors.values()) c.dropped += n;
+      }
+    };
+    while (freed < need && this.#encoded.length > 0) {
+      const u = this.#encoded.shift()!;
+      drop(u.n, u.bytes);
+    }
     while (freed < need && this.#pending.length > 0) {
       const p = this.#pending.shift()!;
-      freed += p.size;
-      this.#bytes -= p.size;
-      this.#count--;
-      this.#uncommitted--;
-      this.#unstoredBytes -= p.size;
-      // Never committed (and without a sequence number yet), so nobody has seen it.
-      if (this.cursors.size > 0) {
-        this.counters.dropped++;
-        for (const c of this.cursors.values()) c.dropped++;
-      }
+      this.#pendingBlockBytes -= p.uidBytes + p.jsonBytes + 20;
+      drop(1, p.size);
     }
   }
 
@@ -876,8 +917,7 @@ export class Outbox {
     // getBinaryFast's buffer is reused by the next get: inflated (or copied) at once.
     const v = this.#blocks.getBinaryFast(k);
     if (!v || v.length < 1) throw new OutpostError('FORWARD_OUTBOX_OPEN_FAILED', { path: this.path, reason: `block at seq ${k[1]}..${k[0]} missing` });
-    const raw = v[0] === BLOCK_DEFLATE ? inflateRawSync(v.subarray(1)) : Buffer.from(v.subarray(1));
-    b = new DecodedBlock(k[1], raw);
+    b = new DecodedBlock(k[1], decodeValue(v));
     this.#decoded.set(k[0], b);
     if (this.#decoded.size > BLOCK_CACHE) this.#decoded.delete(this.#decoded.keys().next().value!);
     return b;
@@ -893,17 +933,22 @@ export class Outbox {
     for (const _ of legacy.getKeys({ limit: 1 })) any = true;
     if (!any) return;
     root.transactionSync(() => {
-      let puts: Put[] = [];
+      let puts: Queued[] = [];
+      let first = 0;
       const store = () => {
-        for (const blk of encodeBlocks(puts)) this.#blocks.putSync(blk.key, blk.value);
+        for (const u of encodeBlocks(puts)) {
+          this.#blocks.putSync([first + u.n - 1, first, u.firstMs, u.maxMs, u.bytes], u.value);
+          first += u.n;
+        }
         puts = [];
       };
       for (const { key, value } of legacy.getRange()) {
         const k = key as LegacyKey;
         const [uid, json] = value as LegacyValue;
         // A gap (records removed between two kept ones) starts a new block: blocks are contiguous.
-        if (puts.length > 0 && puts[puts.length - 1]!.seq + 1 !== k[0]) store();
-        puts.push({ seq: k[0], ms: k[1], size: k[2], uid, json, uidBytes: Buffer.byteLength(uid), jsonBytes: Buffer.byteLength(json) });
+        if (puts.length > 0 && first + puts.length !== k[0]) store();
+        if (puts.length === 0) first = k[0];
+        puts.push({ ms: k[1], size: k[2], uid, json, uidBytes: Buffer.byteLength(uid), jsonBytes: Buffer.byteLength(json) });
         if (puts.length >= BLOCK_MAX_EVENTS) store();
       }
       if (puts.length > 0) store();
@@ -934,7 +979,8 @@ export class Outbox {
   }
 
   #scheduleFlush(): void {
-    if (this.#pending.length >= FLUSH_MAX_EVENTS || (this.#pending.length > 0 && this.#now() - this.#pending[0]!.ms >= this.#maxUncommittedMs / 2)) {
+    const oldest = this.#encoded[0]?.firstMs ?? this.#pending[0]?.ms;
+    if (this.#queued >= FLUSH_MAX_EVENTS || (oldest !== undefined && this.#now() - oldest >= this.#maxUncommittedMs / 2)) {
       this.#doFlush();
       return;
     }
@@ -946,15 +992,14 @@ export class Outbox {
   #doFlush(): void {
     this.#flushScheduled = false;
     if (this.#closed) return;
-    let puts: Put[] = this.#keyed(this.#pending);
-    this.#pending = [];
+    let blocks = this.#numberQueued();
     if (this.#writeError) {
       // The store cannot be written: puts wait for the retry timer (append refuses new ones, so
       // these are only those queued before the failure was known); removals and cursor moves go on.
-      this.#hold(puts);
-      puts = [];
+      this.#hold(blocks);
+      blocks = [];
     }
-    this.#commit(puts, 0);
+    this.#commit(blocks, 0);
   }
 
   /**
@@ -962,11 +1007,12 @@ export class Outbox {
    * the failure became known fail after later events were already held by #doFlush, and a block
    * holds consecutive events only.
    */
-  #hold(puts: Put[]): void {
-    if (puts.length === 0) return;
-    const resort = this.#held.length > 0 && puts[0]!.seq < this.#held[this.#held.length - 1]!.seq;
-    this.#held.push(...puts);
-    if (resort) this.#held.sort((a, b) => a.seq - b.seq);
+  #hold(blocks: Numbered[]): void {
+    if (blocks.length === 0) return;
+    const resort = this.#held.length > 0 && blocks[0]!.key[1] < this.#held[this.#held.length - 1]!.key[1];
+    this.#held.push(...blocks);
+    for (const b of blocks) this.#heldEvents += b.ms.length;
+    if (resort) this.#held.sort((a, b) => a.key[1] - b.key[1]);
   }
 
   /** Commit the held events (and whatever else is queued) again. */
@@ -974,23 +1020,35 @@ export class Outbox {
     this.#retryTimer = undefined;
     if (this.#closed || this.#held.length === 0) return;
     this.#retrying = true;
-    const puts = this.#held.concat(this.#keyed(this.#pending));
+    const blocks = this.#held.concat(this.#numberQueued());
+    this.#commit(blocks, this.#held.length);
+  }
+
+  /** Encode the queued events not yet in a block. */
+  #encodePending(): void {
+    if (this.#pending.length === 0) return;
+    this.#encoded.push(...encodeBlocks(this.#pending));
     this.#pending = [];
-    this.#commit(puts, this.#held.length);
+    this.#pendingBlockBytes = 0;
   }
 
   /** Sequence numbers for queued events, given as their commit starts. */
-  #keyed(queued: Queued[]): Put[] {
-    const out = new Array<Put>(queued.length);
-    for (let i = 0; i < queued.length; i++) {
-      const q = queued[i]!;
-      out[i] = { seq: ++this.#headSeq, ms: q.ms, size: q.size, uid: q.uid, json: q.json, uidBytes: q.uidBytes, jsonBytes: q.jsonBytes };
+  #numberQueued(): Numbered[] {
+    this.#encodePending();
+    const out = new Array<Numbered>(this.#encoded.length);
+    for (let i = 0; i < this.#encoded.length; i++) {
+      const u = this.#encoded[i]!;
+      const first = this.#headSeq + 1;
+      this.#headSeq += u.n;
+      out[i] = { key: [this.#headSeq, first, u.firstMs, u.maxMs, u.bytes], value: u.value, ms: u.ms };
     }
+    this.#encoded = [];
+    this.#queued = 0;
     return out;
   }
 
   /** One transaction; `retried` > 0: the first `retried` puts are the held events being retried. */
-  #commit(puts: Put[], retried: number): void {
+  #commit(puts: Numbered[], retried: number): void {
     const retry = retried > 0;
     const removals = this.#pendingRemovals;
     const cursors = [...this.#cursorsDirty].map((n) => [n, this.cursors.get(n)?.acked ?? 0] as const);
@@ -1001,8 +1059,9 @@ export class Outbox {
     this.#tailDirty = false;
     const head = this.#headSeq;
     const tail = this.#tailSeq;
-    const lastPut = puts[puts.length - 1]?.seq;
-    const blocks = encodeBlocks(puts);
+    let lastPut: number | undefined;
+    for (const p of puts) lastPut = Math.max(lastPut ?? 0, p.key[0]);
+    const blocks = puts;
     const bytes = this.#bytes;
     const { dropped, expired } = this.counters;
     const cursorWaiters = this.#cursorWaiters;
@@ -1021,12 +1080,13 @@ export class Outbox {
       () => {
         this.counters.commits++;
         if (puts.length > 0) this.#measureWindow(puts);
-        for (const p of puts) this.#unstoredBytes -= p.size;
+        for (const p of puts) this.#unstoredBytes -= p.key[4];
         if (lastPut !== undefined) this.#storedSeq = Math.max(this.#storedSeq, lastPut);
         if (retry) {
           // The retried events leave #held (commits that failed meanwhile may have added others).
           const stored = new Set(puts.slice(0, retried));
           this.#held = this.#held.filter((p) => !stored.has(p));
+          for (const p of stored) this.#heldEvents -= p.ms.length;
           this.#retrying = false;
           this.#retryDelayMs = WRITE_RETRY_INITIAL_MS;
         }
@@ -1057,7 +1117,7 @@ export class Outbox {
         if (!already && this.#writeError) {
           // Logged once per failure period (and once more when writable again), not per retry.
           const e = (this.#writeError = failure(reason));
-          this.#opts.logger?.error({ err: e, code: e.code, path: this.path, heldEvents: this.#held.length }, e.message);
+          this.#opts.logger?.error({ err: e, code: e.code, path: this.path, heldEvents: this.#heldEvents }, e.message);
         }
         this.#scheduleRetry(already);
       },
@@ -1067,11 +1127,13 @@ export class Outbox {
   }
 
   /** Committed: count, and measure how long each event waited (puts are in append order). */
-  #measureWindow(puts: Put[]): void {
+  #measureWindow(puts: Numbered[]): void {
     const now = this.#now();
-    this.counters.committed += puts.length;
-    this.#uncommitted -= puts.length;
-    const waited = now - puts[0]!.ms;
+    let n = 0;
+    for (const p of puts) n += p.ms.length;
+    this.counters.committed += n;
+    this.#uncommitted -= n;
+    const waited = now - puts[0]!.ms[0]!;
     this.counters.uncommittedMaxMs = Math.max(this.counters.uncommittedMaxMs, waited);
     const bound = this.#maxUncommittedMs;
     if (waited <= bound) {
@@ -1079,7 +1141,12 @@ export class Outbox {
       return;
     }
     let late = 0;
-    while (late < puts.length && now - puts[late]!.ms > bound) late++;
+    outer: for (const p of puts) {
+      for (const ms of p.ms) {
+        if (now - ms <= bound) break outer;
+        late++;
+      }
+    }
     this.counters.lateCommitted += late;
     if (!this.#lateEpisode) {
       this.#lateEpisode = true;
@@ -1089,8 +1156,12 @@ export class Outbox {
   }
 
   /** Listeners get records of stored events only; a listener that throws does not stop the others. */
-  #notify(puts: Put[]): void {
-    const recs = puts.map((p) => ({ seq: p.seq, uid: p.uid, json: p.json }));
+  #notify(puts: Numbered[]): void {
+    const recs: CommittedRecord[] = [];
+    for (const p of puts) {
+      const b = new DecodedBlock(p.key[1], decodeValue(p.value));
+      for (let i = 0; i < b.n; i++) recs.push(b.record(p.key[1] + i, i));
+    }
     for (const l of this.#listeners) {
       try {
         l(recs);
@@ -1102,7 +1173,7 @@ export class Outbox {
 
   /** committedSeq: everything stored up to the first held event (sinks must not skip past one). */
   #advanceCommitted(): void {
-    const firstHeld = this.#held[0]?.seq;
+    const firstHeld = this.#held[0]?.key[1];
     const upTo = firstHeld === undefined ? this.#storedSeq : Math.min(this.#storedSeq, firstHeld - 1);
     if (upTo > this.#committedSeq) {
       this.#committedSeq = upTo;
