@@ -159,9 +159,10 @@ const BLOCK_MAX_EVENTS = 1000;
 const BLOCK_MAX_BYTES = 1 << 20;
 /** Blocks smaller than this are stored uncompressed (a lone event gains little, and costs zlib's setup). */
 const BLOCK_COMPRESS_MIN_BYTES = 4096;
-/** First byte of a stored block: how the rest is encoded. */
+/** First byte of a stored block: how the rest is encoded (BLOCK_DEFLATE: u32 uncompressed length, then RFC 1951 data). */
 const BLOCK_RAW = 0;
 const BLOCK_DEFLATE = 1;
+const DEFLATE_CHUNK_BYTES = 64 << 10;
 /** Decoded blocks kept for reads (sinks read batches that start inside a block; several sinks). */
 const BLOCK_CACHE = 4;
 
@@ -232,16 +233,24 @@ function encodeBlock(puts: readonly Queued[], from: number, to: number): Unnumbe
   for (let i = 0; i < n; i++) ms[i] = puts[from + i]!.ms;
   const block = { n, ms, bytes, firstMs: ms[0]!, maxMs };
   if (raw.length < BLOCK_COMPRESS_MIN_BYTES) return { ...block, value: Buffer.concat([Buffer.of(BLOCK_RAW), raw]) };
-  const z = deflateRawSync(raw, { level: 1 });
-  const value = Buffer.allocUnsafe(1 + z.length);
+  // One output chunk in the common case (zlib's default is 16 KiB chunks concatenated after).
+  const z = deflateRawSync(raw, { level: 1, chunkSize: DEFLATE_CHUNK_BYTES });
+  const value = Buffer.allocUnsafe(5 + z.length);
   value[0] = BLOCK_DEFLATE;
-  z.copy(value, 1);
+  value.writeUInt32LE(raw.length, 1); // inflated into one buffer of that size (decodeValue)
+  z.copy(value, 5);
   return { ...block, value };
 }
 
 /** A stored block's value, uncompressed. */
 function decodeValue(v: Buffer): Buffer {
-  return v[0] === BLOCK_DEFLATE ? inflateRawSync(v.subarray(1)) : Buffer.from(v.subarray(1));
+  if (v[0] !== BLOCK_DEFLATE) return Buffer.from(v.subarray(1));
+  // Inflated straight into one buffer of the stored length (+1: zlib must see room left to report
+  // the end), not into 16 KiB chunks concatenated after: half the bytes allocated per read.
+  const len = v.readUInt32LE(1);
+  const raw = inflateRawSync(v.subarray(5), { chunkSize: Math.max(64, len + 1) });
+  if (raw.length !== len) throw new Error(`outbox block: ${raw.length} bytes inflated, ${len} stored`);
+  return raw;
 }
 
 /** Events in blocks of at most BLOCK_MAX_EVENTS events and (beyond the first event) BLOCK_MAX_BYTES. */
