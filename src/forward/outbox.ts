@@ -215,9 +215,12 @@ function encodeBlock(puts: readonly Queued[], from: number, to: number): Unnumbe
     if (p.ms > maxMs) maxMs = p.ms;
   }
   const head = 4 + n * 20;
-  // Encoded in one scratch buffer, reused: what is stored is a copy (compressed or not).
-  if (scratch.length < head + data) scratch = Buffer.allocUnsafe(Math.max(head + data, scratch.length * 2));
-  const raw = scratch.subarray(0, head + data);
+  // A small block is written straight into its stored value (after the BLOCK_RAW byte); a larger
+  // one into a scratch buffer, reused, that is compressed into the value.
+  const small = head + data < BLOCK_COMPRESS_MIN_BYTES;
+  const stored = small ? Buffer.allocUnsafe(1 + head + data) : undefined;
+  if (!small && scratch.length < head + data) scratch = Buffer.allocUnsafe(Math.max(head + data, scratch.length * 2));
+  const raw = stored ? stored.subarray(1) : scratch.subarray(0, head + data);
   raw.writeUInt32LE(n, 0);
   let o = head;
   for (let i = 0; i < n; i++) {
@@ -231,15 +234,17 @@ function encodeBlock(puts: readonly Queued[], from: number, to: number): Unnumbe
   }
   const ms = new Array<number>(n);
   for (let i = 0; i < n; i++) ms[i] = puts[from + i]!.ms;
-  const block = { n, ms, bytes, firstMs: ms[0]!, maxMs };
-  if (raw.length < BLOCK_COMPRESS_MIN_BYTES) return { ...block, value: Buffer.concat([Buffer.of(BLOCK_RAW), raw]) };
+  if (stored) {
+    stored[0] = BLOCK_RAW;
+    return { value: stored, n, ms, bytes, firstMs: ms[0]!, maxMs };
+  }
   // One output chunk in the common case (zlib's default is 16 KiB chunks concatenated after).
   const z = deflateRawSync(raw, { level: 1, chunkSize: DEFLATE_CHUNK_BYTES });
   const value = Buffer.allocUnsafe(5 + z.length);
   value[0] = BLOCK_DEFLATE;
   value.writeUInt32LE(raw.length, 1); // inflated into one buffer of that size (decodeValue)
   z.copy(value, 5);
-  return { ...block, value };
+  return { value, n, ms, bytes, firstMs: ms[0]!, maxMs };
 }
 
 /** A stored block's value, uncompressed. */
