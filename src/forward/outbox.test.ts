@@ -347,3 +347,27 @@ test('an outbox written with one record per event is converted to blocks when op
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a damaged block is a coded error naming the path, not a crash or wrong records', async () => {
+  const dir = tmp();
+  try {
+    let ob = Outbox.open(opts(dir));
+    ob.cursor('s');
+    for (let i = 0; i < 50; i++) ob.append(ev(i, 100));
+    await ob.flush();
+    await ob.close();
+    const { open } = await import('lmdb');
+    const root = open({ path: dir, compression: false, maxDbs: 8 });
+    const blocks = root.openDB<Buffer, number[]>({ name: 'blocks', encoding: 'binary' });
+    const keys = [...blocks.getKeys()];
+    assert.equal(keys.length, 1);
+    const v = blocks.getBinary(keys[0]!)!;
+    await blocks.put(keys[0]!, Buffer.concat([v.subarray(0, 5), Buffer.from('not deflate data')]));
+    await root.close();
+    ob = Outbox.open(opts(dir));
+    assert.throws(() => ob.read(0, 10), (err: unknown) => isOutpostError(err, 'FORWARD_OUTBOX_OPEN_FAILED') && (err as Error).message.includes(dir) && /damaged/.test((err as Error).message));
+    await ob.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

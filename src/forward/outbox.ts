@@ -176,17 +176,21 @@ class DecodedBlock {
   readonly n: number;
   readonly buf: Buffer;
   readonly starts: Uint32Array;
+  /** The lengths in the header add up to the buffer's size (false: a damaged block). */
+  readonly whole: boolean;
   constructor(first: number, buf: Buffer) {
     this.first = first;
     this.buf = buf;
-    const n = (this.n = buf.readUInt32LE(0));
+    // A header that does not fit the buffer (a damaged block) reads as no events, not whole.
+    const declared = buf.length >= 4 ? buf.readUInt32LE(0) : 0;
+    const n = (this.n = 4 + declared * 20 <= buf.length ? declared : 0);
     this.starts = new Uint32Array(n);
     let o = 4 + n * 20;
     for (let i = 0; i < n; i++) {
       this.starts[i] = o;
       o += buf.readUInt32LE(4 + n * 12 + i * 4) + buf.readUInt32LE(4 + n * 16 + i * 4);
     }
-    if (o !== buf.length) throw new Error(`outbox block at seq ${first}: ${buf.length} bytes, ${o} expected`);
+    this.whole = n === declared && o === buf.length;
   }
   ms(i: number): number { return this.buf.readDoubleLE(4 + i * 8); }
   size(i: number): number { return this.buf.readUInt32LE(4 + this.n * 8 + i * 4); }
@@ -253,9 +257,7 @@ function decodeValue(v: Buffer): Buffer {
   // Inflated straight into one buffer of the stored length (+1: zlib must see room left to report
   // the end), not into 16 KiB chunks concatenated after: half the bytes allocated per read.
   const len = v.readUInt32LE(1);
-  const raw = inflateRawSync(v.subarray(5), { chunkSize: Math.max(64, len + 1) });
-  if (raw.length !== len) throw new Error(`outbox block: ${raw.length} bytes inflated, ${len} stored`);
-  return raw;
+  return inflateRawSync(v.subarray(5), { chunkSize: Math.max(64, len + 1) });
 }
 
 /** Events in blocks of at most BLOCK_MAX_EVENTS events and (beyond the first event) BLOCK_MAX_BYTES. */
@@ -931,7 +933,15 @@ export class Outbox {
     // getBinaryFast's buffer is reused by the next get: inflated (or copied) at once.
     const v = this.#blocks.getBinaryFast(k);
     if (!v || v.length < 1) throw new OutpostError('FORWARD_OUTBOX_OPEN_FAILED', { path: this.path, reason: `block at seq ${k[1]}..${k[0]} missing` });
-    b = new DecodedBlock(k[1], decodeValue(v));
+    const damaged = (why: string, cause?: unknown) => new OutpostError('FORWARD_OUTBOX_OPEN_FAILED', { path: this.path, reason: `block at seq ${k[1]}..${k[0]} is damaged (${why})` }, cause === undefined ? {} : { cause });
+    let raw: Buffer;
+    try {
+      raw = decodeValue(v);
+    } catch (err) {
+      throw damaged(err instanceof Error ? err.message : String(err), err);
+    }
+    b = new DecodedBlock(k[1], raw);
+    if ((v[0] === BLOCK_DEFLATE && raw.length !== v.readUInt32LE(1)) || !b.whole || b.n !== k[0] - k[1] + 1) throw damaged(`${raw.length} bytes, ${b.n} events`);
     this.#decoded.set(k[0], b);
     if (this.#decoded.size > BLOCK_CACHE) this.#decoded.delete(this.#decoded.keys().next().value!);
     return b;
