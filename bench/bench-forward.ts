@@ -86,7 +86,7 @@ const results: Record<string, unknown>[] = [];
 
 /** Appends `n` events, yielding to the event loop every `every` events (each yield lets the outbox commit what is queued). */
 async function outboxRate(sync: OutboxSyncMode, n: number, every: number, record = true): Promise<void> {
-  const ob = Outbox.open({ path: join(dir, `ob-${sync}-${every}`), maxBytes: 8 << 30, maxAgeMs: 86_400_000, fullPolicy: 'drop-oldest', sync });
+  const ob = Outbox.open({ path: join(dir, `ob-${sync}-${every}`), maxBytes: 8 * 1024 ** 3, maxAgeMs: 86_400_000, fullPolicy: 'drop-oldest', sync });
   ob.cursor('none');
   const t0 = performance.now();
   for (let i = 0; i < n; i++) {

@@ -167,6 +167,41 @@ test('the worker thread frames the same bytes as the main thread', async () => {
   }
 });
 
+test('records go to the worker as their JSON bytes: the same frames and datagrams as from strings', async () => {
+  const s = settings();
+  const local = new SyslogFormatter(s);
+  const fw = new FormatWorker(s);
+  try {
+    const r = rng(7);
+    const n = WORKER_MIN_EVENTS * 2;
+    const jsons: string[] = [];
+    const uids: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const ev = sampleEvent(i) as Record<string, unknown>;
+      ev['message'] = `${randomText(r)} é ✓ 😀`; // multi-byte UTF-8
+      jsons.push(JSON.stringify(ev));
+      uids.push(`b-${i}`);
+    }
+    // Half the records carry their bytes (as records read from an outbox block do), half only strings.
+    const records = jsons.map((json, i) => {
+      if (i % 2 === 1) return { uid: uids[i]!, json };
+      const bytes = Buffer.from(`xx${json}yy`);
+      return { uid: uids[i]!, json, jsonBytes: bytes.length - 4, copyJson: (t: Buffer, o: number) => bytes.copy(t, o, 2, bytes.length - 2) };
+    });
+    const before = fw.counters.workerBatches;
+    assert.deepEqual(await fw.framesOf(records), local.frames(jsons, uids));
+    const udp = await fw.packedOf(records);
+    const want = local.packed(jsons, uids);
+    assert.deepEqual(udp.buf, want.buf);
+    assert.deepEqual([...udp.ends!], [...want.ends!]);
+    assert.equal(fw.counters.workerBatches, before + 2, 'formatted in the worker');
+    // A small batch is formatted in this thread, from the same records.
+    assert.deepEqual(await fw.framesOf(records.slice(0, 3)), local.frames(jsons.slice(0, 3), uids.slice(0, 3)));
+  } finally {
+    await fw.close();
+  }
+});
+
 test('the worker thread, with its heap limits, takes four batches of the largest default size at once', async () => {
   // The worker runs with bounded heap sizes (WORKER_HEAP_LIMITS); a batch is at most
   // batchMaxBytes (4 MiB by default) of JSON and a syslog sink has up to 4 batches in flight.

@@ -117,6 +117,8 @@ test('disk full: coded error naming the path, every refused event counted, store
     assert.deepEqual(new Set(rx.seen.keys()), accepted, 'exactly the accepted events were delivered');
     assert.equal(rx.duplicates, 0);
     assert.ok(lines.some((l) => l.level === 'warn' && l.msg.includes('writable again')));
+    // The receiver counts a batch before its response reaches the sink, whose cursor moves then.
+    await waitFor(() => fw.status().sinks[0]!['cursor_seq'] === fw.outbox.headSeq, 10_000, 'the cursor to reach the head');
     const st = fw.status();
     assert.equal(st.outbox['forward.outbox.write_held'], 0);
     assert.equal(st.sinks[0]!['cursor_seq'], fw.outbox.headSeq, 'cursor at the head');

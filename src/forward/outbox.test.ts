@@ -263,3 +263,111 @@ test('ackDurable resolves once the cursor position is stored', async () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('blocks: a tail inside a block survives a reopen (count, bytes, reads); records carry their JSON bytes', async () => {
+  const dir = tmp();
+  try {
+    let ob = Outbox.open(opts(dir));
+    ob.cursor('s');
+    // 2,500 events in one turn: one commit, three blocks (1,000 + 1,000 + 500), compressed.
+    const evs = Array.from({ length: 2500 }, (_, i) => ev(i, 200 + (i % 7)));
+    for (const e of evs) ob.append(e);
+    await ob.flush();
+    const bytesAll = ob.bytes;
+    const recs = ob.read(0, 5000, Infinity);
+    assert.equal(recs.length, 2500);
+    for (const [i, r] of recs.entries()) {
+      assert.equal(r.seq, i + 1);
+      assert.equal(r.uid, `u-${i}`);
+      assert.equal(r.json, JSON.stringify(evs[i]));
+      assert.equal(r.jsonBytes, Buffer.byteLength(r.json));
+      const copy = Buffer.alloc(r.jsonBytes! + 2);
+      assert.equal(r.copyJson!(copy, 1), r.jsonBytes);
+      assert.equal(copy.subarray(1, 1 + r.jsonBytes!).toString('utf8'), r.json);
+    }
+    const sizeOf = (from: number, to: number) => recs.slice(from - 1, to).reduce((n, r) => n + r.bytes, 0);
+    assert.equal(bytesAll, sizeOf(1, 2500));
+    // Acknowledge into the middle of the second block: the first block goes, the second stays in part.
+    ob.ack('s', 1234);
+    await ob.flush();
+    assert.equal(ob.count, 2500 - 1234);
+    assert.equal(ob.bytes, sizeOf(1235, 2500));
+    assert.equal(ob.read(0, 1)[0]?.seq, 1235, 'nothing below the tail is read');
+    await ob.close();
+
+    ob = Outbox.open(opts(dir));
+    assert.equal(ob.tailSeq, 1235);
+    assert.equal(ob.count, 2500 - 1234);
+    assert.equal(ob.bytes, sizeOf(1235, 2500));
+    assert.deepEqual(ob.read(0, 3).map((r) => [r.seq, r.uid]), [[1235, 'u-1234'], [1236, 'u-1235'], [1237, 'u-1236']]);
+    // Reads across a block boundary, bounded by bytes as before.
+    const across = ob.read(1990, 20, sizeOf(1991, 2005));
+    assert.deepEqual(across.map((r) => r.seq), Array.from({ length: 15 }, (_, i) => 1991 + i));
+    ob.ack('s', 2500);
+    await ob.flush();
+    assert.equal(ob.count, 0);
+    assert.equal(ob.bytes, 0);
+    await ob.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an outbox written with one record per event is converted to blocks when opened', async () => {
+  const dir = tmp();
+  try {
+    // The layout before blocks: 'events' [seq, appendedMs, bytes] -> [uid, json], a gap after seq 3
+    // (removed records), cursor and head in 'meta'.
+    const { open } = await import('lmdb');
+    const root = open({ path: dir, compression: false, maxDbs: 8 });
+    const events = root.openDB<[string, string], [number, number, number]>({ name: 'events' });
+    const meta = root.openDB<unknown, string>({ name: 'meta' });
+    const seqs = [2, 3, 5, 6, 7];
+    for (const s of seqs) {
+      const json = JSON.stringify(ev(s));
+      await events.put([s, 1000 + s, json.length + 3 + 32], [`u-${s}`, json]);
+    }
+    await meta.put('head', 7);
+    await meta.put('cursor:s', 2);
+    await root.close();
+
+    const ob = Outbox.open(opts(dir));
+    assert.equal(ob.cursor('s').acked, 2);
+    assert.equal(ob.headSeq, 7);
+    assert.equal(ob.count, 5);
+    const recs = ob.read(0, 100);
+    assert.deepEqual(recs.map((r) => [r.seq, r.uid, r.appendedMs]), seqs.map((s) => [s, `u-${s}`, 1000 + s]));
+    assert.deepEqual(recs.map((r) => r.json), seqs.map((s) => JSON.stringify(ev(s))));
+    assert.equal(ob.bytes, recs.reduce((n, r) => n + r.bytes, 0));
+    ob.append(ev(8));
+    await ob.flush();
+    assert.equal(ob.read(7, 10)[0]?.seq, 8, 'numbering continues after the converted records');
+    await ob.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a damaged block is a coded error naming the path, not a crash or wrong records', async () => {
+  const dir = tmp();
+  try {
+    let ob = Outbox.open(opts(dir));
+    ob.cursor('s');
+    for (let i = 0; i < 50; i++) ob.append(ev(i, 100));
+    await ob.flush();
+    await ob.close();
+    const { open } = await import('lmdb');
+    const root = open({ path: dir, compression: false, maxDbs: 8 });
+    const blocks = root.openDB<Buffer, number[]>({ name: 'blocks', encoding: 'binary' });
+    const keys = [...blocks.getKeys()];
+    assert.equal(keys.length, 1);
+    const v = blocks.getBinary(keys[0]!)!;
+    await blocks.put(keys[0]!, Buffer.concat([v.subarray(0, 5), Buffer.from('not deflate data')]));
+    await root.close();
+    ob = Outbox.open(opts(dir));
+    assert.throws(() => ob.read(0, 10), (err: unknown) => isOutpostError(err, 'FORWARD_OUTBOX_OPEN_FAILED') && (err as Error).message.includes(dir) && /damaged/.test((err as Error).message));
+    await ob.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -63,13 +63,14 @@ export function buildBodyBuffer(batch: OutboxRecord[], format: HttpsSinkConfig['
   if (format !== 'ndjson' && format !== 'array') return Buffer.from(buildBody(batch, format, envelope));
   const array = format === 'array';
   let total = array ? 2 + Math.max(0, batch.length - 1) : batch.length; // brackets and commas, or newlines
-  for (const r of batch) total += Buffer.byteLength(r.json);
+  for (const r of batch) total += r.jsonBytes ?? Buffer.byteLength(r.json);
   const buf = Buffer.allocUnsafe(total);
   let o = 0;
   if (array) buf[o++] = 0x5b; // [
   for (let i = 0; i < batch.length; i++) {
     if (array && i > 0) buf[o++] = 0x2c; // ,
-    o += buf.write(batch[i]!.json, o, 'utf8');
+    const r = batch[i]!;
+    o += r.copyJson ? r.copyJson(buf, o) : buf.write(r.json, o, 'utf8');
     if (!array) buf[o++] = 0x0a; // \n
   }
   if (array) buf[o++] = 0x5d; // ]

@@ -249,7 +249,7 @@ export function encodeHpubBatch(subject: string, reply: string, batch: readonly 
     const id = msgId(r).trim();
     if (/[\r\n]/.test(id)) throw new RetryableSinkError('invalid header value - \\r and \\n are not allowed.');
     const idBytes = Buffer.byteLength(id);
-    const jsonBytes = Buffer.byteLength(r.json);
+    const jsonBytes = r.jsonBytes ?? Buffer.byteLength(r.json);
     const hlen = HDR_FIXED_BYTES + idBytes;
     const tlen = hlen + jsonBytes;
     if (tlen > maxPayload) throw new RetryableSinkError(`MAX_PAYLOAD_EXCEEDED: message of ${tlen} bytes, the server takes ${maxPayload}`);
@@ -270,7 +270,7 @@ export function encodeHpubBatch(subject: string, reply: string, batch: readonly 
     o += buf.write(`${hlen} ${hlen + jsonBytes}\r\n${HDR_START}`, o, 'latin1');
     o += buf.write(msgId(r).trim(), o, 'utf8');
     o += buf.write('\r\n\r\n', o, 'latin1');
-    o += buf.write(r.json, o, 'utf8');
+    o += r.copyJson ? r.copyJson(buf, o) : buf.write(r.json, o, 'utf8');
     o += buf.write('\r\n', o, 'latin1');
   }
   if (o !== total) throw new RetryableSinkError(`HPUB batch encoded to ${o} bytes, ${total} expected`);

@@ -138,7 +138,10 @@ export interface Formatted {
 /** Worker protocol. */
 export interface FormatRequest {
   id: number;
-  jsons: string[];
+  /** The JSON texts, or (from records) their UTF-8 bytes back to back in `bytes`, record i ending at ends[i]. */
+  jsons?: string[];
+  bytes?: ArrayBuffer;
+  ends?: Uint32Array;
   uids: string[];
   /** Packed messages with end offsets (UDP) instead of frames. */
   packed?: boolean;
@@ -180,10 +183,30 @@ function startWorker(settings: SyslogFormatSettings): Worker {
  */
 const WORKER_HEAP_LIMITS = { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 8 };
 
+/** The JSON texts of a request (in the worker: decoded from the bytes the request carries). */
+export function requestJsons(m: FormatRequest): string[] {
+  if (m.jsons) return m.jsons;
+  const buf = Buffer.from(m.bytes!);
+  const ends = m.ends!;
+  const out = new Array<string>(ends.length);
+  for (let i = 0, start = 0; i < ends.length; i++) {
+    out[i] = buf.toString('utf8', start, ends[i]);
+    start = ends[i]!;
+  }
+  return out;
+}
+
+/** The fields of an outbox record formatting reads (OutboxRecord; not imported: see sendFailed). */
+interface FormatRecord {
+  uid: string;
+  json: string;
+  readonly jsonBytes?: number;
+  copyJson?(target: Buffer, offset: number): number;
+}
+
 interface Pending {
-  jsons: string[];
-  uids: string[];
-  packed: boolean;
+  /** Formats the request in this thread (when the worker is gone). */
+  local: () => Formatted;
   resolve: (b: Formatted) => void;
   reject: (e: Error) => void;
 }
@@ -234,20 +257,57 @@ export class FormatWorker {
     return this.#format(jsons, uids, true);
   }
 
+  /**
+   * frames() of outbox records. To the worker go the records' JSON bytes in one transferred buffer
+   * (copied from the outbox's blocks where the records have them): no JSON string is made on this
+   * thread and none is copied by structured clone.
+   */
+  framesOf(batch: readonly FormatRecord[]): Buffer | Promise<Buffer> {
+    const r = this.#formatRecords(batch, false);
+    return r instanceof Promise ? r.then((f) => f.buf) : r.buf;
+  }
+
+  /** packed() of outbox records (see framesOf). */
+  packedOf(batch: readonly FormatRecord[]): Formatted | Promise<Formatted> {
+    return this.#formatRecords(batch, true);
+  }
+
+  #formatRecords(batch: readonly FormatRecord[], packed: boolean): Formatted | Promise<Formatted> {
+    const local = () => this.#local1(batch.map((r) => r.json), batch.map((r) => r.uid), packed);
+    if (batch.length < WORKER_MIN_EVENTS || this.#failed || this.#closed) return local();
+    let total = 0;
+    for (const r of batch) total += r.jsonBytes ?? Buffer.byteLength(r.json);
+    // Its own ArrayBuffer (not the shared pool's), so that it can be transferred.
+    const bytes = Buffer.allocUnsafeSlow(total);
+    const ends = new Uint32Array(batch.length);
+    let o = 0;
+    for (let i = 0; i < batch.length; i++) {
+      const r = batch[i]!;
+      o += r.copyJson ? r.copyJson(bytes, o) : bytes.write(r.json, o, 'utf8');
+      ends[i] = o;
+    }
+    const ab = bytes.buffer as ArrayBuffer;
+    return this.#request({ bytes: ab, ends, uids: batch.map((r) => r.uid) }, packed, local, [ab, ends.buffer as ArrayBuffer]);
+  }
+
   #local1(jsons: string[], uids: string[], packed: boolean): Formatted {
     return packed ? this.#local.packed(jsons, uids) : { buf: this.#local.frames(jsons, uids) };
   }
 
   #format(jsons: string[], uids: string[], packed: boolean): Formatted | Promise<Formatted> {
     if (jsons.length < WORKER_MIN_EVENTS || this.#failed || this.#closed) return this.#local1(jsons, uids, packed);
+    return this.#request({ jsons, uids }, packed, () => this.#local1(jsons, uids, packed), []);
+  }
+
+  #request(req: Omit<FormatRequest, 'id'>, packed: boolean, local: () => Formatted, transfer: ArrayBuffer[]): Formatted | Promise<Formatted> {
     const w = this.#worker ?? this.#start();
-    if (!w) return this.#local1(jsons, uids, packed);
+    if (!w) return local();
     const id = ++this.#nextId;
     this.counters.workerBatches++;
     return new Promise<Formatted>((resolve, reject) => {
       if (this.#pending.size === 0) w.ref();
-      this.#pending.set(id, { jsons, uids, packed, resolve, reject });
-      w.postMessage({ id, jsons, uids, ...(packed ? { packed } : {}) } satisfies FormatRequest);
+      this.#pending.set(id, { local, resolve, reject });
+      w.postMessage({ id, ...req, ...(packed ? { packed } : {}) } satisfies FormatRequest, transfer);
     });
   }
 
@@ -290,7 +350,7 @@ export class FormatWorker {
     this.#pending.clear();
     for (const p of held) {
       try {
-        p.resolve(this.#local1(p.jsons, p.uids, p.packed));
+        p.resolve(p.local());
       } catch (err) {
         p.reject(err as Error);
       }

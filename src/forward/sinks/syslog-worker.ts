@@ -3,7 +3,7 @@
  * transfers the buffer back (no copy; SyslogFormatter.frames never uses Buffer's shared pool).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { SyslogFormatter, type FormatReply, type FormatRequest, type SyslogFormatSettings } from './syslog-format.js';
+import { SyslogFormatter, requestJsons, type FormatReply, type FormatRequest, type SyslogFormatSettings } from './syslog-format.js';
 import { OutpostError } from '../../errors.js';
 
 const port = parentPort;
@@ -16,12 +16,13 @@ port.on('message', (m: FormatRequest) => {
   let reply: FormatReply;
   let transfer: ArrayBuffer[] = [];
   try {
+    const jsons = requestJsons(m);
     if (m.packed) {
-      const { buf, ends } = formatter.packed(m.jsons, m.uids);
+      const { buf, ends } = formatter.packed(jsons, m.uids);
       reply = { id: m.id, buffer: buf.buffer as ArrayBuffer, offset: buf.byteOffset, length: buf.length, ends: ends!, unparsable: formatter.unparsable - before, withoutLine: formatter.withoutLine - beforeWithout };
       transfer = [buf.buffer as ArrayBuffer, ends!.buffer as ArrayBuffer];
     } else {
-      const buf = formatter.frames(m.jsons, m.uids);
+      const buf = formatter.frames(jsons, m.uids);
       reply = { id: m.id, buffer: buf.buffer as ArrayBuffer, offset: buf.byteOffset, length: buf.length, unparsable: formatter.unparsable - before, withoutLine: formatter.withoutLine - beforeWithout };
       transfer = [buf.buffer as ArrayBuffer];
     }

@@ -85,11 +85,11 @@ export class SyslogSink implements Sink {
    */
   send(batch: OutboxRecord[], signal: AbortSignal, delivered?: DeliveredHook): Promise<void> {
     // UDP: formatted ahead in the worker thread too (packed messages, one datagram each).
-    if (this.#cfg.transport === 'udp') return this.#order.run(() => this.#format.packed(batch.map((r) => r.json), batch.map((r) => r.uid)), (f) => this.#sendUdp(f), delivered);
+    if (this.#cfg.transport === 'udp') return this.#order.run(() => this.#format.packedOf(batch), (f) => this.#sendUdp(f), delivered);
     return this.#order.run(
       async () => {
         await this.#connect(signal);
-        return this.#format.frames(batch.map((r) => r.json), batch.map((r) => r.uid));
+        return this.#format.framesOf(batch);
       },
       (buf) => this.#write(buf, signal),
       delivered,
