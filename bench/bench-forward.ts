@@ -25,11 +25,12 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { connect } from 'nats';
 import type { DeepPartialForward, OutboxSyncMode } from '../src/forward/config.js';
-import { built } from './bench-common.js';
+import { built, PROJECT_ROOT } from './bench-common.js';
 import { makePki, startNatsServer, which } from '../test/support/receivers.js';
 import { sampleEvent } from '../test/support/sample-event.js';
 
@@ -216,9 +217,18 @@ async function receiversDown(): Promise<void> {
  */
 if (process.env['BENCH_FORWARD_ONLY'] === undefined) {
   const { spawnSync } = await import('node:child_process');
+  // Each phase runs in plain node, from a bundle of this script made here (esbuild, which tsx
+  // already brings): the daemon runs compiled JavaScript without a TypeScript loader, and tsx's
+  // loader (about 29 MB of RSS, loaded again by the syslog format worker, which inherits
+  // execArgv) is not part of the forwarding path whose peak RSS is measured. The forwarding
+  // code itself is dist/'s either way (`built` above). BENCH_FORWARD_ONLY=<phase> run directly
+  // under tsx still works, loader included.
+  const { buildSync } = await import('esbuild');
+  const bundle = join(PROJECT_ROOT, 'bench-cache', 'bench-forward.mjs');
+  buildSync({ entryPoints: [fileURLToPath(import.meta.url)], bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', outfile: bundle, logLevel: 'error' });
   const all: unknown[] = [];
   for (const phase of ['outbox', 'https', 'syslog-tcp', 'nats', 'down']) {
-    const args = [...process.execArgv, ...(phase === 'down' ? ['--expose-gc'] : []), process.argv[1]!];
+    const args = [...(phase === 'down' ? ['--expose-gc'] : []), bundle];
     const r = spawnSync(process.execPath, args, { env: { ...process.env, BENCH_FORWARD_ONLY: phase }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 });
     if (r.status !== 0) throw new Error(`bench phase ${phase} failed (exit ${r.status})`);
     all.push(...(JSON.parse(r.stdout) as { results: unknown[] }).results);
