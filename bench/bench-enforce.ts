@@ -86,7 +86,7 @@ function iperf(lab: Lab, seconds: number): number {
   return j.end.sum_received.bits_per_second;
 }
 
-interface Latency { count: number; p50Us: number; p99Us: number; p999Us: number; maxUs: number; wakeCount: number; wakeP50Us: number; wakeP99Us: number; wakeP999Us: number; wakeMaxUs: number; gc: { count: number; totalMs: number; maxMs: number; over1Ms: number } }
+interface Latency { count: number; p50Us: number; p99Us: number; p999Us: number; maxUs: number; wakeCount: number; wakeP50Us: number; wakeP99Us: number; wakeP999Us: number; wakeMaxUs: number; kernelCount: number; kernelP50Us: number; kernelP99Us: number; kernelP999Us: number; kernelMaxUs: number; gc: { count: number; totalMs: number; maxMs: number; over1Ms: number } }
 interface Worker { proc: ChildProcess; counters(): Promise<Record<string, number>>; latency(): Promise<Latency>; stop(): Promise<void> }
 
 async function startWorker(lab: Lab): Promise<Worker & { backend: string }> {
@@ -242,6 +242,7 @@ async function main(): Promise<void> {
     console.log(`| QUIC Initial → answer, p99 | ${fd.withoutUs.p99.toFixed(0)} µs | ${fd.withUs.p99.toFixed(0)} µs (+${fd.addedUs.p99.toFixed(0)} µs) (${fd.n} / ${fd.nWith} answered) |`);
     for (const [i, u] of userSpace.entries()) console.log(`| queued packet in user space (reader thread → verdict), round ${i + 1} | | p50 ${u.p50Us} µs, p99 ${u.p99Us} µs, p99.9 ${u.p999Us} µs, max ${u.maxUs} µs (${u.count} packets) |`);
     for (const [i, u] of userSpace.entries()) console.log(`| of which: batch handed over → JavaScript called, round ${i + 1} | | p50 ${u.wakeP50Us} µs, p99 ${u.wakeP99Us} µs, p99.9 ${u.wakeP999Us} µs, max ${u.wakeMaxUs} µs (${u.wakeCount} batches) |`);
+    for (const [i, u] of userSpace.entries()) console.log(`| before it: arrival at the gateway (kernel stamp) → the reader thread's recv, round ${i + 1} | | p50 ${u.kernelP50Us} µs, p99 ${u.kernelP99Us} µs, p99.9 ${u.kernelP999Us} µs, max ${u.kernelMaxUs} µs (${u.kernelCount} packets) |`);
     for (const [i, u] of userSpace.entries()) console.log(`| garbage collection in the verdict process, round ${i + 1} | | ${u.gc.count} pauses, ${u.gc.over1Ms} over 1 ms, longest ${u.gc.maxMs.toFixed(1)} ms, ${u.gc.totalMs.toFixed(0)} ms in all |`);
     console.log(`| iperf3, established TCP flow | ${res.iperf3.withoutMbps.toFixed(0)} Mbit/s | ${res.iperf3.withMbps.toFixed(0)} Mbit/s (${(res.iperf3.ratio * 100).toFixed(1)} %) |`);
     console.log(`| verdicts/s, queued new UDP flows | | ${res.verdictsPerS.queued} (sender made ${res.verdictsPerS.senderFlowsPerS} flows/s) |`);

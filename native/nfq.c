@@ -72,6 +72,14 @@ struct Queue {
   int wake[2];
   int raw4;
   int raw6;
+  /* A socket that only asks for receive timestamps, so that the kernel stamps every packet on
+   * arrival (net_enable_timestamp) and the queue hands the stamp over (NFQA_TIMESTAMP): the time
+   * from a packet's arrival at the gateway to the reader's recv can then be measured. A capture
+   * running on the box turns the same stamping on. */
+  int stamp;
+  /* Arrival (kernel stamp, CLOCK_REALTIME) → the reader thread's recv, µs (under verdict_lock). */
+  uint32_t *kernel;
+  uint64_t kernel_count;
   pthread_t thread;
   int thread_started;
   volatile int stopping;
@@ -188,6 +196,20 @@ static int on_packet(struct nfq_q_handle *qh, struct nfgenmsg *nfmsg, struct nfq
   uint8_t *r = b->data + b->used;
   uint32_t id = ntohl(ph->packet_id);
   q->arrival[id % ARRIVAL_SLOTS] = now_ns();
+  {
+    struct timeval tv;
+    if (nfq_get_timestamp(nfa, &tv) == 0 && tv.tv_sec != 0) {
+      struct timespec rt;
+      clock_gettime(CLOCK_REALTIME, &rt);
+      int64_t us = ((int64_t)rt.tv_sec - tv.tv_sec) * 1000000 + (rt.tv_nsec / 1000 - tv.tv_usec);
+      if (us >= 0) {
+        pthread_mutex_lock(&q->verdict_lock);
+        q->kernel[us < LATENCY_MAX_US ? us : LATENCY_MAX_US]++;
+        q->kernel_count++;
+        pthread_mutex_unlock(&q->verdict_lock);
+      }
+    }
+  }
   uint32_t mark = nfq_get_nfmark(nfa);
   uint32_t plen = (uint32_t)len;
   uint32_t olen = plen;
@@ -341,6 +363,9 @@ static void queue_close(Queue *q) {
   if (q->wake[1] >= 0) close(q->wake[1]);
   if (q->raw4 >= 0) close(q->raw4);
   if (q->raw6 >= 0) close(q->raw6);
+  if (q->stamp >= 0) close(q->stamp);
+  free(q->kernel);
+  q->kernel = NULL;
   free(q->cur);
   q->cur = NULL;
   free(q->recv_buf);
@@ -382,6 +407,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   if (q == NULL) return throw_error(env, "ENOMEM", "out of memory");
   q->fd = -1;
   q->wake[0] = q->wake[1] = -1;
+  q->stamp = -1;
   pthread_mutex_init(&q->verdict_lock, NULL);
   q->lock_ready = 1;
   q->raw4 = q->raw6 = -1;
@@ -397,9 +423,10 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   q->recv_buf = malloc(RECV_BYTES);
   q->arrival = calloc(ARRIVAL_SLOTS, sizeof(uint64_t));
   q->latency = calloc(LATENCY_MAX_US + 1, sizeof(uint32_t));
+  q->kernel = calloc(LATENCY_MAX_US + 1, sizeof(uint32_t));
   char msg[256];
   const char *step = NULL;
-  if (q->recv_buf == NULL || q->arrival == NULL || q->latency == NULL) { step = "malloc"; goto fail; }
+  if (q->recv_buf == NULL || q->arrival == NULL || q->latency == NULL || q->kernel == NULL) { step = "malloc"; goto fail; }
   q->h = nfq_open();
   if (q->h == NULL) { step = "nfq_open"; goto fail; }
   q->qh = nfq_create_queue(q->h, (uint16_t)num, on_packet, q);
@@ -421,6 +448,11 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   if (pipe2(q->wake, O_CLOEXEC) < 0) { step = "pipe2"; goto fail; }
   q->raw4 = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
   q->raw6 = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+  q->stamp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (q->stamp >= 0) {
+    int one = 1;
+    setsockopt(q->stamp, SOL_SOCKET, SO_TIMESTAMP, &one, sizeof one);
+  }
   q->cur = batch_new(q->batch_bytes);
   napi_value name;
   napi_create_string_utf8(env, "outpost_nfq", NAPI_AUTO_LENGTH, &name);
@@ -575,7 +607,9 @@ static napi_value js_latency(napi_env env, napi_callback_info info) {
   napi_create_object(env, &o);
   put_percentiles(env, o, "", q->latency, q->latency_count);
   put_percentiles(env, o, "wake", g_wake, g_wake_count);
+  put_percentiles(env, o, "kernel", q->kernel, q->kernel_count);
   if (reset) {
+    memset(q->kernel, 0, (LATENCY_MAX_US + 1) * sizeof(uint32_t)); q->kernel_count = 0;
     memset(q->latency, 0, (LATENCY_MAX_US + 1) * sizeof(uint32_t)); q->latency_count = 0;
     memset(g_wake, 0, sizeof g_wake); g_wake_count = 0;
   }

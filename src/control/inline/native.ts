@@ -37,6 +37,8 @@ export interface NfqLatency {
   count: number; p50Us: number; p99Us: number; p999Us: number; maxUs: number;
   /** Batches, and the time from a batch's hand-over by the reader thread to the start of its JavaScript call. */
   wakeCount: number; wakeP50Us: number; wakeP99Us: number; wakeP999Us: number; wakeMaxUs: number;
+  /** Packets with a kernel arrival stamp, and the time from that arrival at the gateway to the reader thread's recv. */
+  kernelCount: number; kernelP50Us: number; kernelP99Us: number; kernelP999Us: number; kernelMaxUs: number;
 }
 
 /** An open queue (an N-API external). */
