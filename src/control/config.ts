@@ -1,8 +1,8 @@
 /**
  * The `control` section of the configuration: enforcement of sanctions. `control.inline` is the
  * inline verdict path (nftables table or iptables chains + NFQUEUE + the native addon,
- * src/control/inline/). Its type
- * and JSON-schema fragment are composed into the full schema by src/config/schema.ts.
+ * src/control/inline/). Its type and JSON-schema fragment are composed into the full schema by
+ * src/config/schema.ts.
  */
 import type { ConfigSection } from '../area.js';
 

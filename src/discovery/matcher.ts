@@ -78,7 +78,6 @@ function ipv4ToInt(ip: string): number {
   return (n * 256 + part) >>> 0;
 }
 
-/** Dotted-quad IPv4 → number, or -1 unless exactly four decimal parts of 0-255 without leading zeros. */
 /**
  * parseInt(s, 10), read from the character codes when `s` starts with one to three decimal digits
  * (an IPv4 address's first octet): V8 answers parseInt of a string that is not an array index
@@ -95,6 +94,7 @@ function leadingDecimal(s: string): number {
   return i === 0 || i === 4 ? parseInt(s, 10) : n;
 }
 
+/** Dotted-quad IPv4 → number, or -1 unless exactly four decimal parts of 0-255 without leading zeros. */
 function ipv4ToIntStrict(ip: string): number {
   let n = 0, part = 0, digits = 0, dots = 0;
   for (let i = 0; i < ip.length; i++) {

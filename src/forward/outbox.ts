@@ -76,7 +76,8 @@ export interface OutboxRecord {
   /**
    * Where the outbox has the JSON's UTF-8 bytes (records read from a block), their length, and
    * copyJson() copies them to `target` at `offset` (returns the length): sinks that write bytes
-   * (HTTPS NDJSON, NATS frames) copy them instead of decoding and encoding `json` again.
+   * (HTTPS NDJSON, NATS frames, the syslog worker's input) copy them instead of decoding and
+   * encoding `json` again (./record-bytes.ts).
    */
   readonly jsonBytes?: number;
   copyJson?(target: Buffer, offset: number): number;
@@ -149,7 +150,7 @@ interface Queued { ms: number; size: number; uid: string; json: string; uidBytes
  * collections and filled V8's old generation: bench:forward HTTPS peak heap 135 -> 58 MB). Its
  * sequence numbers are given when its commit starts.
  */
-interface Unnumbered { value: Buffer; n: number; ms: number[]; bytes: number; firstMs: number; maxMs: number }
+interface Unnumbered { value: Buffer; n: number; ms: number[]; bytes: number; maxMs: number }
 /** A block numbered for its commit (kept, in sequence order, while a failed commit is retried). */
 interface Numbered { key: BlockKey; value: Buffer; ms: number[] }
 
@@ -163,6 +164,8 @@ const BLOCK_COMPRESS_MIN_BYTES = 4096;
 const BLOCK_RAW = 0;
 const BLOCK_DEFLATE = 1;
 const DEFLATE_CHUNK_BYTES = 64 << 10;
+/** Bytes of a block's header per event: appendedMs (f64), size, uid bytes, json bytes (u32 each). */
+const EVENT_HEAD_BYTES = 20;
 /** Decoded blocks kept for reads (sinks read batches that start inside a block; several sinks). */
 const BLOCK_CACHE = 4;
 
@@ -183,9 +186,9 @@ class DecodedBlock {
     this.buf = buf;
     // A header that does not fit the buffer (a damaged block) reads as no events, not whole.
     const declared = buf.length >= 4 ? buf.readUInt32LE(0) : 0;
-    const n = (this.n = 4 + declared * 20 <= buf.length ? declared : 0);
+    const n = (this.n = 4 + declared * EVENT_HEAD_BYTES <= buf.length ? declared : 0);
     this.starts = new Uint32Array(n);
-    let o = 4 + n * 20;
+    let o = 4 + n * EVENT_HEAD_BYTES;
     for (let i = 0; i < n; i++) {
       this.starts[i] = o;
       o += buf.readUInt32LE(4 + n * 12 + i * 4) + buf.readUInt32LE(4 + n * 16 + i * 4);
@@ -200,7 +203,6 @@ class DecodedBlock {
     const jsonStart = uidStart + this.buf.readUInt32LE(4 + this.n * 12 + i * 4);
     return new BlockRecord(seq, this.ms(i), this.size(i), this.buf.readUInt32LE(4 + this.n * 16 + i * 4), this.buf, uidStart, jsonStart);
   }
-
 }
 
 /** Where blocks are encoded before compression (grown to the largest block). */
@@ -218,7 +220,7 @@ function encodeBlock(puts: readonly Queued[], from: number, to: number): Unnumbe
     bytes += p.size;
     if (p.ms > maxMs) maxMs = p.ms;
   }
-  const head = 4 + n * 20;
+  const head = 4 + n * EVENT_HEAD_BYTES;
   // A small block is written straight into its stored value (after the BLOCK_RAW byte); a larger
   // one into a scratch buffer, reused, that is compressed into the value.
   const small = head + data < BLOCK_COMPRESS_MIN_BYTES;
@@ -240,7 +242,7 @@ function encodeBlock(puts: readonly Queued[], from: number, to: number): Unnumbe
   for (let i = 0; i < n; i++) ms[i] = puts[from + i]!.ms;
   if (stored) {
     stored[0] = BLOCK_RAW;
-    return { value: stored, n, ms, bytes, firstMs: ms[0]!, maxMs };
+    return { value: stored, n, ms, bytes, maxMs };
   }
   // One output chunk in the common case (zlib's default is 16 KiB chunks concatenated after).
   const z = deflateRawSync(raw, { level: 1, chunkSize: DEFLATE_CHUNK_BYTES });
@@ -248,7 +250,7 @@ function encodeBlock(puts: readonly Queued[], from: number, to: number): Unnumbe
   value[0] = BLOCK_DEFLATE;
   value.writeUInt32LE(raw.length, 1); // inflated into one buffer of that size (decodeValue)
   z.copy(value, 5);
-  return { value, n, ms, bytes, firstMs: ms[0]!, maxMs };
+  return { value, n, ms, bytes, maxMs };
 }
 
 /** A stored block's value, uncompressed. */
@@ -266,7 +268,7 @@ function encodeBlocks(puts: readonly Queued[]): Unnumbered[] {
   let from = 0;
   let bytes = 0;
   for (let i = 0; i < puts.length; i++) {
-    const b = puts[i]!.uidBytes + puts[i]!.jsonBytes + 20;
+    const b = puts[i]!.uidBytes + puts[i]!.jsonBytes + EVENT_HEAD_BYTES;
     if (i > from && (i - from >= BLOCK_MAX_EVENTS || bytes + b > BLOCK_MAX_BYTES)) {
       out.push(encodeBlock(puts, from, i));
       from = i;
@@ -583,7 +585,7 @@ export class Outbox {
     const uidBytes = uid.length === 0 ? 0 : Buffer.byteLength(uid);
     this.#pending.push({ ms: now, size, uid, json, uidBytes, jsonBytes });
     this.#queued++;
-    this.#pendingBlockBytes += uidBytes + jsonBytes + 20;
+    this.#pendingBlockBytes += uidBytes + jsonBytes + EVENT_HEAD_BYTES;
     if (this.#pending.length >= BLOCK_MAX_EVENTS || this.#pendingBlockBytes >= BLOCK_MAX_BYTES) this.#encodePending();
     this.#bytes += size;
     this.#bytesSinceDiskCheck += size;
@@ -875,7 +877,7 @@ export class Outbox {
     }
     while (freed < need && this.#pending.length > 0) {
       const p = this.#pending.shift()!;
-      this.#pendingBlockBytes -= p.uidBytes + p.jsonBytes + 20;
+      this.#pendingBlockBytes -= p.uidBytes + p.jsonBytes + EVENT_HEAD_BYTES;
       drop(1, p.size);
     }
   }
@@ -961,7 +963,7 @@ export class Outbox {
       let first = 0;
       const store = () => {
         for (const u of encodeBlocks(puts)) {
-          this.#blocks.putSync([first + u.n - 1, first, u.firstMs, u.maxMs, u.bytes], u.value);
+          this.#blocks.putSync([first + u.n - 1, first, u.ms[0]!, u.maxMs, u.bytes], u.value);
           first += u.n;
         }
         puts = [];
@@ -1003,7 +1005,7 @@ export class Outbox {
   }
 
   #scheduleFlush(): void {
-    const oldest = this.#encoded[0]?.firstMs ?? this.#pending[0]?.ms;
+    const oldest = this.#encoded[0]?.ms[0] ?? this.#pending[0]?.ms;
     if (this.#queued >= FLUSH_MAX_EVENTS || (oldest !== undefined && this.#now() - oldest >= this.#maxUncommittedMs / 2)) {
       this.#doFlush();
       return;
@@ -1064,7 +1066,7 @@ export class Outbox {
       const u = this.#encoded[i]!;
       const first = this.#headSeq + 1;
       this.#headSeq += u.n;
-      out[i] = { key: [this.#headSeq, first, u.firstMs, u.maxMs, u.bytes], value: u.value, ms: u.ms };
+      out[i] = { key: [this.#headSeq, first, u.ms[0]!, u.maxMs, u.bytes], value: u.value, ms: u.ms };
     }
     this.#encoded = [];
     this.#queued = 0;

@@ -299,11 +299,15 @@ export class FlowInspector {
     return this.findings[slot];
   }
 
-  /** The flow ended: forget its state (called after its final event). */
-  release(slot: number): void {
+  /**
+   * Forget a flow's state and findings: after its final event (`ended`), or, `ended` false, when
+   * its owner needs nothing more from a flow that goes on (the inline verdict path, once the flow
+   * has its verdict).
+   */
+  release(slot: number, ended = true): void {
     if (slot < this.owner.length) {
       const ins = this.inspections[slot];
-      if (ins !== undefined) this.endState(ins, true);
+      if (ins !== undefined) this.endState(ins, ended);
       this.owner[slot] = 0;
       this.inspections[slot] = undefined;
       this.findings[slot] = undefined;

@@ -286,7 +286,7 @@ export class InlineEngine {
         // let go now rather than when the slot is reused, so it is not carried from one young
         // generation to the next (scavenges that copied every recent flow's TLS or QUIC state
         // took milliseconds, each one delaying the verdicts queued behind it).
-        this.inspector.release(slot);
+        this.inspector.release(slot, false);
         if (d.verdict === 'block') {
           this.verdictOf[slot] = V_BLOCK;
           c.block++;
@@ -307,7 +307,7 @@ export class InlineEngine {
     }
     if (++this.seen[slot]! >= this.cfg.maxPacketsPerFlow) {
       // No name within the budget: the default verdict, so the flow stops costing user space.
-      this.inspector.release(slot);
+      this.inspector.release(slot, false);
       this.verdictOf[slot] = V_ALLOW;
       c.defaults++;
       this.lastMark = MARK_ALLOW;

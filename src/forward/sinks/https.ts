@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import type { Agent } from 'undici';
 import { OutpostError } from '../../errors.js';
 import type { OutboxRecord } from '../outbox.js';
+import { jsonByteLength, writeJson } from '../record-bytes.js';
 import { OrderedSends, PermanentSinkError, RetryableSinkError, parseRetryAfter, sinkType, type DeliveredHook, type SendOutcome, type Sink, type SinkType } from '../sink.js';
 import { SIEM_FORMATS, elasticBulkBody, elasticBulkOutcome, splunkHecBody, splunkAckIds, type SiemEnvelope } from './siem-envelopes.js';
 import { sinkCommonProps, tlsFileSetting, type SinkCommon } from '../settings.js';
@@ -63,14 +64,14 @@ export function buildBodyBuffer(batch: OutboxRecord[], format: HttpsSinkConfig['
   if (format !== 'ndjson' && format !== 'array') return Buffer.from(buildBody(batch, format, envelope));
   const array = format === 'array';
   let total = array ? 2 + Math.max(0, batch.length - 1) : batch.length; // brackets and commas, or newlines
-  for (const r of batch) total += r.jsonBytes ?? Buffer.byteLength(r.json);
+  for (const r of batch) total += jsonByteLength(r);
   const buf = Buffer.allocUnsafe(total);
   let o = 0;
   if (array) buf[o++] = 0x5b; // [
   for (let i = 0; i < batch.length; i++) {
     if (array && i > 0) buf[o++] = 0x2c; // ,
     const r = batch[i]!;
-    o += r.copyJson ? r.copyJson(buf, o) : buf.write(r.json, o, 'utf8');
+    o += writeJson(r, buf, o);
     if (!array) buf[o++] = 0x0a; // \n
   }
   if (array) buf[o++] = 0x5d; // ]

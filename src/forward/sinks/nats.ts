@@ -24,6 +24,7 @@
  */
 import type { MsgHdrs, NatsConnection, Subscription } from 'nats';
 import type { OutboxRecord } from '../outbox.js';
+import { jsonByteLength, writeJson } from '../record-bytes.js';
 import { OrderedSends, RetryableSinkError, sinkType, type DeliveredHook, type Sink, type SinkType } from '../sink.js';
 import { sinkCommonProps, tlsFileSetting, type SinkCommon } from '../settings.js';
 
@@ -249,7 +250,7 @@ export function encodeHpubBatch(subject: string, reply: string, batch: readonly 
     const id = msgId(r).trim();
     if (/[\r\n]/.test(id)) throw new RetryableSinkError('invalid header value - \\r and \\n are not allowed.');
     const idBytes = Buffer.byteLength(id);
-    const jsonBytes = r.jsonBytes ?? Buffer.byteLength(r.json);
+    const jsonBytes = jsonByteLength(r);
     const hlen = HDR_FIXED_BYTES + idBytes;
     const tlen = hlen + jsonBytes;
     if (tlen > maxPayload) throw new RetryableSinkError(`MAX_PAYLOAD_EXCEEDED: message of ${tlen} bytes, the server takes ${maxPayload}`);
@@ -270,7 +271,7 @@ export function encodeHpubBatch(subject: string, reply: string, batch: readonly 
     o += buf.write(`${hlen} ${hlen + jsonBytes}\r\n${HDR_START}`, o, 'latin1');
     o += buf.write(msgId(r).trim(), o, 'utf8');
     o += buf.write('\r\n\r\n', o, 'latin1');
-    o += r.copyJson ? r.copyJson(buf, o) : buf.write(r.json, o, 'utf8');
+    o += writeJson(r, buf, o);
     o += buf.write('\r\n', o, 'latin1');
   }
   if (o !== total) throw new RetryableSinkError(`HPUB batch encoded to ${o} bytes, ${total} expected`);

@@ -16,6 +16,7 @@ import type { Worker } from 'node:worker_threads';
 import { toCef, toRfc5424, type Rfc5424Options } from '../cef.js';
 import { toDiscoveryCef } from '../discovery-format.js';
 import { OutpostError } from '../../errors.js';
+import { jsonByteLength, writeJson, type JsonRecord } from '../record-bytes.js';
 
 /**
  * What the MSG of each syslog message is: 'cef' is the OCSF CEF of docs/CEF.md (one message per
@@ -197,11 +198,8 @@ export function requestJsons(m: FormatRequest): string[] {
 }
 
 /** The fields of an outbox record formatting reads (OutboxRecord; not imported: see sendFailed). */
-interface FormatRecord {
+interface FormatRecord extends JsonRecord {
   uid: string;
-  json: string;
-  readonly jsonBytes?: number;
-  copyJson?(target: Buffer, offset: number): number;
 }
 
 interface Pending {
@@ -276,14 +274,14 @@ export class FormatWorker {
     const local = () => this.#local1(batch.map((r) => r.json), batch.map((r) => r.uid), packed);
     if (batch.length < WORKER_MIN_EVENTS || this.#failed || this.#closed) return local();
     let total = 0;
-    for (const r of batch) total += r.jsonBytes ?? Buffer.byteLength(r.json);
+    for (const r of batch) total += jsonByteLength(r);
     // Its own ArrayBuffer (not the shared pool's), so that it can be transferred.
     const bytes = Buffer.allocUnsafeSlow(total);
     const ends = new Uint32Array(batch.length);
     let o = 0;
     for (let i = 0; i < batch.length; i++) {
       const r = batch[i]!;
-      o += r.copyJson ? r.copyJson(bytes, o) : bytes.write(r.json, o, 'utf8');
+      o += writeJson(r, bytes, o);
       ends[i] = o;
     }
     const ab = bytes.buffer as ArrayBuffer;
