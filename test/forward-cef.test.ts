@@ -202,6 +202,43 @@ test('records go to the worker as their JSON bytes: the same frames and datagram
   }
 });
 
+test('buffers go round between the sink and the worker: a reused buffer holds exactly the new batch', async () => {
+  const s = settings();
+  const local = new SyslogFormatter(s);
+  const fw = new FormatWorker(s);
+  try {
+    const r = rng(11);
+    const batch = (n: number, pad: number) => Array.from({ length: n }, (_, i) => {
+      const ev = sampleEvent(i + pad) as Record<string, unknown>;
+      ev['message'] = `${'p'.repeat(pad)}${randomText(r)}`;
+      const json = JSON.stringify(ev);
+      const bytes = Buffer.from(json);
+      return { uid: `r-${pad}-${i}`, json, jsonBytes: bytes.length, copyJson: (t: Buffer, o: number) => bytes.copy(t, o) };
+    });
+    // Largest first, so that every later batch fits in a buffer that held more.
+    for (const [n, pad] of [[WORKER_MIN_EVENTS * 4, 900], [WORKER_MIN_EVENTS * 2, 300], [WORKER_MIN_EVENTS, 0], [WORKER_MIN_EVENTS * 3, 50]] as const) {
+      const records = batch(n, pad);
+      const frames = await fw.framesOf(records);
+      assert.deepEqual(frames, local.frames(records.map((x) => x.json), records.map((x) => x.uid)), `${n} records`);
+      const udp = await fw.packedOf(records);
+      assert.deepEqual(udp.buf, local.packed(records.map((x) => x.json), records.map((x) => x.uid)).buf);
+      fw.recycle(frames);
+      fw.recycle(udp.buf);
+      // Given back: it leaves this thread with the next request.
+      await fw.framesOf(batch(WORKER_MIN_EVENTS, 1));
+      assert.equal(frames.buffer.byteLength, 0, 'the written buffer went back to the worker');
+    }
+    // A buffer formatted in this thread (a small batch) is not the worker's: recycle() leaves it alone.
+    const small = await fw.framesOf(batch(3, 7));
+    fw.recycle(small);
+    await fw.framesOf(batch(WORKER_MIN_EVENTS, 2));
+    assert.ok(small.buffer.byteLength > 0);
+    assert.equal(fw.counters.failures, 0);
+  } finally {
+    await fw.close();
+  }
+});
+
 test('the worker thread, with its heap limits, takes four batches of the largest default size at once', async () => {
   // The worker runs with bounded heap sizes (WORKER_HEAP_LIMITS); a batch is at most
   // batchMaxBytes (4 MiB by default) of JSON and a syslog sink has up to 4 batches in flight.

@@ -7,6 +7,9 @@ import { createForwarding, type Forwarding } from '../src/forward/index.js';
 import { resolveForwardConfig, type HttpsSinkConfig } from '../src/forward/config.js';
 import { HttpsReceiver, makePki, waitFor, which, type Pki } from './support/receivers.js';
 import { parseRetryAfter, backoffMs } from '../src/forward/sink.js';
+import { buildBodyBuffer } from '../src/forward/sinks/https.js';
+import { BufferPool } from '../src/forward/buffer-pool.js';
+import type { OutboxRecord } from '../src/forward/outbox.js';
 import { sampleEvent } from './support/sample-event.js';
 
 const quiet = { info() {}, warn() {}, error() {} };
@@ -48,6 +51,29 @@ test('Retry-After parsing and backoff bounds', () => {
     const cap = Math.min(10_000, 100 * 2 ** a);
     assert.ok(d >= cap / 2 && d <= cap, `attempt ${a}: ${d}`);
   }
+});
+
+test('buffer pool (HTTPS bodies before gzip): a reused buffer holds exactly the new body, stale bytes never leak, at most max buffers kept', () => {
+  const rec = (i: number, pad: number): OutboxRecord => ({ seq: i, appendedMs: 0, bytes: 0, uid: `u${i}`, json: JSON.stringify({ i, pad: 'x'.repeat(pad) }) });
+  const pool = new BufferPool(2);
+  const big = [rec(1, 5000), rec(2, 5000)];
+  const small = [rec(3, 10)];
+  const first = buildBodyBuffer(big, 'ndjson', undefined, pool);
+  assert.equal(first.toString(), big.map((r) => r.json + '\n').join(''));
+  pool.give(first);
+  assert.equal(pool.size, 1);
+  const second = buildBodyBuffer(small, 'array', undefined, pool);
+  assert.equal(second.buffer, first.buffer, 'the pooled buffer was reused');
+  assert.equal(second.toString(), `[${small[0]!.json}]`, 'exactly the new body: nothing of the earlier one');
+  assert.equal(pool.size, 0);
+  pool.give(second);
+  // A body larger than every pooled buffer gets a new one; the pool keeps at most 2, the larger ones.
+  const huge = buildBodyBuffer([rec(4, 200_000)], 'ndjson', undefined, pool);
+  assert.notEqual(huge.buffer, first.buffer);
+  pool.give(huge);
+  pool.give(Buffer.allocUnsafeSlow(10));
+  assert.equal(pool.size, 2);
+  assert.ok(pool.take(150_000).buffer === huge.buffer, 'the larger buffers were kept');
 });
 
 test('mTLS + bearer token, gzip NDJSON: every event arrives once, in order', { skip }, async () => {

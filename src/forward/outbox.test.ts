@@ -371,3 +371,38 @@ test('a damaged block is a coded error naming the path, not a crash or wrong rec
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('block buffers are reused only after release: records held by a sink keep their bytes, a released record is never read stale', async () => {
+  const dir = tmp();
+  try {
+    const ob = Outbox.open(opts(dir));
+    ob.cursor('s');
+    // 12 blocks of 1,000 events (each block over the 4 KiB below which blocks are stored raw).
+    for (let i = 0; i < 12_000; i++) ob.append(ev(i, 40));
+    await ob.flush();
+    const held = ob.read(0, 500); // a sink's batch in flight: never released here
+    const released = ob.read(500, 500);
+    const expect = (recs: typeof held, from: number) => recs.forEach((r, j) => assert.deepEqual(JSON.parse(r.json), ev(from + j, 40), `seq ${r.seq}`));
+    ob.release(released);
+    assert.throws(() => released[0]!.json, /read after its batch was released/);
+    // Reading on evicts the first block from the cache (4 blocks) many times over; its buffer
+    // cannot be reused while `held` pins it, but the others' are.
+    const bufs = new Set<ArrayBufferLike>();
+    for (let from = 1000; from < 12_000; from += 1000) {
+      const batch = ob.read(from, 1000);
+      assert.equal(batch.length, 1000);
+      expect(batch, from);
+      bufs.add((batch[0] as unknown as { block: { buf: Buffer } }).block.buf.buffer);
+      ob.release(batch);
+    }
+    assert.ok(bufs.size < 11, `11 blocks decoded into ${bufs.size} buffers: reused`);
+    expect(held, 0);
+    assert.ok(!bufs.has((held[0] as unknown as { block: { buf: Buffer } }).block.buf.buffer), 'the held block\'s buffer was not reused');
+    // Released now, and read again from a fresh decode: the same records.
+    ob.release(held);
+    expect(ob.read(0, 500), 0);
+    await ob.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

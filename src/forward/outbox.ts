@@ -59,13 +59,15 @@
  * globally and per sink.
  */
 import { closeSync, fstatSync, openSync, readSync, statfsSync } from 'node:fs';
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { deflateRawSync } from 'node:zlib';
 import { prepareStoreDir, restrictStoreFiles } from '../privileges.js';
 import { join } from 'node:path';
 import { open as lmdbOpen, type Database, type RootDatabase } from 'lmdb';
 import { OutpostError } from '../errors.js';
 import type { OutboxFullPolicy, OutboxSyncMode } from './settings.js';
 import { writeFailureReason } from './write-failure.js';
+import { BufferPool } from './buffer-pool.js';
+import { inflateRawInto } from './inflate-into.js';
 
 export interface OutboxRecord {
   seq: number;
@@ -91,7 +93,8 @@ export interface OutboxRecord {
 class BlockRecord implements OutboxRecord {
   #uid: string | undefined;
   #json: string | undefined;
-  readonly #buf: Buffer;
+  /** The decoded block whose buffer holds this record's bytes (pinned until Outbox.release()). */
+  block: DecodedBlock | undefined;
   readonly #uidStart: number;
   readonly #jsonStart: number;
   constructor(
@@ -99,22 +102,28 @@ class BlockRecord implements OutboxRecord {
     readonly appendedMs: number,
     readonly bytes: number,
     readonly jsonBytes: number,
-    buf: Buffer,
+    block: DecodedBlock,
     uidStart: number,
     jsonStart: number,
   ) {
-    this.#buf = buf;
+    this.block = block;
     this.#uidStart = uidStart;
     this.#jsonStart = jsonStart;
   }
+  /** The block's buffer; reading a record after its batch was released is a bug, never stale bytes. */
+  #buf(): Buffer {
+    const b = this.block;
+    if (b === undefined || b.recycled) throw new OutpostError('INTERNAL', { reason: `outbox record ${this.seq} read after its batch was released` });
+    return b.buf;
+  }
   get uid(): string {
-    return (this.#uid ??= this.#buf.toString('utf8', this.#uidStart, this.#jsonStart));
+    return (this.#uid ??= this.#buf().toString('utf8', this.#uidStart, this.#jsonStart));
   }
   get json(): string {
-    return (this.#json ??= this.#buf.toString('utf8', this.#jsonStart, this.#jsonStart + this.jsonBytes));
+    return (this.#json ??= this.#buf().toString('utf8', this.#jsonStart, this.#jsonStart + this.jsonBytes));
   }
   copyJson(target: Buffer, offset: number): number {
-    return this.#buf.copy(target, offset, this.#jsonStart, this.#jsonStart + this.jsonBytes);
+    return this.#buf().copy(target, offset, this.#jsonStart, this.#jsonStart + this.jsonBytes);
   }
 }
 
@@ -181,7 +190,14 @@ class DecodedBlock {
   readonly starts: Uint32Array;
   /** The lengths in the header add up to the buffer's size (false: a damaged block). */
   readonly whole: boolean;
-  constructor(first: number, buf: Buffer) {
+  /** Records read from this block and not yet released (Outbox.read / Outbox.release). */
+  pins = 0;
+  /** Out of the outbox's cache: its buffer is reused once no record is pinned. */
+  evicted = false;
+  /** Its buffer went back to the pool (reading one of its records now throws). */
+  recycled = false;
+  /** `pooled`: `buf` came from the outbox's pool (and goes back to it). */
+  constructor(first: number, buf: Buffer, readonly pooled = false) {
     this.first = first;
     this.buf = buf;
     // A header that does not fit the buffer (a damaged block) reads as no events, not whole.
@@ -201,7 +217,7 @@ class DecodedBlock {
   record(seq: number, i: number): BlockRecord {
     const uidStart = this.starts[i]!;
     const jsonStart = uidStart + this.buf.readUInt32LE(4 + this.n * 12 + i * 4);
-    return new BlockRecord(seq, this.ms(i), this.size(i), this.buf.readUInt32LE(4 + this.n * 16 + i * 4), this.buf, uidStart, jsonStart);
+    return new BlockRecord(seq, this.ms(i), this.size(i), this.buf.readUInt32LE(4 + this.n * 16 + i * 4), this, uidStart, jsonStart);
   }
 }
 
@@ -253,13 +269,26 @@ function encodeBlock(puts: readonly Queued[], from: number, to: number): Unnumbe
   return { value, n, ms, bytes, maxMs };
 }
 
-/** A stored block's value, uncompressed. */
-function decodeValue(v: Buffer): Buffer {
-  if (v[0] !== BLOCK_DEFLATE) return Buffer.from(v.subarray(1));
-  // Inflated straight into one buffer of the stored length (+1: zlib must see room left to report
-  // the end), not into 16 KiB chunks concatenated after: half the bytes allocated per read.
+/**
+ * A stored block's value, uncompressed, in a buffer from `pool` where one is given (given back when
+ * the block leaves the cache and no record read from it is still in a sink's hands: Outbox.release).
+ */
+function decodeValue(v: Buffer, pool?: BufferPool): Buffer {
+  const take = (n: number) => (pool ? pool.take(n) : Buffer.allocUnsafe(n));
+  if (v[0] !== BLOCK_DEFLATE) {
+    const raw = take(v.length - 1);
+    v.copy(raw, 0, 1);
+    return raw;
+  }
+  // The stored length, +1: zlib must see room left to report the end.
   const len = v.readUInt32LE(1);
-  return inflateRawSync(v.subarray(5), { chunkSize: Math.max(64, len + 1) });
+  const out = take(len + 1);
+  const r = inflateRawInto(v.subarray(5), out);
+  if (typeof r === 'string') {
+    pool?.give(out);
+    throw new Error(r);
+  }
+  return out.subarray(0, r);
 }
 
 /** Events in blocks of at most BLOCK_MAX_EVENTS events and (beyond the first event) BLOCK_MAX_BYTES. */
@@ -367,6 +396,12 @@ export class Outbox {
   readonly #blocks: Database<Buffer, BlockKey>;
   /** Decoded blocks by last sequence number, least recently used first. */
   readonly #decoded = new Map<number, DecodedBlock>();
+  /**
+   * Buffers of decoded blocks, reused: a block (about 1 MB) is read while a sink's batches are in
+   * flight, long enough to be promoted out of V8's young generation, so decoded per read they were
+   * garbage that only a full collection freed (../buffer-pool.ts).
+   */
+  readonly #blockBuffers = new BufferPool(BLOCK_CACHE + 4);
   readonly #meta: Database<unknown, string>;
   readonly dead: Database<unknown, [string, number]>;
 
@@ -641,6 +676,7 @@ export class Outbox {
         if (out.length > 0 && bytes + size > maxBytes) return out;
         bytes += size;
         out.push(b.record(seq, i));
+        b.pins++;
         if (out.length >= maxEvents) return out;
       }
     }
@@ -901,7 +937,9 @@ export class Outbox {
       n += b - a + 1;
       if (b === k[0]) {
         this.#pendingRemovals.push(k);
+        const gone = this.#decoded.get(k[0]);
         this.#decoded.delete(k[0]);
+        if (gone) this.#evict(gone);
       }
     }
     this.#count -= n;
@@ -938,15 +976,51 @@ export class Outbox {
     const damaged = (why: string, cause?: unknown) => new OutpostError('FORWARD_OUTBOX_OPEN_FAILED', { path: this.path, reason: `block at seq ${k[1]}..${k[0]} is damaged (${why})` }, cause === undefined ? {} : { cause });
     let raw: Buffer;
     try {
-      raw = decodeValue(v);
+      raw = decodeValue(v, this.#blockBuffers);
     } catch (err) {
       throw damaged(err instanceof Error ? err.message : String(err), err);
     }
-    b = new DecodedBlock(k[1], raw);
-    if ((v[0] === BLOCK_DEFLATE && raw.length !== v.readUInt32LE(1)) || !b.whole || b.n !== k[0] - k[1] + 1) throw damaged(`${raw.length} bytes, ${b.n} events`);
+    b = new DecodedBlock(k[1], raw, true);
+    if ((v[0] === BLOCK_DEFLATE && raw.length !== v.readUInt32LE(1)) || !b.whole || b.n !== k[0] - k[1] + 1) {
+      this.#blockBuffers.give(raw);
+      throw damaged(`${raw.length} bytes, ${b.n} events`);
+    }
     this.#decoded.set(k[0], b);
-    if (this.#decoded.size > BLOCK_CACHE) this.#decoded.delete(this.#decoded.keys().next().value!);
+    if (this.#decoded.size > BLOCK_CACHE) {
+      const oldest = this.#decoded.keys().next().value!;
+      const gone = this.#decoded.get(oldest)!;
+      this.#decoded.delete(oldest);
+      this.#evict(gone);
+    }
     return b;
+  }
+
+  /** Block `b` left the cache: its buffer is reused now, or when its last pinned record is released. */
+  #evict(b: DecodedBlock): void {
+    b.evicted = true;
+    if (b.pins === 0) this.#recycle(b);
+  }
+
+  #recycle(b: DecodedBlock): void {
+    if (!b.pooled || b.recycled) return;
+    b.recycled = true;
+    this.#blockBuffers.give(b.buf);
+  }
+
+  /**
+   * A sink is done with a batch from read() (acknowledged, dead-lettered, or dropped for a retry
+   * that reads again): its records are not read again, and the buffers of their blocks can be
+   * reused. A batch never released only keeps its blocks' buffers from being reused (the collector
+   * frees them); a record read after release throws instead of giving another block's bytes.
+   */
+  release(batch: readonly OutboxRecord[]): void {
+    for (const r of batch) {
+      if (!(r instanceof BlockRecord)) continue;
+      const b = r.block;
+      if (b === undefined) continue; // released already
+      r.block = undefined;
+      if (--b.pins === 0 && b.evicted) this.#recycle(b);
+    }
   }
 
   /**

@@ -253,12 +253,14 @@ export class SinkRunner {
           if (outcome !== undefined && rejected > 0) this.#deadLetterItems(head.batch, outcome);
           this.#acked(head.batch.length - rejected);
           ob.ack(this.sink.name, head.last);
+          ob.release(head.batch); // sent and settled: its records are read no more
           this.#attempt = 0;
         } catch (err) {
           if (signal.aborted) break;
           if (err instanceof PermanentSinkError) {
             this.#deadLetter(head.batch, err);
             ob.ack(this.sink.name, head.last);
+            ob.release(head.batch);
             this.#attempt = 0;
             continue;
           }
@@ -266,6 +268,9 @@ export class SinkRunner {
           // read them again after the backoff.
           await Promise.allSettled(inflight.map((f) => f.done));
           for (const f of inflight) this.#uncounted.delete(f.last);
+          // Settled, and read again after the backoff: these records are read no more.
+          ob.release(head.batch);
+          for (const f of inflight) ob.release(f.batch);
           inflight.length = 0;
           readSeq = cur.acked;
           this.counters.errors++;
@@ -282,6 +287,7 @@ export class SinkRunner {
       }
     } finally {
       await Promise.allSettled(inflight.map((f) => f.done));
+      for (const f of inflight) ob.release(f.batch);
       this.#uncounted.clear();
     }
   }

@@ -12,6 +12,7 @@ import type { Agent } from 'undici';
 import { OutpostError } from '../../errors.js';
 import type { OutboxRecord } from '../outbox.js';
 import { jsonByteLength, writeJson } from '../record-bytes.js';
+import { BufferPool } from '../buffer-pool.js';
 import { OrderedSends, PermanentSinkError, RetryableSinkError, parseRetryAfter, sinkType, type DeliveredHook, type SendOutcome, type Sink, type SinkType } from '../sink.js';
 import { SIEM_FORMATS, elasticBulkBody, elasticBulkOutcome, splunkHecBody, splunkAckIds, type SiemEnvelope } from './siem-envelopes.js';
 import { sinkCommonProps, tlsFileSetting, type SinkCommon } from '../settings.js';
@@ -60,12 +61,12 @@ export function buildBody(batch: OutboxRecord[], format: HttpsSinkConfig['format
  * heap 140-180 MB for 40 MB live). A buffer's memory is returned as soon as the young collection
  * finds its handle dead.
  */
-export function buildBodyBuffer(batch: OutboxRecord[], format: HttpsSinkConfig['format'], envelope?: SiemEnvelope): Buffer {
+export function buildBodyBuffer(batch: OutboxRecord[], format: HttpsSinkConfig['format'], envelope?: SiemEnvelope, pool?: BufferPool): Buffer {
   if (format !== 'ndjson' && format !== 'array') return Buffer.from(buildBody(batch, format, envelope));
   const array = format === 'array';
   let total = array ? 2 + Math.max(0, batch.length - 1) : batch.length; // brackets and commas, or newlines
   for (const r of batch) total += jsonByteLength(r);
-  const buf = Buffer.allocUnsafe(total);
+  const buf = pool ? pool.take(total) : Buffer.allocUnsafe(total);
   let o = 0;
   if (array) buf[o++] = 0x5b; // [
   for (let i = 0; i < batch.length; i++) {
@@ -86,6 +87,13 @@ export class HttpsSink implements Sink {
   readonly #url: URL;
   readonly #headers: Record<string, string>;
   readonly #order = new OrderedSends();
+  /**
+   * Uncompressed bodies that are compressed before they are sent: reused once compression has
+   * finished (zlib has read all of its input when its callback runs). Bodies sent uncompressed are
+   * not pooled: the HTTP client may still hold one after an early answer, and it must never be
+   * written over.
+   */
+  readonly #bodies = new BufferPool();
   readonly counters = { status4xx: 0, status5xx: 0, status429: 0, networkErrors: 0, bytesSent: 0, itemsRejected: 0, itemsDuplicate: 0, itemsRetried: 0, acksPending: 0, ackTimeouts: 0 };
   /** Splunk HEC: the request channel (X-Splunk-Request-Channel), a GUID per sink unless configured. */
   readonly channel: string;
@@ -133,8 +141,13 @@ export class HttpsSink implements Sink {
   send(batch: OutboxRecord[], signal: AbortSignal, delivered?: DeliveredHook): Promise<void | SendOutcome> {
     return this.#order.run(
       async () => {
-        const body = buildBodyBuffer(batch, this.#cfg.format, this.#envelope);
-        return this.#cfg.gzip ? await gzip(body) : body;
+        if (!this.#cfg.gzip) return buildBodyBuffer(batch, this.#cfg.format, this.#envelope);
+        const body = buildBodyBuffer(batch, this.#cfg.format, this.#envelope, this.#bodies);
+        try {
+          return await gzip(body);
+        } finally {
+          if (this.#cfg.format === 'ndjson' || this.#cfg.format === 'array') this.#bodies.give(body);
+        }
       },
       (body) => this.#post(batch, body, signal),
       delivered,

@@ -17,6 +17,7 @@ import { toCef, toRfc5424, type Rfc5424Options } from '../cef.js';
 import { toDiscoveryCef } from '../discovery-format.js';
 import { OutpostError } from '../../errors.js';
 import { jsonByteLength, writeJson, type JsonRecord } from '../record-bytes.js';
+import { BufferPool } from '../buffer-pool.js';
 
 /**
  * What the MSG of each syslog message is: 'cef' is the OCSF CEF of docs/CEF.md (one message per
@@ -45,10 +46,26 @@ export class SyslogFormatter {
   /** Records that make no message in the sink's format (generic-cef: Open, interim Traffic, DNS, ...): acknowledged unsent. */
   withoutLine = 0;
   readonly #discovery: boolean;
+  /** Where frames() and packed() take their buffers (the worker's: given back by the sink once written). */
+  readonly #out: BufferPool | undefined;
 
-  constructor(settings: SyslogFormatSettings) {
+  constructor(settings: SyslogFormatSettings, out?: BufferPool) {
     this.#s = settings;
     this.#discovery = settings.format === 'generic-cef';
+    this.#out = out;
+  }
+
+  /** A buffer of `bytes` bytes with its own ArrayBuffer (transferable). */
+  #take(bytes: number): Buffer {
+    return this.#out ? this.#out.take(bytes) : Buffer.allocUnsafeSlow(bytes);
+  }
+
+  /** `buf` grown to at least `need` bytes, its first `used` bytes kept; the smaller one goes back to the pool. */
+  #grow(buf: Buffer, used: number, need: number): Buffer {
+    const bigger = this.#take(Math.max(need, buf.length * 2));
+    buf.copy(bigger, 0, 0, used);
+    this.#out?.give(buf);
+    return bigger;
   }
 
   /**
@@ -86,18 +103,14 @@ export class SyslogFormatter {
    * is never from Buffer's shared pool (allocUnsafeSlow), so the worker can transfer it.
    */
   frames(jsons: readonly string[], uids: readonly string[]): Buffer {
-    let buf = Buffer.allocUnsafeSlow(Math.max(4096, jsons.length * 1024));
+    let buf = this.#take(Math.max(4096, jsons.length * 1024));
     let off = 0;
     for (let i = 0; i < jsons.length; i++) {
       const msg = this.message(jsons[i]!, uids[i] ?? '');
       if (msg === '') continue; // no message in this format
       const n = Buffer.byteLength(msg);
       const need = off + n + 12;
-      if (need > buf.length) {
-        const bigger = Buffer.allocUnsafeSlow(Math.max(need, buf.length * 2));
-        buf.copy(bigger, 0, 0, off);
-        buf = bigger;
-      }
+      if (need > buf.length) buf = this.#grow(buf, off, need);
       off += buf.write(String(n), off, 'latin1');
       buf[off++] = 0x20;
       off += buf.write(msg, off);
@@ -112,17 +125,13 @@ export class SyslogFormatter {
    * (transferable).
    */
   packed(jsons: readonly string[], uids: readonly string[]): Formatted {
-    let buf = Buffer.allocUnsafeSlow(Math.max(4096, jsons.length * 1024));
+    let buf = this.#take(Math.max(4096, jsons.length * 1024));
     const ends = new Uint32Array(jsons.length);
     let off = 0;
     for (let i = 0; i < jsons.length; i++) {
       const msg = this.message(jsons[i]!, uids[i] ?? '');
       const need = off + Buffer.byteLength(msg);
-      if (need > buf.length) {
-        const bigger = Buffer.allocUnsafeSlow(Math.max(need, buf.length * 2));
-        buf.copy(bigger, 0, 0, off);
-        buf = bigger;
-      }
+      if (need > buf.length) buf = this.#grow(buf, off, need);
       off += buf.write(msg, off);
       ends[i] = off;
     }
@@ -146,10 +155,13 @@ export interface FormatRequest {
   uids: string[];
   /** Packed messages with end offsets (UDP) instead of frames. */
   packed?: boolean;
+  /** Output buffers of earlier replies, written and no longer read: the worker's pool takes them back. */
+  recycle?: ArrayBuffer[];
 }
+/** `input`: the request's `bytes` given back (decoded, no longer read), for the next request. */
 export type FormatReply =
-  | { id: number; buffer: ArrayBuffer; offset: number; length: number; ends?: Uint32Array; unparsable: number; withoutLine: number }
-  | { id: number; error: string };
+  | { id: number; buffer: ArrayBuffer; offset: number; length: number; ends?: Uint32Array; unparsable: number; withoutLine: number; input?: ArrayBuffer }
+  | { id: number; error: string; input?: ArrayBuffer };
 
 /** Batches smaller than this are formatted in-thread: a worker round trip is not worth it, and a quiet sensor never starts the worker. */
 export const WORKER_MIN_EVENTS = 64;
@@ -224,6 +236,12 @@ export class FormatWorker {
   #nextId = 0;
   readonly #pending = new Map<number, Pending>();
   readonly counters = { failures: 0, unparsable: 0, withoutLine: 0, workerBatches: 0 };
+  /** Input buffers, back from the worker with its replies. */
+  readonly #inputs = new BufferPool();
+  /** ArrayBuffers of the worker's replies not yet given back (recycle()): only those go back. */
+  readonly #fromWorker = new WeakSet<ArrayBuffer>();
+  /** Written output buffers that go back to the worker with the next request. */
+  #recycle: ArrayBuffer[] = [];
 
   constructor(settings: SyslogFormatSettings) {
     this.#settings = settings;
@@ -275,8 +293,9 @@ export class FormatWorker {
     if (batch.length < WORKER_MIN_EVENTS || this.#failed || this.#closed) return local();
     let total = 0;
     for (const r of batch) total += jsonByteLength(r);
-    // Its own ArrayBuffer (not the shared pool's), so that it can be transferred.
-    const bytes = Buffer.allocUnsafeSlow(total);
+    // Its own ArrayBuffer (not the shared pool's), so that it can be transferred; the worker reads
+    // only up to ends[last] of it.
+    const bytes = this.#inputs.take(total);
     const ends = new Uint32Array(batch.length);
     let o = 0;
     for (let i = 0; i < batch.length; i++) {
@@ -297,11 +316,28 @@ export class FormatWorker {
     return this.#request({ jsons, uids }, packed, () => this.#local1(jsons, uids, packed), []);
   }
 
+  /**
+   * The sink has written `buf` (a framesOf()/packedOf() result) and reads it no more: if it came
+   * from the worker, its buffer goes back to the worker's pool with the next request. The caller
+   * must not touch `buf` afterwards (it is transferred away, and reused).
+   */
+  recycle(buf: Buffer): void {
+    const ab = buf.buffer as ArrayBuffer;
+    if (!this.#fromWorker.has(ab) || this.#recycle.length >= 4) return;
+    this.#fromWorker.delete(ab);
+    this.#recycle.push(ab);
+  }
+
   #request(req: Omit<FormatRequest, 'id'>, packed: boolean, local: () => Formatted, transfer: ArrayBuffer[]): Formatted | Promise<Formatted> {
     const w = this.#worker ?? this.#start();
     if (!w) return local();
     const id = ++this.#nextId;
     this.counters.workerBatches++;
+    if (this.#recycle.length > 0) {
+      req = { ...req, recycle: this.#recycle };
+      transfer = [...transfer, ...this.#recycle];
+      this.#recycle = [];
+    }
     return new Promise<Formatted>((resolve, reject) => {
       if (this.#pending.size === 0) w.ref();
       this.#pending.set(id, { local, resolve, reject });
@@ -319,6 +355,7 @@ export class FormatWorker {
     }
     w.unref();
     w.on('message', (m: FormatReply) => {
+      if (m.input) this.#inputs.give(m.input);
       const p = this.#pending.get(m.id);
       if (!p) return;
       this.#pending.delete(m.id);
@@ -326,6 +363,7 @@ export class FormatWorker {
       if ('error' in m) return p.reject(sendFailed(`syslog formatting failed: ${m.error}`));
       this.counters.unparsable += m.unparsable;
       this.counters.withoutLine += m.withoutLine;
+      this.#fromWorker.add(m.buffer);
       const buf = Buffer.from(m.buffer, m.offset, m.length);
       p.resolve(m.ends ? { buf, ends: m.ends } : { buf });
     });

@@ -126,6 +126,9 @@ export class SyslogSink implements Sink {
       throw new RetryableSinkError((err as Error).message, undefined, { cause: err });
     });
     this.counters.bytesSent += buf.length;
+    // Written (the socket's callback: the bytes are the kernel's, or TLS's encrypted copy): the
+    // buffer goes back to the format worker. A failed write's buffer is left to the collector.
+    this.#format.recycle(buf);
   }
 
   async #sendUdp(f: Formatted): Promise<void> {
@@ -158,6 +161,7 @@ export class SyslogSink implements Sink {
       throw new RetryableSinkError((err as Error).message, undefined, { cause: err });
     }
     this.counters.udpUnacknowledged += sent;
+    this.#format.recycle(f.buf); // every datagram sent (see #write)
   }
 
   /** The connected socket; one connection attempt at a time (batches in flight share it). */
