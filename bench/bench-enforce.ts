@@ -38,7 +38,7 @@ import { RFC9001_CLIENT_INITIAL_HEX } from '../test/fixtures/quic-rfc-vectors.js
 const QUEUE = 3127;
 const CFG: InlineConfig = {
   enabled: true, backend: 'auto', queueNumber: QUEUE, tcpPorts: [80, 443, 5201], udpPorts: [443], dnsPorts: [53], dnsNxdomain: false,
-  failClosed: false, maxPacketsPerFlow: 8, batchPackets: 64, maxQueueLength: 4096, resetServer: true,
+  failClosed: false, maxPacketsPerFlow: 8, batchPackets: 64, maxQueueLength: 4096, resetServer: true, readerRealtimePriority: 1,
 };
 
 const has = (c: string, a: string[] = ['--version']) => spawnSync(c, a, { stdio: 'ignore' }).status === 0;

@@ -10,13 +10,15 @@
  */
 import { createInterface } from 'node:readline';
 import { PerformanceObserver } from 'node:perf_hooks';
-import { InlineService } from '../src/control/inline/service.js';
+import { built } from './bench-common.js';
 import type { InlineConfig } from '../src/control/config.js';
 
+// The built verdict path (dist/), the code that ships: `npm run build` first.
+const { InlineService } = await built<typeof import('../src/control/inline/service.js')>('control/inline/service.js');
 const queue = Number(process.argv[2] ?? 3127);
 const cfg: InlineConfig = {
   enabled: true, backend: 'auto', queueNumber: queue, tcpPorts: [80, 443, 5201], udpPorts: [443], dnsPorts: [53], dnsNxdomain: false,
-  failClosed: false, maxPacketsPerFlow: 8, batchPackets: 64, maxQueueLength: 4096, resetServer: true,
+  failClosed: false, maxPacketsPerFlow: 8, batchPackets: 64, maxQueueLength: 4096, resetServer: true, readerRealtimePriority: 1,
 };
 const svc = new InlineService({
   cfg,

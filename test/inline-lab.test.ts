@@ -495,6 +495,8 @@ test('with its own policy: every block is an OCSF Network Activity event (Denied
   const resets = blocked.filter((e) => e.unmapped.control.enforcement === 'reset').length;
   assert.ok(preaccepted >= resets + allowed.length, `pre-accepted ${preaccepted} segments for at least ${resets + allowed.length} TCP connections`);
   assert.equal(metric('outpost_inline_preaccepted_total'), preaccepted, 'the engine saw every pre-accepted segment');
+  // The reader thread runs SCHED_FIFO at the default priority (root has CAP_SYS_NICE).
+  assert.equal(metric('outpost_inline_queue_reader_realtime_priority'), 1);
 
 
   if (!existsSync(join(OCSF_DIR, 'dictionary.json'))) { t.diagnostic(`OCSF schema absent at ${OCSF_DIR}: validation skipped`); return; }

@@ -22,6 +22,7 @@ export interface InlineConfig {
   batchPackets: number;
   maxQueueLength: number;
   resetServer: boolean;
+  readerRealtimePriority: number;
 }
 
 export interface SpanConfig {
@@ -41,7 +42,7 @@ export const inlineConfigSchema: ConfigSection<InlineConfig>['schema'] = {
   additionalProperties: false,
   default: {} as InlineConfig,
   description: 'Inline mode: Outpost installs its own nftables table (`inet outpost`; or its own iptables chains, see backend) on the gateway it runs on, sends the first packets of new flows on the ports below to an NFQUEUE, and gives each flow a verdict from the name its first packets carry (TLS SNI, QUIC SNI, HTTP Host, DNS query name). Once a flow has a verdict, a connmark lets its later packets skip the queue. Requires root without runAsUser (verdicts need CAP_NET_ADMIN), nftables (or iptables for the fallback) and the native addon (libnetfilter-queue). Restart required.',
-  required: ['enabled', 'backend', 'queueNumber', 'tcpPorts', 'udpPorts', 'dnsPorts', 'dnsNxdomain', 'failClosed', 'maxPacketsPerFlow', 'batchPackets', 'maxQueueLength', 'resetServer'],
+  required: ['enabled', 'backend', 'queueNumber', 'tcpPorts', 'udpPorts', 'dnsPorts', 'dnsNxdomain', 'failClosed', 'maxPacketsPerFlow', 'batchPackets', 'maxQueueLength', 'resetServer', 'readerRealtimePriority'],
   properties: {
     enabled: {
       type: 'boolean',
@@ -120,6 +121,13 @@ export const inlineConfigSchema: ConfigSection<InlineConfig>['schema'] = {
       type: 'boolean',
       default: true,
       description: 'When a TCP flow is blocked, also send the server a TCP RST in the client\'s name (raw socket, sequence number of the blocked segment), so it frees the connection at once.',
+    },
+    readerRealtimePriority: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 99,
+      default: 1,
+      description: 'SCHED_FIFO priority of the addon\'s queue reader thread (1 is the lowest real-time priority; 0 keeps the default policy). Woken by a queued packet, the thread then runs at once instead of waiting behind the gateway\'s other work, which was most of the tail of the added latency of a new TCP connection (see BENCHMARKS.md). It does little per packet (a copy, and the verdict of segments that cannot carry a name) and the kernel\'s real-time throttling bounds it. Needs CAP_SYS_NICE (root); refused, the thread runs as before and the start is logged with a warning (the gauge inline.queue.reader_realtime_priority is then 0). Restart required.',
     },
   },
 };

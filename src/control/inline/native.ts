@@ -16,6 +16,8 @@ export interface NfqOpenOptions {
   failOpen?: boolean;
   batchPackets?: number;
   rcvbufBytes?: number;
+  /** SCHED_FIFO priority of the reader thread (1-99); 0: the default policy. */
+  realtimePriority?: number;
 }
 
 export interface NfqStats {
@@ -31,6 +33,10 @@ export interface NfqStats {
   verdictErrors: number;
   rawSent: number;
   rawErrors: number;
+  /** The reader thread's SCHED_FIFO priority in effect (0: default policy, or refused). */
+  readerRealtime: number;
+  /** errno of a refused realtimePriority (EPERM without CAP_SYS_NICE), else 0. */
+  readerRealtimeError: number;
 }
 
 export interface NfqLatency {

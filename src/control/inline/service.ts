@@ -18,6 +18,7 @@ import { loadNfqAddon, type NfqAddon, type NfqHandle, type NfqLatency } from './
 /** Structural subset of the daemon's logger. */
 export interface InlineLogger {
   info(obj: object, msg: string): void;
+  warn?(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
 }
 
@@ -67,10 +68,16 @@ export class InlineService implements Service {
     try {
       this.handle = addon.open(cfg.queueNumber, {
         copyRangeBytes: 65535, maxQueueLen: cfg.maxQueueLength, failOpen: !cfg.failClosed, batchPackets: cfg.batchPackets,
+        realtimePriority: cfg.readerRealtimePriority,
       }, engine.onBatch);
     } catch (err) {
       const reason = (err as Error).message;
       throw new OutpostError('CONTROL_INLINE_QUEUE_FAILED', { queue: cfg.queueNumber, reason }, { details: { queue: cfg.queueNumber, reason }, cause: err });
+    }
+    // Known as soon as the queue is open (native/nfq.c sets it before open() returns).
+    const st = addon.stats(this.handle);
+    if (cfg.readerRealtimePriority > 0 && st.readerRealtime === 0) {
+      logger.warn?.({ readerRealtimePriority: cfg.readerRealtimePriority, errno: st.readerRealtimeError }, `inline mode: the queue reader thread could not get SCHED_FIFO priority ${cfg.readerRealtimePriority} (errno ${st.readerRealtimeError}; CAP_SYS_NICE is needed); it runs with the default policy, and new connections wait longer in the queue under load`);
     }
     let installed;
     try {
@@ -120,6 +127,7 @@ export class InlineService implements Service {
       out['inline.queue.full_waits'] = s.queueFullWaits;
       out['inline.queue.verdict_errors'] = s.verdictErrors;
       out['inline.queue.preaccepted'] = s.preaccepted;
+      out['inline.queue.reader_realtime_priority'] = s.readerRealtime;
     }
     return out;
   }
