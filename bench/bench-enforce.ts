@@ -19,7 +19,7 @@
  * The verdict path is the daemon's InlineService (bench/enforce-worker.ts) with its own rules
  * (control.inline.backend auto): the nftables table, or where the kernel lacks nf_tables' queue
  * expression (CONFIG_NFT_QUEUE) the product's iptables fallback; the output names which. Needs
- * root, iproute2, python3, iperf3, nft (and iptables for the fallback), and the built addon. Usage: npm run bench:enforce [-- --connects 2000 --rounds 3 --seconds 5]
+ * root, iproute2, python3, iperf3, nft (and iptables for the fallback), and the built addon. Usage: npm run bench:enforce [-- --connects 2000 --rounds 3 --seconds 5 --reader-realtime 1] (--reader-realtime 0: the reader thread on the default scheduling policy)
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -90,7 +90,7 @@ interface Latency { count: number; p50Us: number; p99Us: number; p999Us: number;
 interface Worker { proc: ChildProcess; counters(): Promise<Record<string, number>>; latency(): Promise<Latency>; stop(): Promise<void> }
 
 async function startWorker(lab: Lab): Promise<Worker & { backend: string }> {
-  const proc = spawn('ip', ['netns', 'exec', lab.gw, process.execPath, '--import', 'tsx', 'bench/enforce-worker.ts', String(QUEUE)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const proc = spawn('ip', ['netns', 'exec', lab.gw, process.execPath, '--import', 'tsx', 'bench/enforce-worker.ts', String(QUEUE), String(readerRealtime)], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: proc.stdout! });
   const waiting: Array<(l: string) => void> = [];
   lines.on('line', (l) => waiting.shift()?.(l));
@@ -137,8 +137,12 @@ function engineRate(): number {
   return rate;
 }
 
+/** control.inline.readerRealtimePriority of the verdict process (--reader-realtime; the default, 1). */
+let readerRealtime = 1;
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { connects: { type: 'string' }, rounds: { type: 'string' }, seconds: { type: 'string' }, flows: { type: 'string' } } });
+  const { values } = parseArgs({ options: { connects: { type: 'string' }, rounds: { type: 'string' }, seconds: { type: 'string' }, flows: { type: 'string' }, 'reader-realtime': { type: 'string' } } });
+  readerRealtime = Number(values['reader-realtime'] ?? 1);
   const n = Number(values.connects ?? 2000), rounds = Number(values.rounds ?? 3), seconds = Number(values.seconds ?? 5), flows = Number(values.flows ?? 20000);
   const missing = process.getuid?.() !== 0 ? 'root' : ['ip', 'python3', 'iperf3'].find((c) => !has(c, c === 'ip' ? ['-V'] : ['--version']));
   if (missing !== undefined) { console.error(`bench:enforce skipped: needs ${missing}`); return; }
@@ -211,6 +215,7 @@ async function main(): Promise<void> {
     const engine = engineRate();
     const res = {
       rules: rulesNote,
+      readerRealtimePriority: readerRealtime,
       connects: { n: without.length, withoutUs: { p50: pct(without, 50), p99: pct(without, 99) }, withUs: { p50: pct(withPath, 50), p99: pct(withPath, 99) } },
       // Per packet, from the addon: received by its reader thread → verdict sent (the packets of
       // the connects and requests above, pre-accepted ones included; each round's figures, the
@@ -247,7 +252,7 @@ async function main(): Promise<void> {
     console.log(`| iperf3, established TCP flow | ${res.iperf3.withoutMbps.toFixed(0)} Mbit/s | ${res.iperf3.withMbps.toFixed(0)} Mbit/s (${(res.iperf3.ratio * 100).toFixed(1)} %) |`);
     console.log(`| verdicts/s, queued new UDP flows | | ${res.verdictsPerS.queued} (sender made ${res.verdictsPerS.senderFlowsPerS} flows/s) |`);
     console.log(`| decisions/s, engine alone (TLS ClientHello, new flows) | | ${res.verdictsPerS.engineAlone} |`);
-    console.log(`rules: ${rulesNote}; ${without.length} connects each way over ${rounds} alternating rounds; stateful baseline (ct state invalid drop) in both phases`);
+    console.log(`rules: ${rulesNote}; ${without.length} connects each way over ${rounds} alternating rounds; stateful baseline (ct state invalid drop) in both phases; reader thread SCHED_FIFO priority ${readerRealtime || "off"}`);
     console.log(`iperf3 per round, without: ${tputWithout.map((b) => (b / 1e6).toFixed(0)).join(', ')} Mbit/s; with: ${tputWith.map((b) => (b / 1e6).toFixed(0)).join(', ')} Mbit/s`);
     mkdirSync(join(process.cwd(), 'bench-cache'), { recursive: true });
     writeFileSync(join(process.cwd(), 'bench-cache', 'bench-enforce.json'), JSON.stringify(res, null, 2));
