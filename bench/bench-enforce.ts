@@ -10,7 +10,10 @@
  *   ClientHello sent on a new connection, to the server's first byte back;
  * - verdicts/s: a burst of new UDP/443 flows (one datagram each, each queued and answered),
  *   counted by the addon, and the engine's own decision rate on TLS ClientHellos (no kernel);
- * - iperf3 throughput of an established TCP flow through the gateway, without and with.
+ * - iperf3 throughput of an established TCP flow through the gateway, without and with;
+ * - the same first packets' delay in the gateway itself, from a capture in its namespace (in → out
+ *   at its interfaces; GatewayCapture), which leaves out the lab's client and server: they share
+ *   the gateway's two vCPUs here, as they would not on a branch gateway.
  *
  * The gateway is stateful in both phases (one `ct state invalid drop` rule, as any branch
  * gateway doing NAT or filtering tracks connections): the figures are what inline mode adds to
@@ -19,7 +22,7 @@
  * The verdict path is the daemon's InlineService (bench/enforce-worker.ts) with its own rules
  * (control.inline.backend auto): the nftables table, or where the kernel lacks nf_tables' queue
  * expression (CONFIG_NFT_QUEUE) the product's iptables fallback; the output names which. Needs
- * root, iproute2, python3, iperf3, nft (and iptables for the fallback), and the built addon. Usage: npm run bench:enforce [-- --connects 2000 --rounds 3 --seconds 5 --reader-realtime 1] (--reader-realtime 0: the reader thread on the default scheduling policy)
+ * root, iproute2, python3, iperf3, nft (and iptables for the fallback), and the built addon. Usage: npm run bench:enforce [-- --connects 2000 --rounds 3 --seconds 5 --reader-realtime 1 --verdict-realtime 0] (the two settings control.inline.readerRealtimePriority and verdictRealtimePriority)
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -38,7 +41,7 @@ import { RFC9001_CLIENT_INITIAL_HEX } from '../test/fixtures/quic-rfc-vectors.js
 const QUEUE = 3127;
 const CFG: InlineConfig = {
   enabled: true, backend: 'auto', queueNumber: QUEUE, tcpPorts: [80, 443, 5201], udpPorts: [443], dnsPorts: [53], dnsNxdomain: false,
-  failClosed: false, maxPacketsPerFlow: 8, batchPackets: 64, maxQueueLength: 4096, resetServer: true, readerRealtimePriority: 1,
+  failClosed: false, maxPacketsPerFlow: 8, batchPackets: 64, maxQueueLength: 4096, resetServer: true, readerRealtimePriority: 1, verdictRealtimePriority: 0,
 };
 
 const has = (c: string, a: string[] = ['--version']) => spawnSync(c, a, { stdio: 'ignore' }).status === 0;
@@ -90,7 +93,7 @@ interface Latency { count: number; p50Us: number; p99Us: number; p999Us: number;
 interface Worker { proc: ChildProcess; counters(): Promise<Record<string, number>>; latency(): Promise<Latency>; stop(): Promise<void> }
 
 async function startWorker(lab: Lab): Promise<Worker & { backend: string }> {
-  const proc = spawn('ip', ['netns', 'exec', lab.gw, process.execPath, '--import', 'tsx', 'bench/enforce-worker.ts', String(QUEUE), String(readerRealtime)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const proc = spawn('ip', ['netns', 'exec', lab.gw, process.execPath, '--import', 'tsx', 'bench/enforce-worker.ts', String(QUEUE), String(readerRealtime), String(verdictRealtime)], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: proc.stdout! });
   const waiting: Array<(l: string) => void> = [];
   lines.on('line', (l) => waiting.shift()?.(l));
@@ -137,12 +140,63 @@ function engineRate(): number {
   return rate;
 }
 
+/**
+ * The gateway's own delay for the first packets of new flows: a capture in the gateway namespace
+ * (tcpdump -i any: each forwarded packet is seen coming in on the office side and going out on the
+ * cloud side, with the kernel's stamps), from a packet's "In" to its "Out". Unlike the clients'
+ * round trips, this leaves out the client and the server, which in this lab share the gateway's
+ * two vCPUs. Three kinds, each flow's first of it: SYNs to :443 (connects), the first segment with
+ * data to :80 (the ClientHello of firstRequests), UDP datagrams to :443 (QUIC Initials).
+ */
+class GatewayCapture {
+  readonly file: string;
+  readonly #proc: ChildProcess;
+  #err = '';
+  constructor(lab: Lab, name: string) {
+    mkdirSync(join(process.cwd(), 'bench-cache'), { recursive: true });
+    this.file = join(process.cwd(), 'bench-cache', `bench-enforce-gw-${name}.pcap`);
+    this.#proc = spawn('ip', ['netns', 'exec', lab.gw, 'tcpdump', '-i', 'any', '-n', '-U', '-s', '128', '-w', this.file,
+      'udp dst port 443 or (tcp dst port 80 and tcp[tcpflags] & tcp-syn == 0) or (tcp dst port 443 and tcp[tcpflags] & tcp-syn != 0)'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.#proc.stderr!.on('data', (d: Buffer) => { this.#err += d.toString(); });
+  }
+  async ready(): Promise<void> {
+    for (let i = 0; i < 100 && !this.#err.includes('listening'); i++) await sleep(50);
+  }
+  async stop(): Promise<{ syn: number[]; hello: number[]; initial: number[] }> {
+    await sleep(200);
+    this.#proc.kill('SIGINT');
+    await new Promise((r) => this.#proc.once('exit', r));
+    const text = spawnSync('tcpdump', ['-r', this.file, '-n', '-tt'], { encoding: 'utf8', maxBuffer: 256 << 20 }).stdout;
+    // key (kind + source port) → first In, first Out after it
+    const seen = new Map<string, { in?: number; out?: number }>();
+    for (const line of text.split('\n')) {
+      const m = /^(\d+\.\d+) \S+\s+(In|Out)\s+IP \S+\.(\d+) > \S+\.(\d+): (.*)$/.exec(line);
+      if (!m) continue;
+      const [, ts, dir, sport, dport, rest] = m;
+      const kind = rest!.startsWith('UDP') ? 'initial' : dport === '443' ? 'syn' : 'hello';
+      if (kind === 'hello' && !/length [1-9]/.test(rest!)) continue; // the handshake's ACK
+      const key = `${kind} ${sport}`;
+      const e = seen.get(key) ?? {};
+      const t = Number(ts) * 1e6;
+      if (dir === 'In' && e.in === undefined) e.in = t;
+      else if (dir === 'Out' && e.in !== undefined && e.out === undefined) e.out = t;
+      seen.set(key, e);
+    }
+    const out = { syn: [] as number[], hello: [] as number[], initial: [] as number[] };
+    for (const [k, e] of seen) if (e.in !== undefined && e.out !== undefined) out[k.split(' ')[0] as 'syn' | 'hello' | 'initial'].push(e.out - e.in);
+    return out;
+  }
+}
+
 /** control.inline.readerRealtimePriority of the verdict process (--reader-realtime; the default, 1). */
 let readerRealtime = 1;
+/** control.inline.verdictRealtimePriority of the verdict process (--verdict-realtime; the default, 0). */
+let verdictRealtime = 0;
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { connects: { type: 'string' }, rounds: { type: 'string' }, seconds: { type: 'string' }, flows: { type: 'string' }, 'reader-realtime': { type: 'string' } } });
+  const { values } = parseArgs({ options: { connects: { type: 'string' }, rounds: { type: 'string' }, seconds: { type: 'string' }, flows: { type: 'string' }, 'reader-realtime': { type: 'string' }, 'verdict-realtime': { type: 'string' } } });
   readerRealtime = Number(values['reader-realtime'] ?? 1);
+  verdictRealtime = Number(values['verdict-realtime'] ?? 0);
   const n = Number(values.connects ?? 2000), rounds = Number(values.rounds ?? 3), seconds = Number(values.seconds ?? 5), flows = Number(values.flows ?? 20000);
   const missing = process.getuid?.() !== 0 ? 'root' : ['ip', 'python3', 'iperf3'].find((c) => !has(c, c === 'ip' ? ['-V'] : ['--version']));
   if (missing !== undefined) { console.error(`bench:enforce skipped: needs ${missing}`); return; }
@@ -179,21 +233,30 @@ async function main(): Promise<void> {
     const tputWithout: number[] = [], tputWith: number[] = [];
     let verdictsPerS = 0, udpSent = 0, udpSecs = 0;
     const userSpace: Latency[] = [];
+    const gwWithout = { syn: [] as number[], hello: [] as number[], initial: [] as number[] };
+    const gwWith = { syn: [] as number[], hello: [] as number[], initial: [] as number[] };
+    const add = (to: typeof gwWith, from: typeof gwWith) => { to.syn.push(...from.syn); to.hello.push(...from.hello); to.initial.push(...from.initial); };
     for (let r = 0; r < rounds; r++) {
+      const capWithout = new GatewayCapture(lab, 'without');
+      await capWithout.ready();
       without.push(...connects(lab, n, 443));
       reqWithout.push(...firstRequests(lab, n, 80, helloHex));
       udpWithout.push(...firstDatagrams(lab, n, initialHex));
+      add(gwWithout, await capWithout.stop());
       tputWithout.push(iperf(lab, seconds));
       const w = await startWorker(lab);
       rulesNote = w.backend === 'nftables' ? 'the product\'s nftables table inet outpost'
         : 'the product\'s rules, iptables fallback (this kernel has no nf_tables queue expression)';
       try {
         connects(lab, 50, 443);
+        const capWith = new GatewayCapture(lab, 'with');
+        await capWith.ready();
         await w.latency();
         withPath.push(...connects(lab, n, 443));
         reqWith.push(...firstRequests(lab, n, 80, helloHex));
         udpWith.push(...firstDatagrams(lab, n, initialHex));
         userSpace.push(await w.latency());
+        add(gwWith, await capWith.stop());
         tputWith.push(iperf(lab, seconds));
         if (r === 0) {
           // A burst of new UDP/443 flows, one datagram each (a new socket, so a new source port).
@@ -216,6 +279,7 @@ async function main(): Promise<void> {
     const res = {
       rules: rulesNote,
       readerRealtimePriority: readerRealtime,
+      verdictRealtimePriority: verdictRealtime,
       connects: { n: without.length, withoutUs: { p50: pct(without, 50), p99: pct(without, 99) }, withUs: { p50: pct(withPath, 50), p99: pct(withPath, 99) } },
       // Per packet, from the addon: received by its reader thread → verdict sent (the packets of
       // the connects and requests above, pre-accepted ones included; each round's figures, the
@@ -232,6 +296,11 @@ async function main(): Promise<void> {
         withoutUs: { p50: pct(udpWithout, 50), p99: pct(udpWithout, 99) }, withUs: { p50: pct(udpWith, 50), p99: pct(udpWith, 99) },
         addedUs: { p50: pct(udpWith, 50) - pct(udpWithout, 50), p99: pct(udpWith, 99) - pct(udpWithout, 99) },
       },
+      // The gateway's own delay, in → out at its interfaces (GatewayCapture), per kind of first packet.
+      gateway: Object.fromEntries((['syn', 'hello', 'initial'] as const).map((k) => {
+        const a = gwWithout[k].sort((x, y) => x - y), b = gwWith[k].sort((x, y) => x - y);
+        return [k, { n: a.length, nWith: b.length, withoutUs: { p50: pct(a, 50), p99: pct(a, 99) }, withUs: { p50: pct(b, 50), p99: pct(b, 99) } }];
+      })) as Record<'syn' | 'hello' | 'initial', { n: number; nWith: number; withoutUs: { p50: number; p99: number }; withUs: { p50: number; p99: number } }>,
       verdictsPerS: { queued: Math.round(verdictsPerS), senderFlowsPerS: Math.round(udpSent / udpSecs), engineAlone: Math.round(engine) },
       iperf3: { withoutMbps: mean(tputWithout) / 1e6, withMbps: mean(tputWith) / 1e6, ratio: mean(tputWith) / mean(tputWithout) },
     };
@@ -245,6 +314,10 @@ async function main(): Promise<void> {
     const fd = res.firstDatagram;
     console.log(`| QUIC Initial (first packet of a new UDP flow, judged) → answer, p50 | ${fd.withoutUs.p50.toFixed(0)} µs | ${fd.withUs.p50.toFixed(0)} µs (+${fd.addedUs.p50.toFixed(0)} µs) |`);
     console.log(`| QUIC Initial → answer, p99 | ${fd.withoutUs.p99.toFixed(0)} µs | ${fd.withUs.p99.toFixed(0)} µs (+${fd.addedUs.p99.toFixed(0)} µs) (${fd.n} / ${fd.nWith} answered) |`);
+    for (const [k, what] of [['syn', 'SYN to :443'], ['hello', 'ClientHello (first data to :80)'], ['initial', 'QUIC Initial']] as const) {
+      const g = res.gateway[k];
+      console.log(`| in the gateway (in → out at its interfaces), ${what}, p50 / p99 | ${g.withoutUs.p50.toFixed(0)} / ${g.withoutUs.p99.toFixed(0)} µs | ${g.withUs.p50.toFixed(0)} / ${g.withUs.p99.toFixed(0)} µs (+${(g.withUs.p50 - g.withoutUs.p50).toFixed(0)} / +${(g.withUs.p99 - g.withoutUs.p99).toFixed(0)} µs; ${g.n} / ${g.nWith} packets) |`);
+    }
     for (const [i, u] of userSpace.entries()) console.log(`| queued packet in user space (reader thread → verdict), round ${i + 1} | | p50 ${u.p50Us} µs, p99 ${u.p99Us} µs, p99.9 ${u.p999Us} µs, max ${u.maxUs} µs (${u.count} packets) |`);
     for (const [i, u] of userSpace.entries()) console.log(`| of which: batch handed over → JavaScript called, round ${i + 1} | | p50 ${u.wakeP50Us} µs, p99 ${u.wakeP99Us} µs, p99.9 ${u.wakeP999Us} µs, max ${u.wakeMaxUs} µs (${u.wakeCount} batches) |`);
     for (const [i, u] of userSpace.entries()) console.log(`| before it: arrival at the gateway (kernel stamp) → the reader thread's recv, round ${i + 1} | | p50 ${u.kernelP50Us} µs, p99 ${u.kernelP99Us} µs, p99.9 ${u.kernelP999Us} µs, max ${u.kernelMaxUs} µs (${u.kernelCount} packets) |`);
@@ -252,7 +325,7 @@ async function main(): Promise<void> {
     console.log(`| iperf3, established TCP flow | ${res.iperf3.withoutMbps.toFixed(0)} Mbit/s | ${res.iperf3.withMbps.toFixed(0)} Mbit/s (${(res.iperf3.ratio * 100).toFixed(1)} %) |`);
     console.log(`| verdicts/s, queued new UDP flows | | ${res.verdictsPerS.queued} (sender made ${res.verdictsPerS.senderFlowsPerS} flows/s) |`);
     console.log(`| decisions/s, engine alone (TLS ClientHello, new flows) | | ${res.verdictsPerS.engineAlone} |`);
-    console.log(`rules: ${rulesNote}; ${without.length} connects each way over ${rounds} alternating rounds; stateful baseline (ct state invalid drop) in both phases; reader thread SCHED_FIFO priority ${readerRealtime || "off"}`);
+    console.log(`rules: ${rulesNote}; ${without.length} connects each way over ${rounds} alternating rounds; stateful baseline (ct state invalid drop) in both phases; reader thread SCHED_FIFO priority ${readerRealtime || "off"}, JavaScript thread ${verdictRealtime || "off"}`);
     console.log(`iperf3 per round, without: ${tputWithout.map((b) => (b / 1e6).toFixed(0)).join(', ')} Mbit/s; with: ${tputWith.map((b) => (b / 1e6).toFixed(0)).join(', ')} Mbit/s`);
     mkdirSync(join(process.cwd(), 'bench-cache'), { recursive: true });
     writeFileSync(join(process.cwd(), 'bench-cache', 'bench-enforce.json'), JSON.stringify(res, null, 2));

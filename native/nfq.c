@@ -635,6 +635,24 @@ static napi_value js_latency(napi_env env, napi_callback_info info) {
   return o;
 }
 
+/*
+ * setThreadRealtime(priority): SCHED_FIFO at `priority` (1-99) for the calling thread (the
+ * JavaScript thread that judges packets), or back to SCHED_OTHER with 0. Returns 0 or the errno
+ * (EPERM without CAP_SYS_NICE).
+ */
+static napi_value js_set_thread_realtime(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  uint32_t prio = 0;
+  if (argc < 1 || napi_get_value_uint32(env, argv[0], &prio) != napi_ok || prio > 99) return throw_error(env, "ERR_INVALID_ARG", "setThreadRealtime(priority 0..99)");
+  struct sched_param sp = { .sched_priority = (int)prio };
+  int err = pthread_setschedparam(pthread_self(), prio > 0 ? SCHED_FIFO : SCHED_OTHER, &sp);
+  napi_value r;
+  napi_create_int32(env, err, &r);
+  return r;
+}
+
 static napi_value js_close(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -652,6 +670,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL},
     {"latency", NULL, js_latency, NULL, NULL, NULL, napi_default, NULL},
     {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
+    {"setThreadRealtime", NULL, js_set_thread_realtime, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -26,7 +26,7 @@ import { nftQueueSupported } from './support/inline-lab.js';
 const NS = 'outpost-ipt-test';
 const CFG: InlineConfig = {
   enabled: true, backend: 'iptables', queueNumber: 3127, tcpPorts: [80, 443], udpPorts: [443], dnsPorts: [53], dnsNxdomain: true,
-  failClosed: false, maxPacketsPerFlow: 8, batchPackets: 64, maxQueueLength: 4096, resetServer: true, readerRealtimePriority: 1,
+  failClosed: false, maxPacketsPerFlow: 8, batchPackets: 64, maxQueueLength: 4096, resetServer: true, readerRealtimePriority: 1, verdictRealtimePriority: 0,
 };
 const IN_NS: IptablesPrograms = {
   save: { 4: 'iptables-save', 6: 'ip6tables-save' },
@@ -53,7 +53,7 @@ const NFT = '/tmp/outpost-ipt-test-nft.sh';
 
 function fakeAddon(): NfqAddon {
   return {
-    open: () => ({}) as NfqHandle, verdicts: () => 0, sendRaw: () => true, close: () => {},
+    open: () => ({}) as NfqHandle, verdicts: () => 0, sendRaw: () => true, close: () => {}, setThreadRealtime: () => 0,
     stats: () => ({ packets: 0, batches: 0, enobufs: 0, recvErrors: 0, truncatedBatches: 0, queueFullWaits: 0, verdicts: 0, preaccepted: 0, verdictErrors: 0, rawSent: 0, rawErrors: 0, readerRealtime: 0, readerRealtimeError: 0 }),
     latency: () => ({ count: 0, p50Us: 0, p99Us: 0, p999Us: 0, maxUs: 0, wakeCount: 0, wakeP50Us: 0, wakeP99Us: 0, wakeP999Us: 0, wakeMaxUs: 0, kernelCount: 0, kernelP50Us: 0, kernelP99Us: 0, kernelP999Us: 0, kernelMaxUs: 0 }),
   };
@@ -159,12 +159,19 @@ test('a refusal is CONTROL_IPTABLES_FAILED with the program\'s message; InlineSe
   await assert.rejects(installIptables({ ...CFG, queueNumber: 70000 }, IN_NS), (e: Error & { code?: string }) => e.code === 'CONTROL_IPTABLES_FAILED' && /iptables-restore --noflush exited with/.test(e.message));
   assert.doesNotMatch(saved(), /OUTPOST/, 'a refused restore changed nothing');
   const before = saved();
-  const svc = new InlineService({ cfg: CFG, policy: () => ({ decide: () => ({ verdict: 'allow', reason: 'default', ruleId: 'default' }) }), logger: { info: () => {}, error: () => {} }, addon: fakeAddon(), iptables: IN_NS });
+  // control.inline.verdictRealtimePriority: this (the JavaScript) thread asks for SCHED_FIFO once
+  // the rules are in, and goes back to the default policy at stop.
+  const rt: number[] = [];
+  const addon = { ...fakeAddon(), setThreadRealtime: (p: number) => { rt.push(p); return 0; } };
+  const svc = new InlineService({ cfg: { ...CFG, verdictRealtimePriority: 2 }, policy: () => ({ decide: () => ({ verdict: 'allow', reason: 'default', ruleId: 'default' }) }), logger: { info: () => {}, error: () => {} }, addon, iptables: IN_NS });
   await svc.start();
   assert.equal(svc.backend, 'iptables');
   assert.equal(svc.running, true);
   assert.match(saved(), /OUTPOST-FWD/);
+  assert.deepEqual(rt, [2]);
+  assert.equal(svc.counters()['inline.verdict_realtime_priority'], 2);
   await svc.stop();
+  assert.deepEqual(rt, [2, 0]);
   assert.equal(svc.running, false);
   assert.equal(saved(), before);
 });

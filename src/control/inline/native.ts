@@ -58,6 +58,8 @@ export interface NfqAddon {
   /** Time packets spent in user space (reader thread → verdict) since the last reset. */
   latency(handle: NfqHandle, reset?: boolean): NfqLatency;
   close(handle: NfqHandle): void;
+  /** SCHED_FIFO at `priority` for the calling thread (0: back to the default policy); 0 or the errno. */
+  setThreadRealtime(priority: number): number;
 }
 
 /** Where the addon may be, nearest first. */

@@ -40,6 +40,8 @@ export class InlineService implements Service {
   engine: InlineEngine | null = null;
   private addon: NfqAddon | null = null;
   private handle: NfqHandle | null = null;
+  /** SCHED_FIFO priority given to the JavaScript thread (control.inline.verdictRealtimePriority), 0 if none. */
+  private verdictRealtime = 0;
   /** The rules installed (the nftables table or the iptables fallback); null while none are. */
   backend: BackendInUse | null = null;
 
@@ -88,6 +90,12 @@ export class InlineService implements Service {
       this.handle = null;
       throw err;
     }
+    // The JavaScript thread (this one) at real-time priority, when asked (see the setting's risk).
+    if (cfg.verdictRealtimePriority > 0) {
+      const err = addon.setThreadRealtime(cfg.verdictRealtimePriority);
+      if (err === 0) this.verdictRealtime = cfg.verdictRealtimePriority;
+      else logger.warn?.({ verdictRealtimePriority: cfg.verdictRealtimePriority, errno: err }, `inline mode: the JavaScript thread could not get SCHED_FIFO priority ${cfg.verdictRealtimePriority} (errno ${err}; CAP_SYS_NICE is needed); it runs with the default policy`);
+    }
     const what = installed.backend === 'nftables' ? 'nftables table inet outpost installed' : 'iptables chains OUTPOST-FWD, OUTPOST-BLOCKED (and OUTPOST-DNS) installed for IPv4 and IPv6';
     logger.info({
       backend: installed.backend, configured: cfg.backend, ...(installed.fallbackReason !== undefined ? { fallbackReason: installed.fallbackReason } : {}),
@@ -96,6 +104,10 @@ export class InlineService implements Service {
   }
 
   async stop(): Promise<void> {
+    if (this.verdictRealtime > 0 && this.addon !== null) {
+      this.addon.setThreadRealtime(0);
+      this.verdictRealtime = 0;
+    }
     const backend = this.backend;
     if (backend !== null) {
       try {
@@ -128,6 +140,7 @@ export class InlineService implements Service {
       out['inline.queue.verdict_errors'] = s.verdictErrors;
       out['inline.queue.preaccepted'] = s.preaccepted;
       out['inline.queue.reader_realtime_priority'] = s.readerRealtime;
+      out['inline.verdict_realtime_priority'] = this.verdictRealtime;
     }
     return out;
   }
