@@ -196,8 +196,7 @@ class DecodedBlock {
   evicted = false;
   /** Its buffer went back to the pool (reading one of its records now throws). */
   recycled = false;
-  /** `pooled`: `buf` came from the outbox's pool (and goes back to it). */
-  constructor(first: number, buf: Buffer, readonly pooled = false) {
+  constructor(first: number, buf: Buffer) {
     this.first = first;
     this.buf = buf;
     // A header that does not fit the buffer (a damaged block) reads as no events, not whole.
@@ -935,9 +934,7 @@ export class Outbox {
       n += b - a + 1;
       if (b === k[0]) {
         this.#pendingRemovals.push(k);
-        const gone = this.#decoded.get(k[0]);
-        this.#decoded.delete(k[0]);
-        if (gone) this.#evict(gone);
+        this.#uncache(k[0]);
       }
     }
     this.#count -= n;
@@ -974,29 +971,31 @@ export class Outbox {
     const damaged = (why: string) => new OutpostError('FORWARD_OUTBOX_OPEN_FAILED', { path: this.path, reason: `block at seq ${k[1]}..${k[0]} is damaged (${why})` });
     const raw = decodeValue(v, this.#blockBuffers);
     if (typeof raw === 'string') throw damaged(raw);
-    b = new DecodedBlock(k[1], raw, true);
+    b = new DecodedBlock(k[1], raw);
     if ((v[0] === BLOCK_DEFLATE && raw.length !== v.readUInt32LE(1)) || !b.whole || b.n !== k[0] - k[1] + 1) {
       this.#blockBuffers.give(raw);
       throw damaged(`${raw.length} bytes, ${b.n} events`);
     }
     this.#decoded.set(k[0], b);
-    if (this.#decoded.size > BLOCK_CACHE) {
-      const oldest = this.#decoded.keys().next().value!;
-      const gone = this.#decoded.get(oldest)!;
-      this.#decoded.delete(oldest);
-      this.#evict(gone);
-    }
+    if (this.#decoded.size > BLOCK_CACHE) this.#uncache(this.#decoded.keys().next().value!);
     return b;
   }
 
-  /** Block `b` left the cache: its buffer is reused now, or when its last pinned record is released. */
-  #evict(b: DecodedBlock): void {
+  /**
+   * The decoded block ending at `lastSeq` leaves the cache: its buffer is reused now, or when its
+   * last pinned record is released.
+   */
+  #uncache(lastSeq: number): void {
+    const b = this.#decoded.get(lastSeq);
+    if (b === undefined) return;
+    this.#decoded.delete(lastSeq);
     b.evicted = true;
     if (b.pins === 0) this.#recycle(b);
   }
 
+  /** Only blocks decoded by #block (from the pool) get here; #notify's never enter the cache. */
   #recycle(b: DecodedBlock): void {
-    if (!b.pooled || b.recycled) return;
+    if (b.recycled) return;
     b.recycled = true;
     this.#blockBuffers.give(b.buf);
   }
@@ -1155,13 +1154,12 @@ export class Outbox {
     const tail = this.#tailSeq;
     let lastPut: number | undefined;
     for (const p of puts) lastPut = Math.max(lastPut ?? 0, p.key[0]);
-    const blocks = puts;
     const bytes = this.#bytes;
     const { dropped, expired } = this.counters;
     const cursorWaiters = this.#cursorWaiters;
     this.#cursorWaiters = [];
     const commit = this.#root.transaction(() => {
-      for (const blk of blocks) this.#blocks.put(blk.key, blk.value);
+      for (const blk of puts) this.#blocks.put(blk.key, blk.value);
       for (const k of removals) this.#blocks.remove(k);
       for (const [n, seq] of cursors) this.#meta.put(`cursor:${n}`, seq);
       this.#meta.put('head', head);

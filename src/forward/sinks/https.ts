@@ -141,12 +141,14 @@ export class HttpsSink implements Sink {
   send(batch: OutboxRecord[], signal: AbortSignal, delivered?: DeliveredHook): Promise<void | SendOutcome> {
     return this.#order.run(
       async () => {
-        if (!this.#cfg.gzip) return buildBodyBuffer(batch, this.#cfg.format, this.#envelope);
-        const body = buildBodyBuffer(batch, this.#cfg.format, this.#envelope, this.#bodies);
+        // Only NDJSON and array bodies are written into a buffer of buildBodyBuffer's own.
+        const pool = this.#cfg.gzip && (this.#cfg.format === 'ndjson' || this.#cfg.format === 'array') ? this.#bodies : undefined;
+        const body = buildBodyBuffer(batch, this.#cfg.format, this.#envelope, pool);
+        if (!this.#cfg.gzip) return body;
         try {
           return await gzip(body);
         } finally {
-          if (this.#cfg.format === 'ndjson' || this.#cfg.format === 'array') this.#bodies.give(body);
+          pool?.give(body);
         }
       },
       (body) => this.#post(batch, body, signal),
