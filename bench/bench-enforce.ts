@@ -22,7 +22,7 @@
  * The verdict path is the daemon's InlineService (bench/enforce-worker.ts) with its own rules
  * (control.inline.backend auto): the nftables table, or where the kernel lacks nf_tables' queue
  * expression (CONFIG_NFT_QUEUE) the product's iptables fallback; the output names which. Needs
- * root, iproute2, python3, iperf3, nft (and iptables for the fallback), and the built addon. Usage: npm run bench:enforce [-- --connects 2000 --rounds 3 --seconds 5 --reader-realtime 1 --verdict-realtime 0] (the two settings control.inline.readerRealtimePriority and verdictRealtimePriority)
+ * root, iproute2, python3, iperf3, nft (and iptables for the fallback), and the built addon. Usage: npm run bench:enforce [-- --engine-only] [-- --connects 2000 --rounds 3 --seconds 5 --reader-realtime 1 --verdict-realtime 0] (the two settings control.inline.readerRealtimePriority and verdictRealtimePriority)
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -32,11 +32,14 @@ import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLab, nftQueueSupported, SERVER, type Lab } from '../test/support/inline-lab.js';
 import { addonCandidates } from '../src/control/inline/native.js';
-import { InlineEngine, RECORD_HEADER_BYTES } from '../src/control/inline/engine.js';
+import { built } from './bench-common.js';
 import type { InlineConfig } from '../src/control/config.js';
-import { ipv4, tcp, TCP_ACK, TCP_PSH } from '../test/support/packets.js';
+import { ipv4, tcp, udp, TCP_ACK, TCP_PSH } from '../test/support/packets.js';
 import { handshake, records, chromeLikeClientHelloBody } from '../test/fixtures/tls.js';
 import { RFC9001_CLIENT_INITIAL_HEX } from '../test/fixtures/quic-rfc-vectors.js';
+
+// The built engine (dist/), the code that ships: `npm run build` first.
+const { InlineEngine, RECORD_HEADER_BYTES } = await built<typeof import('../src/control/inline/engine.js')>('control/inline/engine.js');
 
 const QUEUE = 3127;
 const CFG: InlineConfig = {
@@ -113,12 +116,19 @@ async function startWorker(lab: Lab): Promise<Worker & { backend: string }> {
   };
 }
 
-/** The engine alone: decisions/s on batches of 64 TLS ClientHellos, each a new flow. */
-function engineRate(): number {
+/**
+ * The engine alone: decisions/s on batches of 64 first packets of new flows, TLS ClientHellos (TCP
+ * to :443) or QUIC Initials (RFC 9001 A.2, UDP to :443), for 3 s.
+ */
+function engineRate(kind: 'tls' | 'quic'): number {
   const hello = records(handshake(1, chromeLikeClientHelloBody(undefined, 'app.example.com')));
+  const initial = Buffer.from(RFC9001_CLIENT_INITIAL_HEX, 'hex');
   const pkts: Buffer[] = [];
   for (let i = 0; i < 64; i++) {
-    const data = ipv4({ src: `10.1.${i >> 8}.${(i & 255) + 1}`, dst: '192.0.2.10' }, tcp({ sport: 40000 + i, dport: 443, seq: 1, ack: 1, flags: TCP_ACK | TCP_PSH }, hello));
+    const ip = { src: `10.1.${i >> 8}.${(i & 255) + 1}`, dst: '192.0.2.10' };
+    const data = kind === 'tls'
+      ? ipv4(ip, tcp({ sport: 40000 + i, dport: 443, seq: 1, ack: 1, flags: TCP_ACK | TCP_PSH }, hello))
+      : ipv4({ ...ip, proto: 17 }, udp({ sport: 40000 + i, dport: 443 }, initial));
     const h = Buffer.alloc(RECORD_HEADER_BYTES);
     h.writeUInt32LE(i, 0); h.writeUInt32LE(data.length, 8);
     pkts.push(h, data, Buffer.alloc((4 - (data.length % 4)) % 4));
@@ -129,8 +139,8 @@ function engineRate(): number {
   const engine = new InlineEngine({
     cfg: CFG, policy: () => ({ decide: () => ({ verdict: 'allow', reason: 'default', ruleId: 'default' }) }),
     sink: { verdicts: () => {}, sendRaw: () => true },
-    // Each batch one minute later: the flows of the batch before have expired, so every
-    // ClientHello is a new flow's first payload (as on the wire) rather than a repeat.
+    // Each batch five minutes later: the flows of the batch before have expired, so every packet
+    // is a new flow's first payload (as on the wire) rather than a repeat.
     now: () => (clock += 60_000 * 5),
   });
   const t0 = performance.now();
@@ -194,9 +204,15 @@ let readerRealtime = 1;
 let verdictRealtime = 0;
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { connects: { type: 'string' }, rounds: { type: 'string' }, seconds: { type: 'string' }, flows: { type: 'string' }, 'reader-realtime': { type: 'string' }, 'verdict-realtime': { type: 'string' } } });
+  const { values } = parseArgs({ options: { 'engine-only': { type: 'boolean' }, connects: { type: 'string' }, rounds: { type: 'string' }, seconds: { type: 'string' }, flows: { type: 'string' }, 'reader-realtime': { type: 'string' }, 'verdict-realtime': { type: 'string' } } });
   readerRealtime = Number(values['reader-realtime'] ?? 1);
   verdictRealtime = Number(values['verdict-realtime'] ?? 0);
+  if (values['engine-only']) {
+    // No lab, no root: the engine's own decision rates.
+    console.log(`| decisions/s, engine alone (TLS ClientHello, new flows) | ${Math.round(engineRate('tls'))} |`);
+    console.log(`| decisions/s, engine alone (QUIC Initial, new flows) | ${Math.round(engineRate('quic'))} |`);
+    return;
+  }
   const n = Number(values.connects ?? 2000), rounds = Number(values.rounds ?? 3), seconds = Number(values.seconds ?? 5), flows = Number(values.flows ?? 20000);
   const missing = process.getuid?.() !== 0 ? 'root' : ['ip', 'python3', 'iperf3'].find((c) => !has(c, c === 'ip' ? ['-V'] : ['--version']));
   if (missing !== undefined) { console.error(`bench:enforce skipped: needs ${missing}`); return; }
@@ -275,7 +291,8 @@ async function main(): Promise<void> {
     reqWithout.sort((a, b) => a - b); reqWith.sort((a, b) => a - b);
     udpWithout.sort((a, b) => a - b); udpWith.sort((a, b) => a - b);
     const mean = (a: number[]) => a.reduce((s, x) => s + x, 0) / a.length;
-    const engine = engineRate();
+    const engine = engineRate('tls');
+    const engineQuic = engineRate('quic');
     const res = {
       rules: rulesNote,
       readerRealtimePriority: readerRealtime,
@@ -301,7 +318,7 @@ async function main(): Promise<void> {
         const a = gwWithout[k].sort((x, y) => x - y), b = gwWith[k].sort((x, y) => x - y);
         return [k, { n: a.length, nWith: b.length, withoutUs: { p50: pct(a, 50), p99: pct(a, 99) }, withUs: { p50: pct(b, 50), p99: pct(b, 99) } }];
       })) as Record<'syn' | 'hello' | 'initial', { n: number; nWith: number; withoutUs: { p50: number; p99: number }; withUs: { p50: number; p99: number } }>,
-      verdictsPerS: { queued: Math.round(verdictsPerS), senderFlowsPerS: Math.round(udpSent / udpSecs), engineAlone: Math.round(engine) },
+      verdictsPerS: { queued: Math.round(verdictsPerS), senderFlowsPerS: Math.round(udpSent / udpSecs), engineAlone: Math.round(engine), engineAloneQuic: Math.round(engineQuic) },
       iperf3: { withoutMbps: mean(tputWithout) / 1e6, withMbps: mean(tputWith) / 1e6, ratio: mean(tputWith) / mean(tputWithout) },
     };
     console.log(JSON.stringify(res, null, 2));
@@ -325,6 +342,7 @@ async function main(): Promise<void> {
     console.log(`| iperf3, established TCP flow | ${res.iperf3.withoutMbps.toFixed(0)} Mbit/s | ${res.iperf3.withMbps.toFixed(0)} Mbit/s (${(res.iperf3.ratio * 100).toFixed(1)} %) |`);
     console.log(`| verdicts/s, queued new UDP flows | | ${res.verdictsPerS.queued} (sender made ${res.verdictsPerS.senderFlowsPerS} flows/s) |`);
     console.log(`| decisions/s, engine alone (TLS ClientHello, new flows) | | ${res.verdictsPerS.engineAlone} |`);
+    console.log(`| decisions/s, engine alone (QUIC Initial, new flows) | | ${res.verdictsPerS.engineAloneQuic} |`);
     console.log(`rules: ${rulesNote}; ${without.length} connects each way over ${rounds} alternating rounds; stateful baseline (ct state invalid drop) in both phases; reader thread SCHED_FIFO priority ${readerRealtime || "off"}, JavaScript thread ${verdictRealtime || "off"}`);
     console.log(`iperf3 per round, without: ${tputWithout.map((b) => (b / 1e6).toFixed(0)).join(', ')} Mbit/s; with: ${tputWith.map((b) => (b / 1e6).toFixed(0)).join(', ')} Mbit/s`);
     mkdirSync(join(process.cwd(), 'bench-cache'), { recursive: true });
