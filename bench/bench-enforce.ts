@@ -22,7 +22,7 @@
  * The verdict path is the daemon's InlineService (bench/enforce-worker.ts) with its own rules
  * (control.inline.backend auto): the nftables table, or where the kernel lacks nf_tables' queue
  * expression (CONFIG_NFT_QUEUE) the product's iptables fallback; the output names which. Needs
- * root, iproute2, python3, iperf3, nft (and iptables for the fallback), and the built addon. Usage: npm run bench:enforce [-- --engine-only] [-- --connects 2000 --rounds 3 --seconds 5 --reader-realtime 1 --verdict-realtime 0] (the two settings control.inline.readerRealtimePriority and verdictRealtimePriority)
+ * root, iproute2, python3, iperf3, nft (and iptables for the fallback), and the built addon. Usage: npm run bench:enforce [-- --engine-only] [-- --connects 2000 --rounds 3 --seconds 5 --reader-realtime 1 --verdict-boost 1 --verdict-realtime 0] (the settings control.inline.readerRealtimePriority, verdictBoostPriority and verdictRealtimePriority)
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -44,7 +44,7 @@ const { InlineEngine, RECORD_HEADER_BYTES } = await built<typeof import('../src/
 const QUEUE = 3127;
 const CFG: InlineConfig = {
   enabled: true, backend: 'auto', queueNumber: QUEUE, tcpPorts: [80, 443, 5201], udpPorts: [443], dnsPorts: [53], dnsNxdomain: false,
-  failClosed: false, maxPacketsPerFlow: 8, batchPackets: 64, maxQueueLength: 4096, resetServer: true, readerRealtimePriority: 1, verdictRealtimePriority: 0,
+  failClosed: false, maxPacketsPerFlow: 8, batchPackets: 64, maxQueueLength: 4096, resetServer: true, readerRealtimePriority: 1, verdictBoostPriority: 1, verdictBoostBudgetMsPerSecond: 200, verdictRealtimePriority: 0,
 };
 
 const has = (c: string, a: string[] = ['--version']) => spawnSync(c, a, { stdio: 'ignore' }).status === 0;
@@ -96,7 +96,7 @@ interface Latency { count: number; p50Us: number; p99Us: number; p999Us: number;
 interface Worker { proc: ChildProcess; counters(): Promise<Record<string, number>>; latency(): Promise<Latency>; stop(): Promise<void> }
 
 async function startWorker(lab: Lab): Promise<Worker & { backend: string }> {
-  const proc = spawn('ip', ['netns', 'exec', lab.gw, process.execPath, '--import', 'tsx', 'bench/enforce-worker.ts', String(QUEUE), String(readerRealtime), String(verdictRealtime)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const proc = spawn('ip', ['netns', 'exec', lab.gw, process.execPath, '--import', 'tsx', 'bench/enforce-worker.ts', String(QUEUE), String(readerRealtime), String(verdictRealtime), String(verdictBoost)], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: proc.stdout! });
   const waiting: Array<(l: string) => void> = [];
   lines.on('line', (l) => waiting.shift()?.(l));
@@ -202,11 +202,14 @@ class GatewayCapture {
 let readerRealtime = 1;
 /** control.inline.verdictRealtimePriority of the verdict process (--verdict-realtime; the default, 0). */
 let verdictRealtime = 0;
+/** control.inline.verdictBoostPriority of the verdict process (--verdict-boost; the default, 1). */
+let verdictBoost = 1;
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { 'engine-only': { type: 'boolean' }, connects: { type: 'string' }, rounds: { type: 'string' }, seconds: { type: 'string' }, flows: { type: 'string' }, 'reader-realtime': { type: 'string' }, 'verdict-realtime': { type: 'string' } } });
+  const { values } = parseArgs({ options: { 'engine-only': { type: 'boolean' }, connects: { type: 'string' }, rounds: { type: 'string' }, seconds: { type: 'string' }, flows: { type: 'string' }, 'reader-realtime': { type: 'string' }, 'verdict-realtime': { type: 'string' }, 'verdict-boost': { type: 'string' } } });
   readerRealtime = Number(values['reader-realtime'] ?? 1);
   verdictRealtime = Number(values['verdict-realtime'] ?? 0);
+  verdictBoost = Number(values['verdict-boost'] ?? 1);
   if (values['engine-only']) {
     // No lab, no root: the engine's own decision rates.
     console.log(`| decisions/s, engine alone (TLS ClientHello, new flows) | ${Math.round(engineRate('tls'))} |`);
@@ -249,6 +252,8 @@ async function main(): Promise<void> {
     const tputWithout: number[] = [], tputWith: number[] = [];
     let verdictsPerS = 0, udpSent = 0, udpSecs = 0;
     const userSpace: Latency[] = [];
+    /** The verdict boost's counters at the end of each round's measured traffic (one verdict process per round). */
+    const boost: { raises: number; overBudget: number; raisedUs: number; priority: number }[] = [];
     const gwWithout = { syn: [] as number[], hello: [] as number[], initial: [] as number[] };
     const gwWith = { syn: [] as number[], hello: [] as number[], initial: [] as number[] };
     const add = (to: typeof gwWith, from: typeof gwWith) => { to.syn.push(...from.syn); to.hello.push(...from.hello); to.initial.push(...from.initial); };
@@ -272,6 +277,7 @@ async function main(): Promise<void> {
         reqWith.push(...firstRequests(lab, n, 80, helloHex));
         udpWith.push(...firstDatagrams(lab, n, initialHex));
         userSpace.push(await w.latency());
+        { const c = await w.counters(); boost.push({ raises: c['inline.verdict_boost.raises'] ?? 0, overBudget: c['inline.verdict_boost.over_budget'] ?? 0, raisedUs: c['inline.verdict_boost.raised_us'] ?? 0, priority: c['inline.verdict_boost_priority'] ?? 0 }); }
         add(gwWith, await capWith.stop());
         tputWith.push(iperf(lab, seconds));
         if (r === 0) {
@@ -297,11 +303,13 @@ async function main(): Promise<void> {
       rules: rulesNote,
       readerRealtimePriority: readerRealtime,
       verdictRealtimePriority: verdictRealtime,
+      verdictBoostPriority: verdictBoost,
       connects: { n: without.length, withoutUs: { p50: pct(without, 50), p99: pct(without, 99) }, withUs: { p50: pct(withPath, 50), p99: pct(withPath, 99) } },
       // Per packet, from the addon: received by its reader thread → verdict sent (the packets of
       // the connects and requests above, pre-accepted ones included; each round's figures, the
       // histogram being reset in between).
       userSpaceUs: userSpace,
+      verdictBoost: boost,
       addedUs: { p50: pct(withPath, 50) - pct(without, 50), p99: pct(withPath, 99) - pct(without, 99) },
       firstRequest: {
         n: reqWithout.length,
@@ -339,11 +347,12 @@ async function main(): Promise<void> {
     for (const [i, u] of userSpace.entries()) console.log(`| of which: batch handed over → JavaScript called, round ${i + 1} | | p50 ${u.wakeP50Us} µs, p99 ${u.wakeP99Us} µs, p99.9 ${u.wakeP999Us} µs, max ${u.wakeMaxUs} µs (${u.wakeCount} batches) |`);
     for (const [i, u] of userSpace.entries()) console.log(`| before it: arrival at the gateway (kernel stamp) → the reader thread's recv, round ${i + 1} | | p50 ${u.kernelP50Us} µs, p99 ${u.kernelP99Us} µs, p99.9 ${u.kernelP999Us} µs, max ${u.kernelMaxUs} µs (${u.kernelCount} packets) |`);
     for (const [i, u] of userSpace.entries()) console.log(`| garbage collection in the verdict process, round ${i + 1} | | ${u.gc.count} pauses, ${u.gc.over1Ms} over 1 ms, longest ${u.gc.maxMs.toFixed(1)} ms, ${u.gc.totalMs.toFixed(0)} ms in all |`);
+    for (const [i, b] of boost.entries()) console.log(`| JavaScript thread raised while it judged (verdictBoostPriority ${b.priority}), round ${i + 1} | | ${b.raises} times, ${(b.raisedUs / 1000).toFixed(1)} ms in all, ${b.overBudget} batches over budget |`);
     console.log(`| iperf3, established TCP flow | ${res.iperf3.withoutMbps.toFixed(0)} Mbit/s | ${res.iperf3.withMbps.toFixed(0)} Mbit/s (${(res.iperf3.ratio * 100).toFixed(1)} %) |`);
     console.log(`| verdicts/s, queued new UDP flows | | ${res.verdictsPerS.queued} (sender made ${res.verdictsPerS.senderFlowsPerS} flows/s) |`);
     console.log(`| decisions/s, engine alone (TLS ClientHello, new flows) | | ${res.verdictsPerS.engineAlone} |`);
     console.log(`| decisions/s, engine alone (QUIC Initial, new flows) | | ${res.verdictsPerS.engineAloneQuic} |`);
-    console.log(`rules: ${rulesNote}; ${without.length} connects each way over ${rounds} alternating rounds; stateful baseline (ct state invalid drop) in both phases; reader thread SCHED_FIFO priority ${readerRealtime || "off"}, JavaScript thread ${verdictRealtime || "off"}`);
+    console.log(`rules: ${rulesNote}; ${without.length} connects each way over ${rounds} alternating rounds; stateful baseline (ct state invalid drop) in both phases; reader thread SCHED_FIFO priority ${readerRealtime || "off"}, JavaScript thread ${verdictRealtime > 0 ? `always ${verdictRealtime}` : verdictBoost > 0 ? `raised to ${verdictBoost} while it judges` : "off"}`);
     console.log(`iperf3 per round, without: ${tputWithout.map((b) => (b / 1e6).toFixed(0)).join(', ')} Mbit/s; with: ${tputWith.map((b) => (b / 1e6).toFixed(0)).join(', ')} Mbit/s`);
     mkdirSync(join(process.cwd(), 'bench-cache'), { recursive: true });
     writeFileSync(join(process.cwd(), 'bench-cache', 'bench-enforce.json'), JSON.stringify(res, null, 2));

@@ -46,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -59,6 +60,10 @@
 
 typedef struct Batch {
   uint64_t handed_ns;
+  /* Set by on_packet: a packet in the batch waits for a JavaScript verdict. */
+  uint32_t awaits_verdict;
+  /* Set by hand_over: the batch holds the JavaScript thread's boost (see Boost). */
+  uint32_t boosted;
   uint32_t count;
   size_t used;
   size_t capacity;
@@ -125,6 +130,89 @@ struct Queue {
 static uint32_t g_wake[LATENCY_MAX_US + 1];
 static uint64_t g_wake_count;
 
+/*
+ * The verdict boost (open option boostPriority): the JavaScript thread runs at SCHED_FIFO only
+ * while a batch that awaits verdicts is on its way to it or being judged, and at the default
+ * policy the rest of the time. The reader thread raises it just before handing such a batch over
+ * (so a thread busy with capture, the API or a GC finishes that work and reaches the batch without
+ * waiting behind the box's ordinary processes), and call_js lowers it once no boosted batch is
+ * left. That is what the permanent setting (setThreadRealtime) gives the verdict path, without
+ * the daemon's other work running at real-time priority between new flows. A budget bounds it: a
+ * flood of new flows cannot keep the thread at real-time priority for more than budget_ns of each
+ * second (beyond it batches are handed over unboosted, counted), and SCHED_RESET_ON_FORK keeps a
+ * child the thread starts meanwhile off it.
+ *
+ * Process-wide like g_wake (a process reads one queue; call_js may run after its queue closed).
+ * Lock order: boost.lock is never held while verdict_lock is taken, nor the reverse.
+ */
+typedef struct Boost {
+  pthread_mutex_t lock;
+  pid_t tid;              /* the JavaScript thread (the one that called open) */
+  uint32_t priority;      /* 0: off (or refused once: errno in error) */
+  uint64_t budget_ns;     /* most boosted time per one-second window */
+  uint32_t pending;       /* boosted batches not yet through call_js */
+  int on;                 /* the thread is at SCHED_FIFO now */
+  uint64_t since_ns;      /* when it was raised */
+  uint64_t window_start_ns;
+  uint64_t window_used_ns;
+  int error;              /* errno of a refused raise (EPERM without CAP_SYS_NICE) */
+  uint64_t raises;        /* times the thread was raised */
+  uint64_t over_budget;   /* batches handed over unboosted because the window's budget was spent */
+  uint64_t total_ns;      /* time spent raised */
+} Boost;
+static Boost g_boost = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static uint64_t now_ns(void);
+
+static void boost_lower_locked(Boost *g) {
+  struct sched_param sp = { .sched_priority = 0 };
+  sched_setscheduler(g->tid, SCHED_OTHER, &sp);
+  uint64_t now = now_ns();
+  uint64_t d = now - g->since_ns;
+  g->total_ns += d;
+  /* Boosted time counts against the window it ends in (a window that started meanwhile gets at
+   * most its own share). */
+  uint64_t in_window = now - g->window_start_ns;
+  g->window_used_ns += d < in_window ? d : in_window;
+  g->on = 0;
+}
+
+/* Reader thread, before a batch that awaits verdicts is handed over. Returns 1 if the batch holds
+ * the boost (call_js must then release it). */
+static int boost_acquire(void) {
+  Boost *g = &g_boost;
+  int held = 0;
+  pthread_mutex_lock(&g->lock);
+  if (g->priority > 0) {
+    uint64_t now = now_ns();
+    if (now - g->window_start_ns >= 1000000000ull) { g->window_start_ns = now; g->window_used_ns = 0; }
+    uint64_t used = g->window_used_ns + (g->on ? now - g->since_ns : 0);
+    if (g->on && used >= g->budget_ns) { boost_lower_locked(g); g->over_budget++; }
+    else if (g->on) { g->pending++; held = 1; }
+    else if (used >= g->budget_ns) g->over_budget++;
+    else {
+      struct sched_param sp = { .sched_priority = (int)g->priority };
+      if (sched_setscheduler(g->tid, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp) == 0) {
+        g->on = 1; g->since_ns = now; g->raises++; g->pending++; held = 1;
+      } else {
+        /* Refused (no CAP_SYS_NICE, or the thread is gone): stop trying; stats() says why. */
+        g->error = errno; g->priority = 0;
+      }
+    }
+  }
+  pthread_mutex_unlock(&g->lock);
+  return held;
+}
+
+/* JavaScript thread, after a boosted batch was judged (or dropped). */
+static void boost_release(void) {
+  Boost *g = &g_boost;
+  pthread_mutex_lock(&g->lock);
+  if (g->pending > 0) g->pending--;
+  if (g->pending == 0 && g->on) boost_lower_locked(g);
+  pthread_mutex_unlock(&g->lock);
+}
+
 static uint64_t now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -135,6 +223,8 @@ static Batch *batch_new(size_t capacity) {
   Batch *b = malloc(sizeof(Batch) + capacity);
   if (b == NULL) return NULL;
   b->count = 0;
+  b->awaits_verdict = 0;
+  b->boosted = 0;
   b->used = 0;
   b->capacity = capacity;
   return b;
@@ -247,6 +337,7 @@ static int on_packet(struct nfq_q_handle *qh, struct nfgenmsg *nfmsg, struct nfq
     }
     pthread_mutex_unlock(&q->verdict_lock);
   }
+  if (rflags == 0) b->awaits_verdict = 1;
   memcpy(r + 36, &rflags, 4);
   if (len > 0) memcpy(r + HEADER_BYTES, payload, (size_t)len);
   b->used += need;
@@ -259,7 +350,8 @@ static int on_packet(struct nfq_q_handle *qh, struct nfgenmsg *nfmsg, struct nfq
 static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
   (void)context;
   Batch *b = data;
-  if (env == NULL || js_cb == NULL) { free(b); return; }
+  int boosted = b->boosted;
+  if (env == NULL || js_cb == NULL) { free(b); if (boosted) boost_release(); return; }
   {
     uint64_t us = (now_ns() - b->handed_ns) / 1000;
     g_wake[us < LATENCY_MAX_US ? us : LATENCY_MAX_US]++;
@@ -268,18 +360,20 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
   napi_value buf, count, undef;
   void *copy;
   /* One copy per batch into a JavaScript-owned buffer; the batch is then freed here. */
-  if (napi_create_buffer_copy(env, b->used, b->data, &copy, &buf) != napi_ok) { free(b); return; }
+  if (napi_create_buffer_copy(env, b->used, b->data, &copy, &buf) != napi_ok) { free(b); if (boosted) boost_release(); return; }
   napi_create_uint32(env, b->count, &count);
   napi_get_undefined(env, &undef);
   free(b);
   napi_value argv[2] = {buf, count};
   napi_call_function(env, undef, js_cb, 2, argv, NULL);
+  if (boosted) boost_release();
 }
 
 static void hand_over(Queue *q) {
   Batch *b = q->cur;
   if (b == NULL || b->count == 0) return;
   q->cur = batch_new(q->batch_bytes);
+  b->boosted = b->awaits_verdict ? (uint32_t)boost_acquire() : 0;
   b->handed_ns = now_ns();
   for (;;) {
     napi_status s = napi_call_threadsafe_function(q->tsfn, b, napi_tsfn_nonblocking);
@@ -292,6 +386,7 @@ static void hand_over(Queue *q) {
       nanosleep(&ts, NULL);
       continue;
     }
+    if (b->boosted) boost_release();
     free(b);
     return;
   }
@@ -360,6 +455,12 @@ static void queue_close(Queue *q) {
     pthread_join(q->thread, NULL);
   }
   if (q->tsfn != NULL) napi_release_threadsafe_function(q->tsfn, napi_tsfn_release);
+  /* No new boost, and the thread back to the default policy (batches still queued release
+   * theirs harmlessly). */
+  pthread_mutex_lock(&g_boost.lock);
+  if (g_boost.on) boost_lower_locked(&g_boost);
+  g_boost.priority = 0;
+  pthread_mutex_unlock(&g_boost.lock);
   if (q->qh != NULL) nfq_destroy_queue(q->qh);
   if (q->h != NULL) nfq_close(q->h);
   if (q->wake[0] >= 0) close(q->wake[0]);
@@ -398,7 +499,9 @@ static Queue *unwrap(napi_env env, napi_value v) {
   return q;
 }
 
-/* open(queueNum, { copyRangeBytes, maxQueueLen, failOpen, batchPackets, rcvbufBytes }, onBatch) */
+/* open(queueNum, { copyRangeBytes, maxQueueLen, failOpen, batchPackets, rcvbufBytes,
+ *   realtimePriority, boostPriority, boostBudgetMsPerSecond }, onBatch); call it on the thread
+ *   that judges (the boost raises the calling thread). */
 static napi_value js_open(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
@@ -421,6 +524,10 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   bool fail_open = get_bool(env, argv[1], "failOpen", true);
   q->batch_packets = get_u32(env, argv[1], "batchPackets", 64);
   q->rt_priority = get_u32(env, argv[1], "realtimePriority", 0);
+  uint32_t boost_priority = get_u32(env, argv[1], "boostPriority", 0);
+  uint32_t boost_budget_ms = get_u32(env, argv[1], "boostBudgetMsPerSecond", 200);
+  if (boost_priority > 99) boost_priority = 99;
+  if (boost_budget_ms > 1000) boost_budget_ms = 1000;
   if (q->rt_priority > 99) q->rt_priority = 99;
   if (q->batch_packets < 1) q->batch_packets = 1;
   uint32_t rcvbuf = get_u32(env, argv[1], "rcvbufBytes", 8 * 1024 * 1024);
@@ -475,6 +582,21 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     struct sched_param sp = { .sched_priority = (int)q->rt_priority };
     q->rt_error = pthread_setschedparam(q->thread, SCHED_FIFO, &sp);
   }
+  pthread_mutex_lock(&g_boost.lock);
+  if (g_boost.on) boost_lower_locked(&g_boost);
+  g_boost.tid = (pid_t)syscall(SYS_gettid);
+  g_boost.priority = boost_priority;
+  g_boost.budget_ns = (uint64_t)boost_budget_ms * 1000000ull;
+  g_boost.error = 0;
+  g_boost.window_start_ns = now_ns();
+  g_boost.window_used_ns = 0;
+  if (boost_priority > 0) {
+    /* Tried once here, so that the caller knows at once whether it is allowed (stats()). */
+    struct sched_param sp = { .sched_priority = (int)boost_priority };
+    if (sched_setscheduler(g_boost.tid, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp) != 0) { g_boost.error = errno; g_boost.priority = 0; }
+    else { sp.sched_priority = 0; sched_setscheduler(g_boost.tid, SCHED_OTHER, &sp); }
+  }
+  pthread_mutex_unlock(&g_boost.lock);
   napi_value ext;
   napi_create_external(env, q, queue_finalize, NULL, &ext);
   return ext;
@@ -584,6 +706,13 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
   set_num(env, o, "rawErrors", q->raw_errors);
   set_num(env, o, "readerRealtime", q->rt_priority > 0 && q->rt_error == 0 ? q->rt_priority : 0);
   set_num(env, o, "readerRealtimeError", (uint64_t)(q->rt_error < 0 ? 0 : q->rt_error));
+  pthread_mutex_lock(&g_boost.lock);
+  set_num(env, o, "boostPriority", g_boost.priority);
+  set_num(env, o, "boostError", (uint64_t)g_boost.error);
+  set_num(env, o, "boostRaises", g_boost.raises);
+  set_num(env, o, "boostOverBudget", g_boost.over_budget);
+  set_num(env, o, "boostMicros", (g_boost.total_ns + (g_boost.on ? now_ns() - g_boost.since_ns : 0)) / 1000);
+  pthread_mutex_unlock(&g_boost.lock);
   return o;
 }
 
@@ -647,7 +776,9 @@ static napi_value js_set_thread_realtime(napi_env env, napi_callback_info info) 
   uint32_t prio = 0;
   if (argc < 1 || napi_get_value_uint32(env, argv[0], &prio) != napi_ok || prio > 99) return throw_error(env, "ERR_INVALID_ARG", "setThreadRealtime(priority 0..99)");
   struct sched_param sp = { .sched_priority = (int)prio };
-  int err = pthread_setschedparam(pthread_self(), prio > 0 ? SCHED_FIFO : SCHED_OTHER, &sp);
+  /* pid 0: the calling thread (Linux schedules threads). SCHED_RESET_ON_FORK: a child the thread
+   * starts (nft at stop) is not born at real-time priority. */
+  int err = sched_setscheduler(0, prio > 0 ? (SCHED_FIFO | SCHED_RESET_ON_FORK) : SCHED_OTHER, &sp) == 0 ? 0 : errno;
   napi_value r;
   napi_create_int32(env, err, &r);
   return r;

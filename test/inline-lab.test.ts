@@ -497,6 +497,19 @@ test('with its own policy: every block is an OCSF Network Activity event (Denied
   assert.equal(metric('outpost_inline_preaccepted_total'), preaccepted, 'the engine saw every pre-accepted segment');
   // The reader thread runs SCHED_FIFO at the default priority (root has CAP_SYS_NICE).
   assert.equal(metric('outpost_inline_queue_reader_realtime_priority'), 1);
+  // The JavaScript thread was raised to SCHED_FIFO while it judged (control.inline.verdictBoostPriority,
+  // default 1), each time for a moment, never over its budget here, and is back on the default
+  // policy now that nothing awaits a verdict: /proc/<pid>/stat's policy field (41) is SCHED_OTHER
+  // (0) for the main thread (tid = pid).
+  assert.equal(metric('outpost_inline_verdict_boost_priority'), 1);
+  assert.equal(metric('outpost_inline_verdict_realtime_priority'), 0);
+  const raises = metric('outpost_inline_verdict_boost_raises_total');
+  assert.ok(raises >= 1 && raises <= metric('outpost_inline_queue_batches_total'), `raised ${raises} times`);
+  assert.ok(metric('outpost_inline_verdict_boost_raised_us_total') > 0);
+  assert.equal(metric('outpost_inline_verdict_boost_over_budget_total'), 0);
+  const stat = spawnSync('cat', [`/proc/${daemon!.pid}/stat`], { encoding: 'utf8' }).stdout;
+  const policy = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]);
+  assert.equal(policy, 0, `scheduling policy of the daemon's JavaScript thread now: ${policy}`);
 
 
   if (!existsSync(join(OCSF_DIR, 'dictionary.json'))) { t.diagnostic(`OCSF schema absent at ${OCSF_DIR}: validation skipped`); return; }

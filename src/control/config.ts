@@ -23,6 +23,8 @@ export interface InlineConfig {
   maxQueueLength: number;
   resetServer: boolean;
   readerRealtimePriority: number;
+  verdictBoostPriority: number;
+  verdictBoostBudgetMsPerSecond: number;
   verdictRealtimePriority: number;
 }
 
@@ -43,7 +45,7 @@ export const inlineConfigSchema: ConfigSection<InlineConfig>['schema'] = {
   additionalProperties: false,
   default: {} as InlineConfig,
   description: 'Inline mode: Outpost installs its own nftables table (`inet outpost`; or its own iptables chains, see backend) on the gateway it runs on, sends the first packets of new flows on the ports below to an NFQUEUE, and gives each flow a verdict from the name its first packets carry (TLS SNI, QUIC SNI, HTTP Host, DNS query name). Once a flow has a verdict, a connmark lets its later packets skip the queue. Requires root without runAsUser (verdicts need CAP_NET_ADMIN), nftables (or iptables for the fallback) and the native addon (libnetfilter-queue). Restart required.',
-  required: ['enabled', 'backend', 'queueNumber', 'tcpPorts', 'udpPorts', 'dnsPorts', 'dnsNxdomain', 'failClosed', 'maxPacketsPerFlow', 'batchPackets', 'maxQueueLength', 'resetServer', 'readerRealtimePriority', 'verdictRealtimePriority'],
+  required: ['enabled', 'backend', 'queueNumber', 'tcpPorts', 'udpPorts', 'dnsPorts', 'dnsNxdomain', 'failClosed', 'maxPacketsPerFlow', 'batchPackets', 'maxQueueLength', 'resetServer', 'readerRealtimePriority', 'verdictBoostPriority', 'verdictBoostBudgetMsPerSecond', 'verdictRealtimePriority'],
   properties: {
     enabled: {
       type: 'boolean',
@@ -130,12 +132,26 @@ export const inlineConfigSchema: ConfigSection<InlineConfig>['schema'] = {
       default: 1,
       description: 'SCHED_FIFO priority of the addon\'s queue reader thread (1 is the lowest real-time priority; 0 keeps the default policy). Woken by a queued packet, the thread then runs at once instead of waiting behind the gateway\'s other work, which was most of the tail of the added latency of a new TCP connection (see BENCHMARKS.md). It does little per packet (a copy, and the verdict of segments that cannot carry a name) and the kernel\'s real-time throttling bounds it. Needs CAP_SYS_NICE (root); refused, the thread runs as before and the start is logged with a warning (the gauge inline.queue.reader_realtime_priority is then 0). Restart required.',
     },
+    verdictBoostPriority: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 99,
+      default: 1,
+      description: 'SCHED_FIFO priority the daemon\'s JavaScript thread is raised to while, and only while, packets wait for its verdict (ClientHello, QUIC Initial, HTTP request, DNS query): the queue reader thread raises it as it hands such a batch over, and it goes back to the default policy once the batch\'s verdicts are given. A judged packet then no longer waits for that thread to be scheduled behind the box\'s other work (most of the tail of a QUIC Initial\'s added latency on a loaded 2-vCPU gateway: see BENCHMARKS.md), while the daemon\'s other work (capture, flows, the API, forwarding) keeps the default policy between new flows. Bounded by verdictBoostBudgetMsPerSecond. 0 turns it off. Needs CAP_SYS_NICE (root); refused, it stays off, the gauge inline.verdict_boost_priority is 0 and the start is logged with a warning. Ignored when verdictRealtimePriority is set. Restart required.',
+    },
+    verdictBoostBudgetMsPerSecond: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 1000,
+      default: 200,
+      description: 'Most milliseconds of each second the JavaScript thread may spend raised by verdictBoostPriority. A flood of new flows (each new flow\'s first packets are judged) then cannot hold that thread at real-time priority ahead of the box\'s other processes for longer; beyond it batches are judged at the default policy, counted as inline.verdict_boost.over_budget. Judging takes some tens of microseconds per new flow (BENCHMARKS.md), so the default covers thousands of new flows per second. Restart required.',
+    },
     verdictRealtimePriority: {
       type: 'integer',
       minimum: 0,
       maximum: 99,
       default: 0,
-      description: 'SCHED_FIFO priority of the daemon\'s JavaScript thread, which judges the queued packets that carry a name (ClientHello, QUIC Initial, HTTP request, DNS query); 0 (the default) leaves it on the default policy. With it, a judged packet no longer waits for that thread to be scheduled (on a loaded 2-vCPU gateway that wait was most of the p99 of a QUIC Initial\'s time in the gateway: see BENCHMARKS.md). The risk: that thread also runs capture, flows, the API and forwarding, so a busy daemon then takes CPU ahead of every ordinary process on the box (ssh included), bounded only by the kernel\'s real-time throttling (sched_rt_runtime_us, 95 % of each second by default). Use it on a box dedicated to the gateway. Needs CAP_SYS_NICE (root); refused, a warning and the gauge inline.verdict_realtime_priority 0. Restart required.',
+      description: 'SCHED_FIFO priority of the daemon\'s JavaScript thread all the time inline mode runs (not only while it judges, as verdictBoostPriority does); 0 (the default) leaves it to verdictBoostPriority. The risk: that thread also runs capture, flows, the API and forwarding, so a busy daemon then takes CPU ahead of every ordinary process on the box (ssh included), bounded only by the kernel\'s real-time throttling (sched_rt_runtime_us, 95 % of each second by default). Use it on a box dedicated to the gateway. Needs CAP_SYS_NICE (root); refused, a warning and the gauge inline.verdict_realtime_priority 0. Restart required.',
     },
   },
 };

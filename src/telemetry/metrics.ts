@@ -21,7 +21,7 @@ export interface InterfaceStatsSource {
   (): Array<{ interface: string; packetsReceived: number; kernelDrops: number; interfaceDrops: number; packetsDelivered: number }>;
 }
 
-const GAUGE_NAMES = new Set(['flows.active', 'dns.name_cache_entries', 'dns.name_cache.entries', 'inline.queue.reader_realtime_priority', 'inline.verdict_realtime_priority']);
+const GAUGE_NAMES = new Set(['flows.active', 'dns.name_cache_entries', 'dns.name_cache.entries', 'inline.queue.reader_realtime_priority', 'inline.verdict_realtime_priority', 'inline.verdict_boost_priority']);
 const GAUGE_SUFFIXES = ['.active', '.size', '.entries', '.depth', '.age_ms', '.lag_ms', '_entries', '_size', '_depth', '.bytes_used', '.running'];
 
 export function isGaugeName(name: string): boolean {

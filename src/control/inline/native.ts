@@ -18,6 +18,13 @@ export interface NfqOpenOptions {
   rcvbufBytes?: number;
   /** SCHED_FIFO priority of the reader thread (1-99); 0: the default policy. */
   realtimePriority?: number;
+  /**
+   * SCHED_FIFO priority the calling (JavaScript) thread is raised to while a batch that awaits
+   * verdicts is handed over and judged (native/nfq.c, Boost); 0: off.
+   */
+  boostPriority?: number;
+  /** Most boosted milliseconds per second (default 200). */
+  boostBudgetMsPerSecond?: number;
 }
 
 export interface NfqStats {
@@ -37,6 +44,16 @@ export interface NfqStats {
   readerRealtime: number;
   /** errno of a refused realtimePriority (EPERM without CAP_SYS_NICE), else 0. */
   readerRealtimeError: number;
+  /** The boost priority in effect (0: off, or refused: see boostError). */
+  boostPriority: number;
+  /** errno of a refused boost (EPERM without CAP_SYS_NICE), else 0. */
+  boostError: number;
+  /** Times the JavaScript thread was raised. */
+  boostRaises: number;
+  /** Batches handed over unboosted because the second's budget was spent. */
+  boostOverBudget: number;
+  /** Time the JavaScript thread spent raised, µs. */
+  boostMicros: number;
 }
 
 export interface NfqLatency {

@@ -71,6 +71,9 @@ export class InlineService implements Service {
       this.handle = addon.open(cfg.queueNumber, {
         copyRangeBytes: 65535, maxQueueLen: cfg.maxQueueLength, failOpen: !cfg.failClosed, batchPackets: cfg.batchPackets,
         realtimePriority: cfg.readerRealtimePriority,
+        // The permanent setting makes the boost moot (and the boost's lowering would undo it).
+        boostPriority: cfg.verdictRealtimePriority > 0 ? 0 : cfg.verdictBoostPriority,
+        boostBudgetMsPerSecond: cfg.verdictBoostBudgetMsPerSecond,
       }, engine.onBatch);
     } catch (err) {
       const reason = (err as Error).message;
@@ -80,6 +83,9 @@ export class InlineService implements Service {
     const st = addon.stats(this.handle);
     if (cfg.readerRealtimePriority > 0 && st.readerRealtime === 0) {
       logger.warn?.({ readerRealtimePriority: cfg.readerRealtimePriority, errno: st.readerRealtimeError }, `inline mode: the queue reader thread could not get SCHED_FIFO priority ${cfg.readerRealtimePriority} (errno ${st.readerRealtimeError}; CAP_SYS_NICE is needed); it runs with the default policy, and new connections wait longer in the queue under load`);
+    }
+    if (cfg.verdictRealtimePriority === 0 && cfg.verdictBoostPriority > 0 && st.boostPriority === 0) {
+      logger.warn?.({ verdictBoostPriority: cfg.verdictBoostPriority }, `inline mode: the JavaScript thread will not be raised to SCHED_FIFO priority ${cfg.verdictBoostPriority} while it judges (refused at the first try: errno ${st.boostError}; CAP_SYS_NICE is needed); queued packets wait for it longer under load`);
     }
     let installed;
     try {
@@ -141,6 +147,10 @@ export class InlineService implements Service {
       out['inline.queue.preaccepted'] = s.preaccepted;
       out['inline.queue.reader_realtime_priority'] = s.readerRealtime;
       out['inline.verdict_realtime_priority'] = this.verdictRealtime;
+      out['inline.verdict_boost_priority'] = s.boostPriority;
+      out['inline.verdict_boost.raises'] = s.boostRaises;
+      out['inline.verdict_boost.over_budget'] = s.boostOverBudget;
+      out['inline.verdict_boost.raised_us'] = s.boostMicros;
     }
     return out;
   }
