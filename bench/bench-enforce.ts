@@ -22,7 +22,7 @@
  * The verdict path is the daemon's InlineService (bench/enforce-worker.ts) with its own rules
  * (control.inline.backend auto): the nftables table, or where the kernel lacks nf_tables' queue
  * expression (CONFIG_NFT_QUEUE) the product's iptables fallback; the output names which. Needs
- * root, iproute2, python3, iperf3, nft (and iptables for the fallback), and the built addon. Usage: npm run bench:enforce [-- --engine-only] [-- --connects 2000 --rounds 3 --seconds 5 --reader-realtime 1 --verdict-boost 1 --verdict-realtime 0] (the settings control.inline.readerRealtimePriority, verdictBoostPriority and verdictRealtimePriority)
+ * root, iproute2, python3, iperf3, nft (and iptables for the fallback), and the built addon. Usage: npm run bench:enforce [-- --engine-only] [-- --connects 2000 --rounds 3 --seconds 5 --reader-realtime 1 --verdict-boost 1 --boost-budget-ms 500 --verdict-realtime 0] (the settings control.inline.readerRealtimePriority, verdictBoostPriority and verdictRealtimePriority)
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -44,7 +44,7 @@ const { InlineEngine, RECORD_HEADER_BYTES } = await built<typeof import('../src/
 const QUEUE = 3127;
 const CFG: InlineConfig = {
   enabled: true, backend: 'auto', queueNumber: QUEUE, tcpPorts: [80, 443, 5201], udpPorts: [443], dnsPorts: [53], dnsNxdomain: false,
-  failClosed: false, maxPacketsPerFlow: 8, batchPackets: 64, maxQueueLength: 4096, resetServer: true, readerRealtimePriority: 1, verdictBoostPriority: 1, verdictBoostBudgetMsPerSecond: 200, verdictRealtimePriority: 0,
+  failClosed: false, maxPacketsPerFlow: 8, batchPackets: 64, maxQueueLength: 4096, resetServer: true, readerRealtimePriority: 1, verdictBoostPriority: 1, verdictBoostBudgetMsPerSecond: 500, verdictRealtimePriority: 0,
 };
 
 const has = (c: string, a: string[] = ['--version']) => spawnSync(c, a, { stdio: 'ignore' }).status === 0;
@@ -96,7 +96,7 @@ interface Latency { count: number; p50Us: number; p99Us: number; p999Us: number;
 interface Worker { proc: ChildProcess; counters(): Promise<Record<string, number>>; latency(): Promise<Latency>; stop(): Promise<void> }
 
 async function startWorker(lab: Lab): Promise<Worker & { backend: string }> {
-  const proc = spawn('ip', ['netns', 'exec', lab.gw, process.execPath, '--import', 'tsx', 'bench/enforce-worker.ts', String(QUEUE), String(readerRealtime), String(verdictRealtime), String(verdictBoost)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const proc = spawn('ip', ['netns', 'exec', lab.gw, process.execPath, '--import', 'tsx', 'bench/enforce-worker.ts', String(QUEUE), String(readerRealtime), String(verdictRealtime), String(verdictBoost), String(boostBudget)], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: proc.stdout! });
   const waiting: Array<(l: string) => void> = [];
   lines.on('line', (l) => waiting.shift()?.(l));
@@ -204,12 +204,15 @@ let readerRealtime = 1;
 let verdictRealtime = 0;
 /** control.inline.verdictBoostPriority of the verdict process (--verdict-boost; the default, 1). */
 let verdictBoost = 1;
+/** control.inline.verdictBoostBudgetMsPerSecond of the verdict process (--boost-budget-ms; the default). */
+let boostBudget = 500;
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { 'engine-only': { type: 'boolean' }, connects: { type: 'string' }, rounds: { type: 'string' }, seconds: { type: 'string' }, flows: { type: 'string' }, 'reader-realtime': { type: 'string' }, 'verdict-realtime': { type: 'string' }, 'verdict-boost': { type: 'string' } } });
+  const { values } = parseArgs({ options: { 'engine-only': { type: 'boolean' }, connects: { type: 'string' }, rounds: { type: 'string' }, seconds: { type: 'string' }, flows: { type: 'string' }, 'reader-realtime': { type: 'string' }, 'verdict-realtime': { type: 'string' }, 'verdict-boost': { type: 'string' }, 'boost-budget-ms': { type: 'string' } } });
   readerRealtime = Number(values['reader-realtime'] ?? 1);
   verdictRealtime = Number(values['verdict-realtime'] ?? 0);
   verdictBoost = Number(values['verdict-boost'] ?? 1);
+  boostBudget = Number(values['boost-budget-ms'] ?? 500);
   if (values['engine-only']) {
     // No lab, no root: the engine's own decision rates.
     console.log(`| decisions/s, engine alone (TLS ClientHello, new flows) | ${Math.round(engineRate('tls'))} |`);
@@ -304,6 +307,7 @@ async function main(): Promise<void> {
       readerRealtimePriority: readerRealtime,
       verdictRealtimePriority: verdictRealtime,
       verdictBoostPriority: verdictBoost,
+      verdictBoostBudgetMsPerSecond: boostBudget,
       connects: { n: without.length, withoutUs: { p50: pct(without, 50), p99: pct(without, 99) }, withUs: { p50: pct(withPath, 50), p99: pct(withPath, 99) } },
       // Per packet, from the addon: received by its reader thread → verdict sent (the packets of
       // the connects and requests above, pre-accepted ones included; each round's figures, the
@@ -352,7 +356,7 @@ async function main(): Promise<void> {
     console.log(`| verdicts/s, queued new UDP flows | | ${res.verdictsPerS.queued} (sender made ${res.verdictsPerS.senderFlowsPerS} flows/s) |`);
     console.log(`| decisions/s, engine alone (TLS ClientHello, new flows) | | ${res.verdictsPerS.engineAlone} |`);
     console.log(`| decisions/s, engine alone (QUIC Initial, new flows) | | ${res.verdictsPerS.engineAloneQuic} |`);
-    console.log(`rules: ${rulesNote}; ${without.length} connects each way over ${rounds} alternating rounds; stateful baseline (ct state invalid drop) in both phases; reader thread SCHED_FIFO priority ${readerRealtime || "off"}, JavaScript thread ${verdictRealtime > 0 ? `always ${verdictRealtime}` : verdictBoost > 0 ? `raised to ${verdictBoost} while it judges` : "off"}`);
+    console.log(`rules: ${rulesNote}; ${without.length} connects each way over ${rounds} alternating rounds; stateful baseline (ct state invalid drop) in both phases; reader thread SCHED_FIFO priority ${readerRealtime || "off"}, JavaScript thread ${verdictRealtime > 0 ? `always ${verdictRealtime}` : verdictBoost > 0 ? `raised to ${verdictBoost} while it judges (budget ${boostBudget} ms/s)` : "off"}`);
     console.log(`iperf3 per round, without: ${tputWithout.map((b) => (b / 1e6).toFixed(0)).join(', ')} Mbit/s; with: ${tputWith.map((b) => (b / 1e6).toFixed(0)).join(', ')} Mbit/s`);
     mkdirSync(join(process.cwd(), 'bench-cache'), { recursive: true });
     writeFileSync(join(process.cwd(), 'bench-cache', 'bench-enforce.json'), JSON.stringify(res, null, 2));

@@ -6,7 +6,7 @@
  * rules are in; on each line read from stdin prints the counters as JSON; stops (rules removed)
  * at end of input.
  *
- *   node --import tsx bench/enforce-worker.ts <queue> [readerRealtimePriority [verdictRealtimePriority [verdictBoostPriority]]]
+ *   node --import tsx bench/enforce-worker.ts <queue> [readerRealtimePriority [verdictRealtimePriority [verdictBoostPriority [verdictBoostBudgetMsPerSecond]]]]
  */
 import { createInterface } from 'node:readline';
 import { PerformanceObserver } from 'node:perf_hooks';
@@ -19,9 +19,10 @@ const queue = Number(process.argv[2] ?? 3127);
 const readerRealtimePriority = Number(process.argv[3] ?? 1);
 const verdictRealtimePriority = Number(process.argv[4] ?? 0);
 const verdictBoostPriority = Number(process.argv[5] ?? 1);
+const verdictBoostBudgetMsPerSecond = Number(process.argv[6] ?? 500);
 const cfg: InlineConfig = {
   enabled: true, backend: 'auto', queueNumber: queue, tcpPorts: [80, 443, 5201], udpPorts: [443], dnsPorts: [53], dnsNxdomain: false,
-  failClosed: false, maxPacketsPerFlow: 8, batchPackets: 64, maxQueueLength: 4096, resetServer: true, readerRealtimePriority, verdictBoostPriority, verdictBoostBudgetMsPerSecond: 200, verdictRealtimePriority,
+  failClosed: false, maxPacketsPerFlow: 8, batchPackets: 64, maxQueueLength: 4096, resetServer: true, readerRealtimePriority, verdictBoostPriority, verdictBoostBudgetMsPerSecond, verdictRealtimePriority,
 };
 const svc = new InlineService({
   cfg,

@@ -138,18 +138,23 @@ static uint64_t g_wake_count;
  * waiting behind the box's ordinary processes), and call_js lowers it once no boosted batch is
  * left. That is what the permanent setting (setThreadRealtime) gives the verdict path, without
  * the daemon's other work running at real-time priority between new flows. A budget bounds it: a
- * flood of new flows cannot keep the thread at real-time priority for more than budget_ns of each
- * second (beyond it batches are handed over unboosted, counted), and SCHED_RESET_ON_FORK keeps a
+ * flood of new flows cannot keep the thread at real-time priority for more than its share of each
+ * tenth of a second (beyond it batches are handed over unboosted, counted), and SCHED_RESET_ON_FORK keeps a
  * child the thread starts meanwhile off it.
  *
  * Process-wide like g_wake (a process reads one queue; call_js may run after its queue closed).
  * Lock order: boost.lock is never held while verdict_lock is taken, nor the reverse.
  */
+/* The budget is a share of each second enforced over tenths of a second, so that a flood spends
+ * it in short stretches (at most budget/10 at a time) rather than one long one that would hold
+ * the CPU from the box's ordinary work (softirq processing in ksoftirqd included) for half a
+ * second. */
+#define BOOST_WINDOW_NS 100000000ull
 typedef struct Boost {
   pthread_mutex_t lock;
   pid_t tid;              /* the JavaScript thread (the one that called open) */
   uint32_t priority;      /* 0: off (or refused once: errno in error) */
-  uint64_t budget_ns;     /* most boosted time per one-second window */
+  uint64_t budget_ns;     /* most boosted time per window (BOOST_WINDOW_NS) */
   uint32_t pending;       /* boosted batches not yet through call_js */
   int on;                 /* the thread is at SCHED_FIFO now */
   uint64_t since_ns;      /* when it was raised */
@@ -185,7 +190,7 @@ static int boost_acquire(void) {
   pthread_mutex_lock(&g->lock);
   if (g->priority > 0) {
     uint64_t now = now_ns();
-    if (now - g->window_start_ns >= 1000000000ull) { g->window_start_ns = now; g->window_used_ns = 0; }
+    if (now - g->window_start_ns >= BOOST_WINDOW_NS) { g->window_start_ns = now; g->window_used_ns = 0; }
     uint64_t used = g->window_used_ns + (g->on ? now - g->since_ns : 0);
     if (g->on && used >= g->budget_ns) { boost_lower_locked(g); g->over_budget++; }
     else if (g->on) { g->pending++; held = 1; }
@@ -525,7 +530,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   q->batch_packets = get_u32(env, argv[1], "batchPackets", 64);
   q->rt_priority = get_u32(env, argv[1], "realtimePriority", 0);
   uint32_t boost_priority = get_u32(env, argv[1], "boostPriority", 0);
-  uint32_t boost_budget_ms = get_u32(env, argv[1], "boostBudgetMsPerSecond", 200);
+  uint32_t boost_budget_ms = get_u32(env, argv[1], "boostBudgetMsPerSecond", 500);
   if (boost_priority > 99) boost_priority = 99;
   if (boost_budget_ms > 1000) boost_budget_ms = 1000;
   if (q->rt_priority > 99) q->rt_priority = 99;
@@ -586,7 +591,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   if (g_boost.on) boost_lower_locked(&g_boost);
   g_boost.tid = (pid_t)syscall(SYS_gettid);
   g_boost.priority = boost_priority;
-  g_boost.budget_ns = (uint64_t)boost_budget_ms * 1000000ull;
+  g_boost.budget_ns = (uint64_t)boost_budget_ms * 1000000ull / (1000000000ull / BOOST_WINDOW_NS);
   g_boost.error = 0;
   g_boost.window_start_ns = now_ns();
   g_boost.window_used_ns = 0;

@@ -143,8 +143,8 @@ export const inlineConfigSchema: ConfigSection<InlineConfig>['schema'] = {
       type: 'integer',
       minimum: 1,
       maximum: 1000,
-      default: 200,
-      description: 'Most milliseconds of each second the JavaScript thread may spend raised by verdictBoostPriority. A flood of new flows (each new flow\'s first packets are judged) then cannot hold that thread at real-time priority ahead of the box\'s other processes for longer; beyond it batches are judged at the default policy, counted as inline.verdict_boost.over_budget. Judging takes some tens of microseconds per new flow (BENCHMARKS.md), so the default covers thousands of new flows per second. Restart required.',
+      default: 500,
+      description: 'Most milliseconds of each second the JavaScript thread may spend raised by verdictBoostPriority (from a batch\'s hand-over to its verdicts, waiting for the CPU included), enforced over each tenth of a second (by default at most 50 ms at a stretch). A flood of new flows (each new flow\'s first packets are judged) then cannot hold that thread at real-time priority ahead of the box\'s other processes for longer; beyond it batches are judged at the default policy, counted as inline.verdict_boost.over_budget. A raise lasts about 0.15 ms on a 2-vCPU gateway (BENCHMARKS.md), so the default covers about 3,000 judged batches (new flows, or more in a burst) per second. Restart required.',
     },
     verdictRealtimePriority: {
       type: 'integer',
