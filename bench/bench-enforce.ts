@@ -256,7 +256,7 @@ async function main(): Promise<void> {
     let verdictsPerS = 0, udpSent = 0, udpSecs = 0;
     const userSpace: Latency[] = [];
     /** The verdict boost's counters at the end of each round's measured traffic (one verdict process per round). */
-    const boost: { raises: number; overBudget: number; raisedUs: number; priority: number }[] = [];
+    const boost: { raises: number; overBudget: number; raisedUs: number; cpuUs: number; priority: number }[] = [];
     const gwWithout = { syn: [] as number[], hello: [] as number[], initial: [] as number[] };
     const gwWith = { syn: [] as number[], hello: [] as number[], initial: [] as number[] };
     const add = (to: typeof gwWith, from: typeof gwWith) => { to.syn.push(...from.syn); to.hello.push(...from.hello); to.initial.push(...from.initial); };
@@ -280,7 +280,7 @@ async function main(): Promise<void> {
         reqWith.push(...firstRequests(lab, n, 80, helloHex));
         udpWith.push(...firstDatagrams(lab, n, initialHex));
         userSpace.push(await w.latency());
-        { const c = await w.counters(); boost.push({ raises: c['inline.verdict_boost.raises'] ?? 0, overBudget: c['inline.verdict_boost.over_budget'] ?? 0, raisedUs: c['inline.verdict_boost.raised_us'] ?? 0, priority: c['inline.verdict_boost_priority'] ?? 0 }); }
+        { const c = await w.counters(); boost.push({ raises: c['inline.verdict_boost.raises'] ?? 0, overBudget: c['inline.verdict_boost.over_budget'] ?? 0, raisedUs: c['inline.verdict_boost.raised_us'] ?? 0, cpuUs: c['inline.verdict_boost.cpu_us'] ?? 0, priority: c['inline.verdict_boost_priority'] ?? 0 }); }
         add(gwWith, await capWith.stop());
         tputWith.push(iperf(lab, seconds));
         if (r === 0) {
@@ -351,7 +351,7 @@ async function main(): Promise<void> {
     for (const [i, u] of userSpace.entries()) console.log(`| of which: batch handed over → JavaScript called, round ${i + 1} | | p50 ${u.wakeP50Us} µs, p99 ${u.wakeP99Us} µs, p99.9 ${u.wakeP999Us} µs, max ${u.wakeMaxUs} µs (${u.wakeCount} batches) |`);
     for (const [i, u] of userSpace.entries()) console.log(`| before it: arrival at the gateway (kernel stamp) → the reader thread's recv, round ${i + 1} | | p50 ${u.kernelP50Us} µs, p99 ${u.kernelP99Us} µs, p99.9 ${u.kernelP999Us} µs, max ${u.kernelMaxUs} µs (${u.kernelCount} packets) |`);
     for (const [i, u] of userSpace.entries()) console.log(`| garbage collection in the verdict process, round ${i + 1} | | ${u.gc.count} pauses, ${u.gc.over1Ms} over 1 ms, longest ${u.gc.maxMs.toFixed(1)} ms, ${u.gc.totalMs.toFixed(0)} ms in all |`);
-    for (const [i, b] of boost.entries()) console.log(`| JavaScript thread raised while it judged (verdictBoostPriority ${b.priority}), round ${i + 1} | | ${b.raises} times, ${(b.raisedUs / 1000).toFixed(1)} ms in all, ${b.overBudget} batches over budget |`);
+    for (const [i, b] of boost.entries()) console.log(`| JavaScript thread raised while it judged (verdictBoostPriority ${b.priority}), round ${i + 1} | | ${b.raises} times, ${(b.raisedUs / 1000).toFixed(1)} ms in all (${(b.cpuUs / 1000).toFixed(1)} ms on a CPU), ${b.overBudget} batches over budget |`);
     console.log(`| iperf3, established TCP flow | ${res.iperf3.withoutMbps.toFixed(0)} Mbit/s | ${res.iperf3.withMbps.toFixed(0)} Mbit/s (${(res.iperf3.ratio * 100).toFixed(1)} %) |`);
     console.log(`| verdicts/s, queued new UDP flows | | ${res.verdictsPerS.queued} (sender made ${res.verdictsPerS.senderFlowsPerS} flows/s) |`);
     console.log(`| decisions/s, engine alone (TLS ClientHello, new flows) | | ${res.verdictsPerS.engineAlone} |`);

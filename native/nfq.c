@@ -158,25 +158,36 @@ typedef struct Boost {
   uint32_t pending;       /* boosted batches not yet through call_js */
   int on;                 /* the thread is at SCHED_FIFO now */
   uint64_t since_ns;      /* when it was raised */
+  clockid_t cpu_clock;    /* the thread's CPU-time clock */
+  uint64_t since_cpu_ns;  /* its CPU time when it was raised */
   uint64_t window_start_ns;
   uint64_t window_used_ns;
   int error;              /* errno of a refused raise (EPERM without CAP_SYS_NICE) */
   uint64_t raises;        /* times the thread was raised */
   uint64_t over_budget;   /* batches handed over unboosted because the window's budget was spent */
   uint64_t total_ns;      /* time spent raised */
+  uint64_t total_cpu_ns;  /* CPU time the thread used while raised (what the budget counts) */
 } Boost;
 static Boost g_boost = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static uint64_t now_ns(void);
 
+static uint64_t cpu_ns(clockid_t c) {
+  struct timespec ts;
+  if (clock_gettime(c, &ts) != 0) return 0;
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static void boost_lower_locked(Boost *g) {
   struct sched_param sp = { .sched_priority = 0 };
   sched_setscheduler(g->tid, SCHED_OTHER, &sp);
   uint64_t now = now_ns();
-  uint64_t d = now - g->since_ns;
-  g->total_ns += d;
-  /* Boosted time counts against the window it ends in (a window that started meanwhile gets at
-   * most its own share). */
+  g->total_ns += now - g->since_ns;
+  /* The budget counts the CPU time the thread used while raised (what it took ahead of the box's
+   * other processes; waiting for the CPU takes nothing from them), against the window the raise
+   * ends in (a window that started meanwhile is charged at most its own length). */
+  uint64_t d = cpu_ns(g->cpu_clock) - g->since_cpu_ns;
+  g->total_cpu_ns += d;
   uint64_t in_window = now - g->window_start_ns;
   g->window_used_ns += d < in_window ? d : in_window;
   g->on = 0;
@@ -191,14 +202,14 @@ static int boost_acquire(void) {
   if (g->priority > 0) {
     uint64_t now = now_ns();
     if (now - g->window_start_ns >= BOOST_WINDOW_NS) { g->window_start_ns = now; g->window_used_ns = 0; }
-    uint64_t used = g->window_used_ns + (g->on ? now - g->since_ns : 0);
+    uint64_t used = g->window_used_ns + (g->on ? cpu_ns(g->cpu_clock) - g->since_cpu_ns : 0);
     if (g->on && used >= g->budget_ns) { boost_lower_locked(g); g->over_budget++; }
     else if (g->on) { g->pending++; held = 1; }
     else if (used >= g->budget_ns) g->over_budget++;
     else {
       struct sched_param sp = { .sched_priority = (int)g->priority };
       if (sched_setscheduler(g->tid, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp) == 0) {
-        g->on = 1; g->since_ns = now; g->raises++; g->pending++; held = 1;
+        g->on = 1; g->since_ns = now; g->since_cpu_ns = cpu_ns(g->cpu_clock); g->raises++; g->pending++; held = 1;
       } else {
         /* Refused (no CAP_SYS_NICE, or the thread is gone): stop trying; stats() says why. */
         g->error = errno; g->priority = 0;
@@ -590,6 +601,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   pthread_mutex_lock(&g_boost.lock);
   if (g_boost.on) boost_lower_locked(&g_boost);
   g_boost.tid = (pid_t)syscall(SYS_gettid);
+  if (pthread_getcpuclockid(pthread_self(), &g_boost.cpu_clock) != 0) g_boost.cpu_clock = CLOCK_THREAD_CPUTIME_ID;
   g_boost.priority = boost_priority;
   g_boost.budget_ns = (uint64_t)boost_budget_ms * 1000000ull / (1000000000ull / BOOST_WINDOW_NS);
   g_boost.error = 0;
@@ -717,6 +729,7 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
   set_num(env, o, "boostRaises", g_boost.raises);
   set_num(env, o, "boostOverBudget", g_boost.over_budget);
   set_num(env, o, "boostMicros", (g_boost.total_ns + (g_boost.on ? now_ns() - g_boost.since_ns : 0)) / 1000);
+  set_num(env, o, "boostCpuMicros", g_boost.total_cpu_ns / 1000);
   pthread_mutex_unlock(&g_boost.lock);
   return o;
 }

@@ -54,7 +54,7 @@ const NFT = '/tmp/outpost-ipt-test-nft.sh';
 function fakeAddon(): NfqAddon {
   return {
     open: () => ({}) as NfqHandle, verdicts: () => 0, sendRaw: () => true, close: () => {}, setThreadRealtime: () => 0,
-    stats: () => ({ packets: 0, batches: 0, enobufs: 0, recvErrors: 0, truncatedBatches: 0, queueFullWaits: 0, verdicts: 0, preaccepted: 0, verdictErrors: 0, rawSent: 0, rawErrors: 0, readerRealtime: 0, readerRealtimeError: 0, boostPriority: 0, boostError: 0, boostRaises: 0, boostOverBudget: 0, boostMicros: 0 }),
+    stats: () => ({ packets: 0, batches: 0, enobufs: 0, recvErrors: 0, truncatedBatches: 0, queueFullWaits: 0, verdicts: 0, preaccepted: 0, verdictErrors: 0, rawSent: 0, rawErrors: 0, readerRealtime: 0, readerRealtimeError: 0, boostPriority: 0, boostError: 0, boostRaises: 0, boostOverBudget: 0, boostMicros: 0, boostCpuMicros: 0 }),
     latency: () => ({ count: 0, p50Us: 0, p99Us: 0, p999Us: 0, maxUs: 0, wakeCount: 0, wakeP50Us: 0, wakeP99Us: 0, wakeP999Us: 0, wakeMaxUs: 0, kernelCount: 0, kernelP50Us: 0, kernelP99Us: 0, kernelP999Us: 0, kernelMaxUs: 0 }),
   };
 }

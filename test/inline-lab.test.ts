@@ -505,7 +505,9 @@ test('with its own policy: every block is an OCSF Network Activity event (Denied
   assert.equal(metric('outpost_inline_verdict_realtime_priority'), 0);
   const raises = metric('outpost_inline_verdict_boost_raises_total');
   assert.ok(raises >= 1 && raises <= metric('outpost_inline_queue_batches_total'), `raised ${raises} times`);
-  assert.ok(metric('outpost_inline_verdict_boost_raised_us_total') > 0);
+  const raisedUs = metric('outpost_inline_verdict_boost_raised_us_total');
+  const cpuUs = metric('outpost_inline_verdict_boost_cpu_us_total');
+  assert.ok(raisedUs > 0 && cpuUs > 0 && cpuUs <= raisedUs, `raised ${raisedUs} µs, of which ${cpuUs} µs on a CPU`);
   assert.equal(metric('outpost_inline_verdict_boost_over_budget_total'), 0);
   const stat = spawnSync('cat', [`/proc/${daemon!.pid}/stat`], { encoding: 'utf8' }).stdout;
   const policy = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]);

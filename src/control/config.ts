@@ -144,7 +144,7 @@ export const inlineConfigSchema: ConfigSection<InlineConfig>['schema'] = {
       minimum: 1,
       maximum: 1000,
       default: 500,
-      description: 'Most milliseconds of each second the JavaScript thread may spend raised by verdictBoostPriority (from a batch\'s hand-over to its verdicts, waiting for the CPU included), enforced over each tenth of a second (by default at most 50 ms at a stretch). A flood of new flows (each new flow\'s first packets are judged) then cannot hold that thread at real-time priority ahead of the box\'s other processes for longer; beyond it batches are judged at the default policy, counted as inline.verdict_boost.over_budget. A raise lasts about 0.15 ms on a 2-vCPU gateway (BENCHMARKS.md), so the default covers about 3,000 judged batches (new flows, or more in a burst) per second. Restart required.',
+      description: 'Most milliseconds of CPU time per second the JavaScript thread may use while raised by verdictBoostPriority (what it takes ahead of the box\'s ordinary processes), enforced over each tenth of a second (by default at most 50 ms at a stretch). A flood of new flows (each new flow\'s first packets are judged) then cannot hold that thread at real-time priority ahead of the box\'s other processes for longer; beyond it batches are judged at the default policy, counted as inline.verdict_boost.over_budget. Judging a batch of one new flow\'s first named packet uses some tens of microseconds of CPU (BENCHMARKS.md), so the default covers several thousand new flows per second. Restart required.',
     },
     verdictRealtimePriority: {
       type: 'integer',

@@ -54,6 +54,8 @@ export interface NfqStats {
   boostOverBudget: number;
   /** Time the JavaScript thread spent raised, µs. */
   boostMicros: number;
+  /** CPU time the JavaScript thread used while raised, µs (what the budget counts). */
+  boostCpuMicros: number;
 }
 
 export interface NfqLatency {

@@ -151,6 +151,7 @@ export class InlineService implements Service {
       out['inline.verdict_boost.raises'] = s.boostRaises;
       out['inline.verdict_boost.over_budget'] = s.boostOverBudget;
       out['inline.verdict_boost.raised_us'] = s.boostMicros;
+      out['inline.verdict_boost.cpu_us'] = s.boostCpuMicros;
     }
     return out;
   }
