@@ -22,7 +22,7 @@
  * The verdict path is the daemon's InlineService (bench/enforce-worker.ts) with its own rules
  * (control.inline.backend auto): the nftables table, or where the kernel lacks nf_tables' queue
  * expression (CONFIG_NFT_QUEUE) the product's iptables fallback; the output names which. Needs
- * root, iproute2, python3, iperf3, nft (and iptables for the fallback), and the built addon. Usage: npm run bench:enforce [-- --engine-only] [-- --connects 2000 --rounds 3 --seconds 5 --reader-realtime 1 --verdict-boost 1 --boost-budget-ms 500 --verdict-realtime 0] (the settings control.inline.readerRealtimePriority, verdictBoostPriority and verdictRealtimePriority)
+ * root, iproute2, python3, iperf3, nft (and iptables for the fallback), and the built addon. Usage: npm run bench:enforce [-- --engine-only] [-- --daemon] [-- --connects 2000 --rounds 3 --seconds 5 --reader-realtime 1 --verdict-boost 1 --boost-budget-ms 500 --boost-hold-ms 2 --verdict-realtime 0] (the settings control.inline.readerRealtimePriority, verdictBoostPriority and verdictRealtimePriority)
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -30,7 +30,9 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createLab, nftQueueSupported, SERVER, type Lab } from '../test/support/inline-lab.js';
+import { stringify } from 'yaml';
+import { BRIDGE, createLab, nftQueueSupported, SERVER, type Lab } from '../test/support/inline-lab.js';
+import { createToken } from '../src/api/auth.js';
 import { addonCandidates } from '../src/control/inline/native.js';
 import { built } from './bench-common.js';
 import type { InlineConfig } from '../src/control/config.js';
@@ -44,7 +46,7 @@ const { InlineEngine, RECORD_HEADER_BYTES } = await built<typeof import('../src/
 const QUEUE = 3127;
 const CFG: InlineConfig = {
   enabled: true, backend: 'auto', queueNumber: QUEUE, tcpPorts: [80, 443, 5201], udpPorts: [443], dnsPorts: [53], dnsNxdomain: false,
-  failClosed: false, maxPacketsPerFlow: 8, batchPackets: 64, maxQueueLength: 4096, resetServer: true, readerRealtimePriority: 1, verdictBoostPriority: 1, verdictBoostBudgetMsPerSecond: 500, verdictRealtimePriority: 0,
+  failClosed: false, maxPacketsPerFlow: 8, batchPackets: 64, maxQueueLength: 4096, resetServer: true, readerRealtimePriority: 1, verdictBoostPriority: 1, verdictBoostBudgetMsPerSecond: 500, verdictBoostHoldMs: 2, verdictRealtimePriority: 0,
 };
 
 const has = (c: string, a: string[] = ['--version']) => spawnSync(c, a, { stdio: 'ignore' }).status === 0;
@@ -96,7 +98,7 @@ interface Latency { count: number; p50Us: number; p99Us: number; p999Us: number;
 interface Worker { proc: ChildProcess; counters(): Promise<Record<string, number>>; latency(): Promise<Latency>; stop(): Promise<void> }
 
 async function startWorker(lab: Lab): Promise<Worker & { backend: string }> {
-  const proc = spawn('ip', ['netns', 'exec', lab.gw, process.execPath, '--import', 'tsx', 'bench/enforce-worker.ts', String(QUEUE), String(readerRealtime), String(verdictRealtime), String(verdictBoost), String(boostBudget)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const proc = spawn('ip', ['netns', 'exec', lab.gw, process.execPath, '--import', 'tsx', 'bench/enforce-worker.ts', String(QUEUE), String(readerRealtime), String(verdictRealtime), String(verdictBoost), String(boostBudget), String(boostHold)], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: proc.stdout! });
   const waiting: Array<(l: string) => void> = [];
   lines.on('line', (l) => waiting.shift()?.(l));
@@ -111,6 +113,53 @@ async function startWorker(lab: Lab): Promise<Worker & { backend: string }> {
     stop: async () => {
       const exited = new Promise((r) => proc.once('exit', r));
       proc.stdin!.end();
+      await exited;
+    },
+  };
+}
+
+/**
+ * `--daemon`: the whole daemon instead (the built `dist/cli.js run`, as an administrator starts it),
+ * with inline mode on and its own control policy, capturing on the office bridge, so the
+ * JavaScript thread that judges also runs capture, flows, naming, devices, discovery and the API as
+ * it does on a gateway. Counters come from its /metrics; the addon's user-space histogram is not
+ * exposed there, so those rows are left out.
+ */
+async function startDaemon(lab: Lab): Promise<Worker & { backend: string }> {
+  const { token, sha256 } = createToken('admin');
+  const port = 18790;
+  const cfgPath = join(lab.dir, 'outpost-bench.yaml');
+  writeFileSync(cfgPath, stringify({
+    dataDir: join(lab.dir, 'data-bench'), logLevel: 'info', events: { stdout: false },
+    capture: { interfaces: [BRIDGE] },
+    api: { host: '127.0.0.1', port, tokens: [{ name: 'bench', role: 'admin', sha256 }] },
+    control: { inline: { enabled: true, queueNumber: QUEUE, tcpPorts: [80, 443, 5201], udpPorts: [443], readerRealtimePriority: readerRealtime, verdictRealtimePriority: verdictRealtime, verdictBoostPriority: verdictBoost, verdictBoostBudgetMsPerSecond: boostBudget, verdictBoostHoldMs: boostHold } },
+  }));
+  const proc = spawn('ip', ['netns', 'exec', lab.gw, process.execPath, 'dist/cli.js', 'run', '--config', cfgPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  proc.stdout!.on('data', (b: Buffer) => { log += b.toString(); });
+  proc.stderr!.on('data', (b: Buffer) => { log += b.toString(); });
+  const end = Date.now() + 60_000;
+  while (!/inline mode on/.test(log)) {
+    if (Date.now() > end || proc.exitCode !== null) { proc.kill('SIGKILL'); throw new Error(`the daemon did not start inline mode:\n${log.slice(-2000)}`); }
+    await sleep(100);
+  }
+  const backend = /"backend":"(\w+)"[^\n]*inline mode on/.exec(log)?.[1] ?? 'unknown';
+  const metrics = (): Record<string, number> => {
+    const text = spawnSync('ip', ['netns', 'exec', lab.gw, 'curl', '-sS', '-H', `authorization: Bearer ${token}`, `http://127.0.0.1:${port}/metrics`], { encoding: 'utf8' }).stdout;
+    const out: Record<string, number> = {};
+    for (const m of text.matchAll(/^outpost_(inline_\S+?)(?:_total)? (\S+)$/gm)) out[m[1]!] = Number(m[2]);
+    // The engine's names (inline.queue.packets) as the metrics endpoint writes them (inline_queue_packets).
+    return new Proxy(out, { get: (o, k) => (typeof k === 'string' ? o[k.replace(/\./g, '_')] : undefined) });
+  };
+  const none: Latency = { count: 0, p50Us: 0, p99Us: 0, p999Us: 0, maxUs: 0, wakeCount: 0, wakeP50Us: 0, wakeP99Us: 0, wakeP999Us: 0, wakeMaxUs: 0, kernelCount: 0, kernelP50Us: 0, kernelP99Us: 0, kernelP999Us: 0, kernelMaxUs: 0, gc: { count: 0, totalMs: 0, maxMs: 0, over1Ms: 0 } };
+  return {
+    proc, backend,
+    counters: async () => metrics(),
+    latency: async () => none,
+    stop: async () => {
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
       await exited;
     },
   };
@@ -206,13 +255,19 @@ let verdictRealtime = 0;
 let verdictBoost = 1;
 /** control.inline.verdictBoostBudgetMsPerSecond of the verdict process (--boost-budget-ms; the default). */
 let boostBudget = 500;
+/** control.inline.verdictBoostHoldMs of the verdict process (--boost-hold-ms; the default). */
+let boostHold = 2;
+/** --daemon: the whole daemon judges (startDaemon), not the inline service alone. */
+let wholeDaemon = false;
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { 'engine-only': { type: 'boolean' }, connects: { type: 'string' }, rounds: { type: 'string' }, seconds: { type: 'string' }, flows: { type: 'string' }, 'reader-realtime': { type: 'string' }, 'verdict-realtime': { type: 'string' }, 'verdict-boost': { type: 'string' }, 'boost-budget-ms': { type: 'string' } } });
+  const { values } = parseArgs({ options: { 'engine-only': { type: 'boolean' }, connects: { type: 'string' }, rounds: { type: 'string' }, seconds: { type: 'string' }, flows: { type: 'string' }, 'reader-realtime': { type: 'string' }, 'verdict-realtime': { type: 'string' }, 'verdict-boost': { type: 'string' }, 'boost-budget-ms': { type: 'string' }, 'boost-hold-ms': { type: 'string' }, daemon: { type: 'boolean' } } });
   readerRealtime = Number(values['reader-realtime'] ?? 1);
   verdictRealtime = Number(values['verdict-realtime'] ?? 0);
   verdictBoost = Number(values['verdict-boost'] ?? 1);
   boostBudget = Number(values['boost-budget-ms'] ?? 500);
+  wholeDaemon = values.daemon === true;
+  boostHold = Number(values['boost-hold-ms'] ?? 2);
   if (values['engine-only']) {
     // No lab, no root: the engine's own decision rates.
     console.log(`| decisions/s, engine alone (TLS ClientHello, new flows) | ${Math.round(engineRate('tls'))} |`);
@@ -268,7 +323,7 @@ async function main(): Promise<void> {
       udpWithout.push(...firstDatagrams(lab, n, initialHex));
       add(gwWithout, await capWithout.stop());
       tputWithout.push(iperf(lab, seconds));
-      const w = await startWorker(lab);
+      const w = wholeDaemon ? await startDaemon(lab) : await startWorker(lab);
       rulesNote = w.backend === 'nftables' ? 'the product\'s nftables table inet outpost'
         : 'the product\'s rules, iptables fallback (this kernel has no nf_tables queue expression)';
       try {
@@ -308,6 +363,7 @@ async function main(): Promise<void> {
       verdictRealtimePriority: verdictRealtime,
       verdictBoostPriority: verdictBoost,
       verdictBoostBudgetMsPerSecond: boostBudget,
+      verdictBoostHoldMs: boostHold,
       connects: { n: without.length, withoutUs: { p50: pct(without, 50), p99: pct(without, 99) }, withUs: { p50: pct(withPath, 50), p99: pct(withPath, 99) } },
       // Per packet, from the addon: received by its reader thread → verdict sent (the packets of
       // the connects and requests above, pre-accepted ones included; each round's figures, the
@@ -347,16 +403,16 @@ async function main(): Promise<void> {
       const g = res.gateway[k];
       console.log(`| in the gateway (in → out at its interfaces), ${what}, p50 / p99 | ${g.withoutUs.p50.toFixed(0)} / ${g.withoutUs.p99.toFixed(0)} µs | ${g.withUs.p50.toFixed(0)} / ${g.withUs.p99.toFixed(0)} µs (+${(g.withUs.p50 - g.withoutUs.p50).toFixed(0)} / +${(g.withUs.p99 - g.withoutUs.p99).toFixed(0)} µs; ${g.n} / ${g.nWith} packets) |`);
     }
-    for (const [i, u] of userSpace.entries()) console.log(`| queued packet in user space (reader thread → verdict), round ${i + 1} | | p50 ${u.p50Us} µs, p99 ${u.p99Us} µs, p99.9 ${u.p999Us} µs, max ${u.maxUs} µs (${u.count} packets) |`);
-    for (const [i, u] of userSpace.entries()) console.log(`| of which: batch handed over → JavaScript called, round ${i + 1} | | p50 ${u.wakeP50Us} µs, p99 ${u.wakeP99Us} µs, p99.9 ${u.wakeP999Us} µs, max ${u.wakeMaxUs} µs (${u.wakeCount} batches) |`);
-    for (const [i, u] of userSpace.entries()) console.log(`| before it: arrival at the gateway (kernel stamp) → the reader thread's recv, round ${i + 1} | | p50 ${u.kernelP50Us} µs, p99 ${u.kernelP99Us} µs, p99.9 ${u.kernelP999Us} µs, max ${u.kernelMaxUs} µs (${u.kernelCount} packets) |`);
-    for (const [i, u] of userSpace.entries()) console.log(`| garbage collection in the verdict process, round ${i + 1} | | ${u.gc.count} pauses, ${u.gc.over1Ms} over 1 ms, longest ${u.gc.maxMs.toFixed(1)} ms, ${u.gc.totalMs.toFixed(0)} ms in all |`);
+    if (!wholeDaemon) for (const [i, u] of userSpace.entries()) console.log(`| queued packet in user space (reader thread → verdict), round ${i + 1} | | p50 ${u.p50Us} µs, p99 ${u.p99Us} µs, p99.9 ${u.p999Us} µs, max ${u.maxUs} µs (${u.count} packets) |`);
+    if (!wholeDaemon) for (const [i, u] of userSpace.entries()) console.log(`| of which: batch handed over → JavaScript called, round ${i + 1} | | p50 ${u.wakeP50Us} µs, p99 ${u.wakeP99Us} µs, p99.9 ${u.wakeP999Us} µs, max ${u.wakeMaxUs} µs (${u.wakeCount} batches) |`);
+    if (!wholeDaemon) for (const [i, u] of userSpace.entries()) console.log(`| before it: arrival at the gateway (kernel stamp) → the reader thread's recv, round ${i + 1} | | p50 ${u.kernelP50Us} µs, p99 ${u.kernelP99Us} µs, p99.9 ${u.kernelP999Us} µs, max ${u.kernelMaxUs} µs (${u.kernelCount} packets) |`);
+    if (!wholeDaemon) for (const [i, u] of userSpace.entries()) console.log(`| garbage collection in the verdict process, round ${i + 1} | | ${u.gc.count} pauses, ${u.gc.over1Ms} over 1 ms, longest ${u.gc.maxMs.toFixed(1)} ms, ${u.gc.totalMs.toFixed(0)} ms in all |`);
     for (const [i, b] of boost.entries()) console.log(`| JavaScript thread raised while it judged (verdictBoostPriority ${b.priority}), round ${i + 1} | | ${b.raises} times, ${(b.raisedUs / 1000).toFixed(1)} ms in all (${(b.cpuUs / 1000).toFixed(1)} ms on a CPU), ${b.overBudget} batches over budget |`);
     console.log(`| iperf3, established TCP flow | ${res.iperf3.withoutMbps.toFixed(0)} Mbit/s | ${res.iperf3.withMbps.toFixed(0)} Mbit/s (${(res.iperf3.ratio * 100).toFixed(1)} %) |`);
     console.log(`| verdicts/s, queued new UDP flows | | ${res.verdictsPerS.queued} (sender made ${res.verdictsPerS.senderFlowsPerS} flows/s) |`);
     console.log(`| decisions/s, engine alone (TLS ClientHello, new flows) | | ${res.verdictsPerS.engineAlone} |`);
     console.log(`| decisions/s, engine alone (QUIC Initial, new flows) | | ${res.verdictsPerS.engineAloneQuic} |`);
-    console.log(`rules: ${rulesNote}; ${without.length} connects each way over ${rounds} alternating rounds; stateful baseline (ct state invalid drop) in both phases; reader thread SCHED_FIFO priority ${readerRealtime || "off"}, JavaScript thread ${verdictRealtime > 0 ? `always ${verdictRealtime}` : verdictBoost > 0 ? `raised to ${verdictBoost} while it judges (budget ${boostBudget} ms/s)` : "off"}`);
+    console.log(`rules: ${rulesNote}; ${without.length} connects each way over ${rounds} alternating rounds; stateful baseline (ct state invalid drop) in both phases; reader thread SCHED_FIFO priority ${readerRealtime || "off"}, JavaScript thread ${verdictRealtime > 0 ? `always ${verdictRealtime}` : verdictBoost > 0 ? `raised to ${verdictBoost} while it judges (budget ${boostBudget} ms/s, held ${boostHold} ms)` : "off"}${wholeDaemon ? '; the whole daemon (dist/cli.js run: capture on the office bridge, its own control policy)' : '; the inline service alone (bench/enforce-worker.ts)'}`);
     console.log(`iperf3 per round, without: ${tputWithout.map((b) => (b / 1e6).toFixed(0)).join(', ')} Mbit/s; with: ${tputWith.map((b) => (b / 1e6).toFixed(0)).join(', ')} Mbit/s`);
     mkdirSync(join(process.cwd(), 'bench-cache'), { recursive: true });
     writeFileSync(join(process.cwd(), 'bench-cache', 'bench-enforce.json'), JSON.stringify(res, null, 2));

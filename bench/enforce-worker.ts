@@ -6,7 +6,7 @@
  * rules are in; on each line read from stdin prints the counters as JSON; stops (rules removed)
  * at end of input.
  *
- *   node --import tsx bench/enforce-worker.ts <queue> [readerRealtimePriority [verdictRealtimePriority [verdictBoostPriority [verdictBoostBudgetMsPerSecond]]]]
+ *   node --import tsx bench/enforce-worker.ts <queue> [readerRealtimePriority [verdictRealtimePriority [verdictBoostPriority [verdictBoostBudgetMsPerSecond [verdictBoostHoldMs]]]]]
  */
 import { createInterface } from 'node:readline';
 import { PerformanceObserver } from 'node:perf_hooks';
@@ -20,9 +20,10 @@ const readerRealtimePriority = Number(process.argv[3] ?? 1);
 const verdictRealtimePriority = Number(process.argv[4] ?? 0);
 const verdictBoostPriority = Number(process.argv[5] ?? 1);
 const verdictBoostBudgetMsPerSecond = Number(process.argv[6] ?? 500);
+const verdictBoostHoldMs = Number(process.argv[7] ?? 2);
 const cfg: InlineConfig = {
   enabled: true, backend: 'auto', queueNumber: queue, tcpPorts: [80, 443, 5201], udpPorts: [443], dnsPorts: [53], dnsNxdomain: false,
-  failClosed: false, maxPacketsPerFlow: 8, batchPackets: 64, maxQueueLength: 4096, resetServer: true, readerRealtimePriority, verdictBoostPriority, verdictBoostBudgetMsPerSecond, verdictRealtimePriority,
+  failClosed: false, maxPacketsPerFlow: 8, batchPackets: 64, maxQueueLength: 4096, resetServer: true, readerRealtimePriority, verdictBoostPriority, verdictBoostBudgetMsPerSecond, verdictBoostHoldMs, verdictRealtimePriority,
 };
 const svc = new InlineService({
   cfg,

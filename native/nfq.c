@@ -135,8 +135,10 @@ static uint64_t g_wake_count;
  * while a batch that awaits verdicts is on its way to it or being judged, and at the default
  * policy the rest of the time. The reader thread raises it just before handing such a batch over
  * (so a thread busy with capture, the API or a GC finishes that work and reaches the batch without
- * waiting behind the box's ordinary processes), and call_js lowers it once no boosted batch is
- * left. That is what the permanent setting (setThreadRealtime) gives the verdict path, without
+ * waiting behind the box's ordinary processes), and it is lowered once no boosted batch is left
+ * and boostHoldMs has passed since the last one (new flows come in bursts, a page load opens
+ * dozens, and between two of them the thread does the capture side of the same flows: held, that
+ * work does not make the next verdict wait; the reader thread lowers it when the hold ends). That is what the permanent setting (setThreadRealtime) gives the verdict path, without
  * the daemon's other work running at real-time priority between new flows. A budget bounds it: a
  * flood of new flows cannot keep the thread at real-time priority for more than its share of each
  * tenth of a second (beyond it batches are handed over unboosted, counted), and SCHED_RESET_ON_FORK keeps a
@@ -162,6 +164,8 @@ typedef struct Boost {
   uint64_t since_cpu_ns;  /* its CPU time when it was raised */
   uint64_t window_start_ns;
   uint64_t window_used_ns;
+  uint64_t hold_ns;       /* stays raised this long after its last boosted batch (0: lowered at once) */
+  uint64_t last_ns;       /* when the last boosted batch was judged */
   int error;              /* errno of a refused raise (EPERM without CAP_SYS_NICE) */
   uint64_t raises;        /* times the thread was raised */
   uint64_t over_budget;   /* batches handed over unboosted because the window's budget was spent */
@@ -225,7 +229,10 @@ static void boost_release(void) {
   Boost *g = &g_boost;
   pthread_mutex_lock(&g->lock);
   if (g->pending > 0) g->pending--;
-  if (g->pending == 0 && g->on) boost_lower_locked(g);
+  if (g->pending == 0 && g->on) {
+    /* With a hold the reader thread lowers it once the hold has passed (boost_poll_timeout). */
+    if (g->hold_ns == 0) boost_lower_locked(g); else g->last_ns = now_ns();
+  }
   pthread_mutex_unlock(&g->lock);
 }
 
@@ -408,12 +415,31 @@ static void hand_over(Queue *q) {
   }
 }
 
+/* Reader thread, before it waits: lowers a held boost whose hold has passed, and returns how long
+ * the wait may last (ms, -1 for ever) so that a boost still held is looked at again in time. */
+static int boost_poll_timeout(void) {
+  Boost *g = &g_boost;
+  int timeout = -1;
+  pthread_mutex_lock(&g->lock);
+  if (g->on) {
+    uint64_t now = now_ns();
+    if (g->pending == 0 && now - g->last_ns >= g->hold_ns) boost_lower_locked(g);
+    else {
+      uint64_t left = g->pending == 0 ? g->last_ns + g->hold_ns - now : g->hold_ns;
+      timeout = (int)((left + 999999) / 1000000);
+      if (timeout < 1) timeout = 1;
+    }
+  }
+  pthread_mutex_unlock(&g->lock);
+  return timeout;
+}
+
 static void *reader(void *arg) {
   Queue *q = arg;
   struct pollfd fds[2] = {{q->fd, POLLIN, 0}, {q->wake[0], POLLIN, 0}};
   size_t headroom = HEADER_BYTES + q->copy_range + 4;
   while (!q->stopping) {
-    int n = poll(fds, 2, -1);
+    int n = poll(fds, 2, boost_poll_timeout());
     if (n < 0) { if (errno == EINTR) continue; q->recv_errors++; break; }
     if (fds[1].revents != 0 || q->stopping) break;
     for (;;) {
@@ -542,6 +568,8 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   q->rt_priority = get_u32(env, argv[1], "realtimePriority", 0);
   uint32_t boost_priority = get_u32(env, argv[1], "boostPriority", 0);
   uint32_t boost_budget_ms = get_u32(env, argv[1], "boostBudgetMsPerSecond", 500);
+  uint32_t boost_hold_ms = get_u32(env, argv[1], "boostHoldMs", 0);
+  if (boost_hold_ms > 1000) boost_hold_ms = 1000;
   if (boost_priority > 99) boost_priority = 99;
   if (boost_budget_ms > 1000) boost_budget_ms = 1000;
   if (q->rt_priority > 99) q->rt_priority = 99;
@@ -607,6 +635,8 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   g_boost.error = 0;
   g_boost.window_start_ns = now_ns();
   g_boost.window_used_ns = 0;
+  g_boost.hold_ns = (uint64_t)boost_hold_ms * 1000000ull;
+  g_boost.pending = 0;
   if (boost_priority > 0) {
     /* Tried once here, so that the caller knows at once whether it is allowed (stats()). */
     struct sched_param sp = { .sched_priority = (int)boost_priority };

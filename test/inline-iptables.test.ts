@@ -26,7 +26,7 @@ import { nftQueueSupported } from './support/inline-lab.js';
 const NS = 'outpost-ipt-test';
 const CFG: InlineConfig = {
   enabled: true, backend: 'iptables', queueNumber: 3127, tcpPorts: [80, 443], udpPorts: [443], dnsPorts: [53], dnsNxdomain: true,
-  failClosed: false, maxPacketsPerFlow: 8, batchPackets: 64, maxQueueLength: 4096, resetServer: true, readerRealtimePriority: 1, verdictBoostPriority: 1, verdictBoostBudgetMsPerSecond: 500, verdictRealtimePriority: 0,
+  failClosed: false, maxPacketsPerFlow: 8, batchPackets: 64, maxQueueLength: 4096, resetServer: true, readerRealtimePriority: 1, verdictBoostPriority: 1, verdictBoostBudgetMsPerSecond: 500, verdictBoostHoldMs: 2, verdictRealtimePriority: 0,
 };
 const IN_NS: IptablesPrograms = {
   save: { 4: 'iptables-save', 6: 'ip6tables-save' },

@@ -14,7 +14,7 @@ import type { InlineConfig } from '../src/control/config.js';
 const NS = 'outpost-nft-test';
 const CFG: InlineConfig = {
   enabled: true, backend: 'auto', queueNumber: 3127, tcpPorts: [80, 443], udpPorts: [443], dnsPorts: [53], dnsNxdomain: true,
-  failClosed: false, maxPacketsPerFlow: 8, batchPackets: 64, maxQueueLength: 4096, resetServer: true, readerRealtimePriority: 1, verdictBoostPriority: 1, verdictBoostBudgetMsPerSecond: 500, verdictRealtimePriority: 0,
+  failClosed: false, maxPacketsPerFlow: 8, batchPackets: 64, maxQueueLength: 4096, resetServer: true, readerRealtimePriority: 1, verdictBoostPriority: 1, verdictBoostBudgetMsPerSecond: 500, verdictBoostHoldMs: 2, verdictRealtimePriority: 0,
 };
 const NO_QUEUE: InlineConfig = { ...CFG, tcpPorts: [], udpPorts: [], dnsNxdomain: false };
 

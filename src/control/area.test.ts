@@ -26,7 +26,7 @@ function fakeAddon(openThrows = false, realtime = 1, boostGranted = true) {
   let boost = 0;
   const addon: NfqAddon = {
     open: (q, o) => {
-      calls.push(`open ${q} rt ${o.realtimePriority ?? 0} boost ${o.boostPriority ?? 0}/${o.boostBudgetMsPerSecond ?? 0}`);
+      calls.push(`open ${q} rt ${o.realtimePriority ?? 0} boost ${o.boostPriority ?? 0}/${o.boostBudgetMsPerSecond ?? 0}/${o.boostHoldMs ?? 0}`);
       if (openThrows) throw new Error('nfq_create_queue failed: Operation not permitted');
       boost = boostGranted ? o.boostPriority ?? 0 : 0;
       return {} as NfqHandle;
@@ -59,17 +59,17 @@ test('a queue that cannot be opened: CONTROL_INLINE_QUEUE_FAILED, nft never run'
   const { addon, calls } = fakeAddon(true);
   const svc = new InlineService({ cfg: cfg(true).inline, policy: allowAll, logger: quiet, addon, nft: '/nonexistent/nft' });
   await assert.rejects(svc.start(), (e: Error & { code?: string }) => e.code === 'CONTROL_INLINE_QUEUE_FAILED' && /Operation not permitted/.test(e.message));
-  assert.deepEqual(calls, ['open 3127 rt 1 boost 1/500']);
+  assert.deepEqual(calls, ['open 3127 rt 1 boost 1/500/2']);
 });
 
 test('a table nft refuses: CONTROL_NFT_FAILED and the queue is closed again', async () => {
   const { addon, calls } = fakeAddon();
   const svc = new InlineService({ cfg: cfg(true).inline, policy: allowAll, logger: quiet, addon, nft: '/nonexistent/nft' });
   await assert.rejects(svc.start(), (e: Error & { code?: string }) => e.code === 'CONTROL_NFT_FAILED');
-  assert.deepEqual(calls, ['open 3127 rt 1 boost 1/500', 'close']);
+  assert.deepEqual(calls, ['open 3127 rt 1 boost 1/500/2', 'close']);
   assert.equal(svc.running, false);
   await svc.stop(); // nothing installed, nothing to remove
-  assert.deepEqual(calls, ['open 3127 rt 1 boost 1/500', 'close']);
+  assert.deepEqual(calls, ['open 3127 rt 1 boost 1/500/2', 'close']);
 });
 
 test('backend iptables whose programs cannot run: CONTROL_IPTABLES_FAILED and the queue is closed again; health names the backend', async () => {
@@ -77,7 +77,7 @@ test('backend iptables whose programs cannot run: CONTROL_IPTABLES_FAILED and th
   const broken = { save: { 4: '/nonexistent/iptables-save', 6: '/nonexistent/ip6tables-save' }, restore: { 4: '/nonexistent/iptables-restore', 6: '/nonexistent/ip6tables-restore' }, prefix: [] };
   const svc = new InlineService({ cfg: { ...cfg(true).inline, backend: 'iptables' }, policy: allowAll, logger: quiet, addon, nft: '/nonexistent/nft', iptables: broken });
   await assert.rejects(svc.start(), (e: Error & { code?: string }) => e.code === 'CONTROL_IPTABLES_FAILED' && /iptables-save not found/.test(e.message));
-  assert.deepEqual(calls, ['open 3127 rt 1 boost 1/500', 'close']);
+  assert.deepEqual(calls, ['open 3127 rt 1 boost 1/500/2', 'close']);
   assert.equal(svc.backend, null);
   const parts = controlArea.create(cfg(true), { logger: quiet, runAsUser: '', policy: allowAll }) as { health?: Record<string, () => { detail?: string }> };
   assert.equal(parts.health?.['inline']?.().detail, 'queue 3127, fail-open, backend auto (not installed yet)');
@@ -89,7 +89,7 @@ test('the queue reader thread asks for SCHED_FIFO at readerRealtimePriority; ref
   const { addon, calls } = fakeAddon(false, 0);
   const svc = new InlineService({ cfg: { ...cfg(true).inline, readerRealtimePriority: 7 }, policy: allowAll, logger, addon, nft: '/nonexistent/nft' });
   await assert.rejects(svc.start(), (e: Error & { code?: string }) => e.code === 'CONTROL_NFT_FAILED');
-  assert.deepEqual(calls, ['open 3127 rt 7 boost 1/500', 'close']);
+  assert.deepEqual(calls, ['open 3127 rt 7 boost 1/500/2', 'close']);
   assert.equal(warned.length, 1);
   assert.match(warned[0]!, /could not get SCHED_FIFO priority 7 \(errno 1; CAP_SYS_NICE is needed\)/);
   // Granted, or not asked for (0): no warning.
@@ -106,14 +106,14 @@ test('the JavaScript thread is raised only while it judges (verdictBoostPriority
   const warned: string[] = [];
   const logger = { ...quiet, warn: (_o: object, m: string) => { warned.push(m); } };
   const refused = fakeAddon(false, 1, false);
-  const svc = new InlineService({ cfg: { ...cfg(true).inline, verdictBoostPriority: 3, verdictBoostBudgetMsPerSecond: 50 }, policy: allowAll, logger, addon: refused.addon, nft: '/nonexistent/nft' });
+  const svc = new InlineService({ cfg: { ...cfg(true).inline, verdictBoostPriority: 3, verdictBoostBudgetMsPerSecond: 50, verdictBoostHoldMs: 7 }, policy: allowAll, logger, addon: refused.addon, nft: '/nonexistent/nft' });
   await assert.rejects(svc.start(), (e: Error & { code?: string }) => e.code === 'CONTROL_NFT_FAILED');
-  assert.deepEqual(refused.calls, ['open 3127 rt 1 boost 3/50', 'close']);
+  assert.deepEqual(refused.calls, ['open 3127 rt 1 boost 3/50/7', 'close']);
   assert.equal(warned.length, 1);
   assert.match(warned[0]!, /will not be raised to SCHED_FIFO priority 3 while it judges \(refused at the first try: errno 1; CAP_SYS_NICE is needed\)/);
   // Granted: no warning. verdictRealtimePriority set: the thread is at real-time priority all the
   // time, so the boost (whose lowering would undo that) is not asked for, and nothing warns.
-  for (const [boostAsked, permanent, expected] of [[1, 0, 'boost 1/500'], [1, 5, 'boost 0/500'], [0, 0, 'boost 0/500']] as const) {
+  for (const [boostAsked, permanent, expected] of [[1, 0, 'boost 1/500/2'], [1, 5, 'boost 0/500/2'], [0, 0, 'boost 0/500/2']] as const) {
     const ok = fakeAddon(false, 1, true);
     const w2: string[] = [];
     const s2 = new InlineService({ cfg: { ...cfg(true).inline, verdictBoostPriority: boostAsked, verdictRealtimePriority: permanent }, policy: allowAll, logger: { ...quiet, warn: (_o: object, m: string) => { w2.push(m); } }, addon: ok.addon, nft: '/nonexistent/nft' });

@@ -25,6 +25,7 @@ export interface InlineConfig {
   readerRealtimePriority: number;
   verdictBoostPriority: number;
   verdictBoostBudgetMsPerSecond: number;
+  verdictBoostHoldMs: number;
   verdictRealtimePriority: number;
 }
 
@@ -45,7 +46,7 @@ export const inlineConfigSchema: ConfigSection<InlineConfig>['schema'] = {
   additionalProperties: false,
   default: {} as InlineConfig,
   description: 'Inline mode: Outpost installs its own nftables table (`inet outpost`; or its own iptables chains, see backend) on the gateway it runs on, sends the first packets of new flows on the ports below to an NFQUEUE, and gives each flow a verdict from the name its first packets carry (TLS SNI, QUIC SNI, HTTP Host, DNS query name). Once a flow has a verdict, a connmark lets its later packets skip the queue. Requires root without runAsUser (verdicts need CAP_NET_ADMIN), nftables (or iptables for the fallback) and the native addon (libnetfilter-queue). Restart required.',
-  required: ['enabled', 'backend', 'queueNumber', 'tcpPorts', 'udpPorts', 'dnsPorts', 'dnsNxdomain', 'failClosed', 'maxPacketsPerFlow', 'batchPackets', 'maxQueueLength', 'resetServer', 'readerRealtimePriority', 'verdictBoostPriority', 'verdictBoostBudgetMsPerSecond', 'verdictRealtimePriority'],
+  required: ['enabled', 'backend', 'queueNumber', 'tcpPorts', 'udpPorts', 'dnsPorts', 'dnsNxdomain', 'failClosed', 'maxPacketsPerFlow', 'batchPackets', 'maxQueueLength', 'resetServer', 'readerRealtimePriority', 'verdictBoostPriority', 'verdictBoostBudgetMsPerSecond', 'verdictBoostHoldMs', 'verdictRealtimePriority'],
   properties: {
     enabled: {
       type: 'boolean',
@@ -145,6 +146,13 @@ export const inlineConfigSchema: ConfigSection<InlineConfig>['schema'] = {
       maximum: 1000,
       default: 500,
       description: 'Most milliseconds of CPU time per second the JavaScript thread may use while raised by verdictBoostPriority (what it takes ahead of the box\'s ordinary processes), enforced over each tenth of a second (by default at most 50 ms at a stretch). A flood of new flows (each new flow\'s first packets are judged) then cannot hold that thread at real-time priority ahead of the box\'s other processes for longer; beyond it batches are judged at the default policy, counted as inline.verdict_boost.over_budget. Judging a batch of one new flow\'s first named packet uses some tens of microseconds of CPU (BENCHMARKS.md), so the default covers several thousand new flows per second. Restart required.',
+    },
+    verdictBoostHoldMs: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 1000,
+      default: 2,
+      description: 'Milliseconds the JavaScript thread stays raised by verdictBoostPriority after the last packet it judged. New flows come in bursts (a page load opens dozens), and between two of them that thread does the capture side of the same flows; held through the burst, that work no longer makes the next verdict wait behind the box\'s other processes (BENCHMARKS.md: the whole daemon\'s QUIC Initial p99). Its CPU time while held counts against verdictBoostBudgetMsPerSecond. 0: lowered as soon as no packet awaits a verdict. Restart required.',
     },
     verdictRealtimePriority: {
       type: 'integer',

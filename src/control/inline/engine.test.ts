@@ -16,7 +16,7 @@ import { RFC9001_CLIENT_INITIAL_HEX } from '../../../test/fixtures/quic-rfc-vect
 
 const CFG: InlineConfig = {
   enabled: true, backend: 'auto', queueNumber: 1, tcpPorts: [80, 443], udpPorts: [443], dnsPorts: [53], dnsNxdomain: true,
-  failClosed: false, maxPacketsPerFlow: 4, batchPackets: 64, maxQueueLength: 1024, resetServer: true, readerRealtimePriority: 1, verdictBoostPriority: 1, verdictBoostBudgetMsPerSecond: 500, verdictRealtimePriority: 0,
+  failClosed: false, maxPacketsPerFlow: 4, batchPackets: 64, maxQueueLength: 1024, resetServer: true, readerRealtimePriority: 1, verdictBoostPriority: 1, verdictBoostBudgetMsPerSecond: 500, verdictBoostHoldMs: 2, verdictRealtimePriority: 0,
 };
 
 /** A policy blocking a set of names (and their subdomains), recording what it was asked. */

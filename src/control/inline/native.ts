@@ -23,8 +23,10 @@ export interface NfqOpenOptions {
    * verdicts is handed over and judged (native/nfq.c, Boost); 0: off.
    */
   boostPriority?: number;
-  /** Most boosted milliseconds per second (default 200). */
+  /** Most CPU milliseconds per second used while boosted (default 500). */
   boostBudgetMsPerSecond?: number;
+  /** Stays boosted this long after the last boosted batch (default 0: lowered at once). */
+  boostHoldMs?: number;
 }
 
 export interface NfqStats {

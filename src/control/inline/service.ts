@@ -74,6 +74,7 @@ export class InlineService implements Service {
         // The permanent setting makes the boost moot (and the boost's lowering would undo it).
         boostPriority: cfg.verdictRealtimePriority > 0 ? 0 : cfg.verdictBoostPriority,
         boostBudgetMsPerSecond: cfg.verdictBoostBudgetMsPerSecond,
+        boostHoldMs: cfg.verdictBoostHoldMs,
       }, engine.onBatch);
     } catch (err) {
       const reason = (err as Error).message;
