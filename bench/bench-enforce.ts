@@ -125,7 +125,7 @@ async function startWorker(lab: Lab): Promise<Worker & { backend: string }> {
  * it does on a gateway. Counters come from its /metrics; the addon's user-space histogram is not
  * exposed there, so those rows are left out.
  */
-async function startDaemon(lab: Lab): Promise<Worker & { backend: string }> {
+async function startDaemon(lab: Lab, inline = true): Promise<Worker & { backend: string }> {
   const { token, sha256 } = createToken('admin');
   const port = 18790;
   const cfgPath = join(lab.dir, 'outpost-bench.yaml');
@@ -133,14 +133,14 @@ async function startDaemon(lab: Lab): Promise<Worker & { backend: string }> {
     dataDir: join(lab.dir, 'data-bench'), logLevel: 'info', events: { stdout: false },
     capture: { interfaces: [BRIDGE] },
     api: { host: '127.0.0.1', port, tokens: [{ name: 'bench', role: 'admin', sha256 }] },
-    control: { inline: { enabled: true, queueNumber: QUEUE, tcpPorts: [80, 443, 5201], udpPorts: [443], readerRealtimePriority: readerRealtime, verdictRealtimePriority: verdictRealtime, verdictBoostPriority: verdictBoost, verdictBoostBudgetMsPerSecond: boostBudget, verdictBoostHoldMs: boostHold } },
+    control: { inline: { enabled: inline, queueNumber: QUEUE, tcpPorts: [80, 443, 5201], udpPorts: [443], readerRealtimePriority: readerRealtime, verdictRealtimePriority: verdictRealtime, verdictBoostPriority: verdictBoost, verdictBoostBudgetMsPerSecond: boostBudget, verdictBoostHoldMs: boostHold } },
   }));
   const proc = spawn('ip', ['netns', 'exec', lab.gw, process.execPath, 'dist/cli.js', 'run', '--config', cfgPath], { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   proc.stdout!.on('data', (b: Buffer) => { log += b.toString(); });
   proc.stderr!.on('data', (b: Buffer) => { log += b.toString(); });
   const end = Date.now() + 60_000;
-  while (!/inline mode on/.test(log)) {
+  while (!(inline ? /inline mode on/ : /outpost running/).test(log)) {
     if (Date.now() > end || proc.exitCode !== null) { proc.kill('SIGKILL'); throw new Error(`the daemon did not start inline mode:\n${log.slice(-2000)}`); }
     await sleep(100);
   }
@@ -316,13 +316,18 @@ async function main(): Promise<void> {
     const gwWith = { syn: [] as number[], hello: [] as number[], initial: [] as number[] };
     const add = (to: typeof gwWith, from: typeof gwWith) => { to.syn.push(...from.syn); to.hello.push(...from.hello); to.initial.push(...from.initial); };
     for (let r = 0; r < rounds; r++) {
-      const capWithout = new GatewayCapture(lab, 'without');
-      await capWithout.ready();
-      without.push(...connects(lab, n, 443));
-      reqWithout.push(...firstRequests(lab, n, 80, helloHex));
-      udpWithout.push(...firstDatagrams(lab, n, initialHex));
-      add(gwWithout, await capWithout.stop());
-      tputWithout.push(iperf(lab, seconds));
+      // --daemon: "without" is the same daemon with inline mode off (still capturing on the bridge),
+      // so both sides carry its capture's cost and the difference is inline mode's.
+      const plain = wholeDaemon ? await startDaemon(lab, false) : null;
+      try {
+        const capWithout = new GatewayCapture(lab, 'without');
+        await capWithout.ready();
+        without.push(...connects(lab, n, 443));
+        reqWithout.push(...firstRequests(lab, n, 80, helloHex));
+        udpWithout.push(...firstDatagrams(lab, n, initialHex));
+        add(gwWithout, await capWithout.stop());
+        tputWithout.push(iperf(lab, seconds));
+      } finally { await plain?.stop(); }
       const w = wholeDaemon ? await startDaemon(lab) : await startWorker(lab);
       rulesNote = w.backend === 'nftables' ? 'the product\'s nftables table inet outpost'
         : 'the product\'s rules, iptables fallback (this kernel has no nf_tables queue expression)';
@@ -412,7 +417,7 @@ async function main(): Promise<void> {
     console.log(`| verdicts/s, queued new UDP flows | | ${res.verdictsPerS.queued} (sender made ${res.verdictsPerS.senderFlowsPerS} flows/s) |`);
     console.log(`| decisions/s, engine alone (TLS ClientHello, new flows) | | ${res.verdictsPerS.engineAlone} |`);
     console.log(`| decisions/s, engine alone (QUIC Initial, new flows) | | ${res.verdictsPerS.engineAloneQuic} |`);
-    console.log(`rules: ${rulesNote}; ${without.length} connects each way over ${rounds} alternating rounds; stateful baseline (ct state invalid drop) in both phases; reader thread SCHED_FIFO priority ${readerRealtime || "off"}, JavaScript thread ${verdictRealtime > 0 ? `always ${verdictRealtime}` : verdictBoost > 0 ? `raised to ${verdictBoost} while it judges (budget ${boostBudget} ms/s, held ${boostHold} ms)` : "off"}${wholeDaemon ? '; the whole daemon (dist/cli.js run: capture on the office bridge, its own control policy)' : '; the inline service alone (bench/enforce-worker.ts)'}`);
+    console.log(`rules: ${rulesNote}; ${without.length} connects each way over ${rounds} alternating rounds; stateful baseline (ct state invalid drop) in both phases; reader thread SCHED_FIFO priority ${readerRealtime || "off"}, JavaScript thread ${verdictRealtime > 0 ? `always ${verdictRealtime}` : verdictBoost > 0 ? `raised to ${verdictBoost} while it judges (budget ${boostBudget} ms/s, held ${boostHold} ms)` : "off"}${wholeDaemon ? '; the whole daemon (dist/cli.js run: capture on the office bridge, its own control policy; without inline mode: the same daemon with control.inline.enabled false)' : '; the inline service alone (bench/enforce-worker.ts)'}`);
     console.log(`iperf3 per round, without: ${tputWithout.map((b) => (b / 1e6).toFixed(0)).join(', ')} Mbit/s; with: ${tputWith.map((b) => (b / 1e6).toFixed(0)).join(', ')} Mbit/s`);
     mkdirSync(join(process.cwd(), 'bench-cache'), { recursive: true });
     writeFileSync(join(process.cwd(), 'bench-cache', 'bench-enforce.json'), JSON.stringify(res, null, 2));
