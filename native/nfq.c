@@ -161,7 +161,7 @@ typedef struct Boost {
   int on;                 /* the thread is at SCHED_FIFO now */
   uint64_t since_ns;      /* when it was raised */
   clockid_t cpu_clock;    /* the thread's CPU-time clock */
-  uint64_t since_cpu_ns;  /* its CPU time when it was raised */
+  uint64_t charged_cpu_ns; /* its CPU time up to which the budget has been charged */
   uint64_t window_start_ns;
   uint64_t window_used_ns;
   uint64_t hold_ns;       /* stays raised this long after its last boosted batch (0: lowered at once) */
@@ -182,18 +182,31 @@ static uint64_t cpu_ns(clockid_t c) {
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/*
+ * Charges the CPU time the thread used since the last charge to the current window, then starts a
+ * new window if this one is over. The budget counts CPU time (what the raised thread took ahead of
+ * the box's other processes; waiting for the CPU takes nothing from them), charged every time the
+ * boost is looked at: at each hand-over, each lowering, and at least every 2 ms by the reader
+ * thread while the thread is raised (boost_poll_timeout), so a long raise is charged to the
+ * windows it spans rather than all at once.
+ */
+static void boost_charge_locked(Boost *g, uint64_t now) {
+  if (g->on) {
+    uint64_t c = cpu_ns(g->cpu_clock);
+    uint64_t d = c - g->charged_cpu_ns;
+    g->charged_cpu_ns = c;
+    g->total_cpu_ns += d;
+    g->window_used_ns += d;
+  }
+  if (now - g->window_start_ns >= BOOST_WINDOW_NS) { g->window_start_ns = now; g->window_used_ns = 0; }
+}
+
 static void boost_lower_locked(Boost *g) {
+  uint64_t now = now_ns();
+  boost_charge_locked(g, now);
   struct sched_param sp = { .sched_priority = 0 };
   sched_setscheduler(g->tid, SCHED_OTHER, &sp);
-  uint64_t now = now_ns();
   g->total_ns += now - g->since_ns;
-  /* The budget counts the CPU time the thread used while raised (what it took ahead of the box's
-   * other processes; waiting for the CPU takes nothing from them), against the window the raise
-   * ends in (a window that started meanwhile is charged at most its own length). */
-  uint64_t d = cpu_ns(g->cpu_clock) - g->since_cpu_ns;
-  g->total_cpu_ns += d;
-  uint64_t in_window = now - g->window_start_ns;
-  g->window_used_ns += d < in_window ? d : in_window;
   g->on = 0;
 }
 
@@ -205,15 +218,15 @@ static int boost_acquire(void) {
   pthread_mutex_lock(&g->lock);
   if (g->priority > 0) {
     uint64_t now = now_ns();
-    if (now - g->window_start_ns >= BOOST_WINDOW_NS) { g->window_start_ns = now; g->window_used_ns = 0; }
-    uint64_t used = g->window_used_ns + (g->on ? cpu_ns(g->cpu_clock) - g->since_cpu_ns : 0);
-    if (g->on && used >= g->budget_ns) { boost_lower_locked(g); g->over_budget++; }
+    boost_charge_locked(g, now);
+    int spent = g->window_used_ns >= g->budget_ns;
+    if (g->on && spent) { boost_lower_locked(g); g->over_budget++; }
     else if (g->on) { g->pending++; held = 1; }
-    else if (used >= g->budget_ns) g->over_budget++;
+    else if (spent) g->over_budget++;
     else {
       struct sched_param sp = { .sched_priority = (int)g->priority };
       if (sched_setscheduler(g->tid, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp) == 0) {
-        g->on = 1; g->since_ns = now; g->since_cpu_ns = cpu_ns(g->cpu_clock); g->raises++; g->pending++; held = 1;
+        g->on = 1; g->since_ns = now; g->charged_cpu_ns = cpu_ns(g->cpu_clock); g->raises++; g->pending++; held = 1;
       } else {
         /* Refused (no CAP_SYS_NICE, or the thread is gone): stop trying; stats() says why. */
         g->error = errno; g->priority = 0;
@@ -423,9 +436,13 @@ static int boost_poll_timeout(void) {
   pthread_mutex_lock(&g->lock);
   if (g->on) {
     uint64_t now = now_ns();
-    if (g->pending == 0 && now - g->last_ns >= g->hold_ns) boost_lower_locked(g);
+    boost_charge_locked(g, now);
+    /* The budget also ends a raise spent on one long piece of work (a batch still pending). */
+    if (g->window_used_ns >= g->budget_ns) boost_lower_locked(g);
+    else if (g->pending == 0 && now - g->last_ns >= g->hold_ns) boost_lower_locked(g);
     else {
-      uint64_t left = g->pending == 0 ? g->last_ns + g->hold_ns - now : g->hold_ns;
+      uint64_t left = g->pending == 0 ? g->last_ns + g->hold_ns - now : 1000000;
+      if (left > 2000000) left = 2000000;
       timeout = (int)((left + 999999) / 1000000);
       if (timeout < 1) timeout = 1;
     }
@@ -759,6 +776,7 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
   set_num(env, o, "boostRaises", g_boost.raises);
   set_num(env, o, "boostOverBudget", g_boost.over_budget);
   set_num(env, o, "boostMicros", (g_boost.total_ns + (g_boost.on ? now_ns() - g_boost.since_ns : 0)) / 1000);
+  boost_charge_locked(&g_boost, now_ns());
   set_num(env, o, "boostCpuMicros", g_boost.total_cpu_ns / 1000);
   pthread_mutex_unlock(&g_boost.lock);
   return o;
