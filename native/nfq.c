@@ -132,32 +132,33 @@ static uint64_t g_wake_count;
 
 /*
  * The verdict boost (open option boostPriority): the JavaScript thread runs at SCHED_FIFO only
- * while a batch that awaits verdicts is on its way to it or being judged, and at the default
+ * while batches that await verdicts are on their way to it or being judged, and at the default
  * policy the rest of the time. The reader thread raises it just before handing such a batch over
  * (so a thread busy with capture, the API or a GC finishes that work and reaches the batch without
- * waiting behind the box's ordinary processes), and it is lowered once no boosted batch is left
- * and boostHoldMs has passed since the last one (new flows come in bursts, a page load opens
- * dozens, and between two of them the thread does the capture side of the same flows: held, that
- * work does not make the next verdict wait; the reader thread lowers it when the hold ends). That is what the permanent setting (setThreadRealtime) gives the verdict path, without
- * the daemon's other work running at real-time priority between new flows. A budget bounds it: a
- * flood of new flows cannot keep the thread at real-time priority for more than its share of each
- * tenth of a second (beyond it batches are handed over unboosted, counted), and SCHED_RESET_ON_FORK keeps a
- * child the thread starts meanwhile off it.
+ * waiting behind the box's ordinary processes); it is lowered once no raised batch is left and
+ * boostHoldMs has passed since the last one (new flows come in bursts, a page load opens dozens,
+ * and between two of them the thread does the capture side of the same flows: held, that work
+ * does not make the next verdict wait; the reader thread lowers it when the hold ends). That is
+ * what the permanent setting (setThreadRealtime) gives the verdict path, without the daemon's
+ * other work running at real-time priority between bursts of new flows.
+ *
+ * A budget bounds it: the thread's CPU time while raised, at most budget_ns per tenth of a second
+ * (BOOST_WINDOW_NS; the setting is per second), so a flood of new flows spends it in short
+ * stretches rather than holding the CPU from the box's ordinary work (ksoftirqd included) for half
+ * a second; beyond it the thread is lowered and batches are handed over unraised (counted).
+ * SCHED_RESET_ON_FORK: nothing the raised thread starts (a process, a thread) is born at real-time
+ * priority.
  *
  * Process-wide like g_wake (a process reads one queue; call_js may run after its queue closed).
  * Lock order: boost.lock is never held while verdict_lock is taken, nor the reverse.
  */
-/* The budget is a share of each second enforced over tenths of a second, so that a flood spends
- * it in short stretches (at most budget/10 at a time) rather than one long one that would hold
- * the CPU from the box's ordinary work (softirq processing in ksoftirqd included) for half a
- * second. */
 #define BOOST_WINDOW_NS 100000000ull
 typedef struct Boost {
   pthread_mutex_t lock;
   pid_t tid;              /* the JavaScript thread (the one that called open) */
   uint32_t priority;      /* 0: off (or refused once: errno in error) */
-  uint64_t budget_ns;     /* most boosted time per window (BOOST_WINDOW_NS) */
-  uint32_t pending;       /* boosted batches not yet through call_js */
+  uint64_t budget_ns;     /* most CPU time raised per window (BOOST_WINDOW_NS) */
+  uint32_t pending;       /* raised batches not yet through call_js */
   int on;                 /* the thread is at SCHED_FIFO now */
   uint64_t since_ns;      /* when it was raised */
   clockid_t cpu_clock;    /* the thread's CPU-time clock */
