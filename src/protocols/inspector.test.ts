@@ -143,3 +143,25 @@ test('the default registry probes DNS first, then TLS, QUIC and HTTP, then the p
   assert.deepEqual(inspector.analyzers.map((a) => a.name), ['dns', 'tls', 'quic', 'http', 'kerberos', 'ntlm', 'radius']);
   assert.deepEqual(PROTOCOLS.map((d) => d.name), ['dns', 'tls', 'quic', 'http', 'dhcp', 'arp', 'nbns', 'kerberos', 'ntlm', 'radius']);
 });
+
+test('fingerprints: false names TLS and QUIC flows as before without computing their JA4 (the inline verdict path needs only the name)', async () => {
+  const { handshake, records, chromeLikeClientHelloBody } = await import('../../test/fixtures/tls.js');
+  const { RFC9001_CLIENT_INITIAL_HEX } = await import('../../test/fixtures/quic-rfc-vectors.js');
+  const hello = records(handshake(1, chromeLikeClientHelloBody(undefined, 'app.example.com')));
+  const initial = Buffer.from(RFC9001_CLIENT_INITIAL_HEX, 'hex');
+  for (const fingerprints of [undefined, true, false]) {
+    const h = new Harness(new FlowInspector({ ...DEFAULT_INSPECTOR_SETTINGS, ...(fingerprints !== undefined ? { fingerprints } : {}) }, PROTOCOLS));
+    h.send(tcpFrame('10.0.0.2', '192.0.2.1', 40000, 443, P.TCP_SYN, 1000), 1);
+    const tlsSlot = h.send(tcpFrame('10.0.0.2', '192.0.2.1', 40000, 443, P.TCP_ACK | P.TCP_PSH, 1001, hello.toString('latin1')), 2);
+    const quicSlot = h.send(P.ethernet(S, C, P.ETH_IPV4, P.ipv4({ src: '10.0.0.2', dst: '192.0.2.1', proto: P.PROTO_UDP }, P.udp({ sport: 50000, dport: 443 }, initial))), 3);
+    const tls = h.inspector.findingsOf(h.table, tlsSlot), quic = h.inspector.findingsOf(h.table, quicSlot);
+    assert.deepEqual([tls?.hostname, tls?.hostnameSource, quic?.hostname, quic?.hostnameSource], ['app.example.com', 'sni', 'example.com', 'quic'], `fingerprints ${fingerprints}`);
+    if (fingerprints === false) {
+      assert.equal(tls?.tls?.ja4, undefined);
+      assert.equal(quic?.tls?.ja4, undefined);
+    } else {
+      assert.match(tls?.tls?.ja4 ?? '', /^t13d/);
+      assert.match(quic?.tls?.ja4 ?? '', /^q13d/);
+    }
+  }
+});

@@ -62,6 +62,12 @@ export interface InspectorSettings {
   tlsReassemblyMaxBytes: number;
   /** Payload packets of one flow looked at before giving up on naming it. */
   maxInspectedPackets: number;
+  /**
+   * Compute the TLS client fingerprint (JA4, for TLS and QUIC ClientHellos) of each flow; on unless
+   * false. The inline verdict path turns it off: a verdict needs only the name, and the two SHA-256
+   * hashes of a JA4 are a noticeable share of judging a new flow.
+   */
+  fingerprints?: boolean;
 }
 
 /** Transports a flow analyzer is a candidate for (bit set). */

@@ -183,7 +183,8 @@ export class InlineEngine {
     // Outer addresses are what conntrack marks: tunnels are not opened.
     this.decoder = new Decoder(this.decodeCounters, { decapsulateUdpTunnels: false });
     this.flows = new FlowTable(options.flows ?? INLINE_FLOW_SETTINGS, this.flowCounters, null);
-    this.inspector = new FlowInspector({ ...DEFAULT_INSPECTOR_SETTINGS, maxInspectedPackets: Math.max(this.cfg.maxPacketsPerFlow, 4) });
+    // Only the name is judged: no JA4 (src/protocols/protocol.ts, fingerprints).
+    this.inspector = new FlowInspector({ ...DEFAULT_INSPECTOR_SETTINGS, maxInspectedPackets: Math.max(this.cfg.maxPacketsPerFlow, 4), fingerprints: false });
     // The DNS analyzer runs only with a listener; only queries to a judged port are kept.
     if (this.cfg.dnsNxdomain) this.inspector.onDnsMessage = this.onDnsMessage;
   }

@@ -27,8 +27,10 @@ export class QuicAnalyzer implements FlowAnalyzer<QuicFlowState> {
   private readonly tlsCounters: TlsCounters;
   private readonly clientHello = new ClientHello();
   private readonly chlo = new ChloInfo();
+  private readonly fingerprints: boolean;
 
   constructor(env: FlowAnalyzerEnv) {
+    this.fingerprints = env.settings.fingerprints !== false;
     this.quicCounters = env.counters.get(QuicCounters);
     this.tlsCounters = env.counters.get(TlsCounters);
   }
@@ -103,7 +105,7 @@ export class QuicAnalyzer implements FlowAnalyzer<QuicFlowState> {
       const tls: TlsResult = { ech: ch.hasEch };
       if (ch.hasSni && ch.serverName !== '') tls.sni = ch.serverName;
       if (ch.hasAlpn) tls.alpn = [...ch.alpn];
-      tls.ja4 = ja4(ch, 'q');
+      if (this.fingerprints) tls.ja4 = ja4(ch, 'q');
       f.tls = tls;
       if (tls.sni !== undefined) { f.hostname = tls.sni; f.hostnameSource = 'quic'; }
     } else {

@@ -60,9 +60,12 @@ export class TlsFlowState {
   private serverParsedAt = 0;
   private segments = 0;
 
+  private readonly fingerprints: boolean;
+
   constructor(counters: TlsCounters, streamCounters: StreamPrefixCounters,
-    tlsReassemblyMaxBytes: number = DEFAULT_TLS_REASSEMBLY_MAX_BYTES) {
+    tlsReassemblyMaxBytes: number = DEFAULT_TLS_REASSEMBLY_MAX_BYTES, fingerprints = true) {
     this.counters = counters;
+    this.fingerprints = fingerprints;
     this.client = new StreamPrefix(tlsReassemblyMaxBytes, streamCounters);
     this.server = new StreamPrefix(tlsReassemblyMaxBytes, streamCounters);
   }
@@ -133,7 +136,7 @@ export class TlsFlowState {
           if (!isGrease(v)) versions.push(v);
         }
         r.versions = ch.hasSupportedVersions ? versions : [ch.legacyVersion];
-        r.ja4 = ja4(ch, 't');
+        if (this.fingerprints) r.ja4 = ja4(ch, 't');
         r.ech = ch.hasEch;
         this.finishClient();
         return;

@@ -24,8 +24,10 @@ export class TlsAnalyzer implements FlowAnalyzer<TlsFlowState> {
   readonly tlsCounters: TlsCounters;
   readonly streamCounters: StreamPrefixCounters;
   private readonly maxBytes: number;
+  private readonly fingerprints: boolean;
 
   constructor(env: FlowAnalyzerEnv) {
+    this.fingerprints = env.settings.fingerprints !== false;
     this.tlsCounters = env.counters.get(TlsCounters);
     this.streamCounters = env.counters.get(StreamPrefixCounters);
     this.maxBytes = env.settings.tlsReassemblyMaxBytes;
@@ -41,7 +43,7 @@ export class TlsAnalyzer implements FlowAnalyzer<TlsFlowState> {
   }
 
   start(pc: PacketContext, ctx: FlowContext): TlsFlowState {
-    const s = new TlsFlowState(this.tlsCounters, this.streamCounters, this.maxBytes);
+    const s = new TlsFlowState(this.tlsCounters, this.streamCounters, this.maxBytes, this.fingerprints);
     // Replay what the handshake told us about sequence numbers: a ClientHello split across
     // segments is reassembled from the ISN.
     const off = pc.p.payloadOffset;
