@@ -187,6 +187,14 @@ test('lab: the daemon maps every flow to its device host name and MAC, the agent
     for (const n of ['a', 'b', 'c']) { await lease(n); addr[n] = (await addrOf(n))!; assert.ok(addr[n], `${n} has no lease`); }
     // A flow of the agent's host before its first heartbeat: it must carry no user.
     await aexec('c', ['getent', 'ahostsv4', 'app.cloud.test']);
+    // Its DNS query is in the daemon's flow table before the heartbeat goes (a loaded machine may
+    // have the capture a little behind): the check below needs that flow to have come first.
+    const udpFlowsOfC = async () => {
+      const r = await fetch(`${daemon!.apiUrl}/v1/flows?ip=${addr.c}&protocol=udp&port=53`, { headers: { authorization: `Bearer ${admin.token}` }, signal: AbortSignal.timeout(5000) });
+      return ((await r.json()) as { items: unknown[] }).items;
+    };
+    for (let i = 0; i < 50 && (await udpFlowsOfC()).length === 0; i++) await sleep(100);
+    assert.ok((await udpFlowsOfC()).length > 0, 'the agent\'s host\'s DNS query reached the daemon\'s flow table');
     const heartbeatStartMs = Date.now();
     // The agent on c (own UTS namespace so it reports its own host name), over HTTPS to the
     // agent listener on the bridge address.
@@ -303,7 +311,7 @@ test('lab: the daemon maps every flow to its device host name and MAC, the agent
     assert.deepEqual(live.web, { a: 2, b: 2, c: 2, d: 2, e: 2 }, 'an HTTPS and an HTTP flow from every client');
     assert.ok(events1.some((f) => f.class_uid === 4001 && f.src_endpoint.ip === addr.c && f.dst_endpoint.ip === `${net}.2`), 'the agent\'s heartbeat flow to the listener was captured too');
     const agentFlows = events1.filter((f) => f.class_uid === 4001 && f.src_endpoint.ip === addr.c && !isDhcp(f)).sort((x, y) => x.start_time - y.start_time);
-    assert.ok(agentFlows.some((f) => f.start_time < heartbeatStartMs), 'the agent\'s host had a flow before its first heartbeat');
+    assert.ok(agentFlows.some((f) => f.start_time < heartbeatStartMs), `the agent's host had a flow before its first heartbeat (${heartbeatStartMs}); its flows: ${agentFlows.map((f) => `${f.start_time} ${f.dst_endpoint.ip}:${f.dst_endpoint.port}/${f.connection_info?.protocol_num}`).join(', ')}`);
     // The heartbeat's own connection opened before the heartbeat it carries was accepted (the
     // user's span starts then): no user either.
     const heartbeatFlow = agentFlows.find((f) => f.dst_endpoint.ip === `${net}.2`)!;
