@@ -19,10 +19,12 @@
  * gateway doing NAT or filtering tracks connections): the figures are what inline mode adds to
  * such a gateway, not the cost of connection tracking itself.
  *
- * The verdict path is the daemon's InlineService (bench/enforce-worker.ts) with its own rules
- * (control.inline.backend auto): the nftables table, or where the kernel lacks nf_tables' queue
+ * The verdict path is the daemon's InlineService (bench/enforce-worker.ts), or with `--daemon` the
+ * whole daemon (`dist/cli.js run`: capture on the office bridge, its own control policy, the same
+ * JavaScript thread judging and capturing; "without" is then the same daemon with inline mode
+ * off), with its own rules (control.inline.backend auto): the nftables table, or where the kernel lacks nf_tables' queue
  * expression (CONFIG_NFT_QUEUE) the product's iptables fallback; the output names which. Needs
- * root, iproute2, python3, iperf3, nft (and iptables for the fallback), and the built addon. Usage: npm run bench:enforce [-- --engine-only] [-- --daemon] [-- --connects 2000 --rounds 3 --seconds 5 --reader-realtime 1 --verdict-boost 1 --boost-budget-ms 500 --boost-hold-ms 2 --verdict-realtime 0] (the settings control.inline.readerRealtimePriority, verdictBoostPriority and verdictRealtimePriority)
+ * root, iproute2, python3, iperf3, nft (and iptables for the fallback), and the built addon. Usage: npm run bench:enforce [-- --engine-only] [-- --daemon] [-- --connects 2000 --rounds 3 --seconds 5 --reader-realtime 1 --verdict-boost 1 --boost-budget-ms 500 --boost-hold-ms 2 --verdict-realtime 0] (the settings control.inline.readerRealtimePriority, verdictBoostPriority, verdictBoostBudgetMsPerSecond, verdictBoostHoldMs and verdictRealtimePriority)
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
