@@ -37,7 +37,7 @@ import { BRIDGE, createLab, nftQueueSupported, SERVER, type Lab } from '../test/
 import { createToken } from '../src/api/auth.js';
 import { addonCandidates } from '../src/control/inline/native.js';
 import { built } from './bench-common.js';
-import type { InlineConfig } from '../src/control/config.js';
+import { inlineConfigSchema, type InlineConfig } from '../src/control/config.js';
 import { ipv4, tcp, udp, TCP_ACK, TCP_PSH } from '../test/support/packets.js';
 import { handshake, records, chromeLikeClientHelloBody } from '../test/fixtures/tls.js';
 import { RFC9001_CLIENT_INITIAL_HEX } from '../test/fixtures/quic-rfc-vectors.js';
@@ -249,27 +249,29 @@ class GatewayCapture {
   }
 }
 
-/** control.inline.readerRealtimePriority of the verdict process (--reader-realtime; the default, 1). */
-let readerRealtime = 1;
-/** control.inline.verdictRealtimePriority of the verdict process (--verdict-realtime; the default, 0). */
-let verdictRealtime = 0;
-/** control.inline.verdictBoostPriority of the verdict process (--verdict-boost; the default, 1). */
-let verdictBoost = 1;
-/** control.inline.verdictBoostBudgetMsPerSecond of the verdict process (--boost-budget-ms; the default). */
-let boostBudget = 500;
-/** control.inline.verdictBoostHoldMs of the verdict process (--boost-hold-ms; the default). */
-let boostHold = 2;
+/** A control.inline setting's default, from the product's schema (the flags below start from it). */
+const schemaDefault = (k: keyof InlineConfig): number => (inlineConfigSchema.properties as Record<string, { default: number }>)[k]!.default;
+/** control.inline.readerRealtimePriority of the verdict process (--reader-realtime). */
+let readerRealtime = schemaDefault('readerRealtimePriority');
+/** control.inline.verdictRealtimePriority of the verdict process (--verdict-realtime). */
+let verdictRealtime = schemaDefault('verdictRealtimePriority');
+/** control.inline.verdictBoostPriority of the verdict process (--verdict-boost). */
+let verdictBoost = schemaDefault('verdictBoostPriority');
+/** control.inline.verdictBoostBudgetMsPerSecond of the verdict process (--boost-budget-ms). */
+let boostBudget = schemaDefault('verdictBoostBudgetMsPerSecond');
+/** control.inline.verdictBoostHoldMs of the verdict process (--boost-hold-ms). */
+let boostHold = schemaDefault('verdictBoostHoldMs');
 /** --daemon: the whole daemon judges (startDaemon), not the inline service alone. */
 let wholeDaemon = false;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { 'engine-only': { type: 'boolean' }, connects: { type: 'string' }, rounds: { type: 'string' }, seconds: { type: 'string' }, flows: { type: 'string' }, 'reader-realtime': { type: 'string' }, 'verdict-realtime': { type: 'string' }, 'verdict-boost': { type: 'string' }, 'boost-budget-ms': { type: 'string' }, 'boost-hold-ms': { type: 'string' }, daemon: { type: 'boolean' } } });
-  readerRealtime = Number(values['reader-realtime'] ?? 1);
-  verdictRealtime = Number(values['verdict-realtime'] ?? 0);
-  verdictBoost = Number(values['verdict-boost'] ?? 1);
-  boostBudget = Number(values['boost-budget-ms'] ?? 500);
+  readerRealtime = Number(values['reader-realtime'] ?? readerRealtime);
+  verdictRealtime = Number(values['verdict-realtime'] ?? verdictRealtime);
+  verdictBoost = Number(values['verdict-boost'] ?? verdictBoost);
+  boostBudget = Number(values['boost-budget-ms'] ?? boostBudget);
   wholeDaemon = values.daemon === true;
-  boostHold = Number(values['boost-hold-ms'] ?? 2);
+  boostHold = Number(values['boost-hold-ms'] ?? boostHold);
   if (values['engine-only']) {
     // No lab, no root: the engine's own decision rates.
     console.log(`| decisions/s, engine alone (TLS ClientHello, new flows) | ${Math.round(engineRate('tls'))} |`);

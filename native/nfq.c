@@ -146,8 +146,6 @@ static uint64_t g_wake_count;
  * (BOOST_WINDOW_NS; the setting is per second), so a flood of new flows spends it in short
  * stretches rather than holding the CPU from the box's ordinary work (ksoftirqd included) for half
  * a second; beyond it the thread is lowered and batches are handed over unraised (counted).
- * SCHED_RESET_ON_FORK: nothing the raised thread starts (a process, a thread) is born at real-time
- * priority.
  *
  * Process-wide like g_wake (a process reads one queue; call_js may run after its queue closed).
  * Lock order: boost.lock is never held while verdict_lock is taken, nor the reverse.
@@ -177,6 +175,14 @@ static Boost g_boost = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static uint64_t now_ns(void);
 
+/* SCHED_FIFO at `prio` for thread `tid` (0: the calling thread), or back to SCHED_OTHER with prio 0;
+ * 0 or the errno. SCHED_RESET_ON_FORK: nothing the raised thread starts (a process, a thread) is
+ * born at real-time priority. */
+static int set_realtime(pid_t tid, uint32_t prio) {
+  struct sched_param sp = { .sched_priority = (int)prio };
+  return sched_setscheduler(tid, prio > 0 ? (SCHED_FIFO | SCHED_RESET_ON_FORK) : SCHED_OTHER, &sp) == 0 ? 0 : errno;
+}
+
 static uint64_t cpu_ns(clockid_t c) {
   struct timespec ts;
   if (clock_gettime(c, &ts) != 0) return 0;
@@ -205,8 +211,7 @@ static void boost_charge_locked(Boost *g, uint64_t now) {
 static void boost_lower_locked(Boost *g) {
   uint64_t now = now_ns();
   boost_charge_locked(g, now);
-  struct sched_param sp = { .sched_priority = 0 };
-  sched_setscheduler(g->tid, SCHED_OTHER, &sp);
+  set_realtime(g->tid, 0);
   g->total_ns += now - g->since_ns;
   g->on = 0;
 }
@@ -225,12 +230,12 @@ static int boost_acquire(void) {
     else if (g->on) { g->pending++; held = 1; }
     else if (spent) g->over_budget++;
     else {
-      struct sched_param sp = { .sched_priority = (int)g->priority };
-      if (sched_setscheduler(g->tid, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp) == 0) {
+      int err = set_realtime(g->tid, g->priority);
+      if (err == 0) {
         g->on = 1; g->since_ns = now; g->charged_cpu_ns = cpu_ns(g->cpu_clock); g->raises++; g->pending++; held = 1;
       } else {
         /* Refused (no CAP_SYS_NICE, or the thread is gone): stop trying; stats() says why. */
-        g->error = errno; g->priority = 0;
+        g->error = err; g->priority = 0;
       }
     }
   }
@@ -560,7 +565,7 @@ static Queue *unwrap(napi_env env, napi_value v) {
 }
 
 /* open(queueNum, { copyRangeBytes, maxQueueLen, failOpen, batchPackets, rcvbufBytes,
- *   realtimePriority, boostPriority, boostBudgetMsPerSecond }, onBatch); call it on the thread
+ *   realtimePriority, boostPriority, boostBudgetMsPerSecond, boostHoldMs }, onBatch); call it on the thread
  *   that judges (the boost raises the calling thread). */
 static napi_value js_open(napi_env env, napi_callback_info info) {
   size_t argc = 3;
@@ -647,19 +652,19 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   pthread_mutex_lock(&g_boost.lock);
   if (g_boost.on) boost_lower_locked(&g_boost);
   g_boost.tid = (pid_t)syscall(SYS_gettid);
-  if (pthread_getcpuclockid(pthread_self(), &g_boost.cpu_clock) != 0) g_boost.cpu_clock = CLOCK_THREAD_CPUTIME_ID;
   g_boost.priority = boost_priority;
   g_boost.budget_ns = (uint64_t)boost_budget_ms * 1000000ull / (1000000000ull / BOOST_WINDOW_NS);
-  g_boost.error = 0;
+  /* The budget reads this thread's CPU clock from the reader thread too; without one, no boost. */
+  g_boost.error = pthread_getcpuclockid(pthread_self(), &g_boost.cpu_clock);
+  if (g_boost.error != 0) g_boost.priority = 0;
   g_boost.window_start_ns = now_ns();
   g_boost.window_used_ns = 0;
   g_boost.hold_ns = (uint64_t)boost_hold_ms * 1000000ull;
   g_boost.pending = 0;
-  if (boost_priority > 0) {
+  if (g_boost.priority > 0) {
     /* Tried once here, so that the caller knows at once whether it is allowed (stats()). */
-    struct sched_param sp = { .sched_priority = (int)boost_priority };
-    if (sched_setscheduler(g_boost.tid, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp) != 0) { g_boost.error = errno; g_boost.priority = 0; }
-    else { sp.sched_priority = 0; sched_setscheduler(g_boost.tid, SCHED_OTHER, &sp); }
+    g_boost.error = set_realtime(g_boost.tid, g_boost.priority);
+    if (g_boost.error != 0) g_boost.priority = 0; else set_realtime(g_boost.tid, 0);
   }
   pthread_mutex_unlock(&g_boost.lock);
   napi_value ext;
@@ -842,10 +847,8 @@ static napi_value js_set_thread_realtime(napi_env env, napi_callback_info info) 
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   uint32_t prio = 0;
   if (argc < 1 || napi_get_value_uint32(env, argv[0], &prio) != napi_ok || prio > 99) return throw_error(env, "ERR_INVALID_ARG", "setThreadRealtime(priority 0..99)");
-  struct sched_param sp = { .sched_priority = (int)prio };
-  /* pid 0: the calling thread (Linux schedules threads). SCHED_RESET_ON_FORK: a child the thread
-   * starts (nft at stop) is not born at real-time priority. */
-  int err = sched_setscheduler(0, prio > 0 ? (SCHED_FIFO | SCHED_RESET_ON_FORK) : SCHED_OTHER, &sp) == 0 ? 0 : errno;
+  /* tid 0: the calling thread (Linux schedules threads). */
+  int err = set_realtime(0, prio);
   napi_value r;
   napi_create_int32(env, err, &r);
   return r;

@@ -52,7 +52,7 @@ export interface NfqStats {
   boostError: number;
   /** Times the JavaScript thread was raised. */
   boostRaises: number;
-  /** Batches handed over unboosted because the second's budget was spent. */
+  /** Batches handed over unboosted because the budget of the current tenth of a second was spent. */
   boostOverBudget: number;
   /** Time the JavaScript thread spent raised, µs. */
   boostMicros: number;
